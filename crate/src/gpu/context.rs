@@ -1,0 +1,335 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use wgpu::util::DeviceExt;
+
+use super::{Access, Kernel};
+use crate::{Error, Result};
+
+/// What the page and the CLI show about the adapter, and what the model checks its config against.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub vendor: String,
+    pub driver: String,
+    pub backend: String,
+    pub device_type: String,
+    /// True for software adapters (lavapipe, SwiftShader): correct but slow, and they punish workgroup memory.
+    pub is_fallback: bool,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub features: Vec<String>,
+}
+
+/// The device, its queue and every pipeline compiled so far. Built once and shared by all ops.
+pub struct GpuContext {
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub summary: AdapterSummary,
+    kernels: Mutex<HashMap<String, Arc<Kernel>>>,
+    /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
+    /// WebGPU wants every binding of a layout filled.
+    placeholder: wgpu::Buffer,
+}
+
+impl GpuContext {
+    /// Opens the best adapter available (high performance first) with all of its limits.
+    pub async fn new() -> Result<Self> {
+        #[cfg(target_arch = "wasm32")]
+        if !wgpu::util::is_browser_webgpu_supported().await {
+            // `Instance::new` would panic here (outside a window or worker, or without navigator.gpu).
+            return Err(Error::NoAdapter(
+                "this browser does not offer WebGPU (navigator.gpu is missing or gives no adapter)"
+                    .into(),
+            ));
+        }
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(e.to_string()))?;
+        Self::from_adapter(adapter).await
+    }
+
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("transformer-playground"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("the adapter refused to open a device: {e}")))?;
+        let info = adapter.get_info();
+        let features = adapter.features();
+        let feature_names = [
+            (wgpu::Features::SHADER_F16, "shader-f16"),
+            (wgpu::Features::TIMESTAMP_QUERY, "timestamp-query"),
+            (wgpu::Features::SUBGROUP, "subgroups"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| features.contains(*f))
+        .map(|(_, name)| name.to_string())
+        .collect();
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            vendor: format!("{:#06x}", info.vendor),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            is_fallback: info.device_type == wgpu::DeviceType::Cpu,
+            max_storage_buffer_binding_size: u64::from(limits.max_storage_buffer_binding_size),
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            features: feature_names,
+        };
+        let placeholder = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("placeholder"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        Ok(Self {
+            adapter,
+            device,
+            queue,
+            summary,
+            kernels: Mutex::new(HashMap::new()),
+            placeholder,
+        })
+    }
+
+    /// The compiled kernel for `source`, built on first use and cached under `label` + its constants.
+    /// `bindings` lists the bind-group layout in binding order; `constants` sets WGSL `override`s.
+    pub fn kernel(
+        &self,
+        label: &str,
+        source: &str,
+        bindings: &[Access],
+        constants: &[(&str, f64)],
+    ) -> Arc<Kernel> {
+        let key = format!("{label}{constants:?}");
+        let mut kernels = self
+            .kernels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(kernel) = kernels.get(&key) {
+            return kernel.clone();
+        }
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(binding, access)| wgpu::BindGroupLayoutEntry {
+                binding: binding as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: match access {
+                    Access::Uniform => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    Access::Read | Access::ReadWrite => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: *access == Access::Read,
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                },
+                count: None,
+            })
+            .collect();
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(label),
+                entries: &entries,
+            });
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(label),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    ..Default::default()
+                },
+                cache: None,
+            });
+        let kernel = Arc::new(Kernel {
+            pipeline,
+            layout,
+            label: label.to_string(),
+        });
+        kernels.insert(key, kernel.clone());
+        kernel
+    }
+
+    /// Records one dispatch of `kernel` over `workgroups` with `buffers` bound in order.
+    pub fn dispatch(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        workgroups: [u32; 3],
+    ) {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, buffer)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&kernel.label),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(&kernel.label),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+    }
+
+    /// A buffer to bind where an op's optional input is absent.
+    pub fn placeholder(&self) -> &wgpu::Buffer {
+        &self.placeholder
+    }
+
+    /// A storage buffer holding `data`, readable and writable by kernels and copyable both ways.
+    pub fn upload(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
+        // wgpu rejects zero-sized bindings; keep at least one element.
+        let padded;
+        let contents: &[f32] = if data.is_empty() {
+            padded = [0.0f32];
+            &padded
+        } else {
+            data
+        };
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(contents),
+                usage: storage_usage(),
+            })
+    }
+
+    /// A zero-filled storage buffer of `len` f32s.
+    pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 4) as u64,
+            usage: storage_usage(),
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A uniform buffer holding one `#[repr(C)]` struct of sizes (its WGSL twin must match field by field).
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// Copies the first `len` f32s of `buffer` back to the CPU.
+    ///
+    /// Mapping is asynchronous on every backend. Natively we drive it with a blocking `poll`; in the browser
+    /// `poll` does nothing and the promise resolves on the event loop, so this must be awaited, never
+    /// blocked on (blocking the browser's thread would deadlock it).
+    pub async fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        let size = (len * 4) as u64;
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+
+        let slice = staging.slice(..);
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            let _ = sender.send(result);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        receiver
+            .await
+            .map_err(|_| Error::Gpu("the GPU device was lost before the readback finished".into()))?
+            .map_err(|e| Error::Gpu(format!("reading a buffer back failed: {e}")))?;
+        let values = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading a buffer back failed: {e}")))?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    /// Runs `record` inside a validation error scope and turns any WebGPU validation error into an `Err`,
+    /// so a bad dispatch is a message and not an uncaptured error in the console.
+    pub async fn checked<T>(
+        &self,
+        record: impl FnOnce(&mut wgpu::CommandEncoder) -> T,
+    ) -> Result<T> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        let out = record(&mut encoder);
+        self.queue.submit([encoder.finish()]);
+        if let Some(error) = scope.pop().await {
+            return Err(Error::Gpu(error.to_string()));
+        }
+        Ok(out)
+    }
+}
+
+fn storage_usage() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
+}

@@ -1,0 +1,16 @@
+//! transformer-playground: a GPT you can train and take apart.
+//!
+//! The crate has three layers, each usable on its own:
+//! - [`ops`]: one module per layer and pass (llm.c style). Each holds the CPU reference (the spec), the
+//!   dispatch of its WGSL kernel from `shaders/`, and the test that checks one against the other.
+//! - [`gpu`]: the wgpu device, pipeline cache and buffer helpers shared by every kernel.
+//! - the bindings: [`wasm`] for the browser and Node (wasm32 only), and the `tplay` CLI natively.
+
+pub mod error;
+pub mod gpu;
+pub mod ops;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, Result};

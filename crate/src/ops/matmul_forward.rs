@@ -1,0 +1,222 @@
+//! matmul_forward: the forward pass of a linear layer, `out = inp @ weight^T + bias`.
+//!
+//! Layouts follow PyTorch's `nn.Linear` (and llm.c): `weight` is (OC, C), one row per output channel, so a
+//! saved model loads into PyTorch without transposes.
+
+use crate::gpu::{Access, GpuContext};
+use crate::{Result, invalid_input};
+
+/// The WGSL source, `shaders/matmul_forward.wgsl`.
+pub const SHADER: &str = include_str!("../../../shaders/matmul_forward.wgsl");
+
+/// Side of the square workgroup tile (the `TILE` override of the shader).
+const TILE: u32 = 8;
+
+/// Sizes for the shader; field for field the WGSL `Params` struct.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    oc: u32,
+    has_bias: u32,
+}
+
+/// CPU reference. out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+pub fn matmul_forward_cpu(
+    out: &mut [f32],
+    inp: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    for row in 0..n {
+        let inp_row = &inp[row * c..(row + 1) * c];
+        for o in 0..oc {
+            let weight_row = &weight[o * c..(o + 1) * c];
+            let dot: f32 = inp_row.iter().zip(weight_row).map(|(x, w)| x * w).sum();
+            out[row * oc + o] = dot + bias.map_or(0.0, |b| b[o]);
+        }
+    }
+}
+
+/// Checks that the slices have the lengths the sizes claim, so a bad call is an error and not a panic.
+pub fn check_shapes(
+    out: usize,
+    inp: usize,
+    weight: usize,
+    bias: Option<usize>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<()> {
+    if inp != n * c {
+        invalid_input!("matmul: inp has {inp} values, expected N*C = {n}*{c}");
+    }
+    if weight != oc * c {
+        invalid_input!("matmul: weight has {weight} values, expected OC*C = {oc}*{c}");
+    }
+    if let Some(bias) = bias
+        && bias != oc
+    {
+        invalid_input!("matmul: bias has {bias} values, expected OC = {oc}");
+    }
+    if out != n * oc {
+        invalid_input!("matmul: out has {out} values, expected N*OC = {n}*{oc}");
+    }
+    Ok(())
+}
+
+/// Records the kernel into `encoder`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_forward_gpu(
+    gpu: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    out: &wgpu::Buffer,
+    inp: &wgpu::Buffer,
+    weight: &wgpu::Buffer,
+    bias: Option<&wgpu::Buffer>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let kernel = gpu.kernel(
+        "matmul_forward",
+        SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC, has_bias
+            Access::Read,      // inp (N, C)
+            Access::Read,      // weight (OC, C)
+            Access::Read,      // bias (OC) or the placeholder
+            Access::ReadWrite, // out (N, OC)
+        ],
+        &[("TILE", f64::from(TILE))],
+    );
+    let params = Params {
+        n: n as u32,
+        c: c as u32,
+        oc: oc as u32,
+        has_bias: u32::from(bias.is_some()),
+    };
+    let params = gpu.uniform("matmul_forward.params", &params);
+    let bias = bias.unwrap_or(gpu.placeholder());
+    gpu.dispatch(
+        encoder,
+        &kernel,
+        &[&params, inp, weight, bias, out],
+        [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1],
+    );
+}
+
+/// Uploads, runs and reads back in one call: the end-to-end check used by the page and the tests.
+pub async fn matmul_forward_run(
+    gpu: &GpuContext,
+    inp: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<Vec<f32>> {
+    check_shapes(
+        n * oc,
+        inp.len(),
+        weight.len(),
+        bias.map(<[f32]>::len),
+        n,
+        c,
+        oc,
+    )?;
+    let inp = gpu.upload("inp", inp);
+    let weight = gpu.upload("weight", weight);
+    let bias = bias.map(|b| gpu.upload("bias", b));
+    let out = gpu.zeros("out", n * oc);
+    gpu.checked(|encoder| {
+        matmul_forward_gpu(gpu, encoder, &out, &inp, &weight, bias.as_ref(), n, c, oc)
+    })
+    .await?;
+    gpu.read(&out, n * oc).await
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+
+    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize, c: usize, oc: usize, with_bias: bool) {
+        let inp = rng.vec(n * c);
+        let weight = rng.vec(oc * c);
+        let bias = with_bias.then(|| rng.vec(oc));
+        let mut expected = vec![0.0; n * oc];
+        matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
+        let actual = pollster::block_on(matmul_forward_run(
+            gpu,
+            &inp,
+            &weight,
+            bias.as_deref(),
+            n,
+            c,
+            oc,
+        ))
+        .expect("gpu matmul");
+        assert_close(
+            &actual,
+            &expected,
+            1e-5,
+            1e-5,
+            &format!("matmul_forward N={n} C={c} OC={oc}"),
+        );
+    }
+
+    #[test]
+    fn cpu_reference_matches_hand_computed_values() {
+        // inp (2, 3), weight (2, 3), bias (2)
+        let inp = [1.0, 2.0, 3.0, -1.0, 0.5, 0.0];
+        let weight = [1.0, 0.0, -1.0, 2.0, 1.0, 1.0];
+        let bias = [0.5, -1.0];
+        let mut out = [0.0; 4];
+        matmul_forward_cpu(&mut out, &inp, &weight, Some(&bias), 2, 3, 2);
+        assert_eq!(
+            out,
+            [
+                1.0 - 3.0 + 0.5,
+                2.0 + 2.0 + 3.0 - 1.0,
+                -1.0 + 0.5,
+                -2.0 + 0.5 - 1.0
+            ]
+        );
+    }
+
+    #[test]
+    fn shape_mismatch_is_an_error() {
+        let err = check_shapes(4, 5, 6, Some(2), 2, 3, 2).unwrap_err();
+        assert!(err.to_string().contains("inp has 5 values"), "{err}");
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_forward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(1);
+        // B=2, T=7 -> N=14 rows; C=12 in, V=37 out: nothing divides the tile.
+        check(gpu, &mut rng, 2 * 7, 12, 37, true);
+        check(gpu, &mut rng, 2 * 7, 12, 37, false);
+        check(gpu, &mut rng, 1, 1, 1, true);
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_forward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(7);
+        for _ in 0..12 {
+            let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
+            let with_bias = rng.next_u64() % 2 == 0;
+            check(gpu, &mut rng, n, c, oc, with_bias);
+        }
+    }
+}

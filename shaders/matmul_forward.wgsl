@@ -1,0 +1,43 @@
+// matmul_forward: out = inp @ weight^T + bias, the forward pass of a linear layer (PyTorch nn.Linear layout).
+//
+//   inp    (N, C)   rows are positions (N = B*T), columns input channels
+//   weight (OC, C)  one row per output channel
+//   bias   (OC)     optional (params.has_bias)
+//   out    (N, OC)
+//
+// The readable version: one invocation owns one output element out[n, o] and walks the C inputs.
+// A workgroup owns a TILE x TILE block of outputs (o along x, n along y).
+
+struct Params {
+    N: u32,
+    C: u32,
+    OC: u32,
+    has_bias: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> inp: array<f32>;        // (N, C)
+@group(0) @binding(2) var<storage, read> weight: array<f32>;     // (OC, C)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;       // (OC) or a placeholder
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (N, OC)
+
+override TILE: u32 = 8u;
+
+@compute @workgroup_size(TILE, TILE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let o = id.x;
+    let n = id.y;
+    if (o >= params.OC || n >= params.N) {
+        return;
+    }
+    var acc = 0.0;
+    if (params.has_bias != 0u) {
+        acc = bias[o];
+    }
+    let inp_row = n * params.C;
+    let weight_row = o * params.C;
+    for (var c = 0u; c < params.C; c++) {
+        acc += inp[inp_row + c] * weight[weight_row + c];
+    }
+    out[n * params.OC + o] = acc;
+}
