@@ -1,23 +1,10 @@
-//! The JavaScript API of the core (browser and Node), through wasm-bindgen.
-//!
-//! Every fallible call returns `Result<_, JsError>` with a sentence a person understands; the panic hook
-//! turns any remaining panic into a readable console message instead of a bare `unreachable`.
+//! The WebGPU device from JavaScript, and the matmul kernel check the page runs at start.
 
 use wasm_bindgen::prelude::*;
 
+use super::to_js;
 use crate::gpu::GpuContext;
 use crate::ops::matmul_forward::{matmul_forward_cpu, matmul_forward_run};
-
-#[wasm_bindgen(start)]
-pub fn start() {
-    console_error_panic_hook::set_once();
-}
-
-/// The version of the core, from Cargo.toml.
-#[wasm_bindgen]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
 
 /// An opened WebGPU device. Create it once and keep it: pipelines are cached on it.
 #[wasm_bindgen]
@@ -79,8 +66,4 @@ pub fn matmul_forward_cpu_js(
     let mut out = vec![0.0; n * oc];
     matmul_forward_cpu(&mut out, &inp, &weight, bias.as_deref(), n, c, oc);
     Ok(out)
-}
-
-pub(crate) fn to_js(error: crate::Error) -> JsError {
-    JsError::new(&error.to_string())
 }
