@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (with the native GPU tests on whatever Vulkan adapter exists;
+# lavapipe here), then the browser tests in headless Chromium with WebGPU on SwiftShader.
+# With CI=true nothing GPU-related may skip: a missing adapter or browser fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\n\033[1m[test]\033[0m %s\n' "$*" >&2; }
+
+bash scripts/bootstrap.sh test
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+say "Rust tests (CPU reference, native GPU kernels)"
+cargo test --workspace
+
+say "building the wasm core and the page"
+bash scripts/build.sh
+
+say "browser tests (headless Chromium, WebGPU)"
+node --test --test-concurrency=1 tests/browser/
