@@ -197,36 +197,6 @@ impl GpuContext {
         kernel
     }
 
-    /// Records one dispatch of `kernel` over `workgroups` with `buffers` bound in order.
-    pub fn dispatch(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        workgroups: [u32; 3],
-    ) {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, buffer)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: buffer.as_entire_binding(),
-            })
-            .collect();
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&kernel.label),
-            layout: &kernel.layout,
-            entries: &entries,
-        });
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(&kernel.label),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-    }
-
     /// A buffer to bind where an op's optional input is absent.
     pub fn placeholder(&self) -> &wgpu::Buffer {
         &self.placeholder

@@ -3,7 +3,7 @@
 //! Layouts follow PyTorch's `nn.Linear` (and llm.c): `weight` is (OC, C), one row per output channel, so a
 //! saved model loads into PyTorch without transposes.
 
-use crate::gpu::{Access, GpuContext};
+use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/matmul_forward.wgsl`.
@@ -69,15 +69,15 @@ pub fn check_shapes(
     Ok(())
 }
 
-/// Records the kernel into `encoder`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+/// Adds the kernel to `plan`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_gpu(
     gpu: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    out: &wgpu::Buffer,
-    inp: &wgpu::Buffer,
-    weight: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
+    plan: &mut Plan,
+    out: View,
+    inp: View,
+    weight: View,
+    bias: Option<View>,
     n: usize,
     c: usize,
     oc: usize,
@@ -100,13 +100,14 @@ pub fn matmul_forward_gpu(
         oc: oc as u32,
         has_bias: u32::from(bias.is_some()),
     };
-    let params = gpu.uniform("matmul_forward.params", &params);
-    let bias = bias.unwrap_or(gpu.placeholder());
-    gpu.dispatch(
-        encoder,
-        &kernel,
-        &[&params, inp, weight, bias, out],
-        [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1],
+    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+    let workgroups = [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1];
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params),
+        &[inp, weight, bias, out],
+        workgroups,
     );
 }
 
@@ -133,10 +134,20 @@ pub async fn matmul_forward_run(
     let weight = gpu.upload("weight", weight);
     let bias = bias.map(|b| gpu.upload("bias", b));
     let out = gpu.zeros("out", n * oc);
-    gpu.checked(|encoder| {
-        matmul_forward_gpu(gpu, encoder, &out, &inp, &weight, bias.as_ref(), n, c, oc)
-    })
-    .await?;
+    let mut plan = Plan::new();
+    let bias = bias.as_ref().map(View::all);
+    matmul_forward_gpu(
+        gpu,
+        &mut plan,
+        (&out).into(),
+        (&inp).into(),
+        (&weight).into(),
+        bias,
+        n,
+        c,
+        oc,
+    );
+    plan.run(gpu).await?;
     gpu.read(&out, n * oc).await
 }
 
