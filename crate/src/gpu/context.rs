@@ -92,7 +92,7 @@ impl GpuContext {
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
             is_fallback: info.device_type == wgpu::DeviceType::Cpu,
-            max_storage_buffer_binding_size: u64::from(limits.max_storage_buffer_binding_size),
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,

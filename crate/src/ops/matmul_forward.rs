@@ -226,7 +226,7 @@ mod tests {
         let mut rng = TestRng::new(7);
         for _ in 0..12 {
             let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
-            let with_bias = rng.next_u64() % 2 == 0;
+            let with_bias = rng.next_u64().is_multiple_of(2);
             check(gpu, &mut rng, n, c, oc, with_bias);
         }
     }
