@@ -227,7 +227,11 @@ pub fn stats(text: &str) -> CorpusStats {
             *other.entry(c).or_default() += 1;
         }
     }
-    let counts = ascii.iter().copied().chain(other.values().copied()).filter(|&n| n > 0);
+    let counts = ascii
+        .iter()
+        .copied()
+        .chain(other.values().copied())
+        .filter(|&n| n > 0);
     let mut distinct_chars = 0;
     let mut entropy = 0.0;
     for n in counts {
@@ -255,7 +259,12 @@ mod tests {
             let b = generate(corpus, 7, 20_000);
             let c = generate(corpus, 8, 20_000);
             assert_eq!(a, b, "{}: same seed gave different text", corpus.name());
-            assert_ne!(a, c, "{}: different seeds gave the same text", corpus.name());
+            assert_ne!(
+                a,
+                c,
+                "{}: different seeds gave the same text",
+                corpus.name()
+            );
         }
     }
 
@@ -297,7 +306,11 @@ mod tests {
         for &corpus in &Corpus::all()[1..6] {
             let prefix = format!("{} ", corpus.tasks()[0].prefix());
             let text = generate(corpus, 2, 5000);
-            assert!(text.lines().all(|l| l.starts_with(&prefix)), "{}", corpus.name());
+            assert!(
+                text.lines().all(|l| l.starts_with(&prefix)),
+                "{}",
+                corpus.name()
+            );
         }
         let mixed = generate(Corpus::Mixed, 2, 20_000);
         for task in tasks::ALL_TASKS {
@@ -309,8 +322,13 @@ mod tests {
     fn corpus_lengths_are_applied_and_checked() {
         let text =
             generate_with_lengths(Corpus::Copy, 1, 5000, Lengths { min: 20, max: 20 }).unwrap();
-        assert!(text.lines().all(|l| l.len() == "copy  > ".len() + 40), "{text}");
-        assert!(generate_with_lengths(Corpus::Stories, 1, 100, Lengths { min: 1, max: 2 }).is_err());
+        assert!(
+            text.lines().all(|l| l.len() == "copy  > ".len() + 40),
+            "{text}"
+        );
+        assert!(
+            generate_with_lengths(Corpus::Stories, 1, 100, Lengths { min: 1, max: 2 }).is_err()
+        );
         assert!(generate_with_lengths(Corpus::Sort, 1, 100, Lengths { min: 5, max: 2 }).is_err());
     }
 
@@ -328,7 +346,11 @@ mod tests {
                     "{}: asked {fraction}, got {share}",
                     corpus.name()
                 );
-                assert!(train.ends_with('\n'), "{}: split not at a line start", corpus.name());
+                assert!(
+                    train.ends_with('\n'),
+                    "{}: split not at a line start",
+                    corpus.name()
+                );
             }
         }
     }
@@ -342,7 +364,10 @@ mod tests {
             let (train, val) = train_val_split(&text, fraction);
             assert_eq!(format!("{train}{val}"), text);
             let share = val.len() as f64 / text.len() as f64;
-            assert!((share - fraction as f64).abs() < 0.01, "asked {fraction}, got {share}");
+            assert!(
+                (share - fraction as f64).abs() < 0.01,
+                "asked {fraction}, got {share}"
+            );
         }
         assert_eq!(train_val_split(&text, 0.0), (text.as_str(), ""));
         assert_eq!(train_val_split(&text, 1.0), ("", text.as_str()));

@@ -136,22 +136,29 @@ pub fn write_line(task: Task, rng: &mut Rng, lengths: Lengths, out: &mut String)
                 unbalanced_brackets(rng, n)
             };
             out.push_str(&s);
-            out.push_str(if brackets_balanced(&s) { " : yes" } else { " : no" });
+            out.push_str(if brackets_balanced(&s) {
+                " : yes"
+            } else {
+                " : no"
+            });
         }
     }
     out.push('\n');
 }
 
 fn random_string(rng: &mut Rng, alphabet: &[u8], n: usize) -> String {
-    (0..n).map(|_| *rng.pick(alphabet) as char).collect()
+    (0..n).map(|_| rng.pick(alphabet) as char).collect()
 }
 
 /// A decimal number with exactly `digits` digits and no leading zero (except the number 0 itself).
 fn random_number(rng: &mut Rng, digits: usize) -> String {
     let mut s = String::with_capacity(digits);
-    s.push((if digits == 1 { b'0' } else { b'1' } + rng.below(if digits == 1 { 10 } else { 9 }) as u8) as char);
+    s.push(
+        (if digits == 1 { b'0' } else { b'1' } + rng.below(if digits == 1 { 10 } else { 9 }) as u8)
+            as char,
+    );
     for _ in 1..digits {
-        s.push(*rng.pick(DIGITS) as char);
+        s.push(rng.pick(DIGITS) as char);
     }
     s
 }
@@ -162,8 +169,16 @@ pub fn add_decimal(a: &str, b: &str) -> String {
     let mut digits = Vec::with_capacity(a.len().max(b.len()) + 1);
     let mut carry = 0u8;
     for i in 0..a.len().max(b.len()) {
-        let da = if i < a.len() { a[a.len() - 1 - i] - b'0' } else { 0 };
-        let db = if i < b.len() { b[b.len() - 1 - i] - b'0' } else { 0 };
+        let da = if i < a.len() {
+            a[a.len() - 1 - i] - b'0'
+        } else {
+            0
+        };
+        let db = if i < b.len() {
+            b[b.len() - 1 - i] - b'0'
+        } else {
+            0
+        };
         let s = da + db + carry;
         digits.push(b'0' + s % 10);
         carry = s / 10;
@@ -227,7 +242,7 @@ fn random_brackets(rng: &mut Rng, n: usize) -> String {
 /// changed), which are the interesting cases; the rest are random. The verdict is always recomputed.
 fn unbalanced_brackets(rng: &mut Rng, n: usize) -> String {
     for _ in 0..8 {
-        let candidate = if n % 2 == 0 && rng.chance(0.7) {
+        let candidate = if n.is_multiple_of(2) && rng.chance(0.7) {
             let base = balanced_brackets(rng, Lengths { min: n, max: n })
                 .unwrap_or_else(|| random_brackets(rng, n));
             let mut bytes = base.into_bytes();
@@ -259,8 +274,13 @@ pub fn generate_tasks(
     let mut rng = Rng::new(seed);
     let mut out = String::with_capacity(approx_bytes + 2 * MAX_TASK_LEN + 16);
     while out.len() < approx_bytes {
-        let task = *rng.pick(tasks);
-        write_line(task, &mut rng, lengths.unwrap_or(task.default_lengths()), &mut out);
+        let task = rng.pick(tasks);
+        write_line(
+            task,
+            &mut rng,
+            lengths.unwrap_or(task.default_lengths()),
+            &mut out,
+        );
     }
     out
 }
@@ -300,12 +320,19 @@ mod tests {
                 let (sum, answer) = rest.split_once(" = ").expect("' = ' separator");
                 let (a, b) = sum.split_once('+').expect("'+' between operands");
                 for x in [a, b, answer] {
-                    assert!(!x.is_empty() && x.bytes().all(|c| c.is_ascii_digit()), "{line:?}");
+                    assert!(
+                        !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit()),
+                        "{line:?}"
+                    );
                     assert!(x == "0" || !x.starts_with('0'), "leading zero in {line:?}");
                 }
                 // Independent check through machine integers (the test lengths stay below 38 digits).
                 let (a_n, b_n): (u128, u128) = (a.parse().unwrap(), b.parse().unwrap());
-                assert_eq!(answer.parse::<u128>().unwrap(), a_n + b_n, "wrong sum in {line:?}");
+                assert_eq!(
+                    answer.parse::<u128>().unwrap(),
+                    a_n + b_n,
+                    "wrong sum in {line:?}"
+                );
                 (Task::Addition, a.len().max(b.len()))
             }
             "brk" => {
@@ -335,13 +362,19 @@ mod tests {
         for line in text.lines() {
             let (task, len) = check_line(line);
             let range = task.default_lengths();
-            assert!(len >= range.min && len <= range.max, "length {len} out of range: {line:?}");
+            assert!(
+                len >= range.min && len <= range.max,
+                "length {len} out of range: {line:?}"
+            );
             counts[ALL_TASKS.iter().position(|&t| t == task).unwrap()] += 1;
         }
         // Every task appears, in roughly equal shares.
         let total: usize = counts.iter().sum();
         for c in counts {
-            assert!(c * 5 > total * 8 / 10 && c * 5 < total * 12 / 10, "{counts:?}");
+            assert!(
+                c * 5 > total * 8 / 10 && c * 5 < total * 12 / 10,
+                "{counts:?}"
+            );
         }
     }
 
@@ -353,7 +386,10 @@ mod tests {
             let mut longest = 0;
             for line in text.lines() {
                 let (_, len) = check_line(line);
-                assert!(len >= min && len <= max, "length {len} not in {min}..={max}: {line:?}");
+                assert!(
+                    len >= min && len <= max,
+                    "length {len} not in {min}..={max}: {line:?}"
+                );
                 longest = longest.max(len);
             }
             assert_eq!(longest, max, "the longest length in range never occurs");

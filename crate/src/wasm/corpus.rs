@@ -39,7 +39,8 @@ pub fn generate_corpus(
 ) -> Result<String, JsError> {
     let corpus = Corpus::from_name(name).map_err(to_js)?;
     // JavaScript numbers hold integers exactly up to 2^53; a seed past that would not be the one typed.
-    if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_992.0) {
+    if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_992.0)
+    {
         return Err(JsError::new(&format!(
             "the seed must be a whole number from 0 to 9007199254740992 (got {seed})"
         )));

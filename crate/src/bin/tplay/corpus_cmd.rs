@@ -44,7 +44,10 @@ pub fn run(args: CorpusArgs) -> Result<()> {
     } else {
         vec![Corpus::from_name(&args.name)?]
     };
-    let lengths = args.min_len.zip(args.max_len).map(|(min, max)| Lengths { min, max });
+    let lengths = args
+        .min_len
+        .zip(args.max_len)
+        .map(|(min, max)| Lengths { min, max });
     for corpus in corpora {
         let start = Instant::now();
         let text = match lengths {
