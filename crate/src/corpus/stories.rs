@@ -440,7 +440,7 @@ fn story_lost(w: &mut Writer) {
             w.plain(&format!("The {} {} not there.", thing.noun, thing.be()));
         } else {
             let rest = format!(
-                "in {place}, but the {} {} not there",
+                "around {place}, but the {} {} not there",
                 thing.noun,
                 thing.be()
             );
@@ -544,16 +544,26 @@ fn story_walk(w: &mut Writer) {
                 ".",
             );
         }
-        let sky = if n > 3 { "sun" } else { "wind" };
-        let weather = w.rng.pick(WEATHER);
-        w.plain(&format!("The {sky} is {weather}."));
+        // More things at a stop, sunnier stop: a small regularity a model can pick up.
+        let (sky, how) = if n > 3 {
+            ("sun", w.rng.pick(&["warm", "bright", "high"]))
+        } else {
+            ("wind", w.rng.pick(&["cold", "strong", "soft"]))
+        };
+        w.plain(&format!("The {sky} is {how}."));
     }
 
     w.paragraph();
     w.say(Some("At last"), &walker, COME, &format!("to {goal}"), ".");
-    let sea = w.rng.pick(&["sea", "sky", "road"]);
-    let looks = w.rng.pick(&["blue", "wide", "quiet", "long"]);
-    w.plain(&format!("The {sea} is {looks}."));
+    let (view, looks) = w.rng.pick(&[
+        ("sea", "blue"),
+        ("sea", "calm"),
+        ("sky", "wide"),
+        ("sky", "grey"),
+        ("road", "long"),
+        ("road", "quiet"),
+    ]);
+    w.plain(&format!("The {view} is {looks}."));
     w.say_and(&walker, (SIT, "down"), (REST, ""));
     w.say(Some("In the evening"), &walker, GO, "home", ".");
     w.the_end();
