@@ -9,6 +9,7 @@
 pub mod error;
 pub mod gpu;
 pub mod ops;
+pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

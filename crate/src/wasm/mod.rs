@@ -7,6 +7,7 @@
 use wasm_bindgen::prelude::*;
 
 pub mod gpu;
+pub mod tokenizer;
 
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod tokenizer_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "tplay",
@@ -19,6 +21,9 @@ enum Command {
     Gpu,
     /// Run the matmul kernel on the GPU and compare it with the CPU reference.
     Check,
+    /// Train a tokenizer, encode text to ids, decode ids to text.
+    #[command(subcommand)]
+    Tokenizer(tokenizer_cmd::TokenizerCommand),
 }
 
 fn main() {
@@ -26,6 +31,7 @@ fn main() {
     let result = match cli.command {
         Command::Gpu => gpu_info(),
         Command::Check => check(),
+        Command::Tokenizer(command) => tokenizer_cmd::run(command),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");
