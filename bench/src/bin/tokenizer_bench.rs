@@ -66,7 +66,7 @@ fn hf_train(text: &str, pattern: Pattern) -> HfTokenizer {
         .vocab_size(VOCAB)
         .min_frequency(0)
         .show_progress(false)
-        .initial_alphabet(ByteLevel::alphabet())
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .special_tokens(vec![AddedToken::from("<|endoftext|>", true)])
         .build();
     let mut t: HfTokenizer = TokenizerImpl::new(BPE::default());

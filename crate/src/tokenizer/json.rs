@@ -6,7 +6,13 @@
 //! byte-to-unicode mapping (`Ġ` for a space). The pre-tokenizer is `ByteLevel` with `use_regex: false`
 //! for no pattern, or a `Sequence` of a `Split` with the GPT-2/GPT-4 regex (`Isolated`) and then
 //! `ByteLevel` with `use_regex: false`. Special tokens are `added_tokens` (and in the vocab, spelled
-//! as they are). Our own fields go under `"transformer_playground"`.
+//! as they are).
+//!
+//! A BPE file carries no `"transformer_playground"` key: Hugging Face's deserializer stops at any
+//! unknown top-level key (it reads the key but not its value, and serde_json then fails with
+//! "expected `,` or `}`"), and everything we need is in the standard fields anyway (the pattern is read
+//! back from the pre-tokenizer). The key is still accepted when present. The char tokenizer, which
+//! Hugging Face cannot load anyway, is stored under that key.
 
 use serde_json::{Map, Value, json};
 
@@ -109,10 +115,6 @@ pub(crate) fn bpe_to_json(t: &BpeTokenizer) -> String {
             "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
             "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
             "vocab": vocab, "merges": merges
-        },
-        OWN_KEY: {
-            "format": "bpe", "version": 1, "pattern": t.pattern.name(),
-            "special_tokens": t.specials.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>()
         }
     });
     serde_json::to_string_pretty(&doc).expect("JSON values serialise")

@@ -158,7 +158,10 @@ fn json_has_hugging_face_shape() {
     );
     assert_eq!(v["pre_tokenizer"]["pretokenizers"][1]["use_regex"], false);
     assert_eq!(v["added_tokens"][0]["special"], true);
-    assert_eq!(v["transformer_playground"]["pattern"], "gpt4");
+    assert!(
+        v.get("transformer_playground").is_none(),
+        "Hugging Face rejects unknown top-level keys"
+    );
     let merges = v["model"]["merges"].as_array().unwrap();
     assert_eq!(merges.len(), 300 - 256 - SPECIALS.len());
 }
