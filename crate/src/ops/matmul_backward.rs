@@ -315,7 +315,14 @@ mod tests {
         }
     }
 
-    fn gpu_check(gpu: &GpuContext, rng: &mut TestRng, n: usize, c: usize, oc: usize, with_bias: bool) {
+    fn gpu_check(
+        gpu: &GpuContext,
+        rng: &mut TestRng,
+        n: usize,
+        c: usize,
+        oc: usize,
+        with_bias: bool,
+    ) {
         let (inp, weight, dout) = (rng.vec(n * c), rng.vec(oc * c), rng.vec(n * oc));
         // Parameter gradients start from the same nonzero values on both sides to test +=;
         // dinp starts from garbage on the GPU to test that it is assigned.
@@ -359,7 +366,13 @@ mod tests {
         let what = format!("N={n} C={c} OC={oc}");
         // Sums of up to 128 products of values in [-1, 1]: the default tolerance holds (the GPU adds in the
         // same order as the CPU; only fused multiply-adds differ).
-        assert_close(&read(&dinp, n * c), &expected.0, 1e-5, 1e-4, &format!("dinp {what}"));
+        assert_close(
+            &read(&dinp, n * c),
+            &expected.0,
+            1e-5,
+            1e-4,
+            &format!("dinp {what}"),
+        );
         assert_close(
             &read(&dweight, oc * c),
             &expected.1,
@@ -369,7 +382,13 @@ mod tests {
         );
         // Without a bias nothing may touch dbias.
         let want_dbias = if with_bias { &expected.2 } else { &dbias0 };
-        assert_close(&read(&dbias, oc), want_dbias, 1e-5, 1e-4, &format!("dbias {what}"));
+        assert_close(
+            &read(&dbias, oc),
+            want_dbias,
+            1e-5,
+            1e-4,
+            &format!("dbias {what}"),
+        );
     }
 
     #[test]
@@ -379,7 +398,13 @@ mod tests {
         };
         let mut rng = TestRng::new(21);
         // B=2, T=7 -> N=14 rows; C=12; V=37 output channels. Then tile edges: 64, 65 and a K slice of 16/17.
-        for &(n, c, oc) in &[(14, 12, 37), (1, 1, 1), (64, 64, 16), (65, 17, 65), (3, 130, 5)] {
+        for &(n, c, oc) in &[
+            (14, 12, 37),
+            (1, 1, 1),
+            (64, 64, 16),
+            (65, 17, 65),
+            (3, 130, 5),
+        ] {
             gpu_check(gpu, &mut rng, n, c, oc, true);
             gpu_check(gpu, &mut rng, n, c, oc, false);
         }
