@@ -15,6 +15,9 @@
 // so each value loaded from workgroup memory feeds 4 multiply-adds.
 // Ragged edges: values outside the matrices are loaded as 0 and outputs outside are not written, so N, C and
 // OC need not be multiples of anything.
+// Loads: when C is a multiple of 4 every row starts on a 16-byte boundary, so the slices are read as vec4s
+// through `inp4`/`weight4` (the same buffers viewed as vec4s; placeholders otherwise) with one bounds test
+// per vec4. Otherwise the scalar path reads one float at a time.
 
 struct Params {
     N: u32,
@@ -28,10 +31,12 @@ struct Params {
 @group(0) @binding(2) var<storage, read> inp: array<f32>;        // (N, C)
 @group(0) @binding(3) var<storage, read> weight: array<f32>;     // (OC, C)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (OC) or a placeholder
+@group(0) @binding(5) var<storage, read> inp4: array<vec4<f32>>;     // (N, C/4): inp again, when C % 4 == 0
+@group(0) @binding(6) var<storage, read> weight4: array<vec4<f32>>;  // (OC, C/4): weight again, when C % 4 == 0
 
 override WG_X: u32 = 16u;  // invocations along OC
 override WG_Y: u32 = 16u;  // invocations along N
-override BK: u32 = 16u;    // depth of the C slice staged in workgroup memory
+override BK: u32 = 16u;    // depth of the C slice staged in workgroup memory (a multiple of 4)
 // The register block is fixed at 4 x 4 (one vec4 per output row): WGSL sizes private arrays with constants only.
 const TM: u32 = 4u;
 const TN: u32 = 4u;
@@ -57,6 +62,32 @@ fn main(
 
     for (var k0 = 0u; k0 < params.C; k0 += BK) {
         // Stage the slices. Consecutive invocations read consecutive k of one row: contiguous in global memory.
+        // (A uniform branch: C is the same for the whole dispatch, and no barrier is inside.)
+        if (params.C % 4u == 0u) {
+            let C4 = params.C / 4u;
+            for (var idx = lindex; idx < BM * BK / 4u; idx += threads) {
+                let m = idx / (BK / 4u);
+                let k = (idx % (BK / 4u)) * 4u;
+                var x = vec4<f32>(0.0);
+                if (n0 + m < params.N && k0 + k < params.C) {
+                    x = inp4[(n0 + m) * C4 + (k0 + k) / 4u];
+                }
+                for (var e = 0u; e < 4u; e++) {
+                    inp_tile[(k + e) * BM + m] = x[e];
+                }
+            }
+            for (var idx = lindex; idx < BN * BK / 4u; idx += threads) {
+                let j = idx / (BK / 4u);
+                let k = (idx % (BK / 4u)) * 4u;
+                var w = vec4<f32>(0.0);
+                if (o0 + j < params.OC && k0 + k < params.C) {
+                    w = weight4[(o0 + j) * C4 + (k0 + k) / 4u];
+                }
+                for (var e = 0u; e < 4u; e++) {
+                    weight_tile[(k + e) * BN + j] = w[e];
+                }
+            }
+        } else {
         for (var idx = lindex; idx < BM * BK; idx += threads) {
             let m = idx / BK;
             let k = idx % BK;
@@ -74,6 +105,7 @@ fn main(
                 w = weight[(o0 + j) * params.C + k0 + k];
             }
             weight_tile[k * BN + j] = w;
+        }
         }
         workgroupBarrier();
 

@@ -316,9 +316,19 @@ pub fn matmul_forward_tiled_gpu(
             Access::Read,      // inp (N, C)
             Access::Read,      // weight (OC, C)
             Access::Read,      // bias (OC) or the placeholder
+            Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
+            Access::Read,      // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
         ],
         &tiled_constants(),
     );
+    // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
+    // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
+    let placeholder = View::all(gpu.placeholder());
+    let (inp4, weight4) = if c % 4 == 0 && n * c * oc > 0 {
+        (inp, weight)
+    } else {
+        (placeholder, placeholder)
+    };
     let params = Params {
         n: n as u32,
         c: c as u32,
@@ -330,7 +340,7 @@ pub fn matmul_forward_tiled_gpu(
         gpu,
         kernel,
         Some(&params),
-        &[out, inp, weight, bias],
+        &[out, inp, weight, bias, inp4, weight4],
         tiled_workgroups(n, oc),
     );
 }
