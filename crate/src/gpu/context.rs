@@ -220,6 +220,24 @@ impl GpuContext {
             })
     }
 
+    /// A storage buffer holding `data` as u32s (token ids, targets), bound in WGSL as `array<u32>`.
+    pub fn upload_u32(&self, label: &str, data: &[u32]) -> wgpu::Buffer {
+        // wgpu rejects zero-sized bindings; keep at least one element.
+        let padded;
+        let contents: &[u32] = if data.is_empty() {
+            padded = [0u32];
+            &padded
+        } else {
+            data
+        };
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(contents),
+                usage: storage_usage(),
+            })
+    }
+
     /// A zero-filled storage buffer of `len` f32s.
     pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
