@@ -8,7 +8,7 @@
 //! so micro-batches and tied weights add up; activation gradients (`dinp`) are assigned with `=`.
 
 use super::float::Float;
-use super::matmul_forward::{gemm_acc, transpose};
+use super::gemm::{gemm_acc, transpose};
 
 /// CPU reference.
 /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
