@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod ops;
 
 #[cfg(target_arch = "wasm32")]
