@@ -5,7 +5,9 @@
 //! WebGPU backend, where the browser compiles the WGSL). The differences are commented where they bite.
 
 mod context;
+mod plan;
 pub use context::{AdapterSummary, GpuContext};
+pub use plan::{Plan, View};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

@@ -5,7 +5,7 @@
 
 use super::float::Float;
 use super::gemm::{gemm_acc, transpose};
-use crate::gpu::{Access, GpuContext};
+use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/matmul_forward.wgsl`.
@@ -95,15 +95,15 @@ pub fn check_shapes(
     Ok(())
 }
 
-/// Records the kernel into `encoder`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+/// Adds the kernel to `plan`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_gpu(
     gpu: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    out: &wgpu::Buffer,
-    inp: &wgpu::Buffer,
-    weight: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
+    plan: &mut Plan,
+    out: View,
+    inp: View,
+    weight: View,
+    bias: Option<View>,
     n: usize,
     c: usize,
     oc: usize,
@@ -126,13 +126,14 @@ pub fn matmul_forward_gpu(
         oc: oc as u32,
         has_bias: u32::from(bias.is_some()),
     };
-    let params = gpu.uniform("matmul_forward.params", &params);
-    let bias = bias.unwrap_or(gpu.placeholder());
-    gpu.dispatch(
-        encoder,
-        &kernel,
-        &[&params, inp, weight, bias, out],
-        [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1],
+    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+    let workgroups = [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1];
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params),
+        &[inp, weight, bias, out],
+        workgroups,
     );
 }
 
@@ -159,10 +160,20 @@ pub async fn matmul_forward_run(
     let weight = gpu.upload("weight", weight);
     let bias = bias.map(|b| gpu.upload("bias", b));
     let out = gpu.zeros("out", n * oc);
-    gpu.checked(|encoder| {
-        matmul_forward_gpu(gpu, encoder, &out, &inp, &weight, bias.as_ref(), n, c, oc)
-    })
-    .await?;
+    let mut plan = Plan::new();
+    let bias = bias.as_ref().map(View::all);
+    matmul_forward_gpu(
+        gpu,
+        &mut plan,
+        (&out).into(),
+        (&inp).into(),
+        (&weight).into(),
+        bias,
+        n,
+        c,
+        oc,
+    );
+    plan.run(gpu).await?;
     gpu.read(&out, n * oc).await
 }
 
@@ -284,7 +295,7 @@ mod tests {
         let mut rng = TestRng::new(7);
         for _ in 0..12 {
             let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
-            let with_bias = rng.next_u64() % 2 == 0;
+            let with_bias = rng.next_u64().is_multiple_of(2);
             check(gpu, &mut rng, n, c, oc, with_bias);
         }
     }

@@ -1,0 +1,143 @@
+//! A `Plan` is a list of dispatches whose bind groups and uniforms are built once. A training step replays its
+//! plan into one compute pass of one command encoder: no buffers, bind groups or pipelines are created per step.
+//!
+//! Ops record into a plan (`<op>_gpu(gpu, &mut plan, ..)`); tests build a one-op plan and run it at once.
+
+use std::sync::Arc;
+
+use super::{GpuContext, Kernel};
+
+/// A view of `len` f32s starting `offset` f32s into a buffer: how ops name their inputs and outputs, so a tensor
+/// can live inside a larger buffer (e.g. one layer's weights inside the flat parameter buffer).
+///
+/// WebGPU requires a binding's byte offset to be a multiple of `min_storage_buffer_offset_alignment`
+/// (256 bytes on most adapters), so tensors that are bound on their own start at multiples of 64 floats.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl<'a> View<'a> {
+    /// The whole buffer.
+    pub fn all(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            len: buffer.size() / 4,
+        }
+    }
+    /// `len` floats starting at float `offset`.
+    pub fn range(buffer: &'a wgpu::Buffer, offset: usize, len: usize) -> Self {
+        Self {
+            buffer,
+            offset: offset as u64,
+            len: len.max(1) as u64,
+        }
+    }
+    fn binding(&self) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer,
+            offset: self.offset * 4,
+            size: wgpu::BufferSize::new(self.len * 4),
+        })
+    }
+}
+
+impl<'a> From<&'a wgpu::Buffer> for View<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        View::all(buffer)
+    }
+}
+
+struct Dispatch {
+    kernel: Arc<Kernel>,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+    /// Kept alive for the bind group (the uniform buffer of sizes made for this dispatch).
+    _uniform: Option<wgpu::Buffer>,
+}
+
+/// An ordered list of prepared dispatches.
+#[derive(Default)]
+pub struct Plan {
+    dispatches: Vec<Dispatch>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of dispatches (what the benchmark reports per training step).
+    pub fn len(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dispatches.is_empty()
+    }
+
+    /// Adds one dispatch of `kernel`. Binding 0 is the uniform `params` (when given), then `views` in order.
+    pub fn push<P: bytemuck::Pod>(
+        &mut self,
+        gpu: &GpuContext,
+        kernel: Arc<Kernel>,
+        params: Option<&P>,
+        views: &[View],
+        workgroups: [u32; 3],
+    ) {
+        let uniform = params.map(|p| gpu.uniform(&kernel.label, p));
+        let mut entries = Vec::with_capacity(views.len() + 1);
+        if let Some(uniform) = &uniform {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform.as_entire_binding(),
+            });
+        }
+        let first = entries.len() as u32;
+        for (i, view) in views.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: first + i as u32,
+                resource: view.binding(),
+            });
+        }
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&kernel.label),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        self.dispatches.push(Dispatch {
+            kernel,
+            bind_group,
+            workgroups,
+            _uniform: uniform,
+        });
+    }
+
+    /// Appends another plan's dispatches after this one's.
+    pub fn extend(&mut self, other: Plan) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    /// Records every dispatch, in order, into one compute pass. WebGPU orders storage-buffer writes between
+    /// dispatches of a pass, so each kernel sees the results of the ones before it.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("plan"),
+            timestamp_writes: None,
+        });
+        for dispatch in &self.dispatches {
+            pass.set_pipeline(&dispatch.kernel.pipeline);
+            pass.set_bind_group(0, &dispatch.bind_group, &[]);
+            let [x, y, z] = dispatch.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
+    /// Encodes and submits the plan inside a validation error scope (tests, one-off checks).
+    pub async fn run(&self, gpu: &GpuContext) -> crate::Result<()> {
+        gpu.checked(|encoder| self.encode(encoder)).await
+    }
+}

@@ -1,0 +1,75 @@
+// Shared set-up for the browser tests: serve dist/ on 127.0.0.1, start the system's Chromium headless through
+// playwright-core, and collect console errors. WebGPU in headless Chromium runs on SwiftShader (a software
+// Vulkan), which needs --enable-unsafe-webgpu.
+//
+// A browser test never passes silently: with CI=true a missing Chromium fails; locally it prints a loud skip.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/static-server.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ARTIFACTS = join(root, 'test-artifacts');
+const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+
+export function chromiumPath() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  return candidates.find((path) => path && existsSync(path));
+}
+
+/** Returns a skip reason for node:test, or throws in CI when the browser or the build is missing. */
+export function skipReason() {
+  let reason;
+  if (!chromiumPath()) reason = 'Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)';
+  else if (!existsSync(join(root, 'dist', 'index.html'))) reason = 'dist/ is not built (npm run build)';
+  if (reason && IN_CI) throw new Error(`CI=true but the browser test cannot run: ${reason}`);
+  if (reason) console.error(`\n!!! SKIPPED BROWSER TEST: ${reason}\n`);
+  return reason;
+}
+
+/**
+ * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
+ * Returns { url, browser, page, consoleErrors, close }.
+ */
+export async function openPlayground({ webgpu = true, path = '' } = {}) {
+  const { server, url } = await startServer(join(root, 'dist'));
+  const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
+  else args.push('--disable-webgpu', '--disable-gpu');
+  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  const requests = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  page.on('request', (request) => requests.push(request.url()));
+  await page.goto(url + path);
+  const close = async () => {
+    await browser.close();
+    await new Promise((done) => server.close(done));
+  };
+  return { url, browser, page, consoleErrors, requests, close };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias, in f64: the test's own reference. */
+export function matmulReference(inp, weight, bias, n, c, oc) {
+  const out = new Array(n * oc).fill(0);
+  for (let row = 0; row < n; row++)
+    for (let o = 0; o < oc; o++) {
+      let sum = bias ? bias[o] : 0;
+      for (let k = 0; k < c; k++) sum += inp[row * c + k] * weight[o * c + k];
+      out[row * oc + o] = sum;
+    }
+  return out;
+}
