@@ -9,6 +9,7 @@
 pub mod corpus;
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod ops;
 pub mod tokenizer;
 

@@ -8,7 +8,8 @@
 //! so micro-batches and tied weights add up; activation gradients (`dinp`) are assigned with `=`.
 
 use super::float::Float;
-use super::matmul_forward::{gemm_acc, tiled_constants, tiled_workgroups, transpose};
+use super::gemm::{gemm_acc, transpose};
+use super::matmul_forward::{tiled_constants, tiled_workgroups};
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// `shaders/matmul_backward_dinp.wgsl`: dinp = dout @ weight, 64 x 64 tiles, 4 x 4 outputs per invocation.

@@ -4,6 +4,7 @@
 //! saved model loads into PyTorch without transposes.
 
 use super::float::Float;
+use super::gemm::{gemm_acc, transpose};
 use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
@@ -45,7 +46,7 @@ pub fn matmul_forward_cpu<R: Float>(
 }
 
 /// The fast CPU matmul, same contract as [`matmul_forward_cpu`]: out (N, OC) = inp (N, C) @ weight^T + bias.
-/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel [`gemm_acc`] can
+/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel `gemm_acc` can
 /// stream contiguous rows; this is the matmul the model uses.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_fast_cpu<R: Float>(
@@ -65,130 +66,6 @@ pub fn matmul_forward_fast_cpu<R: Float>(
         }
     }
     gemm_acc(out, inp, &weight_t, n, c, oc);
-}
-
-/// out (cols, rows) = inp (rows, cols)^T.
-pub(crate) fn transpose<R: Float>(inp: &[R], rows: usize, cols: usize) -> Vec<R> {
-    let mut out = vec![R::ZERO; rows * cols];
-    // Tiles of 32x32 keep both the reads and the writes within a few cache lines.
-    const TB: usize = 32;
-    for r0 in (0..rows).step_by(TB) {
-        for c0 in (0..cols).step_by(TB) {
-            for r in r0..(r0 + TB).min(rows) {
-                for col in c0..(c0 + TB).min(cols) {
-                    out[col * rows + r] = inp[r * cols + col];
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Rows of the register tile of [`gemm_acc`].
-const MR: usize = 4;
-/// Columns of the register tile: MR x NR accumulators stay in SIMD registers (8 4-lane vectors).
-const NR: usize = 8;
-/// Depth of a packed block of `b`: KC x NC floats (128 KiB in f32) stay in the L2 cache.
-const KC: usize = 128;
-/// Width of a packed block of `b`.
-const NC: usize = 256;
-
-/// c (M, N) += a (M, K) @ b (K, N), all row-major: the blocked kernel under every fast matmul.
-///
-/// `b` is copied block by block (KC x NC) into panels NR columns wide, so the inner loop reads it
-/// contiguously; each MR x NR tile of `c` is held in local arrays across the whole K block, so the compiler
-/// keeps it in SIMD registers and vectorizes the fixed-size loops (SSE on x86-64, simd128 on wasm).
-/// The order of additions is fixed by the sizes alone, so results are deterministic.
-pub(crate) fn gemm_acc<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: usize) {
-    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    let mut packed = vec![R::ZERO; KC * NC.next_multiple_of(NR)];
-    for j0 in (0..n).step_by(NC) {
-        let nc = NC.min(n - j0);
-        let panels = nc.div_ceil(NR);
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
-            // Pack b[k0..k0+kc, j0..j0+nc] as `panels` panels of (kc, NR), zero-padded on the right.
-            for p in 0..panels {
-                let panel = &mut packed[p * kc * NR..(p + 1) * kc * NR];
-                let cols = NR.min(nc - p * NR);
-                for kk in 0..kc {
-                    let src = &b[(k0 + kk) * n + j0 + p * NR..][..cols];
-                    let dst = &mut panel[kk * NR..(kk + 1) * NR];
-                    dst[..cols].copy_from_slice(src);
-                    dst[cols..].fill(R::ZERO);
-                }
-            }
-            let mut i = 0;
-            while i + MR <= m {
-                for p in 0..panels {
-                    micro_kernel::<R, MR>(
-                        c,
-                        a,
-                        &packed[p * kc * NR..(p + 1) * kc * NR],
-                        i,
-                        k0,
-                        kc,
-                        j0 + p * NR,
-                        NR.min(nc - p * NR),
-                        k,
-                        n,
-                    );
-                }
-                i += MR;
-            }
-            while i < m {
-                for p in 0..panels {
-                    micro_kernel::<R, 1>(
-                        c,
-                        a,
-                        &packed[p * kc * NR..(p + 1) * kc * NR],
-                        i,
-                        k0,
-                        kc,
-                        j0 + p * NR,
-                        NR.min(nc - p * NR),
-                        k,
-                        n,
-                    );
-                }
-                i += 1;
-            }
-        }
-    }
-}
-
-/// c[i..i+ROWS, j..j+cols] += a[i..i+ROWS, k0..k0+kc] @ panel (kc, NR).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn micro_kernel<R: Float, const ROWS: usize>(
-    c: &mut [R],
-    a: &[R],
-    panel: &[R],
-    i: usize,
-    k0: usize,
-    kc: usize,
-    j: usize,
-    cols: usize,
-    k: usize,
-    n: usize,
-) {
-    let mut acc = [[R::ZERO; NR]; ROWS];
-    for (r, acc_row) in acc.iter_mut().enumerate() {
-        acc_row[..cols].copy_from_slice(&c[(i + r) * n + j..][..cols]);
-    }
-    let a_rows: [&[R]; ROWS] = std::array::from_fn(|r| &a[(i + r) * k + k0..][..kc]);
-    for (kk, b) in panel.chunks_exact(NR).enumerate().take(kc) {
-        let b: &[R; NR] = b.try_into().expect("panel rows are NR wide");
-        for r in 0..ROWS {
-            let x = a_rows[r][kk];
-            for jj in 0..NR {
-                acc[r][jj] += x * b[jj];
-            }
-        }
-    }
-    for (r, acc_row) in acc.iter().enumerate() {
-        c[(i + r) * n + j..][..cols].copy_from_slice(&acc_row[..cols]);
-    }
 }
 
 /// Checks that the slices have the lengths the sizes claim, so a bad call is an error and not a panic.
@@ -499,6 +376,7 @@ mod tests {
 
     #[test]
     fn gemm_accumulates_into_c() {
+        use crate::ops::gemm::gemm_acc;
         // c (2, 2) += a (2, 3) @ b (3, 2)
         let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
