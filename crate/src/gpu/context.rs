@@ -238,6 +238,15 @@ impl GpuContext {
             })
     }
 
+    /// Workgroup counts for a one-dimensional launch of `workgroups` workgroups. WebGPU caps each dimension
+    /// (65535 on most adapters), so a long launch is folded into (x, y): kernels recover the flat workgroup
+    /// index as `wid.y * nwg.x + wid.x` and skip the few past the end.
+    pub fn grid_1d(&self, workgroups: u32) -> [u32; 3] {
+        let max = self.summary.max_compute_workgroups_per_dimension.max(1);
+        let x = workgroups.min(max);
+        [x, workgroups.div_ceil(x.max(1)).max(1), 1]
+    }
+
     /// A zero-filled storage buffer of `len` f32s.
     pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
