@@ -5,6 +5,8 @@
 //   v      (N)  second moment, updated in place
 //   grads  (N)
 //   step   (4)  AdamwStep {lr, 1/(1 - beta1^t), 1/(1 - beta2^t), t}: the per-step scalars
+//   norm   (1)  the global gradient norm of this step (global_norm); when it is NaN or infinite the step is
+//               skipped entirely, so a diverging run keeps its last good weights and moments
 //
 // The constants of the run (beta1, beta2, eps, weight_decay) are in the uniform, built once with the plan.
 // The learning rate follows a schedule and the bias corrections depend on the step count, so they live in a
@@ -37,6 +39,7 @@ struct Step {
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;       // (N)
 @group(0) @binding(4) var<storage, read> grads: array<f32>;         // (N)
 @group(0) @binding(5) var<storage, read> step: Step;
+@group(0) @binding(6) var<storage, read> norm: array<f32>;          // (1)
 
 override WG: u32 = 256u;
 
@@ -47,7 +50,9 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = (wid.y * groups.x + wid.x) * WG + lid;
-    if (i >= config.N) {
+    // An exponent of all ones is Inf or NaN (WGSL has no isnan/isinf that survives fast-math compilers).
+    let not_finite = (bitcast<u32>(norm[0]) & 0x7f800000u) == 0x7f800000u;
+    if (i >= config.N || not_finite) {
         return;
     }
     let g = grads[i];

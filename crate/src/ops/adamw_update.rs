@@ -119,6 +119,7 @@ pub fn adamw_update_gpu(
     v: View,
     grads: View,
     step: View,
+    norm: View,
     beta1: f32,
     beta2: f32,
     eps: f32,
@@ -135,6 +136,7 @@ pub fn adamw_update_gpu(
             Access::ReadWrite, // v (N)
             Access::Read,      // grads (N)
             Access::Read,      // step (4): AdamwStep, rewritten every step
+            Access::Read,      // norm (1): the step's gradient norm; not finite -> no update
         ],
         &[("WG", f64::from(WG))],
     );
@@ -150,7 +152,7 @@ pub fn adamw_update_gpu(
         gpu,
         kernel,
         Some(&uniform),
-        &[params, m, v, grads, step],
+        &[params, m, v, grads, step, norm],
         flat_workgroups(n, WG),
     );
 }
@@ -235,6 +237,7 @@ mod tests {
         let v_b = gpu.upload("v", &v);
         let grads_b = gpu.zeros("grads", n);
         let step_b = AdamwStep::new(0.0, beta1, beta2, 1).upload(gpu);
+        let norm_b = gpu.upload("norm", &[1.0]);
         let mut plan = Plan::new();
         for (offset, len, decay) in [(0, decayed, wd), (decayed, rest, 0.0)] {
             let view = |b| View::range(b, offset, len);
@@ -246,6 +249,7 @@ mod tests {
                 view(&v_b),
                 view(&grads_b),
                 View::all(&step_b),
+                View::all(&norm_b),
                 beta1,
                 beta2,
                 eps,
@@ -285,6 +289,46 @@ mod tests {
             );
             assert_close(&read(&m_b), &m, 1e-7, 1e-5, &format!("m at step {step}"));
             assert_close(&read(&v_b), &v, 1e-8, 1e-5, &format!("v at step {step}"));
+        }
+    }
+
+    #[test]
+    fn gpu_skips_the_step_when_the_gradient_norm_is_not_finite() {
+        use crate::gpu::testing::{TestRng, gpu_or_skip};
+        let Some(gpu) = gpu_or_skip("adamw_update non-finite norm") else {
+            return;
+        };
+        let mut rng = TestRng::new(5);
+        let n = 70;
+        let params = rng.vec(n);
+        let params_b = gpu.upload("params", &params);
+        let m_b = gpu.zeros("m", n);
+        let v_b = gpu.zeros("v", n);
+        let grads_b = gpu.upload("grads", &vec![f32::NAN; n]);
+        let step_b = AdamwStep::new(1e-2, 0.9, 0.95, 1).upload(gpu);
+        for bad_norm in [f32::NAN, f32::INFINITY] {
+            let norm_b = gpu.upload("norm", &[bad_norm]);
+            let mut plan = Plan::new();
+            let all = |b| View::all(b);
+            adamw_update_gpu(
+                gpu,
+                &mut plan,
+                all(&params_b),
+                all(&m_b),
+                all(&v_b),
+                all(&grads_b),
+                all(&step_b),
+                all(&norm_b),
+                0.9,
+                0.95,
+                1e-8,
+                0.1,
+                n,
+            );
+            pollster::block_on(plan.run(gpu)).expect("adamw dispatch");
+            let read = |b| pollster::block_on(gpu.read(b, n)).expect("readback");
+            assert_eq!(read(&params_b), params, "norm {bad_norm}: params untouched");
+            assert_eq!(read(&m_b), vec![0.0; n], "norm {bad_norm}: m untouched");
         }
     }
 }
