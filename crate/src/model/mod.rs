@@ -6,6 +6,7 @@ pub mod gpt;
 pub mod params;
 pub mod rng;
 pub mod train;
+pub mod weights;
 
 pub use config::{Activation, ModelConfig, Positional};
 pub use gpt::Gpt;

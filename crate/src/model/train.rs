@@ -172,7 +172,7 @@ impl Trainer {
             );
         }
         let rng = Rng::new(options.seed);
-        let mut val_rng = Rng::new(options.seed ^ 0x5eed_0f_7a1);
+        let mut val_rng = Rng::new(options.seed ^ 0x5eed_0f7a);
         let val_starts = if val.len() > seq_len {
             (0..options.eval_batches * options.batch_size)
                 .map(|_| val_rng.below(val.len() - seq_len))
@@ -333,7 +333,8 @@ impl Trainer {
     pub fn eval_due(&self) -> bool {
         self.has_validation()
             && self.options.eval_interval > 0
-            && (self.step % self.options.eval_interval == 0 || self.step == self.options.steps)
+            && (self.step.is_multiple_of(self.options.eval_interval)
+                || self.step == self.options.steps)
     }
 }
 
