@@ -2,6 +2,7 @@
 //! and pass in [`crate::ops`], explicit activation buffers, explicit backward).
 
 pub mod config;
+pub mod generate;
 pub mod gpt;
 pub mod params;
 pub mod rng;
