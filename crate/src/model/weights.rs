@@ -114,7 +114,9 @@ fn read_params(bytes: &[u8], config: &ModelConfig) -> Result<Vec<f32>> {
         )));
     }
     let mut params = vec![0.0f32; layout.total];
-    let mut names: Vec<(&str, Vec<usize>, Option<std::ops::Range<usize>>)> = layout
+    // (name, shape, where in the flat buffer; None for the tied head, which is compared instead)
+    type Expected<'a> = (&'a str, Vec<usize>, Option<std::ops::Range<usize>>);
+    let mut names: Vec<Expected> = layout
         .specs
         .iter()
         .map(|s| {
