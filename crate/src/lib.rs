@@ -11,6 +11,7 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod ops;
+pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
