@@ -15,7 +15,7 @@ use super::rng::Rng;
 use crate::ops::attention_forward::AttentionMask;
 use crate::ops::gelu_forward::gelu_forward_cpu;
 use crate::ops::layernorm_forward::layernorm_forward_cpu;
-use crate::ops::matmul_forward::matmul_forward_cpu;
+use crate::ops::matmul_forward::matmul_forward_fast_cpu;
 use crate::ops::relu_forward::relu_forward_cpu;
 use crate::ops::rope_forward::rope_forward_cpu;
 use crate::{Result, invalid_input};
@@ -246,7 +246,7 @@ impl<'m> Generator<'m> {
                 1,
                 c,
             );
-            matmul_forward_cpu(
+            matmul_forward_fast_cpu(
                 &mut qkv,
                 &ln,
                 lay.get(params, ids.qkv_w),
@@ -285,7 +285,7 @@ impl<'m> Generator<'m> {
                     }
                 }
             }
-            matmul_forward_cpu(
+            matmul_forward_fast_cpu(
                 &mut proj,
                 &atty,
                 lay.get(params, ids.attproj_w),
@@ -308,7 +308,7 @@ impl<'m> Generator<'m> {
                 1,
                 c,
             );
-            matmul_forward_cpu(
+            matmul_forward_fast_cpu(
                 &mut h,
                 &ln,
                 lay.get(params, ids.fc_w),
@@ -321,7 +321,7 @@ impl<'m> Generator<'m> {
                 Activation::Gelu => gelu_forward_cpu(&mut h_act, &h, f),
                 Activation::Relu => relu_forward_cpu(&mut h_act, &h, f),
             }
-            matmul_forward_cpu(
+            matmul_forward_fast_cpu(
                 &mut proj,
                 &h_act,
                 lay.get(params, ids.fcproj_w),
@@ -346,7 +346,7 @@ impl<'m> Generator<'m> {
             c,
         );
         self.logits.resize(v, 0.0);
-        matmul_forward_cpu(
+        matmul_forward_fast_cpu(
             &mut self.logits,
             &ln,
             lay.get(params, lay.wte),
