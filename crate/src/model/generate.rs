@@ -13,7 +13,7 @@ use super::config::{Activation, Positional};
 use super::gpt::Gpt;
 use super::rng::Rng;
 use crate::ops::attention_forward::AttentionMask;
-use crate::ops::gelu_forward::gelu_forward_cpu;
+use crate::ops::gelu_forward::gelu_forward_fast_cpu;
 use crate::ops::layernorm_forward::layernorm_forward_cpu;
 use crate::ops::matmul_forward::matmul_forward_fast_cpu;
 use crate::ops::relu_forward::relu_forward_cpu;
@@ -318,7 +318,7 @@ impl<'m> Generator<'m> {
                 f,
             );
             match cfg.activation {
-                Activation::Gelu => gelu_forward_cpu(&mut h_act, &h, f),
+                Activation::Gelu => gelu_forward_fast_cpu(&mut h_act, &h, f),
                 Activation::Relu => relu_forward_cpu(&mut h_act, &h, f),
             }
             matmul_forward_fast_cpu(
