@@ -15,7 +15,7 @@ impl Lcg {
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
+        (self.0 >> 32) as u32
     }
     /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
