@@ -19,7 +19,7 @@ impl Lcg {
     }
     /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u32() as u64 * n as u64 >> 32) as usize
+        ((self.next_u32() as u64 * n as u64) >> 32) as usize
     }
 }
 

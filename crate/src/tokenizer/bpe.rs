@@ -119,7 +119,7 @@ pub struct BpeTokenizer {
     /// (content, id), in id order.
     pub(crate) specials: Vec<(String, u32)>,
     /// byte value -> its token id.
-    pub(crate) byte_ids: [u32; 256],
+    pub(crate) byte_ids: Box<[u32; 256]>,
     /// (left, right) -> (rank, merged id).
     merge_map: FastMap<u64, (u32, u32)>,
     matcher: SpecialMatcher,
@@ -149,7 +149,7 @@ impl BpeTokenizer {
                 "the vocabulary has {n} tokens, more than the limit of {MAX_VOCAB_SIZE}"
             )));
         }
-        let mut byte_ids = [NONE; 256];
+        let mut byte_ids = Box::new([NONE; 256]);
         let mut is_special = vec![false; n];
         for (content, id) in &specials {
             match is_special.get_mut(*id as usize) {
