@@ -23,7 +23,7 @@ struct Params {
 override WG: u32 = 256u;
 
 // The largest finite f32: `norm <= F32_MAX` is false for +inf and for NaN (WGSL has no isFinite).
-const F32_MAX: f32 = 3.40282347e38;
+const F32_MAX: f32 = 0x1.fffffep+127f;
 
 @compute @workgroup_size(WG)
 fn main(
