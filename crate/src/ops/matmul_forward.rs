@@ -233,7 +233,7 @@ pub fn matmul_forward_tiled_gpu(
     // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
     // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
     let placeholder = View::all(gpu.placeholder());
-    let (inp4, weight4) = if c % 4 == 0 && n * c * oc > 0 {
+    let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
         (inp, weight)
     } else {
         (placeholder, placeholder)
