@@ -42,35 +42,35 @@ fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
 /// The trainer of either device, behind the few calls the CLI makes.
 enum AnyTrainer {
     Cpu(Box<Trainer>),
-    Gpu(GpuContext, GpuTrainer),
+    Gpu(Box<(GpuContext, GpuTrainer)>),
 }
 
 impl AnyTrainer {
     fn step(&mut self) -> Result<transformer_playground::model::StepStats> {
         match self {
             AnyTrainer::Cpu(trainer) => trainer.step(),
-            AnyTrainer::Gpu(gpu, trainer) => pollster::block_on(trainer.step(gpu)),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.step(&both.0)),
         }
     }
 
     fn evaluate(&mut self) -> Result<transformer_playground::model::EvalStats> {
         match self {
             AnyTrainer::Cpu(trainer) => trainer.evaluate(),
-            AnyTrainer::Gpu(gpu, trainer) => pollster::block_on(trainer.evaluate(gpu)),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.evaluate(&both.0)),
         }
     }
 
     fn eval_due(&self) -> bool {
         match self {
             AnyTrainer::Cpu(trainer) => trainer.eval_due(),
-            AnyTrainer::Gpu(_, trainer) => trainer.eval_due(),
+            AnyTrainer::Gpu(both) => both.1.eval_due(),
         }
     }
 
     fn step_count(&self) -> u32 {
         match self {
             AnyTrainer::Cpu(trainer) => trainer.step_count(),
-            AnyTrainer::Gpu(_, trainer) => trainer.step_count(),
+            AnyTrainer::Gpu(both) => both.1.step_count(),
         }
     }
 
@@ -80,7 +80,8 @@ impl AnyTrainer {
             AnyTrainer::Cpu(trainer) => {
                 Gpt::from_params(trainer.model.config.clone(), trainer.model.params.clone())
             }
-            AnyTrainer::Gpu(gpu, trainer) => {
+            AnyTrainer::Gpu(both) => {
+                let (gpu, trainer) = &**both;
                 let params = pollster::block_on(trainer.model.download_params(gpu))?;
                 Gpt::from_params(trainer.model.config.clone(), params)
             }
@@ -262,7 +263,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         None => AnyTrainer::Cpu(Box::new(Trainer::new(model, train, val, options.clone())?)),
         Some(gpu) => {
             let trainer = GpuTrainer::new(&gpu, &model, train, val, options.clone())?;
-            AnyTrainer::Gpu(gpu, trainer)
+            AnyTrainer::Gpu(Box::new((gpu, trainer)))
         }
     };
     let tty = std::io::stderr().is_terminal();
