@@ -172,7 +172,7 @@ impl Trainer {
             );
         }
         let rng = Rng::new(options.seed);
-        let mut val_rng = Rng::new(options.seed ^ 0x5eed_0f7a);
+        let mut val_rng = Rng::new(options.seed ^ 0x0005_eed0_f7a1);
         let val_starts = if val.len() > seq_len {
             (0..options.eval_batches * options.batch_size)
                 .map(|_| val_rng.below(val.len() - seq_len))

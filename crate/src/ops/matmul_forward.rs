@@ -169,9 +169,118 @@ pub fn matmul_forward_gpu(
     );
 }
 
+/// The WGSL source of the register-blocked kernel, `shaders/matmul_forward_tiled.wgsl`.
+pub const MATMUL_FORWARD_TILED_SHADER: &str =
+    include_str!("../../../shaders/matmul_forward_tiled.wgsl");
+
+/// Workgroup shape of the tiled matmuls (forward, dinp, dweight): WG_X x WG_Y invocations, each owning a
+/// 4 x 4 register block, so a workgroup owns a (4*WG_Y) x (4*WG_X) = 64 x 64 tile of the output.
+pub(crate) const TILED_WG_X: u32 = 16;
+pub(crate) const TILED_WG_Y: u32 = 16;
+/// Depth of the K slice staged in workgroup memory: 2 * 64 * 16 * 4 bytes = 8 KiB of workgroup memory.
+pub(crate) const TILED_BK: u32 = 16;
+/// Outputs per invocation along each axis (`TM`/`TN` in the shaders; constants there, not overrides).
+pub(crate) const TILED_T: u32 = 4;
+
+/// The `override` constants shared by the tiled matmul kernels.
+pub(crate) fn tiled_constants() -> [(&'static str, f64); 3] {
+    [
+        ("WG_X", f64::from(TILED_WG_X)),
+        ("WG_Y", f64::from(TILED_WG_Y)),
+        ("BK", f64::from(TILED_BK)),
+    ]
+}
+
+/// Workgroup counts covering a (rows, cols) output with 64 x 64 tiles: x along cols, y along rows.
+pub(crate) fn tiled_workgroups(rows: usize, cols: usize) -> [u32; 3] {
+    [
+        (cols as u32).div_ceil(TILED_WG_X * TILED_T),
+        (rows as u32).div_ceil(TILED_WG_Y * TILED_T),
+        1,
+    ]
+}
+
+/// Adds the fast kernel to `plan`, same contract as [`matmul_forward_gpu`]:
+/// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+/// A workgroup computes a 64 x 64 tile of `out` from C slices staged in workgroup memory; each invocation
+/// keeps a 4 x 4 block of outputs in registers (see the shader's header).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_forward_tiled_gpu(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    out: View,
+    inp: View,
+    weight: View,
+    bias: Option<View>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let kernel = gpu.kernel(
+        "matmul_forward_tiled",
+        MATMUL_FORWARD_TILED_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC, has_bias
+            Access::ReadWrite, // out (N, OC)
+            Access::Read,      // inp (N, C)
+            Access::Read,      // weight (OC, C)
+            Access::Read,      // bias (OC) or the placeholder
+            Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
+            Access::Read,      // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
+        ],
+        &tiled_constants(),
+    );
+    // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
+    // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
+    let placeholder = View::all(gpu.placeholder());
+    let (inp4, weight4) = if c % 4 == 0 && n * c * oc > 0 {
+        (inp, weight)
+    } else {
+        (placeholder, placeholder)
+    };
+    let params = Params {
+        n: n as u32,
+        c: c as u32,
+        oc: oc as u32,
+        has_bias: u32::from(bias.is_some()),
+    };
+    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params),
+        &[out, inp, weight, bias, inp4, weight4],
+        tiled_workgroups(n, oc),
+    );
+}
+
+/// Which GPU kernel [`matmul_forward_run`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// `matmul_forward.wgsl`: one output per invocation, the readable one.
+    Readable,
+    /// `matmul_forward_tiled.wgsl`: 64 x 64 workgroup tiles, 4 x 4 outputs per invocation.
+    Tiled,
+}
+
 /// Uploads, runs and reads back in one call: the end-to-end check used by the page and the tests.
 pub async fn matmul_forward_run(
     gpu: &GpuContext,
+    inp: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<Vec<f32>> {
+    matmul_forward_run_with(gpu, MatmulKernel::Readable, inp, weight, bias, n, c, oc).await
+}
+
+/// [`matmul_forward_run`] with a choice of kernel.
+#[allow(clippy::too_many_arguments)]
+pub async fn matmul_forward_run_with(
+    gpu: &GpuContext,
+    kernel: MatmulKernel,
     inp: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
@@ -194,7 +303,11 @@ pub async fn matmul_forward_run(
     let out = gpu.zeros("out", n * oc);
     let mut plan = Plan::new();
     let bias = bias.as_ref().map(View::all);
-    matmul_forward_gpu(
+    let record = match kernel {
+        MatmulKernel::Readable => matmul_forward_gpu,
+        MatmulKernel::Tiled => matmul_forward_tiled_gpu,
+    };
+    record(
         gpu,
         &mut plan,
         (&out).into(),
@@ -220,23 +333,26 @@ mod tests {
         let bias = with_bias.then(|| rng.vec(oc));
         let mut expected = vec![0.0; n * oc];
         matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
-        let actual = pollster::block_on(matmul_forward_run(
-            gpu,
-            &inp,
-            &weight,
-            bias.as_deref(),
-            n,
-            c,
-            oc,
-        ))
-        .expect("gpu matmul");
-        assert_close(
-            &actual,
-            &expected,
-            1e-5,
-            1e-5,
-            &format!("matmul_forward N={n} C={c} OC={oc}"),
-        );
+        for kernel in [MatmulKernel::Readable, MatmulKernel::Tiled] {
+            let actual = pollster::block_on(matmul_forward_run_with(
+                gpu,
+                kernel,
+                &inp,
+                &weight,
+                bias.as_deref(),
+                n,
+                c,
+                oc,
+            ))
+            .expect("gpu matmul");
+            assert_close(
+                &actual,
+                &expected,
+                1e-5,
+                1e-5,
+                &format!("matmul_forward {kernel:?} N={n} C={c} OC={oc}"),
+            );
+        }
     }
 
     #[test]
@@ -317,6 +433,10 @@ mod tests {
         check(gpu, &mut rng, 2 * 7, 12, 37, true);
         check(gpu, &mut rng, 2 * 7, 12, 37, false);
         check(gpu, &mut rng, 1, 1, 1, true);
+        // Exactly one tile, one past a tile and a K slice, and a tall thin one for the tiled kernel.
+        check(gpu, &mut rng, 64, 16, 64, true);
+        check(gpu, &mut rng, 65, 17, 65, false);
+        check(gpu, &mut rng, 130, 33, 3, true);
     }
 
     #[test]
