@@ -32,13 +32,13 @@ export function skipReason() {
  * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
  * Returns { url, browser, page, consoleErrors, close }.
  */
-export async function openPlayground({ webgpu = true, path = '' } = {}) {
+export async function openPlayground({ webgpu = true, path = '', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {}) {
   const { server, url } = await startServer(join(root, 'dist'));
   const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
   else args.push('--disable-webgpu', '--disable-gpu');
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
   const page = await context.newPage();
   const consoleErrors = [];
   const requests = [];
@@ -72,4 +72,20 @@ export function matmulReference(inp, weight, bias, n, c, oc) {
       out[row * oc + o] = sum;
     }
   return out;
+}
+
+/** Waits until the page has found its backend, run the kernel check and restored the stored session. */
+export async function waitReady(page, timeout = 60_000) {
+  await page.waitForSelector('html[data-ready="true"]', { timeout });
+}
+
+/** Shows a panel by clicking its tab, as a person would. */
+export async function openPanel(page, id) {
+  await page.click(`#tab-${id}`);
+  await page.waitForSelector(`#panel-${id}:not([hidden])`);
+}
+
+/** The capabilities of the wasm build the page runs (which areas of the core exist). */
+export async function capabilities(page) {
+  return page.evaluate(() => window.tp.store.caps);
 }

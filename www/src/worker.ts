@@ -1,12 +1,71 @@
 // The worker that owns the wasm core and the GPU device. Everything slow happens here, never on the page's thread.
-import init, { Gpu, matmulForwardCpu, version } from '../../pkg/transformer_playground.js';
-import type { AdapterReport, Backend, CoreApi, KernelCheck, Request, Response } from './protocol';
+//
+// The core's areas (corpora, tokenizer, models) land in the wasm module at different times, so the worker looks
+// them up at run time and reports which exist (`capabilities`); the page shows "coming soon" for the rest.
+import init, * as wasm from '../../pkg/transformer_playground.js';
+import type {
+  AdapterReport,
+  Backend,
+  BpeProgressView,
+  Capabilities,
+  CoreApi,
+  CorpusInfo,
+  KernelCheck,
+  MergeView,
+  Request,
+  Response,
+  Tokenized,
+  TokenizerOptions,
+  TokenizerStats,
+  TokenizerSummary,
+} from './protocol';
+import { displayBytes, displayText, hexBytes } from './tokens';
+
+const { Gpu, matmulForwardCpu, version } = wasm;
+type GpuDevice = wasm.Gpu;
+
+// ---- The parts of the core's wasm API that may not be in this build yet (see pkg/*.d.ts for the real ones).
+
+interface WasmTokenizer {
+  encode(text: string): Uint32Array | number[];
+  decode(ids: Uint32Array | number[]): string;
+  tokenStrings?(ids: Uint32Array | number[]): string[];
+  toJson(): string;
+  stats(text: string): TokenizerStats;
+  free?(): void;
+  readonly vocabSize?: number;
+  readonly kind?: string;
+}
+interface WasmTokenizerClass {
+  trainChar(text: string): WasmTokenizer;
+  trainBpe(
+    text: string,
+    vocabSize: number,
+    pattern: string,
+    specialTokens: string[],
+    onProgress: (progress: { done: number; total: number; merge: [number, number]; token: number; count: number }) => boolean,
+  ): WasmTokenizer;
+  fromJson(json: string): WasmTokenizer;
+}
+interface OptionalCore {
+  corpora?: () => CorpusInfo[];
+  generateCorpus?: (name: string, seed: number, approxBytes: number) => string;
+  Tokenizer?: WasmTokenizerClass;
+  CpuModel?: unknown;
+  GpuModel?: unknown;
+}
+const optional = wasm as unknown as OptionalCore;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not in this build of the core yet`);
+  return value;
+}
 
 const ready = init();
-let gpu: Promise<Gpu> | null = null;
+let gpu: Promise<GpuDevice> | null = null;
 
 /** The wgpu device, opened once on first use and kept (its pipelines are cached on it). */
-function openGpu(): Promise<Gpu> {
+function openGpu(): Promise<GpuDevice> {
   gpu ??= Gpu.open().catch((error: unknown) => {
     gpu = null;
     throw error;
@@ -87,20 +146,156 @@ async function matmulCheck(backend: Backend): Promise<KernelCheck> {
   };
 }
 
-const api: { [K in keyof CoreApi]: (...args: Parameters<CoreApi[K]>) => Promise<ReturnType<CoreApi[K]>> } = {
+async function capabilities(): Promise<Capabilities> {
+  await ready;
+  return {
+    version: version(),
+    corpus: typeof optional.corpora === 'function' && typeof optional.generateCorpus === 'function',
+    tokenizer: typeof optional.Tokenizer === 'function',
+    cpuModel: typeof optional.CpuModel === 'function',
+    gpuModel: typeof optional.GpuModel === 'function',
+  };
+}
+
+// ---- Tokenizer: one current tokenizer, kept here; the page sees ids and strings.
+
+let tokenizer: WasmTokenizer | null = null;
+let tokenizerKind: 'char' | 'bpe' = 'char';
+/** The bytes of every BPE token, known when the tokenizer was trained here (from the merges). */
+let tokenBytes: Uint8Array[] | null = null;
+
+function setTokenizer(next: WasmTokenizer, kind: 'char' | 'bpe', bytes: Uint8Array[] | null): void {
+  tokenizer?.free?.();
+  tokenizer = next;
+  tokenizerKind = kind;
+  tokenBytes = bytes;
+}
+
+function summary(text: string, millis: number): TokenizerSummary {
+  const current = need(tokenizer ?? undefined, 'a tokenizer (train or load one first)');
+  const stats = current.stats(text);
+  return { kind: tokenizerKind, vocabSize: stats.vocab_size, stats, millis };
+}
+
+const PROGRESS_INTERVAL_MS = 40;
+
+async function trainTokenizer(
+  text: string,
+  options: TokenizerOptions,
+  progress: (value: unknown) => void,
+): Promise<TokenizerSummary> {
+  await ready;
+  const Tokenizer = need(optional.Tokenizer, 'the tokenizer');
+  if (text.length === 0) throw new Error('the corpus is empty: choose a built-in corpus or add text in the Data panel first');
+  const start = performance.now();
+  if (options.kind === 'char') {
+    const trained = Tokenizer.trainChar(text);
+    setTokenizer(trained, 'char', null);
+    return summary(text, performance.now() - start);
+  }
+  const bytes: Uint8Array[] = [];
+  for (let b = 0; b < 256; b++) bytes.push(Uint8Array.of(b));
+  let batch: MergeView[] = [];
+  let last = performance.now();
+  const trained = Tokenizer.trainBpe(text, options.vocabSize, options.pattern, [], (step) => {
+    const [left, right] = step.merge;
+    const joined = new Uint8Array((bytes[left]?.length ?? 0) + (bytes[right]?.length ?? 0));
+    joined.set(bytes[left] ?? [], 0);
+    joined.set(bytes[right] ?? [], bytes[left]?.length ?? 0);
+    bytes[step.token] = joined;
+    batch.push({
+      rank: step.done,
+      left: displayBytes(bytes[left] ?? []),
+      right: displayBytes(bytes[right] ?? []),
+      token: step.token,
+      text: displayBytes(joined),
+      count: Number(step.count),
+    });
+    const now = performance.now();
+    if (now - last >= PROGRESS_INTERVAL_MS || step.done === step.total) {
+      const view: BpeProgressView = { done: step.done, total: step.total, merges: batch };
+      progress(view);
+      batch = [];
+      last = now;
+    }
+    return true;
+  });
+  setTokenizer(trained, 'bpe', bytes);
+  return summary(text, performance.now() - start);
+}
+
+const utf8 = new TextEncoder();
+
+async function tokenize(text: string, maxChars: number): Promise<Tokenized> {
+  await ready;
+  const current = need(tokenizer ?? undefined, 'a tokenizer (train or load one first)');
+  const truncated = text.length > maxChars;
+  const part = truncated ? text.slice(0, maxChars) : text;
+  const ids = Array.from(current.encode(part), Number);
+  const strings: string[] = [];
+  const bytes: string[] = [];
+  const fromCore = current.tokenStrings ? current.tokenStrings(ids) : null;
+  ids.forEach((id, i) => {
+    const known = tokenBytes?.[id];
+    if (known) {
+      strings.push(fromCore?.[i] ?? displayBytes(known));
+      bytes.push(hexBytes(known));
+    } else {
+      const decoded = current.decode([id]);
+      strings.push(fromCore?.[i] ?? displayText(decoded));
+      bytes.push(decoded.includes('\uFFFD') ? '(part of a character)' : hexBytes(utf8.encode(decoded)));
+    }
+  });
+  return { ids, strings, bytes, truncated };
+}
+
+async function tokenizerJson(): Promise<string> {
+  return need(tokenizer ?? undefined, 'a tokenizer (train or load one first)').toJson();
+}
+
+async function loadTokenizer(json: string, text: string): Promise<TokenizerSummary> {
+  await ready;
+  const Tokenizer = need(optional.Tokenizer, 'the tokenizer');
+  const start = performance.now();
+  const loaded = Tokenizer.fromJson(json); // throws with the core's message; the current tokenizer stays
+  let kind: 'char' | 'bpe' = 'bpe';
+  try {
+    const parsed = JSON.parse(json) as { model?: { type?: string } };
+    if (String(parsed.model?.type ?? '').toLowerCase().includes('char')) kind = 'char';
+  } catch {
+    // fromJson accepted it, so it is JSON; keep the default
+  }
+  if (typeof loaded.kind === 'string') kind = loaded.kind === 'char' ? 'char' : 'bpe';
+  setTokenizer(loaded, kind, null);
+  return summary(text, performance.now() - start);
+}
+
+type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
+
+const api: Handlers = {
   version: async () => (await ready, version()),
+  capabilities,
   adapter,
   matmulCheck,
+  corpora: async () => (await ready, need(optional.corpora, 'the built-in corpora')()),
+  generateCorpus: async (name, seed, approxBytes) => (await ready, need(optional.generateCorpus, 'the built-in corpora')(name, seed, approxBytes)),
+  trainTokenizer,
+  tokenize,
+  tokenizerJson,
+  loadTokenizer,
 };
+
+const post = (message: Response) => (self as unknown as Worker).postMessage(message);
 
 self.onmessage = async (event: MessageEvent<Request>) => {
   const { id, method, args } = event.data;
   let response: Response;
   try {
     const handler = api[method] as (...a: unknown[]) => Promise<unknown>;
-    response = { id, ok: true, value: await handler(...args) };
+    if (!handler) throw new Error(`the worker has no method ${String(method)}`);
+    response = { id, ok: true, value: await handler(...args, (progress: unknown) => post({ id, progress })) };
   } catch (error) {
     response = { id, ok: false, error: error instanceof Error ? error.message : String(error) };
   }
-  (self as unknown as Worker).postMessage(response);
+  post(response);
 };

@@ -1,0 +1,72 @@
+// The Positional encoding panel. Attention by itself does not know the order of tokens, so each position gets
+// a vector added to its token's vector. The sinusoidal one is a fixed formula, drawn here for the model's
+// context and width; learned positions and RoPE depend on a model.
+import { h, replace } from '../dom';
+import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+import { heatmapFigure } from '../heatmap';
+
+declare global {
+  interface Window {
+    tpSinusoidal?: { positions: number; dims: number; values: number[] };
+  }
+}
+
+/** PE (T, C): PE[pos, 2i] = sin(pos / 10000^(2i/C)), PE[pos, 2i+1] = cos(pos / 10000^(2i/C)). */
+export function sinusoidal(positions: number, dims: number): Float32Array {
+  const pe = new Float32Array(positions * dims);
+  for (let pos = 0; pos < positions; pos++) {
+    for (let i = 0; i < dims; i += 2) {
+      const angle = pos / Math.pow(10000, i / dims);
+      pe[pos * dims + i] = Math.sin(angle);
+      if (i + 1 < dims) pe[pos * dims + i + 1] = Math.cos(angle);
+    }
+  }
+  return pe;
+}
+
+export const positionsPanel: Panel = {
+  id: 'positions',
+  title: 'Positions',
+  mount(section: HTMLElement, ctx: Ctx) {
+    const body = h('div', { id: 'sinusoidal-body' });
+    const learned = h('div', {});
+    section.append(
+      ...intro(
+        'Positional encoding',
+        'Attention compares tokens with each other but, by itself, cannot tell first from last. Positional ' +
+          'encoding adds a vector that depends on the position to every token. The sinusoidal one uses waves of ' +
+          'many wavelengths: the first dimensions change quickly from position to position, the last ones slowly, ' +
+          'so every position gets a distinct pattern and nearby positions get similar ones.',
+        'PE(pos, 2i) = sin(pos / 10000^(2i/d_model))    PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model))',
+      ),
+      h('h3', {}, 'Sinusoidal'),
+      body,
+      h('h3', {}, 'Learned positions: how similar is each position to each other one?'),
+      learned,
+    );
+    const draw = () => {
+      const { context, dModel } = ctx.store.model;
+      const values = sinusoidal(context, dModel);
+      window.tpSinusoidal = { positions: context, dims: dModel, values: Array.from(values) };
+      replace(
+        body,
+        heatmapFigure(values, context, dModel, {
+          caption: `Sinusoidal encoding for context ${context} and d_model ${dModel} (from the Model panel).`,
+          xLabel: 'dimension',
+          yLabel: 'position',
+          valueLabel: 'PE value',
+          range: [-1, 1],
+          className: 'large',
+          id: 'sinusoidal-figure',
+        }),
+      );
+    };
+    ctx.store.on('model', () => {
+      if (!section.hidden) draw();
+    });
+    section.addEventListener('panel-shown', draw);
+    ctx.store.on('caps', (caps) => {
+      if (!caps.cpuModel) replace(learned, comingSoon('The cosine similarity of learned position vectors (needs a model).', 'learned-positions'));
+    });
+  },
+};

@@ -1,0 +1,57 @@
+// Panels whose core API (the model) has not landed in this build: each explains its idea and formula now and
+// shows a clear "coming soon" until the wasm module offers the model.
+import { h, replace } from '../dom';
+import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+
+function waiting(id: string, title: string, explain: string, formula: string, what: string): Panel {
+  return {
+    id,
+    title,
+    mount(section: HTMLElement, ctx: Ctx) {
+      const body = h('div', {});
+      section.append(...intro(title === 'Attention' ? 'Attention' : title, explain, formula), body);
+      ctx.store.on('caps', (caps) => {
+        if (!caps.cpuModel) replace(body, comingSoon(what, id));
+      });
+    },
+  };
+}
+
+export const trainingPanel = waiting(
+  'training',
+  'Training',
+  'Training shows the model a window of text and asks it to predict every next token. The loss measures how ' +
+    'surprised it was; the gradient says how to change each weight to be less surprised, and AdamW takes a small ' +
+    'step that way. Training loss falls as it learns; validation loss, on text it never trains on, says whether it ' +
+    'learns the language or memorises the text.',
+  'loss = −(1/N) Σ log p(next token);   perplexity = e^loss;   θ ← θ − lr · AdamW(∇loss)',
+  'Training with live loss, perplexity, learning-rate and tokens/s charts; start, pause, resume and reset.',
+);
+
+export const generatePanel = waiting(
+  'generate',
+  'Generate',
+  'The model gives a probability for every possible next token. Generation picks one, appends it and asks again. ' +
+    'Temperature flattens or sharpens the probabilities; top-k and top-p keep only the likeliest tokens.',
+  'p = softmax(logits / temperature);   keep the top-k, or the smallest set whose probabilities sum to top-p',
+  'Streaming generation with temperature, top-k, top-p, a seed, and the alternatives for every token.',
+);
+
+export const attentionPanel = waiting(
+  'attention',
+  'Attention',
+  'Each token asks a question (its query q) and every earlier token offers a key k and a value v. The match of ' +
+    'the query with each key, scaled and turned into probabilities, says how much of each value to take. Every ' +
+    'head does this with its own q, k, v, so heads can learn to look for different things.',
+  'Attention(Q, K, V) = softmax(Q·Kᵀ / √d_k + mask) · V',
+  'Heatmaps for every layer and head, and the step-by-step computation with the real numbers.',
+);
+
+export const embeddingsPanel = waiting(
+  'embeddings',
+  'Embeddings',
+  'Every token is a vector of d_model numbers that the model learns. Tokens used alike drift close together. ' +
+    'The scatter projects the vectors onto their two main directions (PCA) so you can watch them move as the model trains.',
+  'X − mean → its two top principal directions u₁, u₂;   token i at (xᵢ·u₁, xᵢ·u₂)',
+  'A live 2-D map of the token embeddings.',
+);

@@ -1,0 +1,79 @@
+// The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
+// a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
+import type { AdapterReport, Backend, Capabilities, TokenizerOptions, TokenizerSummary } from './protocol';
+
+export interface CorpusState {
+  source: 'builtin' | 'user';
+  /** The built-in corpus name, or the file name / "pasted text". */
+  name: string;
+  seed?: number;
+  approxBytes?: number;
+  text: string;
+}
+
+export interface ModelConfig {
+  layers: number;
+  heads: number;
+  dModel: number;
+  context: number;
+  ffn: number;
+  activation: 'gelu' | 'relu';
+  positional: 'sinusoidal' | 'learned' | 'rope';
+  dropout: number;
+}
+
+export const DEFAULT_MODEL: ModelConfig = {
+  layers: 2,
+  heads: 4,
+  dModel: 64,
+  context: 64,
+  ffn: 256,
+  activation: 'gelu',
+  positional: 'learned',
+  dropout: 0,
+};
+
+/** The share of the corpus used for training; the rest (the end of the text) is held out for validation. */
+export const TRAIN_FRACTION = 0.9;
+
+export interface TokenizerState {
+  options: TokenizerOptions;
+  summary: TokenizerSummary;
+  /** tokenizer.json, so the session can restore it. */
+  json: string;
+}
+
+type Events = {
+  caps: Capabilities;
+  corpus: CorpusState | null;
+  tokenizer: TokenizerState | null;
+  model: ModelConfig;
+  backend: Backend;
+};
+
+export class Store {
+  corpus: CorpusState | null = null;
+  tokenizer: TokenizerState | null = null;
+  model: ModelConfig = { ...DEFAULT_MODEL };
+  backend: Backend = 'cpu';
+  adapter: AdapterReport | null = null;
+  caps: Capabilities = { version: '', corpus: false, tokenizer: false, cpuModel: false, gpuModel: false };
+  private listeners = new Map<keyof Events, ((value: never) => void)[]>();
+
+  on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): void {
+    const list = this.listeners.get(event) ?? [];
+    list.push(listener as (value: never) => void);
+    this.listeners.set(event, list);
+  }
+
+  set<K extends keyof Events>(event: K, value: Events[K]): void {
+    (this as unknown as Events)[event] = value;
+    for (const listener of this.listeners.get(event) ?? []) (listener as (value: Events[K]) => void)(value);
+  }
+}
+
+/** Train and validation parts of a text, split at a character boundary. */
+export function splitText(text: string): { train: string; val: string } {
+  const cut = Math.floor(text.length * TRAIN_FRACTION);
+  return { train: text.slice(0, cut), val: text.slice(cut) };
+}
