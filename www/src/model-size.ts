@@ -65,6 +65,9 @@ export function checkConfig(config: ModelConfig, maxBinding: number | null, larg
   if (config.dModel % config.heads !== 0) {
     return `d_model (${config.dModel}) must divide evenly among the ${config.heads} heads: each head gets d_model / heads dimensions. Try ${config.heads * Math.max(1, Math.round(config.dModel / config.heads))}.`;
   }
+  if (config.ffn % config.dModel !== 0) {
+    return `the FFN width (${config.ffn}) must be a multiple of d_model (${config.dModel}); the usual choice is 4 × d_model = ${4 * config.dModel}.`;
+  }
   if (config.positional === 'rope' && (config.dModel / config.heads) % 2 !== 0) {
     return `RoPE rotates pairs of dimensions, so the head size d_model / heads (${config.dModel / config.heads}) must be even.`;
   }
