@@ -10,7 +10,8 @@ bash scripts/bootstrap.sh test
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 say "Rust tests (CPU reference, native GPU kernels)"
-cargo test --workspace
+# --show-output prints what passing tests wrote: each GPU test names the adapter it ran on.
+cargo test --workspace -- --show-output
 
 say "building the wasm core and the page"
 bash scripts/build.sh

@@ -3,6 +3,7 @@
 //! Layouts follow PyTorch's `nn.Linear` (and llm.c): `weight` is (OC, C), one row per output channel, so a
 //! saved model loads into PyTorch without transposes.
 
+use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
@@ -23,11 +24,12 @@ struct Params {
 }
 
 /// CPU reference. out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
-pub fn matmul_forward_cpu(
-    out: &mut [f32],
-    inp: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
+/// Intuition: every output channel is a dot product of the input row with that channel's weight row.
+pub fn matmul_forward_cpu<R: Float>(
+    out: &mut [R],
+    inp: &[R],
+    weight: &[R],
+    bias: Option<&[R]>,
     n: usize,
     c: usize,
     oc: usize,
@@ -36,9 +38,156 @@ pub fn matmul_forward_cpu(
         let inp_row = &inp[row * c..(row + 1) * c];
         for o in 0..oc {
             let weight_row = &weight[o * c..(o + 1) * c];
-            let dot: f32 = inp_row.iter().zip(weight_row).map(|(x, w)| x * w).sum();
-            out[row * oc + o] = dot + bias.map_or(0.0, |b| b[o]);
+            let dot: R = inp_row.iter().zip(weight_row).map(|(&x, &w)| x * w).sum();
+            out[row * oc + o] = dot + bias.map_or(R::ZERO, |b| b[o]);
         }
+    }
+}
+
+/// The fast CPU matmul, same contract as [`matmul_forward_cpu`]: out (N, OC) = inp (N, C) @ weight^T + bias.
+/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel [`gemm_acc`] can
+/// stream contiguous rows; this is the matmul the model uses.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_forward_fast_cpu<R: Float>(
+    out: &mut [R],
+    inp: &[R],
+    weight: &[R],
+    bias: Option<&[R]>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let weight_t = transpose(weight, oc, c); // (C, OC)
+    for row in out[..n * oc].chunks_exact_mut(oc.max(1)) {
+        match bias {
+            Some(bias) => row.copy_from_slice(&bias[..oc]),
+            None => row.fill(R::ZERO),
+        }
+    }
+    gemm_acc(out, inp, &weight_t, n, c, oc);
+}
+
+/// out (cols, rows) = inp (rows, cols)^T.
+pub(crate) fn transpose<R: Float>(inp: &[R], rows: usize, cols: usize) -> Vec<R> {
+    let mut out = vec![R::ZERO; rows * cols];
+    // Tiles of 32x32 keep both the reads and the writes within a few cache lines.
+    const TB: usize = 32;
+    for r0 in (0..rows).step_by(TB) {
+        for c0 in (0..cols).step_by(TB) {
+            for r in r0..(r0 + TB).min(rows) {
+                for col in c0..(c0 + TB).min(cols) {
+                    out[col * rows + r] = inp[r * cols + col];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rows of the register tile of [`gemm_acc`].
+const MR: usize = 4;
+/// Columns of the register tile: MR x NR accumulators stay in SIMD registers (8 4-lane vectors).
+const NR: usize = 8;
+/// Depth of a packed block of `b`: KC x NC floats (128 KiB in f32) stay in the L2 cache.
+const KC: usize = 128;
+/// Width of a packed block of `b`.
+const NC: usize = 256;
+
+/// c (M, N) += a (M, K) @ b (K, N), all row-major: the blocked kernel under every fast matmul.
+///
+/// `b` is copied block by block (KC x NC) into panels NR columns wide, so the inner loop reads it
+/// contiguously; each MR x NR tile of `c` is held in local arrays across the whole K block, so the compiler
+/// keeps it in SIMD registers and vectorizes the fixed-size loops (SSE on x86-64, simd128 on wasm).
+/// The order of additions is fixed by the sizes alone, so results are deterministic.
+pub(crate) fn gemm_acc<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: usize) {
+    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    let mut packed = vec![R::ZERO; KC * NC.next_multiple_of(NR)];
+    for j0 in (0..n).step_by(NC) {
+        let nc = NC.min(n - j0);
+        let panels = nc.div_ceil(NR);
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            // Pack b[k0..k0+kc, j0..j0+nc] as `panels` panels of (kc, NR), zero-padded on the right.
+            for p in 0..panels {
+                let panel = &mut packed[p * kc * NR..(p + 1) * kc * NR];
+                let cols = NR.min(nc - p * NR);
+                for kk in 0..kc {
+                    let src = &b[(k0 + kk) * n + j0 + p * NR..][..cols];
+                    let dst = &mut panel[kk * NR..(kk + 1) * NR];
+                    dst[..cols].copy_from_slice(src);
+                    dst[cols..].fill(R::ZERO);
+                }
+            }
+            let mut i = 0;
+            while i + MR <= m {
+                for p in 0..panels {
+                    micro_kernel::<R, MR>(
+                        c,
+                        a,
+                        &packed[p * kc * NR..(p + 1) * kc * NR],
+                        i,
+                        k0,
+                        kc,
+                        j0 + p * NR,
+                        NR.min(nc - p * NR),
+                        k,
+                        n,
+                    );
+                }
+                i += MR;
+            }
+            while i < m {
+                for p in 0..panels {
+                    micro_kernel::<R, 1>(
+                        c,
+                        a,
+                        &packed[p * kc * NR..(p + 1) * kc * NR],
+                        i,
+                        k0,
+                        kc,
+                        j0 + p * NR,
+                        NR.min(nc - p * NR),
+                        k,
+                        n,
+                    );
+                }
+                i += 1;
+            }
+        }
+    }
+}
+
+/// c[i..i+ROWS, j..j+cols] += a[i..i+ROWS, k0..k0+kc] @ panel (kc, NR).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn micro_kernel<R: Float, const ROWS: usize>(
+    c: &mut [R],
+    a: &[R],
+    panel: &[R],
+    i: usize,
+    k0: usize,
+    kc: usize,
+    j: usize,
+    cols: usize,
+    k: usize,
+    n: usize,
+) {
+    let mut acc = [[R::ZERO; NR]; ROWS];
+    for (r, acc_row) in acc.iter_mut().enumerate() {
+        acc_row[..cols].copy_from_slice(&c[(i + r) * n + j..][..cols]);
+    }
+    let a_rows: [&[R]; ROWS] = std::array::from_fn(|r| &a[(i + r) * k + k0..][..kc]);
+    for (kk, b) in panel.chunks_exact(NR).enumerate().take(kc) {
+        let b: &[R; NR] = b.try_into().expect("panel rows are NR wide");
+        for r in 0..ROWS {
+            let x = a_rows[r][kk];
+            for jj in 0..NR {
+                acc[r][jj] += x * b[jj];
+            }
+        }
+    }
+    for (r, acc_row) in acc.iter().enumerate() {
+        c[(i + r) * n + j..][..cols].copy_from_slice(&acc_row[..cols]);
     }
 }
 
@@ -198,6 +347,48 @@ mod tests {
                 -2.0 + 0.5 - 1.0
             ]
         );
+    }
+
+    #[test]
+    fn fast_matches_reference_on_awkward_and_blocked_shapes() {
+        let mut rng = TestRng::new(3);
+        // Awkward shapes, then shapes crossing the MR/NR/KC/NC block edges.
+        for &(n, c, oc) in &[
+            (14, 12, 37),
+            (1, 1, 1),
+            (5, 130, 9),
+            (9, 257, 270),
+            (64, 128, 384),
+        ] {
+            for with_bias in [true, false] {
+                let inp = rng.vec(n * c);
+                let weight = rng.vec(oc * c);
+                let bias = with_bias.then(|| rng.vec(oc));
+                let mut expected = vec![0.0; n * oc];
+                matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
+                let mut actual = vec![f32::NAN; n * oc];
+                matmul_forward_fast_cpu(&mut actual, &inp, &weight, bias.as_deref(), n, c, oc);
+                // Sums of up to 257 products of values in [-1, 1] taken in another order: 1e-5 relative
+                // plus 2e-5 absolute covers f32 reassociation (about sqrt(C) * 6e-8 * |terms|).
+                assert_close(
+                    &actual,
+                    &expected,
+                    2e-5,
+                    1e-5,
+                    &format!("fast matmul N={n} C={c} OC={oc}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_accumulates_into_c() {
+        // c (2, 2) += a (2, 3) @ b (3, 2)
+        let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let mut c = [10.0f64, 20.0, 30.0, 40.0];
+        gemm_acc(&mut c, &a, &b, 2, 3, 2);
+        assert_eq!(c, [10.0 + 4.0, 20.0 + 5.0, 30.0 + 10.0, 40.0 + 11.0]);
     }
 
     #[test]

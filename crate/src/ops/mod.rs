@@ -4,4 +4,28 @@
 //! (`<op>_gpu`, source in `shaders/<op>.wgsl`) and the tests that check one against the other.
 //! Size letters follow llm.c: B batch, T time, C channels, OC output channels, NH heads, hs head size, V vocab.
 
+pub mod adamw_update;
+pub mod attention_backward;
+pub mod attention_forward;
+pub mod crossentropy_backward;
+pub mod crossentropy_forward;
+pub mod dropout_backward;
+pub mod dropout_forward;
+pub mod encoder_backward;
+pub mod encoder_forward;
+pub mod float;
+pub mod gelu_backward;
+pub mod gelu_forward;
+pub mod global_norm;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod gradcheck;
+pub mod layernorm_backward;
+pub mod layernorm_forward;
+pub mod matmul_backward;
 pub mod matmul_forward;
+pub mod relu_backward;
+pub mod relu_forward;
+pub mod residual_backward;
+pub mod residual_forward;
+pub mod rope_backward;
+pub mod rope_forward;
