@@ -10,7 +10,8 @@ import { backendHooks, backendPanel } from './panels/backend';
 import { dataPanel } from './panels/data';
 import { tokenizerPanel } from './panels/tokenizer';
 import { modelPanel } from './panels/model';
-import { trainingPanel, generatePanel, attentionPanel, embeddingsPanel } from './panels/soon';
+import { trainingPanel, generatePanel, embeddingsPanel } from './panels/soon';
+import { attentionPanel } from './panels/attention';
 import { positionsPanel } from './panels/positions';
 import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
 

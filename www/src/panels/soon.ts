@@ -9,7 +9,7 @@ function waiting(id: string, title: string, explain: string, formula: string, wh
     title,
     mount(section: HTMLElement, ctx: Ctx) {
       const body = h('div', {});
-      section.append(...intro(title === 'Attention' ? 'Attention' : title, explain, formula), body);
+      section.append(...intro(title, explain, formula), body);
       ctx.store.on('caps', (caps) => {
         if (!caps.cpuModel) replace(body, comingSoon(what, id));
       });
@@ -35,16 +35,6 @@ export const generatePanel = waiting(
     'Temperature flattens or sharpens the probabilities; top-k and top-p keep only the likeliest tokens.',
   'p = softmax(logits / temperature);   keep the top-k, or the smallest set whose probabilities sum to top-p',
   'Streaming generation with temperature, top-k, top-p, a seed, and the alternatives for every token.',
-);
-
-export const attentionPanel = waiting(
-  'attention',
-  'Attention',
-  'Each token asks a question (its query q) and every earlier token offers a key k and a value v. The match of ' +
-    'the query with each key, scaled and turned into probabilities, says how much of each value to take. Every ' +
-    'head does this with its own q, k, v, so heads can learn to look for different things.',
-  'Attention(Q, K, V) = softmax(Q·Kᵀ / √d_k + mask) · V',
-  'Heatmaps for every layer and head, and the step-by-step computation with the real numbers.',
 );
 
 export const embeddingsPanel = waiting(
