@@ -17,17 +17,6 @@ function waiting(id: string, title: string, explain: string, formula: string, wh
   };
 }
 
-export const trainingPanel = waiting(
-  'training',
-  'Training',
-  'Training shows the model a window of text and asks it to predict every next token. The loss measures how ' +
-    'surprised it was; the gradient says how to change each weight to be less surprised, and AdamW takes a small ' +
-    'step that way. Training loss falls as it learns; validation loss, on text it never trains on, says whether it ' +
-    'learns the language or memorises the text.',
-  'loss = −(1/N) Σ log p(next token);   perplexity = e^loss;   θ ← θ − lr · AdamW(∇loss)',
-  'Training with live loss, perplexity, learning-rate and tokens/s charts; start, pause, resume and reset.',
-);
-
 export const generatePanel = waiting(
   'generate',
   'Generate',
