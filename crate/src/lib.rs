@@ -6,6 +6,7 @@
 //! - [`gpu`]: the wgpu device, pipeline cache and buffer helpers shared by every kernel.
 //! - the bindings: [`wasm`] for the browser and Node (wasm32 only), and the `tplay` CLI natively.
 
+pub mod corpus;
 pub mod error;
 pub mod gpu;
 pub mod ops;

@@ -6,6 +6,7 @@
 
 use wasm_bindgen::prelude::*;
 
+pub mod corpus;
 pub mod gpu;
 
 #[wasm_bindgen(start)]

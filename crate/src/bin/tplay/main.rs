@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod corpus_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "tplay",
@@ -19,6 +21,8 @@ enum Command {
     Gpu,
     /// Run the matmul kernel on the GPU and compare it with the CPU reference.
     Check,
+    /// Print a built-in corpus (stories or algorithmic tasks), generated from a seed, or its statistics.
+    Corpus(corpus_cmd::CorpusArgs),
 }
 
 fn main() {
@@ -26,6 +30,7 @@ fn main() {
     let result = match cli.command {
         Command::Gpu => gpu_info(),
         Command::Check => check(),
+        Command::Corpus(args) => corpus_cmd::run(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");
