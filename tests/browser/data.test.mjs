@@ -65,6 +65,12 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
     assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
     assert.equal(await page.$$eval('#corpus-preview i', (l) => l.length), 0);
     await screenshot(page, 'panel-data-own-text');
+    // The session keeps the text: a reload brings it back.
+    const dropped = await corpusText(page);
+    await page.reload();
+    await waitReady(page);
+    assert.equal(await corpusText(page), dropped);
+    assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

@@ -13,7 +13,7 @@ function assertMatchesReference(check) {
 }
 
 test('the page runs the matmul kernel on WebGPU and matches the reference', { skip: skipReason() }, async () => {
-  const { page, consoleErrors, requests, url, close } = await openPlayground({ webgpu: true });
+  const { page, consoleErrors, requests, url, close } = await openPlayground({ webgpu: true, path: '#backend' });
   try {
     await page.waitForSelector('#kernel-status', { timeout: 60_000 });
     const adapter = await page.evaluate(() => window.tpAdapter);
@@ -35,7 +35,7 @@ test('the page runs the matmul kernel on WebGPU and matches the reference', { sk
 });
 
 test('without WebGPU the page says so and runs the CPU path', { skip: skipReason() }, async () => {
-  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, path: '#backend' });
   try {
     await page.waitForSelector('#kernel-status', { timeout: 60_000 });
     assert.ok(await page.isVisible('#webgpu-missing'), 'the page says WebGPU is missing');

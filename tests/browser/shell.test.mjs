@@ -33,7 +33,10 @@ test('tabs are keyboard-operable and every panel has a heading and an explanatio
       list.filter((el) => !el.labels?.length && !el.getAttribute('aria-label')).map((el) => el.id || el.outerHTML.slice(0, 60)),
     );
     assert.deepEqual(unlabelled, []);
-    assert.deepEqual(consoleErrors, []);
+    // The page ran under the strict Content-Security-Policy the server sends.
+    const csp = (await page.request.get(url)).headers()['content-security-policy'];
+    assert.match(csp, /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'/);
+    assert.deepEqual(consoleErrors, [], 'no console errors (a CSP violation would be one)');
     assert.deepEqual(requests.filter((r) => !r.startsWith(url)), [], 'no requests leave the page origin');
   } finally {
     await close();

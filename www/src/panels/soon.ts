@@ -17,15 +17,6 @@ function waiting(id: string, title: string, explain: string, formula: string, wh
   };
 }
 
-export const generatePanel = waiting(
-  'generate',
-  'Generate',
-  'The model gives a probability for every possible next token. Generation picks one, appends it and asks again. ' +
-    'Temperature flattens or sharpens the probabilities; top-k and top-p keep only the likeliest tokens.',
-  'p = softmax(logits / temperature);   keep the top-k, or the smallest set whose probabilities sum to top-p',
-  'Streaming generation with temperature, top-k, top-p, a seed, and the alternatives for every token.',
-);
-
 export const embeddingsPanel = waiting(
   'embeddings',
   'Embeddings',
