@@ -102,7 +102,7 @@ test('at phone width the tabs scroll in a row and nothing overflows the screen',
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false, viewport: { width: 375, height: 740 } });
   try {
     await waitReady(page);
-    for (const id of ['data', 'model', 'positions']) {
+    for (const id of ['data', 'tokenizer', 'model', 'training', 'generate', 'attention', 'positions', 'embeddings', 'session', 'backend']) {
       await openPanel(page, id);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the ${id} panel is ${overflow}px wider than the phone screen`);

@@ -103,7 +103,7 @@ export const generatePanel: Panel = {
       const logits = EXAMPLE.map(([, l]) => l);
       const view = samplingView(logits, s);
       window.tpSampling = { tokens: EXAMPLE.map(([t]) => t), logits, settings: { temperature: s.temperature, topK: s.topK, topP: s.topP }, ...view };
-      replace(example, bars(view));
+      replace(example, h('div', { class: 'scroll' }, bars(view)));
     };
     section.querySelector('form')!.addEventListener('input', update);
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
