@@ -131,3 +131,57 @@ test('the character tokenizer gives one token per character', { skip: skipReason
     await close();
   }
 });
+
+test('a long BPE training can be cancelled; the previous tokenizer stays and still works', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).tokenizer) return;
+    await useText(page, CORPUS);
+    await train(page, { kind: 'char' });
+    const before = await page.evaluate(() => ({ vocab: window.tp.store.tokenizer.summary.vocabSize, ids: window.tpTokens.ids }));
+    // A text big enough that learning 4000 merges takes a while.
+    let s = 3;
+    const words = Array.from({ length: 4000 }, () => {
+      let w = '';
+      for (let i = 0; i < 3 + (s % 6); i++) {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        w += String.fromCharCode(97 + (Math.floor(s / 65536) % 26));
+      }
+      return w;
+    });
+    const big = Array.from({ length: 200_000 }, () => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return words[Math.floor(s / 65536) % words.length];
+    }).join(' ');
+    await useText(page, big);
+    await openPanel(page, 'tokenizer');
+    await page.selectOption('#tok-kind', 'bpe');
+    await page.fill('#tok-vocab', '20000');
+    // Press Cancel as soon as the first merges arrive, while training is surely still going.
+    await page.evaluate(() => {
+      const bar = document.querySelector('#tok-progress');
+      const observer = new MutationObserver(() => {
+        if (Number(bar.value) > 0 && Number(bar.value) < Number(bar.max)) {
+          window.cancelledAt = [Number(bar.value), Number(bar.max)];
+          observer.disconnect();
+          document.querySelector('#cancel-tokenizer').click();
+        }
+      });
+      observer.observe(bar, { attributes: true });
+    });
+    await page.click('#train-tokenizer');
+    await page.waitForFunction(() => window.cancelledAt, null, { timeout: 30_000 });
+    console.log(`cancelled at ${await page.evaluate(() => window.cancelledAt.join(' of '))} merges`);
+    await page.waitForFunction(() => !document.querySelector('#train-tokenizer').disabled);
+    assert.match(await page.textContent('#tok-message'), /Training cancelled\. The previous tokenizer is unchanged\./);
+    assert.equal(await page.evaluate(() => window.tp.store.tokenizer.summary.vocabSize), before.vocab);
+    // The fresh worker has the previous tokenizer back: the sample is cut as before.
+    await page.fill('#tok-sample', CORPUS.slice(0, 600));
+    await page.waitForFunction((ids) => window.tpTokens.ids.join() === ids.join(), before.ids, { timeout: 10_000 });
+    assert.deepEqual(await page.evaluate(() => window.tpTokens.ids), before.ids);
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

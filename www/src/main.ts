@@ -154,7 +154,14 @@ async function start(): Promise<void> {
   setupTheme();
   await restoreModelConfig(ctx);
   setupPanels();
-  core.onCrash = (reason) => setBadge('error', 'worker stopped', `The core's worker stopped (${reason}); reload the page to start it again.`);
+  core.onCrash = (reason) => {
+    byId('backend-why').textContent = `The core's worker stopped (${reason}); it was restarted and your text and tokenizer were loaded back.`;
+  };
+  core.onRestart = () => {
+    // A fresh worker knows nothing: give it the current tokenizer again.
+    const tokenizer = store.tokenizer;
+    if (tokenizer) core.call('loadTokenizer', tokenizer.json, store.corpus?.text ?? '').catch(() => undefined);
+  };
   const caps = await core.call('capabilities');
   const report = await core.call('adapter');
   store.adapter = report;

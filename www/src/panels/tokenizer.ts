@@ -57,6 +57,7 @@ export const tokenizerPanel: Panel = {
     const vocab = numberField('tok-vocab', 'Vocabulary size', 512, { min: 257, max: 65536, hint: '256 bytes + the merges to learn' });
     const pattern = selectField('tok-pattern', 'Split pattern', [['gpt2', 'GPT-2'], ['gpt4', 'GPT-4'], ['none', 'none']], 'gpt2');
     const train = h('button', { type: 'button', id: 'train-tokenizer' }, 'Train tokenizer');
+    const cancel = h('button', { type: 'button', id: 'cancel-tokenizer', class: 'ghost', hidden: true }, 'Cancel');
     const progress = h('progress', { id: 'tok-progress', max: 1, value: 0, 'aria-label': 'tokenizer training progress' });
     const progressText = h('span', { id: 'tok-progress-text', class: 'hint' });
     const message = h('p', { id: 'tok-message', class: 'message', role: 'status', 'aria-live': 'polite' });
@@ -70,7 +71,7 @@ export const tokenizerPanel: Panel = {
       'div',
       {},
       h('div', { class: 'row' }, kind.wrap, vocab.wrap, pattern.wrap),
-      h('div', { class: 'row' }, train, progress, progressText),
+      h('div', { class: 'row' }, train, cancel, progress, progressText),
       message,
       h('div', { class: 'cols' }, h('div', {}, h('h3', {}, 'Result'), stats), h('div', {}, h('h3', {}, 'Merges, as they are learned'), merges)),
       h('h3', {}, 'Your text as tokens'),
@@ -146,6 +147,7 @@ export const tokenizerPanel: Panel = {
         return say('The vocabulary size must be a whole number from 257 (256 bytes and one merge) to 65536.', 'error');
       }
       train.disabled = true;
+      cancel.hidden = options.kind !== 'bpe';
       merges.replaceChildren();
       progress.value = 0;
       progressText.textContent = '';
@@ -173,8 +175,12 @@ export const tokenizerPanel: Panel = {
         say(`${errorMessage(error)} The previous tokenizer is unchanged.`, 'error');
       } finally {
         train.disabled = false;
+        cancel.hidden = true;
       }
     });
+    // Training is one long call inside the worker, so cancelling stops the worker and starts a fresh one
+    // (main.ts loads the previous tokenizer back into it).
+    cancel.addEventListener('click', () => ctx.core.restart('Training cancelled.'));
 
     save.addEventListener('click', () => {
       const state = ctx.store.tokenizer;
