@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod error;
 pub mod gpu;
 pub mod ops;
+pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -18,7 +18,7 @@ fn help_lists_the_commands() {
     let output = tplay(&["--help"]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["gpu", "check"] {
+    for command in ["gpu", "check", "corpus", "tokenizer"] {
         assert!(
             help.lines()
                 .any(|line| line.trim_start().starts_with(command)),

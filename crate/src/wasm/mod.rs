@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 pub mod corpus;
 pub mod gpu;
+pub mod tokenizer;
 
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod corpus_cmd;
+mod tokenizer_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +24,9 @@ enum Command {
     Check,
     /// Print a built-in corpus (stories or algorithmic tasks), generated from a seed, or its statistics.
     Corpus(corpus_cmd::CorpusArgs),
+    /// Train a tokenizer, encode text to ids, decode ids to text.
+    #[command(subcommand)]
+    Tokenizer(tokenizer_cmd::TokenizerCommand),
 }
 
 fn main() {
@@ -31,6 +35,7 @@ fn main() {
         Command::Gpu => gpu_info(),
         Command::Check => check(),
         Command::Corpus(args) => corpus_cmd::run(args),
+        Command::Tokenizer(command) => tokenizer_cmd::run(command),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

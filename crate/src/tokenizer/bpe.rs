@@ -1,0 +1,767 @@
+//! Byte-level BPE (GPT-2 / minbpe): training, encoding and decoding.
+//!
+//! Ids 0..=255 are the bytes, ids 256.. the merged tokens in the order they were learned, then the special
+//! tokens. Training repeatedly merges the most frequent adjacent pair of tokens into a new token.
+//!
+//! Tie rule: between equally frequent pairs the smallest `(left id, right id)`, compared lexicographically,
+//! is merged first. This makes training deterministic and independent of hash order.
+//!
+//! When a merge produces a byte string that is already a token (`(a, bc)` after `(ab, c)`), the merge is
+//! recorded and reuses that token's id, as Hugging Face's trainer does; the vocabulary grows only by new
+//! byte strings, so training may take more merges than `vocab_size - 256`.
+//!
+//! Training counts the pairs once, then updates the counts incrementally: chunks are deduplicated with
+//! their counts; every pair keeps its count and the positions where it was created; a max-heap of
+//! (count, pair) with lazy invalidation (an entry is stale when its count no longer matches) picks the
+//! next merge. Only the positions of the merged pair are visited.
+//!
+//! Encoding a chunk applies merges lowest rank first, leftmost first among equal ranks, exactly as
+//! Hugging Face's `BPE` model does; repeated chunks are looked up in a per-call cache.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::pretokenize::Pattern;
+use super::special::{Piece, SpecialMatcher};
+use crate::{Error, Result};
+
+/// The largest vocabulary (bytes, merges and special tokens together): ids fit in a u16.
+pub const MAX_VOCAB_SIZE: usize = 65536;
+
+/// What `train_bpe` builds.
+#[derive(Clone, Debug)]
+pub struct BpeOptions {
+    /// Total vocabulary: 256 bytes + merged tokens + special tokens.
+    pub vocab_size: usize,
+    pub pattern: Pattern,
+    /// Strings that are always one token, never split or merged (`<|endoftext|>`, `[PAD]`, ..).
+    pub special_tokens: Vec<String>,
+}
+
+/// One step of training, as reported to the progress callback.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BpeProgress {
+    /// New tokens learned so far, of `total` wanted.
+    pub done: usize,
+    pub total: usize,
+    /// The pair just merged (left id, right id) and the token it became.
+    pub merge: (u32, u32),
+    pub token: u32,
+    /// How often the pair occurred in the corpus.
+    pub count: u64,
+}
+
+/// A fast hasher for small integer keys (pairs packed into a u64) and short byte strings.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.write_u64(x);
+        }
+        let mut tail = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            tail |= (b as u64) << (8 * i);
+        }
+        self.write_u64(tail ^ bytes.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(x as u64)
+    }
+    #[inline]
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64)
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(SEED);
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+#[inline]
+fn pair_key(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
+}
+
+#[inline]
+fn unpack(key: u64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A trained (or loaded) byte-level BPE tokenizer.
+#[derive(Clone, Debug)]
+pub struct BpeTokenizer {
+    pub(crate) pattern: Pattern,
+    /// id -> the bytes it stands for (special tokens: their UTF-8 content).
+    pub(crate) vocab: Vec<Vec<u8>>,
+    /// rank -> (left, right, merged token id).
+    pub(crate) merges: Vec<(u32, u32, u32)>,
+    /// (content, id), in id order.
+    pub(crate) specials: Vec<(String, u32)>,
+    /// byte value -> its token id.
+    pub(crate) byte_ids: [u32; 256],
+    /// (left, right) -> (rank, merged id).
+    merge_map: FastMap<u64, (u32, u32)>,
+    matcher: SpecialMatcher,
+}
+
+impl PartialEq for BpeTokenizer {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+            && self.vocab == other.vocab
+            && self.merges == other.merges
+            && self.specials == other.specials
+            && self.byte_ids == other.byte_ids
+    }
+}
+
+impl BpeTokenizer {
+    /// Builds a tokenizer from its parts, checking that they fit together.
+    pub(crate) fn from_parts(
+        pattern: Pattern,
+        vocab: Vec<Vec<u8>>,
+        merges: Vec<(u32, u32, u32)>,
+        specials: Vec<(String, u32)>,
+    ) -> Result<BpeTokenizer> {
+        let n = vocab.len();
+        if n > MAX_VOCAB_SIZE {
+            return Err(Error::Format(format!(
+                "the vocabulary has {n} tokens, more than the limit of {MAX_VOCAB_SIZE}"
+            )));
+        }
+        let mut byte_ids = [NONE; 256];
+        let mut is_special = vec![false; n];
+        for (content, id) in &specials {
+            match is_special.get_mut(*id as usize) {
+                Some(flag) => *flag = true,
+                None => {
+                    return Err(Error::Format(format!(
+                        "special token {content:?} has id {id}, outside the vocabulary of {n}"
+                    )));
+                }
+            }
+        }
+        for (id, bytes) in vocab.iter().enumerate() {
+            if bytes.len() == 1 && !is_special[id] && byte_ids[bytes[0] as usize] == NONE {
+                byte_ids[bytes[0] as usize] = id as u32;
+            }
+        }
+        if let Some(b) = byte_ids.iter().position(|&id| id == NONE) {
+            return Err(Error::Format(format!(
+                "the vocabulary has no token for byte 0x{b:02X}: a byte-level BPE needs all 256 bytes"
+            )));
+        }
+        let mut merge_map = FastMap::default();
+        for (rank, &(a, b, c)) in merges.iter().enumerate() {
+            let (Some(va), Some(vb), Some(vc)) = (
+                vocab.get(a as usize),
+                vocab.get(b as usize),
+                vocab.get(c as usize),
+            ) else {
+                return Err(Error::Format(format!(
+                    "merge {rank} refers to a token id outside the vocabulary of {n}"
+                )));
+            };
+            if va.len() + vb.len() != vc.len() || !vc.starts_with(va) || !vc.ends_with(vb) {
+                return Err(Error::Format(format!(
+                    "merge {rank} ({a}, {b}) -> {c} does not concatenate its two tokens"
+                )));
+            }
+            merge_map.entry(pair_key(a, b)).or_insert((rank as u32, c));
+        }
+        let matcher = SpecialMatcher::new(&specials);
+        Ok(BpeTokenizer {
+            pattern,
+            vocab,
+            merges,
+            specials,
+            byte_ids,
+            merge_map,
+            matcher,
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.vocab.len()
+    }
+
+    pub fn pattern(&self) -> Pattern {
+        self.pattern
+    }
+
+    /// The merges in rank order: (left id, right id, merged id).
+    pub fn merges(&self) -> &[(u32, u32, u32)] {
+        &self.merges
+    }
+
+    /// The bytes a token stands for, None for an unknown id.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        self.vocab.get(id as usize).map(Vec::as_slice)
+    }
+
+    /// The special tokens (content, id).
+    pub fn special_tokens(&self) -> &[(String, u32)] {
+        &self.specials
+    }
+
+    pub fn is_special(&self, id: u32) -> bool {
+        self.specials.iter().any(|&(_, s)| s == id)
+    }
+
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        let mut cache: FastMap<&str, (u32, u32)> = FastMap::default();
+        let mut cached_ids: Vec<u32> = Vec::new();
+        let mut work = Work::default();
+        self.matcher.split(text, |piece| match piece {
+            Piece::Special(id) => out.push(id),
+            Piece::Text(gap) => self.pattern.split(gap, |chunk| {
+                if chunk.len() == 1 {
+                    out.push(self.byte_ids[chunk.as_bytes()[0] as usize]);
+                } else if self.pattern == Pattern::None {
+                    self.encode_chunk(chunk.as_bytes(), &mut work, &mut out);
+                } else if let Some(&(start, len)) = cache.get(chunk) {
+                    out.extend_from_slice(&cached_ids[start as usize..(start + len) as usize]);
+                } else {
+                    let start = out.len();
+                    self.encode_chunk(chunk.as_bytes(), &mut work, &mut out);
+                    let cached_start = cached_ids.len() as u32;
+                    cached_ids.extend_from_slice(&out[start..]);
+                    cache.insert(chunk, (cached_start, (out.len() - start) as u32));
+                }
+            }),
+        });
+        out
+    }
+
+    /// Appends the tokens of one chunk (no special tokens in it) to `out`.
+    fn encode_chunk(&self, bytes: &[u8], work: &mut Work, out: &mut Vec<u32>) {
+        let sym = &mut work.sym;
+        sym.clear();
+        sym.extend(bytes.iter().map(|&b| self.byte_ids[b as usize]));
+        if sym.len() <= 32 {
+            // Short chunks: find the lowest-rank (then leftmost) pair, merge it, repeat.
+            loop {
+                let mut best = (u32::MAX, 0usize, 0u32);
+                for i in 0..sym.len().saturating_sub(1) {
+                    if let Some(&(rank, c)) = self.merge_map.get(&pair_key(sym[i], sym[i + 1])) {
+                        if rank < best.0 {
+                            best = (rank, i, c);
+                        }
+                    }
+                }
+                if best.0 == u32::MAX {
+                    break;
+                }
+                sym[best.1] = best.2;
+                sym.remove(best.1 + 1);
+            }
+            out.extend_from_slice(sym);
+            return;
+        }
+        // Long chunks: a linked list over positions and a min-heap of (rank, position).
+        let n = sym.len();
+        let (next, prev, heap) = (&mut work.next, &mut work.prev, &mut work.heap);
+        next.clear();
+        prev.clear();
+        heap.clear();
+        next.extend((1..=n as u32).map(|i| if i as usize == n { NONE } else { i }));
+        prev.extend((0..n as u32).map(|i| if i == 0 { NONE } else { i - 1 }));
+        for i in 0..n - 1 {
+            if let Some(&(rank, _)) = self.merge_map.get(&pair_key(sym[i], sym[i + 1])) {
+                heap.push(Reverse((rank, i as u32)));
+            }
+        }
+        while let Some(Reverse((rank, pos))) = heap.pop() {
+            let p = pos as usize;
+            if sym[p] == NONE || next[p] == NONE {
+                continue;
+            }
+            let q = next[p] as usize;
+            let Some(&(r, c)) = self.merge_map.get(&pair_key(sym[p], sym[q])) else {
+                continue;
+            };
+            if r != rank {
+                continue;
+            }
+            sym[p] = c;
+            sym[q] = NONE;
+            next[p] = next[q];
+            if next[q] != NONE {
+                prev[next[q] as usize] = pos;
+            }
+            if prev[p] != NONE {
+                let l = prev[p];
+                if let Some(&(r, _)) = self.merge_map.get(&pair_key(sym[l as usize], c)) {
+                    heap.push(Reverse((r, l)));
+                }
+            }
+            if next[p] != NONE {
+                if let Some(&(r, _)) = self.merge_map.get(&pair_key(c, sym[next[p] as usize])) {
+                    heap.push(Reverse((r, pos)));
+                }
+            }
+        }
+        let mut i = 0u32;
+        while i != NONE {
+            out.push(sym[i as usize]);
+            i = next[i as usize];
+        }
+    }
+
+    /// The text of `ids`; bytes that do not form valid UTF-8 become U+FFFD. Unknown ids are an error.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let mut bytes = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            match self.vocab.get(id as usize) {
+                Some(b) => bytes.extend_from_slice(b),
+                None => {
+                    return Err(Error::InvalidInput(format!(
+                        "token id {id} is not in the vocabulary (ids go from 0 to {})",
+                        self.vocab.len() - 1
+                    )));
+                }
+            }
+        }
+        Ok(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+}
+
+/// Reusable buffers for encoding chunks.
+#[derive(Default)]
+struct Work {
+    sym: Vec<u32>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+}
+
+/// Checks the options, before any work is done.
+fn check_options(corpus: &str, options: &BpeOptions) -> Result<()> {
+    if corpus.is_empty() {
+        crate::invalid_input!("the corpus is empty: BPE needs some text to learn merges from");
+    }
+    let n_special = options.special_tokens.len();
+    if options.vocab_size < 256 + n_special {
+        crate::invalid_input!(
+            "vocab size {} is too small: byte-level BPE needs at least 256 (the bytes) + {n_special} (special tokens)",
+            options.vocab_size
+        );
+    }
+    if options.vocab_size > MAX_VOCAB_SIZE {
+        crate::invalid_input!(
+            "vocab size {} is above the limit of {MAX_VOCAB_SIZE}",
+            options.vocab_size
+        );
+    }
+    for (i, s) in options.special_tokens.iter().enumerate() {
+        if s.is_empty() {
+            crate::invalid_input!("special token {i} is empty");
+        }
+        if options.special_tokens[..i].contains(s) {
+            crate::invalid_input!("special token {s:?} is given twice");
+        }
+    }
+    Ok(())
+}
+
+/// Learns a byte-level BPE from `corpus`. `progress` is called after every new token; returning false
+/// stops training with `Error::Cancelled`.
+pub fn train_bpe(
+    corpus: &str,
+    options: &BpeOptions,
+    mut progress: impl FnMut(&BpeProgress) -> bool,
+) -> Result<BpeTokenizer> {
+    check_options(corpus, options)?;
+    let specials_in: Vec<(String, u32)> = options
+        .special_tokens
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), i as u32))
+        .collect();
+    let matcher = SpecialMatcher::new(&specials_in);
+
+    // Distinct chunks with their counts. Chunks of one byte hold no pair.
+    let mut chunk_counts: FastMap<&str, u64> = FastMap::default();
+    let mut chunk_order: Vec<&str> = Vec::new();
+    matcher.split(corpus, |piece| {
+        if let Piece::Text(gap) = piece {
+            options.pattern.split(gap, |chunk| {
+                if chunk.len() > 1 {
+                    let count = chunk_counts.entry(chunk).or_insert_with(|| {
+                        chunk_order.push(chunk);
+                        0
+                    });
+                    *count += 1;
+                }
+            });
+        }
+    });
+
+    // All distinct chunks back to back; next/prev link positions within a chunk (NONE at its ends).
+    let total: usize = chunk_order.iter().map(|c| c.len()).sum();
+    let mut sym: Vec<u32> = Vec::with_capacity(total);
+    let mut next: Vec<u32> = Vec::with_capacity(total);
+    let mut prev: Vec<u32> = Vec::with_capacity(total);
+    let mut weight: Vec<u64> = Vec::with_capacity(total);
+    for chunk in &chunk_order {
+        let count = chunk_counts[chunk];
+        let start = sym.len() as u32;
+        let n = chunk.len() as u32;
+        for (i, &b) in chunk.as_bytes().iter().enumerate() {
+            let i = i as u32;
+            sym.push(b as u32);
+            next.push(if i + 1 < n { start + i + 1 } else { NONE });
+            prev.push(if i > 0 { start + i - 1 } else { NONE });
+            weight.push(count);
+        }
+    }
+    drop(chunk_counts);
+
+    // pair -> (count, positions of its left token where the pair was formed; may hold stale entries).
+    let mut pairs: FastMap<u64, (i64, Vec<u32>)> = FastMap::default();
+    for p in 0..sym.len() {
+        if next[p] != NONE {
+            let e = pairs
+                .entry(pair_key(sym[p], sym[next[p] as usize]))
+                .or_default();
+            e.0 += weight[p] as i64;
+            e.1.push(p as u32);
+        }
+    }
+    let mut heap: BinaryHeap<(i64, Reverse<u64>)> =
+        pairs.iter().map(|(&k, v)| (v.0, Reverse(k))).collect();
+
+    let mut vocab: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    let mut vocab_ids: FastMap<Vec<u8>, u32> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.clone(), i as u32))
+        .collect();
+    let mut merges: Vec<(u32, u32, u32)> = Vec::new();
+    let target = options.vocab_size - options.special_tokens.len();
+    let mut changed: Vec<u64> = Vec::new();
+
+    while vocab.len() < target {
+        let Some((count, Reverse(key))) = heap.pop() else {
+            break; // every chunk is a single token
+        };
+        let Some(entry) = pairs.get_mut(&key) else {
+            continue;
+        };
+        if entry.0 != count || count <= 0 {
+            continue; // stale: a fresher entry for this pair is in the heap
+        }
+        let (a, b) = unpack(key);
+        let mut bytes = vocab[a as usize].clone();
+        bytes.extend_from_slice(&vocab[b as usize]);
+        let c = match vocab_ids.get(&bytes) {
+            Some(&id) => id,
+            None => {
+                let id = vocab.len() as u32;
+                vocab_ids.insert(bytes.clone(), id);
+                vocab.push(bytes);
+                id
+            }
+        };
+        merges.push((a, b, c));
+
+        let mut positions = std::mem::take(&mut entry.1);
+        positions.sort_unstable();
+        changed.clear();
+        let mut add = |pairs: &mut FastMap<u64, (i64, Vec<u32>)>, k: u64, w: i64, pos: u32| {
+            let e = pairs.entry(k).or_default();
+            e.0 += w;
+            if w > 0 {
+                e.1.push(pos);
+            }
+            changed.push(k);
+        };
+        for &pos in &positions {
+            let p = pos as usize;
+            if sym[p] != a || next[p] == NONE || sym[next[p] as usize] != b {
+                continue; // stale, or consumed by an overlapping merge (a a a)
+            }
+            let q = next[p] as usize;
+            let w = weight[p] as i64;
+            if prev[p] != NONE {
+                let l = prev[p];
+                let x = sym[l as usize];
+                add(&mut pairs, pair_key(x, a), -w, l);
+                add(&mut pairs, pair_key(x, c), w, l);
+            }
+            if next[q] != NONE {
+                let y = sym[next[q] as usize];
+                add(&mut pairs, pair_key(b, y), -w, pos);
+                add(&mut pairs, pair_key(c, y), w, pos);
+            }
+            add(&mut pairs, key, -w, pos);
+            sym[p] = c;
+            sym[q] = NONE;
+            next[p] = next[q];
+            if next[q] != NONE {
+                prev[next[q] as usize] = pos;
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        for &k in &changed {
+            let e = &pairs[&k];
+            debug_assert!(e.0 >= 0, "pair count went negative");
+            if e.0 > 0 {
+                heap.push((e.0, Reverse(k)));
+            }
+        }
+        if let Some(e) = pairs.get(&key) {
+            if e.0 <= 0 {
+                pairs.remove(&key);
+            }
+        }
+        let report = BpeProgress {
+            done: vocab.len() - 256,
+            total: target - 256,
+            merge: (a, b),
+            token: c,
+            count: count as u64,
+        };
+        if !progress(&report) {
+            return Err(Error::Cancelled);
+        }
+    }
+
+    // Special tokens come last, after the learned tokens.
+    let mut specials = Vec::new();
+    for s in &options.special_tokens {
+        let id = vocab.len() as u32;
+        vocab.push(s.as_bytes().to_vec());
+        specials.push((s.clone(), id));
+    }
+    let tokenizer = BpeTokenizer::from_parts(options.pattern, vocab, merges, specials)?;
+    super::json::check_special_names(&tokenizer)?;
+    Ok(tokenizer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(vocab_size: usize, pattern: Pattern, specials: &[&str]) -> BpeOptions {
+        BpeOptions {
+            vocab_size,
+            pattern,
+            special_tokens: specials.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The obvious quadratic BPE: recount every pair of every chunk occurrence before each merge, pick
+    /// the most frequent (ties: smallest pair), replace it left to right everywhere.
+    fn naive_train(corpus: &str, vocab_size: usize, pattern: Pattern) -> Vec<(u32, u32, u32)> {
+        let mut words: Vec<Vec<u32>> = pattern
+            .split_to_vec(corpus)
+            .iter()
+            .map(|c| c.bytes().map(u32::from).collect())
+            .collect();
+        let mut vocab: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        let mut merges = Vec::new();
+        while vocab.len() < vocab_size {
+            let mut counts: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
+            for w in &words {
+                for p in w.windows(2) {
+                    *counts.entry((p[0], p[1])).or_default() += 1;
+                }
+            }
+            let Some((&(a, b), _)) = counts.iter().max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))
+            else {
+                break;
+            };
+            let mut bytes = vocab[a as usize].clone();
+            bytes.extend_from_slice(&vocab[b as usize]);
+            let c = match vocab.iter().position(|v| *v == bytes) {
+                Some(i) => i as u32,
+                None => {
+                    vocab.push(bytes);
+                    vocab.len() as u32 - 1
+                }
+            };
+            merges.push((a, b, c));
+            for w in &mut words {
+                let mut out = Vec::with_capacity(w.len());
+                let mut i = 0;
+                while i < w.len() {
+                    if i + 1 < w.len() && w[i] == a && w[i + 1] == b {
+                        out.push(c);
+                        i += 2;
+                    } else {
+                        out.push(w[i]);
+                        i += 1;
+                    }
+                }
+                *w = out;
+            }
+        }
+        merges
+    }
+
+    /// Encoding by the definition: merge the lowest-rank, then leftmost, pair until none applies.
+    fn naive_encode(t: &BpeTokenizer, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        for chunk in t.pattern.split_to_vec(text) {
+            let mut s: Vec<u32> = chunk.bytes().map(u32::from).collect();
+            loop {
+                let best = (0..s.len().saturating_sub(1))
+                    .filter_map(|i| {
+                        t.merges
+                            .iter()
+                            .position(|&(a, b, _)| a == s[i] && b == s[i + 1])
+                            .map(|r| (r, i))
+                    })
+                    .min();
+                let Some((r, i)) = best else { break };
+                s[i] = t.merges[r].2;
+                s.remove(i + 1);
+            }
+            out.extend(s);
+        }
+        out
+    }
+
+    const SMALL_CORPORA: &[&str] = &[
+        "aaabdaaabac",
+        "aaaaaaaaaa",
+        "abababab abab ab a b",
+        "the cat sat on the mat; the cat ate the rat. The end. The END!!",
+        "ab abc abcd abc ab abcabc bcab cab",
+        "héllo wörld, 你好世界 你好 👍👍👍 ok",
+    ];
+
+    #[test]
+    fn merges_equal_naive_reference() {
+        for corpus in SMALL_CORPORA {
+            for pattern in [Pattern::None, Pattern::Gpt2, Pattern::Gpt4] {
+                for vocab_size in [256, 260, 280] {
+                    let t = train_bpe(corpus, &opts(vocab_size, pattern, &[]), |_| true).unwrap();
+                    let expected = naive_train(corpus, vocab_size, pattern);
+                    assert_eq!(t.merges, expected, "{corpus:?} {pattern:?} {vocab_size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tie_rule_picks_smallest_pair() {
+        // "ab" and "cd" both occur twice; (a, b) = (97, 98) < (99, 100).
+        let t = train_bpe("cdab cdab", &opts(257, Pattern::Gpt2, &[]), |_| true).unwrap();
+        assert_eq!(t.merges[0], (97, 98, 256));
+    }
+
+    #[test]
+    fn encode_equals_naive_encode() {
+        let corpus = "the cat sat on the mat; the cat ate the rat. aaaa abab \n\n  hello";
+        for pattern in [Pattern::None, Pattern::Gpt2, Pattern::Gpt4] {
+            let t = train_bpe(corpus, &opts(300, pattern, &[]), |_| true).unwrap();
+            let long = corpus.repeat(5); // > 32 bytes per chunk for Pattern::None: the heap path
+            for text in [corpus, long.as_str(), "a cat, the hat", "aaaaaaaaa"] {
+                assert_eq!(
+                    t.encode(text),
+                    naive_encode(&t, text),
+                    "{pattern:?} {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        let err = |o: BpeOptions, c: &str| train_bpe(c, &o, |_| true).unwrap_err().to_string();
+        assert!(err(opts(255, Pattern::None, &[]), "abc").contains("vocab size 255 is too small"));
+        assert!(
+            err(opts(257, Pattern::None, &["<a>", "<b>"]), "abc")
+                .contains("at least 256 (the bytes) + 2")
+        );
+        assert!(err(opts(70000, Pattern::None, &[]), "abc").contains("above the limit of 65536"));
+        assert!(err(opts(300, Pattern::None, &[]), "").contains("the corpus is empty"));
+        assert!(err(opts(300, Pattern::None, &["x", "x"]), "ab").contains("given twice"));
+    }
+
+    #[test]
+    fn progress_is_reported_and_cancel_stops() {
+        let corpus = SMALL_CORPORA[3];
+        let mut seen = Vec::new();
+        let t = train_bpe(corpus, &opts(270, Pattern::Gpt2, &[]), |p| {
+            seen.push(p.clone());
+            true
+        })
+        .unwrap();
+        assert_eq!(seen.len(), t.merges.len());
+        assert_eq!(seen.last().unwrap().done, 14);
+        assert!(seen.iter().all(|p| p.total == 14 && p.count >= 1));
+        assert_eq!(seen[0].merge, (t.merges[0].0, t.merges[0].1));
+        let mut calls = 0;
+        let r = train_bpe(corpus, &opts(270, Pattern::Gpt2, &[]), |_| {
+            calls += 1;
+            calls < 3
+        });
+        assert!(matches!(r, Err(Error::Cancelled)));
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn specials_are_never_split_or_learned() {
+        let corpus = "hello<|endoftext|>hello<|endoftext|>hello [PAD][PAD]";
+        let t = train_bpe(
+            corpus,
+            &opts(300, Pattern::None, &["<|endoftext|>", "[PAD]"]),
+            |_| true,
+        )
+        .unwrap();
+        let eot = t.vocab.len() as u32 - 2;
+        assert_eq!(
+            t.specials,
+            vec![("<|endoftext|>".into(), eot), ("[PAD]".into(), eot + 1)]
+        );
+        let ids = t.encode("hi<|endoftext|>[PAD]");
+        assert_eq!(&ids[ids.len() - 2..], &[eot, eot + 1]);
+        assert!(
+            t.vocab[..eot as usize]
+                .iter()
+                .all(|v| !v.windows(5).any(|w| w == b"<|end"))
+        );
+        assert_eq!(t.decode(&ids).unwrap(), "hi<|endoftext|>[PAD]");
+    }
+
+    #[test]
+    fn decode_broken_utf8_and_unknown_ids() {
+        let t = train_bpe("abc", &opts(256, Pattern::None, &[]), |_| true).unwrap();
+        let ids = t.encode("x€");
+        assert_eq!(ids, vec![0x78, 0xE2, 0x82, 0xAC]);
+        assert_eq!(t.decode(&ids[..3]).unwrap(), "x\u{FFFD}");
+        let err = t.decode(&[5, 256]).unwrap_err().to_string();
+        assert!(
+            err.contains("token id 256 is not in the vocabulary"),
+            "{err}"
+        );
+    }
+}

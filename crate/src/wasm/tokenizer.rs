@@ -1,0 +1,118 @@
+//! Tokenizers from JavaScript: train (char or byte-level BPE with progress and cancel), encode, decode,
+//! save and load tokenizer.json.
+//!
+//! Training is a synchronous loop: run it in a Web Worker so the page stays responsive. Progress is
+//! reported after every merge through the optional callback, which can return `false` to cancel.
+
+use wasm_bindgen::prelude::*;
+
+use super::to_js;
+use crate::tokenizer::{self as core, BpeOptions, BpeProgress, Pattern};
+
+/// A trained or loaded tokenizer.
+#[wasm_bindgen]
+pub struct Tokenizer {
+    inner: core::Tokenizer,
+}
+
+#[wasm_bindgen]
+impl Tokenizer {
+    /// A character-level tokenizer with every character of `text` (plus an unknown token).
+    #[wasm_bindgen(js_name = trainChar)]
+    pub fn train_char(text: &str) -> Result<Tokenizer, JsError> {
+        let inner = core::train_char(text).map_err(to_js)?;
+        Ok(Tokenizer { inner })
+    }
+
+    /// A byte-level BPE with `vocabSize` tokens (256 bytes + merges + special tokens).
+    /// `pattern`: "none", "gpt2" or "gpt4". `onProgress({done, total, merge: [a, b], token, count})` is
+    /// called after each merge; returning `false` cancels training (the call then throws "cancelled").
+    #[wasm_bindgen(js_name = trainBpe)]
+    pub fn train_bpe(
+        text: &str,
+        #[wasm_bindgen(js_name = vocabSize)] vocab_size: usize,
+        pattern: &str,
+        #[wasm_bindgen(js_name = specialTokens)] special_tokens: Vec<String>,
+        #[wasm_bindgen(js_name = onProgress)] on_progress: Option<js_sys::Function>,
+    ) -> Result<Tokenizer, JsError> {
+        let options = BpeOptions {
+            vocab_size,
+            pattern: Pattern::parse(pattern).map_err(to_js)?,
+            special_tokens,
+        };
+        let mut callback_error: Option<String> = None;
+        let result = core::train_bpe(text, &options, |p: &BpeProgress| {
+            let Some(f) = &on_progress else { return true };
+            let arg = match serde_wasm_bindgen::to_value(p) {
+                Ok(v) => v,
+                Err(e) => {
+                    callback_error = Some(e.to_string());
+                    return false;
+                }
+            };
+            match f.call1(&JsValue::NULL, &arg) {
+                Ok(v) => v.as_bool() != Some(false),
+                Err(e) => {
+                    callback_error = Some(format!("the progress callback threw: {e:?}"));
+                    false
+                }
+            }
+        });
+        match (result, callback_error) {
+            (_, Some(message)) => Err(JsError::new(&message)),
+            (r, None) => Ok(Tokenizer {
+                inner: r.map_err(to_js)?,
+            }),
+        }
+    }
+
+    /// Loads tokenizer.json (ours, or a Hugging Face byte-level BPE).
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(json: &str) -> Result<Tokenizer, JsError> {
+        let inner = core::Tokenizer::from_json(json).map_err(to_js)?;
+        Ok(Tokenizer { inner })
+    }
+
+    /// tokenizer.json text.
+    #[wasm_bindgen(js_name = toJson)]
+    pub fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.inner.encode(text)
+    }
+
+    pub fn decode(&self, ids: Vec<u32>) -> Result<String, JsError> {
+        self.inner.decode(&ids).map_err(to_js)
+    }
+
+    /// A readable string for each id (spaces as ␣, stray bytes as <0xE2>), for showing tokens.
+    #[wasm_bindgen(js_name = tokenStrings)]
+    pub fn token_strings(&self, ids: Vec<u32>) -> Vec<String> {
+        ids.iter().map(|&id| self.inner.token_display(id)).collect()
+    }
+
+    /// {vocab_size, characters, bytes, tokens, tokens_per_char, bytes_per_token} for `text`.
+    pub fn stats(&self, text: &str) -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&self.inner.stats(text))
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    #[wasm_bindgen(getter, js_name = vocabSize)]
+    pub fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    /// "char" or "bpe".
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        self.inner.kind().to_string()
+    }
+
+    /// The id of a special token, or undefined.
+    #[wasm_bindgen(js_name = specialId)]
+    pub fn special_id(&self, content: &str) -> Option<u32> {
+        self.inner.special_id(content)
+    }
+}

@@ -1,0 +1,74 @@
+// attention_backward, per key position: dk and dv (the second of two kernels; it reads the dpreatt that
+// attention_backward writes). A key position is seen by many query rows; rather than every row scattering
+// into it (a race without float atomics), each output element gathers over the rows that see it.
+//
+//   dinp    (B, T, 3C)      only the k and v thirds are written here, and assigned:
+//                             dk[tk] = scale * sum_tq dpreatt[tq, tk] q[tq]
+//                             dv[tk] = sum_tq att[tq, tk] * dropout[tq, tk] * dout[tq]
+//                           over the query rows tq that see key tk
+//   dpreatt (B, NH, T, T)   from attention_backward
+//   dout    (B, T, C)
+//   inp     (B, T, 3C)      the forward's q, k, v
+//   att     (B, NH, T, T)   the forward's softmax weights (before dropout)
+//   dropout (B, NH, T, T)   optional, the forward's multiplier of att (params.has_dropout)
+//
+// One invocation owns one element dinp[b, tk, C + j] for j in 0..2C (the k channels, then the v channels)
+// and loops over the query rows. A workgroup owns WG consecutive channels of one (b, tk); neighbours in a
+// head read the same dpreatt/att entries. Dispatch: (ceil(2C / WG), T, B) workgroups.
+
+struct Params {
+    B: u32,
+    T: u32,
+    C: u32,
+    NH: u32,
+    causal: u32,       // 1: query tq sees keys 0..=tq, so key tk is seen by rows tk..T; 0: by all rows
+    has_dropout: u32,
+    scale: f32,        // 1 / sqrt(hs)
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;  // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> dpreatt: array<f32>;     // (B, NH, T, T)
+@group(0) @binding(3) var<storage, read> dout: array<f32>;        // (B, T, C)
+@group(0) @binding(4) var<storage, read> inp: array<f32>;         // (B, T, 3C)
+@group(0) @binding(5) var<storage, read> att: array<f32>;         // (B, NH, T, T)
+@group(0) @binding(6) var<storage, read> dropout: array<f32>;     // (B, NH, T, T) or a placeholder
+
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let T = params.T;
+    let C = params.C;
+    let C3 = 3u * C;
+    let hs = C / params.NH;
+    let j = gid.x;
+    let tk = gid.y;
+    let b = gid.z;
+    if (j >= 2u * C) {
+        return;
+    }
+    let is_k = j < C;
+    let ch = j % C;          // channel within k or v
+    let h = ch / hs;
+    let i = ch % hs;
+    var first_row = 0u;
+    if (params.causal != 0u) {
+        first_row = tk;
+    }
+    var acc = 0.0;
+    for (var tq = first_row; tq < T; tq++) {
+        let at = ((b * params.NH + h) * T + tq) * T + tk;
+        if (is_k) {
+            acc += dpreatt[at] * params.scale * inp[(b * T + tq) * C3 + h * hs + i];
+        } else {
+            var weight = att[at];
+            if (params.has_dropout != 0u) {
+                weight *= dropout[at];
+            }
+            acc += weight * dout[(b * T + tq) * C + h * hs + i];
+        }
+    }
+    dinp[(b * T + tk) * C3 + C + j] = acc;
+}

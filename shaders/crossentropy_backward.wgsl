@@ -1,0 +1,40 @@
+// crossentropy_backward: dlogits = (probs - onehot(target)) * dlosses, assigned (an activation gradient).
+//
+//   dlogits (B, T, V)
+//   dlosses (B, T)     e.g. 1 / (B*T) everywhere for the mean loss
+//   probs   (B, T, V)  from crossentropy_forward
+//   targets (B, T)     token ids (u32); an id >= V matches no v, so that row gets probs * dlosses only
+//
+// One invocation owns one element dlogits[b, t, v]; a workgroup owns WG consecutive v of one position.
+// Dispatch: (ceil(V / WG), T, B) workgroups.
+
+struct Params {
+    B: u32,
+    T: u32,
+    V: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (B, T, V)
+@group(0) @binding(2) var<storage, read> dlosses: array<f32>;        // (B, T)
+@group(0) @binding(3) var<storage, read> probs: array<f32>;          // (B, T, V)
+@group(0) @binding(4) var<storage, read> targets: array<u32>;        // (B, T)
+
+override WG: u32 = 64u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let v = gid.x;
+    if (v >= params.V) {
+        return;
+    }
+    let bt = gid.z * params.T + gid.y;
+    let at = bt * params.V + v;
+    let d = dlosses[bt];
+    var g = probs[at] * d;
+    if (v == targets[bt]) {
+        g -= d;
+    }
+    dlogits[at] = g;
+}
