@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
 
-function expectedLr(step, { lr, warmup, steps }) {
-  if (step < warmup) return (lr * (step + 1)) / warmup;
-  const progress = Math.min(1, (step - warmup) / Math.max(1, steps - 1 - warmup));
-  return lr / 10 + 0.5 * (lr - lr / 10) * (1 + Math.cos(Math.PI * progress));
+// The core's TrainOptions::lr_at: steps are 1-based; linear warmup, cosine decay to min_lr at the last step.
+function expectedLr(step, { lr, minLr, warmup, steps }) {
+  if (step <= warmup) return (lr * step) / warmup;
+  if (step >= steps) return minLr;
+  const progress = (step - warmup) / (steps - warmup);
+  return minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (lr - minLr);
 }
 
 test('training settings: the learning-rate schedule, the token budget and refusals', { skip: skipReason() }, async () => {
@@ -22,13 +24,14 @@ test('training settings: the learning-rate schedule, the token budget and refusa
     }
     await page.fill('#t-steps', '200');
     await page.fill('#t-lr', '0.01');
+    await page.fill('#t-minlr', '0.001');
     await page.fill('#t-warmup', '20');
-    const settings = { lr: 0.01, warmup: 20, steps: 200 };
+    const settings = { lr: 0.01, minLr: 0.001, warmup: 20, steps: 200 };
     const [series] = await page.evaluate(() => window.tpCharts.lr);
     assert.ok(series.points.length >= 100);
     for (const [step, lr] of series.points) assert.ok(Math.abs(lr - expectedLr(step, settings)) < 1e-12, `lr at step ${step}`);
-    assert.ok(Math.abs(series.points[0][1] - 0.0005) < 1e-12, 'warmup starts at lr / warmup');
-    assert.ok(Math.abs(series.points.at(-1)[1] - 0.001) < 1e-12, 'the run ends at lr / 10');
+    assert.deepEqual(series.points[0], [1, 0.0005], 'step 1 of the warmup is lr / warmup');
+    assert.deepEqual(series.points.at(-1), [200, 0.001], 'the last step is at the final learning rate');
     const peak = Math.max(...series.points.map((p) => p[1]));
     assert.ok(Math.abs(peak - 0.01) < 1e-9);
     // The chart canvas is drawn.

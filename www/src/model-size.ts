@@ -16,6 +16,7 @@ export interface SizeReport {
   parts: [string, number][];
   /** Weights, gradients and the two AdamW moments: 16 bytes per parameter. */
   trainingBytes: number;
+  /** Saved activations and gradient scratch for one batch. */
   activationBytes: number;
   /** The largest single buffer (attention scores or logits), checked against the device's binding limit. */
   largestBuffer: [string, number];
@@ -39,18 +40,24 @@ export function modelSize(config: ModelConfig, vocab: number, batch: number): Si
     [`${L} × feed-forward (${C} → ${F} → ${C})`, L * mlp],
     [`layer norms`, L * norms + 2 * C],
   ];
-  const floats = 4;
-  // Per layer the backward pass keeps about 16 (B, T, C) tensors, 2 (B, T, F) and 2 (B, NH, T, T).
-  const perLayer = batch * T * (16 * C + 2 * F) + 2 * batch * NH * T * T;
-  const activationBytes = floats * (L * perLayer + 2 * batch * T * vocab + 4 * batch * T * C);
-  const att = floats * batch * NH * T * T;
-  const logits = floats * batch * T * vocab;
+  // The same counts as the core's ModelConfig::activation_count and training_bytes (crate/src/model/config.rs).
+  const B = batch;
+  const bt = B * T;
+  const att = B * NH * T * T;
+  const rope = config.positional === 'rope' ? 3 * C : 0;
+  const drop = config.dropout > 0 ? 3 * bt * C + att + bt * C : 0;
+  const perLayer = bt * (C + 2 + 3 * C + rope + C + C + C + C + 2 + F + F + C + C) + 2 * att;
+  const activations = bt * C + L * perLayer + drop * L + bt * (C + 2) + 2 * bt * vocab + bt;
+  const scratch = bt * (2 * F + 6 * C + vocab) + 2 * B * NH * T * T;
+  const activationBytes = 4 * (activations + scratch);
+  const attBytes = 4 * att;
+  const logits = 4 * bt * vocab;
   return {
     params,
     parts,
     trainingBytes: params * 16,
     activationBytes,
-    largestBuffer: att >= logits ? [`attention scores (B×NH×T×T = ${batch}×${NH}×${T}×${T})`, att] : [`logits (B×T×V = ${batch}×${T}×${vocab})`, logits],
+    largestBuffer: attBytes >= logits ? [`attention scores (B×NH×T×T = ${batch}×${NH}×${T}×${T})`, attBytes] : [`logits (B×T×V = ${batch}×${T}×${vocab})`, logits],
   };
 }
 

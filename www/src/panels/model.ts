@@ -94,7 +94,7 @@ export const modelPanel: Panel = {
           h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', {}, h('strong', { id: 'param-count', 'data-value': report.params }, formatCount(report.params)))),
           ...report.parts.map(([name, n]) => h('tr', { class: 'sub' }, h('th', { scope: 'row' }, name), h('td', {}, formatCount(n)))),
           h('tr', {}, h('th', { scope: 'row' }, 'Weights, gradients, AdamW state'), h('td', { id: 'memory-params' }, formatBytes(report.trainingBytes))),
-          h('tr', {}, h('th', { scope: 'row' }, `Activations (batch ${DEFAULT_BATCH})`), h('td', {}, `≈ ${formatBytes(report.activationBytes)}`)),
+          h('tr', {}, h('th', { scope: 'row' }, `Activations and scratch (batch ${DEFAULT_BATCH}, full context)`), h('td', {}, `≈ ${formatBytes(report.activationBytes)}`)),
           h('tr', {}, h('th', { scope: 'row' }, 'Largest buffer'), h('td', {}, `${report.largestBuffer[0]}: ${formatBytes(report.largestBuffer[1])}`)),
         ),
         h('p', { class: 'explain' }, `Vocabulary ${vocab}${ctx.store.tokenizer ? ' (from the tokenizer)' : ' (bytes; train a tokenizer to set it)'}. Counted by the page from the formulas above.`),

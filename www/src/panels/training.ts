@@ -10,6 +10,7 @@ import { TRAIN_FRACTION } from '../state';
 export interface TrainSettings {
   steps: number;
   lr: number;
+  minLr: number;
   warmup: number;
   batch: number;
   accumulation: number;
@@ -22,6 +23,7 @@ export interface TrainSettings {
 export const DEFAULT_TRAIN: TrainSettings = {
   steps: 300,
   lr: 3e-3,
+  minLr: 3e-4,
   warmup: 30,
   batch: 8,
   accumulation: 1,
@@ -31,13 +33,13 @@ export const DEFAULT_TRAIN: TrainSettings = {
   seed: 1,
 };
 
-/** Linear warmup to `lr`, then cosine decay to lr/10 at the last step (the nanoGPT schedule). */
+/** The learning rate of optimiser step `step` (1-based): linear warmup to `lr`, then cosine decay to `minLr`
+ *  at the last step (the core's TrainOptions::lr_at, crate/src/model/train.rs). */
 export function learningRate(step: number, s: TrainSettings): number {
-  const minLr = s.lr / 10;
-  if (step < s.warmup) return (s.lr * (step + 1)) / s.warmup;
-  if (s.steps <= s.warmup) return s.lr;
-  const progress = Math.min(1, (step - s.warmup) / Math.max(1, s.steps - 1 - s.warmup));
-  return minLr + 0.5 * (s.lr - minLr) * (1 + Math.cos(Math.PI * progress));
+  if (step <= s.warmup) return (s.lr * step) / Math.max(1, s.warmup);
+  if (step >= s.steps) return s.minLr;
+  const progress = (step - s.warmup) / Math.max(1, s.steps - s.warmup);
+  return s.minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (s.lr - s.minLr);
 }
 
 export function checkTraining(s: TrainSettings): string | null {
@@ -53,6 +55,7 @@ export function checkTraining(s: TrainSettings): string | null {
     if (!Number.isInteger(s[key]) || s[key] < lo || s[key] > hi) return `${key} must be a whole number from ${lo} to ${hi}.`;
   }
   if (!(s.lr > 0 && s.lr <= 1)) return 'the learning rate must be above 0 and at most 1 (try 3e-3 for a small model).';
+  if (!(s.minLr >= 0 && s.minLr <= s.lr)) return 'the final learning rate must be from 0 to the learning rate (a tenth of it is usual).';
   if (s.warmup > s.steps) return `warmup (${s.warmup} steps) cannot be longer than the run (${s.steps} steps).`;
   if (!(s.weightDecay >= 0 && s.weightDecay <= 1)) return 'weight decay must be from 0 to 1.';
   if (!(s.clip >= 0)) return 'the gradient clip must be 0 (off) or more.';
@@ -72,7 +75,8 @@ export const trainingPanel: Panel = {
     const d = DEFAULT_TRAIN;
     const f = {
       steps: numberField('t-steps', 'Steps', d.steps, { min: 1 }),
-      lr: numberField('t-lr', 'Learning rate', d.lr, { min: 0, step: 'any' }),
+      lr: numberField('t-lr', 'Learning rate', d.lr, { min: 0, step: 'any', hint: 'the peak, after warmup' }),
+      minLr: numberField('t-minlr', 'Final learning rate', d.minLr, { min: 0, step: 'any', hint: 'at the last step' }),
       warmup: numberField('t-warmup', 'Warmup steps', d.warmup, { min: 0 }),
       batch: numberField('t-batch', 'Batch size', d.batch, { min: 1, hint: 'windows per micro-batch' }),
       accumulation: numberField('t-accum', 'Grad accumulation', d.accumulation, { min: 1, hint: 'micro-batches per step' }),
@@ -88,7 +92,7 @@ export const trainingPanel: Panel = {
     );
     const controls = h('div', { class: 'row' }, ...buttons);
     const soon = h('div', {});
-    const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to a tenth.', [['learning rate', '--accent']]);
+    const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
     const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
     const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
     section.append(
@@ -130,8 +134,8 @@ export const trainingPanel: Panel = {
         (corpusTokens ? `, about ${(total / corpusTokens).toFixed(1)} passes over the ${formatCount(Math.round(corpusTokens))} training tokens.` : '.');
       const points: [number, number][] = [];
       const stride = Math.max(1, Math.floor(s.steps / 300));
-      for (let step = 0; step < s.steps; step += stride) points.push([step, learningRate(step, s)]);
-      points.push([s.steps - 1, learningRate(s.steps - 1, s)]);
+      for (let step = 1; step < s.steps; step += stride) points.push([step, learningRate(step, s)]);
+      points.push([s.steps, learningRate(s.steps, s)]);
       drawChart(lrChart.canvas, 'lr', [{ name: 'learning rate', color: '--accent', points }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
     };
     const drawEmpty = () => {
