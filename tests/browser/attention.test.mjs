@@ -57,6 +57,15 @@ test('the one-step attention view shows numbers equal to a reference computed fr
     assert.ok(Math.abs(shades.slice(0, 4).reduce((a, b) => a + b, 0) - 1) < 0.01);
     assert.ok(step3);
     assert.match(await page.textContent('#attend-note'), /attends to/);
+    // Click the heatmap to enlarge it; Escape closes.
+    await page.click('#attention-example-map canvas');
+    await page.waitForSelector('dialog#enlarged[open]');
+    const big = await page.$eval('dialog#enlarged canvas', (c) => ({ w: c.width, h: c.height, shown: c.getBoundingClientRect().width }));
+    assert.deepEqual([big.w, big.h], [6, 6]);
+    assert.ok(big.shown > 300, `the enlarged heatmap is ${big.shown}px wide`);
+    await screenshot(page, 'attention-enlarged');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('dialog#enlarged', { state: 'detached' });
     await page.selectOption('#attention-query', '5');
     await screenshot(page, 'panel-attention');
     assert.deepEqual(consoleErrors, []);

@@ -72,7 +72,10 @@ test('BPE trains in the worker with live merges and shows the text as tokens; re
     assert.equal(tokens.strings.join(''), display(CORPUS.slice(0, 600)));
     assert.ok(tokens.strings.some((s) => s.length > 2), 'some tokens are merged words');
     assert.equal(await page.$$eval('#token-view .tok', (l) => l.length), tokens.ids.length);
-    await page.focus('#token-view .tok:nth-child(2)');
+    assert.equal(await page.$$eval('#token-view .tok[tabindex="0"]', (l) => l.length), 1, 'one tab stop for all the tokens');
+    await page.focus('#token-view .tok:nth-child(1)');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), String(tokens.ids[1]), 'the arrow key moves to the next token');
     const tip = await page.textContent('#tooltip');
     assert.match(tip, new RegExp(`id ${tokens.ids[1]} · bytes [0-9a-f ]+`));
     await screenshot(page, 'panel-tokenizer');

@@ -73,6 +73,33 @@ export interface FigureOptions {
   valueLabel?: string;
   className?: string;
   id?: string;
+  /** Click (or Enter) opens a large copy in a dialog. */
+  enlarge?: boolean;
+  /** Names of the rows and columns (tokens), written along the axes when there are few enough. */
+  rowLabels?: string[];
+  colLabels?: string[];
+}
+
+const MAX_TICK_LABELS = 40;
+
+function tickLabels(labels: string[] | undefined, count: number, axis: 'x' | 'y'): HTMLElement | null {
+  if (!labels || labels.length !== count || count > MAX_TICK_LABELS) return null;
+  return h('div', { class: `ticks ticks-${axis}`, 'aria-hidden': 'true' }, ...labels.map((l) => h('span', { title: l }, l)));
+}
+
+/** Opens a modal dialog with a large copy of a heatmap; Escape or the button closes it. */
+function openEnlarged(values: ArrayLike<number>, rows: number, cols: number, options: FigureOptions): void {
+  const close = h('button', { type: 'button', class: 'ghost', id: 'enlarged-close' }, 'Close');
+  const dialog = h(
+    'dialog',
+    { class: 'enlarged', id: 'enlarged', 'aria-label': options.caption },
+    heatmapFigure(values, rows, cols, { ...options, enlarge: false, className: 'huge', id: undefined }),
+    h('div', { class: 'row' }, close),
+  );
+  close.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 /** A heatmap with axis labels, a legend and a hover read-out of the value under the pointer. */
@@ -80,13 +107,29 @@ export function heatmapFigure(values: ArrayLike<number>, rows: number, cols: num
   const scale = options.scale ?? 'diverging';
   const canvas = h('canvas', { class: `heatmap ${options.className ?? ''}`, role: 'img', 'aria-label': `${options.caption}: ${rows} by ${cols} heatmap` });
   const [lo, hi] = drawHeatmap(canvas, values, rows, cols, scale, options.range);
+  // Keep the matrix's shape, within limits, so a long context stays on screen.
+  canvas.style.aspectRatio = `${Math.min(2, Math.max(0.5, cols / rows))}`;
   const readout = h('span', { class: 'readout', 'aria-live': 'off' }, ' ');
+  if (options.enlarge) {
+    canvas.tabIndex = 0;
+    canvas.classList.add('zoomable');
+    canvas.title = 'Click to enlarge';
+    canvas.addEventListener('click', () => openEnlarged(values, rows, cols, options));
+    canvas.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        openEnlarged(values, rows, cols, options);
+      }
+    });
+  }
   canvas.addEventListener('mousemove', (event) => {
     const box = canvas.getBoundingClientRect();
     const col = Math.floor(((event.clientX - box.left) / box.width) * cols);
     const row = Math.floor(((event.clientY - box.top) / box.height) * rows);
     if (row < 0 || col < 0 || row >= rows || col >= cols) return;
-    readout.textContent = `${options.yLabel} ${row}, ${options.xLabel} ${col}: ${values[row * cols + col].toFixed(4)}`;
+    const rowName = options.rowLabels?.[row] ? ` “${options.rowLabels[row]}”` : '';
+    const colName = options.colLabels?.[col] ? ` “${options.colLabels[col]}”` : '';
+    readout.textContent = `${options.yLabel} ${row}${rowName}, ${options.xLabel} ${col}${colName}: ${values[row * cols + col].toFixed(4)}`;
   });
   return h(
     'figure',
@@ -95,7 +138,13 @@ export function heatmapFigure(values: ArrayLike<number>, rows: number, cols: num
       'div',
       { class: 'hm-grid' },
       h('span', { class: 'y-label' }, `${options.yLabel} ↓ (0–${rows - 1})`),
+      tickLabels(options.rowLabels, rows, 'y') ?? h('span', {}),
       canvas,
+      h('span', {}),
+      h('span', {}),
+      tickLabels(options.colLabels, cols, 'x') ?? h('span', {}),
+      h('span', {}),
+      h('span', {}),
       h('span', { class: 'x-label' }, `${options.xLabel} → (0–${cols - 1})`),
     ),
     h('figcaption', {}, options.caption, ' ', readout),

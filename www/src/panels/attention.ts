@@ -157,6 +157,9 @@ export const attentionPanel: Panel = {
         valueLabel: 'weight',
         className: 'medium',
         id: 'attention-example-map',
+        enlarge: true,
+        rowLabels: EXAMPLE_TOKENS,
+        colLabels: EXAMPLE_TOKENS,
       }),
     );
     draw();

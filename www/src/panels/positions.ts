@@ -58,6 +58,7 @@ export const positionsPanel: Panel = {
           range: [-1, 1],
           className: 'large',
           id: 'sinusoidal-figure',
+          enlarge: true,
         }),
       );
     };

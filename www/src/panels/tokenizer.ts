@@ -32,7 +32,8 @@ function statsView(summary: TokenizerSummary): HTMLElement {
 
 function tokensView(tokens: Tokenized): HTMLElement {
   const spans = tokens.ids.map((id, i) => {
-    const span = h('span', { class: `tok c${i % 6}`, tabindex: 0, 'data-id': id }, tokens.strings[i]);
+    // One tab stop for the whole text; the arrow keys move between tokens (a roving tabindex).
+    const span = h('span', { class: `tok c${i % 6}`, tabindex: i === 0 ? 0 : -1, 'data-id': id }, tokens.strings[i]);
     attachTooltip(span, () => [
       h('strong', {}, tokens.strings[i]),
       h('br'),
@@ -40,10 +41,21 @@ function tokensView(tokens: Tokenized): HTMLElement {
     ]);
     return span;
   });
+  const view = h('p', { class: 'tokens', id: 'token-view', 'aria-label': `${tokens.ids.length} tokens; arrow keys move between them` }, ...spans);
+  view.addEventListener('keydown', (event) => {
+    const at = spans.indexOf(document.activeElement as HTMLSpanElement);
+    if (at < 0) return;
+    const next = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: spans.length - 1 }[event.key];
+    if (next === undefined || next < 0 || next >= spans.length) return;
+    event.preventDefault();
+    spans[at].tabIndex = -1;
+    spans[next].tabIndex = 0;
+    spans[next].focus();
+  });
   return h(
     'div',
     {},
-    h('p', { class: 'tokens', id: 'token-view', 'aria-label': `${tokens.ids.length} tokens; focus one to see its id and bytes` }, ...spans),
+    view,
     h('p', { class: 'explain' }, `${tokens.ids.length} tokens${tokens.truncated ? ` (the first ${SAMPLE_CHARS} characters)` : ''}. Hover or focus a token for its id and bytes; ␣ is a space.`),
     h('details', {}, h('summary', {}, 'Token ids'), h('p', { class: 'mono', id: 'token-ids' }, tokens.ids.join(' '))),
   );
