@@ -77,6 +77,39 @@ test('the sinusoidal encoding drawn equals the formula for the model settings', 
         const expected = i % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
         assert.ok(Math.abs(pe.values[pos * 32 + i] - expected) < 1e-6, `PE[${pos}, ${i}]`);
       }
+    // Cosine similarity of position vectors: equal to the test's, 1 on the diagonal, and a function of the
+    // distance only (the same along every diagonal).
+    const T = 48;
+    const d = 32;
+    const row = (p) => pe.values.slice(p * d, (p + 1) * d);
+    const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+    for (let a = 0; a < T; a += 5)
+      for (let b = 0; b < T; b += 3) {
+        const expected = dot(row(a), row(b)) / Math.sqrt(dot(row(a), row(a)) * dot(row(b), row(b)));
+        assert.ok(Math.abs(pe.similarity[a * T + b] - expected) < 1e-5, `sim[${a}, ${b}]`);
+      }
+    for (let a = 0; a + 7 < T; a++) assert.ok(Math.abs(pe.similarity[a * T + a + 7] - pe.similarity[7]) < 1e-5, 'depends on the distance only');
+    // PCA: two orthonormal directions, each an eigenvector of the covariance, the first the largest.
+    const mean = Array.from({ length: d }, (_, j) => pe.values.filter((_, k) => k % d === j).reduce((s, x) => s + x, 0) / T);
+    const centred = Array.from({ length: T }, (_, p) => row(p).map((x, j) => x - mean[j]));
+    const cov = (u) => Array.from({ length: d }, (_, a) => centred.reduce((s, r) => s + r[a] * dot(r, u), 0) / T);
+    const [u1, u2] = pe.pca.axes;
+    assert.ok(Math.abs(dot(u1, u1) - 1) < 1e-9 && Math.abs(dot(u2, u2) - 1) < 1e-9 && Math.abs(dot(u1, u2)) < 1e-6, 'orthonormal axes');
+    for (const [u, lambda] of [[u1, pe.pca.variances[0]], [u2, pe.pca.variances[1]]]) {
+      const cu = cov(u);
+      cu.forEach((x, j) => assert.ok(Math.abs(x - lambda * u[j]) < 1e-4, 'C u = λ u'));
+    }
+    // The test's own power iteration finds the same largest variance.
+    let v = Array.from({ length: d }, (_, j) => Math.cos(j + 1));
+    let lambda = 0;
+    for (let it = 0; it < 2000; it++) {
+      const w = cov(v);
+      lambda = Math.sqrt(dot(w, w));
+      v = w.map((x) => x / lambda);
+    }
+    assert.ok(Math.abs(lambda - pe.pca.variances[0]) < 1e-4 * lambda, `largest variance ${pe.pca.variances[0]} vs ${lambda}`);
+    assert.ok(pe.pca.variances[0] >= pe.pca.variances[1]);
+    pe.pca.points.forEach(([x, y], p) => assert.ok(Math.abs(x - dot(centred[p], u1)) < 1e-6 && Math.abs(y - dot(centred[p], u2)) < 1e-6));
     // The canvas holds the picture: one pixel per value, not all the same color.
     const distinct = await page.$eval('#sinusoidal-figure canvas', (canvas) => {
       const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;

@@ -4,10 +4,12 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
 import { heatmapFigure } from '../heatmap';
+import { cosineSimilarity, pca2, type Pca2 } from '../pca';
+import { drawScatter, scatterFigure } from '../scatter';
 
 declare global {
   interface Window {
-    tpSinusoidal?: { positions: number; dims: number; values: number[] };
+    tpSinusoidal?: { positions: number; dims: number; values: number[]; similarity: number[]; pca: Pca2 };
   }
 }
 
@@ -29,6 +31,8 @@ export const positionsPanel: Panel = {
   title: 'Positions',
   mount(section: HTMLElement, ctx: Ctx) {
     const body = h('div', { id: 'sinusoidal-body' });
+    const similarity = h('div', { id: 'sinusoidal-similarity' });
+    const scatter = scatterFigure('positions-pca', 'Every position vector projected on its two main directions (PCA); color runs from the first position (blue) to the last (red).');
     const learned = h('div', {});
     section.append(
       ...intro(
@@ -41,13 +45,32 @@ export const positionsPanel: Panel = {
       ),
       h('h3', {}, 'Sinusoidal'),
       body,
-      h('h3', {}, 'Learned positions: how similar is each position to each other one?'),
+      h('h3', {}, 'How similar is each position to each other one?'),
+      h('p', { class: 'explain' }, 'The cosine similarity of the sinusoidal vectors of two positions depends only on how far apart they are, which is what lets attention find “the token 3 back” anywhere in the text.'),
+      h('div', { class: 'pair' }, similarity, scatter.figure),
+      h('h3', {}, 'Learned positions'),
       learned,
     );
     const draw = () => {
       const { context, dModel } = ctx.store.model;
       const values = sinusoidal(context, dModel);
-      window.tpSinusoidal = { positions: context, dims: dModel, values: Array.from(values) };
+      const sim = cosineSimilarity(values, context, dModel);
+      const pca = pca2(values, context, dModel);
+      window.tpSinusoidal = { positions: context, dims: dModel, values: Array.from(values), similarity: Array.from(sim), pca };
+      replace(
+        similarity,
+        heatmapFigure(sim, context, context, {
+          caption: 'cos(PE[i], PE[j])',
+          xLabel: 'position j',
+          yLabel: 'position i',
+          valueLabel: 'cosine similarity',
+          range: [-1, 1],
+          className: 'medium',
+          id: 'similarity-figure',
+          enlarge: true,
+        }),
+      );
+      requestAnimationFrame(() => drawScatter(scatter.canvas, pca.points, pca.points.map((_, i) => (i % 4 === 0 ? String(i) : '')), true));
       replace(
         body,
         heatmapFigure(values, context, dModel, {
