@@ -117,6 +117,12 @@ export interface CoreApi {
   tokenizerJson(): string;
   /** Replaces the current tokenizer with one loaded from tokenizer.json (the old one stays on failure). */
   loadTokenizer(json: string, text: string): TokenizerSummary;
+  /** Trains (sending `TrainProgress` messages) until the steps are done or it is paused or reset. */
+  train(request: TrainRequest): TrainSummary;
+  /** Asks a running `train` to stop after the current step; the model and optimiser state stay. */
+  pauseTraining(): void;
+  /** Forgets the model (and stops a running `train`). */
+  resetModel(): void;
 }
 
 export type Request = { id: number; method: keyof CoreApi; args: unknown[] };
@@ -124,3 +130,57 @@ export type Response =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: string }
   | { id: number; progress: unknown };
+
+// ---- The model (CPU now, GPU later). The page speaks this protocol; the worker maps it onto the core's model
+// bindings (www/src/model-adapter.ts is the one place that knows their names).
+
+/** The core's ModelConfig as JSON (crate/src/model/config.rs). */
+export interface CoreModelConfig {
+  vocab_size: number;
+  n_layer: number;
+  n_head: number;
+  n_embd: number;
+  block_size: number;
+  ffn_mult: number;
+  activation: 'gelu' | 'relu';
+  positional: 'sinusoidal' | 'learned' | 'rope';
+  dropout: number;
+  bias: boolean;
+}
+
+/** The core's TrainOptions as JSON (crate/src/model/train.rs). */
+export interface CoreTrainOptions {
+  batch_size: number;
+  seq_len: number;
+  grad_accum: number;
+  steps: number;
+  lr: number;
+  min_lr: number;
+  warmup_steps: number;
+  weight_decay: number;
+  grad_clip: number;
+  eval_interval: number;
+  seed: number;
+}
+
+export interface TrainRequest {
+  config: CoreModelConfig;
+  options: CoreTrainOptions;
+  /** The corpus; the worker encodes it with the current tokenizer and splits it (TRAIN_FRACTION). */
+  text: string;
+  /** Keep the current weights (fine-tune on this text) instead of starting from fresh ones. */
+  keepWeights: boolean;
+  /** Continue a paused run where it stopped (same data, optimiser state and step count). */
+  resume: boolean;
+}
+
+export type TrainProgress =
+  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
+  | { kind: 'eval'; step: number; valLoss: number; valPpl: number }
+  | { kind: 'paused'; step: number };
+
+export interface TrainSummary {
+  steps: number;
+  /** Why training stopped early (paused, reset, diverged), if it did. */
+  stopped?: string;
+}

@@ -33,8 +33,7 @@ export const DEFAULT_MODEL: ModelConfig = {
   dropout: 0,
 };
 
-/** The share of the corpus used for training; the rest (the end of the text) is held out for validation. */
-export const TRAIN_FRACTION = 0.9;
+export { TRAIN_FRACTION, splitText } from './split';
 
 export interface TokenizerState {
   options: TokenizerOptions;
@@ -70,10 +69,4 @@ export class Store {
     (this as unknown as Events)[event] = value;
     for (const listener of this.listeners.get(event) ?? []) (listener as (value: Events[K]) => void)(value);
   }
-}
-
-/** Train and validation parts of a text, split at a character boundary. */
-export function splitText(text: string): { train: string; val: string } {
-  const cut = Math.floor(text.length * TRAIN_FRACTION);
-  return { train: text.slice(0, cut), val: text.slice(cut) };
 }

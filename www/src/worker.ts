@@ -16,10 +16,15 @@ import type {
   Response,
   Tokenized,
   TokenizerOptions,
+  TrainProgress,
+  TrainRequest,
+  TrainSummary,
   TokenizerStats,
   TokenizerSummary,
 } from './protocol';
 import { displayBytes, displayText, hexBytes } from './tokens';
+import { openModel, type Trainable } from './model-adapter';
+import { TRAIN_FRACTION } from './split';
 
 const { Gpu, matmulForwardCpu, version } = wasm;
 type GpuDevice = wasm.Gpu;
@@ -270,6 +275,89 @@ async function loadTokenizer(json: string, text: string): Promise<TokenizerSumma
   return summary(text, performance.now() - start);
 }
 
+// ---- Training: a loop of step() calls that yields to messages between steps, so pause and reset get through.
+
+let model: Trainable | null = null;
+let configured = false;
+let running = false;
+let pauseRequested = false;
+
+const yieldToMessages = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+async function train(request: TrainRequest, progress: (value: unknown) => void): Promise<TrainSummary> {
+  await ready;
+  if (running) throw new Error('training is already running: pause it first');
+  const current = need(tokenizer ?? undefined, 'a tokenizer (train one in the Tokenizer panel first)');
+  if (!(request.resume && model && configured)) {
+    const cut = Math.floor(request.text.length * TRAIN_FRACTION);
+    const trainIds = Uint32Array.from(current.encode(request.text.slice(0, cut)));
+    const valIds = Uint32Array.from(current.encode(request.text.slice(cut)));
+    if (trainIds.length <= request.options.seq_len) {
+      throw new Error(`the training text has ${trainIds.length} tokens, fewer than the context (${request.options.seq_len}): use more text or a shorter context`);
+    }
+    if (!request.keepWeights || !model) {
+      model?.free();
+      model = null;
+      model = openModel(optional.CpuModel, request.config, request.options.seed);
+    }
+    configured = false;
+    model.configure(request.options, trainIds, valIds);
+    configured = true;
+  }
+  const active = model!;
+  running = true;
+  pauseRequested = false;
+  const start = performance.now();
+  let tokens = 0;
+  let last = 0;
+  try {
+    for (;;) {
+      if (pauseRequested) {
+        const paused: TrainProgress = { kind: 'paused', step: last };
+        progress(paused);
+        return { steps: last, stopped: 'paused' };
+      }
+      if (model !== active) return { steps: last, stopped: 'reset' };
+      if (last >= request.options.steps) break;
+      const stats = active.step();
+      last = stats.step;
+      tokens += stats.tokens;
+      const elapsedMs = performance.now() - start;
+      const step: TrainProgress = {
+        kind: 'step',
+        step: stats.step,
+        loss: stats.loss,
+        lr: stats.lr,
+        gradNorm: stats.grad_norm,
+        tokens: stats.tokens,
+        tokensPerSec: tokens / Math.max(1e-9, elapsedMs / 1000),
+        elapsedMs,
+      };
+      progress(step);
+      if (request.options.eval_interval > 0 && (stats.step % request.options.eval_interval === 0 || stats.step >= request.options.steps)) {
+        const e = active.evaluate();
+        const evaluated: TrainProgress = { kind: 'eval', step: e.step, valLoss: e.val_loss, valPpl: e.val_ppl };
+        progress(evaluated);
+      }
+      await yieldToMessages();
+    }
+    return { steps: last };
+  } finally {
+    running = false;
+  }
+}
+
+async function pauseTraining(): Promise<void> {
+  pauseRequested = true;
+}
+
+async function resetModel(): Promise<void> {
+  model?.free();
+  model = null;
+  configured = false;
+  pauseRequested = true;
+}
+
 type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
 
 const api: Handlers = {
@@ -283,6 +371,9 @@ const api: Handlers = {
   tokenize,
   tokenizerJson,
   loadTokenizer,
+  train,
+  pauseTraining,
+  resetModel,
 };
 
 const post = (message: Response) => (self as unknown as Worker).postMessage(message);

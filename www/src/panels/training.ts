@@ -4,8 +4,11 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
 import { chartFigure, drawChart } from '../chart';
-import { formatCount } from '../format';
+import { errorMessage, formatCount } from '../format';
 import { TRAIN_FRACTION } from '../state';
+import type { ModelConfig } from '../state';
+import type { CoreModelConfig, CoreTrainOptions, TrainProgress } from '../protocol';
+import { checkConfig, modelSize } from '../model-size';
 
 export interface TrainSettings {
   steps: number;
@@ -62,10 +65,63 @@ export function checkTraining(s: TrainSettings): string | null {
   return null;
 }
 
+/** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */
+export interface Phase {
+  corpus: string;
+  /** the chart step where this phase starts */
+  offset: number;
+  steps: { step: number; loss: number; lr: number; tokensPerSec: number }[];
+  evals: { step: number; valLoss: number; valPpl: number }[];
+}
+
 declare global {
   interface Window {
     tpTrainCheck?: { error: string | null; tokensPerStep: number };
+    tpTraining?: { state: string; phases: Phase[] };
   }
+}
+
+export function coreConfig(model: ModelConfig, vocab: number): CoreModelConfig {
+  return {
+    vocab_size: vocab,
+    n_layer: model.layers,
+    n_head: model.heads,
+    n_embd: model.dModel,
+    block_size: model.context,
+    ffn_mult: model.ffn / model.dModel,
+    activation: model.activation,
+    positional: model.positional,
+    dropout: model.dropout,
+    bias: true,
+  };
+}
+
+export function coreOptions(s: TrainSettings, context: number): CoreTrainOptions {
+  return {
+    batch_size: s.batch,
+    seq_len: context,
+    grad_accum: s.accumulation,
+    steps: s.steps,
+    lr: s.lr,
+    min_lr: s.minLr,
+    warmup_steps: s.warmup,
+    weight_decay: s.weightDecay,
+    grad_clip: s.clip,
+    eval_interval: s.evalEvery,
+    seed: s.seed,
+  };
+}
+
+const PHASE_COLORS: [string, string][] = [
+  ['--train', '--val'],
+  ['--pass', '--fail'],
+  ['--accent', '--muted'],
+];
+
+function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 export const trainingPanel: Panel = {
@@ -90,11 +146,17 @@ export const trainingPanel: Panel = {
     const buttons = ['Start', 'Pause', 'Resume', 'Reset'].map((label) =>
       h('button', { type: 'button', id: `train-${label.toLowerCase()}`, disabled: true }, label),
     );
-    const controls = h('div', { class: 'row' }, ...buttons);
+    const [startButton, pauseButton, resumeButton, resetButton] = buttons;
+    const keep = h('input', { type: 'checkbox', id: 't-keep', disabled: true });
+    const keepLabel = h('label', { for: 't-keep', class: 'compact' }, keep, 'Keep the trained weights (fine-tune on the current text)');
+    const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
+    const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
+    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText));
     const soon = h('div', {});
     const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
     const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
     const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
+    const pplChart = chartFigure('ppl-chart', 'Perplexity = e^loss: about how many tokens the model hesitates between.', [['train', '--train'], ['validation', '--val', true]]);
     section.append(
       ...intro(
         'Training',
@@ -110,7 +172,7 @@ export const trainingPanel: Panel = {
       budget,
       controls,
       soon,
-      h('div', { class: 'charts' }, lossChart.figure, lrChart.figure, speedChart.figure),
+      h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
     );
     const read = (): TrainSettings =>
       Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as TrainSettings;
@@ -138,10 +200,137 @@ export const trainingPanel: Panel = {
       points.push([s.steps, learningRate(s.steps, s)]);
       drawChart(lrChart.canvas, 'lr', [{ name: 'learning rate', color: '--accent', points }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
     };
-    const drawEmpty = () => {
-      drawChart(lossChart.canvas, 'loss', [], { xLabel: 'step', yLabel: 'loss' });
-      drawChart(speedChart.canvas, 'speed', [], { xLabel: 'step', yLabel: 'tokens/s' });
+    // ---- The run: phases of steps and evaluations, drawn as they arrive.
+    const phases: Phase[] = [];
+    let state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
+    let hasModel = false;
+    let lastSettings: TrainSettings | null = null;
+    const publish = () => (window.tpTraining = { state, phases });
+    const setState = (next: typeof state) => {
+      state = next;
+      const modelReady = ctx.store.caps.cpuModel;
+      startButton.disabled = !modelReady || state === 'running' || state === 'paused';
+      pauseButton.disabled = state !== 'running';
+      resumeButton.disabled = state !== 'paused';
+      resetButton.disabled = !modelReady || !hasModel || state === 'running';
+      keep.disabled = !hasModel || state !== 'done';
+      if (!hasModel) keep.checked = false;
+      publish();
     };
+    const drawRun = () => {
+      const lossSeries = phases.flatMap((p, i) => {
+        const [train, val] = PHASE_COLORS[i % PHASE_COLORS.length];
+        const name = phases.length > 1 ? ` (phase ${i + 1}: ${p.corpus})` : '';
+        return [
+          { name: `train loss${name}`, color: train, points: p.steps.map((x) => [p.offset + x.step, x.loss] as [number, number]) },
+          { name: `validation loss${name}`, color: val, dashed: true, points: p.evals.map((x) => [p.offset + x.step, x.valLoss] as [number, number]) },
+        ];
+      });
+      drawChart(lossChart.canvas, 'loss', lossSeries, { xLabel: 'step', yLabel: 'loss' });
+      const all = phases.flatMap((p) => p.steps.map((x) => ({ ...x, step: p.offset + x.step })));
+      const evals = phases.flatMap((p) => p.evals.map((x) => ({ ...x, step: p.offset + x.step })));
+      drawChart(pplChart.canvas, 'ppl', [
+        { name: 'train', color: '--train', points: all.map((x) => [x.step, Math.exp(x.loss)]) },
+        { name: 'validation', color: '--val', dashed: true, points: evals.map((x) => [x.step, x.valPpl]) },
+      ], { xLabel: 'step', yLabel: 'perplexity' });
+      drawChart(speedChart.canvas, 'speed', [{ name: 'tokens/s', color: '--pass', points: all.map((x) => [x.step, x.tokensPerSec]) }], { xLabel: 'step', yLabel: 'tokens/s', zeroBased: true });
+      if (all.length > 0) drawChart(lrChart.canvas, 'lr-run', [{ name: 'learning rate', color: '--accent', points: all.map((x) => [x.step, x.lr]) }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
+    };
+    let drawPending = false;
+    const scheduleDraw = () => {
+      if (drawPending) return;
+      drawPending = true;
+      requestAnimationFrame(() => {
+        drawPending = false;
+        drawRun();
+      });
+    };
+    const drawEmpty = () => drawRun();
+
+    const run = async (resume: boolean) => {
+      const settings = resume && lastSettings ? lastSettings : read();
+      const error = checkTraining(settings);
+      const model = ctx.store.model;
+      const tokenizer = ctx.store.tokenizer;
+      const corpus = ctx.store.corpus;
+      const vocab = tokenizer?.summary.vocabSize ?? 0;
+      const modelError = checkConfig(model, null, modelSize(model, vocab, settings.batch).largestBuffer);
+      const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
+        (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
+      if (problem) {
+        status.textContent = `Cannot train: ${problem}`;
+        status.dataset.kind = 'error';
+        return;
+      }
+      lastSettings = settings;
+      const fineTune = !resume && keep.checked && hasModel;
+      if (!resume) {
+        if (!fineTune) phases.length = 0;
+        const previous = phases.at(-1);
+        const offset = previous ? previous.offset + (previous.steps.at(-1)?.step ?? 0) : 0;
+        phases.push({ corpus: corpus!.name, offset, steps: [], evals: [] });
+      }
+      const phase = phases.at(-1)!;
+      status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : 'Training…';
+      delete status.dataset.kind;
+      hasModel = true;
+      setState('running');
+      const started = performance.now();
+      const firstStep = phase.steps.at(-1)?.step ?? 0;
+      try {
+        const summary = await ctx.core.callWithProgress(
+          'train',
+          (value) => {
+            const p = value as TrainProgress;
+            if (p.kind === 'step') {
+              phase.steps.push({ step: p.step, loss: p.loss, lr: p.lr, tokensPerSec: p.tokensPerSec });
+              progressBar.max = settings.steps;
+              progressBar.value = p.step;
+              const perStep = (performance.now() - started) / Math.max(1, p.step - firstStep);
+              progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
+            } else if (p.kind === 'eval') {
+              phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
+            }
+            publish();
+            scheduleDraw();
+          },
+          {
+            config: coreConfig(model, vocab),
+            options: coreOptions(settings, model.context),
+            text: corpus!.text,
+            keepWeights: fineTune,
+            resume,
+          },
+        );
+        if (summary.stopped === 'paused') {
+          status.textContent = `Paused at step ${summary.steps}.`;
+          setState('paused');
+        } else if (summary.stopped === 'reset') {
+          setState('idle');
+        } else {
+          status.textContent = `Done: ${summary.steps} steps.`;
+          setState('done');
+        }
+      } catch (error) {
+        status.textContent = `Training stopped: ${errorMessage(error)}`;
+        status.dataset.kind = 'error';
+        setState(phase.steps.length > 0 ? 'done' : 'idle');
+      }
+      drawRun();
+    };
+    startButton.addEventListener('click', () => void run(false));
+    resumeButton.addEventListener('click', () => void run(true));
+    pauseButton.addEventListener('click', () => void ctx.core.call('pauseTraining'));
+    resetButton.addEventListener('click', async () => {
+      await ctx.core.call('resetModel');
+      phases.length = 0;
+      hasModel = false;
+      progressBar.value = 0;
+      progressText.textContent = '';
+      status.textContent = 'The model was reset: the next start begins from fresh weights.';
+      setState('idle');
+      drawRun();
+    });
     section.querySelector('form')!.addEventListener('input', update);
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
     section.addEventListener('panel-shown', () => {
@@ -151,6 +340,7 @@ export const trainingPanel: Panel = {
     ctx.store.on('model', () => !section.hidden && update());
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
+      setState(state);
     });
   },
 };
