@@ -1,6 +1,7 @@
-// The one place that knows the names of the core's model bindings (CpuModel now, GpuModel later). The worker's
-// training loop and the page only see the protocol in protocol.ts. Every call checks that the binding has the
-// method, so a build whose model API differs fails with a sentence naming what is missing, not a crash.
+// The one place that knows the names of the core's model bindings (crate/src/wasm/model.rs: `CpuModel`; a
+// `GpuModel` with the same surface later). The worker's loops and the page only see protocol.ts. Every call
+// checks that the binding has the method, so a build whose model API differs fails with a sentence naming
+// what is missing, not a crash.
 import type { CoreModelConfig, CoreTrainOptions } from './protocol';
 
 export interface StepStats {
@@ -15,37 +16,115 @@ export interface EvalStats {
   val_loss: number;
   val_ppl: number;
 }
+export interface AttentionCapture {
+  n_layer: number;
+  n_head: number;
+  t: number;
+  /** (L, NH, T, T) */
+  att: number[];
+}
+export interface HeadDetail {
+  layer: number;
+  head: number;
+  query: number;
+  head_size: number;
+  scale: number;
+  q: number[];
+  /** (T, hs) */
+  keys: number[];
+  values: number[];
+  raw_scores: number[];
+  scaled_scores: number[];
+  visible: boolean[];
+  weights: number[];
+  output: number[];
+}
+export interface TopTokens {
+  position: number;
+  tokens: number[];
+  probs: number[];
+}
+export interface Inspection {
+  tokens: number[];
+  top_k: TopTokens[];
+}
+export interface EmbeddingCapture {
+  vocab_size: number;
+  n_embd: number;
+  wte: number[];
+  positions: number[];
+}
+export interface SampleOptions {
+  max_tokens: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  seed: number;
+}
 
-/** What the training loop needs from a model. */
-export interface Trainable {
+/** What the worker needs from a model. */
+export interface ModelHandle {
   readonly paramCount: number;
+  readonly configJson: string;
   configure(options: CoreTrainOptions, train: Uint32Array, val: Uint32Array): void;
   step(): StepStats;
   evaluate(): EvalStats;
+  generate(prompt: Uint32Array, options: SampleOptions): Uint32Array;
+  inspect(tokens: Uint32Array, k: number): Inspection;
+  attention(tokens: Uint32Array): AttentionCapture;
+  attentionDetail(tokens: Uint32Array, layer: number, head: number, query: number): HeadDetail;
+  embeddings(): EmbeddingCapture;
+  saveSafetensors(tokenizerJson: string | undefined): Uint8Array;
+  readonly tokenizerJson: string | undefined;
   free(): void;
 }
 
 type Binding = Record<string, unknown>;
-type BindingClass = new (configJson: string, seed: number) => Binding;
+type BindingClass = (new (config: string, seed: number) => Binding) & { loadSafetensors?: (bytes: Uint8Array) => Binding };
 
 function method(target: Binding, name: string): (...args: unknown[]) => unknown {
   const fn = target[name];
-  if (typeof fn !== 'function') throw new Error(`this build of the core's model has no ${name}(): the page and the core disagree; rebuild both from one checkout`);
+  if (typeof fn !== 'function') {
+    throw new Error(`this build of the core's model has no ${name}(): the page and the core disagree; rebuild both from one checkout`);
+  }
   return (fn as (...args: unknown[]) => unknown).bind(target);
 }
 
-/** Wraps the core's `CpuModel` (expected: `new CpuModel(configJson, seed)`, `paramCount`,
- *  `setTraining(optionsJson, train, val)`, `step()`, `evaluate()`, `free()`). */
-export function openModel(ModelClass: unknown, config: CoreModelConfig, seed: number): Trainable {
-  if (typeof ModelClass !== 'function') throw new Error('the model is not in this build of the core yet');
-  const model = new (ModelClass as BindingClass)(JSON.stringify(config), seed);
+function wrap(model: Binding): ModelHandle {
   return {
     get paramCount() {
       return Number(model.paramCount);
     },
-    configure: (options, train, val) => void method(model, 'setTraining')(JSON.stringify(options), train, val),
+    get configJson() {
+      return String(method(model, 'configJson')());
+    },
+    configure: (options, train, val) => void method(model, 'setTrainingData')(train, val, JSON.stringify(options)),
     step: () => method(model, 'step')() as StepStats,
     evaluate: () => method(model, 'evaluate')() as EvalStats,
-    free: () => (typeof model.free === 'function' ? (model.free as () => void)() : undefined),
+    generate: (prompt, options) => method(model, 'generate')(prompt, JSON.stringify(options)) as Uint32Array,
+    inspect: (tokens, k) => method(model, 'inspect')(tokens, k) as Inspection,
+    attention: (tokens) => method(model, 'attention')(tokens) as AttentionCapture,
+    attentionDetail: (tokens, layer, head, query) => method(model, 'attentionDetail')(tokens, layer, head, query) as HeadDetail,
+    embeddings: () => method(model, 'embeddings')() as EmbeddingCapture,
+    saveSafetensors: (tokenizerJson) => method(model, 'saveSafetensors')(tokenizerJson) as Uint8Array,
+    get tokenizerJson() {
+      const value = model.tokenizerJson;
+      return typeof value === 'string' ? value : undefined;
+    },
+    free: () => (typeof model.free === 'function' ? (model.free as () => void).call(model) : undefined),
   };
+}
+
+/** A new model: `new CpuModel(configJson, seed)`. */
+export function openModel(ModelClass: unknown, config: CoreModelConfig, seed: number): ModelHandle {
+  if (typeof ModelClass !== 'function') throw new Error('the model is not in this build of the core yet');
+  return wrap(new (ModelClass as BindingClass)(JSON.stringify(config), seed >>> 0));
+}
+
+/** A model from safetensors bytes: `CpuModel.loadSafetensors(bytes)`. */
+export function loadModel(ModelClass: unknown, bytes: Uint8Array): ModelHandle {
+  if (typeof ModelClass !== 'function') throw new Error('the model is not in this build of the core yet');
+  const load = (ModelClass as BindingClass).loadSafetensors;
+  if (typeof load !== 'function') throw new Error("this build of the core's model cannot load safetensors");
+  return wrap(load.call(ModelClass, bytes));
 }

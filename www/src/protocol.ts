@@ -123,6 +123,20 @@ export interface CoreApi {
   pauseTraining(): void;
   /** Forgets the model (and stops a running `train`). */
   resetModel(): void;
+  /** The current model, or null. */
+  modelInfo(): ModelInfo | null;
+  /** Generates after `prompt`, sending a `GenerateProgress` per token. */
+  generate(prompt: string, settings: GenerateSettings): GenerateResult;
+  stopGeneration(): void;
+  /** Attention of every layer and head for `text` (cut to the context). */
+  attention(text: string): AttentionMaps;
+  /** One head at one query in full, as the step-by-step view shows it. */
+  attentionDetail(text: string, layer: number, head: number, query: number): import('./attention-math').AttentionStep;
+  embeddings(): EmbeddingsView;
+  /** The model as safetensors, with the tokenizer in its metadata. */
+  saveModel(): Uint8Array;
+  /** Replaces the model with one from safetensors bytes (the current one stays on failure). */
+  loadModel(bytes: Uint8Array): ModelInfo;
 }
 
 export type Request = { id: number; method: keyof CoreApi; args: unknown[] };
@@ -183,4 +197,54 @@ export interface TrainSummary {
   steps: number;
   /** Why training stopped early (paused, reset, diverged), if it did. */
   stopped?: string;
+}
+
+export interface ModelInfo {
+  paramCount: number;
+  config: CoreModelConfig;
+  /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */
+  tokenizerJson?: string;
+}
+
+export interface GenerateSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  maxTokens: number;
+  seed: number;
+}
+
+export type GenerateProgress = { kind: 'token'; index: number; id: number; text: string; ms: number };
+
+export interface GeneratedToken {
+  id: number;
+  text: string;
+  ms: number;
+  /** the likeliest tokens at this position (before sampling), with probabilities */
+  alternatives: { text: string; prob: number }[];
+}
+
+export interface GenerateResult {
+  promptTokens: number;
+  tokens: GeneratedToken[];
+  text: string;
+  totalMs: number;
+}
+
+export interface AttentionMaps {
+  tokens: string[];
+  ids: number[];
+  nLayer: number;
+  nHead: number;
+  t: number;
+  /** (L, NH, T, T) */
+  att: number[];
+}
+
+export interface EmbeddingsView {
+  vocab: number;
+  nEmbd: number;
+  /** (V, C) */
+  wte: number[];
+  labels: string[];
 }

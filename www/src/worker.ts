@@ -16,6 +16,13 @@ import type {
   Response,
   Tokenized,
   TokenizerOptions,
+  AttentionMaps,
+  EmbeddingsView,
+  GeneratedToken,
+  GenerateProgress,
+  GenerateResult,
+  GenerateSettings,
+  ModelInfo,
   TrainProgress,
   TrainRequest,
   TrainSummary,
@@ -23,8 +30,9 @@ import type {
   TokenizerSummary,
 } from './protocol';
 import { displayBytes, displayText, hexBytes } from './tokens';
-import { openModel, type Trainable } from './model-adapter';
+import { loadModel, openModel, type ModelHandle } from './model-adapter';
 import { TRAIN_FRACTION } from './split';
+import type { AttentionStep } from './attention-math';
 
 const { Gpu, matmulForwardCpu, version } = wasm;
 type GpuDevice = wasm.Gpu;
@@ -277,7 +285,7 @@ async function loadTokenizer(json: string, text: string): Promise<TokenizerSumma
 
 // ---- Training: a loop of step() calls that yields to messages between steps, so pause and reset get through.
 
-let model: Trainable | null = null;
+let model: ModelHandle | null = null;
 let configured = false;
 let running = false;
 let pauseRequested = false;
@@ -358,6 +366,161 @@ async function resetModel(): Promise<void> {
   pauseRequested = true;
 }
 
+// ---- Generation, inspection, weights.
+
+function needModel(): ModelHandle {
+  if (!model) throw new Error('there is no model yet: train one in the Training panel (or load one in Save & load)');
+  return model;
+}
+
+function modelConfig(handle: ModelHandle): ModelInfo['config'] {
+  return JSON.parse(handle.configJson) as ModelInfo['config'];
+}
+
+function tokenText(id: number): string {
+  const current = tokenizer;
+  if (!current) return String(id);
+  const known = tokenBytes?.[id];
+  if (known) return displayBytes(known);
+  return current.tokenStrings ? current.tokenStrings([id])[0] : displayText(current.decode([id]));
+}
+
+/** The ids of `text`, cut to the last `limit` tokens (the model's context). */
+function encodeFor(text: string, limit: number): Uint32Array {
+  const current = need(tokenizer ?? undefined, 'a tokenizer (train one in the Tokenizer panel first)');
+  const ids = Array.from(current.encode(text), Number);
+  if (ids.length === 0) throw new Error('the text is empty: type something first');
+  return Uint32Array.from(ids.slice(-limit));
+}
+
+let stopRequested = false;
+
+async function generate(prompt: string, settings: GenerateSettings, progress: (value: unknown) => void): Promise<GenerateResult> {
+  await ready;
+  const handle = needModel();
+  const current = need(tokenizer ?? undefined, 'a tokenizer (train one in the Tokenizer panel first)');
+  const context = modelConfig(handle).block_size;
+  const promptIds = Array.from(encodeFor(prompt || '\n', 1 << 30));
+  const all = [...promptIds];
+  const tokens: GeneratedToken[] = [];
+  stopRequested = false;
+  const start = performance.now();
+  for (let i = 0; i < settings.maxTokens && !stopRequested; i++) {
+    const t0 = performance.now();
+    // One token per call, so tokens stream and the person can stop; the window is the last `context` tokens.
+    const out = handle.generate(Uint32Array.from(all.slice(-context)), {
+      max_tokens: 1,
+      temperature: settings.temperature,
+      top_k: settings.topK,
+      top_p: settings.topP,
+      seed: (settings.seed + i) >>> 0,
+    });
+    if (out.length === 0) break; // the end token
+    const id = Number(out[out.length - 1]);
+    all.push(id);
+    const ms = performance.now() - t0;
+    const text = tokenText(id);
+    tokens.push({ id, text, ms, alternatives: [] });
+    const step: GenerateProgress = { kind: 'token', index: i, id, text, ms };
+    progress(step);
+    await yieldToMessages();
+  }
+  const totalMs = performance.now() - start;
+  // The alternatives at each generated position: one forward pass over the window that holds them.
+  if (tokens.length > 0) {
+    const window = all.slice(-Math.min(context, all.length));
+    const first = all.length - window.length;
+    const inspection = handle.inspect(Uint32Array.from(window), 5);
+    tokens.forEach((token, k) => {
+      const position = promptIds.length + k - 1 - first; // the logits at position p predict token p + 1
+      const top = inspection.top_k.find((t) => t.position === position);
+      if (top) token.alternatives = top.tokens.map((id, j) => ({ text: tokenText(id), prob: top.probs[j] }));
+    });
+  }
+  return { promptTokens: promptIds.length, tokens, text: current.decode(all.slice(promptIds.length)), totalMs };
+}
+
+async function attention(text: string): Promise<AttentionMaps> {
+  await ready;
+  const handle = needModel();
+  const ids = encodeFor(text, modelConfig(handle).block_size);
+  const capture = handle.attention(ids);
+  return {
+    tokens: Array.from(ids, (id) => tokenText(id)),
+    ids: Array.from(ids),
+    nLayer: capture.n_layer,
+    nHead: capture.n_head,
+    t: capture.t,
+    att: Array.from(capture.att),
+  };
+}
+
+async function attentionDetail(text: string, layer: number, head: number, query: number): Promise<AttentionStep> {
+  await ready;
+  const handle = needModel();
+  const ids = encodeFor(text, modelConfig(handle).block_size);
+  const d = handle.attentionDetail(ids, layer, head, query);
+  const hs = d.head_size;
+  const rows = (flat: number[]) => Array.from({ length: flat.length / hs }, (_, t) => Array.from(flat.slice(t * hs, (t + 1) * hs)));
+  const k = rows(Array.from(d.keys));
+  return {
+    source: `layer ${layer}, head ${head} of your model`,
+    tokens: Array.from(ids, (id) => tokenText(id)).slice(0, k.length),
+    query,
+    dk: hs,
+    q: Array.from(d.q),
+    k,
+    v: rows(Array.from(d.values)),
+    scores: Array.from(d.raw_scores),
+    scaled: Array.from(d.scaled_scores),
+    masked: Array.from(d.scaled_scores, (s, j) => (d.visible[j] ? s : -Infinity)),
+    weights: Array.from(d.weights),
+    out: Array.from(d.output),
+  };
+}
+
+async function embeddings(): Promise<EmbeddingsView> {
+  await ready;
+  const capture = needModel().embeddings();
+  return {
+    vocab: capture.vocab_size,
+    nEmbd: capture.n_embd,
+    wte: Array.from(capture.wte),
+    labels: Array.from({ length: capture.vocab_size }, (_, id) => tokenText(id)),
+  };
+}
+
+async function saveModel(): Promise<Uint8Array> {
+  await ready;
+  return needModel().saveSafetensors(tokenizer?.toJson());
+}
+
+async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
+  await ready;
+  if (running) throw new Error('training is running: pause it before loading a model');
+  const loaded = loadModel(optional.CpuModel, bytes); // throws with the reason; the current model stays
+  const storedTokenizer = loaded.tokenizerJson;
+  if (storedTokenizer && optional.Tokenizer) {
+    try {
+      const next = optional.Tokenizer.fromJson(storedTokenizer);
+      setTokenizer(next, next.kind === 'char' ? 'char' : 'bpe', null);
+    } catch (error) {
+      loaded.free();
+      throw new Error(`the file's tokenizer did not load: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const vocab = modelConfig(loaded).vocab_size;
+  if (!storedTokenizer && tokenizer && tokenizer.stats('').vocab_size !== vocab) {
+    const have = tokenizer.stats('').vocab_size;
+    loaded.free();
+    throw new Error(`the model has a vocabulary of ${vocab} tokens but the current tokenizer has ${have}: load the tokenizer it was trained with first`);
+  }
+  model?.free();
+  model = loaded;
+  configured = false;
+  return { paramCount: loaded.paramCount, config: modelConfig(loaded), tokenizerJson: storedTokenizer };
+}
+
 type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
 
 const api: Handlers = {
@@ -374,6 +537,16 @@ const api: Handlers = {
   train,
   pauseTraining,
   resetModel,
+  modelInfo: async () => (model ? { paramCount: model.paramCount, config: modelConfig(model) } : null),
+  generate,
+  stopGeneration: async () => {
+    stopRequested = true;
+  },
+  attention,
+  attentionDetail,
+  embeddings,
+  saveModel,
+  loadModel: loadModelBytes,
 };
 
 const post = (message: Response) => (self as unknown as Worker).postMessage(message);

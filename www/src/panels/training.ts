@@ -147,6 +147,7 @@ export const trainingPanel: Panel = {
       h('button', { type: 'button', id: `train-${label.toLowerCase()}`, disabled: true }, label),
     );
     const [startButton, pauseButton, resumeButton, resetButton] = buttons;
+    const phaseNote = h('p', { id: 'phase-note', class: 'hint' });
     const keep = h('input', { type: 'checkbox', id: 't-keep', disabled: true });
     const keepLabel = h('label', { for: 't-keep', class: 'compact' }, keep, 'Keep the trained weights (fine-tune on the current text)');
     const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
@@ -172,6 +173,7 @@ export const trainingPanel: Panel = {
       budget,
       controls,
       soon,
+      phaseNote,
       h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
     );
     const read = (): TrainSettings =>
@@ -227,6 +229,10 @@ export const trainingPanel: Panel = {
         ];
       });
       drawChart(lossChart.canvas, 'loss', lossSeries, { xLabel: 'step', yLabel: 'loss' });
+      phaseNote.textContent =
+        phases.length > 1
+          ? phases.map((p, i) => `phase ${i + 1} (${['blue', 'green', 'purple'][i % 3]}) from step ${p.offset + 1}: “${p.corpus}”`).join(' · ')
+          : '';
       const all = phases.flatMap((p) => p.steps.map((x) => ({ ...x, step: p.offset + x.step })));
       const evals = phases.flatMap((p) => p.evals.map((x) => ({ ...x, step: p.offset + x.step })));
       drawChart(pplChart.canvas, 'ppl', [
