@@ -81,3 +81,59 @@ test('a tiny model trains 30 steps and the loss on the chart falls; fine-tuning 
     await close();
   }
 });
+
+test('generation streams tokens; greedy picks the top alternative; markup in the prompt stays text', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'generate');
+      assert.ok(await page.isVisible('[data-soon=generate]'));
+      return;
+    }
+    await setUpTinyModel(page);
+    await trainSteps(page, 30);
+    await openPanel(page, 'generate');
+    await page.fill('#g-prompt', 'abc<img src=x onerror="window.pwned=1">');
+    await page.fill('#g-temp', '0');
+    await page.fill('#g-max', '20');
+    await page.evaluate(() => {
+      window.streamed = 0;
+      new MutationObserver(() => (window.streamed = Math.max(window.streamed, document.querySelectorAll('#gen-output .tok').length))).observe(
+        document.querySelector('#gen-output'),
+        { childList: true },
+      );
+    });
+    await page.click('#generate');
+    await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
+    const result = await page.evaluate(() => window.tpGenerated);
+    assert.equal(result.tokens.length, 20);
+    assert.ok(result.text.length > 0, 'the generated text is not empty');
+    assert.ok((await page.evaluate(() => window.streamed)) >= 20, 'tokens appeared one by one');
+    for (const token of result.tokens) {
+      assert.ok(token.alternatives.length > 0, 'each token has its alternatives');
+      const probs = token.alternatives.map((a) => a.prob);
+      assert.ok(probs.every((p, i) => i === 0 || p <= probs[i - 1]), 'alternatives are sorted');
+      assert.ok(probs.reduce((a, b) => a + b, 0) <= 1 + 1e-5);
+      assert.equal(token.text, token.alternatives[0].text, 'temperature 0 takes the likeliest token');
+    }
+    assert.match(await page.textContent('#gen-stats'), /ms per token · \d+ tokens\/s/);
+    assert.equal(await page.$$eval('#panel-generate img', (l) => l.length), 0, 'the prompt markup stayed text');
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    await page.focus('#gen-output .tok');
+    assert.match(await page.textContent('#tooltip'), /%/);
+    // The same seed gives the same text when sampling.
+    await page.fill('#g-temp', '1');
+    const sample = async () => {
+      await page.evaluate(() => (window.tpGenerated = null));
+      await page.click('#generate');
+      await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
+      return page.evaluate(() => window.tpGenerated.text);
+    };
+    assert.equal(await sample(), await sample());
+    await screenshot(page, 'panel-generate-run');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -404,39 +404,33 @@ async function generate(prompt: string, settings: GenerateSettings, progress: (v
   const all = [...promptIds];
   const tokens: GeneratedToken[] = [];
   stopRequested = false;
-  const start = performance.now();
   for (let i = 0; i < settings.maxTokens && !stopRequested; i++) {
     const t0 = performance.now();
+    const window = Uint32Array.from(all.slice(-context));
     // One token per call, so tokens stream and the person can stop; the window is the last `context` tokens.
-    const out = handle.generate(Uint32Array.from(all.slice(-context)), {
+    const out = handle.generate(window, {
       max_tokens: 1,
       temperature: settings.temperature,
       top_k: settings.topK,
       top_p: settings.topP,
       seed: (settings.seed + i) >>> 0,
     });
+    const ms = performance.now() - t0;
     if (out.length === 0) break; // the end token
     const id = Number(out[out.length - 1]);
+    // The alternatives the model weighed for this token: the top 5 at the window's last position.
+    const inspection = handle.inspect(window, 5);
+    const top = inspection.top_k.find((t) => t.position === window.length - 1) ?? inspection.top_k[inspection.top_k.length - 1];
+    const alternatives = top ? Array.from(top.tokens, (alt, j) => ({ text: tokenText(Number(alt)), prob: Number(top.probs[j]) })) : [];
     all.push(id);
-    const ms = performance.now() - t0;
     const text = tokenText(id);
-    tokens.push({ id, text, ms, alternatives: [] });
+    tokens.push({ id, text, ms, alternatives });
     const step: GenerateProgress = { kind: 'token', index: i, id, text, ms };
     progress(step);
     await yieldToMessages();
   }
-  const totalMs = performance.now() - start;
-  // The alternatives at each generated position: one forward pass over the window that holds them.
-  if (tokens.length > 0) {
-    const window = all.slice(-Math.min(context, all.length));
-    const first = all.length - window.length;
-    const inspection = handle.inspect(Uint32Array.from(window), 5);
-    tokens.forEach((token, k) => {
-      const position = promptIds.length + k - 1 - first; // the logits at position p predict token p + 1
-      const top = inspection.top_k.find((t) => t.position === position);
-      if (top) token.alternatives = top.tokens.map((id, j) => ({ text: tokenText(id), prob: top.probs[j] }));
-    });
-  }
+  // The model's time per token (the inspection for the alternatives is not counted).
+  const totalMs = tokens.reduce((sum, t) => sum + t.ms, 0);
   return { promptTokens: promptIds.length, tokens, text: current.decode(all.slice(promptIds.length)), totalMs };
 }
 

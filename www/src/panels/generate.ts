@@ -3,10 +3,14 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
 import { samplingView, type SamplingSettings, type SamplingView } from '../sampling';
+import { errorMessage } from '../format';
+import type { GenerateProgress, GenerateResult, GeneratedToken } from '../protocol';
+import { attachTooltip } from '../tooltip';
 
 declare global {
   interface Window {
     tpSampling?: { tokens: string[]; logits: number[]; settings: SamplingSettings } & SamplingView;
+    tpGenerated?: GenerateResult;
   }
 }
 
@@ -60,6 +64,7 @@ export const generatePanel: Panel = {
   title: 'Generate',
   mount(section: HTMLElement, ctx: Ctx) {
     const prompt = h('textarea', { id: 'g-prompt', rows: 2 }, 'Once upon a time');
+    prompt.value = 'Once upon a time';
     const f = {
       temperature: numberField('g-temp', 'Temperature', 0.8, { min: 0, max: 5, step: 0.1 }),
       topK: numberField('g-topk', 'Top-k', 0, { min: 0, hint: '0 = off' }),
@@ -70,6 +75,9 @@ export const generatePanel: Panel = {
     const status = h('p', { id: 'gen-status', class: 'message', role: 'status', 'aria-live': 'polite' });
     const soon = h('div', {});
     const go = h('button', { type: 'button', id: 'generate', disabled: true }, 'Generate');
+    const stop = h('button', { type: 'button', id: 'generate-stop', class: 'ghost', disabled: true }, 'Stop');
+    const output = h('p', { class: 'tokens generated', id: 'gen-output', 'aria-live': 'polite' });
+    const stats = h('p', { class: 'hint', id: 'gen-stats' });
     const example = h('div', { id: 'sampling-example' });
     section.append(
       ...intro(
@@ -84,22 +92,85 @@ export const generatePanel: Panel = {
       prompt,
       h('form', { class: 'grid-form', id: 'gen-form' }, ...Object.values(f).map((x) => x.wrap)),
       status,
-      h('div', { class: 'row' }, go),
+      h('div', { class: 'row' }, go, stop),
       soon,
+      output,
+      stats,
       h('h3', {}, 'What these settings do to the next token'),
       h('p', { class: 'explain' }, 'Example scores for the token after “The cat sat on the” (made up, not from a model). Change the settings above and watch the distribution the token is drawn from.'),
       example,
     );
+    const readSettings = () =>
+      Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as SamplingSettings & { maxTokens: number; seed: number };
+    const tokenSpan = (token: GeneratedToken, index: number) => {
+      const span = h('span', { class: `tok c${index % 6}`, tabindex: index === 0 ? 0 : -1, 'data-id': token.id }, token.text);
+      attachTooltip(span, () =>
+        token.alternatives.length === 0
+          ? [`id ${token.id} · ${token.ms.toFixed(1)} ms`]
+          : [
+              h('strong', {}, `id ${token.id} · ${token.ms.toFixed(1)} ms`),
+              ...token.alternatives.flatMap((a) => [h('br'), `${a.text}  ${(a.prob * 100).toFixed(1)}%`]),
+            ],
+      );
+      return span;
+    };
+    go.addEventListener('click', async () => {
+      const s = readSettings();
+      const error = checkSampling(s);
+      if (error) return;
+      go.disabled = true;
+      stop.disabled = false;
+      replace(output, h('span', { class: 'prompt' }, prompt.value));
+      stats.textContent = 'Generating…';
+      const streamed: GeneratedToken[] = [];
+      try {
+        const result = await ctx.core.callWithProgress(
+          'generate',
+          (value) => {
+            const p = value as GenerateProgress;
+            const token = { id: p.id, text: p.text, ms: p.ms, alternatives: [] };
+            streamed.push(token);
+            output.append(tokenSpan(token, p.index));
+            stats.textContent = `${streamed.length} tokens…`;
+          },
+          prompt.value,
+          { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
+        );
+        window.tpGenerated = result;
+        // Redraw with the alternatives, which arrive with the result.
+        replace(output, h('span', { class: 'prompt' }, prompt.value), ...result.tokens.map(tokenSpan));
+        const perToken = result.tokens.length ? result.totalMs / result.tokens.length : 0;
+        stats.textContent = `${result.tokens.length} tokens after a ${result.promptTokens}-token prompt · ${perToken.toFixed(1)} ms per token · ${(1000 / Math.max(perToken, 1e-9)).toFixed(0)} tokens/s. Hover or focus a token for the alternatives the model weighed.`;
+      } catch (err) {
+        stats.textContent = `Generation stopped: ${errorMessage(err)}`;
+      } finally {
+        go.disabled = false;
+        stop.disabled = true;
+      }
+    });
+    stop.addEventListener('click', () => void ctx.core.call('stopGeneration'));
+    output.addEventListener('keydown', (event) => {
+      const spans = [...output.querySelectorAll<HTMLElement>('.tok')];
+      const at = spans.indexOf(document.activeElement as HTMLElement);
+      const next = { ArrowRight: at + 1, ArrowLeft: at - 1 }[event.key];
+      if (at < 0 || next === undefined || next < 0 || next >= spans.length) return;
+      event.preventDefault();
+      spans[at].tabIndex = -1;
+      spans[next].tabIndex = 0;
+      spans[next].focus();
+    });
     const update = () => {
       const s = Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as SamplingSettings & { maxTokens: number; seed: number };
       const error = checkSampling(s);
       if (error) {
         status.textContent = `Cannot generate with these settings: ${error}`;
         status.dataset.kind = 'error';
+        go.disabled = true;
         return;
       }
       status.textContent = '';
       delete status.dataset.kind;
+      if (ctx.store.caps.cpuModel) go.disabled = false;
       const logits = EXAMPLE.map(([, l]) => l);
       const view = samplingView(logits, s);
       window.tpSampling = { tokens: EXAMPLE.map(([t]) => t), logits, settings: { temperature: s.temperature, topK: s.topK, topP: s.topP }, ...view };
@@ -110,6 +181,7 @@ export const generatePanel: Panel = {
     update();
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(soon, comingSoon('Streaming generation from your trained model, with the alternatives for every token and the speed.', 'generate'));
+      else go.disabled = false;
     });
   },
 };
