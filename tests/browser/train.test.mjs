@@ -137,3 +137,69 @@ test('generation streams tokens; greedy picks the top alternative; markup in the
     await close();
   }
 });
+
+test("the model's attention: a heatmap per layer and head, and the one-step numbers match a reference", { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) return;
+    await page.evaluate(() => window.tp.showPanel('model'));
+    await setUpTinyModel(page);
+    await openPanel(page, 'model');
+    await page.fill('#m-layers', '2');
+    await trainSteps(page, 20);
+    await openPanel(page, 'attention');
+    await page.fill('#att-text', 'abcabd abcab');
+    await page.click('#att-run');
+    await page.waitForSelector('#att-model-steps');
+    const maps = await page.evaluate(() => window.tpModelAttention);
+    assert.deepEqual([maps.nLayer, maps.nHead, maps.t], [2, 2, 12]);
+    assert.equal(await page.$$eval('#att-grid canvas.heatmap', (l) => l.length), 4, 'one heatmap per layer and head');
+    const T = maps.t;
+    for (let m = 0; m < 4; m++)
+      for (let i = 0; i < T; i++) {
+        const row = maps.att.slice((m * T + i) * T, (m * T + i + 1) * T);
+        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'each row sums to 1');
+        assert.ok(row.slice(i + 1).every((x) => x === 0), 'no attention to later tokens');
+      }
+    const inked = await page.$eval('#att-l1-h1 canvas', (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colors = new Set();
+      for (let i = 0; i < d.length; i += 4) colors.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+      return colors.size;
+    });
+    assert.ok(inked > 5, `the heatmap is not blank (${inked} colors)`);
+    // One head at one query in full, checked against the test's own arithmetic on the model's q, k, v.
+    for (const [layer, head, query] of [[1, 1, 11], [0, 1, 4]]) {
+      await page.selectOption('#att-layer', String(layer));
+      await page.selectOption('#att-head', String(head));
+      await page.selectOption('#att-query-model', String(query));
+      await page.waitForFunction(([l, h, q]) => window.tpModelAttentionStep?.source.startsWith(`layer ${l}, head ${h}`) && window.tpModelAttentionStep.query === q, [layer, head, query]);
+      const step = await page.evaluate(() => window.tpModelAttentionStep);
+      const { q, k, v } = step;
+      const scores = k.map((row) => row.reduce((s, x, i) => s + x * q[i], 0));
+      const scaled = scores.map((s) => s / Math.sqrt(step.dk));
+      const visible = scaled.map((_, j) => j <= query);
+      const max = Math.max(...scaled.filter((_, j) => visible[j]));
+      const e = scaled.map((s, j) => (visible[j] ? Math.exp(s - max) : 0));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const weights = e.map((x) => x / sum);
+      const out = q.map((_, d) => weights.reduce((s, w, j) => s + w * v[j][d], 0));
+      const close = (a, b, what) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 + 1e-4 * Math.abs(b[i]), `${what}[${i}]: page ${x}, reference ${b[i]}`));
+      close(step.scores, scores, 'q·k');
+      close(step.scaled, scaled, 'scaled');
+      close(step.weights, weights, 'softmax');
+      close(step.out, out, 'weighted sum');
+      step.masked.forEach((x, j) => assert.equal(x === -Infinity, j > query, 'the mask'));
+      // The grid shows the same weights as the step view.
+      const base = ((layer * maps.nHead + head) * T + query) * T;
+      close(maps.att.slice(base, base + T), step.weights, 'grid row');
+    }
+    await page.hover('#att-model-text .tok[data-query="4"]');
+    assert.match(await page.textContent('#att-model-note'), /attends to/);
+    await screenshot(page, 'panel-attention-model');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

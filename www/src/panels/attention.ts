@@ -4,11 +4,15 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
 import { type AttentionStep, attentionStep, seededValues } from '../attention-math';
-import { heatmapFigure } from '../heatmap';
+import { heatmapFigure, legend } from '../heatmap';
+import { errorMessage } from '../format';
+import type { AttentionMaps } from '../protocol';
 
 declare global {
   interface Window {
     tpAttentionStep?: AttentionStep;
+    tpModelAttention?: AttentionMaps;
+    tpModelAttentionStep?: AttentionStep;
   }
 }
 
@@ -25,7 +29,7 @@ function vectorCell(values: number[]): HTMLElement {
 }
 
 /** The table of one computation: a row per key position, a column per step. */
-function stepTable(step: AttentionStep): HTMLElement {
+function stepTable(step: AttentionStep, prefix = 'attention'): HTMLElement {
   const head = h(
     'tr',
     {},
@@ -54,20 +58,20 @@ function stepTable(step: AttentionStep): HTMLElement {
     row.querySelector('.weight')!.append(bar);
     return row;
   });
-  return h('table', { class: 'steps', id: 'attention-steps' }, h('thead', {}, head), h('tbody', {}, ...rows));
+  return h('table', { class: 'steps', id: `${prefix}-steps` }, h('thead', {}, head), h('tbody', {}, ...rows));
 }
 
-function stepView(step: AttentionStep): HTMLElement {
+function stepView(step: AttentionStep, prefix = 'attention'): HTMLElement {
   return h(
     'div',
-    { id: 'attention-step' },
-    h('p', {}, `Query position ${step.query} (“${step.tokens[step.query]}”), d_k = ${step.dk}: q = `, h('code', { id: 'attention-q' }, `[${step.q.map(fmt).join(', ')}]`)),
-    h('div', { class: 'scroll' }, stepTable(step)),
+    { id: `${prefix}-step` },
+    h('p', {}, `${step.source}. Query position ${step.query} (“${step.tokens[step.query]}”), d_k = ${step.dk}: q = `, h('code', { id: `${prefix}-q` }, `[${step.q.map(fmt).join(', ')}]`)),
+    h('div', { class: 'scroll' }, stepTable(step, prefix)),
     h(
       'p',
       {},
       '⑤ weighted sum of the values: out = Σⱼ softmaxⱼ · vⱼ = ',
-      h('code', { id: 'attention-out' }, `[${step.out.map(fmt).join(', ')}]`),
+      h('code', { id: `${prefix}-out` }, `[${step.out.map(fmt).join(', ')}]`),
     ),
     h(
       'ol',
@@ -82,9 +86,9 @@ function stepView(step: AttentionStep): HTMLElement {
 }
 
 /** The text with each token shaded by how much the hovered (or focused) query token attends to it. */
-function attendsOverText(tokens: string[], weights: number[][]): HTMLElement {
+function attendsOverText(tokens: string[], weights: number[][], prefix = 'attend'): HTMLElement {
   const spans = tokens.map((token, i) => h('span', { class: 'tok attend', tabindex: 0, 'data-query': i }, token));
-  const note = h('p', { class: 'hint', id: 'attend-note' }, 'Hover or focus a token to see what it attends to.');
+  const note = h('p', { class: 'hint', id: `${prefix}-note` }, 'Hover or focus a token to see what it attends to.');
   const show = (query: number) => {
     spans.forEach((span, j) => {
       const w = weights[query][j];
@@ -98,7 +102,7 @@ function attendsOverText(tokens: string[], weights: number[][]): HTMLElement {
     span.addEventListener('mouseenter', () => show(i));
     span.addEventListener('focus', () => show(i));
   });
-  return h('div', {}, h('p', { class: 'tokens', id: 'attend-text' }, ...spans), note);
+  return h('div', {}, h('p', { class: 'tokens', id: `${prefix}-text` }, ...spans), note);
 }
 
 export const attentionPanel: Panel = {
@@ -165,6 +169,111 @@ export const attentionPanel: Panel = {
     draw();
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(model, comingSoon('Heatmaps of every layer and head of your trained model.', 'attention'));
+      else mountModelView(model, ctx);
     });
   },
 };
+
+/** The model's own attention: a grid of heatmaps (one per layer and head), hover over the text, and the
+ *  step-by-step view of a chosen layer, head and query with the model's numbers. */
+function mountModelView(container: HTMLElement, ctx: Ctx): void {
+  const input = h('textarea', { id: 'att-text', rows: 2 });
+  const run = h('button', { type: 'button', id: 'att-run' }, 'Show attention');
+  const message = h('p', { class: 'message', id: 'att-message', role: 'status', 'aria-live': 'polite' });
+  const grid = h('div', { id: 'att-grid', class: 'att-grid' });
+  const layer = h('select', { id: 'att-layer' });
+  const head = h('select', { id: 'att-head' });
+  const query = h('select', { id: 'att-query-model' });
+  const hover = h('div', {});
+  const step = h('div', {});
+  const controls = h(
+    'div',
+    { class: 'row', hidden: true },
+    h('div', { class: 'field' }, h('label', { for: 'att-layer' }, 'Layer'), layer),
+    h('div', { class: 'field' }, h('label', { for: 'att-head' }, 'Head'), head),
+    h('div', { class: 'field' }, h('label', { for: 'att-query-model' }, 'Query token'), query),
+  );
+  replace(
+    container,
+    h('h3', {}, 'Your model’s attention'),
+    h('label', { for: 'att-text' }, 'Text (cut to the model’s context)'),
+    input,
+    h('div', { class: 'row' }, run),
+    message,
+    grid,
+    controls,
+    hover,
+    step,
+  );
+  let maps: AttentionMaps | null = null;
+  const headWeights = (l: number, hd: number): number[][] => {
+    const { t, nHead, att } = maps!;
+    const base = (l * nHead + hd) * t * t;
+    return Array.from({ length: t }, (_, i) => att.slice(base + i * t, base + (i + 1) * t));
+  };
+  const showDetail = async () => {
+    if (!maps) return;
+    const [l, hd, qi] = [Number(layer.value), Number(head.value), Number(query.value)];
+    replace(hover, attendsOverText(maps.tokens, headWeights(l, hd), 'att-model'));
+    try {
+      const detail = await ctx.core.call('attentionDetail', input.value, l, hd, qi);
+      window.tpModelAttentionStep = detail;
+      replace(step, stepView(detail, 'att-model'));
+    } catch (error) {
+      replace(step, h('p', { class: 'notice', role: 'alert' }, errorMessage(error)));
+    }
+  };
+  for (const select of [layer, head, query]) select.addEventListener('change', () => void showDetail());
+  run.addEventListener('click', async () => {
+    run.disabled = true;
+    message.textContent = '';
+    try {
+      maps = await ctx.core.call('attention', input.value);
+      window.tpModelAttention = maps;
+      const { nLayer, nHead, t, tokens } = maps;
+      replace(
+        grid,
+        ...Array.from({ length: nLayer }, (_, l) =>
+          h(
+            'div',
+            { class: 'att-row' },
+            h('span', { class: 'att-row-label' }, `layer ${l}`),
+            ...Array.from({ length: nHead }, (_, hd) =>
+              heatmapFigure(headWeights(l, hd).flat(), t, t, {
+                caption: `layer ${l}, head ${hd}`,
+                xLabel: 'key',
+                yLabel: 'query',
+                scale: 'sequential',
+                range: [0, 1],
+                valueLabel: 'weight',
+                className: 'thumb',
+                id: `att-l${l}-h${hd}`,
+                enlarge: true,
+                rowLabels: tokens,
+                colLabels: tokens,
+              }),
+            ),
+          ),
+        ),
+      );
+      grid.append(legend('sequential', 0, 1, 'attention weight (each row sums to 1)'));
+      const options = (n: number, label: (i: number) => string) => Array.from({ length: n }, (_, i) => h('option', { value: String(i) }, label(i)));
+      replace(layer, ...options(nLayer, String));
+      replace(head, ...options(nHead, String));
+      replace(query, ...options(t, (i) => `${i}: ${tokens[i]}`));
+      query.value = String(t - 1);
+      controls.hidden = false;
+      await showDetail();
+    } catch (error) {
+      message.textContent = errorMessage(error);
+      message.dataset.kind = 'error';
+    } finally {
+      run.disabled = false;
+    }
+  });
+  const fill = () => {
+    if (!input.value && ctx.store.corpus) input.value = ctx.store.corpus.text.slice(0, 48);
+  };
+  ctx.store.on('corpus', fill);
+  fill();
+}
