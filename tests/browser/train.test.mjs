@@ -203,3 +203,82 @@ test("the model's attention: a heatmap per layer and head, and the one-step numb
     await close();
   }
 });
+
+async function greedy(page, prompt) {
+  await openPanel(page, 'generate');
+  await page.fill('#g-prompt', prompt);
+  await page.fill('#g-temp', '0');
+  await page.fill('#g-max', '12');
+  await page.evaluate(() => (window.tpGenerated = null));
+  await page.click('#generate');
+  await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
+  return page.evaluate(() => window.tpGenerated.tokens.map((t) => t.id));
+}
+
+test('the model survives a reload; safetensors download, bad files refused, upload restores it', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'session');
+      assert.ok(await page.isVisible('[data-soon=models]'));
+      return;
+    }
+    await setUpTinyModel(page);
+    await trainSteps(page, 20);
+    const before = await greedy(page, 'abcab');
+    const params = await page.evaluate(() => window.tp.store.modelInfo.paramCount);
+    // Wait until the weights are in IndexedDB, then reload.
+    await page.waitForFunction(
+      () =>
+        new Promise((resolve) => {
+          const open = indexedDB.open('transformer-playground');
+          open.onsuccess = () => {
+            const get = open.result.transaction('session').objectStore('session').get('model-weights');
+            get.onsuccess = () => resolve(get.result instanceof Uint8Array && get.result.length > 1000);
+          };
+        }),
+    );
+    await page.reload();
+    await waitReady(page);
+    assert.equal(await page.evaluate(() => window.tp.store.modelInfo?.paramCount), params, 'the model is back');
+    assert.deepEqual(await greedy(page, 'abcab'), before, 'with the same weights: the same greedy text');
+    assert.equal(await page.evaluate(() => window.tpTraining.phases[0].steps.length), 20, 'and the loss chart is back');
+
+    // Download, then upload a broken copy (refused, model kept) and the good one.
+    await openPanel(page, 'session');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-model')]);
+    assert.equal(download.suggestedFilename(), 'model.safetensors');
+    const bytes = await (async () => {
+      const chunks = [];
+      for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    })();
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString());
+    assert.ok(header['transformer.wte.weight'], 'nanoGPT tensor names');
+    for (const [name, broken, reason] of [
+      ['truncated.safetensors', bytes.subarray(0, bytes.length - 100), /./],
+      ['garbage.safetensors', Buffer.from('this is not a model at all, just some text'), /./],
+    ]) {
+      await page.setInputFiles('#load-model', { name, mimeType: 'application/octet-stream', buffer: broken });
+      await page.waitForFunction((n) => document.querySelector('#model-message').textContent.includes(n), name);
+      assert.match(await page.textContent('#model-message'), /did not load: .+ The current model is unchanged\./);
+      assert.match(await page.textContent('#model-message'), reason);
+      console.log(`${name}: ${await page.textContent('#model-message')}`);
+    }
+    assert.deepEqual(await greedy(page, 'abcab'), before, 'the model is unchanged after the refusals');
+    await openPanel(page, 'training');
+    await page.click('#train-reset');
+    await page.waitForFunction(() => window.tp.store.modelInfo === null);
+    await openPanel(page, 'session');
+    await page.setInputFiles('#load-model', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.waitForFunction(() => document.querySelector('#model-message').textContent.includes('Loaded'));
+    assert.deepEqual(await greedy(page, 'abcab'), before, 'the uploaded file gives the same model');
+    await openPanel(page, 'session');
+    await screenshot(page, 'panel-session');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

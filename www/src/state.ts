@@ -1,6 +1,6 @@
 // The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
 // a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
-import type { AdapterReport, Backend, Capabilities, TokenizerOptions, TokenizerSummary } from './protocol';
+import type { AdapterReport, Backend, Capabilities, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
 
 export interface CorpusState {
   source: 'builtin' | 'user';
@@ -42,7 +42,20 @@ export interface TokenizerState {
   json: string;
 }
 
+/** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */
+export interface Phase {
+  corpus: string;
+  /** the chart step where this phase starts */
+  offset: number;
+  steps: { step: number; loss: number; lr: number; tokensPerSec: number }[];
+  evals: { step: number; valLoss: number; valPpl: number }[];
+}
+
 type Events = {
+  /** The model the worker holds (after training, or loaded), or null. */
+  modelInfo: ModelInfo | null;
+  /** The training history drawn on the charts (set when a run ends, or restored). */
+  phases: Phase[];
   caps: Capabilities;
   corpus: CorpusState | null;
   tokenizer: TokenizerState | null;
@@ -54,6 +67,8 @@ export class Store {
   corpus: CorpusState | null = null;
   tokenizer: TokenizerState | null = null;
   model: ModelConfig = { ...DEFAULT_MODEL };
+  modelInfo: ModelInfo | null = null;
+  phases: Phase[] = [];
   backend: Backend = 'cpu';
   adapter: AdapterReport | null = null;
   caps: Capabilities = { version: '', corpus: false, tokenizer: false, cpuModel: false, gpuModel: false };

@@ -1,10 +1,23 @@
 // The Save & load panel and the session in IndexedDB: the corpus, the tokenizer and the model settings come
 // back after a reload. Models (safetensors) join them once the core has a model.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+import { type Ctx, type Panel, comingSoon, download, intro } from '../ctx';
 import * as db from '../db';
 import { errorMessage, formatBytes } from '../format';
-import type { CorpusState, ModelConfig, TokenizerState } from '../state';
+import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
+import type { ModelInfo } from '../protocol';
+
+async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
+  if (!info) {
+    await db.save('model-weights', null);
+    return;
+  }
+  try {
+    await db.save('model-weights', await ctx.core.call('saveModel'));
+  } catch (error) {
+    console.warn(`the model was not kept in the browser: ${errorMessage(error)}`);
+  }
+}
 
 /** The stored model settings, read before the panels are built so their inputs show them. */
 export async function restoreModelConfig(ctx: Ctx): Promise<void> {
@@ -34,7 +47,20 @@ export async function restoreSession(ctx: Ctx): Promise<void> {
       console.warn(`the stored tokenizer did not load: ${errorMessage(error)}`);
     }
   }
+  // The trained model: weights (safetensors bytes) and the training history of the chart.
+  const weights = await db.load<Uint8Array>('model-weights');
+  if (weights && ctx.store.caps.cpuModel) {
+    try {
+      const info = await ctx.core.call('loadModel', weights);
+      ctx.store.set('phases', (await db.load<Phase[]>('training-phases')) ?? []);
+      ctx.store.set('modelInfo', info);
+    } catch (error) {
+      console.warn(`the stored model did not load: ${errorMessage(error)}`);
+    }
+  }
   // From now on, keep the session up to date.
+  ctx.store.on('modelInfo', (info) => void keepModel(ctx, info));
+  ctx.store.on('phases', (phases) => void db.save('training-phases', phases));
   ctx.store.on('corpus', (value) => void db.save('corpus', value));
   ctx.store.on('tokenizer', (value) => void db.save('tokenizer', value));
   let modelTimer = 0;
@@ -86,8 +112,62 @@ export const sessionPanel: Panel = {
       await db.clear();
       message.textContent = 'Forgotten: a reload starts from scratch (what is on screen stays until then).';
     });
+    const modelMessage = h('p', { class: 'message', id: 'model-message', role: 'status', 'aria-live': 'polite' });
+    const modelFacts = h('div', { id: 'model-facts' });
+    const saveModel = h('button', { type: 'button', id: 'save-model', disabled: true }, 'Download model.safetensors');
+    const loadInput = h('input', { type: 'file', id: 'load-model', accept: '.safetensors,application/octet-stream' });
+    const sayModel = (text: string, kind: 'ok' | 'error' = 'ok') => {
+      modelMessage.textContent = text;
+      modelMessage.dataset.kind = kind;
+      modelMessage.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    };
+    const showModel = (info: ModelInfo | null) => {
+      saveModel.disabled = !info;
+      replace(
+        modelFacts,
+        info
+          ? h(
+              'table',
+              { class: 'facts' },
+              h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', { id: 'model-params', 'data-value': info.paramCount }, info.paramCount.toLocaleString('en-US'))),
+              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${info.config.n_layer} layers, ${info.config.n_head} heads, d_model ${info.config.n_embd}, context ${info.config.block_size}, vocabulary ${info.config.vocab_size}, ${info.config.positional} positions, ${info.config.activation}`)),
+            )
+          : h('p', { class: 'explain' }, 'No model yet: train one (Training panel) or load a file.'),
+      );
+    };
+    saveModel.addEventListener('click', async () => {
+      try {
+        download('model.safetensors', (await ctx.core.call('saveModel')) as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+        sayModel('Saved: the file holds the weights (nanoGPT names), the config and the tokenizer.');
+      } catch (error) {
+        sayModel(errorMessage(error), 'error');
+      }
+    });
+    loadInput.addEventListener('change', async () => {
+      const picked = loadInput.files?.[0];
+      loadInput.value = '';
+      if (!picked) return;
+      try {
+        if (picked.size > 512 * 2 ** 20) throw new Error(`${formatBytes(picked.size)} is more than a playground model can be`);
+        const info = await ctx.core.call('loadModel', new Uint8Array(await picked.arrayBuffer()));
+        if (info.tokenizerJson) {
+          const summary = await ctx.core.call('loadTokenizer', info.tokenizerJson, ctx.store.corpus?.text ?? '');
+          ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json: info.tokenizerJson });
+        }
+        ctx.store.set('phases', []);
+        ctx.store.set('modelInfo', { paramCount: info.paramCount, config: info.config });
+        sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
+      } catch (error) {
+        sayModel(`"${picked.name}" did not load: ${errorMessage(error)} The current model is unchanged.`, 'error');
+      }
+    });
+    ctx.store.on('modelInfo', showModel);
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(models, comingSoon('Saving and loading models as safetensors, and fine-tuning a saved model on a second corpus.', 'models'));
+      else {
+        replace(models, modelFacts, h('div', { class: 'row' }, saveModel, h('label', { for: 'load-model', class: 'button-like' }, 'Load model.safetensors'), loadInput), modelMessage);
+        showModel(ctx.store.modelInfo);
+      }
     });
   },
 };

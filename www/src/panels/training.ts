@@ -6,7 +6,7 @@ import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
 import { chartFigure, drawChart } from '../chart';
 import { errorMessage, formatCount } from '../format';
 import { TRAIN_FRACTION } from '../state';
-import type { ModelConfig } from '../state';
+import type { ModelConfig, Phase } from '../state';
 import type { CoreModelConfig, CoreTrainOptions, TrainProgress } from '../protocol';
 import { checkConfig, modelSize } from '../model-size';
 
@@ -65,14 +65,6 @@ export function checkTraining(s: TrainSettings): string | null {
   return null;
 }
 
-/** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */
-export interface Phase {
-  corpus: string;
-  /** the chart step where this phase starts */
-  offset: number;
-  steps: { step: number; loss: number; lr: number; tokensPerSec: number }[];
-  evals: { step: number; valLoss: number; valPpl: number }[];
-}
 
 declare global {
   interface Window {
@@ -308,6 +300,11 @@ export const trainingPanel: Panel = {
             resume,
           },
         );
+        if (summary.stopped !== 'reset') {
+          // Tell the others (Save & load keeps it in the browser; Embeddings redraws).
+          ctx.store.set('modelInfo', await ctx.core.call('modelInfo'));
+          ctx.store.set('phases', phases.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
+        }
         if (summary.stopped === 'paused') {
           status.textContent = `Paused at step ${summary.steps}.`;
           setState('paused');
@@ -318,6 +315,10 @@ export const trainingPanel: Panel = {
           setState('done');
         }
       } catch (error) {
+        if (phase.steps.length > 0) {
+          // Diverged or failed mid-run: the core kept the last good weights.
+          ctx.store.set('modelInfo', await ctx.core.call('modelInfo').catch(() => null));
+        }
         status.textContent = `Training stopped: ${errorMessage(error)}`;
         status.dataset.kind = 'error';
         setState(phase.steps.length > 0 ? 'done' : 'idle');
@@ -330,6 +331,8 @@ export const trainingPanel: Panel = {
     resetButton.addEventListener('click', async () => {
       await ctx.core.call('resetModel');
       phases.length = 0;
+      ctx.store.set('modelInfo', null);
+      ctx.store.set('phases', []);
       hasModel = false;
       progressBar.value = 0;
       progressText.textContent = '';
@@ -344,6 +347,18 @@ export const trainingPanel: Panel = {
       drawEmpty();
     });
     ctx.store.on('model', () => !section.hidden && update());
+    // A model loaded from a file or restored from the browser: the run can continue (fine-tune) from it.
+    ctx.store.on('modelInfo', (info) => {
+      if (state === 'running') return;
+      hasModel = info !== null;
+      setState(hasModel ? 'done' : 'idle');
+    });
+    ctx.store.on('phases', (restored) => {
+      if (state === 'running' || restored === phases) return;
+      phases.splice(0, phases.length, ...restored.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
+      publish();
+      if (!section.hidden) drawRun();
+    });
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
       setState(state);
