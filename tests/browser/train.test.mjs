@@ -282,3 +282,41 @@ test('the model survives a reload; safetensors download, bad files refused, uplo
     await close();
   }
 });
+
+test('the embeddings map redraws while the model trains', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'embeddings');
+      assert.ok(await page.isVisible('[data-soon=embeddings]'));
+      return;
+    }
+    await setUpTinyModel(page);
+    await openPanel(page, 'training');
+    for (const [id, v] of Object.entries({ '#t-steps': 600, '#t-lr': 0.01, '#t-warmup': 3, '#t-batch': 4, '#t-eval': 100 })) await page.fill(id, String(v));
+    await page.click('#train-start');
+    await openPanel(page, 'embeddings');
+    await page.waitForFunction(() => window.tpTraining.state === 'done', null, { timeout: 120_000 });
+    await page.waitForFunction(() => !document.querySelector('#embeddings-note').textContent.includes('Updating'));
+    const view = await page.evaluate(() => window.tpEmbeddings);
+    console.log(`embeddings drawn ${view.draws} times during ${await page.evaluate(() => window.tpTraining.phases[0].steps.length)} steps`);
+    assert.ok(view.draws >= 3, `redrawn while training (${view.draws} draws)`);
+    assert.ok(view.labels.includes('a') && view.labels.includes('␣'), `token labels: ${view.labels}`);
+    // The map is the projection of the (centred) embeddings on the two directions.
+    const { wte, nEmbd: d, pca } = view;
+    const n = view.labels.length;
+    const mean = Array.from({ length: d }, (_, j) => Array.from({ length: n }, (_, i) => wte[i * d + j]).reduce((a, b) => a + b, 0) / n);
+    pca.points.forEach(([x, y], i) => {
+      const row = Array.from({ length: d }, (_, j) => wte[i * d + j] - mean[j]);
+      const px = row.reduce((s, v, j) => s + v * pca.axes[0][j], 0);
+      const py = row.reduce((s, v, j) => s + v * pca.axes[1][j], 0);
+      assert.ok(Math.abs(px - x) < 1e-6 && Math.abs(py - y) < 1e-6);
+    });
+    assert.ok(pca.variances[0] >= pca.variances[1] && pca.variances[0] + pca.variances[1] <= pca.total * (1 + 1e-9));
+    await screenshot(page, 'panel-embeddings');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -10,7 +10,7 @@ import { backendHooks, backendPanel } from './panels/backend';
 import { dataPanel } from './panels/data';
 import { tokenizerPanel } from './panels/tokenizer';
 import { modelPanel } from './panels/model';
-import { embeddingsPanel } from './panels/soon';
+import { embeddingsPanel } from './panels/embeddings';
 import { generatePanel } from './panels/generate';
 import { trainingPanel } from './panels/training';
 import { attentionPanel } from './panels/attention';

@@ -56,6 +56,8 @@ type Events = {
   modelInfo: ModelInfo | null;
   /** The training history drawn on the charts (set when a run ends, or restored). */
   phases: Phase[];
+  /** Whether a training run is going on. */
+  training: boolean;
   caps: Capabilities;
   corpus: CorpusState | null;
   tokenizer: TokenizerState | null;
@@ -69,6 +71,7 @@ export class Store {
   model: ModelConfig = { ...DEFAULT_MODEL };
   modelInfo: ModelInfo | null = null;
   phases: Phase[] = [];
+  training = false;
   backend: Backend = 'cpu';
   adapter: AdapterReport | null = null;
   caps: Capabilities = { version: '', corpus: false, tokenizer: false, cpuModel: false, gpuModel: false };

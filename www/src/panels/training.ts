@@ -202,6 +202,7 @@ export const trainingPanel: Panel = {
     const publish = () => (window.tpTraining = { state, phases });
     const setState = (next: typeof state) => {
       state = next;
+      if (ctx.store.training !== (state === 'running')) ctx.store.set('training', state === 'running');
       const modelReady = ctx.store.caps.cpuModel;
       startButton.disabled = !modelReady || state === 'running' || state === 'paused';
       pauseButton.disabled = state !== 'running';
