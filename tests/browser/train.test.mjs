@@ -315,6 +315,17 @@ test('the embeddings map redraws while the model trains', { skip: skipReason() }
     });
     assert.ok(pca.variances[0] >= pca.variances[1] && pca.variances[0] + pca.variances[1] <= pca.total * (1 + 1e-9));
     await screenshot(page, 'panel-embeddings');
+    // The learned position vectors' similarity, in the Positions panel.
+    await openPanel(page, 'positions');
+    await page.waitForSelector('#learned-figure');
+    const learned = await page.evaluate(() => window.tpLearnedSimilarity);
+    assert.deepEqual([learned.positions, learned.dims], [16, 16]);
+    const vec = (p) => learned.vectors.slice(p * 16, (p + 1) * 16);
+    const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+    for (const [a, b] of [[0, 0], [3, 9], [15, 1]]) {
+      const expected = dot(vec(a), vec(b)) / Math.sqrt(dot(vec(a), vec(a)) * dot(vec(b), vec(b)));
+      assert.ok(Math.abs(learned.similarity[a * 16 + b] - expected) < 1e-5, `learned sim[${a}, ${b}]`);
+    }
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

@@ -52,7 +52,7 @@ export interface EmbeddingCapture {
   vocab_size: number;
   n_embd: number;
   wte: number[];
-  positions: number[];
+  positions?: number[];
 }
 export interface SampleOptions {
   max_tokens: number;

@@ -247,4 +247,6 @@ export interface EmbeddingsView {
   /** (V, C) */
   wte: number[];
   labels: string[];
+  /** (T, C) learned position vectors; empty for sinusoidal and RoPE */
+  positions: number[];
 }

@@ -481,6 +481,7 @@ async function embeddings(): Promise<EmbeddingsView> {
     nEmbd: capture.n_embd,
     wte: Array.from(capture.wte),
     labels: Array.from({ length: capture.vocab_size }, (_, id) => tokenText(id)),
+    positions: Array.from(capture.positions ?? []),
   };
 }
 

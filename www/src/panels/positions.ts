@@ -4,12 +4,14 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
 import { heatmapFigure } from '../heatmap';
+import { errorMessage } from '../format';
 import { cosineSimilarity, pca2, type Pca2 } from '../pca';
 import { drawScatter, scatterFigure } from '../scatter';
 
 declare global {
   interface Window {
     tpSinusoidal?: { positions: number; dims: number; values: number[]; similarity: number[]; pca: Pca2 };
+    tpLearnedSimilarity?: { positions: number; dims: number; vectors: number[]; similarity: number[] };
   }
 }
 
@@ -89,6 +91,40 @@ export const positionsPanel: Panel = {
       if (!section.hidden) draw();
     });
     section.addEventListener('panel-shown', draw);
+    const drawLearned = async () => {
+      if (!ctx.store.caps.cpuModel || section.hidden) return;
+      const info = ctx.store.modelInfo;
+      if (!info || info.config.positional !== 'learned') {
+        replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'Train (or load) a model with learned positions to see how similar its position vectors became.'));
+        return;
+      }
+      try {
+        const view = await ctx.core.call('embeddings');
+        const T = info.config.block_size;
+        const C = view.nEmbd;
+        if (view.positions.length !== T * C) return;
+        const sim = cosineSimilarity(view.positions, T, C);
+        window.tpLearnedSimilarity = { positions: T, dims: C, vectors: view.positions, similarity: Array.from(sim) };
+        replace(
+          learned,
+          h('p', { class: 'explain' }, 'The learned vectors start random; training makes neighbouring positions similar where the text needs it.'),
+          heatmapFigure(sim, T, T, {
+            caption: 'cos(wpe[i], wpe[j]) of your model',
+            xLabel: 'position j',
+            yLabel: 'position i',
+            valueLabel: 'cosine similarity',
+            range: [-1, 1],
+            className: 'medium',
+            id: 'learned-figure',
+            enlarge: true,
+          }),
+        );
+      } catch (error) {
+        replace(learned, h('p', { class: 'notice', role: 'alert' }, errorMessage(error)));
+      }
+    };
+    section.addEventListener('panel-shown', () => void drawLearned());
+    ctx.store.on('modelInfo', () => void drawLearned());
     ctx.store.on('caps', (caps) => {
       if (!caps.cpuModel) replace(learned, comingSoon('The cosine similarity of learned position vectors (needs a model).', 'learned-positions'));
     });
