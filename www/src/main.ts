@@ -5,6 +5,7 @@ import { byId, h } from './dom';
 import type { Ctx, Panel } from './ctx';
 import { errorMessage } from './format';
 import { Store } from './state';
+import * as db from './db';
 import type { Backend } from './protocol';
 import { backendHooks, backendPanel } from './panels/backend';
 import { dataPanel } from './panels/data';
@@ -134,7 +135,8 @@ function describe(backend: Backend): [string, string] {
     const why = report?.isFallback
       ? 'WebGPU on a software adapter (no hardware GPU found): correct but slow; the CPU path may be faster here.'
       : 'WebGPU on a hardware GPU.';
-    return ['WebGPU', why];
+    const model = store.caps.gpuModel ? '' : ' The model itself runs on the CPU (WebAssembly) until the WebGPU model is in this build; the kernel check uses WebGPU.';
+    return ['WebGPU', why + model];
   }
   const why = report?.available
     ? 'CPU (WebAssembly), chosen in the menu; WebGPU is available.'
@@ -158,9 +160,14 @@ async function start(): Promise<void> {
     byId('backend-why').textContent = `The core's worker stopped (${reason}); it was restarted and your text and tokenizer were loaded back.`;
   };
   core.onRestart = () => {
-    // A fresh worker knows nothing: give it the current tokenizer again.
+    // A fresh worker knows nothing: give it the current tokenizer and the last kept model again.
     const tokenizer = store.tokenizer;
     if (tokenizer) core.call('loadTokenizer', tokenizer.json, store.corpus?.text ?? '').catch(() => undefined);
+    if (store.modelInfo) {
+      db.load<Uint8Array>('model-weights')
+        .then((bytes) => (bytes ? core.call('loadModel', bytes) : Promise.reject(new Error('no stored model'))))
+        .catch(() => store.set('modelInfo', null));
+    }
   };
   const caps = await core.call('capabilities');
   const report = await core.call('adapter');
