@@ -142,8 +142,11 @@ test("the model's attention: a heatmap per layer and head, and the one-step numb
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
-    if (!(await capabilities(page)).cpuModel) return;
-    await page.evaluate(() => window.tp.showPanel('model'));
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'attention');
+      assert.ok(await page.isVisible('[data-soon=attention]'), "the model's heatmaps say they are coming");
+      return;
+    }
     await setUpTinyModel(page);
     await openPanel(page, 'model');
     await page.fill('#m-layers', '2');
