@@ -65,7 +65,7 @@ export function drawChart(canvas: HTMLCanvasElement, id: string, series: Series[
   const muted = cssColor('--muted');
   const grid = cssColor('--border');
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-  const pad = { left: 52, right: 12, top: 12, bottom: 36 };
+  const pad = { left: 62, right: 12, top: 12, bottom: 36 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   g.font = '11px system-ui, sans-serif';
@@ -102,7 +102,7 @@ export function drawChart(canvas: HTMLCanvasElement, id: string, series: Series[
   g.fillStyle = fg;
   g.fillText(options.xLabel, pad.left + plotW / 2, pad.top + plotH + 18);
   g.save();
-  g.translate(12, pad.top + plotH / 2);
+  g.translate(10, pad.top + plotH / 2);
   g.rotate(-Math.PI / 2);
   g.textBaseline = 'middle';
   g.fillText(options.yLabel, 0, 0);

@@ -24,8 +24,11 @@ function fmt(x: number): string {
   return x.toFixed(3).replace('-', '−');
 }
 
+/** A vector in a table cell; long ones show their first values (all of them in the cell's title). */
 function vectorCell(values: number[]): HTMLElement {
-  return h('td', { class: 'vec' }, `[${values.map(fmt).join(', ')}]`);
+  const full = `[${values.map(fmt).join(', ')}]`;
+  if (values.length <= 6) return h('td', { class: 'vec' }, full);
+  return h('td', { class: 'vec', title: full }, `[${values.slice(0, 4).map(fmt).join(', ')}, … ${values.length - 4} more]`);
 }
 
 /** The table of one computation: a row per key position, a column per step. */
@@ -34,11 +37,11 @@ function stepTable(step: AttentionStep, prefix = 'attention'): HTMLElement {
     'tr',
     {},
     h('th', { scope: 'col' }, 'key j'),
-    h('th', { scope: 'col' }, 'kⱼ'),
     h('th', { scope: 'col' }, '① q·kⱼ'),
     h('th', { scope: 'col' }, `② ÷ √${step.dk}`),
     h('th', { scope: 'col' }, '③ mask'),
     h('th', { scope: 'col' }, '④ softmax'),
+    h('th', { scope: 'col' }, 'kⱼ'),
     h('th', { scope: 'col' }, 'vⱼ'),
   );
   const rows = step.tokens.map((token, j) => {
@@ -46,11 +49,11 @@ function stepTable(step: AttentionStep, prefix = 'attention'): HTMLElement {
       'tr',
       { class: j > step.query ? 'masked' : '' },
       h('th', { scope: 'row' }, `${j} ${token}`),
-      vectorCell(step.k[j]),
       h('td', { class: 'num', 'data-step': 'score' }, fmt(step.scores[j])),
       h('td', { class: 'num', 'data-step': 'scaled' }, fmt(step.scaled[j])),
       h('td', { class: 'num', 'data-step': 'masked' }, fmt(step.masked[j])),
       h('td', { class: 'num weight', 'data-step': 'weight' }, fmt(step.weights[j])),
+      vectorCell(step.k[j]),
       vectorCell(step.v[j]),
     );
     const bar = h('span', { class: 'wbar' });
@@ -65,7 +68,7 @@ function stepView(step: AttentionStep, prefix = 'attention'): HTMLElement {
   return h(
     'div',
     { id: `${prefix}-step` },
-    h('p', {}, `${step.source}. Query position ${step.query} (“${step.tokens[step.query]}”), d_k = ${step.dk}: q = `, h('code', { id: `${prefix}-q` }, `[${step.q.map(fmt).join(', ')}]`)),
+    h('p', { class: 'vecline' }, `${step.source}. Query position ${step.query} (“${step.tokens[step.query]}”), d_k = ${step.dk}: q = `, h('code', { id: `${prefix}-q` }, `[${step.q.map(fmt).join(', ')}]`)),
     h('div', { class: 'scroll' }, stepTable(step, prefix)),
     h(
       'p',
