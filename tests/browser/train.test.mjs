@@ -334,3 +334,43 @@ test('the embeddings map redraws while the model trains', { skip: skipReason() }
     await close();
   }
 });
+
+test('a learning rate that diverges stops training with the reason and keeps the last good weights', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'training');
+      assert.ok(await page.isVisible('[data-soon=training]'));
+      return;
+    }
+    // A text shorter than the context is refused with the reason.
+    await setUpTinyModel(page, 'abcab');
+    await openPanel(page, 'training');
+    await page.click('#train-start');
+    await page.waitForFunction(() => document.querySelector('#train-status').dataset.kind === 'error');
+    assert.match(await page.textContent('#train-status'), /fewer than the context/);
+    // Now a real text and a huge learning rate.
+    await setUpTinyModel(page);
+    await openPanel(page, 'training');
+    for (const [id, v] of Object.entries({ '#t-steps': 50, '#t-lr': 1000000, '#t-minlr': 100000, '#t-warmup': 0, '#t-clip': 0, '#t-batch': 4, '#t-eval': 10 })) await page.fill(id, String(v));
+    assert.equal(await page.textContent('#train-status'), '', 'large rates are allowed, to watch them fail');
+    await page.click('#train-start');
+    await page.waitForFunction(() => document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 60_000 });
+    const status = await page.textContent('#train-status');
+    console.log(status);
+    assert.match(status, /diverged/);
+    assert.match(status, /kept/);
+    const steps = await page.evaluate(() => window.tpTraining.phases[0].steps.length);
+    assert.ok(steps < 50, `it stopped early, after ${steps} steps`);
+    // The kept weights still generate.
+    await openPanel(page, 'generate');
+    await page.fill('#g-max', '5');
+    await page.click('#generate');
+    await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => window.tpGenerated.tokens.length), 5);
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -57,7 +57,8 @@ export function checkTraining(s: TrainSettings): string | null {
   for (const [key, lo, hi] of whole) {
     if (!Number.isInteger(s[key]) || s[key] < lo || s[key] > hi) return `${key} must be a whole number from ${lo} to ${hi}.`;
   }
-  if (!(s.lr > 0 && s.lr <= 1)) return 'the learning rate must be above 0 and at most 1 (try 3e-3 for a small model).';
+  // Large rates are allowed on purpose: watching a run diverge (and the weights kept) is part of learning.
+  if (!(s.lr > 0 && s.lr <= 1e6)) return 'the learning rate must be above 0 and at most 1e6 (try 3e-3 for a small model).';
   if (!(s.minLr >= 0 && s.minLr <= s.lr)) return 'the final learning rate must be from 0 to the learning rate (a tenth of it is usual).';
   if (s.warmup > s.steps) return `warmup (${s.warmup} steps) cannot be longer than the run (${s.steps} steps).`;
   if (!(s.weightDecay >= 0 && s.weightDecay <= 1)) return 'weight decay must be from 0 to 1.';
@@ -322,7 +323,12 @@ export const trainingPanel: Panel = {
         }
         status.textContent = `Training stopped: ${errorMessage(error)}`;
         status.dataset.kind = 'error';
-        setState(phase.steps.length > 0 ? 'done' : 'idle');
+        if (phase.steps.length === 0) {
+          // Nothing ran (bad data or settings): forget the empty phase; a model exists only if one did before.
+          phases.pop();
+          hasModel = ctx.store.modelInfo !== null;
+        }
+        setState(phase.steps.length > 0 ? 'done' : hasModel ? 'done' : 'idle');
       }
       drawRun();
     };
