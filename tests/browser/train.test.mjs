@@ -374,3 +374,47 @@ test('a learning rate that diverges stops training with the reason and keeps the
     await close();
   }
 });
+
+test('pause stops between steps, resume continues at the next step, reset forgets the model', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).cpuModel) {
+      await openPanel(page, 'training');
+      assert.equal(await page.$eval('#train-pause', (b) => b.disabled), true);
+      return;
+    }
+    await setUpTinyModel(page);
+    await openPanel(page, 'training');
+    for (const [id, v] of Object.entries({ '#t-steps': 400, '#t-lr': 0.01, '#t-warmup': 3, '#t-batch': 4, '#t-eval': 50 })) await page.fill(id, String(v));
+    // Press Pause from the page as soon as step 20 is shown (the page stays responsive while the worker trains).
+    await page.evaluate(() => {
+      const bar = document.querySelector('#train-progress');
+      const observer = new MutationObserver(() => {
+        if (Number(bar.value) >= 20) {
+          observer.disconnect();
+          document.querySelector('#train-pause').click();
+        }
+      });
+      observer.observe(bar, { attributes: true });
+    });
+    await page.click('#train-start');
+    await page.waitForFunction(() => window.tpTraining.state === 'paused', null, { timeout: 60_000 });
+    const pausedAt = await page.evaluate(() => window.tpTraining.phases[0].steps.length);
+    assert.ok(pausedAt >= 20 && pausedAt < 400, `paused at step ${pausedAt}`);
+    assert.match(await page.textContent('#train-status'), new RegExp(`Paused at step ${pausedAt}`));
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => window.tpTraining.phases[0].steps.length), pausedAt, 'nothing trains while paused');
+    assert.equal(await page.$eval('#train-resume', (b) => b.disabled), false);
+    await page.click('#train-resume');
+    await page.waitForFunction(() => window.tpTraining.state === 'done', null, { timeout: 120_000 });
+    const steps = await page.evaluate(() => window.tpTraining.phases[0].steps.map((s) => s.step));
+    assert.deepEqual(steps, Array.from({ length: 400 }, (_, i) => i + 1), 'resume continued at the next step, none lost or repeated');
+    await page.click('#train-reset');
+    await page.waitForFunction(() => window.tp.store.modelInfo === null && window.tpTraining.phases.length === 0);
+    assert.equal(await page.$eval('#train-reset', (b) => b.disabled), true);
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
