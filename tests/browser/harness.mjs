@@ -32,8 +32,19 @@ export function skipReason() {
  * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
  * Returns { url, browser, page, consoleErrors, close }.
  */
-export async function openPlayground({ webgpu = true, path = '', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {}) {
-  const { server, url } = await startServer(join(root, 'dist'));
+export async function openPlayground({ webgpu = true, path = '', viewport, colorScheme } = {}) {
+  return openPage(path, { webgpu, viewport, colorScheme });
+}
+
+/**
+ * Like openPlayground for any page: `root: 'dist'` serves the built page, `root: 'repo'` the repository
+ * (fixtures under tests/browser/fixtures that import the wasm build from /pkg/).
+ */
+export async function openPage(
+  path,
+  { webgpu = true, root: which = 'dist', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {},
+) {
+  const { server, url } = await startServer(which === 'repo' ? root : join(root, 'dist'));
   const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
   else args.push('--disable-webgpu', '--disable-gpu');
