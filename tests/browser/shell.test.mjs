@@ -43,12 +43,19 @@ test('tabs are keyboard-operable and every panel has a heading and an explanatio
   }
 });
 
-test('the backend badge says WebGPU and the switch moves to the CPU', { skip: skipReason() }, async () => {
+test('on a software adapter the page starts on the CPU and says why; the switch moves to WebGPU and back', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: true, path: '#backend' });
   try {
     await waitReady(page);
+    const fallback = await page.evaluate(() => window.tpAdapter.isFallback);
+    assert.equal(fallback, true, 'SwiftShader is a fallback adapter');
+    assert.equal(await page.textContent('#backend-badge'), 'CPU (WebAssembly)');
+    assert.match(await page.textContent('#backend-why'), /only a software adapter, slower than the CPU path/);
+    assert.equal(await page.evaluate(() => window.tpKernelCheck.backend), 'cpu');
+    await page.selectOption('#backend-select', 'webgpu');
+    await page.waitForFunction(() => window.tpKernelCheck?.backend === 'webgpu');
     assert.equal(await page.textContent('#backend-badge'), 'WebGPU');
-    assert.match(await page.textContent('#backend-why'), /software adapter|hardware GPU/);
+    assert.match(await page.textContent('#backend-why'), /software adapter/);
     await page.selectOption('#backend-select', 'cpu');
     await page.waitForFunction(() => window.tpKernelCheck?.backend === 'cpu');
     assert.equal(await page.textContent('#backend-badge'), 'CPU (WebAssembly)');

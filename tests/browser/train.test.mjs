@@ -39,7 +39,7 @@ test('a tiny model trains 30 steps and the loss on the chart falls; fine-tuning 
     await waitReady(page);
     if (!(await capabilities(page)).cpuModel) {
       await openPanel(page, 'training');
-      assert.ok(await page.isVisible('[data-soon=training]'));
+      assert.ok(await page.isVisible('[data-soon^=training]'));
       console.log('the core has no model yet: checked the coming-soon state');
       return;
     }
@@ -341,7 +341,7 @@ test('a learning rate that diverges stops training with the reason and keeps the
     await waitReady(page);
     if (!(await capabilities(page)).cpuModel) {
       await openPanel(page, 'training');
-      assert.ok(await page.isVisible('[data-soon=training]'));
+      assert.ok(await page.isVisible('[data-soon^=training]'));
       return;
     }
     // A text shorter than the context is refused with the reason.
@@ -414,6 +414,42 @@ test('pause stops between steps, resume continues at the next step, reset forget
     await page.waitForFunction(() => window.tp.store.modelInfo === null && window.tpTraining.phases.length === 0);
     assert.equal(await page.$eval('#train-reset', (b) => b.disabled), true);
     assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('training on WebGPU (SwiftShader here): the loss falls, the page says where it ran', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
+  try {
+    await waitReady(page);
+    if (!(await capabilities(page)).gpuModel) {
+      console.log('the core has no WebGPU model yet');
+      await openPanel(page, 'training');
+      assert.equal(await page.$eval('#train-start', (b) => b.disabled), !(await capabilities(page)).cpuModel);
+      return;
+    }
+    await page.selectOption('#backend-select', 'webgpu');
+    await page.waitForFunction(() => window.tp.store.backend === 'webgpu');
+    await setUpTinyModel(page);
+    await trainSteps(page, 12, { evalEvery: 6 });
+    const training = await page.evaluate(() => window.tpTraining);
+    const losses = training.phases[0].steps.map((s) => s.loss);
+    console.log(`WebGPU losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+    assert.equal(losses.length, 12);
+    assert.ok(losses.at(-1) < losses[0] - 0.2, `the loss falls on WebGPU: ${losses[0]} -> ${losses.at(-1)}`);
+    assert.match(await page.textContent('#train-status'), /Done: 12 steps on WebGPU/);
+    assert.equal(await page.evaluate(() => window.tp.store.modelInfo.backend), 'webgpu');
+    // What the WebGPU model cannot do yet is said, not hidden.
+    if ((await capabilities(page)).cpuModel) {
+      await openPanel(page, 'generate');
+      await page.click('#generate');
+      await page.waitForFunction(() => /stopped/.test(document.querySelector('#gen-stats').textContent));
+      assert.match(await page.textContent('#gen-stats'), /trained on WebGPU.*CPU/);
+    }
+    await openPanel(page, 'training');
+    await screenshot(page, 'panel-training-webgpu');
+    assert.deepEqual(consoleErrors.filter((e) => !/model was not kept/.test(e)), []);
   } finally {
     await close();
   }

@@ -19,7 +19,7 @@ test('training settings: the learning-rate schedule, the token budget and refusa
     await waitReady(page);
     await openPanel(page, 'training');
     if (!(await capabilities(page)).cpuModel) {
-      assert.ok(await page.isVisible('[data-soon=training]'));
+      assert.ok(await page.isVisible('[data-soon^=training]'));
       assert.equal(await page.$eval('#train-start', (b) => b.disabled), true, 'Start waits for the model');
     }
     await page.fill('#t-steps', '200');

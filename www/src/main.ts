@@ -138,9 +138,11 @@ function describe(backend: Backend): [string, string] {
     const model = store.caps.gpuModel ? '' : ' The model itself runs on the CPU (WebAssembly) until the WebGPU model is in this build; the kernel check uses WebGPU.';
     return ['WebGPU', why + model];
   }
-  const why = report?.available
-    ? 'CPU (WebAssembly), chosen in the menu; WebGPU is available.'
-    : `CPU (WebAssembly): ${report?.reason ?? 'WebGPU is unavailable'}.`;
+  const why = !report?.available
+    ? `CPU (WebAssembly): ${report?.reason ?? 'WebGPU is unavailable'}.`
+    : report.isFallback
+      ? 'CPU (WebAssembly): WebGPU here is only a software adapter, slower than the CPU path. Choose WebGPU in “Run on” to use it anyway.'
+      : 'CPU (WebAssembly), chosen in the menu; WebGPU is available.';
   return ['CPU (WebAssembly)', why];
 }
 
@@ -184,7 +186,9 @@ async function start(): Promise<void> {
   });
   store.set('caps', caps);
   const restored = restoreSession(ctx);
-  if (report.available) {
+  // A software adapter (SwiftShader, WARP, lavapipe) is slower than the CPU path: start on the CPU there and say
+  // why; the menu still offers WebGPU.
+  if (report.available && !report.isFallback) {
     try {
       await chooseBackend('webgpu');
     } catch (error) {

@@ -62,13 +62,14 @@ export interface SampleOptions {
   seed: number;
 }
 
-/** What the worker needs from a model. */
+/** What the worker needs from a model. Training may be asynchronous (the GPU model reads back its loss). */
 export interface ModelHandle {
+  readonly backend: 'cpu' | 'webgpu';
   readonly paramCount: number;
   readonly configJson: string;
   configure(options: CoreTrainOptions, train: Uint32Array, val: Uint32Array): void;
-  step(): StepStats;
-  evaluate(): EvalStats;
+  step(): StepStats | Promise<StepStats>;
+  evaluate(): EvalStats | Promise<EvalStats>;
   generate(prompt: Uint32Array, options: SampleOptions): Uint32Array;
   inspect(tokens: Uint32Array, k: number): Inspection;
   attention(tokens: Uint32Array): AttentionCapture;
@@ -92,6 +93,7 @@ function method(target: Binding, name: string): (...args: unknown[]) => unknown 
 
 function wrap(model: Binding): ModelHandle {
   return {
+    backend: 'cpu',
     get paramCount() {
       return Number(model.paramCount);
     },
@@ -127,4 +129,31 @@ export function loadModel(ModelClass: unknown, bytes: Uint8Array): ModelHandle {
   const load = (ModelClass as BindingClass).loadSafetensors;
   if (typeof load !== 'function') throw new Error("this build of the core's model cannot load safetensors");
   return wrap(load.call(ModelClass, bytes));
+}
+
+/** A new model on the WebGPU device `gpu`: `new GpuModel(gpu, configJson, seed)` (crate/src/wasm/gpu_model.rs).
+ *  It trains (`setTrainingData`, async `step`, `evaluate`); generation, captures and safetensors are CPU-model
+ *  only in this build, and say so. */
+export function openGpuModel(GpuModelClass: unknown, gpu: unknown, config: CoreModelConfig, seed: number, paramCount: number): ModelHandle {
+  if (typeof GpuModelClass !== 'function') throw new Error('the WebGPU model is not in this build of the core yet');
+  const model = new (GpuModelClass as new (gpu: unknown, config: string, seed: number) => Binding)(gpu, JSON.stringify(config), seed >>> 0);
+  const notYet = (what: string) => () => {
+    throw new Error(`${what} works on the CPU model; this model was trained on WebGPU, which cannot do it in this build yet. Choose “CPU” in Run on and train there to use it.`);
+  };
+  return {
+    backend: 'webgpu',
+    paramCount,
+    configJson: JSON.stringify(config),
+    configure: (options, train, val) => void method(model, 'setTrainingData')(train, val, JSON.stringify(options)),
+    step: () => method(model, 'step')() as Promise<StepStats>,
+    evaluate: () => method(model, 'evaluate')() as Promise<EvalStats>,
+    generate: notYet('Generation'),
+    inspect: notYet('Inspection'),
+    attention: notYet('Attention'),
+    attentionDetail: notYet('Attention'),
+    embeddings: notYet('The embeddings map'),
+    saveSafetensors: notYet('Saving'),
+    tokenizerJson: undefined,
+    free: () => (typeof model.free === 'function' ? (model.free as () => void).call(model) : undefined),
+  };
 }

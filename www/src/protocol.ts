@@ -186,6 +186,10 @@ export interface TrainRequest {
   keepWeights: boolean;
   /** Continue a paused run where it stopped (same data, optimiser state and step count). */
   resume: boolean;
+  /** Where to train a new model ('webgpu' needs the GpuModel binding). */
+  backend: Backend;
+  /** The parameter count (the GPU model does not report it). */
+  paramCount: number;
 }
 
 export type TrainProgress =
@@ -200,6 +204,7 @@ export interface TrainSummary {
 }
 
 export interface ModelInfo {
+  backend: Backend;
   paramCount: number;
   config: CoreModelConfig;
   /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */

@@ -30,7 +30,7 @@ import type {
   TokenizerSummary,
 } from './protocol';
 import { displayBytes, displayText, hexBytes } from './tokens';
-import { loadModel, openModel, type ModelHandle } from './model-adapter';
+import { loadModel, openGpuModel, openModel, type ModelHandle } from './model-adapter';
 import { TRAIN_FRACTION } from './split';
 import type { AttentionStep } from './attention-math';
 
@@ -303,10 +303,16 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
     if (trainIds.length <= request.options.seq_len) {
       throw new Error(`the training text has ${trainIds.length} tokens, fewer than the context (${request.options.seq_len}): use more text or a shorter context`);
     }
+    if (request.keepWeights && model?.backend === 'webgpu') {
+      throw new Error('fine-tuning a model trained on WebGPU is not in this build yet: train it on the CPU (Run on: CPU) to fine-tune it');
+    }
     if (!request.keepWeights || !model) {
       model?.free();
       model = null;
-      model = openModel(optional.CpuModel, request.config, request.options.seed);
+      model =
+        request.backend === 'webgpu'
+          ? openGpuModel(optional.GpuModel, await openGpu(), request.config, request.options.seed, request.paramCount)
+          : openModel(optional.CpuModel, request.config, request.options.seed);
     }
     configured = false;
     model.configure(request.options, trainIds, valIds);
@@ -327,7 +333,7 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
       }
       if (model !== active) return { steps: last, stopped: 'reset' };
       if (last >= request.options.steps) break;
-      const stats = active.step();
+      const stats = await active.step();
       last = stats.step;
       tokens += stats.tokens;
       const elapsedMs = performance.now() - start;
@@ -343,7 +349,7 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
       };
       progress(step);
       if (request.options.eval_interval > 0 && (stats.step % request.options.eval_interval === 0 || stats.step >= request.options.steps)) {
-        const e = active.evaluate();
+        const e = await active.evaluate();
         const evaluated: TrainProgress = { kind: 'eval', step: e.step, valLoss: e.val_loss, valPpl: e.val_ppl };
         progress(evaluated);
       }
@@ -513,7 +519,7 @@ async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
   model?.free();
   model = loaded;
   configured = false;
-  return { paramCount: loaded.paramCount, config: modelConfig(loaded), tokenizerJson: storedTokenizer };
+  return { backend: 'cpu', paramCount: loaded.paramCount, config: modelConfig(loaded), tokenizerJson: storedTokenizer };
 }
 
 type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
@@ -532,7 +538,7 @@ const api: Handlers = {
   train,
   pauseTraining,
   resetModel,
-  modelInfo: async () => (model ? { paramCount: model.paramCount, config: modelConfig(model) } : null),
+  modelInfo: async () => (model ? { backend: model.backend, paramCount: model.paramCount, config: modelConfig(model) } : null),
   generate,
   stopGeneration: async () => {
     stopRequested = true;

@@ -155,7 +155,7 @@ export const sessionPanel: Panel = {
           ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json: info.tokenizerJson });
         }
         ctx.store.set('phases', []);
-        ctx.store.set('modelInfo', { paramCount: info.paramCount, config: info.config });
+        ctx.store.set('modelInfo', { backend: 'cpu', paramCount: info.paramCount, config: info.config });
         sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
       } catch (error) {
         sayModel(`"${picked.name}" did not load: ${errorMessage(error)} The current model is unchanged.`, 'error');

@@ -201,10 +201,17 @@ export const trainingPanel: Panel = {
     let hasModel = false;
     let lastSettings: TrainSettings | null = null;
     const publish = () => (window.tpTraining = { state, phases });
+    /** Where a new run trains: WebGPU when chosen and the GPU model exists, else the CPU model. */
+    const trainingBackend = (): 'webgpu' | 'cpu' | null => {
+      const { caps, backend } = ctx.store;
+      if (backend === 'webgpu' && caps.gpuModel) return 'webgpu';
+      return caps.cpuModel ? 'cpu' : null;
+    };
+    const canTrain = () => trainingBackend() !== null;
     const setState = (next: typeof state) => {
       state = next;
       if (ctx.store.training !== (state === 'running')) ctx.store.set('training', state === 'running');
-      const modelReady = ctx.store.caps.cpuModel;
+      const modelReady = canTrain();
       startButton.disabled = !modelReady || state === 'running' || state === 'paused';
       pauseButton.disabled = state !== 'running';
       resumeButton.disabled = state !== 'paused';
@@ -271,7 +278,9 @@ export const trainingPanel: Panel = {
         phases.push({ corpus: corpus!.name, offset, steps: [], evals: [] });
       }
       const phase = phases.at(-1)!;
-      status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : 'Training…';
+      const where = trainingBackend() ?? 'cpu';
+      const on = where === 'webgpu' ? 'on WebGPU' : 'on the CPU';
+      status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…`;
       delete status.dataset.kind;
       hasModel = true;
       setState('running');
@@ -300,6 +309,8 @@ export const trainingPanel: Panel = {
             text: corpus!.text,
             keepWeights: fineTune,
             resume,
+            backend: where,
+            paramCount: modelSize(model, vocab, settings.batch).params,
           },
         );
         if (summary.stopped !== 'reset') {
@@ -313,7 +324,7 @@ export const trainingPanel: Panel = {
         } else if (summary.stopped === 'reset') {
           setState('idle');
         } else {
-          status.textContent = `Done: ${summary.steps} steps.`;
+          status.textContent = `Done: ${summary.steps} steps ${on}.`;
           setState('done');
         }
       } catch (error) {
@@ -366,9 +377,20 @@ export const trainingPanel: Panel = {
       publish();
       if (!section.hidden) drawRun();
     });
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
+    const showAvailability = () => {
+      const { caps, backend } = ctx.store;
+      if (!caps.cpuModel && !caps.gpuModel) {
+        replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
+      } else if (!caps.cpuModel && backend !== 'webgpu') {
+        replace(soon, h('p', { class: 'notice', 'data-soon': 'training-cpu' }, 'This build trains on WebGPU only: choose WebGPU in “Run on” (the CPU model is coming soon).'));
+      } else if (!caps.cpuModel) {
+        replace(soon, h('p', { class: 'notice', id: 'train-where' }, 'Training runs on WebGPU. Generating from the model and looking inside it need the CPU model, which is coming soon.'));
+      } else {
+        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU (a model trained there cannot be inspected or saved yet; choose CPU in “Run on” for that).' : 'Training runs on the CPU (WebAssembly).'));
+      }
       setState(state);
-    });
+    };
+    ctx.store.on('caps', showAvailability);
+    ctx.store.on('backend', showAvailability);
   },
 };
