@@ -41,6 +41,10 @@ export const embeddingsPanel: Panel = {
         replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'No model yet: train one in the Training panel and come back (or keep this panel open while it trains).'));
         return;
       }
+      if (ctx.store.modelInfo?.backend === 'webgpu' || (ctx.store.training && ctx.store.backend === 'webgpu' && ctx.store.caps.gpuModel)) {
+        replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'This model trains on WebGPU, whose weights cannot be read here yet: train on the CPU (“Run on”) to watch the embeddings move.'));
+        return;
+      }
       busy = true;
       try {
         const view = await ctx.core.call('embeddings');

@@ -94,6 +94,10 @@ export const positionsPanel: Panel = {
     const drawLearned = async () => {
       if (!ctx.store.caps.cpuModel || section.hidden) return;
       const info = ctx.store.modelInfo;
+      if (info?.backend === 'webgpu') {
+        replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'This model was trained on WebGPU, whose weights cannot be read here yet: train on the CPU to see its learned positions.'));
+        return;
+      }
       if (!info || info.config.positional !== 'learned') {
         replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'Train (or load) a model with learned positions to see how similar its position vectors became.'));
         return;

@@ -8,7 +8,9 @@ import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
 
 async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
-  if (!info) {
+  if (!info || info.backend !== 'cpu') {
+    // Nothing to keep (or a WebGPU model, which cannot be saved in this build): forget older weights, so a
+    // reload does not bring back a different model.
     await db.save('model-weights', null);
     return;
   }
