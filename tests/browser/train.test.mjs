@@ -280,6 +280,18 @@ test('the model survives a reload; safetensors download, bad files refused, uplo
     assert.deepEqual(await greedy(page, 'abcab'), before, 'the uploaded file gives the same model');
     await openPanel(page, 'session');
     await screenshot(page, 'panel-session');
+    // A loaded model can be fine-tuned: keep its weights and train on.
+    await openPanel(page, 'training');
+    assert.equal(await page.$eval('#t-keep', (c) => c.disabled), false);
+    await page.check('#t-keep');
+    await page.fill('#t-steps', '5');
+    await page.fill('#t-warmup', '1');
+    await page.fill('#t-lr', '0.003');
+    await page.click('#train-start');
+    await page.waitForFunction(() => /Done: 5 steps/.test(document.querySelector('#train-status').textContent), null, { timeout: 60_000 });
+    const tuned = await page.evaluate(() => window.tpTraining.phases.at(-1).steps);
+    assert.equal(tuned.length, 5);
+    assert.ok(tuned[0].loss < 1.5, `fine-tuning starts from the trained weights (loss ${tuned[0].loss}, fresh weights start near ln V ≈ 2.2)`);
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

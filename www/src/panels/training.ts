@@ -9,6 +9,7 @@ import { TRAIN_FRACTION } from '../state';
 import type { ModelConfig, Phase } from '../state';
 import type { CoreModelConfig, CoreTrainOptions, TrainProgress } from '../protocol';
 import { checkConfig, modelSize } from '../model-size';
+import * as db from '../db';
 
 export interface TrainSettings {
   steps: number;
@@ -358,7 +359,21 @@ export const trainingPanel: Panel = {
       setState('idle');
       drawRun();
     });
-    section.querySelector('form')!.addEventListener('input', update);
+    let touched = false;
+    section.querySelector('form')!.addEventListener('input', () => {
+      touched = true;
+      update();
+      if (!checkTraining(read())) void db.save('training-settings', read());
+    });
+    // The settings of the last visit.
+    void db.load<TrainSettings>('training-settings').then((saved) => {
+      if (!saved || touched) return;
+      for (const [key, field] of Object.entries(f)) {
+        const value = saved[key as keyof TrainSettings];
+        if (typeof value === 'number' && Number.isFinite(value)) field.input.value = String(value);
+      }
+      if (!section.hidden) update();
+    });
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
     section.addEventListener('panel-shown', () => {
       update();
