@@ -41,7 +41,9 @@ function ticks(lo: number, hi: number, count: number): number[] {
 function label(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(0);
+  if (a >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (a >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
+  if (a < 1e-3) return v.toExponential(1);
   return String(Number(v.toPrecision(3)));
 }
 
