@@ -15,6 +15,24 @@ export interface ChartOptions {
   yLabel: string;
   /** Start the y axis at zero (otherwise it fits the data). */
   zeroBased?: boolean;
+  /** A logarithmic y axis (for perplexity, which falls by orders of magnitude). */
+  logY?: boolean;
+}
+
+/** Ticks for a log axis: 1, 2, 5 times powers of ten inside [lo, hi] (in data units). */
+function logTicks(lo: number, hi: number): number[] {
+  const pick = (multiples: number[]) => {
+    const out: number[] = [];
+    for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++)
+      for (const m of multiples) {
+        const v = m * 10 ** p;
+        if (v >= lo && v <= hi) out.push(v);
+      }
+    return out;
+  };
+  const coarse = pick([1, 2, 5]);
+  // A narrow range (perplexity from 8 to 2) needs every digit to show any ticks at all.
+  return coarse.length >= 3 ? coarse : pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 declare global {
@@ -66,7 +84,12 @@ export function drawChart(canvas: HTMLCanvasElement, id: string, series: Series[
   const fg = cssColor('--fg');
   const muted = cssColor('--muted');
   const grid = cssColor('--border');
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const logY = options.logY === true;
+  const fy = (y: number) => (logY ? Math.log10(y) : y);
+  const all = series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0))
+    .map(([x, y]) => [x, fy(y)] as [number, number]);
   const pad = { left: 62, right: 12, top: 12, bottom: 36 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
@@ -78,20 +101,21 @@ export function drawChart(canvas: HTMLCanvasElement, id: string, series: Series[
   }
   let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [y0, y1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
-  if (options.zeroBased) y0 = Math.min(0, y0);
+  if (options.zeroBased && !logY) y0 = Math.min(0, y0);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) [y0, y1] = [y0 - 1, y1 + 1];
   const yPad = (y1 - y0) * 0.05;
-  if (!options.zeroBased || y0 < 0) y0 -= yPad;
+  if (!options.zeroBased || y0 < 0 || logY) y0 -= yPad;
   y1 += yPad;
   const sx = (x: number) => pad.left + ((x - x0) / (x1 - x0)) * plotW;
-  const sy = (y: number) => pad.top + (1 - (y - y0) / (y1 - y0)) * plotH;
+  const sy = (y: number) => pad.top + (1 - (fy(y) - y0) / (y1 - y0)) * plotH;
   // Grid and ticks.
   g.strokeStyle = grid;
   g.lineWidth = 1;
   g.textAlign = 'right';
   g.textBaseline = 'middle';
-  for (const v of ticks(y0, y1, 5)) {
+  const yTicks = logY ? logTicks(10 ** y0, 10 ** y1) : ticks(y0, y1, 5);
+  for (const v of yTicks) {
     g.beginPath();
     g.moveTo(pad.left, sy(v));
     g.lineTo(pad.left + plotW, sy(v));
@@ -119,7 +143,7 @@ export function drawChart(canvas: HTMLCanvasElement, id: string, series: Series[
     g.beginPath();
     let started = false;
     for (const [x, y] of s.points) {
-      if (!Number.isFinite(y)) continue;
+      if (!Number.isFinite(y) || (logY && y <= 0)) continue;
       if (started) g.lineTo(sx(x), sy(y));
       else g.moveTo(sx(x), sy(y));
       started = true;

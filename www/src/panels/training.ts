@@ -240,7 +240,7 @@ export const trainingPanel: Panel = {
       drawChart(pplChart.canvas, 'ppl', [
         { name: 'train', color: '--train', points: all.map((x) => [x.step, Math.exp(x.loss)]) },
         { name: 'validation', color: '--val', dashed: true, points: evals.map((x) => [x.step, x.valPpl]) },
-      ], { xLabel: 'step', yLabel: 'perplexity' });
+      ], { xLabel: 'step', yLabel: 'perplexity (log)', logY: true });
       drawChart(speedChart.canvas, 'speed', [{ name: 'tokens/s', color: '--pass', points: all.map((x) => [x.step, x.tokensPerSec]) }], { xLabel: 'step', yLabel: 'tokens/s', zeroBased: true });
       if (all.length > 0) drawChart(lrChart.canvas, 'lr-run', [{ name: 'learning rate', color: '--accent', points: all.map((x) => [x.step, x.lr]) }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
     };
