@@ -205,6 +205,8 @@ export interface TrainSummary {
 
 export interface ModelInfo {
   backend: Backend;
+  /** Whether generation, captures and saving work (a WebGPU model once its weights were copied to the CPU). */
+  inspectable: boolean;
   paramCount: number;
   config: CoreModelConfig;
   /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */

@@ -286,6 +286,8 @@ async function loadTokenizer(json: string, text: string): Promise<TokenizerSumma
 // ---- Training: a loop of step() calls that yields to messages between steps, so pause and reset get through.
 
 let model: ModelHandle | null = null;
+/** Whether the model's weights can be read on the CPU (always for the CPU model; after a sync for WebGPU). */
+let inspectable = true;
 let configured = false;
 let running = false;
 let pauseRequested = false;
@@ -309,9 +311,10 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
     if (!request.keepWeights || !model) {
       model?.free();
       model = null;
+      inspectable = request.backend !== 'webgpu';
       model =
         request.backend === 'webgpu'
-          ? openGpuModel(optional.GpuModel, await openGpu(), request.config, request.options.seed, request.paramCount)
+          ? openGpuModel(optional.GpuModel, optional.CpuModel, await openGpu(), request.config, request.options.seed, request.paramCount)
           : openModel(optional.CpuModel, request.config, request.options.seed);
     }
     configured = false;
@@ -327,6 +330,7 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
   try {
     for (;;) {
       if (pauseRequested) {
+        await syncToCpu(active);
         const paused: TrainProgress = { kind: 'paused', step: last };
         progress(paused);
         return { steps: last, stopped: 'paused' };
@@ -355,9 +359,23 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
       }
       await yieldToMessages();
     }
+    await syncToCpu(active);
     return { steps: last };
   } finally {
     running = false;
+  }
+}
+
+/** After a WebGPU run, copy the weights to the CPU model that generates and shows the insides. */
+async function syncToCpu(handle: ModelHandle): Promise<void> {
+  const sync = (handle as ModelHandle & { sync?: () => Promise<void> }).sync;
+  if (!sync) return;
+  try {
+    await sync();
+    inspectable = true;
+  } catch (error) {
+    inspectable = false;
+    console.warn(`the weights trained on WebGPU could not be copied to the CPU: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -519,7 +537,8 @@ async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
   model?.free();
   model = loaded;
   configured = false;
-  return { backend: 'cpu', paramCount: loaded.paramCount, config: modelConfig(loaded), tokenizerJson: storedTokenizer };
+  inspectable = true;
+  return { backend: 'cpu', inspectable: true, paramCount: loaded.paramCount, config: modelConfig(loaded), tokenizerJson: storedTokenizer };
 }
 
 type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
@@ -538,7 +557,7 @@ const api: Handlers = {
   train,
   pauseTraining,
   resetModel,
-  modelInfo: async () => (model ? { backend: model.backend, paramCount: model.paramCount, config: modelConfig(model) } : null),
+  modelInfo: async () => (model ? { backend: model.backend, inspectable, paramCount: model.paramCount, config: modelConfig(model) } : null),
   generate,
   stopGeneration: async () => {
     stopRequested = true;

@@ -41,8 +41,8 @@ export const embeddingsPanel: Panel = {
         replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'No model yet: train one in the Training panel and come back (or keep this panel open while it trains).'));
         return;
       }
-      if (ctx.store.modelInfo?.backend === 'webgpu' || (ctx.store.training && ctx.store.backend === 'webgpu' && ctx.store.caps.gpuModel)) {
-        replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'This model trains on WebGPU, whose weights cannot be read here yet: train on the CPU (“Run on”) to watch the embeddings move.'));
+      if ((ctx.store.modelInfo && !ctx.store.modelInfo.inspectable) || (ctx.store.training && ctx.store.backend === 'webgpu' && ctx.store.caps.gpuModel)) {
+        replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'This model trains on WebGPU: the map shows its embeddings when a run ends or pauses (the weights are copied to the CPU then). Train on the CPU (“Run on”) to watch them move step by step.'));
         return;
       }
       busy = true;

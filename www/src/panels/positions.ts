@@ -94,7 +94,7 @@ export const positionsPanel: Panel = {
     const drawLearned = async () => {
       if (!ctx.store.caps.cpuModel || section.hidden) return;
       const info = ctx.store.modelInfo;
-      if (info?.backend === 'webgpu') {
+      if (info && !info.inspectable) {
         replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'This model was trained on WebGPU, whose weights cannot be read here yet: train on the CPU to see its learned positions.'));
         return;
       }

@@ -8,7 +8,7 @@ import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
 
 async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
-  if (!info || info.backend !== 'cpu') {
+  if (!info || !info.inspectable) {
     // Nothing to keep (or a WebGPU model, which cannot be saved in this build): forget older weights, so a
     // reload does not bring back a different model.
     await db.save('model-weights', null);
@@ -157,7 +157,7 @@ export const sessionPanel: Panel = {
           ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json: info.tokenizerJson });
         }
         ctx.store.set('phases', []);
-        ctx.store.set('modelInfo', { backend: 'cpu', paramCount: info.paramCount, config: info.config });
+        ctx.store.set('modelInfo', { backend: 'cpu', inspectable: true, paramCount: info.paramCount, config: info.config });
         sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
       } catch (error) {
         sayModel(`"${picked.name}" did not load: ${errorMessage(error)} The current model is unchanged.`, 'error');

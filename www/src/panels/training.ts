@@ -401,7 +401,7 @@ export const trainingPanel: Panel = {
       } else if (!caps.cpuModel) {
         replace(soon, h('p', { class: 'notice', id: 'train-where' }, 'Training runs on WebGPU. Generating from the model and looking inside it need the CPU model, which is coming soon.'));
       } else {
-        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU (a model trained there cannot be inspected or saved yet; choose CPU in “Run on” for that).' : 'Training runs on the CPU (WebAssembly).'));
+        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Fine-tuning a WebGPU model is not in this build yet.' : 'Training runs on the CPU (WebAssembly).'));
       }
       setState(state);
     };
