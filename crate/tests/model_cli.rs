@@ -130,10 +130,22 @@ fn train_generate_forward_round_trip() {
 
     let out = tplay(
         &dir,
-        &["generate", "--model", "m.safetensors", "--device", "gpu"],
+        &[
+            "forward",
+            "--model",
+            "m.safetensors",
+            "--tokens",
+            "ids.json",
+            "--targets",
+            "ids.json",
+            "--out",
+            "d.safetensors",
+            "--device",
+            "gpu",
+        ],
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use --device cpu"));
     let out = tplay(&dir, &["generate", "--model", "missing.safetensors"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read missing.safetensors"));
     std::fs::remove_dir_all(&dir).ok();

@@ -72,6 +72,14 @@ impl GpuTrainer {
         self.step
     }
 
+    /// Whether `evaluate` is due after the current step (the CPU trainer's rule).
+    pub fn eval_due(&self) -> bool {
+        self.batches.has_validation()
+            && self.options.eval_interval > 0
+            && (self.step.is_multiple_of(self.options.eval_interval)
+                || self.step == self.options.steps)
+    }
+
     /// T of the training batches.
     pub fn seq_len(&self) -> usize {
         self.seq_len

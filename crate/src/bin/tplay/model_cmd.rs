@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use transformer_playground::corpus::{self, Corpus};
+use transformer_playground::gpu::GpuContext;
+use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
 use transformer_playground::model::generate::SampleOptions;
 use transformer_playground::model::weights::{load_safetensors, save_safetensors};
 use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
@@ -22,12 +24,68 @@ pub enum Device {
     Gpu,
 }
 
-fn check_device(device: Device) -> Result<()> {
+/// Opens the GPU for `--device gpu` (None for the CPU), saying which adapter runs the work.
+fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
     match device {
-        Device::Cpu => Ok(()),
-        Device::Gpu => Err(Error::InvalidInput(
-            "--device gpu is not available yet for the model (the GPU kernels are being written); use --device cpu".into(),
-        )),
+        Device::Cpu => Ok(None),
+        Device::Gpu => {
+            let gpu = pollster::block_on(GpuContext::new())?;
+            eprintln!(
+                "device: {} ({}, {})",
+                gpu.summary.name, gpu.summary.backend, gpu.summary.device_type
+            );
+            Ok(Some(gpu))
+        }
+    }
+}
+
+/// The trainer of either device, behind the few calls the CLI makes.
+enum AnyTrainer {
+    Cpu(Box<Trainer>),
+    Gpu(Box<(GpuContext, GpuTrainer)>),
+}
+
+impl AnyTrainer {
+    fn step(&mut self) -> Result<transformer_playground::model::StepStats> {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.step(),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.step(&both.0)),
+        }
+    }
+
+    fn evaluate(&mut self) -> Result<transformer_playground::model::EvalStats> {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.evaluate(),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.evaluate(&both.0)),
+        }
+    }
+
+    fn eval_due(&self) -> bool {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.eval_due(),
+            AnyTrainer::Gpu(both) => both.1.eval_due(),
+        }
+    }
+
+    fn step_count(&self) -> u32 {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.step_count(),
+            AnyTrainer::Gpu(both) => both.1.step_count(),
+        }
+    }
+
+    /// The current weights as a CPU model (what gets saved).
+    fn model(&self) -> Result<Gpt<f32>> {
+        match self {
+            AnyTrainer::Cpu(trainer) => {
+                Gpt::from_params(trainer.model.config.clone(), trainer.model.params.clone())
+            }
+            AnyTrainer::Gpu(both) => {
+                let (gpu, trainer) = &**both;
+                let params = pollster::block_on(trainer.model.download_params(gpu))?;
+                Gpt::from_params(trainer.model.config.clone(), params)
+            }
+        }
     }
 }
 
@@ -157,7 +215,7 @@ fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<ModelConfig> {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
-    check_device(args.device)?;
+    let gpu = open_gpu(args.device)?;
     let text = match &args.corpus {
         Some(path) => read_text(path)?,
         None => corpus::generate(Corpus::Stories, args.seed, args.corpus_bytes),
@@ -201,7 +259,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         val.len()
     );
     let model = Gpt::new(config, args.seed)?;
-    let mut trainer = Trainer::new(model, train, val, options.clone())?;
+    let mut trainer = match gpu {
+        None => AnyTrainer::Cpu(Box::new(Trainer::new(model, train, val, options.clone())?)),
+        Some(gpu) => {
+            let trainer = GpuTrainer::new(&gpu, &model, train, val, options.clone())?;
+            AnyTrainer::Gpu(Box::new((gpu, trainer)))
+        }
+    };
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     let mut total_tokens = 0usize;
@@ -213,7 +277,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 // Keep the last good weights on disk, then report.
                 write(
                     &args.out,
-                    &save_safetensors(&trainer.model, Some(&tok.to_json()))?,
+                    &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
                 )?;
                 eprintln!("saved the last good weights to {}", args.out.display());
                 return Err(e);
@@ -253,7 +317,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     write(
         &args.out,
-        &save_safetensors(&trainer.model, Some(&tok.to_json()))?,
+        &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
     )?;
     eprintln!(
         "wrote {} after {} steps in {:.1} s",
@@ -275,7 +339,7 @@ fn load_model(path: &Path) -> Result<(Gpt<f32>, Option<Tokenizer>)> {
 }
 
 pub fn generate(args: GenerateArgs) -> Result<()> {
-    check_device(args.device)?;
+    let gpu = open_gpu(args.device)?;
     let (mut model, tok) = load_model(&args.model)?;
     let tok = tok.ok_or_else(|| {
         Error::Format(format!(
@@ -297,7 +361,12 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         end_token: tok.eot_id(),
     };
     let start = std::time::Instant::now();
-    let out = model.generate(&prompt, &options)?;
+    let out = match &gpu {
+        None => model.generate(&prompt, &options)?,
+        Some(gpu) => {
+            pollster::block_on(GpuGpt::from_cpu(gpu, &model)?.generate(gpu, &prompt, &options))?
+        }
+    };
     let seconds = start.elapsed().as_secs_f64();
     println!("{}{}", args.prompt, tok.decode(&out)?);
     eprintln!(
@@ -334,7 +403,11 @@ fn read_ids(path: &Path) -> Result<(Vec<u32>, usize, usize)> {
 }
 
 pub fn forward(args: ForwardArgs) -> Result<()> {
-    check_device(args.device)?;
+    if let Device::Gpu = args.device {
+        return Err(Error::InvalidInput(
+            "tplay forward writes its parity dump from the CPU reference only; use --device cpu (the GPU path is checked against it by the tests)".into(),
+        ));
+    }
     let (mut model, _) = load_model(&args.model)?;
     let (inputs, b, t) = read_ids(&args.tokens)?;
     let (targets, tb, tt) = read_ids(&args.targets)?;
