@@ -24,19 +24,25 @@ pub fn version() -> String {
 }
 
 /// Options from a JSON string, a plain object, or `undefined`/`null` (the defaults, when there are some).
+/// Objects go through `JSON.stringify` and serde_json, so a misspelt field is an error (serde-wasm-bindgen
+/// would silently skip it).
 pub(crate) fn options<T: serde::de::DeserializeOwned>(
     value: JsValue,
     what: &str,
 ) -> Result<T, JsError> {
-    if let Some(text) = value.as_string() {
-        return serde_json::from_str(&text).map_err(|e| JsError::new(&format!("{what}: {e}")));
-    }
-    let value = if value.is_undefined() || value.is_null() {
-        js_sys::Object::new().into()
+    let text = if let Some(text) = value.as_string() {
+        text
+    } else if value.is_undefined() || value.is_null() {
+        "{}".to_string()
     } else {
-        value
+        js_sys::JSON::stringify(&value)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| {
+                JsError::new(&format!("{what}: expected a JSON string or a plain object"))
+            })?
     };
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what}: {e}")))
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
 }
 
 /// A plain JavaScript object (JSON-compatible: maps become objects, not `Map`s).
