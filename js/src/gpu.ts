@@ -1,5 +1,5 @@
 // What WebGPU offers here: the adapter the core would train on, or why there is none.
-import { messageOf } from './errors.js';
+import { guard, messageOf, wrapError } from './errors.js';
 import { track } from './resources.js';
 import { core, init } from './core.js';
 
@@ -76,6 +76,63 @@ export async function gpuInfo(): Promise<GpuInfo> {
     };
   } catch (error) {
     return { available: false, reason: messageOf(error) };
+  } finally {
+    gpu.free();
+    track('gpu', -1);
+  }
+}
+
+/** What gpuSelfTest() found. */
+export interface GpuSelfTest {
+  /** Where the kernel ran: 'webgpu', or 'cpu' when there is no WebGPU (then `reason` says why). */
+  backend: 'webgpu' | 'cpu';
+  reason?: string;
+  /** The largest |GPU - CPU| over a (14 x 12) @ (37 x 12)^T + bias matmul: about 1e-6 when the GPU is right. */
+  maxAbsDiff: number;
+  /** Milliseconds the kernel took, pipeline compilation included. */
+  millis: number;
+}
+
+/**
+ * Runs the core's matmul kernel on WebGPU and compares it with the CPU reference: a quick check that this
+ * device computes correctly. Without WebGPU it runs the CPU path only and says why.
+ */
+export async function gpuSelfTest(): Promise<GpuSelfTest> {
+  await init();
+  // B=2, T=7 -> N=14 rows, C=12 inputs, OC=37 outputs: no tile size divides these.
+  const [n, c, oc] = [14, 12, 37];
+  const values = (count: number, seed: number): Float32Array => {
+    const out = new Float32Array(count);
+    let state = seed;
+    for (let i = 0; i < count; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      out[i] = (state / 2 ** 32) * 2 - 1;
+    }
+    return out;
+  };
+  const inp = values(n * c, 1);
+  const weight = values(oc * c, 2);
+  const bias = values(oc, 3);
+  const reference = guard('the CPU matmul failed', () => core.matmulForwardCpu(inp, weight, bias, n, c, oc));
+  const start = performance.now();
+  if (!hasWebGpu()) {
+    return { backend: 'cpu', reason: 'this environment has no WebGPU (navigator.gpu is missing)', maxAbsDiff: 0, millis: performance.now() - start };
+  }
+  let gpu: core.Gpu;
+  try {
+    gpu = await core.Gpu.open();
+  } catch (error) {
+    return { backend: 'cpu', reason: messageOf(error), maxAbsDiff: 0, millis: performance.now() - start };
+  }
+  track('gpu', 1);
+  try {
+    const out = await gpu.matmul_forward(inp, weight, bias, n, c, oc).catch((error: unknown) => {
+      throw wrapError('the WebGPU matmul failed', error);
+    });
+    let maxAbsDiff = 0;
+    for (let i = 0; i < out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i]! - reference[i]!));
+    if (out.length !== reference.length) maxAbsDiff = Infinity;
+    return { backend: 'webgpu', maxAbsDiff, millis: performance.now() - start };
   } finally {
     gpu.free();
     track('gpu', -1);

@@ -20,8 +20,8 @@ export type {
 } from './tokenizer.js';
 export { corpora, generateCorpus } from './corpus.js';
 export type { CorpusInfo, GenerateCorpusOptions } from './corpus.js';
-export { gpuInfo, hasWebGpu } from './gpu.js';
-export type { GpuAdapterInfo, GpuInfo, GpuUnavailable } from './gpu.js';
+export { gpuInfo, gpuSelfTest, hasWebGpu } from './gpu.js';
+export type { GpuAdapterInfo, GpuInfo, GpuSelfTest, GpuUnavailable } from './gpu.js';
 
 import { core, init } from './core.js';
 

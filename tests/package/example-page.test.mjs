@@ -1,0 +1,153 @@
+// The example blog page (examples/blog.html) under the strict CSP of scripts/static-server.mjs: the widgets
+// render, work independently, follow attribute changes, free their resources when removed, and show user text
+// as text only.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startServer } from '../../scripts/static-server.mjs';
+import { launchBrowser, ROOT, screenshot, skipReason } from './helpers.mjs';
+
+const skip = skipReason({ browser: true });
+let server;
+let browser;
+let page;
+let consoleErrors;
+let requests;
+let origin;
+
+const tokensOf = (id) => page.evaluate((id) => document.getElementById(id).tokens.map((t) => t.text), id);
+const settled = (id) => page.evaluate((id) => document.getElementById(id).updateComplete.then(() => document.getElementById(id).state), id);
+const resources = () => page.evaluate(() => import('/lib/index.js').then((m) => m.resourceCount()));
+
+before(async () => {
+  if (skip) return;
+  ({ server, url: origin } = await startServer(ROOT)); // serves the repository: /examples/ and /lib/
+  ({ browser, page, consoleErrors, requests } = await launchBrowser());
+  await page.goto(`${origin}examples/blog.html`);
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('token-view')].every((view) => view.state === 'ready' || view.state === 'error'),
+    null,
+    { timeout: 60_000 },
+  );
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) await new Promise((done) => server.close(done));
+});
+
+test('the widgets render under the strict CSP, with no requests beyond the page and no console errors', { skip }, async () => {
+  for (const id of ['char-view', 'bpe-view', 'math-view']) assert.equal(await settled(id), 'ready', `#${id} is ready`);
+  const chars = await tokensOf('char-view');
+  const bpe = await tokensOf('bpe-view');
+  const sentence = 'Once upon a time, Mia walked to the river because she wanted to see the boats.';
+  assert.equal(chars.length, [...sentence].length, 'one character token per character');
+  assert.ok(bpe.length < chars.length / 2, `BPE uses far fewer tokens (${bpe.length} vs ${chars.length})`);
+  assert.equal(bpe.join('').replaceAll('␣', ' '), sentence, 'the BPE tokens spell the text');
+  const spans = await page.evaluate(() => document.getElementById('bpe-view').shadowRoot.querySelectorAll('.tok').length);
+  assert.equal(spans, bpe.length, 'one colored span per token');
+  // Theming: the dark view takes --tp-bg from the page's CSS.
+  const bg = await page.evaluate(() => getComputedStyle(document.getElementById('math-view')).backgroundColor);
+  assert.equal(bg, 'rgb(29, 31, 36)');
+  await screenshot(page, 'blog');
+  assert.deepEqual(consoleErrors, [], 'no console errors (a CSP violation would show here)');
+  assert.deepEqual(requests.filter((r) => !r.startsWith(origin)), [], 'no requests leave the page origin');
+});
+
+test('two widgets work independently: changing one leaves the other as it was', { skip }, async () => {
+  const charBefore = await tokensOf('char-view');
+  const mathBefore = await tokensOf('math-view');
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('text', 'the dog ran'));
+  assert.equal(await settled('bpe-view'), 'ready');
+  assert.equal((await tokensOf('bpe-view')).join('').replaceAll('␣', ' '), 'the dog ran');
+  assert.deepEqual(await tokensOf('char-view'), charBefore);
+  assert.deepEqual(await tokensOf('math-view'), mathBefore);
+});
+
+test('attributes changed at runtime take effect (text, tokenizer, corpus), also through the page form', { skip }, async () => {
+  // The page's form sets the `text` attribute of both views.
+  await page.fill('#try-text', 'The cat sat.');
+  assert.equal(await settled('char-view'), 'ready');
+  assert.equal(await settled('bpe-view'), 'ready');
+  assert.deepEqual(await tokensOf('char-view'), ['T', 'h', 'e', '␣', 'c', 'a', 't', '␣', 's', 'a', 't', '.']);
+  // The tokenizer attribute: char -> BPE retrains, and a `trained` event reports the new vocabulary.
+  const trained = page.evaluate(
+    () => new Promise((done) => document.getElementById('char-view').addEventListener('trained', (e) => done(e.detail), { once: true })),
+  );
+  await page.evaluate(() => document.getElementById('char-view').setAttribute('tokenizer', 'bpe:300'));
+  assert.deepEqual(await trained, { kind: 'bpe', vocabSize: 300 });
+  assert.equal(await settled('char-view'), 'ready');
+  assert.equal(await page.evaluate(() => document.getElementById('char-view').activeTokenizer.vocabSize), 300);
+  // The select element of the page drives the second view's tokenizer.
+  await page.selectOption('#try-tokenizer', 'char');
+  assert.equal(await settled('bpe-view'), 'ready');
+  assert.equal(await page.evaluate(() => document.getElementById('bpe-view').activeTokenizer.kind), 'char');
+  // A bad attribute value shows a readable error in the widget and emits `error`, and a good one recovers.
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer', 'wordpiece'));
+  assert.equal(await settled('bpe-view'), 'error');
+  const shown = await page.evaluate(() => document.getElementById('bpe-view').shadowRoot.querySelector('.error').textContent);
+  assert.match(shown, /the tokenizer attribute must be 'char' or 'bpe:<vocab size>'/);
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer', 'bpe:512'));
+  assert.equal(await settled('bpe-view'), 'ready');
+});
+
+test('user text is rendered as text: markup and scripts in it never become elements', { skip }, async () => {
+  const hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>';
+  await page.evaluate((text) => document.getElementById('bpe-view').setAttribute('text', text), hostile);
+  assert.equal(await settled('bpe-view'), 'ready');
+  const found = await page.evaluate(() => {
+    const root = document.getElementById('bpe-view').shadowRoot;
+    return {
+      injected: root.querySelectorAll('img, script, b').length,
+      pwned: window.__pwned ?? null,
+      text: [...root.querySelectorAll('.tok')].map((span) => span.textContent).join(''),
+    };
+  });
+  assert.equal(found.injected, 0);
+  assert.equal(found.pwned, null);
+  assert.equal(found.text.replaceAll('␣', ' '), hostile);
+});
+
+test('a widget removed from the page frees its tokenizer; put back, it trains a new one', { skip }, async () => {
+  const before = await resources();
+  const live = await page.evaluate(() => document.querySelectorAll('token-view').length);
+  assert.equal(before.tokenizer, live, 'one tokenizer per token view');
+  const removed = await page.evaluate(() => {
+    const view = document.getElementById('math-view');
+    const parent = view.parentElement;
+    view.remove();
+    window.__removedView = { view, parent };
+    return { state: view.state, tokenizer: view.activeTokenizer, children: view.shadowRoot.childNodes.length };
+  });
+  assert.deepEqual(removed, { state: 'idle', tokenizer: null, children: 0 });
+  assert.equal((await resources()).tokenizer, before.tokenizer - 1);
+  await page.evaluate(() => window.__removedView.parent.prepend(window.__removedView.view));
+  assert.equal(await settled('math-view'), 'ready');
+  assert.equal((await resources()).tokenizer, before.tokenizer);
+  // Removed while its BPE is training (from a progress event, mid-way), it cancels training and keeps nothing.
+  const midway = await page.evaluate(async () => {
+    const view = document.getElementById('math-view');
+    let removedAt = null;
+    view.addEventListener('progress', (event) => {
+      if (event.detail.done === 20 && removedAt === null) {
+        removedAt = event.detail.done;
+        view.remove();
+      }
+    });
+    view.setAttribute('tokenizer', 'bpe:600');
+    const errors = [];
+    view.addEventListener('error', (event) => errors.push(event.detail.message));
+    await view.updateComplete;
+    await new Promise((done) => setTimeout(done, 100));
+    return { removedAt, state: view.state, tokenizer: view.activeTokenizer, errors };
+  });
+  assert.deepEqual(midway, { removedAt: 20, state: 'idle', tokenizer: null, errors: [] });
+  assert.equal((await resources()).tokenizer, before.tokenizer - 1);
+});
+
+test('the model widgets register and say plainly that they need the model API', { skip }, async () => {
+  for (const id of ['attention', 'playground']) {
+    assert.equal(await settled(id), 'error');
+    const text = await page.evaluate((id) => document.getElementById(id).shadowRoot.textContent, id);
+    assert.match(text, /needs the model API/);
+  }
+});
