@@ -1,0 +1,136 @@
+// The packed package bundled into a tiny app with Vite (the repository's devDependency), served under the
+// strict CSP and run in headless Chromium on WebGPU (SwiftShader): on the main thread and in a module Worker.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { build } from 'vite';
+import { startServer } from '../../scripts/static-server.mjs';
+import { installInNewProject, launchBrowser, listFiles, pack, screenshot, skipReason } from './helpers.mjs';
+
+const skip = skipReason({ browser: true });
+
+const INDEX_HTML = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <link rel="icon" href="data:,">
+  <title>tiny app</title>
+  <script type="module" src="./main.js"></script>
+</head>
+<body>
+  <h1>A tiny app bundled with Vite</h1>
+  <token-view id="view" tokenizer="bpe:300" corpus="stories" text="Once upon a time, there was a dog."></token-view>
+</body>
+</html>
+`;
+
+// What the page and the worker both run: the public API, end to end.
+const CHECK_JS = `
+import { generateCorpus, gpuInfo, gpuSelfTest, resourceCount, trainTokenizer, version } from 'transformer-playground';
+
+export async function check() {
+  const out = { version: await version() };
+  const gpu = await gpuInfo();
+  out.gpu = gpu.available ? { available: true, isFallback: gpu.isFallback, maxBufferSize: gpu.limits.maxBufferSize } : gpu;
+  out.selfTest = await gpuSelfTest();
+  const before = JSON.stringify(resourceCount());
+  const text = await generateCorpus('stories', { bytes: 16000 });
+  const tokenizer = await trainTokenizer(text, { vocabSize: 320 });
+  const sample = 'The children laughed <script>alert(1)</script> 👋';
+  out.roundTrip = tokenizer.decode(tokenizer.encode(sample)) === sample;
+  out.vocabSize = tokenizer.vocabSize;
+  tokenizer.dispose();
+  out.freed = JSON.stringify(resourceCount()) === before;
+  return out;
+}
+`;
+
+const MAIN_JS = `
+import 'transformer-playground/widgets';
+import { check } from './check.js';
+
+async function inWorker() {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  return new Promise((done, fail) => {
+    worker.onmessage = (event) => { worker.terminate(); done(event.data); };
+    worker.onerror = (event) => fail(new Error('worker: ' + event.message));
+  });
+}
+
+try {
+  window.__result = { main: await check(), worker: await inWorker() };
+} catch (error) {
+  window.__result = { error: String(error && error.stack || error) };
+}
+`;
+
+const WORKER_JS = `
+import { check } from './check.js';
+check().then((result) => postMessage(result), (error) => postMessage({ error: String(error) }));
+`;
+
+let packed;
+let project;
+let server;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  packed = pack();
+  project = installInNewProject(packed.tarball, {
+    'index.html': INDEX_HTML,
+    'main.js': MAIN_JS,
+    'check.js': CHECK_JS,
+    'worker.js': WORKER_JS,
+  });
+  await build({
+    root: project.dir,
+    configFile: false,
+    logLevel: 'warn',
+    build: { outDir: 'dist', target: 'es2022', modulePreload: { polyfill: false } },
+    worker: { format: 'es' },
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) await new Promise((done) => server.close(done));
+  project?.cleanup();
+  packed?.cleanup();
+});
+
+test('Vite bundles the package with its wasm file', { skip }, () => {
+  const files = listFiles(join(project.dir, 'dist'));
+  assert.ok(files.some((f) => f.endsWith('.wasm')), `the bundle has the .wasm (${files.join(', ')})`);
+  assert.ok(files.includes('index.html'));
+});
+
+test('the bundled app runs on WebGPU in headless Chromium, on the main thread and in a Worker, under the strict CSP', { skip }, async () => {
+  let url;
+  ({ server, url } = await startServer(join(project.dir, 'dist')));
+  let page;
+  let consoleErrors;
+  let requests;
+  ({ browser, page, consoleErrors, requests } = await launchBrowser({ webgpu: true }));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 90_000 });
+  const result = await page.evaluate(() => window.__result);
+  assert.equal(result.error, undefined, result.error);
+  for (const where of ['main', 'worker']) {
+    const r = result[where];
+    console.log(`${where}: gpu ${JSON.stringify(r.gpu)}, matmul on ${r.selfTest.backend} max |diff| ${r.selfTest.maxAbsDiff} in ${r.selfTest.millis.toFixed(0)} ms`);
+    assert.equal(r.error, undefined, `${where}: ${r.error}`);
+    assert.equal(r.gpu.available, true, `${where}: WebGPU is available`);
+    assert.equal(r.selfTest.backend, 'webgpu', `${where}: the kernel ran on WebGPU`);
+    assert.ok(r.selfTest.maxAbsDiff < 1e-4, `${where}: the WebGPU matmul matches the CPU (${r.selfTest.maxAbsDiff})`);
+    assert.equal(r.roundTrip, true);
+    assert.equal(r.vocabSize, 320);
+    assert.equal(r.freed, true, `${where}: the resource count is back where it was`);
+  }
+  await page.waitForFunction(() => document.getElementById('view').state === 'ready', null, { timeout: 30_000 });
+  const tokens = await page.evaluate(() => document.getElementById('view').tokens.length);
+  assert.ok(tokens > 5 && tokens < 34, `the widget from the bundle shows BPE tokens (${tokens})`);
+  await screenshot(page, 'vite-app');
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(requests.filter((r) => !r.startsWith(url)), [], 'no requests leave the page origin');
+});
