@@ -2,9 +2,11 @@
 // render, work independently, follow attribute changes, free their resources when removed, and show user text
 // as text only.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startServer } from '../../scripts/static-server.mjs';
-import { launchBrowser, ROOT, screenshot, skipReason } from './helpers.mjs';
+import { ARTIFACTS, launchBrowser, ROOT, screenshot, skipReason } from './helpers.mjs';
 
 const skip = skipReason({ browser: true });
 let server;
@@ -87,6 +89,33 @@ test('attributes changed at runtime take effect (text, tokenizer, corpus), also 
   const shown = await page.evaluate(() => document.getElementById('bpe-view').shadowRoot.querySelector('.error').textContent);
   assert.match(shown, /the tokenizer attribute must be 'char' or 'bpe:<vocab size>'/);
   await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer', 'bpe:512'));
+  assert.equal(await settled('bpe-view'), 'ready');
+  // The corpus: the same text cut by a BPE trained on stories, then on the addition task.
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('text', 'add 47+385 = 432'));
+  assert.equal(await settled('bpe-view'), 'ready');
+  const onStories = await tokensOf('bpe-view');
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('corpus', 'addition'));
+  assert.equal(await settled('bpe-view'), 'ready');
+  const onAddition = await tokensOf('bpe-view');
+  assert.ok(onAddition.length < onStories.length, `trained on additions it needs fewer tokens (${onAddition.length} vs ${onStories.length})`);
+  assert.match(await page.evaluate(() => document.getElementById('bpe-view').shadowRoot.querySelector('.meta').textContent), /trained on 'addition'/);
+});
+
+test('tokenizer-src loads a saved tokenizer.json, and a missing one is a readable error', { skip }, async () => {
+  const { generateCorpus, trainTokenizer } = await import('../../lib/index.js');
+  const saved = await trainTokenizer(await generateCorpus('copy', { bytes: 8000 }), { vocabSize: 280 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, 'tokenizer.json'), saved.save());
+  const expected = saved.tokenize('copy abc7d > abc7d').map((t) => t.text);
+  saved.dispose();
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('text', 'copy abc7d > abc7d'));
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer-src', '/test-artifacts/package/tokenizer.json'));
+  assert.equal(await settled('bpe-view'), 'ready');
+  assert.deepEqual(await tokensOf('bpe-view'), expected, 'the page cuts the text exactly like the saved tokenizer');
+  await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer-src', '/test-artifacts/package/missing.json'));
+  assert.equal(await settled('bpe-view'), 'error');
+  assert.match(await page.evaluate(() => document.getElementById('bpe-view').lastError.message), /could not load the tokenizer from .*missing.json: HTTP 404/);
+  await page.evaluate(() => document.getElementById('bpe-view').removeAttribute('tokenizer-src'));
   assert.equal(await settled('bpe-view'), 'ready');
 });
 
