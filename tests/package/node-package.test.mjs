@@ -48,6 +48,15 @@ for (const [name, f] of Object.entries({
   badJson: () => tp.loadTokenizer('{"model": 3'),
   badCorpus: () => tp.generateCorpus('nope'),
   badIds: async () => bpe.decode([1.5]),
+  emptyText: () => tp.trainTokenizer('', { vocabSize: 300 }),
+  hugeVocab: () => tp.trainTokenizer(text, { vocabSize: 10_000_000 }),
+  badPattern: () => tp.trainTokenizer(text, { vocabSize: 300, pattern: 'gpt5' }),
+  binaryFile: () => tp.loadTokenizer(new Uint8Array([0xff, 0xfe, 0x00, 0x80])),
+  wordPiece: () => tp.loadTokenizer('{"model": {"type": "WordPiece"}}'),
+  notText: () => tp.trainTokenizer(42),
+  badSeed: () => tp.generateCorpus('stories', { seed: -1 }),
+  tooBig: () => tp.generateCorpus('stories', { bytes: 2 ** 30 }),
+  throwingCallback: () => tp.trainTokenizer(text, { vocabSize: 300, onProgress: () => { throw new Error('boom'); } }),
   cancelled: () => { const c = new AbortController(); return tp.trainTokenizer(text, { vocabSize: 500, signal: c.signal, onProgress: (p) => { if (p.done === 3) c.abort(); } }); },
 })) {
   try { await f(); errors[name] = 'no error'; } catch (e) { errors[name] = { isError: e instanceof Error, name: e.name, message: e.message }; }
@@ -163,6 +172,15 @@ test('in a new Node project the package trains tokenizers, round-trips text and 
   assert.match(e.badJson.message, /^could not load the tokenizer: tokenizer.json is not valid JSON/);
   assert.match(e.badCorpus.message, /^could not generate the corpus 'nope'/);
   assert.match(e.badIds.message, /token ids must be whole numbers/);
+  assert.match(e.emptyText.message, /the corpus is empty/);
+  assert.match(e.hugeVocab.message, /vocab size 10000000 is above the limit/);
+  assert.match(e.badPattern.message, /unknown pre-tokenization pattern 'gpt5': use none, gpt2 or gpt4/);
+  assert.match(e.binaryFile.message, /^could not load the tokenizer \(the file is not UTF-8 text\)/);
+  assert.match(e.wordPiece.message, /"WordPiece" is not supported/);
+  assert.match(e.notText.message, /the text must be a string \(got number\)/);
+  assert.match(e.badSeed.message, /the seed must be a whole number/);
+  assert.match(e.tooBig.message, /more than the 67108864 a page may generate/);
+  assert.match(e.throwingCallback.message, /the onProgress callback threw: boom/);
   assert.equal(e.cancelled.name, 'AbortError');
   assert.match(e.cancelled.message, /cancelled/);
   assert.equal(out.stillWorks, true, 'a failed call leaves the tokenizer working');
