@@ -74,6 +74,12 @@ let project;
 let server;
 let browser;
 
+/** The bundle, served once under the strict CSP. */
+async function serve() {
+  if (!server) server = startServer(join(project.dir, 'dist'));
+  return server;
+}
+
 before(async () => {
   if (skip) return;
   packed = pack();
@@ -94,7 +100,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (server) await new Promise((done) => server.close(done));
+  if (server) {
+    const { server: http } = await server;
+    await new Promise((done) => http.close(done));
+  }
   project?.cleanup();
   packed?.cleanup();
 });
@@ -106,8 +115,7 @@ test('Vite bundles the package with its wasm file', { skip }, () => {
 });
 
 test('the bundled app runs on WebGPU in headless Chromium, on the main thread and in a Worker, under the strict CSP', { skip }, async () => {
-  let url;
-  ({ server, url } = await startServer(join(project.dir, 'dist')));
+  const { url } = await serve();
   let page;
   let consoleErrors;
   let requests;
@@ -133,4 +141,26 @@ test('the bundled app runs on WebGPU in headless Chromium, on the main thread an
   await screenshot(page, 'vite-app');
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(requests.filter((r) => !r.startsWith(url)), [], 'no requests leave the page origin');
+});
+
+test('without WebGPU the same bundle says why and keeps working on the CPU', { skip }, async () => {
+  const { url } = await serve();
+  const { browser: cpuBrowser, page, consoleErrors } = await launchBrowser({ webgpu: false });
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 90_000 });
+    const result = await page.evaluate(() => window.__result);
+    assert.equal(result.error, undefined, result.error);
+    for (const where of ['main', 'worker']) {
+      const r = result[where];
+      assert.equal(r.gpu.available, false, `${where}: no WebGPU`);
+      assert.match(r.gpu.reason, /WebGPU/, `${where}: the reason names WebGPU (${r.gpu.reason})`);
+      assert.equal(r.selfTest.backend, 'cpu');
+      assert.equal(r.roundTrip, true);
+      assert.equal(r.freed, true);
+    }
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await cpuBrowser.close();
+  }
 });
