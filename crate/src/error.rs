@@ -16,6 +16,9 @@ pub enum Error {
     /// A file (tokenizer.json, safetensors, config) that cannot be read as what it claims to be.
     #[error("{0}")]
     Format(String),
+    /// Training produced a NaN or infinite loss or gradient; the weights of the last good step are kept.
+    #[error("{0}")]
+    Diverged(String),
     /// A long task (tokenizer or model training) that was cancelled by its caller.
     #[error("cancelled")]
     Cancelled,

@@ -9,6 +9,8 @@
 pub mod corpus;
 pub mod error;
 pub mod gpu;
+pub mod gpu_model;
+pub mod model;
 pub mod ops;
 pub mod tokenizer;
 

@@ -220,6 +220,33 @@ impl GpuContext {
             })
     }
 
+    /// A storage buffer holding `data` as u32s (token ids, targets), bound in WGSL as `array<u32>`.
+    pub fn upload_u32(&self, label: &str, data: &[u32]) -> wgpu::Buffer {
+        // wgpu rejects zero-sized bindings; keep at least one element.
+        let padded;
+        let contents: &[u32] = if data.is_empty() {
+            padded = [0u32];
+            &padded
+        } else {
+            data
+        };
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(contents),
+                usage: storage_usage(),
+            })
+    }
+
+    /// Workgroup counts for a one-dimensional launch of `workgroups` workgroups. WebGPU caps each dimension
+    /// (65535 on most adapters), so a long launch is folded into (x, y): kernels recover the flat workgroup
+    /// index as `wid.y * nwg.x + wid.x` and skip the few past the end.
+    pub fn grid_1d(&self, workgroups: u32) -> [u32; 3] {
+        let max = self.summary.max_compute_workgroups_per_dimension.max(1);
+        let x = workgroups.min(max);
+        [x, workgroups.div_ceil(x.max(1)).max(1), 1]
+    }
+
     /// A zero-filled storage buffer of `len` f32s.
     pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -240,26 +267,52 @@ impl GpuContext {
             })
     }
 
-    /// Copies the first `len` f32s of `buffer` back to the CPU.
+    /// Copies the first `len` f32s of `buffer` back to the CPU (its own submit; see [`Self::stage`] to fold the
+    /// copy into a step's encoder instead).
+    pub async fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        let staging = self.stage(&mut encoder, &[(buffer, 0, len)]);
+        self.queue.submit([encoder.finish()]);
+        self.read_staged(&staging).await
+    }
+
+    /// Records copies of `(buffer, offset, len)` ranges (in f32s) into one new mappable buffer, back to back,
+    /// so a training step can bring its loss and gradient norm home in the same submit as the work.
+    pub fn stage(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        ranges: &[(&wgpu::Buffer, usize, usize)],
+    ) -> wgpu::Buffer {
+        let total: usize = ranges.iter().map(|r| r.2).sum();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: (total.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut at = 0;
+        for &(buffer, offset, len) in ranges {
+            encoder.copy_buffer_to_buffer(
+                buffer,
+                (offset * 4) as u64,
+                &staging,
+                (at * 4) as u64,
+                (len * 4) as u64,
+            );
+            at += len;
+        }
+        staging
+    }
+
+    /// Maps a buffer made by [`Self::stage`] after its submit and returns its f32s.
     ///
     /// Mapping is asynchronous on every backend. Natively we drive it with a blocking `poll`; in the browser
     /// `poll` does nothing and the promise resolves on the event loop, so this must be awaited, never
     /// blocked on (blocking the browser's thread would deadlock it).
-    pub async fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        let size = (len * 4) as u64;
-        if size == 0 {
-            return Ok(Vec::new());
-        }
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
-        self.queue.submit([encoder.finish()]);
-
+    pub async fn read_staged(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
         let slice = staging.slice(..);
         let (sender, receiver) = futures_channel::oneshot::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {

@@ -40,6 +40,8 @@ pub trait Float:
     fn abs(self) -> Self;
     fn max(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
+    /// self * a + b rounded once; only fast where the target has FMA (see `gemm_acc`).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// `n` as this type (sizes, counts).
     fn from_usize(n: usize) -> Self {
         Self::from_f64(n as f64)
@@ -83,6 +85,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn max(self, other: Self) -> Self {
                 <$t>::max(self, other)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
             #[inline(always)]
             fn is_finite(self) -> bool {

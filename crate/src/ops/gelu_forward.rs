@@ -6,6 +6,7 @@
 //! at most about 3e-4 (see docs/model.md).
 
 use super::float::Float;
+use crate::gpu::{Access, GpuContext, Plan, View};
 
 pub(crate) const GELU_SCALE: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
 pub(crate) const GELU_CUBE: f64 = 0.044715;
@@ -19,5 +20,92 @@ pub fn gelu_forward_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
     );
     for (o, &x) in out[..n].iter_mut().zip(&inp[..n]) {
         *o = half * x * (R::ONE + (s * (x + k * x * x * x)).tanh());
+    }
+}
+
+/// The WGSL source, `shaders/gelu_forward.wgsl`.
+pub const GELU_FORWARD_SHADER: &str = include_str!("../../../shaders/gelu_forward.wgsl");
+
+/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+/// Invocations per workgroup (the `WG` override of the shader).
+const WG: u32 = 64;
+
+/// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
+pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
+    let kernel = gpu.kernel(
+        "gelu_forward",
+        GELU_FORWARD_SHADER,
+        &[
+            Access::Uniform,   // params: N
+            Access::ReadWrite, // out (N)
+            Access::Read,      // inp (N)
+        ],
+        &[("WG", f64::from(WG))],
+    );
+    let params = Params {
+        n: n as u32,
+        _pad: [0; 3],
+    };
+    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
+    plan.push(gpu, kernel, Some(&params), &[out, inp], workgroups);
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod gpu_tests {
+    use super::*;
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+
+    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+        // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.
+        let mut inp: Vec<f32> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
+        for (i, x) in inp.iter_mut().enumerate().step_by(17) {
+            *x = [30.0, -30.0, 1e3, -1e3][i % 4];
+        }
+        let mut out = vec![0.0; n];
+        let out_buf = gpu.upload("out", &vec![f32::NAN; n]);
+        let inp_buf = gpu.upload("inp", &inp);
+        gelu_forward_cpu(&mut out, &inp, n);
+        let mut plan = Plan::new();
+        gelu_forward_gpu(gpu, &mut plan, (&out_buf).into(), (&inp_buf).into(), n);
+        pollster::block_on(plan.run(gpu)).expect("gelu_forward dispatch");
+        // The GPU's tanh is not Rust's (WGSL allows a few ulp): the standard tolerance.
+        let out_gpu = pollster::block_on(gpu.read(&out_buf, n)).expect("readback");
+        assert_close(
+            &out_gpu,
+            &out,
+            1e-5,
+            1e-4,
+            &format!("gelu_forward out N={n}"),
+        );
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("gelu_forward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(31);
+        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+        check(gpu, &mut rng, 1);
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("gelu_forward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(32);
+        for _ in 0..8 {
+            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+            check(gpu, &mut rng, b * t * c);
+        }
     }
 }

@@ -8,7 +8,41 @@
 //! so micro-batches and tied weights add up; activation gradients (`dinp`) are assigned with `=`.
 
 use super::float::Float;
-use super::matmul_forward::{gemm_acc, transpose};
+use super::gemm::{gemm_acc, transpose};
+use super::matmul_forward::{tiled_constants, tiled_workgroups};
+use crate::gpu::{Access, GpuContext, Plan, View};
+
+/// `shaders/matmul_backward_dinp.wgsl`: dinp = dout @ weight, 64 x 64 tiles, 4 x 4 outputs per invocation.
+pub const MATMUL_BACKWARD_DINP_SHADER: &str =
+    include_str!("../../../shaders/matmul_backward_dinp.wgsl");
+/// `shaders/matmul_backward_dweight.wgsl`: dweight += dout^T @ inp, same tiling.
+pub const MATMUL_BACKWARD_DWEIGHT_SHADER: &str =
+    include_str!("../../../shaders/matmul_backward_dweight.wgsl");
+/// `shaders/matmul_backward_dbias.wgsl`: dbias += column sums of dout, reduced in workgroup memory.
+pub const MATMUL_BACKWARD_DBIAS_SHADER: &str =
+    include_str!("../../../shaders/matmul_backward_dbias.wgsl");
+
+/// Output channels per workgroup of the dbias kernel (its `WG_X`), and invocations sharing one channel's rows.
+const DBIAS_WG_X: u32 = 64;
+const DBIAS_WG_Y: u32 = 4;
+
+/// Sizes for the shaders; field for field their WGSL `Params` structs (dbias reads N, OC from the first two).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    oc: u32,
+    _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DbiasParams {
+    n: u32,
+    oc: u32,
+    _pad: [u32; 2],
+}
 
 /// CPU reference.
 /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
@@ -82,10 +116,99 @@ pub fn matmul_backward_fast_cpu<R: Float>(
     }
 }
 
+/// Adds the backward pass to `plan`, same contract as [`matmul_backward_cpu`]: three race-free dispatches,
+/// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
+/// dbias (OC) += sum over rows of dout (when given).
+/// dinp is assigned and may hold anything before; dweight and dbias accumulate into what they hold.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward_gpu(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    dinp: View,
+    dweight: View,
+    dbias: Option<View>,
+    dout: View,
+    inp: View,
+    weight: View,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let params = Params {
+        n: n as u32,
+        c: c as u32,
+        oc: oc as u32,
+        _pad: 0,
+    };
+    let dinp_kernel = gpu.kernel(
+        "matmul_backward_dinp",
+        MATMUL_BACKWARD_DINP_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dinp (N, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // weight (OC, C)
+        ],
+        &tiled_constants(),
+    );
+    plan.push(
+        gpu,
+        dinp_kernel,
+        Some(&params),
+        &[dinp, dout, weight],
+        tiled_workgroups(n, c),
+    );
+    let dweight_kernel = gpu.kernel(
+        "matmul_backward_dweight",
+        MATMUL_BACKWARD_DWEIGHT_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dweight (OC, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // inp (N, C)
+        ],
+        &tiled_constants(),
+    );
+    plan.push(
+        gpu,
+        dweight_kernel,
+        Some(&params),
+        &[dweight, dout, inp],
+        tiled_workgroups(oc, c),
+    );
+    if let Some(dbias) = dbias {
+        let dbias_kernel = gpu.kernel(
+            "matmul_backward_dbias",
+            MATMUL_BACKWARD_DBIAS_SHADER,
+            &[
+                Access::Uniform,   // params: N, OC
+                Access::ReadWrite, // dbias (OC)
+                Access::Read,      // dout (N, OC)
+            ],
+            &[
+                ("WG_X", f64::from(DBIAS_WG_X)),
+                ("WG_Y", f64::from(DBIAS_WG_Y)),
+            ],
+        );
+        let params = DbiasParams {
+            n: n as u32,
+            oc: oc as u32,
+            _pad: [0; 2],
+        };
+        plan.push(
+            gpu,
+            dbias_kernel,
+            Some(&params),
+            &[dbias, dout],
+            [(oc as u32).div_ceil(DBIAS_WG_X), 1, 1],
+        );
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close};
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
     use crate::ops::gradcheck::{Rng64, check_gradient, dot};
     use crate::ops::matmul_forward::matmul_forward_cpu;
 
@@ -190,6 +313,114 @@ mod tests {
             assert_close(&actual.0, &expected.0, 3e-5, 1e-5, "fast dinp");
             assert_close(&actual.1, &expected.1, 3e-5, 1e-5, "fast dweight");
             assert_close(&actual.2, &expected.2, 3e-5, 1e-5, "fast dbias");
+        }
+    }
+
+    fn gpu_check(
+        gpu: &GpuContext,
+        rng: &mut TestRng,
+        n: usize,
+        c: usize,
+        oc: usize,
+        with_bias: bool,
+    ) {
+        let (inp, weight, dout) = (rng.vec(n * c), rng.vec(oc * c), rng.vec(n * oc));
+        // Parameter gradients start from the same nonzero values on both sides to test +=;
+        // dinp starts from garbage on the GPU to test that it is assigned.
+        let (dweight0, dbias0) = (rng.vec(oc * c), rng.vec(oc));
+        let mut expected = (vec![0.0f32; n * c], dweight0.clone(), dbias0.clone());
+        matmul_backward_cpu(
+            &mut expected.0,
+            &mut expected.1,
+            with_bias.then_some(&mut expected.2[..]),
+            &dout,
+            &inp,
+            &weight,
+            n,
+            c,
+            oc,
+        );
+        let dinp = gpu.upload("dinp", &vec![7.0; n * c]);
+        let dweight = gpu.upload("dweight", &dweight0);
+        let dbias = gpu.upload("dbias", &dbias0);
+        let (dout_b, inp_b, weight_b) = (
+            gpu.upload("dout", &dout),
+            gpu.upload("inp", &inp),
+            gpu.upload("weight", &weight),
+        );
+        let mut plan = Plan::new();
+        matmul_backward_gpu(
+            gpu,
+            &mut plan,
+            (&dinp).into(),
+            (&dweight).into(),
+            with_bias.then(|| View::all(&dbias)),
+            (&dout_b).into(),
+            (&inp_b).into(),
+            (&weight_b).into(),
+            n,
+            c,
+            oc,
+        );
+        pollster::block_on(plan.run(gpu)).expect("matmul_backward dispatch");
+        let read = |b, len| pollster::block_on(gpu.read(b, len)).expect("readback");
+        let what = format!("N={n} C={c} OC={oc}");
+        // Sums of up to 128 products of values in [-1, 1]: the default tolerance holds (the GPU adds in the
+        // same order as the CPU; only fused multiply-adds differ).
+        assert_close(
+            &read(&dinp, n * c),
+            &expected.0,
+            1e-5,
+            1e-4,
+            &format!("dinp {what}"),
+        );
+        assert_close(
+            &read(&dweight, oc * c),
+            &expected.1,
+            1e-5,
+            1e-4,
+            &format!("dweight {what}"),
+        );
+        // Without a bias nothing may touch dbias.
+        let want_dbias = if with_bias { &expected.2 } else { &dbias0 };
+        assert_close(
+            &read(&dbias, oc),
+            want_dbias,
+            1e-5,
+            1e-4,
+            &format!("dbias {what}"),
+        );
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_backward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(21);
+        // B=2, T=7 -> N=14 rows; C=12; V=37 output channels. Then tile edges: 64, 65 and a K slice of 16/17.
+        for &(n, c, oc) in &[
+            (14, 12, 37),
+            (1, 1, 1),
+            (64, 64, 16),
+            (65, 17, 65),
+            (3, 130, 5),
+        ] {
+            gpu_check(gpu, &mut rng, n, c, oc, true);
+            gpu_check(gpu, &mut rng, n, c, oc, false);
+        }
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_backward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(22);
+        for _ in 0..10 {
+            let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
+            let with_bias = rng.next_u64().is_multiple_of(2);
+            gpu_check(gpu, &mut rng, n, c, oc, with_bias);
         }
     }
 }

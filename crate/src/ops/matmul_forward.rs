@@ -4,6 +4,7 @@
 //! saved model loads into PyTorch without transposes.
 
 use super::float::Float;
+use super::gemm::{gemm_acc, transpose};
 use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
@@ -45,7 +46,7 @@ pub fn matmul_forward_cpu<R: Float>(
 }
 
 /// The fast CPU matmul, same contract as [`matmul_forward_cpu`]: out (N, OC) = inp (N, C) @ weight^T + bias.
-/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel [`gemm_acc`] can
+/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel `gemm_acc` can
 /// stream contiguous rows; this is the matmul the model uses.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_fast_cpu<R: Float>(
@@ -65,130 +66,6 @@ pub fn matmul_forward_fast_cpu<R: Float>(
         }
     }
     gemm_acc(out, inp, &weight_t, n, c, oc);
-}
-
-/// out (cols, rows) = inp (rows, cols)^T.
-pub(crate) fn transpose<R: Float>(inp: &[R], rows: usize, cols: usize) -> Vec<R> {
-    let mut out = vec![R::ZERO; rows * cols];
-    // Tiles of 32x32 keep both the reads and the writes within a few cache lines.
-    const TB: usize = 32;
-    for r0 in (0..rows).step_by(TB) {
-        for c0 in (0..cols).step_by(TB) {
-            for r in r0..(r0 + TB).min(rows) {
-                for col in c0..(c0 + TB).min(cols) {
-                    out[col * rows + r] = inp[r * cols + col];
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Rows of the register tile of [`gemm_acc`].
-const MR: usize = 4;
-/// Columns of the register tile: MR x NR accumulators stay in SIMD registers (8 4-lane vectors).
-const NR: usize = 8;
-/// Depth of a packed block of `b`: KC x NC floats (128 KiB in f32) stay in the L2 cache.
-const KC: usize = 128;
-/// Width of a packed block of `b`.
-const NC: usize = 256;
-
-/// c (M, N) += a (M, K) @ b (K, N), all row-major: the blocked kernel under every fast matmul.
-///
-/// `b` is copied block by block (KC x NC) into panels NR columns wide, so the inner loop reads it
-/// contiguously; each MR x NR tile of `c` is held in local arrays across the whole K block, so the compiler
-/// keeps it in SIMD registers and vectorizes the fixed-size loops (SSE on x86-64, simd128 on wasm).
-/// The order of additions is fixed by the sizes alone, so results are deterministic.
-pub(crate) fn gemm_acc<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: usize) {
-    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    let mut packed = vec![R::ZERO; KC * NC.next_multiple_of(NR)];
-    for j0 in (0..n).step_by(NC) {
-        let nc = NC.min(n - j0);
-        let panels = nc.div_ceil(NR);
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
-            // Pack b[k0..k0+kc, j0..j0+nc] as `panels` panels of (kc, NR), zero-padded on the right.
-            for p in 0..panels {
-                let panel = &mut packed[p * kc * NR..(p + 1) * kc * NR];
-                let cols = NR.min(nc - p * NR);
-                for kk in 0..kc {
-                    let src = &b[(k0 + kk) * n + j0 + p * NR..][..cols];
-                    let dst = &mut panel[kk * NR..(kk + 1) * NR];
-                    dst[..cols].copy_from_slice(src);
-                    dst[cols..].fill(R::ZERO);
-                }
-            }
-            let mut i = 0;
-            while i + MR <= m {
-                for p in 0..panels {
-                    micro_kernel::<R, MR>(
-                        c,
-                        a,
-                        &packed[p * kc * NR..(p + 1) * kc * NR],
-                        i,
-                        k0,
-                        kc,
-                        j0 + p * NR,
-                        NR.min(nc - p * NR),
-                        k,
-                        n,
-                    );
-                }
-                i += MR;
-            }
-            while i < m {
-                for p in 0..panels {
-                    micro_kernel::<R, 1>(
-                        c,
-                        a,
-                        &packed[p * kc * NR..(p + 1) * kc * NR],
-                        i,
-                        k0,
-                        kc,
-                        j0 + p * NR,
-                        NR.min(nc - p * NR),
-                        k,
-                        n,
-                    );
-                }
-                i += 1;
-            }
-        }
-    }
-}
-
-/// c[i..i+ROWS, j..j+cols] += a[i..i+ROWS, k0..k0+kc] @ panel (kc, NR).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn micro_kernel<R: Float, const ROWS: usize>(
-    c: &mut [R],
-    a: &[R],
-    panel: &[R],
-    i: usize,
-    k0: usize,
-    kc: usize,
-    j: usize,
-    cols: usize,
-    k: usize,
-    n: usize,
-) {
-    let mut acc = [[R::ZERO; NR]; ROWS];
-    for (r, acc_row) in acc.iter_mut().enumerate() {
-        acc_row[..cols].copy_from_slice(&c[(i + r) * n + j..][..cols]);
-    }
-    let a_rows: [&[R]; ROWS] = std::array::from_fn(|r| &a[(i + r) * k + k0..][..kc]);
-    for (kk, b) in panel.chunks_exact(NR).enumerate().take(kc) {
-        let b: &[R; NR] = b.try_into().expect("panel rows are NR wide");
-        for r in 0..ROWS {
-            let x = a_rows[r][kk];
-            for jj in 0..NR {
-                acc[r][jj] += x * b[jj];
-            }
-        }
-    }
-    for (r, acc_row) in acc.iter().enumerate() {
-        c[(i + r) * n + j..][..cols].copy_from_slice(&acc_row[..cols]);
-    }
 }
 
 /// Checks that the slices have the lengths the sizes claim, so a bad call is an error and not a panic.
@@ -260,9 +137,118 @@ pub fn matmul_forward_gpu(
     );
 }
 
+/// The WGSL source of the register-blocked kernel, `shaders/matmul_forward_tiled.wgsl`.
+pub const MATMUL_FORWARD_TILED_SHADER: &str =
+    include_str!("../../../shaders/matmul_forward_tiled.wgsl");
+
+/// Workgroup shape of the tiled matmuls (forward, dinp, dweight): WG_X x WG_Y invocations, each owning a
+/// 4 x 4 register block, so a workgroup owns a (4*WG_Y) x (4*WG_X) = 64 x 64 tile of the output.
+pub(crate) const TILED_WG_X: u32 = 16;
+pub(crate) const TILED_WG_Y: u32 = 16;
+/// Depth of the K slice staged in workgroup memory: 2 * 64 * 16 * 4 bytes = 8 KiB of workgroup memory.
+pub(crate) const TILED_BK: u32 = 16;
+/// Outputs per invocation along each axis (`TM`/`TN` in the shaders; constants there, not overrides).
+pub(crate) const TILED_T: u32 = 4;
+
+/// The `override` constants shared by the tiled matmul kernels.
+pub(crate) fn tiled_constants() -> [(&'static str, f64); 3] {
+    [
+        ("WG_X", f64::from(TILED_WG_X)),
+        ("WG_Y", f64::from(TILED_WG_Y)),
+        ("BK", f64::from(TILED_BK)),
+    ]
+}
+
+/// Workgroup counts covering a (rows, cols) output with 64 x 64 tiles: x along cols, y along rows.
+pub(crate) fn tiled_workgroups(rows: usize, cols: usize) -> [u32; 3] {
+    [
+        (cols as u32).div_ceil(TILED_WG_X * TILED_T),
+        (rows as u32).div_ceil(TILED_WG_Y * TILED_T),
+        1,
+    ]
+}
+
+/// Adds the fast kernel to `plan`, same contract as [`matmul_forward_gpu`]:
+/// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+/// A workgroup computes a 64 x 64 tile of `out` from C slices staged in workgroup memory; each invocation
+/// keeps a 4 x 4 block of outputs in registers (see the shader's header).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_forward_tiled_gpu(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    out: View,
+    inp: View,
+    weight: View,
+    bias: Option<View>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let kernel = gpu.kernel(
+        "matmul_forward_tiled",
+        MATMUL_FORWARD_TILED_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC, has_bias
+            Access::ReadWrite, // out (N, OC)
+            Access::Read,      // inp (N, C)
+            Access::Read,      // weight (OC, C)
+            Access::Read,      // bias (OC) or the placeholder
+            Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
+            Access::Read,      // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
+        ],
+        &tiled_constants(),
+    );
+    // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
+    // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
+    let placeholder = View::all(gpu.placeholder());
+    let (inp4, weight4) = if c % 4 == 0 && n * c * oc > 0 {
+        (inp, weight)
+    } else {
+        (placeholder, placeholder)
+    };
+    let params = Params {
+        n: n as u32,
+        c: c as u32,
+        oc: oc as u32,
+        has_bias: u32::from(bias.is_some()),
+    };
+    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params),
+        &[out, inp, weight, bias, inp4, weight4],
+        tiled_workgroups(n, oc),
+    );
+}
+
+/// Which GPU kernel [`matmul_forward_run`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// `matmul_forward.wgsl`: one output per invocation, the readable one.
+    Readable,
+    /// `matmul_forward_tiled.wgsl`: 64 x 64 workgroup tiles, 4 x 4 outputs per invocation.
+    Tiled,
+}
+
 /// Uploads, runs and reads back in one call: the end-to-end check used by the page and the tests.
 pub async fn matmul_forward_run(
     gpu: &GpuContext,
+    inp: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<Vec<f32>> {
+    matmul_forward_run_with(gpu, MatmulKernel::Readable, inp, weight, bias, n, c, oc).await
+}
+
+/// [`matmul_forward_run`] with a choice of kernel.
+#[allow(clippy::too_many_arguments)]
+pub async fn matmul_forward_run_with(
+    gpu: &GpuContext,
+    kernel: MatmulKernel,
     inp: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
@@ -285,7 +271,11 @@ pub async fn matmul_forward_run(
     let out = gpu.zeros("out", n * oc);
     let mut plan = Plan::new();
     let bias = bias.as_ref().map(View::all);
-    matmul_forward_gpu(
+    let record = match kernel {
+        MatmulKernel::Readable => matmul_forward_gpu,
+        MatmulKernel::Tiled => matmul_forward_tiled_gpu,
+    };
+    record(
         gpu,
         &mut plan,
         (&out).into(),
@@ -311,23 +301,26 @@ mod tests {
         let bias = with_bias.then(|| rng.vec(oc));
         let mut expected = vec![0.0; n * oc];
         matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
-        let actual = pollster::block_on(matmul_forward_run(
-            gpu,
-            &inp,
-            &weight,
-            bias.as_deref(),
-            n,
-            c,
-            oc,
-        ))
-        .expect("gpu matmul");
-        assert_close(
-            &actual,
-            &expected,
-            1e-5,
-            1e-5,
-            &format!("matmul_forward N={n} C={c} OC={oc}"),
-        );
+        for kernel in [MatmulKernel::Readable, MatmulKernel::Tiled] {
+            let actual = pollster::block_on(matmul_forward_run_with(
+                gpu,
+                kernel,
+                &inp,
+                &weight,
+                bias.as_deref(),
+                n,
+                c,
+                oc,
+            ))
+            .expect("gpu matmul");
+            assert_close(
+                &actual,
+                &expected,
+                1e-5,
+                1e-5,
+                &format!("matmul_forward {kernel:?} N={n} C={c} OC={oc}"),
+            );
+        }
     }
 
     #[test]
@@ -383,6 +376,7 @@ mod tests {
 
     #[test]
     fn gemm_accumulates_into_c() {
+        use crate::ops::gemm::gemm_acc;
         // c (2, 2) += a (2, 3) @ b (3, 2)
         let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
@@ -407,6 +401,10 @@ mod tests {
         check(gpu, &mut rng, 2 * 7, 12, 37, true);
         check(gpu, &mut rng, 2 * 7, 12, 37, false);
         check(gpu, &mut rng, 1, 1, 1, true);
+        // Exactly one tile, one past a tile and a K slice, and a tall thin one for the tiled kernel.
+        check(gpu, &mut rng, 64, 16, 64, true);
+        check(gpu, &mut rng, 65, 17, 65, false);
+        check(gpu, &mut rng, 130, 33, 3, true);
     }
 
     #[test]

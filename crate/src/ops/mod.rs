@@ -16,6 +16,7 @@ pub mod encoder_forward;
 pub mod float;
 pub mod gelu_backward;
 pub mod gelu_forward;
+pub mod gemm;
 pub mod global_norm;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod gradcheck;

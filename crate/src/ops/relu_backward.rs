@@ -2,12 +2,55 @@
 //! (At exactly 0 the derivative is taken as 0, as PyTorch does.)
 
 use super::float::Float;
+use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dinp (N) = dout (N) where inp (N) > 0, else 0.
 pub fn relu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
     for i in 0..n {
         dinp[i] = if inp[i] > R::ZERO { dout[i] } else { R::ZERO };
     }
+}
+
+/// The WGSL source, `shaders/relu_backward.wgsl`.
+pub const RELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/relu_backward.wgsl");
+
+/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+/// Invocations per workgroup (the `WG` override of the shader).
+const WG: u32 = 64;
+
+/// Adds the kernel to `plan`: dinp (N) = dout (N) where inp (N) > 0, else 0 (assigned).
+pub fn relu_backward_gpu(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    dinp: View,
+    inp: View,
+    dout: View,
+    n: usize,
+) {
+    let kernel = gpu.kernel(
+        "relu_backward",
+        RELU_BACKWARD_SHADER,
+        &[
+            Access::Uniform,   // params: N
+            Access::ReadWrite, // dinp (N)
+            Access::Read,      // inp (N)
+            Access::Read,      // dout (N)
+        ],
+        &[("WG", f64::from(WG))],
+    );
+    let params = Params {
+        n: n as u32,
+        _pad: [0; 3],
+    };
+    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
+    plan.push(gpu, kernel, Some(&params), &[dinp, inp, dout], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -38,5 +81,67 @@ mod tests {
             dinp.iter().filter(|&&d| d == 0.0).count() > n / 4,
             "about half the inputs are negative"
         );
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod gpu_tests {
+    use super::*;
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+
+    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+        // Random signs, plus exact zeros (the kink: both sides must send 0 there).
+        let mut inp = rng.vec(n);
+        for x in inp.iter_mut().step_by(13) {
+            *x = 0.0;
+        }
+        let dout = rng.vec(n);
+        let mut dinp = vec![0.0; n];
+        let dinp_buf = gpu.upload("dinp", &vec![f32::NAN; n]);
+        let inp_buf = gpu.upload("inp", &inp);
+        let dout_buf = gpu.upload("dout", &dout);
+        relu_backward_cpu(&mut dinp, &inp, &dout, n);
+        let mut plan = Plan::new();
+        relu_backward_gpu(
+            gpu,
+            &mut plan,
+            (&dinp_buf).into(),
+            (&inp_buf).into(),
+            (&dout_buf).into(),
+            n,
+        );
+        pollster::block_on(plan.run(gpu)).expect("relu_backward dispatch");
+        // A comparison and a copy: identical results.
+        let dinp_gpu = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
+        assert_close(
+            &dinp_gpu,
+            &dinp,
+            0.0,
+            0.0,
+            &format!("relu_backward dinp N={n}"),
+        );
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("relu_backward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(61);
+        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+        check(gpu, &mut rng, 1);
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("relu_backward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(62);
+        for _ in 0..8 {
+            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+            check(gpu, &mut rng, b * t * c);
+        }
     }
 }

@@ -2,10 +2,92 @@
 //! Intuition: pass positive signals, silence negative ones.
 
 use super::float::Float;
+use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// out (N) = max(0, inp (N)).
 pub fn relu_forward_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
     for (o, &x) in out[..n].iter_mut().zip(&inp[..n]) {
         *o = if x > R::ZERO { x } else { R::ZERO };
+    }
+}
+
+/// The WGSL source, `shaders/relu_forward.wgsl`.
+pub const RELU_FORWARD_SHADER: &str = include_str!("../../../shaders/relu_forward.wgsl");
+
+/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+/// Invocations per workgroup (the `WG` override of the shader).
+const WG: u32 = 64;
+
+/// Adds the kernel to `plan`: out (N) = max(0, inp (N)).
+pub fn relu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
+    let kernel = gpu.kernel(
+        "relu_forward",
+        RELU_FORWARD_SHADER,
+        &[
+            Access::Uniform,   // params: N
+            Access::ReadWrite, // out (N)
+            Access::Read,      // inp (N)
+        ],
+        &[("WG", f64::from(WG))],
+    );
+    let params = Params {
+        n: n as u32,
+        _pad: [0; 3],
+    };
+    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
+    plan.push(gpu, kernel, Some(&params), &[out, inp], workgroups);
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod gpu_tests {
+    use super::*;
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+
+    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+        // Random signs, plus exact zeros (the kink: both sides must send 0 there).
+        let mut inp = rng.vec(n);
+        for x in inp.iter_mut().step_by(13) {
+            *x = 0.0;
+        }
+        let mut out = vec![0.0; n];
+        let out_buf = gpu.upload("out", &vec![f32::NAN; n]);
+        let inp_buf = gpu.upload("inp", &inp);
+        relu_forward_cpu(&mut out, &inp, n);
+        let mut plan = Plan::new();
+        relu_forward_gpu(gpu, &mut plan, (&out_buf).into(), (&inp_buf).into(), n);
+        pollster::block_on(plan.run(gpu)).expect("relu_forward dispatch");
+        // A comparison and a copy: identical results.
+        let out_gpu = pollster::block_on(gpu.read(&out_buf, n)).expect("readback");
+        assert_close(&out_gpu, &out, 0.0, 0.0, &format!("relu_forward out N={n}"));
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("relu_forward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(51);
+        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+        check(gpu, &mut rng, 1);
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("relu_forward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(52);
+        for _ in 0..8 {
+            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+            check(gpu, &mut rng, b * t * c);
+        }
     }
 }

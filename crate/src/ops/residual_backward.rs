@@ -4,6 +4,7 @@
 //! because the residual stream's gradient is the sum of what the skip path and the block send back.
 
 use super::float::Float;
+use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dinp1 (N) += dout (N);  dinp2 (N) += dout (N).
 pub fn residual_backward_cpu<R: Float>(dinp1: &mut [R], dinp2: &mut [R], dout: &[R], n: usize) {
@@ -11,6 +12,54 @@ pub fn residual_backward_cpu<R: Float>(dinp1: &mut [R], dinp2: &mut [R], dout: &
         dinp1[i] += dout[i];
         dinp2[i] += dout[i];
     }
+}
+
+/// The WGSL source, `shaders/residual_backward.wgsl`.
+pub const RESIDUAL_BACKWARD_SHADER: &str = include_str!("../../../shaders/residual_backward.wgsl");
+
+/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+/// Invocations per workgroup (the `WG` override of the shader).
+const WG: u32 = 64;
+
+/// Adds the kernel to `plan`: dinp1 (N) += dout (N);  dinp2 (N) += dout (N).
+pub fn residual_backward_gpu(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    dinp1: View,
+    dinp2: View,
+    dout: View,
+    n: usize,
+) {
+    let kernel = gpu.kernel(
+        "residual_backward",
+        RESIDUAL_BACKWARD_SHADER,
+        &[
+            Access::Uniform,   // params: N
+            Access::ReadWrite, // dinp1 (N), accumulated
+            Access::ReadWrite, // dinp2 (N), accumulated
+            Access::Read,      // dout (N)
+        ],
+        &[("WG", f64::from(WG))],
+    );
+    let params = Params {
+        n: n as u32,
+        _pad: [0; 3],
+    };
+    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params),
+        &[dinp1, dinp2, dout],
+        workgroups,
+    );
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -36,5 +85,71 @@ mod tests {
         check_gradient("residual dinp2 (accumulated onto 0.5)", &b, &db, |x| {
             loss(&a, x)
         });
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod gpu_tests {
+    use super::*;
+    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+
+    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+        let dout = rng.vec(n);
+        // Both outputs accumulate: start them at nonzero random values.
+        let (mut dinp1, mut dinp2) = (rng.vec(n), rng.vec(n));
+        let dinp1_buf = gpu.upload("dinp1", &dinp1);
+        let dinp2_buf = gpu.upload("dinp2", &dinp2);
+        let dout_buf = gpu.upload("dout", &dout);
+        residual_backward_cpu(&mut dinp1, &mut dinp2, &dout, n);
+        let mut plan = Plan::new();
+        residual_backward_gpu(
+            gpu,
+            &mut plan,
+            (&dinp1_buf).into(),
+            (&dinp2_buf).into(),
+            (&dout_buf).into(),
+            n,
+        );
+        pollster::block_on(plan.run(gpu)).expect("residual_backward dispatch");
+        // One f32 addition per element on both sides: identical results.
+        let dinp1_gpu = pollster::block_on(gpu.read(&dinp1_buf, n)).expect("readback");
+        assert_close(
+            &dinp1_gpu,
+            &dinp1,
+            0.0,
+            0.0,
+            &format!("residual_backward dinp1 N={n}"),
+        );
+        let dinp2_gpu = pollster::block_on(gpu.read(&dinp2_buf, n)).expect("readback");
+        assert_close(
+            &dinp2_gpu,
+            &dinp2,
+            0.0,
+            0.0,
+            &format!("residual_backward dinp2 N={n}"),
+        );
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_awkward_shapes() {
+        let Some(gpu) = gpu_or_skip("residual_backward awkward shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(21);
+        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+        check(gpu, &mut rng, 1);
+    }
+
+    #[test]
+    fn gpu_matches_cpu_on_random_shapes() {
+        let Some(gpu) = gpu_or_skip("residual_backward random shapes") else {
+            return;
+        };
+        let mut rng = TestRng::new(22);
+        for _ in 0..8 {
+            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+            check(gpu, &mut rng, b * t * c);
+        }
     }
 }

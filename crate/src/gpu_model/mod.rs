@@ -1,0 +1,1003 @@
+//! The GPT on the GPU: the same model, layer for layer, as [`crate::model::Gpt`] (the CPU reference), with
+//! every op run by its WGSL kernel from [`crate::ops`].
+//!
+//! Execution model:
+//! - Buffers are allocated once per model: parameters, gradients and AdamW's moments as flat buffers, the
+//!   activations of every layer, the gradient scratch, token buffers per micro-batch.
+//! - Each (B, T) shape gets a [`Plan`] per micro-batch (forward + backward) and one optimizer plan, built on
+//!   first use: bind groups and uniforms are made then, never per step.
+//! - One optimizer step is one command encoder and one submit: for each micro-batch clear the residual
+//!   gradient, replay its plan, copy its losses aside; then clip and AdamW; then stage the losses and the
+//!   gradient norm for the one readback the caller awaits.
+//!
+//! The flat buffers use the CPU's [`ParamLayout`] order with each tensor's offset rounded up to 64 floats:
+//! WebGPU binds a buffer range only at offsets that are multiples of 256 bytes.
+
+mod trainer;
+
+use std::collections::HashMap;
+
+pub use trainer::GpuTrainer;
+
+use crate::gpu::{GpuContext, Plan, View};
+use crate::model::params::ParamLayout;
+use crate::model::{Activation, Gpt, ModelConfig, Positional};
+use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
+use crate::ops::attention_backward::attention_backward_gpu;
+use crate::ops::attention_forward::attention_forward_gpu;
+use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
+use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
+use crate::ops::encoder_backward::encoder_backward_gpu;
+use crate::ops::encoder_forward::{encoder_forward_gpu, sinusoidal_table};
+use crate::ops::gelu_backward::gelu_backward_gpu;
+use crate::ops::gelu_forward::gelu_forward_gpu;
+use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, global_norm_gpu};
+use crate::ops::layernorm_backward::layernorm_backward_gpu;
+use crate::ops::layernorm_forward::layernorm_forward_gpu;
+use crate::ops::matmul_backward::matmul_backward_gpu;
+use crate::ops::matmul_forward::matmul_forward_tiled_gpu;
+use crate::ops::relu_backward::relu_backward_gpu;
+use crate::ops::relu_forward::relu_forward_gpu;
+use crate::ops::residual_forward::residual_forward_gpu;
+use crate::ops::rope_backward::rope_backward_gpu;
+use crate::ops::rope_forward::rope_forward_gpu;
+use crate::{Result, invalid_input};
+
+/// Floats per binding-offset alignment unit (256 bytes).
+const ALIGN: usize = 64;
+
+/// One block's activations on the GPU; the twin of `model::gpt::LayerActs`.
+struct LayerBuffers {
+    ln1: wgpu::Buffer,              // (B, T, C)
+    ln1_mean: wgpu::Buffer,         // (B, T)
+    ln1_rstd: wgpu::Buffer,         // (B, T)
+    qkv: wgpu::Buffer,              // (B, T, 3C)
+    qkv_rope: Option<wgpu::Buffer>, // (B, T, 3C) rope only
+    preatt: wgpu::Buffer,           // (B, NH, T, T)
+    att: wgpu::Buffer,              // (B, NH, T, T)
+    atty: wgpu::Buffer,             // (B, T, C)
+    attproj: wgpu::Buffer,          // (B, T, C)
+    residual2: wgpu::Buffer,        // (B, T, C)
+    ln2: wgpu::Buffer,              // (B, T, C)
+    ln2_mean: wgpu::Buffer,         // (B, T)
+    ln2_rstd: wgpu::Buffer,         // (B, T)
+    fch: wgpu::Buffer,              // (B, T, F)
+    fch_act: wgpu::Buffer,          // (B, T, F)
+    fcproj: wgpu::Buffer,           // (B, T, C)
+    residual3: wgpu::Buffer,        // (B, T, C)
+}
+
+/// The model's activations and gradient scratch, sized for B*T <= `bt` and B*NH*T*T <= `att`.
+struct Activations {
+    bt: usize,
+    att: usize,
+    encoded: wgpu::Buffer, // (B, T, C)
+    layers: Vec<LayerBuffers>,
+    lnf: wgpu::Buffer,      // (B, T, C)
+    lnf_mean: wgpu::Buffer, // (B, T)
+    lnf_rstd: wgpu::Buffer, // (B, T)
+    logits: wgpu::Buffer,   // (B, T, V)
+    probs: wgpu::Buffer,    // (B, T, V)
+    losses: wgpu::Buffer,   // (B, T)
+    // Gradient scratch, reused by every block.
+    dlosses: wgpu::Buffer,           // (B, T) filled with loss_scale / (B*T)
+    dlogits: wgpu::Buffer,           // (B, T, V)
+    dresidual: wgpu::Buffer,         // (B, T, C) the residual stream's gradient
+    dln: wgpu::Buffer,               // (B, T, C)
+    datty: wgpu::Buffer,             // (B, T, C)
+    dfch_act: wgpu::Buffer,          // (B, T, F)
+    dfch: wgpu::Buffer,              // (B, T, F)
+    dqkv: wgpu::Buffer,              // (B, T, 3C)
+    dqkv_rope: Option<wgpu::Buffer>, // (B, T, 3C)
+    dpreatt: wgpu::Buffer,           // (B, NH, T, T)
+    datt: wgpu::Buffer,              // (B, NH, T, T)
+}
+
+impl Activations {
+    fn new(gpu: &GpuContext, config: &ModelConfig, bt: usize, att: usize) -> Self {
+        let (c, f, v) = (config.n_embd, config.ffn_width(), config.vocab_size);
+        let rope = config.positional == Positional::Rope;
+        let z = |label: &str, len: usize| gpu.zeros(label, len);
+        let layers = (0..config.n_layer)
+            .map(|_| LayerBuffers {
+                ln1: z("ln1", bt * c),
+                ln1_mean: z("ln1_mean", bt),
+                ln1_rstd: z("ln1_rstd", bt),
+                qkv: z("qkv", bt * 3 * c),
+                qkv_rope: rope.then(|| z("qkv_rope", bt * 3 * c)),
+                preatt: z("preatt", att),
+                att: z("att", att),
+                atty: z("atty", bt * c),
+                attproj: z("attproj", bt * c),
+                residual2: z("residual2", bt * c),
+                ln2: z("ln2", bt * c),
+                ln2_mean: z("ln2_mean", bt),
+                ln2_rstd: z("ln2_rstd", bt),
+                fch: z("fch", bt * f),
+                fch_act: z("fch_act", bt * f),
+                fcproj: z("fcproj", bt * c),
+                residual3: z("residual3", bt * c),
+            })
+            .collect();
+        Self {
+            bt,
+            att,
+            encoded: z("encoded", bt * c),
+            layers,
+            lnf: z("lnf", bt * c),
+            lnf_mean: z("lnf_mean", bt),
+            lnf_rstd: z("lnf_rstd", bt),
+            logits: z("logits", bt * v),
+            probs: z("probs", bt * v),
+            losses: z("losses", bt),
+            dlosses: z("dlosses", bt),
+            dlogits: z("dlogits", bt * v),
+            dresidual: z("dresidual", bt * c),
+            dln: z("dln", bt * c),
+            datty: z("datty", bt * c),
+            dfch_act: z("dfch_act", bt * f),
+            dfch: z("dfch", bt * f),
+            dqkv: z("dqkv", bt * 3 * c),
+            dqkv_rope: rope.then(|| z("dqkv_rope", bt * 3 * c)),
+            dpreatt: z("dpreatt", att),
+            datt: z("datt", att),
+        }
+    }
+}
+
+/// The plans of one (B, T) training shape: forward + backward per micro-batch, and the optimizer.
+struct TrainPlans {
+    micro: Vec<Plan>,
+    optimizer: Plan,
+}
+
+/// A GPT whose parameters, gradients, optimizer state and activations live on the GPU.
+pub struct GpuGpt {
+    pub config: ModelConfig,
+    pub layout: ParamLayout,
+    /// Offset of each tensor (by spec index) in the GPU's flat buffers.
+    offsets: Vec<usize>,
+    /// Length of the flat buffers, padding included.
+    padded_total: usize,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    m: wgpu::Buffer,
+    v: wgpu::Buffer,
+    /// The sinusoidal table (block_size, C), for that positional option.
+    pos_table: Option<wgpu::Buffer>,
+    acts: Option<Activations>,
+    /// Token ids per micro-batch: (inputs, targets), each (B, T) u32.
+    tokens: Vec<(wgpu::Buffer, wgpu::Buffer)>,
+    /// The losses of every micro-batch of a step, side by side: (grad_accum, B, T).
+    loss_log: Option<wgpu::Buffer>,
+    norm: wgpu::Buffer,     // (1) the step's global gradient norm
+    partials: wgpu::Buffer, // (GLOBAL_NORM_PARTIALS) the norm's first-stage sums
+    adamw_step: wgpu::Buffer,
+    train_plans: HashMap<(usize, usize, usize), TrainPlans>,
+    forward_plans: HashMap<(usize, usize), Plan>,
+    /// The (B, T) whose activations the last forward pass wrote.
+    last_shape: (usize, usize),
+}
+
+impl GpuGpt {
+    /// Uploads a CPU model's parameters: the GPU model starts where the CPU one is.
+    pub fn from_cpu(gpu: &GpuContext, model: &Gpt<f32>) -> Result<Self> {
+        let config = model.config.clone();
+        check_limits(gpu, &config)?;
+        let layout = ParamLayout::new(&config);
+        let mut offsets = Vec::with_capacity(layout.specs.len());
+        let mut padded_total = 0;
+        for spec in &layout.specs {
+            offsets.push(padded_total);
+            padded_total += spec.len.div_ceil(ALIGN) * ALIGN;
+        }
+        let pos_table = (config.positional == Positional::Sinusoidal).then(|| {
+            let mut table = vec![0.0f32; config.block_size * config.n_embd];
+            sinusoidal_table(&mut table, 0, config.block_size, config.n_embd);
+            gpu.upload("sinusoidal table", &table)
+        });
+        let mut gpu_model = Self {
+            params: gpu.zeros("params", padded_total),
+            grads: gpu.zeros("grads", padded_total),
+            m: gpu.zeros("adamw m", padded_total),
+            v: gpu.zeros("adamw v", padded_total),
+            norm: gpu.zeros("grad norm", 1),
+            partials: gpu.zeros("grad norm partials", GLOBAL_NORM_PARTIALS),
+            adamw_step: AdamwStep::new(0.0, 0.9, 0.99, 1).upload(gpu),
+            config,
+            layout,
+            offsets,
+            padded_total,
+            pos_table,
+            acts: None,
+            tokens: Vec::new(),
+            loss_log: None,
+            train_plans: HashMap::new(),
+            forward_plans: HashMap::new(),
+            last_shape: (0, 0),
+        };
+        gpu_model.upload_params(gpu, &model.params)?;
+        Ok(gpu_model)
+    }
+
+    /// Overwrites the parameters with `params` (the CPU layout, unpadded).
+    pub fn upload_params(&mut self, gpu: &GpuContext, params: &[f32]) -> Result<()> {
+        if params.len() != self.layout.total {
+            invalid_input!(
+                "{} parameter values given, the model has {}",
+                params.len(),
+                self.layout.total
+            );
+        }
+        gpu.queue
+            .write_buffer(&self.params, 0, bytemuck::cast_slice(&self.pad(params)));
+        Ok(())
+    }
+
+    /// The parameters in the CPU layout (for saving, captures and comparisons).
+    pub async fn download_params(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
+        Ok(self.unpad(&gpu.read(&self.params, self.padded_total).await?))
+    }
+
+    /// The gradients of the last step in the CPU layout (after clipping).
+    pub async fn download_grads(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
+        Ok(self.unpad(&gpu.read(&self.grads, self.padded_total).await?))
+    }
+
+    fn pad(&self, flat: &[f32]) -> Vec<f32> {
+        let mut padded = vec![0.0; self.padded_total];
+        for (spec, &offset) in self.layout.specs.iter().zip(&self.offsets) {
+            padded[offset..offset + spec.len]
+                .copy_from_slice(&flat[spec.offset..spec.offset + spec.len]);
+        }
+        padded
+    }
+
+    fn unpad(&self, padded: &[f32]) -> Vec<f32> {
+        let mut flat = vec![0.0; self.layout.total];
+        for (spec, &offset) in self.layout.specs.iter().zip(&self.offsets) {
+            flat[spec.offset..spec.offset + spec.len]
+                .copy_from_slice(&padded[offset..offset + spec.len]);
+        }
+        flat
+    }
+
+    /// Parameter tensor `id` of a flat buffer.
+    fn tensor<'a>(&self, buffer: &'a wgpu::Buffer, id: usize) -> View<'a> {
+        View::range(buffer, self.offsets[id], self.layout.specs[id].len)
+    }
+
+    /// Makes sure activations exist for (b, t) and `micro` token buffers of B*T ids.
+    fn ensure_capacity(&mut self, gpu: &GpuContext, b: usize, t: usize, micro: usize) {
+        let nh = self.config.n_head;
+        let (bt, att) = (b * t, b * nh * t * t);
+        if self.acts.as_ref().is_none_or(|a| a.bt < bt || a.att < att) {
+            let (bt, att) = self
+                .acts
+                .as_ref()
+                .map_or((bt, att), |a| (a.bt.max(bt), a.att.max(att)));
+            self.acts = Some(Activations::new(gpu, &self.config, bt, att));
+            // Every plan binds the old buffers.
+            self.train_plans.clear();
+            self.forward_plans.clear();
+            self.tokens.clear();
+        }
+        let capacity = self.acts.as_ref().map_or(0, |a| a.bt);
+        while self.tokens.len() < micro {
+            let zeros = vec![0u32; capacity];
+            self.tokens.push((
+                gpu.upload_u32("inputs", &zeros),
+                gpu.upload_u32("targets", &zeros),
+            ));
+        }
+    }
+
+    /// Records the forward pass of `b` sequences of `t` tokens from `inputs` into `plan`; with `targets`
+    /// also the losses and probabilities. Mirrors `Gpt::forward` line for line (dropout off).
+    fn record_forward(
+        &self,
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        inputs: &wgpu::Buffer,
+        targets: Option<&wgpu::Buffer>,
+        b: usize,
+        t: usize,
+    ) {
+        let cfg = &self.config;
+        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let bt = b * t;
+        let (lay, a) = (
+            &self.layout,
+            self.acts.as_ref().expect("activations allocated"),
+        );
+        let p = |id| self.tensor(&self.params, id);
+        let popt = |id: Option<usize>| id.map(p);
+        let all = View::all;
+
+        let pos = match cfg.positional {
+            Positional::Learned => Some(View::range(
+                &self.params,
+                self.offsets[lay.wpe.expect("wpe")],
+                t * c,
+            )),
+            Positional::Sinusoidal => self
+                .pos_table
+                .as_ref()
+                .map(|table| View::range(table, 0, t * c)),
+            Positional::Rope => None,
+        };
+        encoder_forward_gpu(
+            gpu,
+            plan,
+            all(&a.encoded),
+            View::range(inputs, 0, bt),
+            p(lay.wte),
+            pos,
+            b,
+            t,
+            c,
+        );
+
+        for (l, la) in a.layers.iter().enumerate() {
+            let ids = &lay.layers[l];
+            let residual = if l == 0 {
+                &a.encoded
+            } else {
+                &a.layers[l - 1].residual3
+            };
+            layernorm_forward_gpu(
+                gpu,
+                plan,
+                all(&la.ln1),
+                all(&la.ln1_mean),
+                all(&la.ln1_rstd),
+                all(residual),
+                p(ids.ln1_w),
+                popt(ids.ln1_b),
+                b,
+                t,
+                c,
+            );
+            matmul_forward_tiled_gpu(
+                gpu,
+                plan,
+                all(&la.qkv),
+                all(&la.ln1),
+                p(ids.qkv_w),
+                popt(ids.qkv_b),
+                bt,
+                c,
+                3 * c,
+            );
+            let qkv = match &la.qkv_rope {
+                Some(rotated) => {
+                    rope_forward_gpu(gpu, plan, all(rotated), all(&la.qkv), 0, b, t, c, nh);
+                    rotated
+                }
+                None => &la.qkv,
+            };
+            attention_forward_gpu(
+                gpu,
+                plan,
+                all(&la.atty),
+                all(&la.preatt),
+                all(&la.att),
+                all(qkv),
+                None,
+                cfg.attention_mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            matmul_forward_tiled_gpu(
+                gpu,
+                plan,
+                all(&la.attproj),
+                all(&la.atty),
+                p(ids.attproj_w),
+                popt(ids.attproj_b),
+                bt,
+                c,
+                c,
+            );
+            residual_forward_gpu(
+                gpu,
+                plan,
+                all(&la.residual2),
+                all(residual),
+                all(&la.attproj),
+                bt * c,
+            );
+            layernorm_forward_gpu(
+                gpu,
+                plan,
+                all(&la.ln2),
+                all(&la.ln2_mean),
+                all(&la.ln2_rstd),
+                all(&la.residual2),
+                p(ids.ln2_w),
+                popt(ids.ln2_b),
+                b,
+                t,
+                c,
+            );
+            matmul_forward_tiled_gpu(
+                gpu,
+                plan,
+                all(&la.fch),
+                all(&la.ln2),
+                p(ids.fc_w),
+                popt(ids.fc_b),
+                bt,
+                c,
+                f,
+            );
+            match cfg.activation {
+                Activation::Gelu => {
+                    gelu_forward_gpu(gpu, plan, all(&la.fch_act), all(&la.fch), bt * f)
+                }
+                Activation::Relu => {
+                    relu_forward_gpu(gpu, plan, all(&la.fch_act), all(&la.fch), bt * f)
+                }
+            }
+            matmul_forward_tiled_gpu(
+                gpu,
+                plan,
+                all(&la.fcproj),
+                all(&la.fch_act),
+                p(ids.fcproj_w),
+                popt(ids.fcproj_b),
+                bt,
+                f,
+                c,
+            );
+            residual_forward_gpu(
+                gpu,
+                plan,
+                all(&la.residual3),
+                all(&la.residual2),
+                all(&la.fcproj),
+                bt * c,
+            );
+        }
+
+        let last = &a.layers[cfg.n_layer - 1].residual3;
+        layernorm_forward_gpu(
+            gpu,
+            plan,
+            all(&a.lnf),
+            all(&a.lnf_mean),
+            all(&a.lnf_rstd),
+            all(last),
+            p(lay.lnf_w),
+            popt(lay.lnf_b),
+            b,
+            t,
+            c,
+        );
+        matmul_forward_tiled_gpu(
+            gpu,
+            plan,
+            all(&a.logits),
+            all(&a.lnf),
+            p(lay.wte),
+            None,
+            bt,
+            c,
+            v,
+        );
+        if let Some(targets) = targets {
+            crossentropy_forward_gpu(
+                gpu,
+                plan,
+                all(&a.losses),
+                all(&a.probs),
+                all(&a.logits),
+                View::range(targets, 0, bt),
+                b,
+                t,
+                v,
+            );
+        }
+    }
+
+    /// Records the backward pass of the forward recorded just before; mirrors `Gpt::backward`. Parameter
+    /// gradients accumulate into `grads`; `dresidual` must be zero when it starts (the step clears it).
+    fn record_backward(
+        &self,
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        inputs: &wgpu::Buffer,
+        targets: &wgpu::Buffer,
+        b: usize,
+        t: usize,
+    ) {
+        let cfg = &self.config;
+        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let bt = b * t;
+        let (lay, a) = (
+            &self.layout,
+            self.acts.as_ref().expect("activations allocated"),
+        );
+        let p = |id| self.tensor(&self.params, id);
+        let g = |id| self.tensor(&self.grads, id);
+        let gopt = |id: Option<usize>| id.map(g);
+        let all = View::all;
+
+        crossentropy_backward_gpu(
+            gpu,
+            plan,
+            all(&a.dlogits),
+            all(&a.dlosses),
+            all(&a.probs),
+            View::range(targets, 0, bt),
+            b,
+            t,
+            v,
+        );
+        matmul_backward_gpu(
+            gpu,
+            plan,
+            all(&a.dln),
+            g(lay.wte),
+            None,
+            all(&a.dlogits),
+            all(&a.lnf),
+            p(lay.wte),
+            bt,
+            c,
+            v,
+        );
+        let last = &a.layers[cfg.n_layer - 1].residual3;
+        layernorm_backward_gpu(
+            gpu,
+            plan,
+            all(&a.dresidual),
+            g(lay.lnf_w),
+            gopt(lay.lnf_b),
+            all(&a.dln),
+            all(last),
+            p(lay.lnf_w),
+            all(&a.lnf_mean),
+            all(&a.lnf_rstd),
+            b,
+            t,
+            c,
+        );
+
+        for l in (0..cfg.n_layer).rev() {
+            let (ids, la) = (&lay.layers[l], &a.layers[l]);
+            let residual = if l == 0 {
+                &a.encoded
+            } else {
+                &a.layers[l - 1].residual3
+            };
+            // dresidual holds d residual3: the skip path passes it on as is, the MLP branch reads it.
+            matmul_backward_gpu(
+                gpu,
+                plan,
+                all(&a.dfch_act),
+                g(ids.fcproj_w),
+                gopt(ids.fcproj_b),
+                all(&a.dresidual),
+                all(&la.fch_act),
+                p(ids.fcproj_w),
+                bt,
+                f,
+                c,
+            );
+            match cfg.activation {
+                Activation::Gelu => gelu_backward_gpu(
+                    gpu,
+                    plan,
+                    all(&a.dfch),
+                    all(&la.fch),
+                    all(&a.dfch_act),
+                    bt * f,
+                ),
+                Activation::Relu => relu_backward_gpu(
+                    gpu,
+                    plan,
+                    all(&a.dfch),
+                    all(&la.fch),
+                    all(&a.dfch_act),
+                    bt * f,
+                ),
+            }
+            matmul_backward_gpu(
+                gpu,
+                plan,
+                all(&a.dln),
+                g(ids.fc_w),
+                gopt(ids.fc_b),
+                all(&a.dfch),
+                all(&la.ln2),
+                p(ids.fc_w),
+                bt,
+                c,
+                f,
+            );
+            layernorm_backward_gpu(
+                gpu,
+                plan,
+                all(&a.dresidual),
+                g(ids.ln2_w),
+                gopt(ids.ln2_b),
+                all(&a.dln),
+                all(&la.residual2),
+                p(ids.ln2_w),
+                all(&la.ln2_mean),
+                all(&la.ln2_rstd),
+                b,
+                t,
+                c,
+            );
+            // dresidual holds d residual2: the attention branch.
+            matmul_backward_gpu(
+                gpu,
+                plan,
+                all(&a.datty),
+                g(ids.attproj_w),
+                gopt(ids.attproj_b),
+                all(&a.dresidual),
+                all(&la.atty),
+                p(ids.attproj_w),
+                bt,
+                c,
+                c,
+            );
+            match (&la.qkv_rope, &a.dqkv_rope) {
+                (Some(qkv_rope), Some(dqkv_rope)) => {
+                    attention_backward_gpu(
+                        gpu,
+                        plan,
+                        all(dqkv_rope),
+                        all(&a.dpreatt),
+                        all(&a.datt),
+                        all(&a.datty),
+                        all(qkv_rope),
+                        all(&la.att),
+                        None,
+                        cfg.attention_mask,
+                        b,
+                        t,
+                        c,
+                        nh,
+                    );
+                    rope_backward_gpu(gpu, plan, all(&a.dqkv), all(dqkv_rope), 0, b, t, c, nh);
+                }
+                _ => attention_backward_gpu(
+                    gpu,
+                    plan,
+                    all(&a.dqkv),
+                    all(&a.dpreatt),
+                    all(&a.datt),
+                    all(&a.datty),
+                    all(&la.qkv),
+                    all(&la.att),
+                    None,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                ),
+            }
+            matmul_backward_gpu(
+                gpu,
+                plan,
+                all(&a.dln),
+                g(ids.qkv_w),
+                gopt(ids.qkv_b),
+                all(&a.dqkv),
+                all(&la.ln1),
+                p(ids.qkv_w),
+                bt,
+                c,
+                3 * c,
+            );
+            layernorm_backward_gpu(
+                gpu,
+                plan,
+                all(&a.dresidual),
+                g(ids.ln1_w),
+                gopt(ids.ln1_b),
+                all(&a.dln),
+                all(residual),
+                p(ids.ln1_w),
+                all(&la.ln1_mean),
+                all(&la.ln1_rstd),
+                b,
+                t,
+                c,
+            );
+        }
+        // dresidual holds d encoded.
+        let dpos = lay
+            .wpe
+            .map(|id| View::range(&self.grads, self.offsets[id], t * c));
+        encoder_backward_gpu(
+            gpu,
+            plan,
+            g(lay.wte),
+            dpos,
+            all(&a.dresidual),
+            View::range(inputs, 0, bt),
+            b,
+            t,
+            c,
+        );
+    }
+
+    /// Records clipping (or only the norm, when `grad_clip` is 0) and one AdamW update per parameter tensor.
+    fn record_optimizer(
+        &self,
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        options: &crate::model::TrainOptions,
+    ) {
+        let grads = View::range(&self.grads, 0, self.padded_total);
+        let (norm, partials) = (View::all(&self.norm), View::all(&self.partials));
+        if options.grad_clip > 0.0 {
+            clip_by_global_norm_gpu(
+                gpu,
+                plan,
+                grads,
+                norm,
+                partials,
+                options.grad_clip,
+                self.padded_total,
+            );
+        } else {
+            global_norm_gpu(gpu, plan, norm, partials, grads, self.padded_total);
+        }
+        for (id, spec) in self.layout.specs.iter().enumerate() {
+            let is_embedding = spec.name.contains(".wte.") || spec.name.contains(".wpe.");
+            let decay = spec.decay || (is_embedding && options.decay_embeddings);
+            adamw_update_gpu(
+                gpu,
+                plan,
+                self.tensor(&self.params, id),
+                self.tensor(&self.m, id),
+                self.tensor(&self.v, id),
+                self.tensor(&self.grads, id),
+                View::all(&self.adamw_step),
+                norm,
+                options.beta1,
+                options.beta2,
+                options.eps,
+                if decay { options.weight_decay } else { 0.0 },
+                spec.len,
+            );
+        }
+    }
+
+    /// One optimizer step over `batches` micro-batches of (inputs, targets), each (B, T): one submit.
+    /// Returns the mean loss over all micro-batches and the global gradient norm (before clipping).
+    /// When the norm is not finite the GPU skips the update, so the weights stay those of the last good step.
+    pub async fn train_step(
+        &mut self,
+        gpu: &GpuContext,
+        batches: &[(Vec<u32>, Vec<u32>)],
+        b: usize,
+        t: usize,
+        step: u32,
+        options: &crate::model::TrainOptions,
+    ) -> Result<(f64, f64)> {
+        let k = batches.len();
+        if k == 0 {
+            invalid_input!("a training step needs at least one micro-batch");
+        }
+        for (inputs, targets) in batches {
+            self.check_batch(inputs, Some(targets), b, t)?;
+        }
+        self.ensure_capacity(gpu, b, t, k);
+        if self
+            .loss_log
+            .as_ref()
+            .is_none_or(|log| log.size() < (k * b * t * 4) as u64)
+        {
+            self.loss_log = Some(gpu.zeros("loss log", k * b * t));
+        }
+        let key = (b, t, k);
+        if !self.train_plans.contains_key(&key) {
+            let mut micro = Vec::with_capacity(k);
+            for (inputs, targets) in &self.tokens[..k] {
+                let mut plan = Plan::new();
+                self.record_forward(gpu, &mut plan, inputs, Some(targets), b, t);
+                self.record_backward(gpu, &mut plan, inputs, targets, b, t);
+                micro.push(plan);
+            }
+            let mut optimizer = Plan::new();
+            self.record_optimizer(gpu, &mut optimizer, options);
+            self.train_plans
+                .insert(key, TrainPlans { micro, optimizer });
+            // Gradient accumulation averages: each micro-batch's loss is scaled by 1/k.
+        }
+        let a = self.acts.as_ref().expect("activations allocated");
+        let bt = b * t;
+        let dloss = (1.0 / (k * bt) as f64) as f32;
+        gpu.queue
+            .write_buffer(&a.dlosses, 0, bytemuck::cast_slice(&vec![dloss; bt]));
+        for ((inputs, targets), (inputs_buffer, targets_buffer)) in batches.iter().zip(&self.tokens)
+        {
+            gpu.queue
+                .write_buffer(inputs_buffer, 0, bytemuck::cast_slice(inputs));
+            gpu.queue
+                .write_buffer(targets_buffer, 0, bytemuck::cast_slice(targets));
+        }
+        let lr = options.lr_at(step);
+        AdamwStep::new(lr, options.beta1, options.beta2, step).write(gpu, &self.adamw_step);
+
+        let plans = &self.train_plans[&key];
+        let loss_log = self.loss_log.as_ref().expect("loss log allocated");
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&self.grads, 0, None);
+        for (i, plan) in plans.micro.iter().enumerate() {
+            encoder.clear_buffer(&a.dresidual, 0, None);
+            plan.encode(&mut encoder);
+            encoder.copy_buffer_to_buffer(
+                &a.losses,
+                0,
+                loss_log,
+                (i * bt * 4) as u64,
+                (bt * 4) as u64,
+            );
+        }
+        plans.optimizer.encode(&mut encoder);
+        let staging = gpu.stage(&mut encoder, &[(loss_log, 0, k * bt), (&self.norm, 0, 1)]);
+        gpu.queue.submit([encoder.finish()]);
+        self.last_shape = (b, t);
+        let values = gpu.read_staged(&staging).await?;
+        let loss = values[..k * bt].iter().map(|&x| f64::from(x)).sum::<f64>() / (k * bt) as f64;
+        Ok((loss, f64::from(values[k * bt])))
+    }
+
+    /// The mean loss of `inputs` against `targets`, each (B, T), without touching gradients (evaluation).
+    pub async fn loss(
+        &mut self,
+        gpu: &GpuContext,
+        inputs: &[u32],
+        targets: &[u32],
+        b: usize,
+        t: usize,
+    ) -> Result<f64> {
+        self.forward(gpu, inputs, Some(targets), b, t).await?;
+        let a = self.acts.as_ref().expect("activations allocated");
+        let losses = gpu.read(&a.losses, b * t).await?;
+        Ok(losses.iter().map(|&x| f64::from(x)).sum::<f64>() / (b * t) as f64)
+    }
+
+    /// Runs the forward pass (no dropout) and leaves its activations on the GPU for reading.
+    pub async fn forward(
+        &mut self,
+        gpu: &GpuContext,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        b: usize,
+        t: usize,
+    ) -> Result<()> {
+        self.check_batch(inputs, targets, b, t)?;
+        self.ensure_capacity(gpu, b, t, 1);
+        let with_targets = targets.is_some();
+        let key = (b, t * 2 + usize::from(with_targets));
+        if !self.forward_plans.contains_key(&key) {
+            let mut plan = Plan::new();
+            let (inputs_buffer, targets_buffer) = &self.tokens[0];
+            self.record_forward(
+                gpu,
+                &mut plan,
+                inputs_buffer,
+                with_targets.then_some(targets_buffer),
+                b,
+                t,
+            );
+            self.forward_plans.insert(key, plan);
+        }
+        let (inputs_buffer, targets_buffer) = &self.tokens[0];
+        gpu.queue
+            .write_buffer(inputs_buffer, 0, bytemuck::cast_slice(inputs));
+        if let Some(targets) = targets {
+            gpu.queue
+                .write_buffer(targets_buffer, 0, bytemuck::cast_slice(targets));
+        }
+        self.forward_plans[&key].run(gpu).await?;
+        self.last_shape = (b, t);
+        Ok(())
+    }
+
+    /// The logits (V) of the last position of the last forward pass's first sequence: what sampling needs.
+    pub async fn last_logits(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
+        let (_, t) = self.last_shape;
+        let v = self.config.vocab_size;
+        let a = self.acts.as_ref().expect("activations allocated");
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        let staging = gpu.stage(&mut encoder, &[(&a.logits, (t - 1) * v, v)]);
+        gpu.queue.submit([encoder.finish()]);
+        gpu.read_staged(&staging).await
+    }
+
+    /// The attention weights (B, NH, T, T) of every layer from the last forward pass.
+    pub async fn attention_maps(&self, gpu: &GpuContext) -> Result<Vec<Vec<f32>>> {
+        let (b, t) = self.last_shape;
+        let len = b * self.config.n_head * t * t;
+        let a = self.acts.as_ref().expect("activations allocated");
+        let mut maps = Vec::with_capacity(a.layers.len());
+        for layer in &a.layers {
+            maps.push(gpu.read(&layer.att, len).await?);
+        }
+        Ok(maps)
+    }
+
+    /// Dispatches per optimizer step for a (B, T, micro-batches) shape that has run (benchmarks report it).
+    pub fn dispatches_per_step(&self, b: usize, t: usize, micro: usize) -> Option<usize> {
+        let plans = self.train_plans.get(&(b, t, micro))?;
+        Some(plans.micro.iter().map(Plan::len).sum::<usize>() + plans.optimizer.len())
+    }
+
+    fn check_batch(
+        &self,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        b: usize,
+        t: usize,
+    ) -> Result<()> {
+        let v = self.config.vocab_size;
+        if b == 0 || t == 0 {
+            invalid_input!("empty batch: B = {b}, T = {t}");
+        }
+        if t > self.config.block_size {
+            invalid_input!(
+                "sequence of {t} tokens is longer than the model's block_size {}",
+                self.config.block_size
+            );
+        }
+        if inputs.len() != b * t || targets.is_some_and(|targets| targets.len() != b * t) {
+            invalid_input!("a batch of B*T = {b}*{t} tokens needs that many inputs and targets");
+        }
+        if let Some(&bad) = inputs
+            .iter()
+            .chain(targets.unwrap_or(&[]))
+            .find(|&&id| id as usize >= v)
+        {
+            invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a config whose buffers the adapter cannot bind, before anything is allocated, saying what to shrink.
+pub fn check_limits(gpu: &GpuContext, config: &ModelConfig) -> Result<()> {
+    config.validate()?;
+    let max_binding = gpu.summary.max_storage_buffer_binding_size;
+    let (c, t, nh, v, f) = (
+        config.n_embd,
+        config.block_size,
+        config.n_head,
+        config.vocab_size,
+        config.ffn_width(),
+    );
+    // The largest tensors one kernel binds, for one sequence of block_size tokens (batches scale them further;
+    // see check_batch_limits).
+    let largest = [
+        ("the attention map of one sequence (NH x T x T)", nh * t * t),
+        ("the logits of one sequence (T x V)", t * v),
+        ("the FFN activations of one sequence (T x FFN width)", t * f),
+        ("the token embedding (V x C)", v * c),
+    ];
+    for (what, floats) in largest {
+        let bytes = floats as u64 * 4;
+        if bytes > max_binding {
+            invalid_input!(
+                "{what} needs {} MiB but this GPU binds at most {} MiB per buffer: shrink the context length, heads, vocabulary or width",
+                bytes >> 20,
+                max_binding >> 20
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;

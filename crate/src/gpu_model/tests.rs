@@ -1,0 +1,256 @@
+//! The whole model on the GPU against the CPU reference: the same seeded training run on both.
+
+use super::*;
+use crate::gpu::testing::{TestRng, gpu_or_skip};
+use crate::model::{TrainOptions, Trainer};
+use crate::ops::attention_forward::AttentionMask;
+
+/// An awkward small model: C=12, NH=3 (hs=4), V=37, T=7.
+fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
+    ModelConfig {
+        vocab_size: 37,
+        n_layer: 2,
+        n_head: 3,
+        n_embd: 12,
+        block_size: 7,
+        ffn_mult: 4,
+        activation,
+        positional,
+        dropout: 0.0,
+        bias: true,
+        attention_mask: AttentionMask::Causal,
+    }
+}
+
+/// A token stream with some structure (so the loss moves): a noisy repeating ramp over the vocabulary.
+fn token_stream(len: usize, v: usize, seed: u64) -> Vec<u32> {
+    let mut rng = TestRng::new(seed);
+    (0..len)
+        .map(|i| {
+            if rng.next_u64() % 4 == 0 {
+                (rng.next_u64() % v as u64) as u32
+            } else {
+                (i % v) as u32
+            }
+        })
+        .collect()
+}
+
+fn options(grad_accum: usize) -> TrainOptions {
+    TrainOptions {
+        batch_size: 2,
+        seq_len: 7,
+        grad_accum,
+        steps: 10,
+        lr: 1e-2,
+        min_lr: 1e-3,
+        warmup_steps: 2,
+        eval_batches: 2,
+        seed: 7,
+        ..TrainOptions::default()
+    }
+}
+
+/// Relative distance of two parameter vectors: |a - b| / |b|.
+fn relative_distance(a: &[f32], b: &[f32]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
+    (diff / norm).sqrt()
+}
+
+fn compare_training(gpu: &GpuContext, config: ModelConfig, grad_accum: usize) {
+    let what = format!(
+        "{:?}/{:?}, grad_accum {grad_accum}",
+        config.positional, config.activation
+    );
+    let train = token_stream(400, config.vocab_size, 1);
+    let val = token_stream(100, config.vocab_size, 2);
+    let model = Gpt::<f32>::new(config, 3).expect("model");
+    let mut gpu_trainer =
+        GpuTrainer::new(gpu, &model, train.clone(), val.clone(), options(grad_accum))
+            .expect("gpu trainer");
+    let mut cpu_trainer =
+        Trainer::new(model, train, val, options(grad_accum)).expect("cpu trainer");
+    for step in 1..=10 {
+        let cpu = cpu_trainer.step().expect("cpu step");
+        let gpu_stats = pollster::block_on(gpu_trainer.step(gpu)).expect("gpu step");
+        let relative = (gpu_stats.loss - cpu.loss).abs() / cpu.loss.abs();
+        eprintln!(
+            "[gpu] {what} step {step}: cpu loss {:.6}, gpu loss {:.6}",
+            cpu.loss, gpu_stats.loss
+        );
+        assert!(
+            relative <= 1e-4,
+            "{what} step {step}: gpu loss {} vs cpu {} (relative {relative:e})",
+            gpu_stats.loss,
+            cpu.loss
+        );
+        let norm_relative = (gpu_stats.grad_norm - cpu.grad_norm).abs() / cpu.grad_norm;
+        assert!(
+            norm_relative <= 1e-3,
+            "{what} step {step}: grad norm {} vs {}",
+            gpu_stats.grad_norm,
+            cpu.grad_norm
+        );
+    }
+    let gpu_params = pollster::block_on(gpu_trainer.model.download_params(gpu)).expect("params");
+    let distance = relative_distance(&gpu_params, &cpu_trainer.model.params);
+    eprintln!("[gpu] {what}: final parameters differ by {distance:e} (relative)");
+    assert!(
+        distance <= 1e-3,
+        "{what}: final parameters differ by {distance:e}"
+    );
+    let cpu_eval = cpu_trainer.evaluate().expect("cpu eval");
+    let gpu_eval = pollster::block_on(gpu_trainer.evaluate(gpu)).expect("gpu eval");
+    assert!(
+        (gpu_eval.val_loss - cpu_eval.val_loss).abs() / cpu_eval.val_loss <= 1e-4,
+        "{what}: val loss {} on the GPU, {} on the CPU",
+        gpu_eval.val_loss,
+        cpu_eval.val_loss
+    );
+}
+
+#[test]
+fn training_matches_the_cpu_learned_gelu() {
+    let Some(gpu) = gpu_or_skip("whole model, learned + GELU") else {
+        return;
+    };
+    compare_training(gpu, small_config(Positional::Learned, Activation::Gelu), 1);
+}
+
+#[test]
+fn training_matches_the_cpu_sinusoidal_relu_with_accumulation() {
+    let Some(gpu) = gpu_or_skip("whole model, sinusoidal + ReLU, grad_accum 2") else {
+        return;
+    };
+    compare_training(
+        gpu,
+        small_config(Positional::Sinusoidal, Activation::Relu),
+        2,
+    );
+}
+
+#[test]
+fn training_matches_the_cpu_rope() {
+    let Some(gpu) = gpu_or_skip("whole model, RoPE + GELU") else {
+        return;
+    };
+    compare_training(gpu, small_config(Positional::Rope, Activation::Gelu), 1);
+}
+
+#[test]
+fn forward_logits_and_attention_match_the_cpu() {
+    let Some(gpu) = gpu_or_skip("whole model forward") else {
+        return;
+    };
+    let config = small_config(Positional::Learned, Activation::Gelu);
+    let mut cpu = Gpt::<f32>::new(config, 11).expect("model");
+    let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
+    let tokens: Vec<u32> = vec![1, 5, 9, 2, 36, 0, 4];
+    cpu.forward(&tokens, None, 1, 7, None).expect("cpu forward");
+    pollster::block_on(gpu_model.forward(gpu, &tokens, None, 1, 7)).expect("gpu forward");
+    let logits = pollster::block_on(gpu_model.last_logits(gpu)).expect("logits");
+    let v = 37;
+    crate::gpu::testing::assert_close(
+        &logits,
+        &cpu.acts().logits[6 * v..7 * v],
+        1e-5,
+        1e-4,
+        "last logits",
+    );
+    let maps = pollster::block_on(gpu_model.attention_maps(gpu)).expect("maps");
+    for (l, map) in maps.iter().enumerate() {
+        crate::gpu::testing::assert_close(
+            map,
+            &cpu.acts().layers[l].att,
+            1e-6,
+            1e-4,
+            "attention map",
+        );
+    }
+}
+
+#[test]
+fn divergence_keeps_the_last_good_weights() {
+    let Some(gpu) = gpu_or_skip("whole model divergence") else {
+        return;
+    };
+    let config = small_config(Positional::Learned, Activation::Gelu);
+    let model = Gpt::<f32>::new(config, 3).expect("model");
+    let train = token_stream(400, 37, 1);
+    // A learning rate that overflows the weights within a few steps, and no clipping.
+    let options = TrainOptions {
+        lr: 1e30,
+        min_lr: 1e30,
+        warmup_steps: 0,
+        grad_clip: 0.0,
+        ..options(1)
+    };
+    let mut trainer = GpuTrainer::new(gpu, &model, train, Vec::new(), options).expect("trainer");
+    let mut last_good = pollster::block_on(trainer.model.download_params(gpu)).expect("params");
+    let mut error = None;
+    for _ in 0..20 {
+        match pollster::block_on(trainer.step(gpu)) {
+            Ok(_) => {
+                last_good = pollster::block_on(trainer.model.download_params(gpu)).expect("params")
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let error = error.expect("training with lr 1e30 diverges");
+    assert!(error.to_string().contains("training diverged"), "{error}");
+    let kept = pollster::block_on(trainer.model.download_params(gpu)).expect("params");
+    assert_eq!(
+        kept, last_good,
+        "the weights of the last good step are kept"
+    );
+    assert!(kept.iter().all(|x| x.is_finite()));
+    let again = pollster::block_on(trainer.step(gpu)).unwrap_err();
+    assert!(
+        again.to_string().contains("diverged"),
+        "a diverged run refuses further steps: {again}"
+    );
+}
+
+#[test]
+fn a_config_beyond_the_limits_is_refused_with_a_reason() {
+    let Some(gpu) = gpu_or_skip("whole model limits") else {
+        return;
+    };
+    let max = gpu.summary.max_storage_buffer_binding_size;
+    // T x V floats beyond the largest binding.
+    let vocab = (max / 4 / 64 + 1) as usize;
+    let config = ModelConfig {
+        vocab_size: vocab,
+        block_size: 64,
+        ..small_config(Positional::Learned, Activation::Gelu)
+    };
+    let error = check_limits(gpu, &config).unwrap_err().to_string();
+    assert!(error.contains("shrink"), "{error}");
+    assert!(error.contains("logits"), "{error}");
+}
+
+#[test]
+fn evaluation_loss_matches_the_cpu() {
+    let Some(gpu) = gpu_or_skip("whole model evaluation loss") else {
+        return;
+    };
+    let config = small_config(Positional::Learned, Activation::Gelu);
+    let mut cpu = Gpt::<f32>::new(config, 11).expect("model");
+    let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
+    let stream = token_stream(40, 37, 5);
+    let (inputs, targets) = (&stream[..14], &stream[1..15]);
+    let cpu_loss = cpu
+        .forward(inputs, Some(targets), 2, 7, None)
+        .expect("cpu")
+        .expect("loss");
+    let gpu_loss =
+        pollster::block_on(gpu_model.loss(gpu, inputs, targets, 2, 7)).expect("gpu loss");
+    assert!(
+        (gpu_loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
+        "gpu {gpu_loss} vs cpu {cpu_loss}"
+    );
+}

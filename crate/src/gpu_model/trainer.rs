@@ -1,0 +1,153 @@
+//! Training on the GPU: the CPU [`Trainer`](crate::model::Trainer)'s loop (same sampler, same schedule, same
+//! divergence rule) driving a [`GpuGpt`]. Batches are drawn exactly as the CPU trainer draws them, so a CPU
+//! run and a GPU run from the same seed see the same data and can be compared step by step.
+
+use super::GpuGpt;
+use crate::gpu::GpuContext;
+use crate::model::rng::Rng;
+use crate::model::{EvalStats, Gpt, StepStats, TrainOptions};
+use crate::{Error, Result, invalid_input};
+
+pub struct GpuTrainer {
+    pub model: GpuGpt,
+    pub options: TrainOptions,
+    train: Vec<u32>,
+    val: Vec<u32>,
+    val_starts: Vec<usize>,
+    rng: Rng,
+    step: u32,
+    seq_len: usize,
+    diverged: Option<String>,
+}
+
+impl GpuTrainer {
+    /// Uploads `model` and prepares to train it on the `train` stream (validation on `val`, may be empty).
+    pub fn new(
+        gpu: &GpuContext,
+        model: &Gpt<f32>,
+        train: Vec<u32>,
+        val: Vec<u32>,
+        options: TrainOptions,
+    ) -> Result<Self> {
+        if model.config.dropout > 0.0 {
+            invalid_input!(
+                "dropout {} is not supported on the GPU path yet: set dropout to 0 or train on the CPU",
+                model.config.dropout
+            );
+        }
+        let seq_len = if options.seq_len == 0 {
+            model.config.block_size
+        } else {
+            options.seq_len
+        };
+        if seq_len > model.config.block_size {
+            invalid_input!(
+                "seq_len {seq_len} is longer than the model's block_size {}",
+                model.config.block_size
+            );
+        }
+        if options.batch_size == 0 || options.grad_accum == 0 {
+            invalid_input!("batch_size and grad_accum must be at least 1");
+        }
+        if train.len() <= seq_len {
+            invalid_input!(
+                "the training text has {} tokens; it needs more than seq_len = {seq_len} for one example",
+                train.len()
+            );
+        }
+        let mut val_rng = Rng::new(options.seed ^ 0x0005_eed0_f7a1);
+        let val_starts = if val.len() > seq_len {
+            (0..options.eval_batches * options.batch_size)
+                .map(|_| val_rng.below(val.len() - seq_len))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            model: GpuGpt::from_cpu(gpu, model)?,
+            rng: Rng::new(options.seed),
+            options,
+            train,
+            val,
+            val_starts,
+            step: 0,
+            seq_len,
+            diverged: None,
+        })
+    }
+
+    pub fn step_count(&self) -> u32 {
+        self.step
+    }
+
+    /// `batch_size` random windows of the training stream, drawn as the CPU trainer draws them.
+    fn sample_batch(&mut self) -> (Vec<u32>, Vec<u32>) {
+        let (b, t) = (self.options.batch_size, self.seq_len);
+        let (mut inputs, mut targets) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        for _ in 0..b {
+            let start = self.rng.below(self.train.len() - t);
+            inputs.extend_from_slice(&self.train[start..start + t]);
+            targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
+        }
+        (inputs, targets)
+    }
+
+    /// One optimizer step (all micro-batches, clipping, AdamW) in one submit.
+    pub async fn step(&mut self, gpu: &GpuContext) -> Result<StepStats> {
+        if let Some(reason) = &self.diverged {
+            return Err(Error::Diverged(reason.clone()));
+        }
+        let step = self.step + 1;
+        let batches: Vec<_> = (0..self.options.grad_accum)
+            .map(|_| self.sample_batch())
+            .collect();
+        let (b, t) = (self.options.batch_size, self.seq_len);
+        let (loss, grad_norm) = self
+            .model
+            .train_step(gpu, &batches, b, t, step, &self.options)
+            .await?;
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            // The GPU skipped the update (AdamW checks the norm), so the weights are those of the last good step.
+            let reason = format!(
+                "training diverged: the loss of step {step} is {loss} and the gradient norm {grad_norm}. The weights of step {} are kept; lower the learning rate (now {}) or clip gradients harder (grad_clip {}).",
+                self.step, self.options.lr, self.options.grad_clip
+            );
+            self.diverged = Some(reason.clone());
+            return Err(Error::Diverged(reason));
+        }
+        self.step = step;
+        Ok(StepStats {
+            step,
+            loss,
+            lr: self.options.lr_at(step),
+            grad_norm,
+            tokens: b * t * batches.len(),
+        })
+    }
+
+    /// Mean loss over the fixed validation batches.
+    pub async fn evaluate(&mut self, gpu: &GpuContext) -> Result<EvalStats> {
+        if self.val_starts.is_empty() {
+            invalid_input!(
+                "there is no validation data (the validation split is shorter than one sequence)"
+            );
+        }
+        let (b, t) = (self.options.batch_size, self.seq_len);
+        let batches = self.val_starts.len() / b;
+        let mut total = 0.0;
+        for batch in 0..batches {
+            let (mut inputs, mut targets) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+            for &start in &self.val_starts[batch * b..(batch + 1) * b] {
+                inputs.extend_from_slice(&self.val[start..start + t]);
+                targets.extend_from_slice(&self.val[start + 1..start + t + 1]);
+            }
+            total += self.model.loss(gpu, &inputs, &targets, b, t).await?;
+        }
+        let val_loss = total / batches as f64;
+        Ok(EvalStats {
+            step: self.step,
+            val_loss,
+            val_ppl: val_loss.exp(),
+        })
+    }
+}

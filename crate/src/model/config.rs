@@ -1,0 +1,281 @@
+//! The model's shape and options, as the JSON a person writes (`model.json`) and the safetensors metadata
+//! stores. `validate` turns every impossible combination into a sentence saying what to change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ops::attention_forward::AttentionMask;
+use crate::{Result, invalid_input};
+
+/// The feed-forward activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Relu,
+    /// GELU, tanh approximation (see `ops::gelu_forward`).
+    #[default]
+    Gelu,
+}
+
+/// How the model knows where a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Positional {
+    /// Fixed sin/cos table added to the token embedding (no parameters).
+    Sinusoidal,
+    /// A learned (T, C) table added to the token embedding (GPT-2, nanoGPT's `wpe`).
+    #[default]
+    Learned,
+    /// Rotary embedding of q and k inside attention (no parameters).
+    Rope,
+}
+
+/// A decoder-only transformer (GPT). Sizes use llm.c's letters: V, L, NH, C, T.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// V: number of token ids.
+    pub vocab_size: usize,
+    /// L: number of transformer blocks.
+    pub n_layer: usize,
+    /// NH: attention heads per block; the head size is hs = C / NH.
+    pub n_head: usize,
+    /// C: width of the residual stream.
+    pub n_embd: usize,
+    /// T max: the longest context the model reads.
+    pub block_size: usize,
+    /// The feed-forward hidden width is ffn_mult * C (4 in GPT-2).
+    #[serde(default = "default_ffn_mult")]
+    pub ffn_mult: usize,
+    #[serde(default)]
+    pub activation: Activation,
+    #[serde(default)]
+    pub positional: Positional,
+    /// Dropout probability used in training (embeddings, attention weights, both residual branches).
+    #[serde(default)]
+    pub dropout: f32,
+    /// Biases in the linear layers and LayerNorms (nanoGPT's `bias`).
+    #[serde(default = "default_true")]
+    pub bias: bool,
+    /// Which keys a query sees. Causal for a GPT; the block code takes it as a parameter.
+    #[serde(default)]
+    pub attention_mask: AttentionMask,
+}
+
+fn default_ffn_mult() -> usize {
+    4
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ModelConfig {
+    /// The reference configuration of the benchmarks and the training test: L=4, NH=4, C=128, T=64.
+    pub fn reference(vocab_size: usize) -> Self {
+        Self {
+            vocab_size,
+            n_layer: 4,
+            n_head: 4,
+            n_embd: 128,
+            block_size: 64,
+            ffn_mult: 4,
+            activation: Activation::Gelu,
+            positional: Positional::Learned,
+            dropout: 0.0,
+            bias: true,
+            attention_mask: AttentionMask::Causal,
+        }
+    }
+
+    /// Reads and validates a config from JSON.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let config: Self = serde_json::from_str(json).map_err(|e| {
+            crate::Error::Format(format!(
+                "model config is not valid JSON for a model config: {e}"
+            ))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a config always serialises")
+    }
+
+    /// Checks that the sizes fit together.
+    pub fn validate(&self) -> Result<()> {
+        let c = self.n_embd;
+        if self.vocab_size == 0 {
+            invalid_input!("vocab_size is 0: a model needs at least one token");
+        }
+        if self.vocab_size > u32::MAX as usize {
+            invalid_input!(
+                "vocab_size {} does not fit token ids of 32 bits",
+                self.vocab_size
+            );
+        }
+        if self.n_layer == 0 {
+            invalid_input!("n_layer is 0: a model needs at least one block");
+        }
+        if self.n_head == 0 || c == 0 {
+            invalid_input!(
+                "n_head and n_embd must be at least 1 (got n_head {}, n_embd {c})",
+                self.n_head
+            );
+        }
+        if !c.is_multiple_of(self.n_head) {
+            invalid_input!(
+                "n_embd {c} is not divisible by n_head {}: every head gets n_embd / n_head channels; pick n_head among the divisors of {c}",
+                self.n_head
+            );
+        }
+        if self.positional == Positional::Rope && !(c / self.n_head).is_multiple_of(2) {
+            invalid_input!(
+                "rope rotates pairs of channels, so the head size n_embd / n_head = {} must be even",
+                c / self.n_head
+            );
+        }
+        if self.block_size == 0 {
+            invalid_input!("block_size is 0: the model must read at least one token");
+        }
+        if self.ffn_mult == 0 {
+            invalid_input!("ffn_mult is 0: the feed-forward layer needs a width (GPT-2 uses 4)");
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            invalid_input!("dropout {} must be in [0, 1)", self.dropout);
+        }
+        let params = self.param_count();
+        if params > 2_000_000_000 {
+            invalid_input!(
+                "{params} parameters is more than this CPU model handles; make the model smaller"
+            );
+        }
+        Ok(())
+    }
+
+    /// hs: channels per head.
+    pub fn head_size(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    /// The feed-forward hidden width, ffn_mult * C.
+    pub fn ffn_width(&self) -> usize {
+        self.ffn_mult * self.n_embd
+    }
+
+    /// Number of parameters (the LM head is tied to wte and not counted twice).
+    pub fn param_count(&self) -> usize {
+        let (v, c, f) = (self.vocab_size, self.n_embd, self.ffn_width());
+        let b = usize::from(self.bias);
+        let per_layer = (c + b * c) // ln_1
+            + (3 * c * c + b * 3 * c) // c_attn
+            + (c * c + b * c) // attn.c_proj
+            + (c + b * c) // ln_2
+            + (f * c + b * f) // c_fc
+            + (c * f + b * c); // mlp.c_proj
+        let wpe = if self.positional == Positional::Learned {
+            self.block_size * c
+        } else {
+            0
+        };
+        v * c + wpe + self.n_layer * per_layer + (c + b * c)
+    }
+
+    /// Floats of activations kept for the backward pass of one batch of (B, T) in training.
+    pub fn activation_count(&self, b: usize, t: usize) -> usize {
+        let (c, f, nh, v) = (self.n_embd, self.ffn_width(), self.n_head, self.vocab_size);
+        let bt = b * t;
+        let att = b * nh * t * t;
+        let rope = if self.positional == Positional::Rope {
+            3 * c
+        } else {
+            0
+        };
+        let drop = if self.dropout > 0.0 {
+            3 * bt * c + att + bt * c
+        } else {
+            0
+        };
+        let per_layer = bt * (c + 2 + 3 * c + rope + c + c + c + c + 2 + f + f + c + c) + 2 * att;
+        bt * c + self.n_layer * per_layer + drop * self.n_layer + bt * (c + 2) + 2 * bt * v + bt
+    }
+
+    /// Bytes for training a batch of (B, T): parameters, gradients, AdamW's two moments (f32 each),
+    /// the saved activations and the largest gradient scratch buffers.
+    pub fn training_bytes(&self, b: usize, t: usize) -> usize {
+        let p = self.param_count();
+        let scratch = b * t * (2 * self.ffn_width() + 6 * self.n_embd + self.vocab_size)
+            + 2 * b * self.n_head * t * t;
+        4 * (4 * p + self.activation_count(b, t) + scratch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_explains_what_to_change() {
+        let mut config = ModelConfig::reference(65);
+        config.validate().expect("the reference config is valid");
+        config.n_head = 5;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("not divisible by n_head 5"), "{err}");
+        let mut config = ModelConfig::reference(65);
+        config.positional = Positional::Rope;
+        config.n_embd = 12;
+        config.n_head = 4; // hs = 3
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("must be even")
+        );
+        let mut config = ModelConfig::reference(65);
+        config.dropout = 1.0;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("dropout")
+        );
+        let err = ModelConfig::from_json(r#"{"vocab_size": 10, "n_layer": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field"), "{err}");
+        let err = ModelConfig::from_json(r#"{"vocab_size": 10, "n_layer": 1, "n_head": 1, "n_embd": 4, "block_size": 8, "heads": 2}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn json_round_trip_with_defaults() {
+        let config = ModelConfig::from_json(
+            r#"{"vocab_size": 65, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64}"#,
+        )
+        .expect("valid");
+        assert_eq!(config, ModelConfig::reference(65));
+        assert_eq!(
+            ModelConfig::from_json(&config.to_json()).expect("round trip"),
+            config
+        );
+    }
+
+    #[test]
+    fn param_count_matches_gpt2_small() {
+        // GPT-2 small: V=50257, L=12, NH=12, C=768, T=1024 has 124,439,808 parameters (tied head).
+        let config = ModelConfig {
+            vocab_size: 50257,
+            n_layer: 12,
+            n_head: 12,
+            n_embd: 768,
+            block_size: 1024,
+            ..ModelConfig::reference(50257)
+        };
+        assert_eq!(config.param_count(), 124_439_808);
+        assert!(config.training_bytes(4, 64) > 4 * 4 * 124_439_808);
+    }
+}

@@ -1,0 +1,18 @@
+//! The model on the CPU: a GPT you can read, with exact gradients (llm.c style: one function per layer
+//! and pass in [`crate::ops`], explicit activation buffers, explicit backward).
+
+pub mod config;
+pub mod gpt;
+pub mod params;
+pub mod rng;
+pub mod train;
+
+pub use config::{Activation, ModelConfig, Positional};
+pub use gpt::Gpt;
+pub use train::{EvalStats, StepStats, TrainOptions, Trainer};
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod gradcheck_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod acceptance_tests;

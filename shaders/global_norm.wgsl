@@ -1,0 +1,68 @@
+// global_norm: norm = sqrt(sum of grads^2) over the flat gradient buffer, in two dispatches of this file.
+//
+//   norm     (1)            the result; it stays on the GPU for clip_by_global_norm.wgsl to read
+//   partials (num_groups)   scratch: one partial sum of squares per stage-0 workgroup (at most WG of them)
+//   grads    (N)
+//
+// STAGE 0 (num_groups workgroups): workgroup w sums g^2 over elements w*WG + lid, stepping by num_groups*WG
+//   (neighbouring invocations read neighbouring words), reduces its WG sums in workgroup memory and writes
+//   partials[w]. One invocation owns a strided set of elements; one workgroup owns one partial.
+// STAGE 1 (one workgroup): invocation lid takes partials[lid] (num_groups <= WG), the workgroup reduces them
+//   and writes norm[0] = sqrt(total).
+// No atomics and no readback: the next dispatch in the same pass sees the result.
+// Sums are in f32 (the CPU reference sums in f64): for a few million values of similar size the relative
+// error stays around 1e-6, well inside the tolerance, and the tree order keeps it from growing with N.
+
+struct Params {
+    N: u32,
+    num_groups: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> norm: array<f32>;      // (1)
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (num_groups)
+@group(0) @binding(3) var<storage, read> grads: array<f32>;           // (N)
+
+override WG: u32 = 256u;   // invocations per workgroup, a power of two
+override STAGE: u32 = 0u;  // 0: partial sums of squares; 1: combine the partials into the norm
+
+var<workgroup> scratch: array<f32, WG>;
+
+// Sum of `x` over the workgroup, valid in invocation 0. Called from uniform control flow only.
+fn workgroup_sum(lid: u32, x: f32) -> f32 {
+    scratch[lid] = x;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            scratch[lid] += scratch[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    return scratch[0];
+}
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    var sum = 0.0;
+    if (STAGE == 0u) {
+        for (var i = wid.x * WG + lid; i < params.N; i += params.num_groups * WG) {
+            let g = grads[i];
+            sum += g * g;
+        }
+    } else if (lid < params.num_groups) {
+        sum = partials[lid];
+    }
+    let total = workgroup_sum(lid, sum);
+    if (lid == 0u) {
+        if (STAGE == 0u) {
+            partials[wid.x] = total;
+        } else {
+            norm[0] = sqrt(total);
+        }
+    }
+}
