@@ -20,6 +20,20 @@ export type {
 } from './tokenizer.js';
 export { corpora, generateCorpus } from './corpus.js';
 export type { CorpusInfo, GenerateCorpusOptions } from './corpus.js';
+export { createModel, DEFAULT_CONFIG, hasModelApi, loadModel, Model } from './model.js';
+export type {
+  AttentionMaps,
+  Backend,
+  CreateModelOptions,
+  EvalResult,
+  GenerateOptions,
+  LoadModelOptions,
+  ModelConfig,
+  TrainOptions,
+  TrainProgress,
+  TrainResult,
+} from './model.js';
+export { LoopControl } from './loop.js';
 export { gpuInfo, gpuSelfTest, hasWebGpu } from './gpu.js';
 export type { GpuAdapterInfo, GpuInfo, GpuSelfTest, GpuUnavailable } from './gpu.js';
 
