@@ -338,7 +338,7 @@ export class Model extends EventTarget {
 
   /** One call at a time: training, generation and the rest share the model's buffers. */
   async #exclusive<T>(what: string, f: () => Promise<T>): Promise<T> {
-    if (this.#busy) throw new PlaygroundError(`${what}: the model is busy (${this.#busy}); wait for it or cancel it`);
+    if (this.#busy) throw new PlaygroundError(`cannot start ${what}: the model is busy (${this.#busy}); wait for it or cancel it`);
     this.#busy = what;
     try {
       return await f();
@@ -552,7 +552,7 @@ export class Model extends EventTarget {
   async *stream(prompt: string | Uint32Array | readonly number[], options: GenerateOptions & { chunkTokens?: number } = {}): AsyncGenerator<string, void, undefined> {
     const what = 'could not generate';
     const tokenizer = this.#text(what);
-    if (this.#busy) throw new PlaygroundError(`${what}: the model is busy (${this.#busy}); wait for it or cancel it`);
+    if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
     this.#busy = 'generating';
     try {
       const { maxTokens = 100, seed = 1, chunkTokens = 4, signal } = options;
