@@ -115,6 +115,9 @@ test('tokenizer-src loads a saved tokenizer.json, and a missing one is a readabl
   await page.evaluate(() => document.getElementById('bpe-view').setAttribute('tokenizer-src', '/test-artifacts/package/missing.json'));
   assert.equal(await settled('bpe-view'), 'error');
   assert.match(await page.evaluate(() => document.getElementById('bpe-view').lastError.message), /could not load the tokenizer from .*missing.json: HTTP 404/);
+  // The only console error so far is the browser's own line about that 404.
+  assert.deepEqual(consoleErrors, ['Failed to load resource: the server responded with a status of 404 (Not Found)']);
+  consoleErrors.length = 0;
   await page.evaluate(() => document.getElementById('bpe-view').removeAttribute('tokenizer-src'));
   assert.equal(await settled('bpe-view'), 'ready');
 });
@@ -138,8 +141,6 @@ test('user text is rendered as text: markup and scripts in it never become eleme
 
 test('a widget removed from the page frees its tokenizer; put back, it trains a new one', { skip }, async () => {
   const before = await resources();
-  const live = await page.evaluate(() => document.querySelectorAll('token-view').length);
-  assert.equal(before.tokenizer, live, 'one tokenizer per token view');
   const removed = await page.evaluate(() => {
     const view = document.getElementById('math-view');
     const parent = view.parentElement;
@@ -173,10 +174,137 @@ test('a widget removed from the page frees its tokenizer; put back, it trains a 
   assert.equal((await resources()).tokenizer, before.tokenizer - 1);
 });
 
-test('the model widgets register and say plainly that they need the model API', { skip }, async () => {
-  for (const id of ['attention', 'playground']) {
+const hasModelApi = () => page.evaluate(() => import('/lib/index.js').then((m) => m.hasModelApi()));
+const waitSettled = (ids) =>
+  page.waitForFunction((ids) => ids.every((id) => ['ready', 'error'].includes(document.getElementById(id).state)), ids, { timeout: 120_000 });
+
+test('without the model API the model widgets say so plainly', { skip }, async (t) => {
+  if (await hasModelApi()) return t.skip('this core has the model API');
+  for (const id of ['attention-copy', 'playground']) {
     assert.equal(await settled(id), 'error');
-    const text = await page.evaluate((id) => document.getElementById(id).shadowRoot.textContent, id);
-    assert.match(text, /needs the model API/);
+    assert.match(await page.evaluate((id) => document.getElementById(id).shadowRoot.textContent, id), /needs the model API/);
   }
+});
+
+test('two attention maps train their own models and redraw for a new layer, head or text', { skip }, async (t) => {
+  if (!(await hasModelApi())) return t.skip('the core has no model API');
+  await waitSettled(['attention-copy', 'attention-reverse']);
+  for (const id of ['attention-copy', 'attention-reverse']) assert.equal(await settled(id), 'ready', `#${id} is ready`);
+  const grid = (id) =>
+    page.evaluate((id) => {
+      const view = document.getElementById(id);
+      const maps = view.maps;
+      const head = maps.head(view.layer, view.head);
+      const rows = [];
+      for (let q = 0; q < maps.t; q++) rows.push(head.subarray(q * maps.t, (q + 1) * maps.t).reduce((a, b) => a + b, 0));
+      let future = 0;
+      for (let q = 0; q < maps.t; q++) for (let k = q + 1; k < maps.t; k++) future += head[q * maps.t + k];
+      return { t: maps.t, nLayer: maps.nLayer, nHead: maps.nHead, rows, future, tokens: maps.tokens.map((x) => x.text).join(''), png: view.shadowRoot.querySelector('canvas').toDataURL() };
+    }, id);
+  const copy = await grid('attention-copy');
+  assert.equal(copy.t, 18);
+  assert.equal(copy.tokens.replaceAll('␣', ' '), 'copy abc7d > abc7d');
+  assert.ok(copy.rows.every((r) => Math.abs(r - 1) < 1e-4), 'every row of attention sums to 1');
+  assert.equal(copy.future, 0, 'causal: no token attends to a later one');
+  const models = await page.evaluate(() => {
+    const [a, b] = ['attention-copy', 'attention-reverse'].map((id) => document.getElementById(id).model);
+    return { different: a !== b, params: [a.paramCount, b.paramCount], steps: [a.stepCount, b.stepCount] };
+  });
+  assert.deepEqual(models, { different: true, params: [models.params[0], models.params[0]], steps: [150, 150] });
+
+  // The head attribute (also what the widget's own select sets): a new picture, no retraining.
+  let trainedEvents = await page.evaluate(() => {
+    window.__trained = 0;
+    document.getElementById('attention-copy').addEventListener('trained', () => window.__trained++);
+    document.getElementById('attention-copy').setAttribute('head', '1');
+    return document.getElementById('attention-copy').updateComplete.then(() => window.__trained);
+  });
+  const head1 = await grid('attention-copy');
+  assert.notEqual(head1.png, copy.png, 'head 1 looks different from head 0');
+  assert.equal(await page.evaluate(() => document.getElementById('attention-copy').shadowRoot.querySelector('select[name=head]').value), '1');
+  await page.selectOption('#attention-copy >> select[name=layer]', '0');
+  assert.equal(await page.getAttribute('#attention-copy', 'layer'), '0', 'the select writes the attribute');
+  // The text: the same model looks at a new line.
+  await page.evaluate(() => document.getElementById('attention-copy').setAttribute('text', 'copy xy9 > xy9'));
+  assert.equal(await settled('attention-copy'), 'ready');
+  assert.equal((await grid('attention-copy')).t, 14);
+  trainedEvents = await page.evaluate(() => window.__trained);
+  assert.equal(trainedEvents, 0, 'changing head, layer or text does not retrain');
+  assert.equal((await grid('attention-reverse')).png, (await grid('attention-reverse')).png);
+  // steps: a new model is trained, and the old one is freed.
+  const before = await resources();
+  await page.evaluate(() => document.getElementById('attention-copy').setAttribute('steps', '20'));
+  assert.equal(await settled('attention-copy'), 'ready');
+  assert.equal(await page.evaluate(() => window.__trained), 1);
+  assert.equal(await page.evaluate(() => document.getElementById('attention-copy').model.stepCount), 20);
+  assert.deepEqual(await resources(), before, 'the replaced model and tokenizer were freed');
+  // A bad config is a readable error.
+  await page.evaluate(() => document.getElementById('attention-reverse').setAttribute('config', '{"nHead": 3, "nEmbd": 32}'));
+  assert.equal(await settled('attention-reverse'), 'error');
+  assert.match(await page.evaluate(() => document.getElementById('attention-reverse').lastError.message), /could not create the model: .*head/);
+  await page.evaluate(() => document.getElementById('attention-reverse').setAttribute('config', '{nope'));
+  assert.equal(await settled('attention-reverse'), 'error');
+  assert.match(await page.evaluate(() => document.getElementById('attention-reverse').lastError.message), /the config attribute is not valid JSON/);
+  assert.deepEqual(await resources(), { ...before, model: before.model - 1, tokenizer: before.tokenizer - 1 }, 'a failed build keeps nothing');
+});
+
+test('the playground trains with progress, pauses and resumes, generates text as text, and frees itself when removed', { skip }, async (t) => {
+  if (!(await hasModelApi())) return t.skip('the core has no model API');
+  assert.equal(await settled('playground'), 'ready');
+  const run = await page.evaluate(async () => {
+    const view = document.getElementById('playground');
+    const losses = [];
+    view.addEventListener('progress', (e) => losses.push(e.detail.loss));
+    let pausedAt = null;
+    let stepsWhilePaused = null;
+    view.addEventListener('progress', (e) => {
+      if (e.detail.done === 30 && pausedAt === null) {
+        view.pause();
+        pausedAt = view.model.stepCount;
+        setTimeout(() => {
+          stepsWhilePaused = view.model.stepCount - pausedAt;
+          view.resume();
+        }, 300);
+      }
+    });
+    const trained = new Promise((done) => view.addEventListener('trained', (e) => done(e.detail), { once: true }));
+    view.shadowRoot.querySelector('button').click(); // Train
+    const result = await trained;
+    return { steps: result.steps, first: losses[0], last: losses[losses.length - 1], count: losses.length, pausedAt, stepsWhilePaused, stepCount: view.model.stepCount };
+  });
+  assert.equal(run.steps, 100);
+  assert.equal(run.count, 100);
+  assert.equal(run.stepCount, 100);
+  assert.equal(run.pausedAt, 30);
+  assert.equal(run.stepsWhilePaused, 0, 'no steps while paused');
+  assert.ok(run.last < run.first - 0.5, `the loss falls (${run.first} -> ${run.last})`);
+
+  const hostile = '<img src=x onerror="window.__pwned=3"><script>window.__pwned=4</script>';
+  const generated = await page.evaluate(async (prompt) => {
+    const view = document.getElementById('playground');
+    view.shadowRoot.querySelector('.prompt input').value = prompt;
+    const text = await view.generate();
+    const root = view.shadowRoot;
+    return { text, shown: root.querySelector('.output').textContent, injected: root.querySelectorAll('img, script').length, pwned: window.__pwned ?? null };
+  }, hostile);
+  assert.ok(generated.text.length > 50, `it writes text (${JSON.stringify(generated.text.slice(0, 60))})`);
+  assert.equal(generated.shown, generated.text);
+  assert.equal(generated.injected, 0);
+  assert.equal(generated.pwned, null);
+
+  // Removed while training: training stops, model and tokenizer are freed, nothing throws.
+  const before = await resources();
+  const removed = await page.evaluate(async () => {
+    const view = document.getElementById('playground');
+    const errors = [];
+    view.addEventListener('error', (e) => errors.push(e.detail.message));
+    const training = view.train().catch((e) => e.name);
+    await new Promise((done) => view.addEventListener('progress', done, { once: true }));
+    view.remove();
+    return { outcome: await training, errors, model: view.model };
+  });
+  assert.deepEqual(removed, { outcome: 'AbortError', errors: [], model: null });
+  await page.waitForTimeout(100);
+  assert.deepEqual(await resources(), { ...before, model: before.model - 1, tokenizer: before.tokenizer - 1 });
+  assert.deepEqual(consoleErrors, [], 'no console errors (CSP violations included)');
 });
