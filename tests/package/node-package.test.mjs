@@ -146,7 +146,7 @@ console.log(JSON.stringify(out));
 
 const CONSUMER_TS = `
 import { createModel, generateCorpus, gpuInfo, loadModel, loadTokenizer, PlaygroundError, trainTokenizer, type Model, type Tokenizer, type TokenizerProgress, type TrainResult } from 'transformer-playground';
-import { TokenView } from 'transformer-playground/widgets';
+import { AttentionMap, TokenView, TransformerPlaygroundElement } from 'transformer-playground/widgets';
 
 async function main(): Promise<string> {
   const text: string = await generateCorpus('stories', { bytes: 1000, seed: 2 });
@@ -171,6 +171,13 @@ async function main(): Promise<string> {
   const view: TokenView = document.createElement('token-view');
   view.tokenizer = 'bpe:512';
   view.tokenizerObject = again;
+  const map: AttentionMap = document.createElement('attention-map');
+  map.layer = 1;
+  const mapView = map.maps;
+  const box: TransformerPlaygroundElement = document.createElement('transformer-playground');
+  const trained: TrainResult = await box.train();
+  const written: string = await box.generate();
+  console.log(mapView?.t, trained.loss, written, box.model?.paramCount);
   // @ts-expect-error: the kind is 'char' or 'bpe'
   await trainTokenizer(text, { kind: 'wordpiece' });
   // @ts-expect-error: decode takes token ids, not a string

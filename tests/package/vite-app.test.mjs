@@ -26,7 +26,7 @@ const INDEX_HTML = `<!doctype html>
 
 // What the page and the worker both run: the public API, end to end.
 const CHECK_JS = `
-import { generateCorpus, gpuInfo, gpuSelfTest, resourceCount, trainTokenizer, version } from 'transformer-playground';
+import { createModel, generateCorpus, gpuInfo, gpuSelfTest, hasModelApi, resourceCount, trainTokenizer, version } from 'transformer-playground';
 
 export async function check() {
   const out = { version: await version() };
@@ -39,6 +39,13 @@ export async function check() {
   const sample = 'The children laughed <script>alert(1)</script> 👋';
   out.roundTrip = tokenizer.decode(tokenizer.encode(sample)) === sample;
   out.vocabSize = tokenizer.vocabSize;
+  if (await hasModelApi()) {
+    const model = await createModel({ tokenizer, config: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 32 } });
+    const losses = [];
+    await model.train({ text, steps: 5, batchSize: 4, onProgress: (p) => losses.push(p.loss) });
+    out.model = { backend: model.backend, steps: losses.length, finite: losses.every(Number.isFinite), generated: (await model.generate('Once', { maxTokens: 10 })).length > 0 };
+    model.dispose();
+  }
   tokenizer.dispose();
   out.freed = JSON.stringify(resourceCount()) === before;
   return out;
@@ -134,6 +141,8 @@ test('the bundled app runs on WebGPU in headless Chromium, on the main thread an
     assert.equal(r.roundTrip, true);
     assert.equal(r.vocabSize, 320);
     assert.equal(r.freed, true, `${where}: the resource count is back where it was`);
+    if (r.model) assert.deepEqual(r.model, { backend: 'cpu', steps: 5, finite: true, generated: true }, `${where}: 5 training steps`);
+    else console.error(`\n!!! ${where}: the core has no model API: no training steps in the bundle\n`);
   }
   await page.waitForFunction(() => document.getElementById('view').state === 'ready', null, { timeout: 30_000 });
   const tokens = await page.evaluate(() => document.getElementById('view').tokens.length);
