@@ -34,7 +34,8 @@ struct Params {
 override WG: u32 = 64u;
 const MAX_WG: u32 = 256u;
 // Below every finite score: the start of a max.
-const LOWEST: f32 = -3.4028235e38;
+// The lowest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
+const LOWEST: f32 = -0x1.fffffep+127f;
 
 var<workgroup> partial: array<f32, MAX_WG>;
 

@@ -26,7 +26,8 @@ struct Params {
 override WG: u32 = 64u;
 const MAX_WG: u32 = 256u;
 // Below every finite logit: the start of a max.
-const LOWEST: f32 = -3.4028235e38;
+// The lowest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
+const LOWEST: f32 = -0x1.fffffep+127f;
 
 var<workgroup> partial: array<f32, MAX_WG>;
 
@@ -82,8 +83,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (token < V) {
             losses[bt] = log(sum) + row_max - logits[at + token];
         } else {
-            // WGSL has no NaN literal: the bit pattern of a quiet NaN.
-            losses[bt] = bitcast<f32>(0x7fc00000u);
+            // WGSL has no NaN literal: the bit pattern of a quiet NaN, through a `var` because browsers
+            // (Tint) reject a constant expression that evaluates to NaN.
+            var quiet_nan_bits = 0x7fc00000u;
+            losses[bt] = bitcast<f32>(quiet_nan_bits);
         }
     }
 }

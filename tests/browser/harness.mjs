@@ -33,7 +33,15 @@ export function skipReason() {
  * Returns { url, browser, page, consoleErrors, close }.
  */
 export async function openPlayground({ webgpu = true, path = '' } = {}) {
-  const { server, url } = await startServer(join(root, 'dist'));
+  return openPage(path, { webgpu });
+}
+
+/**
+ * Like openPlayground for any page: `root: 'dist'` serves the built page, `root: 'repo'` the repository
+ * (fixtures under tests/browser/fixtures that import the wasm build from /pkg/).
+ */
+export async function openPage(path, { webgpu = true, root: which = 'dist' } = {}) {
+  const { server, url } = await startServer(which === 'repo' ? root : join(root, 'dist'));
   const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
   else args.push('--disable-webgpu', '--disable-gpu');

@@ -792,6 +792,9 @@ impl GpuGpt {
         for (inputs, targets) in batches {
             self.check_batch(inputs, Some(targets), b, t)?;
         }
+        // Any WebGPU validation error (a shader the browser rejects, a binding too large) becomes this step's
+        // error instead of silently skipped work.
+        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.ensure_capacity(gpu, b, t, k);
         if self
             .loss_log
@@ -817,6 +820,7 @@ impl GpuGpt {
         }
         let a = self.acts.as_ref().expect("activations allocated");
         let bt = b * t;
+        // Gradient accumulation averages: each micro-batch's mean loss is scaled by 1/k.
         let dloss = (1.0 / (k * bt) as f64) as f32;
         gpu.queue
             .write_buffer(&a.dlosses, 0, bytemuck::cast_slice(&vec![dloss; bt]));
@@ -849,6 +853,11 @@ impl GpuGpt {
         let staging = gpu.stage(&mut encoder, &[(loss_log, 0, k * bt), (&self.norm, 0, 1)]);
         gpu.queue.submit([encoder.finish()]);
         self.last_shape = (b, t);
+        if let Some(error) = scope.pop().await {
+            return Err(crate::Error::Gpu(format!(
+                "a training step was rejected by the GPU: {error}"
+            )));
+        }
         let values = gpu.read_staged(&staging).await?;
         let loss = values[..k * bt].iter().map(|&x| f64::from(x)).sum::<f64>() / (k * bt) as f64;
         Ok((loss, f64::from(values[k * bt])))

@@ -80,6 +80,11 @@ impl GpuTrainer {
         self.step
     }
 
+    /// T of the training batches.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
     /// `batch_size` random windows of the training stream, drawn as the CPU trainer draws them.
     fn sample_batch(&mut self) -> (Vec<u32>, Vec<u32>) {
         let (b, t) = (self.options.batch_size, self.seq_len);

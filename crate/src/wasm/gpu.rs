@@ -1,5 +1,7 @@
 //! The WebGPU device from JavaScript, and the matmul kernel check the page runs at start.
 
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 
 use super::to_js;
@@ -9,7 +11,8 @@ use crate::ops::matmul_forward::{matmul_forward_cpu, matmul_forward_run};
 /// An opened WebGPU device. Create it once and keep it: pipelines are cached on it.
 #[wasm_bindgen]
 pub struct Gpu {
-    context: GpuContext,
+    /// Shared with every `GpuModel` opened on this device.
+    pub(crate) context: Rc<GpuContext>,
 }
 
 #[wasm_bindgen]
@@ -17,7 +20,9 @@ impl Gpu {
     /// Opens the browser's WebGPU adapter, or fails with a message saying why there is none.
     pub async fn open() -> Result<Gpu, JsError> {
         let context = GpuContext::new().await.map_err(to_js)?;
-        Ok(Gpu { context })
+        Ok(Gpu {
+            context: Rc::new(context),
+        })
     }
 
     /// The adapter's name, backend, fallback flag, key limits and features, as a plain object.
