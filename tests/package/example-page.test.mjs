@@ -231,6 +231,19 @@ test('two attention maps train their own models and redraw for a new layer, head
   trainedEvents = await page.evaluate(() => window.__trained);
   assert.equal(trainedEvents, 0, 'changing head, layer or text does not retrain');
   assert.equal((await grid('attention-reverse')).png, (await grid('attention-reverse')).png);
+  // Sized by its container: a narrower column redraws a narrower grid, without retraining.
+  const widths = await page.evaluate(async () => {
+    const view = document.getElementById('attention-reverse');
+    const canvas = () => view.shadowRoot.querySelector('canvas').getBoundingClientRect().width;
+    const wide = canvas();
+    view.parentElement.style.setProperty('width', '260px');
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    const narrow = canvas();
+    view.parentElement.style.removeProperty('width');
+    return { wide, narrow, host: view.getBoundingClientRect().width };
+  });
+  assert.ok(widths.wide > 400, `the grid fills the column (${widths.wide}px)`);
+  assert.ok(widths.narrow <= 260 && widths.narrow > 150, `and shrinks with it (${widths.narrow}px)`);
   // steps: a new model is trained, and the old one is freed.
   const before = await resources();
   await page.evaluate(() => document.getElementById('attention-copy').setAttribute('steps', '20'));
