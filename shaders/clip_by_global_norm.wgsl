@@ -23,7 +23,6 @@ struct Params {
 override WG: u32 = 256u;
 
 // The largest finite f32: `norm <= F32_MAX` is false for +inf and for NaN (WGSL has no isFinite).
-// The largest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
 const F32_MAX: f32 = 0x1.fffffep+127f;
 
 @compute @workgroup_size(WG)

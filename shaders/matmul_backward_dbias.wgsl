@@ -23,7 +23,9 @@ struct Params {
 override WG_X: u32 = 64u;  // output channels per workgroup
 override WG_Y: u32 = 4u;   // invocations sharing the rows of one channel (a power of two)
 
-var<workgroup> partial: array<f32, WG_X * WG_Y>;  // (WG_Y, WG_X)
+// The length as an override identifier: some browsers accept only that as a pipeline-sized array length.
+override WG_XY: u32 = WG_X * WG_Y;
+var<workgroup> partial: array<f32, WG_XY>;  // (WG_Y, WG_X)
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(

@@ -31,9 +31,13 @@ const TM: u32 = 4u;
 const TN: u32 = 4u;
 override BM: u32 = WG_Y * TM;  // rows of dweight (output channels) per workgroup
 override BN: u32 = WG_X * TN;  // columns of dweight (input channels) per workgroup
+// Tile lengths as override identifiers: some browsers accept only a plain identifier as the length of a
+// workgroup array sized at pipeline creation.
+override BK_BM: u32 = BK * BM;
+override BK_BN: u32 = BK * BN;
 
-var<workgroup> dout_tile: array<f32, BK * BM>;  // (BK, BM): dout[k0 + k, o0 + m] at k*BM + m
-var<workgroup> inp_tile: array<f32, BK * BN>;   // (BK, BN): inp[k0 + k, c0 + j] at k*BN + j
+var<workgroup> dout_tile: array<f32, BK_BM>;  // (BK, BM): dout[k0 + k, o0 + m] at k*BM + m
+var<workgroup> inp_tile: array<f32, BK_BN>;   // (BK, BN): inp[k0 + k, c0 + j] at k*BN + j
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(

@@ -42,9 +42,13 @@ const TM: u32 = 4u;
 const TN: u32 = 4u;
 override BM: u32 = WG_Y * TM;  // rows of out per workgroup
 override BN: u32 = WG_X * TN;  // columns of out per workgroup
+// Tile lengths as override identifiers: some browsers accept only a plain identifier as the length of a
+// workgroup array sized at pipeline creation.
+override BK_BM: u32 = BK * BM;
+override BK_BN: u32 = BK * BN;
 
-var<workgroup> inp_tile: array<f32, BK * BM>;     // (BK, BM): inp[n0 + m, k0 + k] at k*BM + m
-var<workgroup> weight_tile: array<f32, BK * BN>;  // (BK, BN): weight[o0 + j, k0 + k] at k*BN + j
+var<workgroup> inp_tile: array<f32, BK_BM>;     // (BK, BM): inp[n0 + m, k0 + k] at k*BM + m
+var<workgroup> weight_tile: array<f32, BK_BN>;  // (BK, BN): weight[o0 + j, k0 + k] at k*BN + j
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(

@@ -15,11 +15,11 @@ impl Lcg {
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
+        (self.0 >> 32) as u32
     }
     /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u32() as u64 * n as u64 >> 32) as usize
+        ((self.next_u32() as u64 * n as u64) >> 32) as usize
     }
 }
 

@@ -20,7 +20,9 @@ use std::collections::HashMap;
 pub use trainer::GpuTrainer;
 
 use crate::gpu::{GpuContext, Plan, View};
+use crate::model::generate::{SampleOptions, sample};
 use crate::model::params::ParamLayout;
+use crate::model::rng::Rng;
 use crate::model::{Activation, Gpt, ModelConfig, Positional};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_backward::attention_backward_gpu;
@@ -925,6 +927,42 @@ impl GpuGpt {
         let staging = gpu.stage(&mut encoder, &[(&a.logits, (t - 1) * v, v)]);
         gpu.queue.submit([encoder.finish()]);
         gpu.read_staged(&staging).await
+    }
+
+    /// Generates up to `options.max_tokens` tokens after `prompt` (not repeated), exactly as the CPU model's
+    /// uncached generation does (same context window, same sampler and seed): the whole (cropped) context goes
+    /// through the forward pass for each new token and only the last position's logits come back.
+    pub async fn generate(
+        &mut self,
+        gpu: &GpuContext,
+        prompt: &[u32],
+        options: &SampleOptions,
+    ) -> Result<Vec<u32>> {
+        options.validate()?;
+        if prompt.is_empty() {
+            invalid_input!("generation needs a prompt of at least one token");
+        }
+        let t_max = self.config.block_size;
+        let mut rng = Rng::new(options.seed);
+        let mut tokens = prompt.to_vec();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while out.len() < options.max_tokens {
+            // When the window is full, jump by half of it (as the CPU path does).
+            if tokens.len() - start > t_max {
+                start = tokens.len() - (t_max / 2).max(1);
+            }
+            let context = &tokens[start..];
+            self.forward(gpu, context, None, 1, context.len()).await?;
+            let logits = self.last_logits(gpu).await?;
+            let token = sample(&logits, options, &mut rng);
+            tokens.push(token);
+            out.push(token);
+            if Some(token) == options.end_token {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The attention weights (B, NH, T, T) of every layer from the last forward pass.

@@ -27,7 +27,7 @@ fn token_stream(len: usize, v: usize, seed: u64) -> Vec<u32> {
     let mut rng = TestRng::new(seed);
     (0..len)
         .map(|i| {
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 (rng.next_u64() % v as u64) as u32
             } else {
                 (i % v) as u32
@@ -253,4 +253,36 @@ fn evaluation_loss_matches_the_cpu() {
         (gpu_loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
         "gpu {gpu_loss} vs cpu {cpu_loss}"
     );
+}
+
+#[test]
+fn generation_matches_the_cpu() {
+    let Some(gpu) = gpu_or_skip("whole model generation") else {
+        return;
+    };
+    let config = small_config(Positional::Rope, Activation::Gelu);
+    let mut cpu = Gpt::<f32>::new(config, 5).expect("model");
+    let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
+    let prompt = [3u32, 1, 4];
+    for options in [
+        SampleOptions {
+            max_tokens: 12,
+            top_k: 1,
+            seed: 1,
+            ..SampleOptions::default()
+        },
+        SampleOptions {
+            max_tokens: 12,
+            temperature: 0.8,
+            top_k: 10,
+            top_p: 0.9,
+            seed: 9,
+            ..SampleOptions::default()
+        },
+    ] {
+        // 12 tokens after a 3-token prompt overflow the 7-token window: the cropping is exercised too.
+        let expected = cpu.generate_uncached(&prompt, &options).expect("cpu");
+        let actual = pollster::block_on(gpu_model.generate(gpu, &prompt, &options)).expect("gpu");
+        assert_eq!(actual, expected, "{options:?}");
+    }
 }

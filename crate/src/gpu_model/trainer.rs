@@ -4,17 +4,14 @@
 
 use super::GpuGpt;
 use crate::gpu::GpuContext;
-use crate::model::rng::Rng;
+use crate::model::batches::Batches;
 use crate::model::{EvalStats, Gpt, StepStats, TrainOptions};
 use crate::{Error, Result, invalid_input};
 
 pub struct GpuTrainer {
     pub model: GpuGpt,
     pub options: TrainOptions,
-    train: Vec<u32>,
-    val: Vec<u32>,
-    val_starts: Vec<usize>,
-    rng: Rng,
+    batches: Batches,
     step: u32,
     seq_len: usize,
     diverged: Option<String>,
@@ -49,27 +46,22 @@ impl GpuTrainer {
         if options.batch_size == 0 || options.grad_accum == 0 {
             invalid_input!("batch_size and grad_accum must be at least 1");
         }
-        if train.len() <= seq_len {
-            invalid_input!(
-                "the training text has {} tokens; it needs more than seq_len = {seq_len} for one example",
-                train.len()
-            );
-        }
-        let mut val_rng = Rng::new(options.seed ^ 0x0005_eed0_f7a1);
-        let val_starts = if val.len() > seq_len {
-            (0..options.eval_batches * options.batch_size)
-                .map(|_| val_rng.below(val.len() - seq_len))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            model: GpuGpt::from_cpu(gpu, model)?,
-            rng: Rng::new(options.seed),
-            options,
+        let batches = Batches::new(
             train,
             val,
-            val_starts,
+            options.batch_size,
+            seq_len,
+            options.eval_batches,
+            options.seed,
+        )?;
+        let v = model.config.vocab_size;
+        if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
+            invalid_input!("token id {bad} in the data is outside the model's vocabulary of {v}");
+        }
+        Ok(Self {
+            model: GpuGpt::from_cpu(gpu, model)?,
+            options,
+            batches,
             step: 0,
             seq_len,
             diverged: None,
@@ -80,21 +72,17 @@ impl GpuTrainer {
         self.step
     }
 
+    /// Whether `evaluate` is due after the current step (the CPU trainer's rule).
+    pub fn eval_due(&self) -> bool {
+        self.batches.has_validation()
+            && self.options.eval_interval > 0
+            && (self.step.is_multiple_of(self.options.eval_interval)
+                || self.step == self.options.steps)
+    }
+
     /// T of the training batches.
     pub fn seq_len(&self) -> usize {
         self.seq_len
-    }
-
-    /// `batch_size` random windows of the training stream, drawn as the CPU trainer draws them.
-    fn sample_batch(&mut self) -> (Vec<u32>, Vec<u32>) {
-        let (b, t) = (self.options.batch_size, self.seq_len);
-        let (mut inputs, mut targets) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-        for _ in 0..b {
-            let start = self.rng.below(self.train.len() - t);
-            inputs.extend_from_slice(&self.train[start..start + t]);
-            targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
-        }
-        (inputs, targets)
     }
 
     /// One optimizer step (all micro-batches, clipping, AdamW) in one submit.
@@ -104,7 +92,11 @@ impl GpuTrainer {
         }
         let step = self.step + 1;
         let batches: Vec<_> = (0..self.options.grad_accum)
-            .map(|_| self.sample_batch())
+            .map(|_| {
+                let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+                self.batches.sample(&mut inputs, &mut targets);
+                (inputs, targets)
+            })
             .collect();
         let (b, t) = (self.options.batch_size, self.seq_len);
         let (loss, grad_norm) = self
@@ -132,20 +124,17 @@ impl GpuTrainer {
 
     /// Mean loss over the fixed validation batches.
     pub async fn evaluate(&mut self, gpu: &GpuContext) -> Result<EvalStats> {
-        if self.val_starts.is_empty() {
+        if !self.batches.has_validation() {
             invalid_input!(
                 "there is no validation data (the validation split is shorter than one sequence)"
             );
         }
         let (b, t) = (self.options.batch_size, self.seq_len);
-        let batches = self.val_starts.len() / b;
+        let batches = self.batches.val_batches();
         let mut total = 0.0;
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         for batch in 0..batches {
-            let (mut inputs, mut targets) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-            for &start in &self.val_starts[batch * b..(batch + 1) * b] {
-                inputs.extend_from_slice(&self.val[start..start + t]);
-                targets.extend_from_slice(&self.val[start + 1..start + t + 1]);
-            }
+            self.batches.val_batch(batch, &mut inputs, &mut targets);
             total += self.model.loss(gpu, &inputs, &targets, b, t).await?;
         }
         let val_loss = total / batches as f64;

@@ -26,8 +26,8 @@ use crate::ops::dropout_forward::{dropout_forward_cpu, pcg_hash};
 use crate::ops::encoder_backward::encoder_backward_cpu;
 use crate::ops::encoder_forward::{encoder_forward_cpu, sinusoidal_table};
 use crate::ops::float::Float;
-use crate::ops::gelu_backward::gelu_backward_cpu;
-use crate::ops::gelu_forward::gelu_forward_cpu;
+use crate::ops::gelu_backward::gelu_backward_fast_cpu;
+use crate::ops::gelu_forward::gelu_forward_fast_cpu;
 use crate::ops::layernorm_backward::layernorm_backward_cpu;
 use crate::ops::layernorm_forward::layernorm_forward_cpu;
 use crate::ops::matmul_backward::matmul_backward_fast_cpu;
@@ -436,7 +436,7 @@ impl<R: Float> Gpt<R> {
                 f,
             );
             match cfg.activation {
-                Activation::Gelu => gelu_forward_cpu(&mut la.fch_act, &la.fch, bt * f),
+                Activation::Gelu => gelu_forward_fast_cpu(&mut la.fch_act, &la.fch, bt * f),
                 Activation::Relu => relu_forward_cpu(&mut la.fch_act, &la.fch, bt * f),
             }
             matmul_forward_fast_cpu(
@@ -589,7 +589,9 @@ impl<R: Float> Gpt<R> {
                 c,
             );
             match cfg.activation {
-                Activation::Gelu => gelu_backward_cpu(&mut s.dfch, &la.fch, &s.dfch_act, bt * f),
+                Activation::Gelu => {
+                    gelu_backward_fast_cpu(&mut s.dfch, &la.fch, &s.dfch_act, bt * f)
+                }
                 Activation::Relu => relu_backward_cpu(&mut s.dfch, &la.fch, &s.dfch_act, bt * f),
             }
             let (dw, db) = (take(ids.fc_w), ids.fc_b.map(&mut take));

@@ -1,11 +1,15 @@
 //! The model on the CPU: a GPT you can read, with exact gradients (llm.c style: one function per layer
 //! and pass in [`crate::ops`], explicit activation buffers, explicit backward).
 
+pub mod batches;
+pub mod capture;
 pub mod config;
+pub mod generate;
 pub mod gpt;
 pub mod params;
 pub mod rng;
 pub mod train;
+pub mod weights;
 
 pub use config::{Activation, ModelConfig, Positional};
 pub use gpt::Gpt;

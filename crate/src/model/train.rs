@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::batches::Batches;
 use super::gpt::Gpt;
-use super::rng::Rng;
 use crate::ops::adamw_update::adamw_update_cpu;
 use crate::ops::global_norm::clip_by_global_norm_cpu;
 use crate::{Error, Result, invalid_input};
@@ -120,13 +120,9 @@ pub struct EvalStats {
 pub struct Trainer {
     pub model: Gpt<f32>,
     pub options: TrainOptions,
-    train: Vec<u32>,
-    val: Vec<u32>,
-    /// Validation window starts, drawn once.
-    val_starts: Vec<usize>,
+    batches: Batches,
     m: Vec<f32>,
     v: Vec<f32>,
-    rng: Rng,
     step: u32,
     seq_len: usize,
     diverged: Option<String>,
@@ -156,40 +152,30 @@ impl Trainer {
         if options.batch_size == 0 || options.grad_accum == 0 {
             invalid_input!("batch_size and grad_accum must be at least 1");
         }
-        if train.len() <= seq_len {
-            invalid_input!(
-                "the training text has {} tokens; it needs more than seq_len = {seq_len} for one example",
-                train.len()
-            );
-        }
         if !(options.lr.is_finite() && options.lr >= 0.0 && options.min_lr >= 0.0) {
             invalid_input!("learning rates must be finite and not negative");
         }
+        let batches = Batches::new(
+            train,
+            val,
+            options.batch_size,
+            seq_len,
+            options.eval_batches,
+            options.seed,
+        )?;
         let v = model.config.vocab_size;
-        if let Some(&bad) = train.iter().chain(&val).find(|&&t| t as usize >= v) {
+        if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
             invalid_input!(
                 "token id {bad} in the data is outside the model's vocabulary of {v}; train the model with the tokenizer that made the data"
             );
         }
-        let rng = Rng::new(options.seed);
-        let mut val_rng = Rng::new(options.seed ^ 0x5eed_0f_7a1);
-        let val_starts = if val.len() > seq_len {
-            (0..options.eval_batches * options.batch_size)
-                .map(|_| val_rng.below(val.len() - seq_len))
-                .collect()
-        } else {
-            Vec::new()
-        };
         let n = model.params.len();
         Ok(Self {
             model,
             options,
-            train,
-            val,
-            val_starts,
+            batches,
             m: vec![0.0; n],
             v: vec![0.0; n],
-            rng,
             step: 0,
             seq_len,
             diverged: None,
@@ -210,20 +196,7 @@ impl Trainer {
 
     /// Whether validation data exists.
     pub fn has_validation(&self) -> bool {
-        !self.val_starts.is_empty()
-    }
-
-    /// Fills inputs/targets with `batch_size` random windows of the training stream.
-    fn sample_batch(&mut self) {
-        let (b, t) = (self.options.batch_size, self.seq_len);
-        self.inputs.clear();
-        self.targets.clear();
-        for _ in 0..b {
-            let start = self.rng.below(self.train.len() - t);
-            self.inputs.extend_from_slice(&self.train[start..start + t]);
-            self.targets
-                .extend_from_slice(&self.train[start + 1..start + t + 1]);
-        }
+        self.batches.has_validation()
     }
 
     /// One optimiser step: grad_accum micro-batches forward and backward, clip, AdamW.
@@ -240,7 +213,7 @@ impl Trainer {
         self.model.zero_grad();
         let mut loss_sum = 0.0;
         for micro in 0..k {
-            self.sample_batch();
+            self.batches.sample(&mut self.inputs, &mut self.targets);
             let dropout_seed = self.options.seed ^ (u64::from(step) << 20) ^ micro as u64;
             let loss = self
                 .model
@@ -300,22 +273,17 @@ impl Trainer {
 
     /// Mean loss over the fixed validation batches (no dropout).
     pub fn evaluate(&mut self) -> Result<EvalStats> {
-        if self.val_starts.is_empty() {
+        if !self.batches.has_validation() {
             invalid_input!(
                 "there is no validation data (the validation split is shorter than one sequence)"
             );
         }
         let (b, t) = (self.options.batch_size, self.seq_len);
         let mut total = 0.0;
-        let batches = self.val_starts.len() / b;
+        let batches = self.batches.val_batches();
         for batch in 0..batches {
-            self.inputs.clear();
-            self.targets.clear();
-            for &start in &self.val_starts[batch * b..(batch + 1) * b] {
-                self.inputs.extend_from_slice(&self.val[start..start + t]);
-                self.targets
-                    .extend_from_slice(&self.val[start + 1..start + t + 1]);
-            }
+            self.batches
+                .val_batch(batch, &mut self.inputs, &mut self.targets);
             total += self
                 .model
                 .forward(&self.inputs, Some(&self.targets), b, t, None)?
@@ -333,7 +301,8 @@ impl Trainer {
     pub fn eval_due(&self) -> bool {
         self.has_validation()
             && self.options.eval_interval > 0
-            && (self.step % self.options.eval_interval == 0 || self.step == self.options.steps)
+            && (self.step.is_multiple_of(self.options.eval_interval)
+                || self.step == self.options.steps)
     }
 }
 

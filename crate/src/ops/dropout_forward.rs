@@ -71,6 +71,7 @@ const WG: u32 = 64;
 
 /// Adds the kernel to `plan`: mask (N) = 0 or 1/(1-p) from (p, seed), the same mask as
 /// [`dropout_mask_cpu`] bit for bit;  out (N) = inp (N) * mask.
+#[allow(clippy::too_many_arguments)]
 pub fn dropout_forward_gpu(
     gpu: &GpuContext,
     plan: &mut Plan,

@@ -63,6 +63,21 @@ pub fn gelu_backward_gpu(
     plan.push(gpu, kernel, Some(&params), &[dinp, inp, dout], workgroups);
 }
 
+/// The same derivative with [`Float::tanh_fast`], the version the model uses.
+pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
+    let (s, k, half) = (
+        R::from_f64(GELU_SCALE),
+        R::from_f64(GELU_CUBE),
+        R::from_f64(0.5),
+    );
+    let three = R::from_f64(3.0);
+    for ((d, &x), &g) in dinp[..n].iter_mut().zip(&inp[..n]).zip(&dout[..n]) {
+        let th = (s * (x + k * x * x * x)).tanh_fast();
+        let sech2 = R::ONE - th * th;
+        *d = (half * (R::ONE + th) + half * x * sech2 * s * (R::ONE + three * k * x * x)) * g;
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -82,6 +97,24 @@ mod tests {
             gelu_forward_cpu(&mut out, x, n);
             dot(&out, &w)
         });
+    }
+
+    #[test]
+    fn fast_versions_match_the_reference_in_f32() {
+        use crate::gpu::testing::{TestRng, assert_close};
+        use crate::ops::gelu_forward::gelu_forward_fast_cpu;
+        let n = 10_000;
+        let mut rng = TestRng::new(3);
+        let inp: Vec<f32> = rng.vec(n).iter().map(|x| 8.0 * x).collect();
+        let dout = rng.vec(n);
+        let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+        gelu_forward_cpu(&mut a, &inp, n);
+        gelu_forward_fast_cpu(&mut b, &inp, n);
+        // |x| <= 8 times the tanh error (2e-7) plus f32 rounding of values up to 8.
+        assert_close(&b, &a, 3e-6, 1e-6, "gelu fast forward");
+        gelu_backward_cpu(&mut a, &inp, &dout, n);
+        gelu_backward_fast_cpu(&mut b, &inp, &dout, n);
+        assert_close(&b, &a, 3e-6, 1e-5, "gelu fast backward");
     }
 
     #[test]

@@ -58,6 +58,18 @@ pub fn matmul_forward_fast_cpu<R: Float>(
     c: usize,
     oc: usize,
 ) {
+    if n < 8 {
+        // A few rows (generation: one position at a time): transposing the weight would cost as much as
+        // the product, so take dot products along the contiguous weight rows instead.
+        for row in 0..n {
+            let inp_row = &inp[row * c..(row + 1) * c];
+            for o in 0..oc {
+                let dot = dot_lanes(inp_row, &weight[o * c..(o + 1) * c]);
+                out[row * oc + o] = dot + bias.map_or(R::ZERO, |b| b[o]);
+            }
+        }
+        return;
+    }
     let weight_t = transpose(weight, oc, c); // (C, OC)
     for row in out[..n * oc].chunks_exact_mut(oc.max(1)) {
         match bias {
@@ -66,6 +78,26 @@ pub fn matmul_forward_fast_cpu<R: Float>(
         }
     }
     gemm_acc(out, inp, &weight_t, n, c, oc);
+}
+
+/// A dot product summed in 16 interleaved partial sums, so the compiler can keep them in SIMD lanes
+/// (a single running sum has to be added in order and cannot be vectorized).
+#[inline]
+fn dot_lanes<R: Float>(a: &[R], b: &[R]) -> R {
+    const L: usize = 16;
+    let mut acc = [R::ZERO; L];
+    let (a_chunks, b_chunks) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..L {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut sum = a_rest.iter().zip(b_rest).map(|(&x, &y)| x * y).sum::<R>();
+    for partial in acc {
+        sum += partial;
+    }
+    sum
 }
 
 /// Checks that the slices have the lengths the sizes claim, so a bad call is an error and not a panic.
@@ -201,7 +233,7 @@ pub fn matmul_forward_tiled_gpu(
     // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
     // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
     let placeholder = View::all(gpu.placeholder());
-    let (inp4, weight4) = if c % 4 == 0 && n * c * oc > 0 {
+    let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
         (inp, weight)
     } else {
         (placeholder, placeholder)

@@ -112,6 +112,14 @@ mod tests {
             err.contains("token id 12 is not in the vocabulary"),
             "{err}"
         );
+        let too_many: String = (0x100u32..0x100 + 70000)
+            .filter_map(char::from_u32)
+            .collect();
+        let err = train_char(&too_many).unwrap_err().to_string();
+        assert!(
+            err.contains("more than the vocabulary limit of 65536"),
+            "{err}"
+        );
         let err = train_char("").unwrap_err().to_string();
         assert!(err.contains("the corpus is empty"), "{err}");
     }

@@ -272,7 +272,11 @@ fn bpe_from_json(obj: &Map<String, Value>, model: &Value) -> Result<BpeTokenizer
         ));
     }
     for key in ["dropout", "continuing_subword_prefix", "end_of_word_suffix"] {
-        if !model.get(key).is_none_or(Value::is_null) {
+        // GPT-2's own file spells "no prefix/suffix" as "".
+        if !model
+            .get(key)
+            .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+        {
             return Err(format_err(format!(
                 "BPE model option {key:?} is not supported"
             )));

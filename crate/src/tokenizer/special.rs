@@ -14,7 +14,7 @@ pub(crate) struct SpecialMatcher {
     /// (content, id), longest first, so the first match at a position is the longest.
     specials: Vec<(String, u32)>,
     /// Bytes that start some special token.
-    first_bytes: [bool; 256],
+    first_bytes: Box<[bool; 256]>,
 }
 
 impl SpecialMatcher {
@@ -25,7 +25,7 @@ impl SpecialMatcher {
             .cloned()
             .collect();
         sorted.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        let mut first_bytes = [false; 256];
+        let mut first_bytes = Box::new([false; 256]);
         for (s, _) in &sorted {
             first_bytes[s.as_bytes()[0] as usize] = true;
         }

@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 pub mod corpus;
 pub mod gpu;
 pub mod gpu_model;
+pub mod model;
 pub mod tokenizer;
 
 #[wasm_bindgen(start)]

@@ -53,7 +53,11 @@ impl Tokenizer {
             match f.call1(&JsValue::NULL, &arg) {
                 Ok(v) => v.as_bool() != Some(false),
                 Err(e) => {
-                    callback_error = Some(format!("the progress callback threw: {e:?}"));
+                    let message = e
+                        .dyn_ref::<js_sys::Error>()
+                        .map(|e| String::from(e.message()))
+                        .unwrap_or_else(|| format!("{e:?}"));
+                    callback_error = Some(format!("the progress callback threw: {message}"));
                     false
                 }
             }

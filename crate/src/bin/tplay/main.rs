@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod corpus_cmd;
+mod model_cmd;
 mod tokenizer_cmd;
 
 #[derive(Parser)]
@@ -27,6 +28,12 @@ enum Command {
     /// Train a tokenizer, encode text to ids, decode ids to text.
     #[command(subcommand)]
     Tokenizer(tokenizer_cmd::TokenizerCommand),
+    /// Train the model on the CPU; one JSON object per step and per evaluation on stdout.
+    Train(model_cmd::TrainArgs),
+    /// Generate text from a saved model.
+    Generate(model_cmd::GenerateArgs),
+    /// Dump logits, loss and every parameter gradient of one batch (for parity checks).
+    Forward(model_cmd::ForwardArgs),
 }
 
 fn main() {
@@ -36,6 +43,9 @@ fn main() {
         Command::Check => check(),
         Command::Corpus(args) => corpus_cmd::run(args),
         Command::Tokenizer(command) => tokenizer_cmd::run(command),
+        Command::Train(args) => model_cmd::train(args),
+        Command::Generate(args) => model_cmd::generate(args),
+        Command::Forward(args) => model_cmd::forward(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

@@ -1,0 +1,457 @@
+//! `tplay train | generate | forward`: the CPU model on the command line.
+//!
+//! `train` prints one JSON object per step (`step`, `loss`, `lr`, `tokens_per_s`) and per evaluation
+//! (`step`, `val_loss`, `val_ppl`) on stdout, with a progress bar on stderr when it is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use transformer_playground::corpus::{self, Corpus};
+use transformer_playground::gpu::GpuContext;
+use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
+use transformer_playground::model::generate::SampleOptions;
+use transformer_playground::model::weights::{load_safetensors, save_safetensors};
+use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
+use transformer_playground::tokenizer::{self, BpeOptions, ENDOFTEXT, Pattern, Tokenizer};
+use transformer_playground::{Error, Result};
+
+/// Where the model runs.
+#[derive(Clone, Copy, Debug, ValueEnum, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Gpu,
+}
+
+/// Opens the GPU for `--device gpu` (None for the CPU), saying which adapter runs the work.
+fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
+    match device {
+        Device::Cpu => Ok(None),
+        Device::Gpu => {
+            let gpu = pollster::block_on(GpuContext::new())?;
+            eprintln!(
+                "device: {} ({}, {})",
+                gpu.summary.name, gpu.summary.backend, gpu.summary.device_type
+            );
+            Ok(Some(gpu))
+        }
+    }
+}
+
+/// The trainer of either device, behind the few calls the CLI makes.
+enum AnyTrainer {
+    Cpu(Box<Trainer>),
+    Gpu(Box<(GpuContext, GpuTrainer)>),
+}
+
+impl AnyTrainer {
+    fn step(&mut self) -> Result<transformer_playground::model::StepStats> {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.step(),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.step(&both.0)),
+        }
+    }
+
+    fn evaluate(&mut self) -> Result<transformer_playground::model::EvalStats> {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.evaluate(),
+            AnyTrainer::Gpu(both) => pollster::block_on(both.1.evaluate(&both.0)),
+        }
+    }
+
+    fn eval_due(&self) -> bool {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.eval_due(),
+            AnyTrainer::Gpu(both) => both.1.eval_due(),
+        }
+    }
+
+    fn step_count(&self) -> u32 {
+        match self {
+            AnyTrainer::Cpu(trainer) => trainer.step_count(),
+            AnyTrainer::Gpu(both) => both.1.step_count(),
+        }
+    }
+
+    /// The current weights as a CPU model (what gets saved).
+    fn model(&self) -> Result<Gpt<f32>> {
+        match self {
+            AnyTrainer::Cpu(trainer) => {
+                Gpt::from_params(trainer.model.config.clone(), trainer.model.params.clone())
+            }
+            AnyTrainer::Gpu(both) => {
+                let (gpu, trainer) = &**both;
+                let params = pollster::block_on(trainer.model.download_params(gpu))?;
+                Gpt::from_params(trainer.model.config.clone(), params)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TokenizerKind {
+    Char,
+    Bpe,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training text (UTF-8). Without it: the built-in stories corpus (`tplay corpus stories`).
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// A tokenizer.json to use; without it one is trained on the corpus (--tokenizer-kind).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "char")]
+    tokenizer_kind: TokenizerKind,
+    /// Vocabulary size of a BPE tokenizer trained here.
+    #[arg(long, default_value_t = 512)]
+    vocab_size: usize,
+    /// Model config JSON (vocab_size may be left out: it is taken from the tokenizer). Default: the
+    /// reference config (L=4, NH=4, C=128, T=64).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Training options JSON (batch_size, lr, warmup_steps, ...); the flags below override it.
+    #[arg(long)]
+    train_options: Option<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    steps: u32,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    eval_interval: Option<u32>,
+    #[arg(long, default_value_t = 1337)]
+    seed: u64,
+    /// Bytes of the built-in corpus to generate when --corpus is not given.
+    #[arg(long, default_value_t = 1_000_000)]
+    corpus_bytes: usize,
+    #[arg(long, default_value = "model.safetensors")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, default_value = "")]
+    prompt: String,
+    #[arg(long, default_value_t = 200)]
+    max_tokens: usize,
+    /// 0 is greedy.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// 0 keeps every token.
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+}
+
+#[derive(Args)]
+pub struct ForwardArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// JSON token ids: one array (B = 1) or an array of equal-length arrays (B rows).
+    #[arg(long)]
+    tokens: PathBuf,
+    /// JSON target ids, the same shape as --tokens.
+    #[arg(long)]
+    targets: PathBuf,
+    /// safetensors dump: `logits` (B, T, V), `loss` (scalar), `grad.<name>` for every parameter.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read(path)?)
+        .map_err(|_| Error::InvalidInput(format!("{} is not UTF-8 text", path.display())))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The model config from a file (vocab_size filled in from the tokenizer when missing) or the reference.
+fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<ModelConfig> {
+    let Some(path) = path else {
+        return Ok(ModelConfig::reference(vocab_size));
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&read_text(path)?)
+        .map_err(|e| Error::Format(format!("{} is not JSON: {e}", path.display())))?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| Error::Format(format!("{} must hold a JSON object", path.display())))?;
+    match object.get("vocab_size").and_then(serde_json::Value::as_u64) {
+        None => {
+            object.insert("vocab_size".into(), vocab_size.into());
+        }
+        Some(v) if (v as usize) < vocab_size => {
+            return Err(Error::InvalidInput(format!(
+                "{}: vocab_size {v} is smaller than the tokenizer's {vocab_size}; leave it out to use the tokenizer's",
+                path.display()
+            )));
+        }
+        Some(_) => {}
+    }
+    ModelConfig::from_json(&value.to_string())
+        .map_err(|e| Error::Format(format!("{}: {e}", path.display())))
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    let gpu = open_gpu(args.device)?;
+    let text = match &args.corpus {
+        Some(path) => read_text(path)?,
+        None => corpus::generate(Corpus::Stories, args.seed, args.corpus_bytes),
+    };
+    let tok = match (&args.tokenizer, args.tokenizer_kind) {
+        (Some(path), _) => Tokenizer::from_json(&read_text(path)?)?,
+        (None, TokenizerKind::Char) => tokenizer::train_char(&text)?,
+        (None, TokenizerKind::Bpe) => {
+            let options = BpeOptions {
+                vocab_size: args.vocab_size,
+                pattern: Pattern::parse("gpt4")?,
+                special_tokens: vec![ENDOFTEXT.to_string()],
+            };
+            tokenizer::train_bpe(&text, &options, |_| true)?
+        }
+    };
+    let config = model_config(args.config.as_deref(), tok.vocab_size())?;
+    let mut options = match &args.train_options {
+        Some(path) => TrainOptions::from_json(&read_text(path)?)?,
+        None => TrainOptions::default(),
+    };
+    options.steps = args.steps;
+    options.seed = args.seed;
+    if let Some(b) = args.batch_size {
+        options.batch_size = b;
+    }
+    if let Some(lr) = args.lr {
+        options.lr = lr;
+        options.min_lr = lr / 10.0;
+    }
+    if let Some(e) = args.eval_interval {
+        options.eval_interval = e;
+    }
+    let (train_text, val_text) = corpus::train_val_split(&text, 0.1);
+    let (train, val) = (tok.encode(train_text), tok.encode(val_text));
+    eprintln!(
+        "model: {} parameters ({} tokens of vocabulary); data: {} training and {} validation tokens",
+        config.param_count(),
+        config.vocab_size,
+        train.len(),
+        val.len()
+    );
+    let model = Gpt::new(config, args.seed)?;
+    let mut trainer = match gpu {
+        None => AnyTrainer::Cpu(Box::new(Trainer::new(model, train, val, options.clone())?)),
+        Some(gpu) => {
+            let trainer = GpuTrainer::new(&gpu, &model, train, val, options.clone())?;
+            AnyTrainer::Gpu(Box::new((gpu, trainer)))
+        }
+    };
+    let tty = std::io::stderr().is_terminal();
+    let start = std::time::Instant::now();
+    let mut total_tokens = 0usize;
+    for _ in 0..options.steps {
+        let step_start = std::time::Instant::now();
+        let stats = match trainer.step() {
+            Ok(stats) => stats,
+            Err(e @ Error::Diverged(_)) => {
+                // Keep the last good weights on disk, then report.
+                write(
+                    &args.out,
+                    &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
+                )?;
+                eprintln!("saved the last good weights to {}", args.out.display());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let seconds = step_start.elapsed().as_secs_f64();
+        total_tokens += stats.tokens;
+        println!(
+            "{}",
+            serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": stats.lr, "tokens_per_s": stats.tokens as f64 / seconds})
+        );
+        if trainer.eval_due() {
+            let eval = trainer.evaluate()?;
+            println!(
+                "{}",
+                serde_json::json!({"step": eval.step, "val_loss": eval.val_loss, "val_ppl": eval.val_ppl})
+            );
+        }
+        if tty {
+            let width = 40;
+            let filled = width * stats.step as usize / options.steps.max(1) as usize;
+            eprint!(
+                "\r[{}{}] step {}/{} loss {:.4} {:.0} tokens/s   ",
+                "#".repeat(filled),
+                " ".repeat(width - filled.min(width)),
+                stats.step,
+                options.steps,
+                stats.loss,
+                total_tokens as f64 / start.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    write(
+        &args.out,
+        &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
+    )?;
+    eprintln!(
+        "wrote {} after {} steps in {:.1} s",
+        args.out.display(),
+        trainer.step_count(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn load_model(path: &Path) -> Result<(Gpt<f32>, Option<Tokenizer>)> {
+    let loaded = load_safetensors(&read(path)?)
+        .map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
+    let tok = match loaded.tokenizer {
+        Some(json) => Some(Tokenizer::from_json(&json)?),
+        None => None,
+    };
+    Ok((loaded.model, tok))
+}
+
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let gpu = open_gpu(args.device)?;
+    let (mut model, tok) = load_model(&args.model)?;
+    let tok = tok.ok_or_else(|| {
+        Error::Format(format!(
+            "{} has no tokenizer in its metadata, so text cannot be encoded",
+            args.model.display()
+        ))
+    })?;
+    let mut prompt = tok.encode(&args.prompt);
+    if prompt.is_empty() {
+        // Start from the end-of-text token, or from the first token of the vocabulary.
+        prompt.push(tok.eot_id().unwrap_or(0));
+    }
+    let options = SampleOptions {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        seed: args.seed,
+        end_token: tok.eot_id(),
+    };
+    let start = std::time::Instant::now();
+    let out = match &gpu {
+        None => model.generate(&prompt, &options)?,
+        Some(gpu) => {
+            pollster::block_on(GpuGpt::from_cpu(gpu, &model)?.generate(gpu, &prompt, &options))?
+        }
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{}{}", args.prompt, tok.decode(&out)?);
+    eprintln!(
+        "{} tokens in {seconds:.2} s ({:.0} tokens/s)",
+        out.len(),
+        out.len() as f64 / seconds
+    );
+    Ok(())
+}
+
+/// Token ids from JSON: `[1, 2, 3]` (B = 1) or `[[1, 2], [3, 4]]`; returns (ids, B, T).
+fn read_ids(path: &Path) -> Result<(Vec<u32>, usize, usize)> {
+    let value: serde_json::Value = serde_json::from_str(&read_text(path)?)
+        .map_err(|e| Error::Format(format!("{} is not JSON: {e}", path.display())))?;
+    let bad = || {
+        Error::Format(format!(
+            "{} must hold an array of token ids or an array of equal-length arrays",
+            path.display()
+        ))
+    };
+    let rows: Vec<Vec<u32>> = if value
+        .as_array()
+        .is_some_and(|a| a.iter().all(serde_json::Value::is_array))
+    {
+        serde_json::from_value(value).map_err(|_| bad())?
+    } else {
+        vec![serde_json::from_value(value).map_err(|_| bad())?]
+    };
+    let t = rows.first().map_or(0, Vec::len);
+    if t == 0 || rows.iter().any(|r| r.len() != t) {
+        return Err(bad());
+    }
+    Ok((rows.concat(), rows.len(), t))
+}
+
+pub fn forward(args: ForwardArgs) -> Result<()> {
+    if let Device::Gpu = args.device {
+        return Err(Error::InvalidInput(
+            "tplay forward writes its parity dump from the CPU reference only; use --device cpu (the GPU path is checked against it by the tests)".into(),
+        ));
+    }
+    let (mut model, _) = load_model(&args.model)?;
+    let (inputs, b, t) = read_ids(&args.tokens)?;
+    let (targets, tb, tt) = read_ids(&args.targets)?;
+    if (b, t) != (tb, tt) {
+        return Err(Error::InvalidInput(format!(
+            "--tokens is ({b}, {t}) but --targets is ({tb}, {tt})"
+        )));
+    }
+    model.zero_grad();
+    let loss = model
+        .forward(&inputs, Some(&targets), b, t, None)?
+        .expect("targets given") as f32;
+    model.backward(1.0)?;
+    let v = model.config.vocab_size;
+    let bytes = |x: &[f32]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
+        ("logits".into(), vec![b, t, v], bytes(&model.acts().logits)),
+        ("loss".into(), vec![], bytes(&[loss])),
+    ];
+    for spec in &model.layout.specs {
+        tensors.push((
+            format!("grad.{}", spec.name),
+            spec.shape.clone(),
+            bytes(&model.grads[spec.offset..spec.offset + spec.len]),
+        ));
+    }
+    let views = tensors
+        .iter()
+        .map(|(n, s, d)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)
+                .map(|view| (n.clone(), view))
+                .map_err(|e| Error::Format(format!("{n}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let meta: Vec<(String, String)> = vec![
+        ("format".into(), "pt".into()),
+        ("model_config".into(), model.config.to_json()),
+    ];
+    let out = safetensors::serialize(views, Some(meta.into_iter().collect()))
+        .map_err(|e| Error::Format(format!("cannot write the dump: {e}")))?;
+    write(&args.out, &out)?;
+    println!(
+        "{}",
+        serde_json::json!({"loss": loss, "b": b, "t": t, "out": args.out.display().to_string()})
+    );
+    Ok(())
+}
