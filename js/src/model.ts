@@ -4,7 +4,7 @@
 // The core's CpuModel is synchronous; this wrapper runs it one step at a time and gives the event loop a turn
 // between steps, so a page stays interactive and an AbortSignal or pause() gets through. For long runs in a
 // page, use it from a Web Worker all the same.
-import { checkSignal, guard, PlaygroundError, wrapError } from './errors.js';
+import { checkSignal, guard, messageOf, PlaygroundError, wrapError } from './errors.js';
 import { LoopControl, nextTask, runLoop } from './loop.js';
 import { track } from './resources.js';
 import { Tokenizer, type Token } from './tokenizer.js';
@@ -172,7 +172,34 @@ interface CoreModel {
   generate(prompt: Uint32Array, options: unknown): Uint32Array;
   attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
   saveSafetensors(tokenizerJson?: string | null): Uint8Array;
+  setParams?(params: Float32Array): void;
   free(): void;
+}
+
+type RawStep = { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
+type RawEval = { step: number; val_loss: number; val_ppl: number };
+
+/** The GpuModel of the core (crate/src/wasm/gpu_model.rs): training on WebGPU. */
+interface CoreGpuModel {
+  setTrainingData(train: Uint32Array, val: Uint32Array, options: unknown): void;
+  step(): Promise<RawStep>;
+  evaluate(): Promise<RawEval>;
+  params(): Promise<Float32Array>;
+  free(): void;
+}
+
+interface CoreGpuModelClass {
+  new (gpu: core.Gpu, config: unknown, seed: number): CoreGpuModel;
+}
+
+/** The WebGPU side of a model: its device, the GPU copy it trains, and whether the CPU copy is behind. */
+interface GpuSide {
+  device: core.Gpu;
+  model: CoreGpuModel;
+  hasData: boolean;
+  steps: number;
+  evalInterval: number;
+  behind: boolean;
 }
 
 interface CoreModelClass {
@@ -185,28 +212,51 @@ function coreModelClass(): CoreModelClass | null {
   return ((core as unknown as { CpuModel?: CoreModelClass }).CpuModel ?? null) as CoreModelClass | null;
 }
 
+function coreGpuModelClass(): CoreGpuModelClass | null {
+  return ((core as unknown as { GpuModel?: CoreGpuModelClass }).GpuModel ?? null) as CoreGpuModelClass | null;
+}
+
 /** Whether this build of the core has the model API. */
 export async function hasModelApi(): Promise<boolean> {
   await init();
   return coreModelClass() !== null;
 }
 
-function chooseBackend(backend: Backend, what: string): { backend: 'cpu'; reason: string } {
+type Choice = { backend: 'cpu'; reason: string } | { backend: 'webgpu'; reason: string; device: core.Gpu };
+
+/**
+ * Picks where a new model runs. 'webgpu' needs the browser's WebGPU and the core's GpuModel; 'auto' takes
+ * WebGPU only on a hardware adapter: on a software one (SwiftShader, lavapipe) the CPU path is faster.
+ */
+async function chooseBackend(backend: Backend, what: string, canUseGpu: boolean): Promise<Choice> {
   if (backend !== 'auto' && backend !== 'cpu' && backend !== 'webgpu') {
     throw new PlaygroundError(`${what}: backend must be 'auto', 'webgpu' or 'cpu' (got '${String(backend)}')`);
   }
-  if (backend === 'webgpu') {
-    throw new PlaygroundError(
-      `${what}: the WebGPU model is not in this build of the core yet; use backend 'cpu' (or 'auto', which picks the CPU)`,
-    );
+  if (backend === 'cpu') return { backend: 'cpu', reason: 'asked for the CPU' };
+  let why: string | null = null;
+  if (!canUseGpu) why = 'a loaded model runs on the CPU (the WebGPU model cannot take weights from a file yet)';
+  else if (!coreGpuModelClass() || !(coreModelClass()?.prototype as { setParams?: unknown } | undefined)?.setParams) {
+    why = 'this build of the core has no WebGPU model (GpuModel and CpuModel.setParams)';
+  } else if (!hasWebGpu()) why = 'this environment has no WebGPU (navigator.gpu is missing)';
+  if (why === null) {
+    let device: core.Gpu | null = null;
+    try {
+      device = await core.Gpu.open();
+    } catch (error) {
+      why = messageOf(error);
+    }
+    if (device) {
+      const fallback = Boolean((device.summary() as { is_fallback?: boolean }).is_fallback);
+      if (backend === 'webgpu' || !fallback) {
+        track('gpu', 1);
+        return { backend: 'webgpu', reason: backend === 'webgpu' ? 'asked for WebGPU' : 'a hardware WebGPU adapter is available', device };
+      }
+      device.free();
+      return { backend: 'cpu', reason: 'the WebGPU adapter is a software fallback, slower than the CPU path' };
+    }
   }
-  const reason =
-    backend === 'cpu'
-      ? 'asked for the CPU'
-      : hasWebGpu()
-        ? 'the WebGPU model is not in this build of the core yet'
-        : 'this environment has no WebGPU';
-  return { backend: 'cpu', reason };
+  if (backend === 'webgpu') throw new PlaygroundError(`${what}: WebGPU is not available: ${why}`);
+  return { backend: 'cpu', reason: why! };
 }
 
 function snakeConfig(config: ModelConfig, vocabSize: number): Record<string, unknown> {
@@ -255,6 +305,7 @@ function ids(value: Uint32Array | readonly number[], what: string): Uint32Array 
 /** A transformer, with its optimiser once it has training data. dispose() frees it. */
 export class Model extends EventTarget {
   #inner: CoreModel | null;
+  #gpu: GpuSide | null = null;
   #tokenizer: Tokenizer | null;
   #ownsTokenizer: boolean;
   #control = new LoopControl();
@@ -266,9 +317,10 @@ export class Model extends EventTarget {
   /** Why this backend was chosen (for 'auto'). */
   readonly backendReason: string;
 
-  private constructor(inner: CoreModel, tokenizer: Tokenizer | null, ownsTokenizer: boolean, backend: 'cpu', reason: string) {
+  private constructor(inner: CoreModel, tokenizer: Tokenizer | null, ownsTokenizer: boolean, backend: 'cpu' | 'webgpu', reason: string, gpu: GpuSide | null) {
     super();
     this.#inner = inner;
+    this.#gpu = gpu;
     this.#tokenizer = tokenizer;
     this.#ownsTokenizer = ownsTokenizer;
     this.backend = backend;
@@ -283,7 +335,6 @@ export class Model extends EventTarget {
     const Core = coreModelClass();
     if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
     const { config = {}, backend = 'auto', tokenizer, seed = 1 } = options;
-    const chosen = chooseBackend(backend, what);
     if (tokenizer?.disposed) throw new PlaygroundError(`${what}: the tokenizer was disposed`);
     const vocabSize = config.vocabSize ?? tokenizer?.vocabSize;
     if (vocabSize === undefined) throw new PlaygroundError(`${what}: give config.vocabSize or a tokenizer`);
@@ -291,8 +342,29 @@ export class Model extends EventTarget {
       throw new PlaygroundError(`${what}: config.vocabSize ${vocabSize} does not match the tokenizer's ${tokenizer.vocabSize} tokens`);
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
-    const inner = guard(what, () => new Core(snakeConfig(config, vocabSize), seed));
-    return new Model(inner, tokenizer ?? null, false, chosen.backend, chosen.reason);
+    const snake = snakeConfig(config, vocabSize);
+    // The CPU copy always exists: it checks the config, and generates, inspects and saves for a GPU model.
+    const inner = guard(what, () => new Core(snake, seed));
+    let chosen: Choice;
+    try {
+      chosen = await chooseBackend(backend, what, true);
+    } catch (error) {
+      inner.free();
+      throw error;
+    }
+    if (chosen.backend === 'cpu') return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
+    const device = chosen.device;
+    try {
+      // Initialised from the same seed exactly as the CPU copy is.
+      const gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
+      const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false };
+      return new Model(inner, tokenizer ?? null, false, 'webgpu', chosen.reason, gpu);
+    } catch (error) {
+      inner.free();
+      device.free();
+      track('gpu', -1);
+      throw error;
+    }
   }
 
   /** A model from safetensors bytes (as save() writes them, or nanoGPT-named weights with our metadata). */
@@ -301,7 +373,7 @@ export class Model extends EventTarget {
     await init();
     const Core = coreModelClass();
     if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
-    const chosen = chooseBackend(options.backend ?? 'auto', what);
+    const chosen = await chooseBackend(options.backend ?? 'auto', what, false);
     let view: Uint8Array;
     if (bytes instanceof ArrayBuffer) view = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes)) view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -319,7 +391,7 @@ export class Model extends EventTarget {
         if (owns) tokenizer.dispose();
         throw new PlaygroundError(`${what}: the model has ${vocabSize} token ids but the tokenizer has ${tokenizer.vocabSize}: they do not belong together`);
       }
-      return new Model(inner, tokenizer, owns, chosen.backend, chosen.reason);
+      return new Model(inner, tokenizer, owns, 'cpu', chosen.reason, null);
     } catch (error) {
       inner.free();
       throw wrapError(what, error);
@@ -351,6 +423,15 @@ export class Model extends EventTarget {
     this.#busy = null;
     this.#pendingFree?.free();
     this.#pendingFree = null;
+    if (this.#inner === null) this.#freeGpu();
+  }
+
+  #freeGpu(): void {
+    if (!this.#gpu) return;
+    this.#gpu.model.free();
+    this.#gpu.device.free();
+    this.#gpu = null;
+    track('gpu', -1);
   }
 
   get config(): Required<ModelConfig> {
@@ -363,7 +444,8 @@ export class Model extends EventTarget {
 
   /** Optimiser steps taken since the training data was last set. */
   get stepCount(): number {
-    return this.#core().stepCount;
+    const inner = this.#core();
+    return this.#gpu ? this.#gpu.steps : inner.stepCount;
   }
 
   get tokenizer(): Tokenizer | null {
@@ -415,9 +497,17 @@ export class Model extends EventTarget {
         what: 'training',
         signal,
         control: this.#control,
-        step: (i) => {
+        step: async (i) => {
           if (this.#inner === null) throw new PlaygroundError('training stopped: the model was disposed');
-          const s = guard(what, () => inner.step());
+          const gpu = this.#gpu;
+          let s: RawStep;
+          if (gpu) {
+            s = await gpu.model.step().catch((error: unknown) => {
+              throw wrapError(what, error);
+            });
+            gpu.steps = s.step;
+            gpu.behind = true;
+          } else s = guard(what, () => inner.step());
           tokens += s.tokens;
           const elapsedMs = performance.now() - start;
           const progress: TrainProgress = {
@@ -434,8 +524,9 @@ export class Model extends EventTarget {
           last = progress;
           onProgress?.(progress);
           this.dispatchEvent(new CustomEvent('progress', { detail: progress }));
-          if (inner.evalDue()) {
-            lastEval = this.#evaluate(inner);
+          const due = this.#gpu ? this.#gpu.evalInterval > 0 && s.step % this.#gpu.evalInterval === 0 : inner.evalDue();
+          if (due) {
+            lastEval = await this.#evaluate(inner);
             onEval?.(lastEval);
             this.dispatchEvent(new CustomEvent('eval', { detail: lastEval }));
           }
@@ -494,13 +585,39 @@ export class Model extends EventTarget {
       trainOptions[snake] = value;
     }
     if (trainOptions.warmup_steps === undefined) trainOptions.warmup_steps = Math.min(20, Math.floor(trainOptions.steps! / 10));
-    guard(what, () => this.#core().setTrainingData(train, val, trainOptions));
+    const gpu = this.#gpu;
+    if (gpu) {
+      if (gpu.hasData) {
+        throw new PlaygroundError(`${what}: a model on WebGPU takes its training data once; create a new model to train on other data`);
+      }
+      guard(what, () => gpu.model.setTrainingData(train, val, trainOptions));
+      gpu.hasData = true;
+      gpu.evalInterval = trainOptions.eval_interval ?? 0;
+    } else guard(what, () => this.#core().setTrainingData(train, val, trainOptions));
     this.#hasData = true;
   }
 
-  #evaluate(inner: CoreModel): EvalResult {
-    const e = guard('evaluation failed', () => inner.evaluate());
+  async #evaluate(inner: CoreModel): Promise<EvalResult> {
+    const e = this.#gpu
+      ? await this.#gpu.model.evaluate().catch((error: unknown) => {
+          throw wrapError('evaluation failed', error);
+        })
+      : guard('evaluation failed', () => inner.evaluate());
     return { step: e.step, valLoss: e.val_loss, valPerplexity: e.val_ppl };
+  }
+
+  /** A GPU model's weights, copied to the CPU copy when it is behind (for generating, inspecting, saving). */
+  async #sync(): Promise<CoreModel> {
+    const inner = this.#core();
+    const gpu = this.#gpu;
+    if (gpu?.behind) {
+      const params = await gpu.model.params().catch((error: unknown) => {
+        throw wrapError('could not read the weights back from the GPU', error);
+      });
+      guard('could not copy the weights from the GPU', () => inner.setParams!(params));
+      gpu.behind = false;
+    }
+    return inner;
   }
 
   /** One optimiser step on the data of the last train() call. */
@@ -512,7 +629,7 @@ export class Model extends EventTarget {
 
   /** The validation loss over fixed batches of the held-out data. */
   evaluate(): Promise<EvalResult> {
-    return this.#exclusive('evaluation', async () => this.#evaluate(this.#core()));
+    return this.#exclusive('evaluation', () => this.#evaluate(this.#core()));
   }
 
   #sampleOptions(options: GenerateOptions, maxTokens: number, seed: number): Record<string, unknown> {
@@ -534,7 +651,8 @@ export class Model extends EventTarget {
       checkSignal(options.signal, what);
       const context = this.#prompt(prompt, what);
       const { maxTokens = 100, seed = 1 } = options;
-      return guard(what, () => this.#core().generate(context, this.#sampleOptions(options, maxTokens, seed)));
+      const inner = await this.#sync();
+      return guard(what, () => inner.generate(context, this.#sampleOptions(options, maxTokens, seed)));
     });
   }
 
@@ -556,6 +674,7 @@ export class Model extends EventTarget {
     this.#busy = 'generating';
     try {
       const { maxTokens = 100, seed = 1, chunkTokens = 4, signal } = options;
+      await this.#sync();
       let context = Array.from(this.#prompt(prompt, what));
       const generated: number[] = [];
       let shown = '';
@@ -597,7 +716,8 @@ export class Model extends EventTarget {
       if (tokens.length === 0) throw new PlaygroundError(`${what}: there are no tokens to look at`);
       const t = this.config.blockSize;
       if (tokens.length > t) throw new PlaygroundError(`${what}: ${tokens.length} tokens are more than the model's context of ${t}`);
-      const capture = guard(what, () => this.#core().attention(tokens));
+      const inner = await this.#sync();
+      const capture = guard(what, () => inner.attention(tokens));
       const att = Float32Array.from(capture.att);
       const strings = this.#tokenizer ? this.#tokenizer.tokenStrings(tokens) : Array.from(tokens, String);
       const { n_layer: nLayer, n_head: nHead, t: n } = capture;
@@ -622,7 +742,8 @@ export class Model extends EventTarget {
   save(): Promise<Uint8Array> {
     return this.#exclusive('saving', async () => {
       const json = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.save() : null;
-      return guard('could not save the model', () => this.#core().saveSafetensors(json));
+      const inner = await this.#sync();
+      return guard('could not save the model', () => inner.saveSafetensors(json));
     });
   }
 
@@ -635,6 +756,8 @@ export class Model extends EventTarget {
       this.#control.resume();
     } else {
       this.#inner.free();
+      this.#inner = null;
+      this.#freeGpu();
     }
     this.#inner = null;
     if (this.#ownsTokenizer) this.#tokenizer?.dispose();
