@@ -17,7 +17,7 @@ progress { display: block; margin-block: 0.3em; }
 `;
 
 export class AttentionMap extends PlaygroundElement {
-  static observedAttributes = ['text', 'corpus', 'tokenizer', 'config', 'model-src', 'steps', 'layer', 'head', 'seed', 'corpus-bytes'];
+  static observedAttributes = ['text', 'corpus', 'tokenizer', 'config', 'model-src', 'steps', 'layer', 'head', 'seed', 'corpus-bytes', 'backend'];
 
   #built: BuiltModel | null = null;
   #job: { key: string; controller: AbortController; done: Promise<BuiltModel> } | null = null;

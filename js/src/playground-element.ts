@@ -26,7 +26,7 @@ summary { cursor: pointer; color: var(--tp-muted, #656d76); }
 `;
 
 export class TransformerPlaygroundElement extends PlaygroundElement {
-  static observedAttributes = ['corpus', 'tokenizer', 'config', 'model-src', 'steps', 'autoplay', 'prompt', 'max-tokens', 'temperature', 'seed', 'corpus-bytes'];
+  static observedAttributes = ['corpus', 'tokenizer', 'config', 'model-src', 'steps', 'autoplay', 'prompt', 'max-tokens', 'temperature', 'seed', 'corpus-bytes', 'backend'];
 
   #built: BuiltModel | null = null;
   #key = '';

@@ -2,7 +2,7 @@
 // (tokenizer trained on a built-in corpus, or a safetensors file with its tokenizer inside).
 import { generateCorpus } from './corpus.js';
 import { PlaygroundError } from './errors.js';
-import { createModel, hasModelApi, loadModel, type Model, type ModelConfig } from './model.js';
+import { createModel, hasModelApi, loadModel, type Backend, type Model, type ModelConfig } from './model.js';
 import { parseTokenizerSpec } from './token-view.js';
 import { Tokenizer } from './tokenizer.js';
 
@@ -17,6 +17,7 @@ export interface ModelRecipe {
   tokenizer: string;
   config: ModelConfig;
   seed: number;
+  backend: Backend;
 }
 
 /** The small default model of the widgets: trains in seconds on a laptop's CPU. */
@@ -34,6 +35,12 @@ function integer(element: Element, name: string, fallback: number, min: number, 
 
 export function readInteger(element: Element, name: string, fallback: number, min: number, max: number): number {
   return integer(element, name, fallback, min, max);
+}
+
+function readBackend(element: Element): Backend {
+  const raw = (element.getAttribute('backend') ?? 'auto').trim() || 'auto';
+  if (raw === 'auto' || raw === 'cpu' || raw === 'webgpu') return raw;
+  throw new PlaygroundError(`the backend attribute must be 'auto', 'webgpu' or 'cpu' (got '${raw}')`);
 }
 
 export function readRecipe(element: Element, defaultCorpus: string): ModelRecipe {
@@ -56,6 +63,7 @@ export function readRecipe(element: Element, defaultCorpus: string): ModelRecipe
     tokenizer: element.getAttribute('tokenizer') || 'char',
     config,
     seed: integer(element, 'seed', 1, 0, 0xffffffff),
+    backend: readBackend(element),
   };
 }
 
@@ -75,7 +83,7 @@ export async function buildModel(recipe: ModelRecipe, signal: AbortSignal): Prom
     const url = new URL(recipe.modelSrc, document.baseURI);
     const response = await fetch(url, { signal });
     if (!response.ok) throw new PlaygroundError(`could not load the model from ${url}: HTTP ${response.status}`);
-    const model = await loadModel(await response.arrayBuffer());
+    const model = await loadModel(await response.arrayBuffer(), { backend: recipe.backend });
     if (signal.aborted) {
       model.dispose();
       superseded();
@@ -92,7 +100,7 @@ export async function buildModel(recipe: ModelRecipe, signal: AbortSignal): Prom
   await new Promise((done) => setTimeout(done, 0)); // let the page paint the loading state
   const tokenizer = await Tokenizer.train(text, spec.kind === 'char' ? { kind: 'char' } : { kind: 'bpe', vocabSize: spec.vocabSize, signal });
   try {
-    const model = await createModel({ tokenizer, config: recipe.config, seed: recipe.seed });
+    const model = await createModel({ tokenizer, config: recipe.config, seed: recipe.seed, backend: recipe.backend });
     if (signal.aborted) {
       model.dispose();
       superseded();

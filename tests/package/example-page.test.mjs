@@ -321,3 +321,27 @@ test('the playground trains with progress, pauses and resumes, generates text as
   assert.deepEqual(await resources(), { ...before, model: before.model - 1, tokenizer: before.tokenizer - 1 });
   assert.deepEqual(consoleErrors, [], 'no console errors (CSP violations included)');
 });
+
+test('an attention map with backend="webgpu" trains on WebGPU and frees its device when removed', { skip }, async (t) => {
+  if (!(await hasModelApi())) return t.skip('the core has no model API');
+  const before = await resources();
+  const found = await page.evaluate(async () => {
+    const view = document.createElement('attention-map');
+    view.id = 'attention-gpu';
+    view.setAttribute('backend', 'webgpu');
+    view.setAttribute('corpus', 'copy');
+    view.setAttribute('steps', '10');
+    view.setAttribute('text', 'copy ab > ab');
+    document.querySelector('article').append(view);
+    await new Promise((done) => view.addEventListener('trained', done, { once: true }));
+    await view.updateComplete;
+    const maps = view.maps;
+    return { state: view.state, backend: view.model.backend, steps: view.model.stepCount, t: maps.t };
+  });
+  assert.deepEqual(found, { state: 'ready', backend: 'webgpu', steps: 10, t: 12 });
+  assert.equal((await resources()).gpu, before.gpu + 1, 'the model holds one GPU device');
+  await page.evaluate(() => document.getElementById('attention-gpu').remove());
+  await page.waitForTimeout(100);
+  assert.deepEqual(await resources(), before, 'removed: its model, tokenizer and device are freed');
+  assert.deepEqual(consoleErrors, []);
+});

@@ -88,6 +88,9 @@ if (out.hasModelApi) {
   const model = await tp.createModel({ tokenizer, backend: 'cpu', seed: 3, config: { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32 } });
   out.paramCount = model.paramCount;
   out.backend = model.backend;
+  const auto = await tp.createModel({ tokenizer, config: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 16 } });
+  out.autoReason = auto.backendReason;
+  auto.dispose();
   const progress = [];
   const events = [];
   model.addEventListener('progress', (e) => events.push(e.detail.step));
@@ -286,6 +289,7 @@ test('in a new Node project the package trains a model 5 steps on the CPU, gener
     return;
   }
   assert.equal(out.backend, 'cpu');
+  assert.equal(out.autoReason, 'this environment has no WebGPU (navigator.gpu is missing)', "'auto' says why it took the CPU");
   assert.ok(out.paramCount > 10_000);
   assert.deepEqual(out.steps, [1, 2, 3, 4, 5]);
   assert.deepEqual(out.events, [1, 2, 3, 4, 5], 'a progress event per step');
@@ -303,7 +307,7 @@ test('in a new Node project the package trains a model 5 steps on the CPU, gener
   const e = out.errors;
   assert.match(e.heads, /^could not create the model: .*head/);
   assert.match(e.vocab, /config.vocabSize 999 does not match the tokenizer's/);
-  assert.match(e.webgpu, /the WebGPU model is not in this build of the core yet/);
+  assert.equal(e.webgpu, 'could not create the model: WebGPU is not available: this environment has no WebGPU (navigator.gpu is missing)');
   assert.match(e.truncated, /^could not load the model: /);
   assert.match(e.garbage, /^could not load the model: /);
   assert.match(e.noData, /no training data yet: pass text/);
