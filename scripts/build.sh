@@ -6,7 +6,7 @@ say() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 
 say "cargo build (wasm32, release)"
 cargo build -p transformer-playground --lib --target wasm32-unknown-unknown --release
-wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/transformer_playground.wasm
+wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/transformer_playground.wasm"
 
 say "wasm-bindgen --target web"
 wasm-bindgen --target web --out-dir pkg "$wasm"

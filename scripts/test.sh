@@ -16,5 +16,8 @@ cargo test --workspace -- --show-output
 say "building the wasm core and the page"
 bash scripts/build.sh
 
+say "Node tests (the wasm build under Node: CPU model)"
+node --test tests/node/
+
 say "browser tests (headless Chromium, WebGPU)"
 node --test --test-concurrency=1 tests/browser/

@@ -13,9 +13,12 @@ function assertMatchesReference(check) {
 }
 
 test('the page runs the matmul kernel on WebGPU and matches the reference', { skip: skipReason() }, async () => {
-  const { page, consoleErrors, requests, url, close } = await openPlayground({ webgpu: true });
+  const { page, consoleErrors, requests, url, close } = await openPlayground({ webgpu: true, path: '#backend' });
   try {
-    await page.waitForSelector('#kernel-status', { timeout: 60_000 });
+    await page.waitForSelector('html[data-ready="true"]', { timeout: 60_000 });
+    // On a software adapter the page starts on the CPU (faster there); choose WebGPU as a person would.
+    if ((await page.textContent('#backend-badge')) !== 'WebGPU') await page.selectOption('#backend-select', 'webgpu');
+    await page.waitForFunction(() => window.tpKernelCheck?.backend === 'webgpu', null, { timeout: 60_000 });
     const adapter = await page.evaluate(() => window.tpAdapter);
     const check = await page.evaluate(() => window.tpKernelCheck);
     console.log(`adapter: ${JSON.stringify({ vendor: adapter.vendor, architecture: adapter.architecture, fallback: adapter.isFallback })}`);
@@ -35,7 +38,7 @@ test('the page runs the matmul kernel on WebGPU and matches the reference', { sk
 });
 
 test('without WebGPU the page says so and runs the CPU path', { skip: skipReason() }, async () => {
-  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, path: '#backend' });
   try {
     await page.waitForSelector('#kernel-status', { timeout: 60_000 });
     assert.ok(await page.isVisible('#webgpu-missing'), 'the page says WebGPU is missing');

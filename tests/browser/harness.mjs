@@ -32,21 +32,24 @@ export function skipReason() {
  * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
  * Returns { url, browser, page, consoleErrors, close }.
  */
-export async function openPlayground({ webgpu = true, path = '' } = {}) {
-  return openPage(path, { webgpu });
+export async function openPlayground({ webgpu = true, path = '', viewport, colorScheme } = {}) {
+  return openPage(path, { webgpu, viewport, colorScheme });
 }
 
 /**
  * Like openPlayground for any page: `root: 'dist'` serves the built page, `root: 'repo'` the repository
  * (fixtures under tests/browser/fixtures that import the wasm build from /pkg/).
  */
-export async function openPage(path, { webgpu = true, root: which = 'dist' } = {}) {
+export async function openPage(
+  path,
+  { webgpu = true, root: which = 'dist', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {},
+) {
   const { server, url } = await startServer(which === 'repo' ? root : join(root, 'dist'));
   const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
   else args.push('--disable-webgpu', '--disable-gpu');
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
   const page = await context.newPage();
   const consoleErrors = [];
   const requests = [];
@@ -80,4 +83,20 @@ export function matmulReference(inp, weight, bias, n, c, oc) {
       out[row * oc + o] = sum;
     }
   return out;
+}
+
+/** Waits until the page has found its backend, run the kernel check and restored the stored session. */
+export async function waitReady(page, timeout = 60_000) {
+  await page.waitForSelector('html[data-ready="true"]', { timeout });
+}
+
+/** Shows a panel by clicking its tab, as a person would. */
+export async function openPanel(page, id) {
+  await page.click(`#tab-${id}`);
+  await page.waitForSelector(`#panel-${id}:not([hidden])`);
+}
+
+/** The capabilities of the wasm build the page runs (which areas of the core exist). */
+export async function capabilities(page) {
+  return page.evaluate(() => window.tp.store.caps);
 }

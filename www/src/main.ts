@@ -1,125 +1,211 @@
-// The page: finds the backend, shows the adapter, and runs the kernel check in the worker.
+// The page: the header (backend badge and switch, theme), the panel navigation, and the start-up sequence
+// (which parts of the core exist, which backend to use, the stored session).
 import { CoreClient } from './client';
-import { byId, h, replace } from './dom';
-import { drawHeatmap } from './heatmap';
-import type { AdapterReport, Backend, KernelCheck } from './protocol';
-
-const core = new CoreClient();
+import { byId, h } from './dom';
+import type { Ctx, Panel } from './ctx';
+import { errorMessage } from './format';
+import { Store } from './state';
+import * as db from './db';
+import type { Backend } from './protocol';
+import { backendHooks, backendPanel } from './panels/backend';
+import { dataPanel } from './panels/data';
+import { tokenizerPanel } from './panels/tokenizer';
+import { modelPanel } from './panels/model';
+import { embeddingsPanel } from './panels/embeddings';
+import { generatePanel } from './panels/generate';
+import { trainingPanel } from './panels/training';
+import { attentionPanel } from './panels/attention';
+import { positionsPanel } from './panels/positions';
+import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
 
 declare global {
   interface Window {
-    /** The last kernel check, for tests and the curious (open the console). */
-    tpKernelCheck?: KernelCheck;
-    tpAdapter?: AdapterReport;
+    /** The page's state, for tests and the curious (open the console). */
+    tp?: { store: Store; ready: boolean; showPanel: (id: string) => void };
   }
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(0)} KiB`;
-  return `${bytes} B`;
+const PANELS: Panel[] = [
+  dataPanel,
+  tokenizerPanel,
+  modelPanel,
+  trainingPanel,
+  generatePanel,
+  attentionPanel,
+  positionsPanel,
+  embeddingsPanel,
+  sessionPanel,
+  backendPanel,
+];
+
+const core = new CoreClient();
+const store = new Store();
+const ctx: Ctx = { core, store };
+
+// ---- Theme: follows the system until the person picks one; the choice is remembered.
+
+type Theme = 'system' | 'light' | 'dark';
+const THEME_LABEL: Record<Theme, string> = { system: 'follows the system', light: 'light', dark: 'dark' };
+
+function applyTheme(theme: Theme): void {
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  const button = byId('theme-toggle');
+  button.setAttribute('aria-label', `Colour theme: ${THEME_LABEL[theme]}. Press to change.`);
+  button.textContent = theme === 'dark' ? '☾ Dark' : theme === 'light' ? '☀ Light' : '◐ Auto';
 }
+
+function setupTheme(): void {
+  let theme = (localStorage.getItem('tp-theme') as Theme | null) ?? 'system';
+  applyTheme(theme);
+  byId('theme-toggle').addEventListener('click', () => {
+    const systemDark = matchMedia('(prefers-color-scheme: dark)').matches;
+    // From "system", go to the opposite of what the system shows, so the first press always changes something.
+    theme = theme === 'system' ? (systemDark ? 'light' : 'dark') : theme === 'dark' ? 'light' : 'dark';
+    localStorage.setItem('tp-theme', theme);
+    applyTheme(theme);
+  });
+}
+
+// ---- Panels and their tabs (WAI-ARIA tabs: arrow keys move, Home/End jump; the hash names the panel).
+
+const tabs = new Map<string, HTMLButtonElement>();
+const sections = new Map<string, HTMLElement>();
+
+function showPanel(id: string, focus = false): void {
+  if (!sections.has(id)) id = PANELS[0].id;
+  for (const [panelId, tab] of tabs) {
+    const selected = panelId === id;
+    tab.setAttribute('aria-selected', String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    sections.get(panelId)!.hidden = !selected;
+  }
+  if (focus) tabs.get(id)!.focus();
+  if (location.hash !== `#${id}`) history.replaceState(null, '', `#${id}`);
+  sections.get(id)!.dispatchEvent(new Event('panel-shown'));
+}
+
+function setupPanels(): void {
+  const tablist = byId('tablist');
+  const main = byId('panels');
+  for (const panel of PANELS) {
+    const tab = h(
+      'button',
+      { type: 'button', role: 'tab', id: `tab-${panel.id}`, 'aria-controls': `panel-${panel.id}`, 'aria-selected': 'false', tabindex: -1 },
+      panel.title,
+    );
+    tab.addEventListener('click', () => showPanel(panel.id));
+    tablist.append(tab);
+    tabs.set(panel.id, tab);
+    const section = h('section', { role: 'tabpanel', id: `panel-${panel.id}`, 'aria-labelledby': `tab-${panel.id}`, class: 'panel', hidden: true });
+    main.append(section);
+    sections.set(panel.id, section);
+    panel.mount(section, ctx);
+  }
+  tablist.addEventListener('keydown', (event) => {
+    const ids = PANELS.map((p) => p.id);
+    const current = ids.findIndex((id) => tabs.get(id) === document.activeElement);
+    if (current < 0) return;
+    let next = -1;
+    if (event.key === 'ArrowDown' || event.key === 'ArrowRight') next = (current + 1) % ids.length;
+    else if (event.key === 'ArrowUp' || event.key === 'ArrowLeft') next = (current - 1 + ids.length) % ids.length;
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = ids.length - 1;
+    if (next < 0) return;
+    event.preventDefault();
+    showPanel(ids[next], true);
+  });
+  window.addEventListener('hashchange', () => showPanel(location.hash.slice(1)));
+  showPanel(location.hash.slice(1));
+}
+
+// ---- Backend: WebGPU where a real adapter exists, else the CPU; the badge says which and why.
 
 function setBadge(backend: Backend | 'error', label: string, why: string): void {
   const badge = byId('backend-badge');
   badge.dataset.backend = backend;
   badge.textContent = label;
   badge.title = why;
+  byId('backend-why').textContent = why;
 }
 
-function showAdapter(report: AdapterReport): void {
-  const body = byId('backend-body');
-  if (!report.available) {
-    replace(
-      body,
-      h('p', { class: 'notice', id: 'webgpu-missing' }, `WebGPU is not available: ${report.reason}.`),
-      h(
-        'p',
-        {},
-        'The playground uses the CPU path instead: the same Rust code compiled to WebAssembly. It is slower, ',
-        'but every panel works. To use WebGPU, open the page in a recent Chrome, Edge or Safari.',
-      ),
-    );
-    return;
+function describe(backend: Backend): [string, string] {
+  const report = store.adapter;
+  if (backend === 'webgpu') {
+    const why = report?.isFallback
+      ? 'WebGPU on a software adapter (no hardware GPU found): correct but slow; the CPU path may be faster here.'
+      : 'WebGPU on a hardware GPU.';
+    const model = store.caps.gpuModel ? '' : ' The model itself runs on the CPU (WebAssembly) until the WebGPU model is in this build; the kernel check uses WebGPU.';
+    return ['WebGPU', why + model];
   }
-  const name = [report.vendor, report.architecture, report.device, report.description].filter(Boolean).join(' · ');
-  const rows: [string, string][] = [
-    ['Adapter', name || '(the browser does not name it)'],
-    [
-      'Kind',
-      report.isFallback
-        ? 'software fallback: correct, but on this machine the CPU path may be faster'
-        : 'hardware GPU',
-    ],
-  ];
-  const limits = report.limits ?? {};
-  rows.push(['Largest storage binding', formatBytes(limits.maxStorageBufferBindingSize)]);
-  rows.push(['Storage buffers per stage', String(limits.maxStorageBuffersPerShaderStage)]);
-  rows.push(['Workgroup memory', formatBytes(limits.maxComputeWorkgroupStorageSize)]);
-  rows.push(['Invocations per workgroup', String(limits.maxComputeInvocationsPerWorkgroup)]);
-  rows.push(['Features', (report.features ?? []).join(', ') || 'none']);
-  replace(
-    body,
-    h('table', { class: 'facts', id: 'adapter-table' }, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
-  );
+  const why = !report?.available
+    ? `CPU (WebAssembly): ${report?.reason ?? 'WebGPU is unavailable'}.`
+    : report.isFallback
+      ? 'CPU (WebAssembly): WebGPU here is only a software adapter, slower than the CPU path. Choose WebGPU in “Run on” to use it anyway.'
+      : 'CPU (WebAssembly), chosen in the menu; WebGPU is available.';
+  return ['CPU (WebAssembly)', why];
 }
 
-function showCheck(check: KernelCheck): void {
-  const canvasOut = h('canvas', { class: 'heatmap', 'aria-label': 'kernel output as a heatmap' });
-  const canvasRef = h('canvas', { class: 'heatmap', 'aria-label': 'CPU reference as a heatmap' });
-  replace(
-    byId('kernel-body'),
-    h(
-      'p',
-      {},
-      h('span', { class: `pill ${check.pass ? 'pass' : 'fail'}`, id: 'kernel-status', 'data-status': check.pass ? 'pass' : 'fail' },
-        check.pass ? 'PASS' : 'FAIL'),
-      ` matmul_forward on ${check.backend === 'webgpu' ? 'WebGPU' : 'the CPU (WebAssembly)'}: `,
-      `(${check.n}×${check.c}) · (${check.oc}×${check.c})ᵀ + b, largest |difference| from the CPU reference `,
-      h('strong', { id: 'kernel-diff' }, check.maxAbsDiff.toExponential(2)),
-      ` (tolerance 1e-4), ${check.millis.toFixed(1)} ms including upload and readback.`,
-    ),
-    h(
-      'div',
-      { class: 'pair' },
-      h('figure', {}, canvasOut, h('figcaption', {}, `kernel output (${check.n} × ${check.oc})`)),
-      h('figure', {}, canvasRef, h('figcaption', {}, 'CPU reference')),
-    ),
-  );
-  drawHeatmap(canvasOut, check.out, check.n, check.oc);
-  drawHeatmap(canvasRef, check.reference, check.n, check.oc);
-}
-
-async function runCheck(backend: Backend): Promise<void> {
-  replace(byId('kernel-body'), `Running the kernel on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`);
-  const check = await core.call('matmulCheck', backend);
-  window.tpKernelCheck = check;
-  showCheck(check);
+async function chooseBackend(backend: Backend): Promise<void> {
+  const [label, why] = describe(backend);
+  setBadge(backend, label, why);
+  (byId('backend-select') as HTMLSelectElement).value = backend;
+  store.set('backend', backend);
+  await backendHooks.runCheck(backend);
 }
 
 async function start(): Promise<void> {
-  const report = await core.call('adapter');
-  window.tpAdapter = report;
-  showAdapter(report);
-  let backend: Backend = report.available ? 'webgpu' : 'cpu';
-  if (backend === 'webgpu') {
-    setBadge('webgpu', 'WebGPU', report.isFallback ? 'WebGPU on a software adapter' : 'WebGPU on a hardware GPU');
-    try {
-      await runCheck('webgpu');
-      return;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      byId('backend-body').append(h('p', { class: 'notice' }, `WebGPU failed (${message}); using the CPU path.`));
-      backend = 'cpu';
+  setupTheme();
+  await restoreModelConfig(ctx);
+  setupPanels();
+  core.onCrash = (reason) => {
+    byId('backend-why').textContent = `The core's worker stopped (${reason}); it was restarted and your text and tokenizer were loaded back.`;
+  };
+  core.onRestart = () => {
+    // A fresh worker knows nothing: give it the current tokenizer and the last kept model again.
+    const tokenizer = store.tokenizer;
+    if (tokenizer) core.call('loadTokenizer', tokenizer.json, store.corpus?.text ?? '').catch(() => undefined);
+    if (store.modelInfo) {
+      db.load<Uint8Array>('model-weights')
+        .then((bytes) => (bytes ? core.call('loadModel', bytes) : Promise.reject(new Error('no stored model'))))
+        .catch(() => store.set('modelInfo', null));
     }
+  };
+  const caps = await core.call('capabilities');
+  const report = await core.call('adapter');
+  store.adapter = report;
+  window.tpAdapter = report;
+  backendHooks.showAdapter(report);
+  const select = byId('backend-select') as HTMLSelectElement;
+  const webgpuOption = select.querySelector('option[value="webgpu"]') as HTMLOptionElement;
+  webgpuOption.disabled = !report.available;
+  if (!report.available) webgpuOption.textContent = 'WebGPU (unavailable)';
+  select.disabled = false;
+  select.addEventListener('change', () => {
+    chooseBackend(select.value as Backend).catch(() => undefined);
+  });
+  store.set('caps', caps);
+  const restored = restoreSession(ctx);
+  // A software adapter (SwiftShader, WARP, lavapipe) is slower than the CPU path: start on the CPU there and say
+  // why; the menu still offers WebGPU.
+  if (report.available && !report.isFallback) {
+    try {
+      await chooseBackend('webgpu');
+    } catch (error) {
+      byId('backend-body').append(h('p', { class: 'notice' }, `WebGPU failed (${errorMessage(error)}); using the CPU path.`));
+      webgpuOption.disabled = true;
+      await chooseBackend('cpu');
+    }
+  } else {
+    await chooseBackend('cpu');
   }
-  setBadge('cpu', 'CPU (WebAssembly)', report.reason ?? 'WebGPU is unavailable');
-  await runCheck('cpu');
+  await restored;
+  window.tp!.ready = true;
+  document.documentElement.dataset.ready = 'true';
 }
 
+window.tp = { store, ready: false, showPanel: (id: string) => showPanel(id) };
 start().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  setBadge('error', 'error', message);
-  replace(byId('kernel-body'), h('p', { class: 'notice' }, `Something went wrong: ${message}`));
+  setBadge('error', 'error', errorMessage(error));
+  byId('panels').prepend(h('p', { class: 'notice', role: 'alert' }, `Something went wrong: ${errorMessage(error)}`));
 });

@@ -1,5 +1,6 @@
 // The messages between the page and the worker that owns the wasm core. Every call is a request with an id,
-// answered once with either a value or an error message.
+// answered once with either a value or an error message; a long call (tokenizer training) may also send
+// progress messages with the same id before its answer.
 
 export interface AdapterReport {
   available: boolean;
@@ -32,12 +33,227 @@ export interface KernelCheck {
   millis: number;
 }
 
+/** Which parts of the core this build of the wasm module offers (the page shows "coming soon" for the rest). */
+export interface Capabilities {
+  version: string;
+  corpus: boolean;
+  tokenizer: boolean;
+  cpuModel: boolean;
+  gpuModel: boolean;
+}
+
+export interface CorpusInfo {
+  name: string;
+  description: string;
+}
+
+export type TokenizerKind = 'char' | 'bpe';
+export type SplitPattern = 'none' | 'gpt2' | 'gpt4';
+
+export interface TokenizerOptions {
+  kind: TokenizerKind;
+  /** BPE only: the whole vocabulary (256 bytes + merges + special tokens). */
+  vocabSize: number;
+  pattern: SplitPattern;
+}
+
+/** One BPE merge as the page shows it: two tokens became one. */
+export interface MergeView {
+  rank: number;
+  left: string;
+  right: string;
+  token: number;
+  text: string;
+  count: number;
+}
+
+export interface BpeProgressView {
+  done: number;
+  total: number;
+  /** The merges learned since the last progress message. */
+  merges: MergeView[];
+}
+
+export interface TokenizerStats {
+  vocab_size: number;
+  characters: number;
+  bytes: number;
+  tokens: number;
+  tokens_per_char: number;
+  bytes_per_token: number;
+}
+
+export interface TokenizerSummary {
+  kind: TokenizerKind;
+  vocabSize: number;
+  /** Stats over the corpus it was trained on (or the text given to `tokenizerSummary`). */
+  stats: TokenizerStats;
+  millis: number;
+}
+
+/** A text cut into tokens: ids and their readable forms (`␣` for a space, `<0xE2>` for a partial byte). */
+export interface Tokenized {
+  ids: number[];
+  strings: string[];
+  /** The raw bytes of each token, as hex ("e2 80"), for the hover card. */
+  bytes: string[];
+  /** The text was longer than the limit and was cut. */
+  truncated: boolean;
+}
+
 /** What the worker offers; each method is called through `CoreClient.call`. */
 export interface CoreApi {
   version(): string;
+  capabilities(): Capabilities;
   adapter(): AdapterReport;
   matmulCheck(backend: Backend): KernelCheck;
+  corpora(): CorpusInfo[];
+  generateCorpus(name: string, seed: number, approxBytes: number): string;
+  /** Trains a tokenizer on `text`; BPE training sends `BpeProgressView` progress messages. */
+  trainTokenizer(text: string, options: TokenizerOptions): TokenizerSummary;
+  /** Cuts `text` (at most `maxChars` of it) into tokens with the current tokenizer. */
+  tokenize(text: string, maxChars: number): Tokenized;
+  /** The current tokenizer as tokenizer.json. */
+  tokenizerJson(): string;
+  /** Replaces the current tokenizer with one loaded from tokenizer.json (the old one stays on failure). */
+  loadTokenizer(json: string, text: string): TokenizerSummary;
+  /** Trains (sending `TrainProgress` messages) until the steps are done or it is paused or reset. */
+  train(request: TrainRequest): TrainSummary;
+  /** Asks a running `train` to stop after the current step; the model and optimiser state stay. */
+  pauseTraining(): void;
+  /** Forgets the model (and stops a running `train`). */
+  resetModel(): void;
+  /** The current model, or null. */
+  modelInfo(): ModelInfo | null;
+  /** Generates after `prompt`, sending a `GenerateProgress` per token. */
+  generate(prompt: string, settings: GenerateSettings): GenerateResult;
+  stopGeneration(): void;
+  /** Attention of every layer and head for `text` (cut to the context). */
+  attention(text: string): AttentionMaps;
+  /** One head at one query in full, as the step-by-step view shows it. */
+  attentionDetail(text: string, layer: number, head: number, query: number): import('./attention-math').AttentionStep;
+  embeddings(): EmbeddingsView;
+  /** The model as safetensors, with the tokenizer in its metadata. */
+  saveModel(): Uint8Array;
+  /** Replaces the model with one from safetensors bytes (the current one stays on failure). */
+  loadModel(bytes: Uint8Array): ModelInfo;
 }
 
 export type Request = { id: number; method: keyof CoreApi; args: unknown[] };
-export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+export type Response =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: string }
+  | { id: number; progress: unknown };
+
+// ---- The model (CPU now, GPU later). The page speaks this protocol; the worker maps it onto the core's model
+// bindings (www/src/model-adapter.ts is the one place that knows their names).
+
+/** The core's ModelConfig as JSON (crate/src/model/config.rs). */
+export interface CoreModelConfig {
+  vocab_size: number;
+  n_layer: number;
+  n_head: number;
+  n_embd: number;
+  block_size: number;
+  ffn_mult: number;
+  activation: 'gelu' | 'relu';
+  positional: 'sinusoidal' | 'learned' | 'rope';
+  dropout: number;
+  bias: boolean;
+}
+
+/** The core's TrainOptions as JSON (crate/src/model/train.rs). */
+export interface CoreTrainOptions {
+  batch_size: number;
+  seq_len: number;
+  grad_accum: number;
+  steps: number;
+  lr: number;
+  min_lr: number;
+  warmup_steps: number;
+  weight_decay: number;
+  grad_clip: number;
+  eval_interval: number;
+  seed: number;
+}
+
+export interface TrainRequest {
+  config: CoreModelConfig;
+  options: CoreTrainOptions;
+  /** The corpus; the worker encodes it with the current tokenizer and splits it (TRAIN_FRACTION). */
+  text: string;
+  /** Keep the current weights (fine-tune on this text) instead of starting from fresh ones. */
+  keepWeights: boolean;
+  /** Continue a paused run where it stopped (same data, optimiser state and step count). */
+  resume: boolean;
+  /** Where to train a new model ('webgpu' needs the GpuModel binding). */
+  backend: Backend;
+  /** The parameter count (the GPU model does not report it). */
+  paramCount: number;
+}
+
+export type TrainProgress =
+  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
+  | { kind: 'eval'; step: number; valLoss: number; valPpl: number }
+  | { kind: 'paused'; step: number };
+
+export interface TrainSummary {
+  steps: number;
+  /** Why training stopped early (paused, reset, diverged), if it did. */
+  stopped?: string;
+}
+
+export interface ModelInfo {
+  backend: Backend;
+  /** Whether generation, captures and saving work (a WebGPU model once its weights were copied to the CPU). */
+  inspectable: boolean;
+  paramCount: number;
+  config: CoreModelConfig;
+  /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */
+  tokenizerJson?: string;
+}
+
+export interface GenerateSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  maxTokens: number;
+  seed: number;
+}
+
+export type GenerateProgress = { kind: 'token'; index: number; id: number; text: string; ms: number };
+
+export interface GeneratedToken {
+  id: number;
+  text: string;
+  ms: number;
+  /** the likeliest tokens at this position (before sampling), with probabilities */
+  alternatives: { text: string; prob: number }[];
+}
+
+export interface GenerateResult {
+  promptTokens: number;
+  tokens: GeneratedToken[];
+  text: string;
+  totalMs: number;
+}
+
+export interface AttentionMaps {
+  tokens: string[];
+  ids: number[];
+  nLayer: number;
+  nHead: number;
+  t: number;
+  /** (L, NH, T, T) */
+  att: number[];
+}
+
+export interface EmbeddingsView {
+  vocab: number;
+  nEmbd: number;
+  /** (V, C) */
+  wte: number[];
+  labels: string[];
+  /** (T, C) learned position vectors; empty for sinusoidal and RoPE */
+  positions: number[];
+}

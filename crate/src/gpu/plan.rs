@@ -136,6 +136,27 @@ impl Plan {
         }
     }
 
+    /// The kernel label of each dispatch, in order.
+    pub fn labels(&self) -> Vec<&str> {
+        self.dispatches
+            .iter()
+            .map(|d| d.kernel.label.as_str())
+            .collect()
+    }
+
+    /// Records only dispatch `index` (benchmarks time kernels one at a time this way).
+    pub fn encode_one(&self, encoder: &mut wgpu::CommandEncoder, index: usize) {
+        let dispatch = &self.dispatches[index];
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("one"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&dispatch.kernel.pipeline);
+        pass.set_bind_group(0, &dispatch.bind_group, &[]);
+        let [x, y, z] = dispatch.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+
     /// Encodes and submits the plan inside a validation error scope (tests, one-off checks).
     pub async fn run(&self, gpu: &GpuContext) -> crate::Result<()> {
         gpu.checked(|encoder| self.encode(encoder)).await

@@ -36,7 +36,7 @@ impl Batches {
                 train.len()
             );
         }
-        let mut val_rng = Rng::new(seed ^ 0x5eed_0f7a);
+        let mut val_rng = Rng::new(seed ^ 0x0005_eed0_f7a1);
         let val_starts = if val.len() > seq_len {
             (0..eval_batches * batch_size)
                 .map(|_| val_rng.below(val.len() - seq_len))

@@ -144,7 +144,10 @@ impl<'m> Generator<'m> {
         if prompt.is_empty() {
             invalid_input!("the prompt is empty: give at least one token");
         }
-        model.check_batch(prompt, None, 1, prompt.len().min(model.config.block_size))?;
+        let v = model.config.vocab_size;
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= v) {
+            invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
+        }
         let (l, t, c) = (
             model.config.n_layer,
             model.config.block_size,

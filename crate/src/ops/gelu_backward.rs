@@ -21,6 +21,21 @@ pub fn gelu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usi
     }
 }
 
+/// The same derivative with [`Float::tanh_fast`], the version the model uses.
+pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
+    let (s, k, half) = (
+        R::from_f64(GELU_SCALE),
+        R::from_f64(GELU_CUBE),
+        R::from_f64(0.5),
+    );
+    let three = R::from_f64(3.0);
+    for ((d, &x), &g) in dinp[..n].iter_mut().zip(&inp[..n]).zip(&dout[..n]) {
+        let th = (s * (x + k * x * x * x)).tanh_fast();
+        let sech2 = R::ONE - th * th;
+        *d = (half * (R::ONE + th) + half * x * sech2 * s * (R::ONE + three * k * x * x)) * g;
+    }
+}
+
 /// The WGSL source, `shaders/gelu_backward.wgsl`.
 pub const GELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/gelu_backward.wgsl");
 
@@ -61,21 +76,6 @@ pub fn gelu_backward_gpu(
     };
     let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
     plan.push(gpu, kernel, Some(&params), &[dinp, inp, dout], workgroups);
-}
-
-/// The same derivative with [`Float::tanh_fast`], the version the model uses.
-pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
-    let (s, k, half) = (
-        R::from_f64(GELU_SCALE),
-        R::from_f64(GELU_CUBE),
-        R::from_f64(0.5),
-    );
-    let three = R::from_f64(3.0);
-    for ((d, &x), &g) in dinp[..n].iter_mut().zip(&inp[..n]).zip(&dout[..n]) {
-        let th = (s * (x + k * x * x * x)).tanh_fast();
-        let sech2 = R::ONE - th * th;
-        *d = (half * (R::ONE + th) + half * x * sech2 * s * (R::ONE + three * k * x * x)) * g;
-    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -286,9 +286,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
         };
         let seconds = step_start.elapsed().as_secs_f64();
         total_tokens += stats.tokens;
+        // The f32 learning rate as it reads (1e-4, not 0.00009999999747378752).
+        let lr: f64 = stats.lr.to_string().parse().unwrap_or(f64::from(stats.lr));
         println!(
             "{}",
-            serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": stats.lr, "tokens_per_s": stats.tokens as f64 / seconds})
+            serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": lr, "tokens_per_s": stats.tokens as f64 / seconds})
         );
         if trainer.eval_due() {
             let eval = trainer.evaluate()?;

@@ -1,0 +1,117 @@
+// The Data panel: the person's own text (paste, file picker, drag and drop), refusals of bad files that lose
+// nothing, markup shown as text, and the built-in corpora (deterministic from the seed) when the core has them.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+
+const HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold?</b> & "quotes"\n';
+
+async function corpusText(page) {
+  return page.evaluate(() => window.tp.store.corpus?.text ?? null);
+}
+
+async function message(page) {
+  return page.textContent('#data-message');
+}
+
+test('own text: paste, pick and drop files; bad files are refused with a reason and lose nothing', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, path: '#data' });
+  try {
+    await waitReady(page);
+    // Paste: markup in the text stays text.
+    const pasted = HOSTILE.repeat(20) + 'the end.';
+    await page.fill('#user-text', pasted);
+    await page.click('#use-text');
+    assert.equal(await corpusText(page), pasted);
+    assert.equal(await page.getAttribute('#corpus-chars', 'data-chars'), String([...pasted].length));
+    assert.equal(await page.getAttribute('#corpus-bytes', 'data-bytes'), String(Buffer.byteLength(pasted)));
+    assert.ok((await page.textContent('#corpus-preview')).startsWith('<img src=x onerror'), 'the preview shows the markup as text');
+    assert.equal(await page.$$eval('#panel-data img, #panel-data script, #panel-data b', (l) => l.length), 0, 'no injected elements');
+    assert.equal(await page.evaluate(() => window.pwned), undefined, 'nothing executed');
+    assert.match(await page.textContent('.split-bar'), /train .* chars/);
+
+    // File picker: a good UTF-8 file.
+    const story = 'Once upon a time, naïve café owners sold crème brûlée. ✓\n'.repeat(50);
+    await page.setInputFiles('#user-file', { name: 'story.txt', mimeType: 'text/plain', buffer: Buffer.from(story) });
+    await page.waitForFunction(() => window.tp.store.corpus?.name === 'story.txt');
+    assert.equal(await corpusText(page), story);
+    assert.match(await message(page), /Loaded "story.txt"/);
+
+    // Bad files: each refused with its reason; the story stays.
+    const bad = [
+      [{ name: 'photo.txt', mimeType: 'text/plain', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]) }, /binary/],
+      [{ name: 'latin1.txt', mimeType: 'text/plain', buffer: Buffer.from('caf\xe9 cr\xe8me', 'latin1') }, /not valid UTF-8/],
+      [{ name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) }, /empty/],
+      [{ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(21 * 2 ** 20, 'a') }, /takes text up to 20\.0 MiB/],
+    ];
+    for (const [file, reason] of bad) {
+      await page.setInputFiles('#user-file', file);
+      await page.waitForFunction((name) => document.querySelector('#data-message')?.textContent.includes(name), file.name);
+      assert.match(await message(page), reason, file.name);
+      assert.equal(await page.getAttribute('#data-message', 'data-kind'), 'error');
+      assert.equal(await corpusText(page), story, `${file.name} left the corpus unchanged`);
+    }
+    await screenshot(page, 'data-bad-file');
+
+    // Drag and drop a file onto the panel.
+    await page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped <i>text</i> here\n'.repeat(10)], 'dropped.txt', { type: 'text/plain' }));
+      const target = document.querySelector('#dropzone');
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => window.tp.store.corpus?.name === 'dropped.txt');
+    assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
+    assert.equal(await page.$$eval('#corpus-preview i', (l) => l.length), 0);
+    await screenshot(page, 'panel-data-own-text');
+    // The session keeps the text: a reload brings it back.
+    const dropped = await corpusText(page);
+    await page.reload();
+    await waitReady(page);
+    assert.equal(await corpusText(page), dropped);
+    assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('built-in corpora are generated from a seed (or the panel says they are coming)', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    await openPanel(page, 'data');
+    if (!(await capabilities(page)).corpus) {
+      assert.ok(await page.isVisible('[data-soon=corpus]'), 'without the corpus API the panel says it is coming');
+      console.log('the core has no corpus API yet: checked the coming-soon state');
+      return;
+    }
+    const names = await page.$$eval('#corpus-name option', (l) => l.map((o) => o.value));
+    for (const expected of ['stories', 'copy', 'reverse', 'sort', 'addition', 'brackets']) assert.ok(names.includes(expected), `${expected} in ${names}`);
+    const generate = async (name, seed) => {
+      await page.selectOption('#corpus-name', name);
+      await page.fill('#corpus-seed', String(seed));
+      await page.selectOption('#corpus-size', '16384');
+      const before = await page.evaluate(() => window.tp.store.corpus);
+      await page.click('#generate-corpus');
+      await page.waitForFunction((old) => window.tp.store.corpus && window.tp.store.corpus !== null && JSON.stringify(window.tp.store.corpus).length !== old, JSON.stringify(before ?? '').length);
+      await page.waitForFunction(() => !document.querySelector('#generate-corpus').disabled);
+      return corpusText(page);
+    };
+    const a = await generate('stories', 7);
+    assert.ok(a.length > 8000 && a.length < 40000, `about 16 KB of stories, got ${a.length}`);
+    const b = await generate('reverse', 7);
+    assert.notEqual(a, b);
+    const again = await generate('stories', 7);
+    assert.equal(again, a, 'the same seed gives the same text');
+    const other = await generate('stories', 8);
+    assert.notEqual(other, a, 'another seed gives another text');
+    assert.match(await page.textContent('#corpus-source'), /built-in "stories", seed 8/);
+    assert.ok((await page.textContent('#corpus-description')).length > 10);
+    await screenshot(page, 'panel-data');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -1,0 +1,112 @@
+// The Model panel: the transformer's shape. The parameter count and memory estimate update as you type, and a
+// config the playground or the device cannot run is refused with the reason.
+import { h, replace } from '../dom';
+import { type Ctx, type Panel, comingSoon, intro, numberField, selectField } from '../ctx';
+import { formatBytes, formatCount } from '../format';
+import { checkConfig, LIMITS, modelSize } from '../model-size';
+import type { ModelConfig } from '../state';
+
+declare global {
+  interface Window {
+    tpModelCheck?: { params: number; error: string | null };
+  }
+}
+
+/** Batch size assumed for the memory estimate until the Training panel sets one. */
+export const DEFAULT_BATCH = 8;
+
+export const modelPanel: Panel = {
+  id: 'model',
+  title: 'Model',
+  mount(section: HTMLElement, ctx: Ctx) {
+    const c = ctx.store.model;
+    const layers = numberField('m-layers', 'Layers', c.layers, { min: LIMITS.layers[0], max: LIMITS.layers[1] });
+    const heads = numberField('m-heads', 'Heads', c.heads, { min: LIMITS.heads[0], max: LIMITS.heads[1] });
+    const dModel = numberField('m-dmodel', 'd_model', c.dModel, { min: LIMITS.dModel[0], max: LIMITS.dModel[1], hint: 'width of every token vector' });
+    const context = numberField('m-context', 'Context length', c.context, { min: LIMITS.context[0], max: LIMITS.context[1], hint: 'tokens the model sees at once' });
+    const ffn = numberField('m-ffn', 'FFN width', c.ffn, { min: LIMITS.ffn[0], max: LIMITS.ffn[1], hint: 'usually 4 × d_model' });
+    const activation = selectField('m-act', 'Activation', [['gelu', 'GELU'], ['relu', 'ReLU']], c.activation);
+    const positional = selectField('m-pos', 'Positions', [['learned', 'learned'], ['sinusoidal', 'sinusoidal'], ['rope', 'RoPE']], c.positional);
+    const dropout = numberField('m-dropout', 'Dropout', c.dropout, { min: 0, max: 0.9, step: 0.05 });
+    const inputs = [layers.input, heads.input, dModel.input, context.input, ffn.input, dropout.input];
+    const status = h('p', { id: 'model-status', role: 'status', 'aria-live': 'polite', class: 'message' });
+    const size = h('div', { id: 'model-size' });
+    const build = h('div', {});
+
+    section.append(
+      ...intro(
+        'Model',
+        'A decoder-only transformer: each token becomes a vector of d_model numbers, then every layer lets tokens ' +
+          'look at earlier tokens (attention, split across heads) and transforms each one on its own (the ' +
+          'feed-forward network). More layers and width mean more capacity, more memory and slower steps.',
+        'x ← x + Attention(LayerNorm(x));   x ← x + FFN(LayerNorm(x));   FFN(x) = W₂ · act(W₁x + b₁) + b₂',
+      ),
+      h(
+        'form',
+        { class: 'grid-form', id: 'model-form', 'aria-describedby': 'model-status' },
+        layers.wrap,
+        heads.wrap,
+        dModel.wrap,
+        context.wrap,
+        ffn.wrap,
+        activation.wrap,
+        positional.wrap,
+        dropout.wrap,
+      ),
+      status,
+      size,
+      build,
+    );
+
+    const read = (): ModelConfig => ({
+      layers: Number(layers.input.value),
+      heads: Number(heads.input.value),
+      dModel: Number(dModel.input.value),
+      context: Number(context.input.value),
+      ffn: Number(ffn.input.value),
+      activation: activation.select.value as ModelConfig['activation'],
+      positional: positional.select.value as ModelConfig['positional'],
+      dropout: Number(dropout.input.value),
+    });
+
+    const update = () => {
+      const config = read();
+      const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
+      const report = modelSize(config, vocab, DEFAULT_BATCH);
+      const maxBinding = ctx.store.backend === 'webgpu' ? ctx.store.adapter?.limits?.maxStorageBufferBindingSize ?? null : null;
+      const error = checkConfig(config, maxBinding, report.largestBuffer);
+      window.tpModelCheck = { params: report.params, error };
+      for (const input of inputs) input.removeAttribute('aria-invalid');
+      if (error) {
+        status.textContent = `Cannot build this model: ${error}`;
+        status.dataset.kind = 'error';
+        replace(size);
+        return;
+      }
+      status.textContent = '';
+      delete status.dataset.kind;
+      ctx.store.set('model', config);
+      replace(
+        size,
+        h(
+          'table',
+          { class: 'facts' },
+          h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', {}, h('strong', { id: 'param-count', 'data-value': report.params }, formatCount(report.params)))),
+          ...report.parts.map(([name, n]) => h('tr', { class: 'sub' }, h('th', { scope: 'row' }, name), h('td', {}, formatCount(n)))),
+          h('tr', {}, h('th', { scope: 'row' }, 'Weights, gradients, AdamW state'), h('td', { id: 'memory-params' }, formatBytes(report.trainingBytes))),
+          h('tr', {}, h('th', { scope: 'row' }, `Activations and scratch (batch ${DEFAULT_BATCH}, full context)`), h('td', {}, `≈ ${formatBytes(report.activationBytes)}`)),
+          h('tr', {}, h('th', { scope: 'row' }, 'Largest buffer'), h('td', {}, `${report.largestBuffer[0]}: ${formatBytes(report.largestBuffer[1])}`)),
+        ),
+        h('p', { class: 'explain' }, `Vocabulary ${vocab}${ctx.store.tokenizer ? ' (from the tokenizer)' : ' (bytes; train a tokenizer to set it)'}. Counted by the page from the formulas above.`),
+      );
+    };
+    section.querySelector('form')!.addEventListener('input', update);
+    section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
+    ctx.store.on('tokenizer', update);
+    ctx.store.on('backend', update);
+    ctx.store.on('caps', (caps) => {
+      if (!caps.cpuModel) replace(build, comingSoon('Building and training this model.', 'model'));
+    });
+    update();
+  },
+};

@@ -1,0 +1,175 @@
+// The Save & load panel and the session in IndexedDB: the corpus, the tokenizer and the model settings come
+// back after a reload. Models (safetensors) join them once the core has a model.
+import { h, replace } from '../dom';
+import { type Ctx, type Panel, comingSoon, download, intro } from '../ctx';
+import * as db from '../db';
+import { errorMessage, formatBytes } from '../format';
+import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
+import type { ModelInfo } from '../protocol';
+
+async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
+  if (!info || !info.inspectable) {
+    // Nothing to keep (or a WebGPU model, which cannot be saved in this build): forget older weights, so a
+    // reload does not bring back a different model.
+    await db.save('model-weights', null);
+    return;
+  }
+  try {
+    await db.save('model-weights', await ctx.core.call('saveModel'));
+  } catch (error) {
+    console.warn(`the model was not kept in the browser: ${errorMessage(error)}`);
+  }
+}
+
+/** The stored model settings, read before the panels are built so their inputs show them. */
+export async function restoreModelConfig(ctx: Ctx): Promise<void> {
+  const model = await db.load<ModelConfig>('model');
+  if (model) ctx.store.model = { ...ctx.store.model, ...model };
+}
+
+/** Loads what the last visit left in IndexedDB and hands it to the panels. */
+export async function restoreSession(ctx: Ctx): Promise<void> {
+  const [corpus, tokenizer] = await Promise.all([db.load<CorpusState>('corpus'), db.load<TokenizerState>('tokenizer')]);
+  if (corpus) ctx.store.set('corpus', corpus);
+  else if (ctx.store.caps.corpus) {
+    // A first visit starts with a built-in corpus, so every panel has something to work on with no input.
+    try {
+      const [name, seed, approxBytes] = ['stories', 1, 65536];
+      const text = await ctx.core.call('generateCorpus', name, seed, approxBytes);
+      ctx.store.set('corpus', { source: 'builtin', name, seed, approxBytes, text });
+    } catch (error) {
+      console.warn(`the default corpus did not generate: ${errorMessage(error)}`);
+    }
+  }
+  if (tokenizer && ctx.store.caps.tokenizer) {
+    try {
+      const summary = await ctx.core.call('loadTokenizer', tokenizer.json, corpus?.text ?? '');
+      ctx.store.set('tokenizer', { ...tokenizer, summary: { ...summary, millis: tokenizer.summary.millis } });
+    } catch (error) {
+      console.warn(`the stored tokenizer did not load: ${errorMessage(error)}`);
+    }
+  }
+  // The trained model: weights (safetensors bytes) and the training history of the chart.
+  const weights = await db.load<Uint8Array>('model-weights');
+  if (weights && ctx.store.caps.cpuModel) {
+    try {
+      const info = await ctx.core.call('loadModel', weights);
+      ctx.store.set('phases', (await db.load<Phase[]>('training-phases')) ?? []);
+      ctx.store.set('modelInfo', info);
+    } catch (error) {
+      console.warn(`the stored model did not load: ${errorMessage(error)}`);
+    }
+  }
+  // From now on, keep the session up to date.
+  ctx.store.on('modelInfo', (info) => void keepModel(ctx, info));
+  ctx.store.on('phases', (phases) => void db.save('training-phases', phases));
+  ctx.store.on('corpus', (value) => void db.save('corpus', value));
+  ctx.store.on('tokenizer', (value) => void db.save('tokenizer', value));
+  let modelTimer = 0;
+  ctx.store.on('model', (value) => {
+    clearTimeout(modelTimer);
+    modelTimer = window.setTimeout(() => void db.save('model', value), 300);
+  });
+  document.dispatchEvent(new Event('tp-restored'));
+}
+
+export const sessionPanel: Panel = {
+  id: 'session',
+  title: 'Save & load',
+  mount(section: HTMLElement, ctx: Ctx) {
+    const stored = h('div', { id: 'session-body' });
+    const models = h('div', {});
+    const clear = h('button', { type: 'button', id: 'clear-session' }, 'Forget this session');
+    const message = h('p', { class: 'message', role: 'status', 'aria-live': 'polite' });
+    section.append(
+      ...intro(
+        'Save & load',
+        'Your work stays in this browser (IndexedDB): the text, the tokenizer and the model settings come back ' +
+          'when you reload. Nothing is sent anywhere. Tokenizers download as tokenizer.json (Tokenizer panel); ' +
+          'models download as safetensors, the format most libraries read.',
+      ),
+      h('h3', {}, 'In this browser'),
+      stored,
+      h('div', { class: 'row' }, clear),
+      message,
+      h('h3', {}, 'Models'),
+      models,
+    );
+    const show = () => {
+      const corpus = ctx.store.corpus;
+      const tokenizer = ctx.store.tokenizer;
+      replace(
+        stored,
+        h(
+          'table',
+          { class: 'facts' },
+          h('tr', {}, h('th', { scope: 'row' }, 'Text'), h('td', {}, corpus ? `${corpus.name} (${formatBytes(corpus.text.length)})` : 'none')),
+          h('tr', {}, h('th', { scope: 'row' }, 'Tokenizer'), h('td', { id: 'session-tokenizer' }, tokenizer ? `${tokenizer.summary.kind}, ${tokenizer.summary.vocabSize} tokens` : 'none')),
+          h('tr', {}, h('th', { scope: 'row' }, 'Model settings'), h('td', {}, `${ctx.store.model.layers} layers, d_model ${ctx.store.model.dModel}`)),
+        ),
+      );
+    };
+    section.addEventListener('panel-shown', show);
+    clear.addEventListener('click', async () => {
+      await db.clear();
+      message.textContent = 'Forgotten: a reload starts from scratch (what is on screen stays until then).';
+    });
+    const modelMessage = h('p', { class: 'message', id: 'model-message', role: 'status', 'aria-live': 'polite' });
+    const modelFacts = h('div', { id: 'model-facts' });
+    const saveModel = h('button', { type: 'button', id: 'save-model', disabled: true }, 'Download model.safetensors');
+    const loadInput = h('input', { type: 'file', id: 'load-model', accept: '.safetensors,application/octet-stream' });
+    const sayModel = (text: string, kind: 'ok' | 'error' = 'ok') => {
+      modelMessage.textContent = text;
+      modelMessage.dataset.kind = kind;
+      modelMessage.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    };
+    const showModel = (info: ModelInfo | null) => {
+      saveModel.disabled = !info;
+      replace(
+        modelFacts,
+        info
+          ? h(
+              'table',
+              { class: 'facts' },
+              h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', { id: 'model-params', 'data-value': info.paramCount }, info.paramCount.toLocaleString('en-US'))),
+              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${info.config.n_layer} layers, ${info.config.n_head} heads, d_model ${info.config.n_embd}, context ${info.config.block_size}, vocabulary ${info.config.vocab_size}, ${info.config.positional} positions, ${info.config.activation}`)),
+            )
+          : h('p', { class: 'explain' }, 'No model yet: train one (Training panel) or load a file.'),
+      );
+    };
+    saveModel.addEventListener('click', async () => {
+      try {
+        download('model.safetensors', (await ctx.core.call('saveModel')) as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+        sayModel('Saved: the file holds the weights (nanoGPT names), the config and the tokenizer.');
+      } catch (error) {
+        sayModel(errorMessage(error), 'error');
+      }
+    });
+    loadInput.addEventListener('change', async () => {
+      const picked = loadInput.files?.[0];
+      loadInput.value = '';
+      if (!picked) return;
+      try {
+        if (picked.size > 512 * 2 ** 20) throw new Error(`${formatBytes(picked.size)} is more than a playground model can be`);
+        const info = await ctx.core.call('loadModel', new Uint8Array(await picked.arrayBuffer()));
+        if (info.tokenizerJson) {
+          const summary = await ctx.core.call('loadTokenizer', info.tokenizerJson, ctx.store.corpus?.text ?? '');
+          ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json: info.tokenizerJson });
+        }
+        ctx.store.set('phases', []);
+        ctx.store.set('modelInfo', { backend: 'cpu', inspectable: true, paramCount: info.paramCount, config: info.config });
+        sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
+      } catch (error) {
+        sayModel(`"${picked.name}" did not load: ${errorMessage(error)} The current model is unchanged.`, 'error');
+      }
+    });
+    ctx.store.on('modelInfo', showModel);
+    ctx.store.on('caps', (caps) => {
+      if (!caps.cpuModel) replace(models, comingSoon('Saving and loading models as safetensors, and fine-tuning a saved model on a second corpus.', 'models'));
+      else {
+        replace(models, modelFacts, h('div', { class: 'row' }, saveModel, h('label', { for: 'load-model', class: 'button-like' }, 'Load model.safetensors'), loadInput), modelMessage);
+        showModel(ctx.store.modelInfo);
+      }
+    });
+  },
+};

@@ -1,0 +1,411 @@
+// The Training panel: the optimiser's settings (checked as you type), the learning-rate schedule they give,
+// how many tokens a run sees, and the live charts. The training loop itself needs the model in the core; until
+// it is there, the buttons say so.
+import { h, replace } from '../dom';
+import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
+import { chartFigure, drawChart } from '../chart';
+import { errorMessage, formatCount } from '../format';
+import { TRAIN_FRACTION } from '../state';
+import type { ModelConfig, Phase } from '../state';
+import type { CoreModelConfig, CoreTrainOptions, TrainProgress } from '../protocol';
+import { checkConfig, modelSize } from '../model-size';
+import * as db from '../db';
+
+export interface TrainSettings {
+  steps: number;
+  lr: number;
+  minLr: number;
+  warmup: number;
+  batch: number;
+  accumulation: number;
+  weightDecay: number;
+  clip: number;
+  evalEvery: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN: TrainSettings = {
+  steps: 300,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmup: 30,
+  batch: 8,
+  accumulation: 1,
+  weightDecay: 0.1,
+  clip: 1,
+  evalEvery: 25,
+  seed: 1,
+};
+
+/** The learning rate of optimiser step `step` (1-based): linear warmup to `lr`, then cosine decay to `minLr`
+ *  at the last step (the core's TrainOptions::lr_at, crate/src/model/train.rs). */
+export function learningRate(step: number, s: TrainSettings): number {
+  if (step <= s.warmup) return (s.lr * step) / Math.max(1, s.warmup);
+  if (step >= s.steps) return s.minLr;
+  const progress = (step - s.warmup) / Math.max(1, s.steps - s.warmup);
+  return s.minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (s.lr - s.minLr);
+}
+
+export function checkTraining(s: TrainSettings): string | null {
+  const whole: [keyof TrainSettings, number, number][] = [
+    ['steps', 1, 100000],
+    ['warmup', 0, 100000],
+    ['batch', 1, 512],
+    ['accumulation', 1, 64],
+    ['evalEvery', 1, 100000],
+    ['seed', 0, 2 ** 32 - 1],
+  ];
+  for (const [key, lo, hi] of whole) {
+    if (!Number.isInteger(s[key]) || s[key] < lo || s[key] > hi) return `${key} must be a whole number from ${lo} to ${hi}.`;
+  }
+  // Large rates are allowed on purpose: watching a run diverge (and the weights kept) is part of learning.
+  if (!(s.lr > 0 && s.lr <= 1e6)) return 'the learning rate must be above 0 and at most 1e6 (try 3e-3 for a small model).';
+  if (!(s.minLr >= 0 && s.minLr <= s.lr)) return 'the final learning rate must be from 0 to the learning rate (a tenth of it is usual).';
+  if (s.warmup > s.steps) return `warmup (${s.warmup} steps) cannot be longer than the run (${s.steps} steps).`;
+  if (!(s.weightDecay >= 0 && s.weightDecay <= 1)) return 'weight decay must be from 0 to 1.';
+  if (!(s.clip >= 0)) return 'the gradient clip must be 0 (off) or more.';
+  return null;
+}
+
+
+declare global {
+  interface Window {
+    tpTrainCheck?: { error: string | null; tokensPerStep: number };
+    tpTraining?: { state: string; phases: Phase[] };
+  }
+}
+
+export function coreConfig(model: ModelConfig, vocab: number): CoreModelConfig {
+  return {
+    vocab_size: vocab,
+    n_layer: model.layers,
+    n_head: model.heads,
+    n_embd: model.dModel,
+    block_size: model.context,
+    ffn_mult: model.ffn / model.dModel,
+    activation: model.activation,
+    positional: model.positional,
+    dropout: model.dropout,
+    bias: true,
+  };
+}
+
+export function coreOptions(s: TrainSettings, context: number): CoreTrainOptions {
+  return {
+    batch_size: s.batch,
+    seq_len: context,
+    grad_accum: s.accumulation,
+    steps: s.steps,
+    lr: s.lr,
+    min_lr: s.minLr,
+    warmup_steps: s.warmup,
+    weight_decay: s.weightDecay,
+    grad_clip: s.clip,
+    eval_interval: s.evalEvery,
+    seed: s.seed,
+  };
+}
+
+const PHASE_COLORS: [string, string][] = [
+  ['--train', '--val'],
+  ['--pass', '--fail'],
+  ['--accent', '--muted'],
+];
+
+function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+export const trainingPanel: Panel = {
+  id: 'training',
+  title: 'Training',
+  mount(section: HTMLElement, ctx: Ctx) {
+    const d = DEFAULT_TRAIN;
+    const f = {
+      steps: numberField('t-steps', 'Steps', d.steps, { min: 1 }),
+      lr: numberField('t-lr', 'Learning rate', d.lr, { min: 0, step: 'any', hint: 'the peak, after warmup' }),
+      minLr: numberField('t-minlr', 'Final learning rate', d.minLr, { min: 0, step: 'any', hint: 'at the last step' }),
+      warmup: numberField('t-warmup', 'Warmup steps', d.warmup, { min: 0 }),
+      batch: numberField('t-batch', 'Batch size', d.batch, { min: 1, hint: 'windows per micro-batch' }),
+      accumulation: numberField('t-accum', 'Grad accumulation', d.accumulation, { min: 1, hint: 'micro-batches per step' }),
+      weightDecay: numberField('t-wd', 'Weight decay', d.weightDecay, { min: 0, max: 1, step: 'any' }),
+      clip: numberField('t-clip', 'Gradient clip', d.clip, { min: 0, step: 'any', hint: 'global norm; 0 = off' }),
+      evalEvery: numberField('t-eval', 'Validate every', d.evalEvery, { min: 1, hint: 'steps' }),
+      seed: numberField('t-seed', 'Seed', d.seed, { min: 0 }),
+    };
+    const status = h('p', { id: 'train-status', class: 'message', role: 'status', 'aria-live': 'polite' });
+    const budget = h('p', { id: 'train-budget', class: 'explain' });
+    const buttons = ['Start', 'Pause', 'Resume', 'Reset'].map((label) =>
+      h('button', { type: 'button', id: `train-${label.toLowerCase()}`, disabled: true }, label),
+    );
+    const [startButton, pauseButton, resumeButton, resetButton] = buttons;
+    const phaseNote = h('p', { id: 'phase-note', class: 'hint' });
+    const keep = h('input', { type: 'checkbox', id: 't-keep', disabled: true });
+    const keepLabel = h('label', { for: 't-keep', class: 'compact' }, keep, 'Keep the trained weights (fine-tune on the current text)');
+    const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
+    const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
+    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText));
+    const soon = h('div', {});
+    const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
+    const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
+    const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
+    const pplChart = chartFigure('ppl-chart', 'Perplexity = e^loss: about how many tokens the model hesitates between.', [['train', '--train'], ['validation', '--val', true]]);
+    section.append(
+      ...intro(
+        'Training',
+        'Training shows the model windows of text and asks it to predict every next token. The loss measures how ' +
+          'surprised it was; the gradient says how to change each weight to be less surprised, and AdamW takes a ' +
+          'small step that way. Training loss falls as it learns; validation loss, on text it never trains on, says ' +
+          'whether it learns the language or memorises the text. Perplexity is the loss as "how many tokens it ' +
+          'hesitates between".',
+        'loss = −(1/N) Σ log p(next token)    perplexity = e^loss    θ ← θ − lr · AdamW(∇loss)',
+      ),
+      h('form', { class: 'grid-form', id: 'train-form' }, ...Object.values(f).map((x) => x.wrap)),
+      status,
+      budget,
+      controls,
+      soon,
+      phaseNote,
+      h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
+    );
+    const read = (): TrainSettings =>
+      Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as TrainSettings;
+    const update = () => {
+      const s = read();
+      const error = checkTraining(s);
+      const tokensPerStep = s.batch * s.accumulation * ctx.store.model.context;
+      window.tpTrainCheck = { error, tokensPerStep };
+      if (error) {
+        status.textContent = `Cannot train with these settings: ${error}`;
+        status.dataset.kind = 'error';
+        return;
+      }
+      status.textContent = '';
+      delete status.dataset.kind;
+      const corpusTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens * TRAIN_FRACTION : null;
+      const total = tokensPerStep * s.steps;
+      budget.textContent =
+        `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.context}); ` +
+        `the run sees ${formatCount(total)}` +
+        (corpusTokens ? `, about ${(total / corpusTokens).toFixed(1)} passes over the ${formatCount(Math.round(corpusTokens))} training tokens.` : '.');
+      const points: [number, number][] = [];
+      const stride = Math.max(1, Math.floor(s.steps / 300));
+      for (let step = 1; step < s.steps; step += stride) points.push([step, learningRate(step, s)]);
+      points.push([s.steps, learningRate(s.steps, s)]);
+      drawChart(lrChart.canvas, 'lr', [{ name: 'learning rate', color: '--accent', points }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
+    };
+    // ---- The run: phases of steps and evaluations, drawn as they arrive.
+    const phases: Phase[] = [];
+    let state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
+    let hasModel = false;
+    let lastSettings: TrainSettings | null = null;
+    const publish = () => (window.tpTraining = { state, phases });
+    /** Where a new run trains: WebGPU when chosen and the GPU model exists, else the CPU model. */
+    const trainingBackend = (): 'webgpu' | 'cpu' | null => {
+      const { caps, backend } = ctx.store;
+      if (backend === 'webgpu' && caps.gpuModel) return 'webgpu';
+      return caps.cpuModel ? 'cpu' : null;
+    };
+    const canTrain = () => trainingBackend() !== null;
+    const setState = (next: typeof state) => {
+      state = next;
+      if (ctx.store.training !== (state === 'running')) ctx.store.set('training', state === 'running');
+      const modelReady = canTrain();
+      startButton.disabled = !modelReady || state === 'running' || state === 'paused';
+      pauseButton.disabled = state !== 'running';
+      resumeButton.disabled = state !== 'paused';
+      resetButton.disabled = !modelReady || !hasModel || state === 'running';
+      keep.disabled = !hasModel || state !== 'done';
+      if (!hasModel) keep.checked = false;
+      publish();
+    };
+    const drawRun = () => {
+      const lossSeries = phases.flatMap((p, i) => {
+        const [train, val] = PHASE_COLORS[i % PHASE_COLORS.length];
+        const name = phases.length > 1 ? ` (phase ${i + 1}: ${p.corpus})` : '';
+        return [
+          { name: `train loss${name}`, color: train, points: p.steps.map((x) => [p.offset + x.step, x.loss] as [number, number]) },
+          { name: `validation loss${name}`, color: val, dashed: true, points: p.evals.map((x) => [p.offset + x.step, x.valLoss] as [number, number]) },
+        ];
+      });
+      drawChart(lossChart.canvas, 'loss', lossSeries, { xLabel: 'step', yLabel: 'loss' });
+      phaseNote.textContent =
+        phases.length > 1
+          ? phases.map((p, i) => `phase ${i + 1} (${['blue', 'green', 'purple'][i % 3]}) from step ${p.offset + 1}: “${p.corpus}”`).join(' · ')
+          : '';
+      const all = phases.flatMap((p) => p.steps.map((x) => ({ ...x, step: p.offset + x.step })));
+      const evals = phases.flatMap((p) => p.evals.map((x) => ({ ...x, step: p.offset + x.step })));
+      drawChart(pplChart.canvas, 'ppl', [
+        { name: 'train', color: '--train', points: all.map((x) => [x.step, Math.exp(x.loss)]) },
+        { name: 'validation', color: '--val', dashed: true, points: evals.map((x) => [x.step, x.valPpl]) },
+      ], { xLabel: 'step', yLabel: 'perplexity (log)', logY: true });
+      drawChart(speedChart.canvas, 'speed', [{ name: 'tokens/s', color: '--pass', points: all.map((x) => [x.step, x.tokensPerSec]) }], { xLabel: 'step', yLabel: 'tokens/s', zeroBased: true });
+      if (all.length > 0) drawChart(lrChart.canvas, 'lr-run', [{ name: 'learning rate', color: '--accent', points: all.map((x) => [x.step, x.lr]) }], { xLabel: 'step', yLabel: 'lr', zeroBased: true });
+    };
+    let drawPending = false;
+    const scheduleDraw = () => {
+      if (drawPending) return;
+      drawPending = true;
+      requestAnimationFrame(() => {
+        drawPending = false;
+        drawRun();
+      });
+    };
+    const drawEmpty = () => drawRun();
+
+    const run = async (resume: boolean) => {
+      const settings = resume && lastSettings ? lastSettings : read();
+      const error = checkTraining(settings);
+      const model = ctx.store.model;
+      const tokenizer = ctx.store.tokenizer;
+      const corpus = ctx.store.corpus;
+      const vocab = tokenizer?.summary.vocabSize ?? 0;
+      const modelError = checkConfig(model, null, modelSize(model, vocab, settings.batch).largestBuffer);
+      const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
+        (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
+      if (problem) {
+        status.textContent = `Cannot train: ${problem}`;
+        status.dataset.kind = 'error';
+        return;
+      }
+      lastSettings = settings;
+      const fineTune = !resume && keep.checked && hasModel;
+      if (!resume) {
+        if (!fineTune) phases.length = 0;
+        const previous = phases.at(-1);
+        const offset = previous ? previous.offset + (previous.steps.at(-1)?.step ?? 0) : 0;
+        phases.push({ corpus: corpus!.name, offset, steps: [], evals: [] });
+      }
+      const phase = phases.at(-1)!;
+      const where = trainingBackend() ?? 'cpu';
+      const on = where === 'webgpu' ? 'on WebGPU' : 'on the CPU';
+      status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…`;
+      delete status.dataset.kind;
+      hasModel = true;
+      setState('running');
+      const started = performance.now();
+      const firstStep = phase.steps.at(-1)?.step ?? 0;
+      try {
+        const summary = await ctx.core.callWithProgress(
+          'train',
+          (value) => {
+            const p = value as TrainProgress;
+            if (p.kind === 'step') {
+              phase.steps.push({ step: p.step, loss: p.loss, lr: p.lr, tokensPerSec: p.tokensPerSec });
+              progressBar.max = settings.steps;
+              progressBar.value = p.step;
+              const perStep = (performance.now() - started) / Math.max(1, p.step - firstStep);
+              progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
+            } else if (p.kind === 'eval') {
+              phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
+            }
+            publish();
+            scheduleDraw();
+          },
+          {
+            config: coreConfig(model, vocab),
+            options: coreOptions(settings, model.context),
+            text: corpus!.text,
+            keepWeights: fineTune,
+            resume,
+            backend: where,
+            paramCount: modelSize(model, vocab, settings.batch).params,
+          },
+        );
+        if (summary.stopped !== 'reset') {
+          // Tell the others (Save & load keeps it in the browser; Embeddings redraws).
+          ctx.store.set('modelInfo', await ctx.core.call('modelInfo'));
+          ctx.store.set('phases', phases.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
+        }
+        if (summary.stopped === 'paused') {
+          status.textContent = `Paused at step ${summary.steps}.`;
+          setState('paused');
+        } else if (summary.stopped === 'reset') {
+          setState('idle');
+        } else {
+          status.textContent = `Done: ${summary.steps} steps ${on}.`;
+          setState('done');
+        }
+      } catch (error) {
+        if (phase.steps.length > 0) {
+          // Diverged or failed mid-run: the core kept the last good weights.
+          ctx.store.set('modelInfo', await ctx.core.call('modelInfo').catch(() => null));
+        }
+        status.textContent = `Training stopped: ${errorMessage(error)}`;
+        status.dataset.kind = 'error';
+        if (phase.steps.length === 0) {
+          // Nothing ran (bad data or settings): forget the empty phase; a model exists only if one did before.
+          phases.pop();
+          hasModel = ctx.store.modelInfo !== null;
+        }
+        setState(phase.steps.length > 0 ? 'done' : hasModel ? 'done' : 'idle');
+      }
+      drawRun();
+    };
+    startButton.addEventListener('click', () => void run(false));
+    resumeButton.addEventListener('click', () => void run(true));
+    pauseButton.addEventListener('click', () => void ctx.core.call('pauseTraining'));
+    resetButton.addEventListener('click', async () => {
+      await ctx.core.call('resetModel');
+      phases.length = 0;
+      ctx.store.set('modelInfo', null);
+      ctx.store.set('phases', []);
+      hasModel = false;
+      progressBar.value = 0;
+      progressText.textContent = '';
+      status.textContent = 'The model was reset: the next start begins from fresh weights.';
+      setState('idle');
+      drawRun();
+    });
+    let touched = false;
+    section.querySelector('form')!.addEventListener('input', () => {
+      touched = true;
+      update();
+      if (!checkTraining(read())) void db.save('training-settings', read());
+    });
+    // The settings of the last visit.
+    void db.load<TrainSettings>('training-settings').then((saved) => {
+      if (!saved || touched) return;
+      for (const [key, field] of Object.entries(f)) {
+        const value = saved[key as keyof TrainSettings];
+        if (typeof value === 'number' && Number.isFinite(value)) field.input.value = String(value);
+      }
+      if (!section.hidden) update();
+    });
+    section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
+    section.addEventListener('panel-shown', () => {
+      update();
+      drawEmpty();
+    });
+    ctx.store.on('model', () => !section.hidden && update());
+    // A model loaded from a file or restored from the browser: the run can continue (fine-tune) from it.
+    ctx.store.on('modelInfo', (info) => {
+      if (state === 'running') return;
+      hasModel = info !== null;
+      setState(hasModel ? 'done' : 'idle');
+    });
+    ctx.store.on('phases', (restored) => {
+      if (state === 'running' || restored === phases) return;
+      phases.splice(0, phases.length, ...restored.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
+      publish();
+      if (!section.hidden) drawRun();
+    });
+    const showAvailability = () => {
+      const { caps, backend } = ctx.store;
+      if (!caps.cpuModel && !caps.gpuModel) {
+        replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
+      } else if (!caps.cpuModel && backend !== 'webgpu') {
+        replace(soon, h('p', { class: 'notice', 'data-soon': 'training-cpu' }, 'This build trains on WebGPU only: choose WebGPU in “Run on” (the CPU model is coming soon).'));
+      } else if (!caps.cpuModel) {
+        replace(soon, h('p', { class: 'notice', id: 'train-where' }, 'Training runs on WebGPU. Generating from the model and looking inside it need the CPU model, which is coming soon.'));
+      } else {
+        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Fine-tuning a WebGPU model is not in this build yet.' : 'Training runs on the CPU (WebAssembly).'));
+      }
+      setState(state);
+    };
+    ctx.store.on('caps', showAvailability);
+    ctx.store.on('backend', showAvailability);
+  },
+};

@@ -1,0 +1,90 @@
+// The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
+// a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
+import type { AdapterReport, Backend, Capabilities, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
+
+export interface CorpusState {
+  source: 'builtin' | 'user';
+  /** The built-in corpus name, or the file name / "pasted text". */
+  name: string;
+  seed?: number;
+  approxBytes?: number;
+  text: string;
+}
+
+export interface ModelConfig {
+  layers: number;
+  heads: number;
+  dModel: number;
+  context: number;
+  ffn: number;
+  activation: 'gelu' | 'relu';
+  positional: 'sinusoidal' | 'learned' | 'rope';
+  dropout: number;
+}
+
+export const DEFAULT_MODEL: ModelConfig = {
+  layers: 2,
+  heads: 4,
+  dModel: 64,
+  context: 64,
+  ffn: 256,
+  activation: 'gelu',
+  positional: 'learned',
+  dropout: 0,
+};
+
+export { TRAIN_FRACTION, splitText } from './split';
+
+export interface TokenizerState {
+  options: TokenizerOptions;
+  summary: TokenizerSummary;
+  /** tokenizer.json, so the session can restore it. */
+  json: string;
+}
+
+/** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */
+export interface Phase {
+  corpus: string;
+  /** the chart step where this phase starts */
+  offset: number;
+  steps: { step: number; loss: number; lr: number; tokensPerSec: number }[];
+  evals: { step: number; valLoss: number; valPpl: number }[];
+}
+
+type Events = {
+  /** The model the worker holds (after training, or loaded), or null. */
+  modelInfo: ModelInfo | null;
+  /** The training history drawn on the charts (set when a run ends, or restored). */
+  phases: Phase[];
+  /** Whether a training run is going on. */
+  training: boolean;
+  caps: Capabilities;
+  corpus: CorpusState | null;
+  tokenizer: TokenizerState | null;
+  model: ModelConfig;
+  backend: Backend;
+};
+
+export class Store {
+  corpus: CorpusState | null = null;
+  tokenizer: TokenizerState | null = null;
+  model: ModelConfig = { ...DEFAULT_MODEL };
+  modelInfo: ModelInfo | null = null;
+  phases: Phase[] = [];
+  training = false;
+  backend: Backend = 'cpu';
+  adapter: AdapterReport | null = null;
+  caps: Capabilities = { version: '', corpus: false, tokenizer: false, cpuModel: false, gpuModel: false };
+  private listeners = new Map<keyof Events, ((value: never) => void)[]>();
+
+  on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): void {
+    const list = this.listeners.get(event) ?? [];
+    list.push(listener as (value: never) => void);
+    this.listeners.set(event, list);
+  }
+
+  set<K extends keyof Events>(event: K, value: Events[K]): void {
+    (this as unknown as Events)[event] = value;
+    for (const listener of this.listeners.get(event) ?? []) (listener as (value: Events[K]) => void)(value);
+  }
+}
