@@ -230,4 +230,15 @@ impl CpuModel {
     pub fn tokenizer_json(&self) -> Option<String> {
         self.tokenizer.clone()
     }
+
+    /// Replaces the weights with `params` (flat, in the order `GpuModel.params()` returns them), so that
+    /// a model trained on the GPU can generate, be inspected and be saved here. Throws, changing nothing,
+    /// when the count does not fit the config; an optimiser this model holds keeps its moments.
+    #[wasm_bindgen(js_name = setParams)]
+    pub fn set_params(&mut self, params: Vec<f32>) -> Result<(), JsError> {
+        let model = self.model_mut();
+        let checked = Gpt::from_params(model.config.clone(), params).map_err(to_js)?;
+        model.params = checked.params;
+        Ok(())
+    }
 }

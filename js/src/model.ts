@@ -1,0 +1,778 @@
+// Models: create (from a config) or load (from safetensors), train with progress, pause and cancel,
+// evaluate, generate (whole or streamed), read the attention, save.
+//
+// The core's CpuModel is synchronous; this wrapper runs it one step at a time and gives the event loop a turn
+// between steps, so a page stays interactive and an AbortSignal or pause() gets through. For long runs in a
+// page, use it from a Web Worker all the same.
+import { checkSignal, guard, messageOf, PlaygroundError, wrapError } from './errors.js';
+import { LoopControl, nextTask, runLoop } from './loop.js';
+import { track } from './resources.js';
+import { Tokenizer, type Token } from './tokenizer.js';
+import { core, init } from './core.js';
+import { hasWebGpu } from './gpu.js';
+
+/** Where a model runs: 'auto' picks the best available, 'webgpu' the GPU, 'cpu' WebAssembly on the CPU. */
+export type Backend = 'auto' | 'webgpu' | 'cpu';
+
+/** The shape of the transformer (a GPT: decoder-only). Missing fields take the defaults below. */
+export interface ModelConfig {
+  /** V: the number of token ids; default: the tokenizer's vocabSize. */
+  vocabSize?: number;
+  /** L: transformer blocks (default 2). */
+  nLayer?: number;
+  /** NH: attention heads per block (default 4); must divide nEmbd. */
+  nHead?: number;
+  /** C: the width of the residual stream (default 64). */
+  nEmbd?: number;
+  /** T: the longest context the model sees (default 64). */
+  blockSize?: number;
+  /** The feed-forward width as a multiple of C (default 4). */
+  ffnMult?: number;
+  activation?: 'gelu' | 'relu';
+  positional?: 'learned' | 'sinusoidal' | 'rope';
+  dropout?: number;
+  bias?: boolean;
+  attentionMask?: 'causal' | 'bidirectional';
+}
+
+export const DEFAULT_CONFIG: Readonly<Required<Omit<ModelConfig, 'vocabSize'>>> = {
+  nLayer: 2,
+  nHead: 4,
+  nEmbd: 64,
+  blockSize: 64,
+  ffnMult: 4,
+  activation: 'gelu',
+  positional: 'learned',
+  dropout: 0,
+  bias: true,
+  attentionMask: 'causal',
+};
+
+export interface CreateModelOptions {
+  config?: ModelConfig;
+  /** Default 'auto'. */
+  backend?: Backend;
+  /** The tokenizer of the model's text (needed for train({ text }), generate(text), attention(text)). */
+  tokenizer?: Tokenizer;
+  /** Seed of the initial weights (default 1). */
+  seed?: number;
+}
+
+export interface LoadModelOptions {
+  backend?: Backend;
+  /** The tokenizer to use; default: the one saved inside the file, if any. */
+  tokenizer?: Tokenizer;
+}
+
+export interface TrainOptions {
+  /** Text to train on, cut by the model's tokenizer; the last `valFraction` is kept for validation. */
+  text?: string;
+  /** Or token ids directly (and optionally validation ids). */
+  tokens?: Uint32Array | readonly number[];
+  valTokens?: Uint32Array | readonly number[];
+  /** Default 0.1. */
+  valFraction?: number;
+  /** Steps this call runs (default 100). */
+  steps?: number;
+  /** Steps of the learning-rate schedule (warmup then cosine decay); default `steps`. */
+  scheduleSteps?: number;
+  batchSize?: number;
+  /** Tokens per sequence (default: the model's blockSize). */
+  seqLen?: number;
+  gradAccum?: number;
+  lr?: number;
+  minLr?: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  gradClip?: number;
+  /** Evaluate the validation loss every this many steps (default 50; 0: never). */
+  evalInterval?: number;
+  evalBatches?: number;
+  /** Seed of the batch sampler and dropout (default 1337). */
+  seed?: number;
+  /** Called after every step. */
+  onProgress?: (progress: TrainProgress) => void;
+  /** Called after every evaluation. */
+  onEval?: (result: EvalResult) => void;
+  /** Stops training after the current step: the promise rejects with an AbortError; the weights stay. */
+  signal?: AbortSignal;
+}
+
+/** What one optimiser step reports. */
+export interface TrainProgress {
+  /** Steps taken since the training data was set. */
+  step: number;
+  /** Index of this step within this train() call (1-based) and the steps the call runs. */
+  done: number;
+  total: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Tokens this step processed, and the throughput of this call so far. */
+  tokens: number;
+  tokensPerSecond: number;
+  elapsedMs: number;
+}
+
+export interface EvalResult {
+  step: number;
+  valLoss: number;
+  valPerplexity: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  /** The loss of the last step. */
+  loss: number;
+  /** The last validation result, if one was computed. */
+  eval: EvalResult | null;
+  elapsedMs: number;
+  tokensPerSecond: number;
+}
+
+export interface GenerateOptions {
+  /** Default 100. */
+  maxTokens?: number;
+  /** 0 is greedy (always the most likely token); default 1. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0: all). */
+  topK?: number;
+  /** Keep the most likely tokens whose probabilities sum to topP (1: all). */
+  topP?: number;
+  /** Default 1: the same seed gives the same text. */
+  seed?: number;
+  /** Stop after this token id (say, the tokenizer's '<|endoftext|>'). */
+  endToken?: number;
+  signal?: AbortSignal;
+}
+
+/** Attention probabilities of every layer and head for one input. */
+export interface AttentionMaps {
+  tokens: Token[];
+  nLayer: number;
+  nHead: number;
+  /** T: the number of tokens. */
+  t: number;
+  /** (L, NH, T, T): row = query position, column = key position; each row sums to 1. */
+  att: Float32Array;
+  /** The (T, T) grid of one head. */
+  head(layer: number, head: number): Float32Array;
+}
+
+/** The CpuModel of the core (crate/src/wasm/model.rs), as this wrapper uses it. */
+interface CoreModel {
+  readonly paramCount: number;
+  readonly stepCount: number;
+  readonly tokenizerJson: string | undefined;
+  configJson(): string;
+  setTrainingData(train: Uint32Array, val: Uint32Array, options: unknown): void;
+  step(): { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
+  evaluate(): { step: number; val_loss: number; val_ppl: number };
+  evalDue(): boolean;
+  generate(prompt: Uint32Array, options: unknown): Uint32Array;
+  attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
+  saveSafetensors(tokenizerJson?: string | null): Uint8Array;
+  setParams?(params: Float32Array): void;
+  free(): void;
+}
+
+type RawStep = { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
+type RawEval = { step: number; val_loss: number; val_ppl: number };
+
+/** The GpuModel of the core (crate/src/wasm/gpu_model.rs): training on WebGPU. */
+interface CoreGpuModel {
+  setTrainingData(train: Uint32Array, val: Uint32Array, options: unknown): void;
+  step(): Promise<RawStep>;
+  evaluate(): Promise<RawEval>;
+  params(): Promise<Float32Array>;
+  free(): void;
+}
+
+interface CoreGpuModelClass {
+  new (gpu: core.Gpu, config: unknown, seed: number): CoreGpuModel;
+}
+
+/** The WebGPU side of a model: its device, the GPU copy it trains, and whether the CPU copy is behind. */
+interface GpuSide {
+  device: core.Gpu;
+  model: CoreGpuModel;
+  hasData: boolean;
+  steps: number;
+  evalInterval: number;
+  behind: boolean;
+}
+
+interface CoreModelClass {
+  new (config: unknown, seed: number): CoreModel;
+  loadSafetensors(bytes: Uint8Array): CoreModel;
+}
+
+/** The core's model class, or null when this build of the core has none. */
+function coreModelClass(): CoreModelClass | null {
+  return ((core as unknown as { CpuModel?: CoreModelClass }).CpuModel ?? null) as CoreModelClass | null;
+}
+
+function coreGpuModelClass(): CoreGpuModelClass | null {
+  return ((core as unknown as { GpuModel?: CoreGpuModelClass }).GpuModel ?? null) as CoreGpuModelClass | null;
+}
+
+/** Whether this build of the core has the model API. */
+export async function hasModelApi(): Promise<boolean> {
+  await init();
+  return coreModelClass() !== null;
+}
+
+type Choice = { backend: 'cpu'; reason: string } | { backend: 'webgpu'; reason: string; device: core.Gpu };
+
+/**
+ * Picks where a new model runs. 'webgpu' needs the browser's WebGPU and the core's GpuModel; 'auto' takes
+ * WebGPU only on a hardware adapter: on a software one (SwiftShader, lavapipe) the CPU path is faster.
+ */
+async function chooseBackend(backend: Backend, what: string, canUseGpu: boolean): Promise<Choice> {
+  if (backend !== 'auto' && backend !== 'cpu' && backend !== 'webgpu') {
+    throw new PlaygroundError(`${what}: backend must be 'auto', 'webgpu' or 'cpu' (got '${String(backend)}')`);
+  }
+  if (backend === 'cpu') return { backend: 'cpu', reason: 'asked for the CPU' };
+  let why: string | null = null;
+  if (!canUseGpu) why = 'a loaded model runs on the CPU (the WebGPU model cannot take weights from a file yet)';
+  else if (!coreGpuModelClass() || !(coreModelClass()?.prototype as { setParams?: unknown } | undefined)?.setParams) {
+    why = 'this build of the core has no WebGPU model (GpuModel and CpuModel.setParams)';
+  } else if (!hasWebGpu()) why = 'this environment has no WebGPU (navigator.gpu is missing)';
+  if (why === null) {
+    let device: core.Gpu | null = null;
+    try {
+      device = await core.Gpu.open();
+    } catch (error) {
+      why = messageOf(error);
+    }
+    if (device) {
+      const fallback = Boolean((device.summary() as { is_fallback?: boolean }).is_fallback);
+      if (backend === 'webgpu' || !fallback) {
+        track('gpu', 1);
+        return { backend: 'webgpu', reason: backend === 'webgpu' ? 'asked for WebGPU' : 'a hardware WebGPU adapter is available', device };
+      }
+      device.free();
+      return { backend: 'cpu', reason: 'the WebGPU adapter is a software fallback, slower than the CPU path' };
+    }
+  }
+  if (backend === 'webgpu') throw new PlaygroundError(`${what}: WebGPU is not available: ${why}`);
+  return { backend: 'cpu', reason: why! };
+}
+
+function snakeConfig(config: ModelConfig, vocabSize: number): Record<string, unknown> {
+  const c = { ...DEFAULT_CONFIG, ...config };
+  return {
+    vocab_size: vocabSize,
+    n_layer: c.nLayer,
+    n_head: c.nHead,
+    n_embd: c.nEmbd,
+    block_size: c.blockSize,
+    ffn_mult: c.ffnMult,
+    activation: c.activation,
+    positional: c.positional,
+    dropout: c.dropout,
+    bias: c.bias,
+    attention_mask: c.attentionMask,
+  };
+}
+
+function camelConfig(json: string): Required<ModelConfig> {
+  const c = JSON.parse(json) as Record<string, never>;
+  return {
+    vocabSize: c.vocab_size,
+    nLayer: c.n_layer,
+    nHead: c.n_head,
+    nEmbd: c.n_embd,
+    blockSize: c.block_size,
+    ffnMult: c.ffn_mult,
+    activation: c.activation,
+    positional: c.positional,
+    dropout: c.dropout,
+    bias: c.bias,
+    attentionMask: c.attention_mask,
+  };
+}
+
+function ids(value: Uint32Array | readonly number[], what: string): Uint32Array {
+  if (value instanceof Uint32Array) return value;
+  if (!Array.isArray(value)) throw new PlaygroundError(`${what}: token ids must be a Uint32Array or an array of numbers`);
+  for (const id of value) {
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new PlaygroundError(`${what}: token ids must be whole numbers (got ${id})`);
+  }
+  return Uint32Array.from(value);
+}
+
+/** A transformer, with its optimiser once it has training data. dispose() frees it. */
+export class Model extends EventTarget {
+  #inner: CoreModel | null;
+  #gpu: GpuSide | null = null;
+  #tokenizer: Tokenizer | null;
+  #ownsTokenizer: boolean;
+  #control = new LoopControl();
+  #busy: string | null = null;
+  /** A model disposed while busy: freed when the running call ends. */
+  #pendingFree: CoreModel | null = null;
+  #hasData = false;
+  readonly backend: 'cpu' | 'webgpu';
+  /** Why this backend was chosen (for 'auto'). */
+  readonly backendReason: string;
+
+  private constructor(inner: CoreModel, tokenizer: Tokenizer | null, ownsTokenizer: boolean, backend: 'cpu' | 'webgpu', reason: string, gpu: GpuSide | null) {
+    super();
+    this.#inner = inner;
+    this.#gpu = gpu;
+    this.#tokenizer = tokenizer;
+    this.#ownsTokenizer = ownsTokenizer;
+    this.backend = backend;
+    this.backendReason = reason;
+    track('model', 1);
+  }
+
+  /** A new model with random weights. */
+  static async create(options: CreateModelOptions = {}): Promise<Model> {
+    const what = 'could not create the model';
+    await init();
+    const Core = coreModelClass();
+    if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
+    const { config = {}, backend = 'auto', tokenizer, seed = 1 } = options;
+    if (tokenizer?.disposed) throw new PlaygroundError(`${what}: the tokenizer was disposed`);
+    const vocabSize = config.vocabSize ?? tokenizer?.vocabSize;
+    if (vocabSize === undefined) throw new PlaygroundError(`${what}: give config.vocabSize or a tokenizer`);
+    if (tokenizer && vocabSize !== tokenizer.vocabSize) {
+      throw new PlaygroundError(`${what}: config.vocabSize ${vocabSize} does not match the tokenizer's ${tokenizer.vocabSize} tokens`);
+    }
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
+    const snake = snakeConfig(config, vocabSize);
+    // The CPU copy always exists: it checks the config, and generates, inspects and saves for a GPU model.
+    const inner = guard(what, () => new Core(snake, seed));
+    let chosen: Choice;
+    try {
+      chosen = await chooseBackend(backend, what, true);
+    } catch (error) {
+      inner.free();
+      throw error;
+    }
+    if (chosen.backend === 'cpu') return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
+    const device = chosen.device;
+    try {
+      // Initialised from the same seed exactly as the CPU copy is.
+      const gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
+      const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false };
+      return new Model(inner, tokenizer ?? null, false, 'webgpu', chosen.reason, gpu);
+    } catch (error) {
+      inner.free();
+      device.free();
+      track('gpu', -1);
+      throw error;
+    }
+  }
+
+  /** A model from safetensors bytes (as save() writes them, or nanoGPT-named weights with our metadata). */
+  static async load(bytes: ArrayBuffer | ArrayBufferView, options: LoadModelOptions = {}): Promise<Model> {
+    const what = 'could not load the model';
+    await init();
+    const Core = coreModelClass();
+    if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
+    const chosen = await chooseBackend(options.backend ?? 'auto', what, false);
+    let view: Uint8Array;
+    if (bytes instanceof ArrayBuffer) view = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes)) view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    else throw new PlaygroundError(`${what}: give the safetensors file as bytes (ArrayBuffer or Uint8Array)`);
+    const inner = guard(what, () => Core.loadSafetensors(view));
+    try {
+      const vocabSize = camelConfig(inner.configJson()).vocabSize;
+      let tokenizer = options.tokenizer ?? null;
+      let owns = false;
+      if (!tokenizer && inner.tokenizerJson) {
+        tokenizer = await Tokenizer.load(inner.tokenizerJson);
+        owns = true;
+      }
+      if (tokenizer && tokenizer.vocabSize !== vocabSize) {
+        if (owns) tokenizer.dispose();
+        throw new PlaygroundError(`${what}: the model has ${vocabSize} token ids but the tokenizer has ${tokenizer.vocabSize}: they do not belong together`);
+      }
+      return new Model(inner, tokenizer, owns, 'cpu', chosen.reason, null);
+    } catch (error) {
+      inner.free();
+      throw wrapError(what, error);
+    }
+  }
+
+  #core(): CoreModel {
+    if (this.#inner === null) throw new PlaygroundError('this model was disposed: create or load a new one');
+    return this.#inner;
+  }
+
+  #text(what: string): Tokenizer {
+    if (!this.#tokenizer) throw new PlaygroundError(`${what}: this model has no tokenizer: pass one to createModel() or loadModel()`);
+    return this.#tokenizer;
+  }
+
+  /** One call at a time: training, generation and the rest share the model's buffers. */
+  async #exclusive<T>(what: string, f: () => Promise<T>): Promise<T> {
+    if (this.#busy) throw new PlaygroundError(`cannot start ${what}: the model is busy (${this.#busy}); wait for it or cancel it`);
+    this.#busy = what;
+    try {
+      return await f();
+    } finally {
+      this.#idle();
+    }
+  }
+
+  #idle(): void {
+    this.#busy = null;
+    this.#pendingFree?.free();
+    this.#pendingFree = null;
+    if (this.#inner === null) this.#freeGpu();
+  }
+
+  #freeGpu(): void {
+    if (!this.#gpu) return;
+    this.#gpu.model.free();
+    this.#gpu.device.free();
+    this.#gpu = null;
+    track('gpu', -1);
+  }
+
+  get config(): Required<ModelConfig> {
+    return camelConfig(this.#core().configJson());
+  }
+
+  get paramCount(): number {
+    return this.#core().paramCount;
+  }
+
+  /** Optimiser steps taken since the training data was last set. */
+  get stepCount(): number {
+    const inner = this.#core();
+    return this.#gpu ? this.#gpu.steps : inner.stepCount;
+  }
+
+  get tokenizer(): Tokenizer | null {
+    return this.#tokenizer;
+  }
+
+  get disposed(): boolean {
+    return this.#inner === null;
+  }
+
+  /** Whether train() is paused. */
+  get paused(): boolean {
+    return this.#control.paused;
+  }
+
+  /** Pauses a running train() after its current step; resume() continues it. */
+  pause(): void {
+    this.#control.pause();
+  }
+
+  resume(): void {
+    this.#control.resume();
+  }
+
+  /**
+   * Trains for `steps` steps. The first call needs `text` or `tokens`; later calls without them continue
+   * with the same data and optimiser. Emits `progress` and `eval` events (detail: as the callbacks get) and
+   * `trained` at the end. A diverging run (NaN or infinite loss) stops with an error and keeps the weights of
+   * the last good step.
+   */
+  train(options: TrainOptions = {}): Promise<TrainResult> {
+    const what = 'training failed';
+    return this.#exclusive('training', async () => {
+      const inner = this.#core();
+      const { steps = 100, signal, onProgress, onEval } = options;
+      checkSignal(signal, 'training');
+      if (!Number.isInteger(steps) || steps < 0) throw new PlaygroundError(`${what}: steps must be a whole number >= 0 (got ${steps})`);
+      const hasData = options.text !== undefined || options.tokens !== undefined;
+      if (hasData) this.#setData(options, steps);
+      else if (!this.#hasData) {
+        throw new PlaygroundError(`${what}: no training data yet: pass text (or tokens) to the first train() call`);
+      }
+      const start = performance.now();
+      let tokens = 0;
+      let last: TrainProgress | null = null;
+      let lastEval: EvalResult | null = null;
+      await runLoop({
+        steps,
+        what: 'training',
+        signal,
+        control: this.#control,
+        step: async (i) => {
+          if (this.#inner === null) throw new PlaygroundError('training stopped: the model was disposed');
+          const gpu = this.#gpu;
+          let s: RawStep;
+          if (gpu) {
+            s = await gpu.model.step().catch((error: unknown) => {
+              throw wrapError(what, error);
+            });
+            gpu.steps = s.step;
+            gpu.behind = true;
+          } else s = guard(what, () => inner.step());
+          tokens += s.tokens;
+          const elapsedMs = performance.now() - start;
+          const progress: TrainProgress = {
+            step: s.step,
+            done: i + 1,
+            total: steps,
+            loss: s.loss,
+            lr: s.lr,
+            gradNorm: s.grad_norm,
+            tokens: s.tokens,
+            tokensPerSecond: elapsedMs > 0 ? (tokens * 1000) / elapsedMs : 0,
+            elapsedMs,
+          };
+          last = progress;
+          onProgress?.(progress);
+          this.dispatchEvent(new CustomEvent('progress', { detail: progress }));
+          const due = this.#gpu ? this.#gpu.evalInterval > 0 && s.step % this.#gpu.evalInterval === 0 : inner.evalDue();
+          if (due) {
+            lastEval = await this.#evaluate(inner);
+            onEval?.(lastEval);
+            this.dispatchEvent(new CustomEvent('eval', { detail: lastEval }));
+          }
+          return progress;
+        },
+      });
+      const elapsedMs = performance.now() - start;
+      const result: TrainResult = {
+        steps,
+        loss: (last as TrainProgress | null)?.loss ?? NaN,
+        eval: lastEval,
+        elapsedMs,
+        tokensPerSecond: elapsedMs > 0 ? (tokens * 1000) / elapsedMs : 0,
+      };
+      this.dispatchEvent(new CustomEvent('trained', { detail: result }));
+      return result;
+    });
+  }
+
+  #setData(options: TrainOptions, steps: number): void {
+    const what = 'could not set the training data';
+    let train: Uint32Array;
+    let val: Uint32Array;
+    if (options.text !== undefined) {
+      if (typeof options.text !== 'string') throw new PlaygroundError(`${what}: text must be a string`);
+      const all = this.#text(what).encode(options.text);
+      const fraction = options.valFraction ?? 0.1;
+      if (!(fraction >= 0 && fraction < 1)) throw new PlaygroundError(`${what}: valFraction must be in [0, 1) (got ${fraction})`);
+      const cut = Math.floor(all.length * (1 - fraction));
+      train = all.subarray(0, cut);
+      val = all.subarray(cut);
+    } else {
+      train = ids(options.tokens!, what);
+      val = options.valTokens ? ids(options.valTokens, what) : new Uint32Array();
+    }
+    const trainOptions: Record<string, number> = {
+      steps: options.scheduleSteps ?? Math.max(steps, 1),
+      eval_interval: options.evalInterval ?? 50,
+    };
+    const names: [keyof TrainOptions, string][] = [
+      ['batchSize', 'batch_size'],
+      ['seqLen', 'seq_len'],
+      ['gradAccum', 'grad_accum'],
+      ['lr', 'lr'],
+      ['minLr', 'min_lr'],
+      ['warmupSteps', 'warmup_steps'],
+      ['weightDecay', 'weight_decay'],
+      ['gradClip', 'grad_clip'],
+      ['evalBatches', 'eval_batches'],
+      ['seed', 'seed'],
+    ];
+    for (const [name, snake] of names) {
+      const value = options[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new PlaygroundError(`${what}: ${name} must be a finite number (got ${String(value)})`);
+      trainOptions[snake] = value;
+    }
+    if (trainOptions.warmup_steps === undefined) trainOptions.warmup_steps = Math.min(20, Math.floor(trainOptions.steps! / 10));
+    const gpu = this.#gpu;
+    if (gpu) {
+      if (gpu.hasData) {
+        throw new PlaygroundError(`${what}: a model on WebGPU takes its training data once; create a new model to train on other data`);
+      }
+      guard(what, () => gpu.model.setTrainingData(train, val, trainOptions));
+      gpu.hasData = true;
+      gpu.evalInterval = trainOptions.eval_interval ?? 0;
+    } else guard(what, () => this.#core().setTrainingData(train, val, trainOptions));
+    this.#hasData = true;
+  }
+
+  async #evaluate(inner: CoreModel): Promise<EvalResult> {
+    const e = this.#gpu
+      ? await this.#gpu.model.evaluate().catch((error: unknown) => {
+          throw wrapError('evaluation failed', error);
+        })
+      : guard('evaluation failed', () => inner.evaluate());
+    return { step: e.step, valLoss: e.val_loss, valPerplexity: e.val_ppl };
+  }
+
+  /** A GPU model's weights, copied to the CPU copy when it is behind (for generating, inspecting, saving). */
+  async #sync(): Promise<CoreModel> {
+    const inner = this.#core();
+    const gpu = this.#gpu;
+    if (gpu?.behind) {
+      const params = await gpu.model.params().catch((error: unknown) => {
+        throw wrapError('could not read the weights back from the GPU', error);
+      });
+      guard('could not copy the weights from the GPU', () => inner.setParams!(params));
+      gpu.behind = false;
+    }
+    return inner;
+  }
+
+  /** One optimiser step on the data of the last train() call. */
+  async step(): Promise<TrainProgress> {
+    let out: TrainProgress | null = null;
+    await this.train({ steps: 1, onProgress: (p) => (out = p) });
+    return out!;
+  }
+
+  /** The validation loss over fixed batches of the held-out data. */
+  evaluate(): Promise<EvalResult> {
+    return this.#exclusive('evaluation', () => this.#evaluate(this.#core()));
+  }
+
+  #sampleOptions(options: GenerateOptions, maxTokens: number, seed: number): Record<string, unknown> {
+    const { temperature = 1, topK = 0, topP = 1, endToken } = options;
+    return { max_tokens: maxTokens, temperature, top_k: topK, top_p: topP, seed, end_token: endToken ?? null };
+  }
+
+  #prompt(prompt: string | Uint32Array | readonly number[], what: string): Uint32Array {
+    const tokens = typeof prompt === 'string' ? this.#text(what).encode(prompt) : ids(prompt, what);
+    if (tokens.length === 0) throw new PlaygroundError(`${what}: the prompt is empty: give at least one token`);
+    const t = this.config.blockSize;
+    return tokens.length > t ? tokens.slice(tokens.length - t) : tokens; // the model sees at most T tokens
+  }
+
+  /** Token ids after `prompt` (text, with the model's tokenizer, or ids). */
+  generateIds(prompt: string | Uint32Array | readonly number[], options: GenerateOptions = {}): Promise<Uint32Array> {
+    const what = 'could not generate';
+    return this.#exclusive('generating', async () => {
+      checkSignal(options.signal, what);
+      const context = this.#prompt(prompt, what);
+      const { maxTokens = 100, seed = 1 } = options;
+      const inner = await this.#sync();
+      return guard(what, () => inner.generate(context, this.#sampleOptions(options, maxTokens, seed)));
+    });
+  }
+
+  /** The text the model writes after `prompt` (the prompt itself is not repeated). */
+  async generate(prompt: string | Uint32Array | readonly number[], options: GenerateOptions = {}): Promise<string> {
+    const out = await this.generateIds(prompt, options);
+    return guard('could not decode the generated tokens', () => this.#text('could not generate').decode(out));
+  }
+
+  /**
+   * The generated text piece by piece, as it is made:
+   *   for await (const piece of model.stream('Once', { maxTokens: 50 })) output.textContent += piece;
+   * Pieces never split a character. Break out of the loop (or abort the signal) to stop.
+   */
+  async *stream(prompt: string | Uint32Array | readonly number[], options: GenerateOptions & { chunkTokens?: number } = {}): AsyncGenerator<string, void, undefined> {
+    const what = 'could not generate';
+    const tokenizer = this.#text(what);
+    if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
+    this.#busy = 'generating';
+    try {
+      const { maxTokens = 100, seed = 1, chunkTokens = 4, signal } = options;
+      await this.#sync();
+      let context = Array.from(this.#prompt(prompt, what));
+      const generated: number[] = [];
+      let shown = '';
+      let chunk = 0;
+      while (generated.length < maxTokens) {
+        checkSignal(signal, what);
+        if (this.#inner === null) throw new PlaygroundError(`${what}: the model was disposed`);
+        const want = Math.min(chunkTokens, maxTokens - generated.length);
+        const window = this.#prompt(context, what);
+        // Each chunk continues from everything so far, with its own seed so chunks do not repeat their draws.
+        const out = guard(what, () => this.#core().generate(window, this.#sampleOptions(options, want, seed + chunk * 7919)));
+        chunk++;
+        generated.push(...out);
+        context = context.concat(Array.from(out));
+        const text = tokenizer.decode(generated);
+        // Hold back a trailing U+FFFD: the next token may complete the character.
+        const ready = text.endsWith('\uFFFD') && generated.length < maxTokens ? text.slice(0, -1) : text;
+        if (ready.length > shown.length && ready.startsWith(shown)) {
+          const piece = ready.slice(shown.length);
+          shown = ready;
+          yield piece;
+        }
+        const ended = options.endToken !== undefined && out.includes(options.endToken);
+        if (out.length < want || ended) break;
+        await nextTask();
+      }
+      const final = tokenizer.decode(generated);
+      if (final.length > shown.length && final.startsWith(shown)) yield final.slice(shown.length);
+    } finally {
+      this.#idle();
+    }
+  }
+
+  /** The attention of every layer and head for `input` (text, with the model's tokenizer, or ids). */
+  attention(input: string | Uint32Array | readonly number[]): Promise<AttentionMaps> {
+    const what = 'could not read the attention';
+    return this.#exclusive('reading attention', async () => {
+      const tokens = typeof input === 'string' ? this.#text(what).encode(input) : ids(input, what);
+      if (tokens.length === 0) throw new PlaygroundError(`${what}: there are no tokens to look at`);
+      const t = this.config.blockSize;
+      if (tokens.length > t) throw new PlaygroundError(`${what}: ${tokens.length} tokens are more than the model's context of ${t}`);
+      const inner = await this.#sync();
+      const capture = guard(what, () => inner.attention(tokens));
+      const att = Float32Array.from(capture.att);
+      const strings = this.#tokenizer ? this.#tokenizer.tokenStrings(tokens) : Array.from(tokens, String);
+      const { n_layer: nLayer, n_head: nHead, t: n } = capture;
+      return {
+        tokens: Array.from(tokens, (id, i) => ({ id, text: strings[i] ?? '' })),
+        nLayer,
+        nHead,
+        t: n,
+        att,
+        head(layer: number, head: number): Float32Array {
+          if (!(layer >= 0 && layer < nLayer && head >= 0 && head < nHead)) {
+            throw new PlaygroundError(`there is no layer ${layer}, head ${head}: the model has ${nLayer} layers of ${nHead} heads`);
+          }
+          const start = (layer * nHead + head) * n * n;
+          return att.subarray(start, start + n * n);
+        },
+      };
+    });
+  }
+
+  /** The model as safetensors bytes, with its tokenizer inside (loadModel() reads both back). */
+  save(): Promise<Uint8Array> {
+    return this.#exclusive('saving', async () => {
+      const json = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.save() : null;
+      const inner = await this.#sync();
+      return guard('could not save the model', () => inner.saveSafetensors(json));
+    });
+  }
+
+  /** Frees the model (and the tokenizer it loaded from a file). A running train() stops at its next step. */
+  dispose(): void {
+    if (this.#inner === null) return;
+    if (this.#busy) {
+      // A running call finds the model gone at its next step and frees it when it ends.
+      this.#pendingFree = this.#inner;
+      this.#control.resume();
+    } else {
+      this.#inner.free();
+      this.#inner = null;
+      this.#freeGpu();
+    }
+    this.#inner = null;
+    if (this.#ownsTokenizer) this.#tokenizer?.dispose();
+    this.#tokenizer = null;
+    track('model', -1);
+  }
+}
+
+/** A new model with random weights (see Model.create). */
+export function createModel(options?: CreateModelOptions): Promise<Model> {
+  return Model.create(options);
+}
+
+/** A model from safetensors bytes (see Model.load). */
+export function loadModel(bytes: ArrayBuffer | ArrayBufferView, options?: LoadModelOptions): Promise<Model> {
+  return Model.load(bytes, options);
+}
+
