@@ -19,5 +19,8 @@ bash scripts/build.sh
 say "Node tests (the wasm build under Node: CPU model)"
 node --test tests/node/
 
+say "npm package tests (pack + install + Node, Vite bundle in Chromium, example page)"
+npm run test:package
+
 say "browser tests (headless Chromium, WebGPU)"
 node --test --test-concurrency=1 tests/browser/
