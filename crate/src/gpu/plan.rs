@@ -55,8 +55,8 @@ struct Dispatch {
     kernel: Arc<Kernel>,
     bind_group: wgpu::BindGroup,
     workgroups: [u32; 3],
-    /// Kept alive for the bind group (the uniform buffer of sizes made for this dispatch).
-    _uniform: Option<wgpu::Buffer>,
+    /// The uniform buffer of sizes made for this dispatch (bound in the bind group; rewritable).
+    uniform: Option<wgpu::Buffer>,
 }
 
 /// An ordered list of prepared dispatches.
@@ -79,7 +79,8 @@ impl Plan {
         self.dispatches.is_empty()
     }
 
-    /// Adds one dispatch of `kernel`. Binding 0 is the uniform `params` (when given), then `views` in order.
+    /// Adds one dispatch of `kernel` and returns its index. Binding 0 is the uniform `params` (when given), then
+    /// `views` in order.
     pub fn push<P: bytemuck::Pod>(
         &mut self,
         gpu: &GpuContext,
@@ -87,7 +88,7 @@ impl Plan {
         params: Option<&P>,
         views: &[View],
         workgroups: [u32; 3],
-    ) {
+    ) -> usize {
         let uniform = params.map(|p| gpu.uniform(&kernel.label, p));
         let mut entries = Vec::with_capacity(views.len() + 1);
         if let Some(uniform) = &uniform {
@@ -112,8 +113,18 @@ impl Plan {
             kernel,
             bind_group,
             workgroups,
-            _uniform: uniform,
+            uniform,
         });
+        self.dispatches.len() - 1
+    }
+
+    /// Overwrites the uniform `params` of dispatch `index` (before the submit that runs it): how a plan built
+    /// once takes values that change every step, such as dropout seeds.
+    pub fn rewrite_params<P: bytemuck::Pod>(&self, gpu: &GpuContext, index: usize, params: &P) {
+        if let Some(uniform) = &self.dispatches[index].uniform {
+            gpu.queue
+                .write_buffer(uniform, 0, bytemuck::bytes_of(params));
+        }
     }
 
     /// Appends another plan's dispatches after this one's.

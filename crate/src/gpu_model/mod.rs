@@ -21,6 +21,7 @@ pub use trainer::GpuTrainer;
 
 use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
+use crate::model::gpt::site_seed;
 use crate::model::params::ParamLayout;
 use crate::model::rng::Rng;
 use crate::model::{Activation, Gpt, ModelConfig, Positional};
@@ -29,6 +30,8 @@ use crate::ops::attention_backward::attention_backward_gpu;
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
+use crate::ops::dropout_backward::dropout_backward_gpu;
+use crate::ops::dropout_forward::{dropout_forward_gpu, dropout_forward_reseed};
 use crate::ops::encoder_backward::encoder_backward_gpu;
 use crate::ops::encoder_forward::{encoder_forward_gpu, sinusoidal_table};
 use crate::ops::gelu_backward::gelu_backward_gpu;
@@ -93,6 +96,31 @@ struct Activations {
     dqkv_rope: Option<wgpu::Buffer>, // (B, T, 3C)
     dpreatt: wgpu::Buffer,           // (B, NH, T, T)
     datt: wgpu::Buffer,              // (B, NH, T, T)
+    /// Present when the model trains with dropout.
+    dropout: Option<DropoutBuffers>,
+}
+
+/// The masks of every dropout site and two scratch buffers, for training with dropout.
+struct DropoutBuffers {
+    tmp: wgpu::Buffer,          // (B, T, C) a dropout's output before the residual add
+    dproj: wgpu::Buffer,        // (B, T, C) a gradient through a dropout
+    encoded_mask: wgpu::Buffer, // (B, T, C)
+    layers: Vec<LayerMasks>,
+}
+
+struct LayerMasks {
+    att: wgpu::Buffer,     // (B, NH, T, T) attention dropout
+    attproj: wgpu::Buffer, // (B, T, C) residual dropout after attn.c_proj
+    fcproj: wgpu::Buffer,  // (B, T, C) residual dropout after mlp.c_proj
+}
+
+/// One dropout dispatch of a training plan, reseeded every step as `model::gpt` seeds the CPU's masks.
+#[derive(Clone, Copy)]
+struct DropoutSite {
+    index: usize,
+    layer: usize,
+    site: u32,
+    n: usize,
 }
 
 impl Activations {
@@ -143,6 +171,18 @@ impl Activations {
             dqkv_rope: rope.then(|| z("dqkv_rope", bt * 3 * c)),
             dpreatt: z("dpreatt", att),
             datt: z("datt", att),
+            dropout: (config.dropout > 0.0).then(|| DropoutBuffers {
+                tmp: z("dropout tmp", bt * c),
+                dproj: z("dropout dproj", bt * c),
+                encoded_mask: z("encoded mask", bt * c),
+                layers: (0..config.n_layer)
+                    .map(|_| LayerMasks {
+                        att: z("att mask", att),
+                        attproj: z("attproj mask", bt * c),
+                        fcproj: z("fcproj mask", bt * c),
+                    })
+                    .collect(),
+            }),
         }
     }
 }
@@ -150,6 +190,8 @@ impl Activations {
 /// The plans of one (B, T) training shape: forward + backward per micro-batch, and the optimizer.
 struct TrainPlans {
     micro: Vec<Plan>,
+    /// The dropout dispatches of each micro-batch's plan (empty without dropout).
+    dropout_sites: Vec<Vec<DropoutSite>>,
     optimizer: Plan,
 }
 
@@ -295,7 +337,9 @@ impl GpuGpt {
     }
 
     /// Records the forward pass of `b` sequences of `t` tokens from `inputs` into `plan`; with `targets`
-    /// also the losses and probabilities. Mirrors `Gpt::forward` line for line (dropout off).
+    /// also the losses and probabilities. Mirrors `Gpt::forward` line for line. With `training` and a dropout
+    /// probability, dropout is applied as on the CPU; the returned sites are reseeded every step.
+    #[allow(clippy::too_many_arguments)]
     fn record_forward(
         &self,
         gpu: &GpuContext,
@@ -304,7 +348,8 @@ impl GpuGpt {
         targets: Option<&wgpu::Buffer>,
         b: usize,
         t: usize,
-    ) {
+        training: bool,
+    ) -> Vec<DropoutSite> {
         let cfg = &self.config;
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let bt = b * t;
@@ -315,6 +360,9 @@ impl GpuGpt {
         let p = |id| self.tensor(&self.params, id);
         let popt = |id: Option<usize>| id.map(p);
         let all = View::all;
+        let drop = if training { a.dropout.as_ref() } else { None };
+        let p_drop = cfg.dropout;
+        let mut sites = Vec::new();
 
         let pos = match cfg.positional {
             Positional::Learned => Some(View::range(
@@ -331,7 +379,7 @@ impl GpuGpt {
         encoder_forward_gpu(
             gpu,
             plan,
-            all(&a.encoded),
+            all(drop.map_or(&a.encoded, |d| &d.tmp)),
             View::range(inputs, 0, bt),
             p(lay.wte),
             pos,
@@ -339,6 +387,25 @@ impl GpuGpt {
             t,
             c,
         );
+        if let Some(d) = drop {
+            let n = bt * c;
+            let index = dropout_forward_gpu(
+                gpu,
+                plan,
+                all(&a.encoded),
+                all(&d.encoded_mask),
+                all(&d.tmp),
+                p_drop,
+                0,
+                n,
+            );
+            sites.push(DropoutSite {
+                index,
+                layer: 0,
+                site: 0,
+                n,
+            });
+        }
 
         for (l, la) in a.layers.iter().enumerate() {
             let ids = &lay.layers[l];
@@ -347,6 +414,7 @@ impl GpuGpt {
             } else {
                 &a.layers[l - 1].residual3
             };
+            let masks = drop.map(|d| (&d.layers[l], &d.tmp));
             layernorm_forward_gpu(
                 gpu,
                 plan,
@@ -378,6 +446,26 @@ impl GpuGpt {
                 }
                 None => &la.qkv,
             };
+            if let Some((m, _)) = masks {
+                // The attention mask alone (as dropout_mask_cpu): a dropout whose output goes to scratch.
+                let n = b * nh * t * t;
+                let index = dropout_forward_gpu(
+                    gpu,
+                    plan,
+                    all(&a.dpreatt),
+                    all(&m.att),
+                    all(&la.preatt),
+                    p_drop,
+                    0,
+                    n,
+                );
+                sites.push(DropoutSite {
+                    index,
+                    layer: l + 1,
+                    site: 0,
+                    n,
+                });
+            }
             attention_forward_gpu(
                 gpu,
                 plan,
@@ -385,7 +473,7 @@ impl GpuGpt {
                 all(&la.preatt),
                 all(&la.att),
                 all(qkv),
-                None,
+                masks.map(|(m, _)| all(&m.att)),
                 cfg.attention_mask,
                 b,
                 t,
@@ -403,12 +491,34 @@ impl GpuGpt {
                 c,
                 c,
             );
+            let attproj = match masks {
+                Some((m, tmp)) => {
+                    let index = dropout_forward_gpu(
+                        gpu,
+                        plan,
+                        all(tmp),
+                        all(&m.attproj),
+                        all(&la.attproj),
+                        p_drop,
+                        0,
+                        bt * c,
+                    );
+                    sites.push(DropoutSite {
+                        index,
+                        layer: l + 1,
+                        site: 1,
+                        n: bt * c,
+                    });
+                    tmp
+                }
+                None => &la.attproj,
+            };
             residual_forward_gpu(
                 gpu,
                 plan,
                 all(&la.residual2),
                 all(residual),
-                all(&la.attproj),
+                all(attproj),
                 bt * c,
             );
             layernorm_forward_gpu(
@@ -454,12 +564,34 @@ impl GpuGpt {
                 f,
                 c,
             );
+            let fcproj = match masks {
+                Some((m, tmp)) => {
+                    let index = dropout_forward_gpu(
+                        gpu,
+                        plan,
+                        all(tmp),
+                        all(&m.fcproj),
+                        all(&la.fcproj),
+                        p_drop,
+                        0,
+                        bt * c,
+                    );
+                    sites.push(DropoutSite {
+                        index,
+                        layer: l + 1,
+                        site: 2,
+                        n: bt * c,
+                    });
+                    tmp
+                }
+                None => &la.fcproj,
+            };
             residual_forward_gpu(
                 gpu,
                 plan,
                 all(&la.residual3),
                 all(&la.residual2),
-                all(&la.fcproj),
+                all(fcproj),
                 bt * c,
             );
         }
@@ -502,6 +634,7 @@ impl GpuGpt {
                 v,
             );
         }
+        sites
     }
 
     /// Records the backward pass of the forward recorded just before; mirrors `Gpt::backward`. Parameter
@@ -526,6 +659,22 @@ impl GpuGpt {
         let g = |id| self.tensor(&self.grads, id);
         let gopt = |id: Option<usize>| id.map(g);
         let all = View::all;
+        let drop = a.dropout.as_ref();
+        // The gradient of a residual branch's output: through its dropout mask when there is one.
+        let through_dropout = |plan: &mut Plan, mask: Option<&wgpu::Buffer>| match (drop, mask) {
+            (Some(d), Some(mask)) => {
+                dropout_backward_gpu(
+                    gpu,
+                    plan,
+                    View::all(&d.dproj),
+                    View::all(&a.dresidual),
+                    View::all(mask),
+                    bt * c,
+                );
+                &d.dproj
+            }
+            _ => &a.dresidual,
+        };
 
         crossentropy_backward_gpu(
             gpu,
@@ -575,14 +724,16 @@ impl GpuGpt {
             } else {
                 &a.layers[l - 1].residual3
             };
+            let masks = drop.map(|d| &d.layers[l]);
             // dresidual holds d residual3: the skip path passes it on as is, the MLP branch reads it.
+            let dout = through_dropout(plan, masks.map(|m| &m.fcproj));
             matmul_backward_gpu(
                 gpu,
                 plan,
                 all(&a.dfch_act),
                 g(ids.fcproj_w),
                 gopt(ids.fcproj_b),
-                all(&a.dresidual),
+                all(dout),
                 all(&la.fch_act),
                 p(ids.fcproj_w),
                 bt,
@@ -636,13 +787,14 @@ impl GpuGpt {
                 c,
             );
             // dresidual holds d residual2: the attention branch.
+            let dout = through_dropout(plan, masks.map(|m| &m.attproj));
             matmul_backward_gpu(
                 gpu,
                 plan,
                 all(&a.datty),
                 g(ids.attproj_w),
                 gopt(ids.attproj_b),
-                all(&a.dresidual),
+                all(dout),
                 all(&la.atty),
                 p(ids.attproj_w),
                 bt,
@@ -660,7 +812,7 @@ impl GpuGpt {
                         all(&a.datty),
                         all(qkv_rope),
                         all(&la.att),
-                        None,
+                        masks.map(|m| all(&m.att)),
                         cfg.attention_mask,
                         b,
                         t,
@@ -678,7 +830,7 @@ impl GpuGpt {
                     all(&a.datty),
                     all(&la.qkv),
                     all(&la.att),
-                    None,
+                    masks.map(|m| all(&m.att)),
                     cfg.attention_mask,
                     b,
                     t,
@@ -716,6 +868,7 @@ impl GpuGpt {
             );
         }
         // dresidual holds d encoded.
+        let dencoded = through_dropout(plan, drop.map(|d| &d.encoded_mask));
         let dpos = lay
             .wpe
             .map(|id| View::range(&self.grads, self.offsets[id], t * c));
@@ -724,7 +877,7 @@ impl GpuGpt {
             plan,
             g(lay.wte),
             dpos,
-            all(&a.dresidual),
+            all(dencoded),
             View::range(inputs, 0, bt),
             b,
             t,
@@ -807,18 +960,31 @@ impl GpuGpt {
         }
         let key = (b, t, k);
         if !self.train_plans.contains_key(&key) {
-            let mut micro = Vec::with_capacity(k);
+            let (mut micro, mut dropout_sites) = (Vec::with_capacity(k), Vec::with_capacity(k));
             for (inputs, targets) in &self.tokens[..k] {
                 let mut plan = Plan::new();
-                self.record_forward(gpu, &mut plan, inputs, Some(targets), b, t);
+                dropout_sites.push(self.record_forward(
+                    gpu,
+                    &mut plan,
+                    inputs,
+                    Some(targets),
+                    b,
+                    t,
+                    true,
+                ));
                 self.record_backward(gpu, &mut plan, inputs, targets, b, t);
                 micro.push(plan);
             }
             let mut optimizer = Plan::new();
             self.record_optimizer(gpu, &mut optimizer, options);
-            self.train_plans
-                .insert(key, TrainPlans { micro, optimizer });
-            // Gradient accumulation averages: each micro-batch's loss is scaled by 1/k.
+            self.train_plans.insert(
+                key,
+                TrainPlans {
+                    micro,
+                    dropout_sites,
+                    optimizer,
+                },
+            );
         }
         let a = self.acts.as_ref().expect("activations allocated");
         let bt = b * t;
@@ -837,6 +1003,21 @@ impl GpuGpt {
         AdamwStep::new(lr, options.beta1, options.beta2, step).write(gpu, &self.adamw_step);
 
         let plans = &self.train_plans[&key];
+        // New dropout masks every step and micro-batch, seeded exactly as the CPU trainer seeds them.
+        for (micro, (plan, sites)) in plans.micro.iter().zip(&plans.dropout_sites).enumerate() {
+            let seed = options.seed ^ (u64::from(step) << 20) ^ micro as u64;
+            for site in sites {
+                let site_seed = site_seed(seed, site.layer, site.site);
+                dropout_forward_reseed(
+                    gpu,
+                    plan,
+                    site.index,
+                    self.config.dropout,
+                    site_seed,
+                    site.n,
+                );
+            }
+        }
         let loss_log = self.loss_log.as_ref().expect("loss log allocated");
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&self.grads, 0, None);
@@ -903,6 +1084,7 @@ impl GpuGpt {
                 with_targets.then_some(targets_buffer),
                 b,
                 t,
+                false,
             );
             self.forward_plans.insert(key, plan);
         }

@@ -26,12 +26,6 @@ impl GpuTrainer {
         val: Vec<u32>,
         options: TrainOptions,
     ) -> Result<Self> {
-        if model.config.dropout > 0.0 {
-            invalid_input!(
-                "dropout {} is not supported on the GPU path yet: set dropout to 0 or train on the CPU",
-                model.config.dropout
-            );
-        }
         let seq_len = if options.seq_len == 0 {
             model.config.block_size
         } else {

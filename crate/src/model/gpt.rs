@@ -117,7 +117,7 @@ pub struct Gpt<R: Float = f32> {
 }
 
 /// The dropout seed of one site (layer, which dropout) of one forward pass.
-fn site_seed(seed: u64, layer: usize, site: u32) -> u32 {
+pub(crate) fn site_seed(seed: u64, layer: usize, site: u32) -> u32 {
     pcg_hash(seed as u32 ^ pcg_hash((seed >> 32) as u32 ^ pcg_hash(layer as u32 * 4 + site)))
 }
 

@@ -70,7 +70,7 @@ struct Params {
 const WG: u32 = 64;
 
 /// Adds the kernel to `plan`: mask (N) = 0 or 1/(1-p) from (p, seed), the same mask as
-/// [`dropout_mask_cpu`] bit for bit;  out (N) = inp (N) * mask.
+/// [`dropout_mask_cpu`] bit for bit;  out (N) = inp (N) * mask. Returns the dispatch's index in `plan`.
 #[allow(clippy::too_many_arguments)]
 pub fn dropout_forward_gpu(
     gpu: &GpuContext,
@@ -81,7 +81,7 @@ pub fn dropout_forward_gpu(
     p: f32,
     seed: u32,
     n: usize,
-) {
+) -> usize {
     let kernel = gpu.kernel(
         "dropout_forward",
         DROPOUT_FORWARD_SHADER,
@@ -93,14 +93,36 @@ pub fn dropout_forward_gpu(
         ],
         &[("WG", f64::from(WG))],
     );
-    let params = Params {
+    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
+    plan.push(
+        gpu,
+        kernel,
+        Some(&params(p, seed, n)),
+        &[out, mask, inp],
+        workgroups,
+    )
+}
+
+fn params(p: f32, seed: u32, n: usize) -> Params {
+    Params {
         n: n as u32,
         seed,
         p,
         keep: (1.0 / (1.0 - f64::from(p))) as f32,
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[out, mask, inp], workgroups);
+    }
+}
+
+/// Gives dispatch `index` of `plan` (made by [`dropout_forward_gpu`]) a new seed: a training step's plan is
+/// built once, and each step draws new masks.
+pub fn dropout_forward_reseed(
+    gpu: &GpuContext,
+    plan: &Plan,
+    index: usize,
+    p: f32,
+    seed: u32,
+    n: usize,
+) {
+    plan.rewrite_params(gpu, index, &params(p, seed, n));
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
