@@ -289,9 +289,14 @@ fn generation_matches_the_cpu() {
 
 #[test]
 fn training_with_dropout_matches_the_cpu() {
-    let Some(gpu) = gpu_or_skip("whole model with dropout 0.2, grad_accum 2") else { return };
+    let Some(gpu) = gpu_or_skip("whole model with dropout 0.2, grad_accum 2") else {
+        return;
+    };
     // Every dropout site (embeddings, attention weights, both residual branches) draws its mask from the same
     // seeds on both devices, so the runs stay identical.
-    let config = ModelConfig { dropout: 0.2, ..small_config(Positional::Learned, Activation::Gelu) };
+    let config = ModelConfig {
+        dropout: 0.2,
+        ..small_config(Positional::Learned, Activation::Gelu)
+    };
     compare_training(gpu, config, 2);
 }

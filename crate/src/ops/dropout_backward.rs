@@ -13,17 +13,6 @@ pub fn dropout_backward_cpu<R: Float>(dinp: &mut [R], dout: &[R], mask: &[R], n:
 /// The WGSL source, `shaders/dropout_backward.wgsl`.
 pub const DROPOUT_BACKWARD_SHADER: &str = include_str!("../../../shaders/dropout_backward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: dinp (N) = dout (N) * mask (N) (assigned).
 pub fn dropout_backward_gpu(
     gpu: &GpuContext,
@@ -33,23 +22,18 @@ pub fn dropout_backward_gpu(
     mask: View,
     n: usize,
 ) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "dropout_backward",
         DROPOUT_BACKWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // dinp (N)
-            Access::Read,      // dout (N)
-            Access::Read,      // mask (N)
+            (dinp, Access::ReadWrite), // dinp (N)
+            (dout, Access::Read),      // dout (N)
+            (mask, Access::Read),      // mask (N)
         ],
-        &[("WG", f64::from(WG))],
+        n,
     );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[dinp, dout, mask], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -39,17 +39,6 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
 /// The WGSL source, `shaders/gelu_backward.wgsl`.
 pub const GELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/gelu_backward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: dinp (N) = gelu'(inp (N)) * dout (N) (assigned).
 pub fn gelu_backward_gpu(
     gpu: &GpuContext,
@@ -59,23 +48,18 @@ pub fn gelu_backward_gpu(
     dout: View,
     n: usize,
 ) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "gelu_backward",
         GELU_BACKWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // dinp (N)
-            Access::Read,      // inp (N)
-            Access::Read,      // dout (N)
+            (dinp, Access::ReadWrite), // dinp (N)
+            (inp, Access::Read),       // inp (N)
+            (dout, Access::Read),      // dout (N)
         ],
-        &[("WG", f64::from(WG))],
+        n,
     );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[dinp, inp, dout], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -39,35 +39,19 @@ pub fn gelu_forward_fast_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
 /// The WGSL source, `shaders/gelu_forward.wgsl`.
 pub const GELU_FORWARD_SHADER: &str = include_str!("../../../shaders/gelu_forward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
 pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "gelu_forward",
         GELU_FORWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // out (N)
-            Access::Read,      // inp (N)
+            (out, Access::ReadWrite), // out (N)
+            (inp, Access::Read),      // inp (N)
         ],
-        &[("WG", f64::from(WG))],
+        n,
     );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[out, inp], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -14,17 +14,6 @@ pub fn relu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usi
 /// The WGSL source, `shaders/relu_backward.wgsl`.
 pub const RELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/relu_backward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: dinp (N) = dout (N) where inp (N) > 0, else 0 (assigned).
 pub fn relu_backward_gpu(
     gpu: &GpuContext,
@@ -34,23 +23,18 @@ pub fn relu_backward_gpu(
     dout: View,
     n: usize,
 ) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "relu_backward",
         RELU_BACKWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // dinp (N)
-            Access::Read,      // inp (N)
-            Access::Read,      // dout (N)
+            (dinp, Access::ReadWrite), // dinp (N)
+            (inp, Access::Read),       // inp (N)
+            (dout, Access::Read),      // dout (N)
         ],
-        &[("WG", f64::from(WG))],
+        n,
     );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[dinp, inp, dout], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -17,17 +17,6 @@ pub fn residual_backward_cpu<R: Float>(dinp1: &mut [R], dinp2: &mut [R], dout: &
 /// The WGSL source, `shaders/residual_backward.wgsl`.
 pub const RESIDUAL_BACKWARD_SHADER: &str = include_str!("../../../shaders/residual_backward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: dinp1 (N) += dout (N);  dinp2 (N) += dout (N).
 pub fn residual_backward_gpu(
     gpu: &GpuContext,
@@ -37,28 +26,17 @@ pub fn residual_backward_gpu(
     dout: View,
     n: usize,
 ) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "residual_backward",
         RESIDUAL_BACKWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // dinp1 (N), accumulated
-            Access::ReadWrite, // dinp2 (N), accumulated
-            Access::Read,      // dout (N)
+            (dinp1, Access::ReadWrite), // dinp1 (N), accumulated
+            (dinp2, Access::ReadWrite), // dinp2 (N), accumulated
+            (dout, Access::Read),       // dout (N)
         ],
-        &[("WG", f64::from(WG))],
-    );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[dinp1, dinp2, dout],
-        workgroups,
+        n,
     );
 }
 

@@ -14,17 +14,6 @@ pub fn residual_forward_cpu<R: Float>(out: &mut [R], inp1: &[R], inp2: &[R], n: 
 /// The WGSL source, `shaders/residual_forward.wgsl`.
 pub const RESIDUAL_FORWARD_SHADER: &str = include_str!("../../../shaders/residual_forward.wgsl");
 
-/// Sizes for the shader; field for field the WGSL `Params` struct (padded to 16 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
-}
-
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
-
 /// Adds the kernel to `plan`: out (N) = inp1 (N) + inp2 (N).
 pub fn residual_forward_gpu(
     gpu: &GpuContext,
@@ -34,23 +23,18 @@ pub fn residual_forward_gpu(
     inp2: View,
     n: usize,
 ) {
-    let kernel = gpu.kernel(
+    super::push_elementwise(
+        gpu,
+        plan,
         "residual_forward",
         RESIDUAL_FORWARD_SHADER,
         &[
-            Access::Uniform,   // params: N
-            Access::ReadWrite, // out (N)
-            Access::Read,      // inp1 (N)
-            Access::Read,      // inp2 (N)
+            (out, Access::ReadWrite), // out (N)
+            (inp1, Access::Read),     // inp1 (N)
+            (inp2, Access::Read),     // inp2 (N)
         ],
-        &[("WG", f64::from(WG))],
+        n,
     );
-    let params = Params {
-        n: n as u32,
-        _pad: [0; 3],
-    };
-    let workgroups = gpu.grid_1d((n as u32).div_ceil(WG));
-    plan.push(gpu, kernel, Some(&params), &[out, inp1, inp2], workgroups);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -117,9 +101,10 @@ mod gpu_tests {
         // More workgroups than one dimension may hold (65535 x 64 invocations), so the grid is folded
         // and the kernel must rebuild the flat index from (wid.y, wid.x).
         let max = gpu.summary.max_compute_workgroups_per_dimension as usize;
-        let n = max * WG as usize + 3 * WG as usize + 5;
+        let n =
+            max * crate::ops::ELEMENTWISE_WG as usize + 3 * crate::ops::ELEMENTWISE_WG as usize + 5;
         assert!(
-            gpu.grid_1d((n as u32).div_ceil(WG))[1] > 1,
+            gpu.grid_1d((n as u32).div_ceil(crate::ops::ELEMENTWISE_WG))[1] > 1,
             "the launch must fold"
         );
         check(gpu, &mut TestRng::new(13), n);
