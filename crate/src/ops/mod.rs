@@ -6,6 +6,7 @@
 
 pub mod adamw_update;
 pub mod attention_backward;
+pub mod attention_decode;
 pub mod attention_forward;
 pub mod crossentropy_backward;
 pub mod crossentropy_forward;
