@@ -13,6 +13,7 @@
 //! The flat buffers use the CPU's [`ParamLayout`] order with each tensor's offset rounded up to 64 floats:
 //! WebGPU binds a buffer range only at offsets that are multiples of 256 bytes.
 
+mod decode;
 mod trainer;
 
 use std::collections::HashMap;
@@ -221,6 +222,8 @@ pub struct GpuGpt {
     forward_plans: HashMap<(usize, usize), Plan>,
     /// The (B, T) whose activations the last forward pass wrote.
     last_shape: (usize, usize),
+    /// KV caches and one-position buffers for generation, made on first use.
+    decode: Option<decode::DecodeBuffers>,
 }
 
 impl GpuGpt {
@@ -259,6 +262,7 @@ impl GpuGpt {
             train_plans: HashMap::new(),
             forward_plans: HashMap::new(),
             last_shape: (0, 0),
+            decode: None,
         };
         gpu_model.upload_params(gpu, &model.params)?;
         Ok(gpu_model)
@@ -1111,10 +1115,10 @@ impl GpuGpt {
         gpu.read_staged(&staging).await
     }
 
-    /// Generates up to `options.max_tokens` tokens after `prompt` (not repeated), exactly as the CPU model's
-    /// uncached generation does (same context window, same sampler and seed): the whole (cropped) context goes
-    /// through the forward pass for each new token and only the last position's logits come back.
-    pub async fn generate(
+    /// Generation without a cache, exactly as the CPU model's uncached generation (same context window, same
+    /// sampler and seed): the whole (cropped) context goes through the forward pass for each new token and only
+    /// the last position's logits come back. The reference `generate` (KV cache) is tested against.
+    pub async fn generate_uncached(
         &mut self,
         gpu: &GpuContext,
         prompt: &[u32],
