@@ -12,6 +12,7 @@ fn main() -> transformer_playground::Result<()> {
     use transformer_playground::corpus::{self, Corpus};
     use transformer_playground::gpu::GpuContext;
     use transformer_playground::gpu_model::GpuTrainer;
+    use transformer_playground::model::generate::SampleOptions;
     use transformer_playground::model::{Gpt, ModelConfig, TrainOptions};
     use transformer_playground::tokenizer;
 
@@ -62,6 +63,22 @@ fn main() -> transformer_playground::Result<()> {
         per_step * 1e3,
         tokens_per_s,
         steps + 1
+    );
+    // Generation with the KV cache: one position per token after a 16-token prompt.
+    let options = SampleOptions {
+        max_tokens: 40,
+        top_k: 1,
+        ..SampleOptions::default()
+    };
+    let prompt = tok.encode(&text[..16]);
+    pollster::block_on(trainer.model.generate(&gpu, &prompt, &options))?; // builds each position's plan
+    let start = Instant::now();
+    let generated = pollster::block_on(trainer.model.generate(&gpu, &prompt, &options))?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "generation (KV cache, B=1): {:.0} tokens/s ({} tokens)",
+        generated.len() as f64 / seconds,
+        generated.len()
     );
     println!(
         "\n| kernel | ms per step (dispatches timed one at a time) | share |\n| --- | ---: | ---: |"

@@ -193,8 +193,12 @@ impl GpuGpt {
         let decode = self.decode.as_ref().expect("decode buffers");
         gpu.queue
             .write_buffer(&decode.resid[0], 0, bytemuck::cast_slice(&x));
-        decode.plans[&pos].run(gpu).await?;
-        gpu.read(&decode.logits, v).await
+        // The step and the logits' copy home in one submit.
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        decode.plans[&pos].encode(&mut encoder);
+        let staging = gpu.stage(&mut encoder, &[(&decode.logits, 0, v)]);
+        gpu.queue.submit([encoder.finish()]);
+        gpu.read_staged(&staging).await
     }
 
     /// The plan of one position `pos`: every block on one row, attending over pos + 1 cached positions.

@@ -257,22 +257,48 @@ fn evaluation_loss_matches_the_cpu() {
 
 #[test]
 fn generation_matches_the_cpu() {
-    let Some(gpu) = gpu_or_skip("whole model generation (KV cache)") else { return };
-    for positional in [Positional::Learned, Positional::Sinusoidal, Positional::Rope] {
+    let Some(gpu) = gpu_or_skip("whole model generation (KV cache)") else {
+        return;
+    };
+    for positional in [
+        Positional::Learned,
+        Positional::Sinusoidal,
+        Positional::Rope,
+    ] {
         let config = small_config(positional, Activation::Gelu);
         let mut cpu = Gpt::<f32>::new(config, 5).expect("model");
         let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
         let prompt = [3u32, 1, 4];
         for options in [
-            SampleOptions { max_tokens: 12, top_k: 1, seed: 1, ..SampleOptions::default() },
-            SampleOptions { max_tokens: 12, temperature: 0.8, top_k: 10, top_p: 0.9, seed: 9, ..SampleOptions::default() },
+            SampleOptions {
+                max_tokens: 12,
+                top_k: 1,
+                seed: 1,
+                ..SampleOptions::default()
+            },
+            SampleOptions {
+                max_tokens: 12,
+                temperature: 0.8,
+                top_k: 10,
+                top_p: 0.9,
+                seed: 9,
+                ..SampleOptions::default()
+            },
         ] {
             // 12 tokens after a 3-token prompt overflow the 7-token window: the cache is rebuilt on the way.
             let expected = cpu.generate(&prompt, &options).expect("cpu");
-            let cached = pollster::block_on(gpu_model.generate(gpu, &prompt, &options)).expect("gpu");
-            let uncached = pollster::block_on(gpu_model.generate_uncached(gpu, &prompt, &options)).expect("gpu");
-            assert_eq!(cached, expected, "{positional:?} {options:?}: KV-cache generation on the GPU");
-            assert_eq!(uncached, expected, "{positional:?} {options:?}: uncached generation on the GPU");
+            let cached =
+                pollster::block_on(gpu_model.generate(gpu, &prompt, &options)).expect("gpu");
+            let uncached = pollster::block_on(gpu_model.generate_uncached(gpu, &prompt, &options))
+                .expect("gpu");
+            assert_eq!(
+                cached, expected,
+                "{positional:?} {options:?}: KV-cache generation on the GPU"
+            );
+            assert_eq!(
+                uncached, expected,
+                "{positional:?} {options:?}: uncached generation on the GPU"
+            );
         }
     }
 }
