@@ -100,7 +100,7 @@ fn assert_message(e: &transformer_playground::Error) {
 // Tokenizers
 
 proptest! {
-    #![proptest_config(cases(200))]
+    #![proptest_config(cases(1000))]
 
     /// Encoding any string gives ids inside the vocabulary, and decoding them gives the text back
     /// (char tokenizers map unseen characters to <unk>, so only BPE round-trips exactly).
@@ -147,7 +147,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(64))]
+    #![proptest_config(cases(300))]
 
     /// BPE training on small arbitrary corpora with arbitrary vocab sizes and special tokens: Ok (and
     /// then encode/decode round-trips) or a clear error.
@@ -236,7 +236,7 @@ proptest! {
 // safetensors import
 
 proptest! {
-    #![proptest_config(cases(200))]
+    #![proptest_config(cases(1000))]
 
     #[test]
     fn safetensors_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
@@ -256,7 +256,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(64))]
+    #![proptest_config(cases(300))]
 
     /// Every truncation of a valid file fails with a message.
     #[test]
