@@ -117,6 +117,12 @@ impl ModelConfig {
         if self.n_layer == 0 {
             invalid_input!("n_layer is 0: a model needs at least one block");
         }
+        if self.n_layer > 1024 {
+            invalid_input!(
+                "n_layer {} is more than the 1024 blocks this model handles",
+                self.n_layer
+            );
+        }
         if self.n_head == 0 || c == 0 {
             invalid_input!(
                 "n_head and n_embd must be at least 1 (got n_head {}, n_embd {c})",
@@ -144,13 +150,55 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             invalid_input!("dropout {} must be in [0, 1)", self.dropout);
         }
-        let params = self.param_count();
+        // Saturating sizes: a config read from a file may hold sizes whose products overflow usize
+        // (and usize is 32 bits on wasm32); param_count would then panic or wrap.
+        let params = self.param_count_saturating();
         if params > 2_000_000_000 {
             invalid_input!(
                 "{params} parameters is more than this CPU model handles; make the model smaller"
             );
         }
+        let table = self.block_size.saturating_mul(c);
+        if table > 2_000_000_000 {
+            invalid_input!(
+                "block_size {} x n_embd {c} is too large a position table; make the context or the model smaller",
+                self.block_size
+            );
+        }
         Ok(())
+    }
+
+    /// [`param_count`](Self::param_count) with saturating arithmetic, for validating untrusted sizes.
+    fn param_count_saturating(&self) -> usize {
+        let (v, c) = (self.vocab_size, self.n_embd);
+        let f = self.ffn_mult.saturating_mul(c);
+        let b = usize::from(self.bias);
+        let (mul, cc) = (usize::saturating_mul, c.saturating_mul(c));
+        let per_layer = [
+            c,
+            b * c, // ln_1
+            mul(cc, 3),
+            mul(b * 3, c), // c_attn
+            cc,
+            b * c, // attn.c_proj
+            c,
+            b * c, // ln_2
+            mul(f, c),
+            b * f, // c_fc
+            mul(c, f),
+            b * c, // mlp.c_proj
+        ]
+        .iter()
+        .fold(0usize, |a, &x| a.saturating_add(x));
+        let wpe = if self.positional == Positional::Learned {
+            mul(self.block_size, c)
+        } else {
+            0
+        };
+        mul(v, c)
+            .saturating_add(wpe)
+            .saturating_add(mul(self.n_layer, per_layer))
+            .saturating_add(c.saturating_add(b * c))
     }
 
     /// hs: channels per head.

@@ -113,6 +113,14 @@ fn read_params(bytes: &[u8], config: &ModelConfig) -> Result<Vec<f32>> {
             unexpected.join(", ")
         )));
     }
+    // The config comes from the file: do not allocate a model the file cannot hold.
+    let need = layout.total.saturating_mul(4);
+    if need > bytes.len() {
+        return Err(format_error(format!(
+            "the file has {} bytes, but its config needs {need} bytes of float32 weights: the file is truncated or its config is wrong",
+            bytes.len()
+        )));
+    }
     let mut params = vec![0.0f32; layout.total];
     // (name, shape, where in the flat buffer; None for the tied head, which is compared instead)
     type Expected<'a> = (&'a str, Vec<usize>, Option<std::ops::Range<usize>>);
