@@ -66,6 +66,12 @@ async function webgpuAdapter() {
   };
 }
 
+function adapterName(info) {
+  if (!info) return 'no WebGPU adapter';
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  return `${name || '(unnamed adapter)'}${info.is_fallback ? ' (fallback adapter)' : ''}`;
+}
+
 function cpuName() {
   return `CPU, ${navigator.hardwareConcurrency} logical cores (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'})`;
 }
@@ -91,7 +97,8 @@ async function oursGpu(c, { warmup, steps, genTokens }) {
   model.setTrainingData(data, data.subarray(0, 10_000), trainOptions(c));
   const result = await timeSteps(async () => (await model.step()).loss, { warmup, steps, tokensPerStep: c.B * c.T });
   result.dispatches_per_step = model.dispatchesPerStep();
-  result.adapter = `${summary.name || '(unnamed)'} (${summary.backend}${summary.is_fallback ? ', fallback' : ''})`;
+  // wgpu on the web does not see the adapter's name; the browser's adapter info does.
+  result.adapter = `${adapterName(await webgpuAdapter())} via wgpu ${summary.backend}`;
   result.summary = summary;
   if (genTokens > 0) {
     const prompt = data.subarray(0, 8);
@@ -220,8 +227,7 @@ async function tfjs(backend, c, { warmup, steps }) {
   result.params = model.count();
   result.backend = got;
   if (backend === 'webgpu') {
-    const info = await webgpuAdapter();
-    result.adapter = info ? `${info.vendor || '?'} ${info.architecture || ''} ${info.description || ''}`.replace(/\s+/g, ' ').trim() + (info.is_fallback ? ' (fallback)' : '') : 'none';
+    result.adapter = adapterName(await webgpuAdapter());
   } else {
     result.adapter = cpuName();
     result.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
