@@ -230,6 +230,9 @@ async function tfjs(backend, c, { warmup, steps }) {
     result.adapter = adapterName(await webgpuAdapter());
   } else {
     result.adapter = cpuName();
+    // Kernels TF.js runs per training step (one extra step, profiled; the count is the same on webgpu but for
+    // the embedding, and profiling there would cost another slow step).
+    result.kernels_per_step = (await tf.profile(step)).kernels.length;
     result.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     result.threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
   }
