@@ -9,6 +9,7 @@ use super::gpu::Gpu;
 use super::{options, to_js, to_value};
 use crate::gpu::GpuContext;
 use crate::gpu_model::{GpuTrainer, check_limits};
+use crate::model::generate::SampleOptions;
 use crate::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 
 /// A GPT whose weights, optimizer state and activations live on a WebGPU device.
@@ -79,6 +80,22 @@ impl GpuModel {
             (None, Some(model)) => Ok(model.params.clone()),
             (None, None) => Err(no_data()),
         }
+    }
+
+    /// Tokens after `prompt` on the GPU, sampled as the CPU model's `generate` does (same options); the
+    /// whole (cropped) context runs through the forward pass for each token. Needs training data set.
+    pub async fn generate(
+        &mut self,
+        prompt: Vec<u32>,
+        sample_options: JsValue,
+    ) -> Result<Vec<u32>, JsError> {
+        let sample_options: SampleOptions = options(sample_options, "sampling options")?;
+        let trainer = self.trainer.as_mut().ok_or_else(no_data)?;
+        trainer
+            .model
+            .generate(&self.gpu, &prompt, &sample_options)
+            .await
+            .map_err(to_js)
     }
 
     /// Dispatches recorded per optimizer step (after the first step).

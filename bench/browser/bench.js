@@ -1,0 +1,255 @@
+// Side-by-side training benchmark in one browser page: our GPT (wasm core) on WebGPU and on the CPU, and the
+// same architecture written with TensorFlow.js on its `webgpu` and `wasm` backends. Driven by run.mjs, which
+// calls window.tpBench.<name>(options) one benchmark at a time and collects the results.
+//
+// TensorFlow.js is loaded as its UMD bundles (global `tf`) by bench.html; the page's CSP allows only same-origin
+// scripts and wasm compilation, which is all tfjs needs (no COOP/COEP, so its wasm backend runs single-threaded
+// with SIMD, as our CPU path does).
+import init, { CpuModel, Gpu, GpuModel } from '/pkg/transformer_playground.js';
+
+const tf = window.tf;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared pieces
+
+/** Deterministic token stream over `vocab` symbols with some structure to learn (a counter with noise). */
+function tokenStream(n, vocab) {
+  const tokens = new Uint32Array(n);
+  let state = 12345;
+  for (let i = 0; i < n; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    tokens[i] = state % 4 === 0 ? (state >>> 8) % vocab : (i * 7) % vocab;
+  }
+  return tokens;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Runs `step` warmup + timed times (awaiting each) and reports per-step times and tokens/s of the median. */
+async function timeSteps(step, { warmup, steps, tokensPerStep }) {
+  const losses = [];
+  const t0 = performance.now();
+  for (let i = 0; i < warmup; i++) losses.push(await step());
+  const firstMs = performance.now() - t0;
+  const times = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    losses.push(await step());
+    times.push(performance.now() - start);
+  }
+  const medianMs = median(times);
+  return { warmup, steps, step_ms: times, median_ms: medianMs, warmup_ms: firstMs, tokens_per_s: (tokensPerStep * 1000) / medianMs, losses };
+}
+
+let wasmReady;
+function ready() {
+  wasmReady ??= init();
+  return wasmReady;
+}
+
+/** The browser's WebGPU adapter as it describes itself (the one both libraries get by default). */
+async function webgpuAdapter() {
+  if (!navigator.gpu) return null;
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    is_fallback: adapter.isFallbackAdapter ?? info.isFallbackAdapter,
+  };
+}
+
+function adapterName(info) {
+  if (!info) return 'no WebGPU adapter';
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  return `${name || '(unnamed adapter)'}${info.is_fallback ? ' (fallback adapter)' : ''}`;
+}
+
+function cpuName() {
+  return `CPU, ${navigator.hardwareConcurrency} logical cores (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'})`;
+}
+
+function modelConfig(c) {
+  return { vocab_size: c.vocab, n_layer: c.L, n_head: c.NH, n_embd: c.C, block_size: c.T, positional: 'learned', activation: 'gelu', dropout: 0, bias: true, ffn_mult: 4 };
+}
+
+function trainOptions(c) {
+  // Constant learning rate (no warm-up, no decay) so both libraries take the same steps.
+  return { batch_size: c.B, seq_len: c.T, grad_accum: 1, steps: 100000, lr: c.lr, min_lr: c.lr, warmup_steps: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, grad_clip: 1.0, seed: 1337 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ours
+
+async function oursGpu(c, { warmup, steps, genTokens }) {
+  await ready();
+  const gpu = await Gpu.open();
+  const summary = gpu.summary();
+  const model = new GpuModel(gpu, modelConfig(c), 1);
+  const data = tokenStream(200_000, c.vocab);
+  model.setTrainingData(data, data.subarray(0, 10_000), trainOptions(c));
+  const result = await timeSteps(async () => (await model.step()).loss, { warmup, steps, tokensPerStep: c.B * c.T });
+  result.dispatches_per_step = model.dispatchesPerStep();
+  // wgpu on the web does not see the adapter's name; the browser's adapter info does.
+  result.adapter = `${adapterName(await webgpuAdapter())} via wgpu ${summary.backend}`;
+  result.summary = summary;
+  if (genTokens > 0) {
+    const prompt = data.subarray(0, 8);
+    await model.generate(prompt, { max_tokens: 1, temperature: 0 });
+    const start = performance.now();
+    const out = await model.generate(prompt, { max_tokens: genTokens, temperature: 0 });
+    result.generate = { tokens: out.length, ms: performance.now() - start, tokens_per_s: (out.length * 1000) / (performance.now() - start), kv_cache: false };
+  }
+  model.free();
+  return result;
+}
+
+async function oursCpu(c, { warmup, steps, genTokens }) {
+  await ready();
+  const model = new CpuModel(modelConfig(c), 1);
+  const data = tokenStream(200_000, c.vocab);
+  model.setTrainingData(data, data.subarray(0, 10_000), trainOptions(c));
+  const result = await timeSteps(async () => model.step().loss, { warmup, steps, tokensPerStep: c.B * c.T });
+  result.adapter = cpuName();
+  result.params = model.paramCount;
+  if (genTokens > 0) {
+    const prompt = data.subarray(0, 8);
+    model.generate(prompt, { max_tokens: 4, temperature: 0 });
+    const start = performance.now();
+    const out = model.generate(prompt, { max_tokens: genTokens, temperature: 0 });
+    const ms = performance.now() - start;
+    result.generate = { tokens: out.length, ms, tokens_per_s: (out.length * 1000) / ms, kv_cache: true };
+  }
+  model.free();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The same GPT in TensorFlow.js: pre-norm blocks, learned positions, causal multi-head attention, GELU (tanh
+// form) MLP, final LayerNorm, head tied to the token embedding, softmax cross-entropy, Adam.
+
+function tfGpt(c, { oneHotEmbedding }) {
+  const { L, NH, C, T, vocab: V } = c;
+  const HS = C / NH;
+  const normal = (shape) => tf.variable(tf.randomNormal(shape, 0, 0.02));
+  const zeros = (shape) => tf.variable(tf.zeros(shape));
+  const ones = (shape) => tf.variable(tf.ones(shape));
+  const p = { wte: normal([V, C]), wpe: normal([T, C]), lnfG: ones([C]), lnfB: zeros([C]), layers: [] };
+  for (let l = 0; l < L; l++) {
+    p.layers.push({
+      ln1G: ones([C]), ln1B: zeros([C]),
+      wqkv: normal([C, 3 * C]), bqkv: zeros([3 * C]),
+      wproj: normal([C, C]), bproj: zeros([C]),
+      ln2G: ones([C]), ln2B: zeros([C]),
+      wfc: normal([C, 4 * C]), bfc: zeros([4 * C]),
+      wfcproj: normal([4 * C, C]), bfcproj: zeros([C]),
+    });
+  }
+  // (T, T): 0 on and below the diagonal, -1e9 above it.
+  const mask = tf.tidy(() => tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)).mul(-1e9));
+  const scale = 1 / Math.sqrt(HS);
+
+  const layerNorm = (x, g, b) => {
+    const mean = x.mean(-1, true);
+    const xc = x.sub(mean);
+    const rstd = tf.rsqrt(xc.square().mean(-1, true).add(1e-5));
+    return xc.mul(rstd).mul(g).add(b);
+  };
+  const gelu = (x) => x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+  const heads = (x, B) => x.reshape([B, T, NH, HS]).transpose([0, 2, 1, 3]); // (B, NH, T, HS)
+
+  /** Mean cross-entropy of targets (B*T) given idx (B*T), both int32 tensors. */
+  function loss(idx, targets, B) {
+    const N = B * T;
+    // (N, C): the token embeddings. tf.gather's gradient has no wasm kernel, so there it is a one-hot matmul.
+    const tok = oneHotEmbedding ? tf.oneHot(idx, V).cast('float32').matMul(p.wte) : tf.gather(p.wte, idx);
+    let x = tok.reshape([B, T, C]).add(p.wpe).reshape([N, C]); // (N, C)
+    for (const w of p.layers) {
+      const h = layerNorm(x, w.ln1G, w.ln1B);
+      const qkv = h.matMul(w.wqkv).add(w.bqkv); // (N, 3C)
+      const [q, k, v] = tf.split(qkv, 3, 1).map((t) => heads(t, B));
+      const att = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask)); // (B, NH, T, T)
+      const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([N, C]);
+      x = x.add(y.matMul(w.wproj).add(w.bproj));
+      const m = gelu(layerNorm(x, w.ln2G, w.ln2B).matMul(w.wfc).add(w.bfc)); // (N, 4C)
+      x = x.add(m.matMul(w.wfcproj).add(w.bfcproj));
+    }
+    const logits = layerNorm(x, p.lnfG, p.lnfB).matMul(p.wte, false, true); // (N, V), tied head
+    const onehot = tf.oneHot(targets, V).cast('float32'); // cast: on wasm, oneHot(..., 'float32') gives int bits
+    return tf.logSoftmax(logits).mul(onehot).sum().neg().div(N);
+  }
+  const count = () => tf.util.sizeFromShape(p.wte.shape) + tf.util.sizeFromShape(p.wpe.shape) + 2 * C + p.layers.reduce((s, w) => s + Object.values(w).reduce((a, v) => a + v.size, 0), 0);
+  const dispose = () => {
+    mask.dispose();
+    for (const v of [p.wte, p.wpe, p.lnfG, p.lnfB, ...p.layers.flatMap((w) => Object.values(w))]) v.dispose();
+  };
+  return { loss, count, dispose };
+}
+
+async function tfjs(backend, c, { warmup, steps }) {
+  if (backend === 'wasm') tf.wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  const ok = await tf.setBackend(backend);
+  await tf.ready();
+  const got = tf.getBackend();
+  if (!ok || got !== backend) throw new Error(`TensorFlow.js backend ${backend} did not start (running on ${got})`);
+  const model = tfGpt(c, { oneHotEmbedding: backend === 'wasm' });
+  const optimizer = tf.train.adam(c.lr, 0.9, 0.99, 1e-8);
+  const data = tokenStream(200_000, c.vocab);
+  let state = 99;
+  const batch = () => {
+    const idx = new Int32Array(c.B * c.T);
+    const tgt = new Int32Array(c.B * c.T);
+    for (let b = 0; b < c.B; b++) {
+      state = (state * 1103515245 + 12345) >>> 0;
+      const start = state % (data.length - c.T - 1);
+      for (let t = 0; t < c.T; t++) {
+        idx[b * c.T + t] = data[start + t];
+        tgt[b * c.T + t] = data[start + t + 1];
+      }
+    }
+    return [tf.tensor1d(idx, 'int32'), tf.tensor1d(tgt, 'int32')];
+  };
+  const step = async () => {
+    const [idx, tgt] = batch();
+    const loss = optimizer.minimize(() => model.loss(idx, tgt, c.B), true);
+    const value = (await loss.data())[0]; // wait for the GPU, as our step awaits its readback
+    tf.dispose([idx, tgt, loss]);
+    return value;
+  };
+  const result = await timeSteps(step, { warmup, steps, tokensPerStep: c.B * c.T });
+  result.params = model.count();
+  result.backend = got;
+  if (backend === 'webgpu') {
+    result.adapter = adapterName(await webgpuAdapter());
+  } else {
+    result.adapter = cpuName();
+    // Kernels TF.js runs per training step (one extra step, profiled; the count is the same on webgpu but for
+    // the embedding, and profiling there would cost another slow step).
+    result.kernels_per_step = (await tf.profile(step)).kernels.length;
+    result.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    result.threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  }
+  result.memory = tf.memory().numTensors;
+  optimizer.dispose();
+  model.dispose();
+  return result;
+}
+
+window.tpBench = {
+  ready: async () => {
+    await ready();
+    return { webgpu: await webgpuAdapter(), tfjs: tf.version.tfjs, userAgent: navigator.userAgent, isolated: self.crossOriginIsolated };
+  },
+  oursGpu,
+  oursCpu,
+  tfjsWebgpu: (c, o) => tfjs('webgpu', c, o),
+  tfjsWasm: (c, o) => tfjs('wasm', c, o),
+};
+document.getElementById('status').textContent = 'ready';
