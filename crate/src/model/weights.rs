@@ -63,8 +63,35 @@ pub fn save_safetensors(model: &Gpt<f32>, tokenizer: Option<&str>) -> Result<Vec
     if let Some(tokenizer) = tokenizer {
         metadata.push((META_TOKENIZER.to_string(), tokenizer.to_string()));
     }
-    safetensors::serialize(views, Some(metadata.into_iter().collect()))
-        .map_err(|e| format_error(format!("cannot write safetensors: {e}")))
+    let bytes = safetensors::serialize(views, Some(metadata.into_iter().collect()))
+        .map_err(|e| format_error(format!("cannot write safetensors: {e}")))?;
+    Ok(with_sorted_header(bytes))
+}
+
+/// The same file with its JSON header's keys in sorted order, so that saving the same model twice gives the same
+/// bytes (the safetensors crate writes the metadata from a `HashMap`, whose order changes from map to map).
+/// Reordering keys keeps the header's length, so the tensor data and its offsets stay where they are.
+fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    else {
+        return bytes;
+    };
+    let Some(header) = bytes.get(8..8 + len) else {
+        return bytes;
+    };
+    // serde_json's Value keeps object keys in a BTreeMap: parsing and writing again sorts them.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header.trim_ascii_end()) else {
+        return bytes;
+    };
+    let mut sorted = value.to_string().into_bytes();
+    if sorted.len() > len {
+        return bytes;
+    }
+    sorted.resize(len, b' '); // the header's padding to an 8-byte boundary, as the crate writes it
+    bytes[8..8 + len].copy_from_slice(&sorted);
+    bytes
 }
 
 /// What a safetensors file holds, validated.
@@ -397,5 +424,29 @@ mod tests {
             .import_safetensors(&save_safetensors(&same, None).unwrap())
             .unwrap();
         assert_eq!(model.params, same.params);
+    }
+
+    #[test]
+    fn saving_twice_gives_the_same_bytes() {
+        let model = Gpt::<f32>::new(tiny_config_for_determinism(), 3).unwrap();
+        let first = save_safetensors(&model, Some("{\"tokenizer\": 1}")).unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                save_safetensors(&model, Some("{\"tokenizer\": 1}")).unwrap(),
+                first
+            );
+        }
+        let loaded = load_safetensors(&first).unwrap();
+        assert_eq!(loaded.model.params, model.params);
+    }
+
+    fn tiny_config_for_determinism() -> crate::model::ModelConfig {
+        crate::model::ModelConfig {
+            n_layer: 1,
+            n_head: 2,
+            n_embd: 8,
+            block_size: 4,
+            ..crate::model::ModelConfig::reference(11)
+        }
     }
 }
