@@ -949,7 +949,7 @@ impl GpuGpt {
             invalid_input!("a training step needs at least one micro-batch");
         }
         for (inputs, targets) in batches {
-            self.check_batch(inputs, Some(targets), b, t)?;
+            self.config.check_batch(inputs, Some(targets), b, t)?;
         }
         // Any WebGPU validation error (a shader the browser rejects, a binding too large) becomes this step's
         // error instead of silently skipped work.
@@ -1074,7 +1074,7 @@ impl GpuGpt {
         b: usize,
         t: usize,
     ) -> Result<()> {
-        self.check_batch(inputs, targets, b, t)?;
+        self.config.check_batch(inputs, targets, b, t)?;
         self.ensure_capacity(gpu, b, t, 1);
         let with_targets = targets.is_some();
         let key = (b, t * 2 + usize::from(with_targets));
@@ -1203,36 +1203,6 @@ impl GpuGpt {
         }
         totals.sort_by(|a, b| b.1.total_cmp(&a.1));
         totals
-    }
-
-    fn check_batch(
-        &self,
-        inputs: &[u32],
-        targets: Option<&[u32]>,
-        b: usize,
-        t: usize,
-    ) -> Result<()> {
-        let v = self.config.vocab_size;
-        if b == 0 || t == 0 {
-            invalid_input!("empty batch: B = {b}, T = {t}");
-        }
-        if t > self.config.block_size {
-            invalid_input!(
-                "sequence of {t} tokens is longer than the model's block_size {}",
-                self.config.block_size
-            );
-        }
-        if inputs.len() != b * t || targets.is_some_and(|targets| targets.len() != b * t) {
-            invalid_input!("a batch of B*T = {b}*{t} tokens needs that many inputs and targets");
-        }
-        if let Some(&bad) = inputs
-            .iter()
-            .chain(targets.unwrap_or(&[]))
-            .find(|&&id| id as usize >= v)
-        {
-            invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
-        }
-        Ok(())
     }
 }
 

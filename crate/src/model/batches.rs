@@ -2,6 +2,7 @@
 //! same data from the same seed (the GPU model is checked against the CPU step by step).
 
 use super::rng::Rng;
+use super::{ModelConfig, TrainOptions};
 use crate::{Result, invalid_input};
 
 /// Training windows drawn at random from a token stream, and fixed validation windows drawn once.
@@ -52,6 +53,45 @@ impl Batches {
             batch_size,
             seq_len,
         })
+    }
+
+    /// The sampler of a training run of `config` with `options`, after the checks both trainers make: T (0 means
+    /// the block size) fits the model, B and the accumulation are at least 1, every token is in the vocabulary.
+    pub fn for_training(
+        config: &ModelConfig,
+        train: Vec<u32>,
+        val: Vec<u32>,
+        options: &TrainOptions,
+    ) -> Result<Self> {
+        let seq_len = if options.seq_len == 0 {
+            config.block_size
+        } else {
+            options.seq_len
+        };
+        if seq_len > config.block_size {
+            invalid_input!(
+                "seq_len {seq_len} is longer than the model's block_size {}",
+                config.block_size
+            );
+        }
+        if options.batch_size == 0 || options.grad_accum == 0 {
+            invalid_input!("batch_size and grad_accum must be at least 1");
+        }
+        let batches = Self::new(
+            train,
+            val,
+            options.batch_size,
+            seq_len,
+            options.eval_batches,
+            options.seed,
+        )?;
+        let v = config.vocab_size;
+        if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
+            invalid_input!(
+                "token id {bad} in the data is outside the model's vocabulary of {v}; train the model with the tokenizer that made the data"
+            );
+        }
+        Ok(batches)
     }
 
     /// All token ids of both streams (for checking them against a vocabulary).

@@ -87,6 +87,41 @@ impl ModelConfig {
         }
     }
 
+    /// Checks a batch of `b` sequences of `t` tokens (`targets` optional) against this model: sizes, the block
+    /// size and the vocabulary. Both devices call it before anything runs.
+    pub fn check_batch(
+        &self,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        b: usize,
+        t: usize,
+    ) -> Result<()> {
+        let v = self.vocab_size;
+        if b == 0 || t == 0 {
+            invalid_input!("empty batch: B = {b}, T = {t}");
+        }
+        if t > self.block_size {
+            invalid_input!(
+                "sequence of {t} tokens is longer than the model's block_size {}",
+                self.block_size
+            );
+        }
+        if inputs.len() != b * t {
+            invalid_input!("{} input tokens given for B*T = {b}*{t}", inputs.len());
+        }
+        if let Some(targets) = targets
+            && targets.len() != b * t
+        {
+            invalid_input!("{} target tokens given for B*T = {b}*{t}", targets.len());
+        }
+        for &tok in inputs.iter().chain(targets.unwrap_or(&[])) {
+            if tok as usize >= v {
+                invalid_input!("token id {tok} is outside the vocabulary of {v} tokens");
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and validates a config from JSON.
     pub fn from_json(json: &str) -> Result<Self> {
         let config: Self = serde_json::from_str(json).map_err(|e| {

@@ -195,7 +195,7 @@ impl<R: Float> Gpt<R> {
         resize(&mut self.grads, self.layout.total);
     }
 
-    /// Checks token ids and sizes before anything runs.
+    /// Checks token ids and sizes before anything runs (see [`ModelConfig::check_batch`]).
     pub fn check_batch(
         &self,
         inputs: &[u32],
@@ -203,30 +203,7 @@ impl<R: Float> Gpt<R> {
         b: usize,
         t: usize,
     ) -> Result<()> {
-        let v = self.config.vocab_size;
-        if b == 0 || t == 0 {
-            invalid_input!("empty batch: B = {b}, T = {t}");
-        }
-        if t > self.config.block_size {
-            invalid_input!(
-                "sequence of {t} tokens is longer than the model's block_size {}",
-                self.config.block_size
-            );
-        }
-        if inputs.len() != b * t {
-            invalid_input!("{} input tokens given for B*T = {b}*{t}", inputs.len());
-        }
-        if let Some(targets) = targets
-            && targets.len() != b * t
-        {
-            invalid_input!("{} target tokens given for B*T = {b}*{t}", targets.len());
-        }
-        for &tok in inputs.iter().chain(targets.unwrap_or(&[])) {
-            if tok as usize >= v {
-                invalid_input!("token id {tok} is outside the vocabulary of {v} tokens");
-            }
-        }
-        Ok(())
+        self.config.check_batch(inputs, targets, b, t)
     }
 
     fn ensure_acts(&mut self, b: usize, t: usize, dropout: bool) {

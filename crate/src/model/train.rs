@@ -138,37 +138,11 @@ impl Trainer {
         val: Vec<u32>,
         options: TrainOptions,
     ) -> Result<Self> {
-        let seq_len = if options.seq_len == 0 {
-            model.config.block_size
-        } else {
-            options.seq_len
-        };
-        if seq_len > model.config.block_size {
-            invalid_input!(
-                "seq_len {seq_len} is longer than the model's block_size {}",
-                model.config.block_size
-            );
-        }
-        if options.batch_size == 0 || options.grad_accum == 0 {
-            invalid_input!("batch_size and grad_accum must be at least 1");
-        }
         if !(options.lr.is_finite() && options.lr >= 0.0 && options.min_lr >= 0.0) {
             invalid_input!("learning rates must be finite and not negative");
         }
-        let batches = Batches::new(
-            train,
-            val,
-            options.batch_size,
-            seq_len,
-            options.eval_batches,
-            options.seed,
-        )?;
-        let v = model.config.vocab_size;
-        if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
-            invalid_input!(
-                "token id {bad} in the data is outside the model's vocabulary of {v}; train the model with the tokenizer that made the data"
-            );
-        }
+        let batches = Batches::for_training(&model.config, train, val, &options)?;
+        let seq_len = batches.seq_len;
         let n = model.params.len();
         Ok(Self {
             model,
