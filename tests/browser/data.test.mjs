@@ -42,7 +42,10 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
       [{ name: 'photo.txt', mimeType: 'text/plain', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]) }, /binary/],
       [{ name: 'latin1.txt', mimeType: 'text/plain', buffer: Buffer.from('caf\xe9 cr\xe8me', 'latin1') }, /not valid UTF-8/],
       [{ name: 'empty.txt', mimeType: 'text/plain', buffer: Buffer.alloc(0) }, /empty/],
-      [{ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(21 * 2 ** 20, 'a') }, /takes text up to 20\.0 MiB/],
+      // Issue 9's 50 MB file: refused before it is read, with the limit and what to do.
+      [{ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(50 * 2 ** 20, 'a') }, /is 50\.0 MiB; the playground takes text up to 20\.0 MiB/],
+      // A file name is user text too: shown as text, never parsed as HTML.
+      [{ name: '<img src=x onerror="window.tpInjected=1">.txt', mimeType: 'text/plain', buffer: Buffer.from([0, 1, 2, 3]) }, /binary/],
     ];
     for (const [file, reason] of bad) {
       await page.setInputFiles('#user-file', file);
@@ -62,6 +65,9 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
       target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     });
     await page.waitForFunction(() => window.tp.store.corpus?.name === 'dropped.txt');
+    // No element came from the markup in a file name, and nothing ran.
+    assert.equal(await page.$$eval('#panels img', (l) => l.length), 0);
+    assert.equal(await page.evaluate(() => window.tpInjected), undefined);
     assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
     assert.equal(await page.$$eval('#corpus-preview i', (l) => l.length), 0);
     await screenshot(page, 'panel-data-own-text');
@@ -71,6 +77,13 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
     await waitReady(page);
     assert.equal(await corpusText(page), dropped);
     assert.equal(await page.textContent('#corpus-source'), 'dropped.txt');
+    // A file whose name is markup: loaded, and its name shown as text.
+    await openPanel(page, 'data');
+    const markupName = '<b id="injected">bold</b>.txt';
+    await page.setInputFiles('#user-file', { name: markupName, mimeType: 'text/plain', buffer: Buffer.from('some text\n'.repeat(20)) });
+    await page.waitForFunction((name) => window.tp.store.corpus?.name === name, markupName);
+    assert.equal(await page.textContent('#corpus-source'), markupName, 'the name is shown as typed');
+    assert.equal(await page.$$eval('#injected', (l) => l.length), 0, 'and not parsed');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

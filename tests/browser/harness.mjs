@@ -100,3 +100,24 @@ export async function openPanel(page, id) {
 export async function capabilities(page) {
   return page.evaluate(() => window.tp.store.caps);
 }
+
+// ---- A tiny model for the training tests: char tokenizer on a short repetitive text, one layer.
+
+export const TINY = { '#m-layers': 1, '#m-heads': 2, '#m-dmodel': 16, '#m-context': 16, '#m-ffn': 64 };
+export const TEXT = 'abcabd abcabd abcabe abcabd. '.repeat(60);
+
+export async function setUpTinyModel(page, text = TEXT) {
+  await openPanel(page, 'data');
+  await page.fill('#user-text', text);
+  await page.click('#use-text');
+  await openPanel(page, 'tokenizer');
+  await page.selectOption('#tok-kind', 'char');
+  await page.click('#train-tokenizer');
+  await page.waitForFunction(() => window.tp.store.tokenizer?.summary.kind === 'char');
+  await openPanel(page, 'model');
+  for (const [id, v] of Object.entries(TINY)) await page.fill(id, String(v));
+  await page.selectOption('#m-pos', 'learned');
+  const status = await page.textContent('#model-status');
+  if (status !== '') throw new Error(`the tiny model's settings were refused: ${status}`);
+}
+

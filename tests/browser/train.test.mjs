@@ -3,24 +3,7 @@
 // same chart. Skipped (with the coming-soon check) when the core has no model yet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
-
-export const TINY = { '#m-layers': 1, '#m-heads': 2, '#m-dmodel': 16, '#m-context': 16, '#m-ffn': 64 };
-export const TEXT = 'abcabd abcabd abcabe abcabd. '.repeat(60);
-
-export async function setUpTinyModel(page, text = TEXT) {
-  await openPanel(page, 'data');
-  await page.fill('#user-text', text);
-  await page.click('#use-text');
-  await openPanel(page, 'tokenizer');
-  await page.selectOption('#tok-kind', 'char');
-  await page.click('#train-tokenizer');
-  await page.waitForFunction(() => window.tp.store.tokenizer?.summary.kind === 'char');
-  await openPanel(page, 'model');
-  for (const [id, v] of Object.entries(TINY)) await page.fill(id, String(v));
-  await page.selectOption('#m-pos', 'learned');
-  assert.equal(await page.textContent('#model-status'), '');
-}
+import { TEXT, capabilities, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
 
 export async function trainSteps(page, steps, { evalEvery = 10 } = {}) {
   await openPanel(page, 'training');

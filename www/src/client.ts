@@ -16,7 +16,10 @@ export class CoreClient {
    *  fresh worker is started, which has lost the old one's state (the page reloads what it needs). */
   onCrash: ((reason: string) => void) | null = null;
   /** Called after every restart (a crash or `restart`), to load the state back into the fresh worker. */
-  onRestart: (() => void) | null = null;
+  onRestart: (() => Promise<void> | void) | null = null;
+  /** Settles when the latest restart's `onRestart` has loaded the state back (at once if there was none):
+   *  wait for it before asking a restarted worker what it holds. */
+  restored: Promise<void> = Promise.resolve();
 
   constructor() {
     this.worker = this.spawn();
@@ -35,7 +38,7 @@ export class CoreClient {
     for (const pending of this.pending.values()) pending.reject(new Error(reason));
     this.pending.clear();
     this.worker = this.spawn();
-    this.onRestart?.();
+    this.restored = Promise.resolve(this.onRestart?.()).catch(() => undefined);
   }
 
   private attach(worker: Worker): void {
@@ -50,6 +53,11 @@ export class CoreClient {
       this.pending.delete(message.id);
       if (message.ok) pending.resolve(message.value);
       else pending.reject(new Error(message.error));
+      if (!message.ok && message.fatal) {
+        // The core trapped (a panic): its module is not to be trusted, so start over in a fresh worker.
+        this.onCrash?.(message.error);
+        this.restart(`the core's worker was restarted after an internal error (${message.error})`);
+      }
     };
     worker.onerror = (event) => {
       event.preventDefault();

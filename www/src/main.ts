@@ -21,7 +21,14 @@ import { sessionPanel, restoreModelConfig, restoreSession } from './panels/sessi
 declare global {
   interface Window {
     /** The page's state, for tests and the curious (open the console). */
-    tp?: { store: Store; ready: boolean; showPanel: (id: string) => void };
+    tp?: {
+      store: Store;
+      ready: boolean;
+      showPanel: (id: string) => void;
+      /** Fault drills (tests, and anyone curious how the page recovers): 'device' loses the WebGPU device,
+       *  'panic' makes the core panic, 'crash' kills the worker. */
+      simulateFault: (kind: 'device' | 'panic' | 'crash') => Promise<void>;
+    };
   }
 }
 
@@ -154,21 +161,38 @@ async function chooseBackend(backend: Backend): Promise<void> {
   await backendHooks.runCheck(backend);
 }
 
+/** A notice above every panel (the worker died and came back), until dismissed. */
+function showCrashNotice(text: string): void {
+  document.getElementById('crash-notice')?.remove();
+  const dismiss = h('button', { type: 'button', id: 'crash-dismiss' }, 'Dismiss');
+  const notice = h('p', { id: 'crash-notice', class: 'notice', role: 'alert' }, text, ' ', dismiss);
+  dismiss.addEventListener('click', () => notice.remove());
+  byId('panels').prepend(notice);
+}
+
 async function start(): Promise<void> {
   setupTheme();
   await restoreModelConfig(ctx);
   setupPanels();
   core.onCrash = (reason) => {
-    byId('backend-why').textContent = `The core's worker stopped (${reason}); it was restarted and your text and tokenizer were loaded back.`;
+    const text = `The core's worker stopped (${reason}). It was restarted; your text, tokenizer and the latest snapshot of the model were loaded back.`;
+    byId('backend-why').textContent = text;
+    showCrashNotice(text);
   };
-  core.onRestart = () => {
-    // A fresh worker knows nothing: give it the current tokenizer and the last kept model again.
+  core.onRestart = async () => {
+    // A fresh worker knows nothing: give it the current tokenizer and the model's latest kept weights (the
+    // last snapshot of a run, or the model as it was when the run ended).
     const tokenizer = store.tokenizer;
-    if (tokenizer) core.call('loadTokenizer', tokenizer.json, store.corpus?.text ?? '').catch(() => undefined);
-    if (store.modelInfo) {
-      db.load<Uint8Array>('model-weights')
-        .then((bytes) => (bytes ? core.call('loadModel', bytes) : Promise.reject(new Error('no stored model'))))
-        .catch(() => store.set('modelInfo', null));
+    if (tokenizer) await core.call('loadTokenizer', tokenizer.json, store.corpus?.text ?? '').catch(() => undefined);
+    const bytes = await db.load<Uint8Array>('model-weights');
+    if (!bytes) {
+      if (store.modelInfo) store.set('modelInfo', null);
+      return;
+    }
+    try {
+      store.set('modelInfo', await core.call('loadModel', bytes));
+    } catch {
+      store.set('modelInfo', null);
     }
   };
   const caps = await core.call('capabilities');
@@ -204,7 +228,12 @@ async function start(): Promise<void> {
   document.documentElement.dataset.ready = 'true';
 }
 
-window.tp = { store, ready: false, showPanel: (id: string) => showPanel(id) };
+window.tp = {
+  store,
+  ready: false,
+  showPanel: (id: string) => showPanel(id),
+  simulateFault: (kind) => core.call('simulateFault', kind),
+};
 start().catch((error: unknown) => {
   setBadge('error', 'error', errorMessage(error));
   byId('panels').prepend(h('p', { class: 'notice', role: 'alert' }, `Something went wrong: ${errorMessage(error)}`));

@@ -77,6 +77,10 @@ export interface ModelHandle {
   embeddings(): EmbeddingCapture;
   saveSafetensors(tokenizerJson: string | undefined): Uint8Array;
   readonly tokenizerJson: string | undefined;
+  /** The current weights, flat, in nanoGPT's order (the same order on both backends). */
+  params(): Float32Array | Promise<Float32Array>;
+  /** Replaces the weights (a snapshot, or another backend's model); the next `configure` starts a new run. */
+  setParams(params: Float32Array): void;
   free(): void;
 }
 
@@ -113,6 +117,8 @@ function wrap(model: Binding): ModelHandle {
       const value = model.tokenizerJson;
       return typeof value === 'string' ? value : undefined;
     },
+    params: () => method(model, 'params')() as Float32Array,
+    setParams: (params) => void method(model, 'setParams')(params),
     free: () => (typeof model.free === 'function' ? (model.free as () => void).call(model) : undefined),
   };
 }
@@ -131,55 +137,11 @@ export function loadModel(ModelClass: unknown, bytes: Uint8Array): ModelHandle {
   return wrap(load.call(ModelClass, bytes));
 }
 
-/** The flat parameter order of the core's models (nanoGPT's named_parameters), as [name, length]. */
-function flatOrder(config: CoreModelConfig): [string, number][] {
-  const { vocab_size: V, n_embd: C, block_size: T, n_layer: L, ffn_mult } = config;
-  const F = ffn_mult * C;
-  const order: [string, number][] = [['transformer.wte.weight', V * C]];
-  if (config.positional === 'learned') order.push(['transformer.wpe.weight', T * C]);
-  for (let l = 0; l < L; l++) {
-    const h = `transformer.h.${l}.`;
-    order.push(
-      [`${h}ln_1.weight`, C], [`${h}ln_1.bias`, C],
-      [`${h}attn.c_attn.weight`, 3 * C * C], [`${h}attn.c_attn.bias`, 3 * C],
-      [`${h}attn.c_proj.weight`, C * C], [`${h}attn.c_proj.bias`, C],
-      [`${h}ln_2.weight`, C], [`${h}ln_2.bias`, C],
-      [`${h}mlp.c_fc.weight`, F * C], [`${h}mlp.c_fc.bias`, F],
-      [`${h}mlp.c_proj.weight`, C * F], [`${h}mlp.c_proj.bias`, C],
-    );
-  }
-  order.push(['transformer.ln_f.weight', C], ['transformer.ln_f.bias', C]);
-  return order;
-}
-
-/** Copies flat weights into a safetensors file laid out like `template` (same config), so a CPU model can
- *  import weights trained on the GPU. `lm_head.weight` is tied to wte. */
-function fillSafetensors(template: Uint8Array, config: CoreModelConfig, params: Float32Array): Uint8Array {
-  const out = template.slice();
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(out.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
-  const base = 8 + headerLength;
-  let offset = 0;
-  const write = (name: string, from: number, length: number) => {
-    const entry = header[name];
-    if (!entry || entry.data_offsets[1] - entry.data_offsets[0] !== 4 * length) throw new Error(`the layout of ${name} is not the expected one`);
-    for (let i = 0; i < length; i++) view.setFloat32(base + entry.data_offsets[0] + 4 * i, params[from + i], true);
-  };
-  for (const [name, length] of flatOrder(config)) {
-    write(name, offset, length);
-    if (name === 'transformer.wte.weight' && header['lm_head.weight']) write('lm_head.weight', offset, length);
-    offset += length;
-  }
-  if (offset !== params.length) throw new Error(`expected ${offset} parameters, got ${params.length}`);
-  return out;
-}
-
 /** A new model on the WebGPU device `gpu`: `new GpuModel(gpu, configJson, seed)` (crate/src/wasm/gpu_model.rs).
  *  It trains there (`setTrainingData`, async `step`, `evaluate`). Generation, captures and safetensors run on a
- *  CPU copy of the weights, made by `sync()` after a run: the weights are read back (`params()`), written into
- *  the CPU model's safetensors layout, and imported. The layout is checked first: the untrained weights of the
- *  same seed must give exactly the CPU model's own file, byte for byte, or the copy is refused. */
+ *  CPU twin of the weights, made by `sync()`: the weights are read back (`params()`) and handed to a CPU model
+ *  (`setParams`). Both models lay out their weights in nanoGPT's order; the first sync checks it: the untrained
+ *  weights of the same seed must be equal on both, value for value, or the copy is refused. */
 export function openGpuModel(
   GpuModelClass: unknown,
   CpuModelClass: unknown,
@@ -192,11 +154,24 @@ export function openGpuModel(
   type GpuClass = new (gpu: unknown, config: string, seed: number) => Binding;
   const model = new (GpuModelClass as GpuClass)(gpu, JSON.stringify(config), seed >>> 0);
   let twin: ModelHandle | null = null;
+  let layoutChecked = false;
   const viaTwin = <K extends keyof ModelHandle>(what: string, key: K) =>
     ((...args: unknown[]) => {
       if (!twin) throw new Error(`${what} needs the weights on the CPU; train a step first (or choose “CPU” in Run on).`);
       return (twin[key] as (...a: unknown[]) => unknown)(...args);
     }) as ModelHandle[K];
+  const checkLayout = async (cpu: ModelHandle) => {
+    const fresh = new (GpuModelClass as GpuClass)(gpu, JSON.stringify(config), seed >>> 0);
+    try {
+      const onGpu = (await method(fresh, 'params')()) as Float32Array;
+      const onCpu = cpu.params() as Float32Array;
+      if (onGpu.length !== onCpu.length || onGpu.some((x, i) => x !== onCpu[i])) {
+        throw new Error('the GPU and CPU models lay out their weights differently in this build');
+      }
+    } finally {
+      if (typeof fresh.free === 'function') (fresh.free as () => void).call(fresh);
+    }
+  };
   return {
     backend: 'webgpu',
     paramCount,
@@ -211,29 +186,26 @@ export function openGpuModel(
     embeddings: viaTwin('The embeddings map', 'embeddings'),
     saveSafetensors: viaTwin('Saving', 'saveSafetensors'),
     tokenizerJson: undefined,
+    params: () => method(model, 'params')() as Promise<Float32Array>,
+    setParams: (params) => void method(model, 'setParams')(params),
     async sync() {
       if (typeof CpuModelClass !== 'function') return;
-      const cpu = new (CpuModelClass as BindingClass)(JSON.stringify(config), seed >>> 0);
+      const cpu = twin ?? openModel(CpuModelClass, config, seed);
       try {
-        const template = method(cpu, 'saveSafetensors')(undefined) as Uint8Array;
-        const fresh = new (GpuModelClass as GpuClass)(gpu, JSON.stringify(config), seed >>> 0);
-        const initial = (await method(fresh, 'params')()) as Float32Array;
-        if (typeof fresh.free === 'function') (fresh.free as () => void).call(fresh);
-        const check = fillSafetensors(template, config, initial);
-        if (check.length !== template.length || check.some((b, i) => b !== template[i])) {
-          throw new Error('the GPU and CPU models lay out their weights differently in this build');
+        if (!layoutChecked) {
+          await checkLayout(cpu);
+          layoutChecked = true;
         }
-        const trained = (await method(model, 'params')()) as Float32Array;
-        method(cpu, 'importSafetensors')(fillSafetensors(template, config, trained));
-        twin?.free();
-        twin = wrap(cpu);
+        cpu.setParams((await method(model, 'params')()) as Float32Array);
+        twin = cpu;
       } catch (error) {
-        if (typeof cpu.free === 'function') (cpu.free as () => void).call(cpu);
+        if (cpu !== twin) cpu.free();
         throw error;
       }
     },
     free: () => {
       twin?.free();
+      twin = null;
       if (typeof model.free === 'function') (model.free as () => void).call(model);
     },
   };

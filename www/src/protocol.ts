@@ -123,6 +123,9 @@ export interface CoreApi {
   pauseTraining(): void;
   /** Forgets the model (and stops a running `train`). */
   resetModel(): void;
+  /** Fault drills for the tests and the Backend panel: 'device' destroys the WebGPU device (as a GPU reset
+   *  would), 'panic' makes the core panic (a bug), 'crash' throws an uncaught error that kills the worker. */
+  simulateFault(kind: 'device' | 'panic' | 'crash'): void;
   /** The current model, or null. */
   modelInfo(): ModelInfo | null;
   /** Generates after `prompt`, sending a `GenerateProgress` per token. */
@@ -142,7 +145,7 @@ export interface CoreApi {
 export type Request = { id: number; method: keyof CoreApi; args: unknown[] };
 export type Response =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: string }
+  | { id: number; ok: false; error: string; fatal?: boolean }
   | { id: number; progress: unknown };
 
 // ---- The model (CPU now, GPU later). The page speaks this protocol; the worker maps it onto the core's model
@@ -190,17 +193,28 @@ export interface TrainRequest {
   backend: Backend;
   /** The parameter count (the GPU model does not report it). */
   paramCount: number;
+  /** Send a snapshot of the weights every this many steps (default SNAPSHOT_EVERY); 0 turns them off. */
+  snapshotEvery?: number;
 }
+
+/** Steps between snapshots of the weights during a run: what a lost device or a reload can cost at most. */
+export const SNAPSHOT_EVERY = 50;
 
 export type TrainProgress =
   | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
   | { kind: 'eval'; step: number; valLoss: number; valPpl: number }
-  | { kind: 'paused'; step: number };
+  | { kind: 'paused'; step: number }
+  /** The weights after `step` (safetensors, with the tokenizer), kept off the GPU so a fault loses little. */
+  | { kind: 'snapshot'; step: number; bytes: Uint8Array };
 
 export interface TrainSummary {
   steps: number;
-  /** Why training stopped early (paused, reset, diverged), if it did. */
+  /** Why training stopped early ('paused', 'reset', 'device-lost'), if it did. */
   stopped?: string;
+  /** With 'device-lost': what the browser said, and the step of the snapshot the model was restored from
+   *  (0: there was none yet, and the model is gone). The restored model is on the CPU. */
+  reason?: string;
+  restoredStep?: number;
 }
 
 export interface ModelInfo {

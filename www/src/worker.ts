@@ -32,6 +32,7 @@ import type {
 import { displayBytes, displayText, hexBytes } from './tokens';
 import { loadModel, openGpuModel, openModel, type ModelHandle } from './model-adapter';
 import { TRAIN_FRACTION } from './split';
+import { SNAPSHOT_EVERY } from './protocol';
 import type { AttentionStep } from './attention-math';
 
 const { Gpu, matmulForwardCpu, version } = wasm;
@@ -291,8 +292,81 @@ let inspectable = true;
 let configured = false;
 let running = false;
 let pauseRequested = false;
+/** The latest snapshot of the current model's weights (safetensors), kept off the GPU: what a lost device
+ *  falls back to. */
+let snapshot: { step: number; bytes: Uint8Array } | null = null;
 
 const yieldToMessages = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** The model a run trains: fresh weights, or (fine-tuning) the current weights moved to the run's backend. */
+async function modelForRun(request: TrainRequest): Promise<ModelHandle> {
+  const seed = request.options.seed;
+  if (!request.keepWeights || !model) {
+    model?.free();
+    model = null;
+    return request.backend === 'webgpu'
+      ? openGpuModel(optional.GpuModel, optional.CpuModel, await openGpu(), request.config, seed, request.paramCount)
+      : openModel(optional.CpuModel, request.config, seed);
+  }
+  const current = model;
+  const config = modelConfig(current);
+  const weights = await current.params();
+  const next =
+    request.backend === 'webgpu'
+      ? openGpuModel(optional.GpuModel, optional.CpuModel, await openGpu(), config, seed, current.paramCount)
+      : openModel(optional.CpuModel, config, seed);
+  try {
+    next.setParams(weights);
+  } catch (error) {
+    next.free();
+    throw error;
+  }
+  current.free();
+  model = null;
+  return next;
+}
+
+/** Why the WebGPU device under `handle` is gone, or null when `error` is something else. */
+async function deviceLoss(handle: ModelHandle, error: unknown): Promise<string | null> {
+  if (handle.backend !== 'webgpu') return null;
+  const device = (gpu ? await gpu.catch(() => null) : null) as { lostReason?: string } | null;
+  // The browser reports the loss (GPUDevice.lost) a moment after the failed call that revealed it.
+  for (let waited = 0; device && waited <= DEVICE_LOST_GRACE_MS; waited += 50) {
+    if (device.lostReason) return device.lostReason;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return /device (was |is )?lost/i.test(message) ? message : null;
+}
+const DEVICE_LOST_GRACE_MS = 1000;
+
+/** After a lost device: drop the model and the device (the next WebGPU run opens a new one) and bring the
+ *  latest snapshot back as a CPU model, which can continue on the CPU or move to a new device. */
+function recoverFromDeviceLoss(handle: ModelHandle, reason: string, steps: number): TrainSummary {
+  try {
+    handle.free();
+  } catch {
+    // a model on a lost device may refuse even this; it is dropped either way
+  }
+  gpu = null;
+  model = null;
+  configured = false;
+  if (!snapshot) return { steps, stopped: 'device-lost', reason };
+  model = loadModel(optional.CpuModel, snapshot.bytes);
+  inspectable = true;
+  return { steps, stopped: 'device-lost', reason, restoredStep: snapshot.step };
+}
+
+/** Copies the weights off the GPU (if they are there), keeps them as the latest snapshot and sends them to
+ *  the page, which stores them in the browser (a reload brings them back). */
+async function takeSnapshot(handle: ModelHandle, step: number, progress: (value: unknown) => void): Promise<void> {
+  await syncToCpu(handle);
+  if (!inspectable) return;
+  const bytes = handle.saveSafetensors(tokenizer?.toJson());
+  snapshot = { step, bytes };
+  const message: TrainProgress = { kind: 'snapshot', step, bytes };
+  progress(message);
+}
 
 async function train(request: TrainRequest, progress: (value: unknown) => void): Promise<TrainSummary> {
   await ready;
@@ -305,23 +379,18 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
     if (trainIds.length <= request.options.seq_len) {
       throw new Error(`the training text has ${trainIds.length} tokens, fewer than the context (${request.options.seq_len}): use more text or a shorter context`);
     }
-    if (request.keepWeights && model?.backend === 'webgpu') {
-      throw new Error('fine-tuning a model trained on WebGPU is not in this build yet: train it on the CPU (Run on: CPU) to fine-tune it');
-    }
-    if (!request.keepWeights || !model) {
-      model?.free();
-      model = null;
-      inspectable = request.backend !== 'webgpu';
-      model =
-        request.backend === 'webgpu'
-          ? openGpuModel(optional.GpuModel, optional.CpuModel, await openGpu(), request.config, request.options.seed, request.paramCount)
-          : openModel(optional.CpuModel, request.config, request.options.seed);
-    }
+    const next = await modelForRun(request);
+    model = next;
+    inspectable = next.backend === 'cpu';
     configured = false;
-    model.configure(request.options, trainIds, valIds);
+    snapshot = null;
+    next.configure(request.options, trainIds, valIds);
     configured = true;
+    // A fine-tuning run starts from weights worth keeping: they are its first snapshot.
+    if (request.keepWeights && (request.snapshotEvery ?? SNAPSHOT_EVERY) > 0) await takeSnapshot(next, 0, progress);
   }
   const active = model!;
+  const snapshotEvery = request.snapshotEvery ?? SNAPSHOT_EVERY;
   running = true;
   pauseRequested = false;
   const start = performance.now();
@@ -337,25 +406,34 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
       }
       if (model !== active) return { steps: last, stopped: 'reset' };
       if (last >= request.options.steps) break;
-      const stats = await active.step();
-      last = stats.step;
-      tokens += stats.tokens;
-      const elapsedMs = performance.now() - start;
-      const step: TrainProgress = {
-        kind: 'step',
-        step: stats.step,
-        loss: stats.loss,
-        lr: stats.lr,
-        gradNorm: stats.grad_norm,
-        tokens: stats.tokens,
-        tokensPerSec: tokens / Math.max(1e-9, elapsedMs / 1000),
-        elapsedMs,
-      };
-      progress(step);
-      if (request.options.eval_interval > 0 && (stats.step % request.options.eval_interval === 0 || stats.step >= request.options.steps)) {
-        const e = await active.evaluate();
-        const evaluated: TrainProgress = { kind: 'eval', step: e.step, valLoss: e.val_loss, valPpl: e.val_ppl };
-        progress(evaluated);
+      try {
+        const stats = await active.step();
+        last = stats.step;
+        tokens += stats.tokens;
+        const elapsedMs = performance.now() - start;
+        const step: TrainProgress = {
+          kind: 'step',
+          step: stats.step,
+          loss: stats.loss,
+          lr: stats.lr,
+          gradNorm: stats.grad_norm,
+          tokens: stats.tokens,
+          tokensPerSec: tokens / Math.max(1e-9, elapsedMs / 1000),
+          elapsedMs,
+        };
+        progress(step);
+        if (request.options.eval_interval > 0 && (stats.step % request.options.eval_interval === 0 || stats.step >= request.options.steps)) {
+          const e = await active.evaluate();
+          const evaluated: TrainProgress = { kind: 'eval', step: e.step, valLoss: e.val_loss, valPpl: e.val_ppl };
+          progress(evaluated);
+        }
+        if (snapshotEvery > 0 && stats.step % snapshotEvery === 0 && stats.step < request.options.steps) {
+          await takeSnapshot(active, stats.step, progress);
+        }
+      } catch (error) {
+        const lost = await deviceLoss(active, error);
+        if (lost) return recoverFromDeviceLoss(active, lost, last);
+        throw error;
       }
       await yieldToMessages();
     }
@@ -387,7 +465,23 @@ async function resetModel(): Promise<void> {
   model?.free();
   model = null;
   configured = false;
+  snapshot = null;
   pauseRequested = true;
+}
+
+/** The fault drills (see CoreApi.simulateFault). */
+async function simulateFault(kind: 'device' | 'panic' | 'crash'): Promise<void> {
+  await ready;
+  if (kind === 'device') {
+    if (!gpu) throw new Error('there is no WebGPU device to lose: train on WebGPU first');
+    (await gpu).destroy();
+  } else if (kind === 'panic') {
+    need((wasm as unknown as { debugPanic?: (message: string) => void }).debugPanic, 'the panic drill')('a drill: the core panicked on purpose');
+  } else {
+    setTimeout(() => {
+      throw new Error('a drill: the worker crashed on purpose');
+    }, 0);
+  }
 }
 
 // ---- Generation, inspection, weights.
@@ -557,6 +651,7 @@ const api: Handlers = {
   train,
   pauseTraining,
   resetModel,
+  simulateFault,
   modelInfo: async () => (model ? { backend: model.backend, inspectable, paramCount: model.paramCount, config: modelConfig(model) } : null),
   generate,
   stopGeneration: async () => {
@@ -580,6 +675,13 @@ self.onmessage = async (event: MessageEvent<Request>) => {
     response = { id, ok: true, value: await handler(...args, (progress: unknown) => post({ id, progress })) };
   } catch (error) {
     response = { id, ok: false, error: error instanceof Error ? error.message : String(error) };
+    if (error instanceof WebAssembly.RuntimeError) {
+      // A trap: a panic in the core (a bug) or an out-of-memory. The module's state cannot be trusted any more,
+      // so the page must start a fresh worker; say what the core reported.
+      const panic = (wasm as unknown as { lastPanic?: () => string | undefined }).lastPanic?.();
+      const report = (panic ?? error.message).replace(/\s*\n\s*/g, ' ');
+      response = { id, ok: false, fatal: true, error: `the core stopped on an internal error (${report}); this is a bug` };
+    }
   }
   post(response);
 };

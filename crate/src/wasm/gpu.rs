@@ -1,6 +1,7 @@
 //! The WebGPU device from JavaScript, and the matmul kernel check the page runs at start.
 
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use wasm_bindgen::prelude::*;
 
@@ -13,6 +14,8 @@ use crate::ops::matmul_forward::{matmul_forward_cpu, matmul_forward_run};
 pub struct Gpu {
     /// Shared with every `GpuModel` opened on this device.
     pub(crate) context: Rc<GpuContext>,
+    /// Why the device was lost (set by wgpu's device-lost callback), or None while it works.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 #[wasm_bindgen]
@@ -20,9 +23,37 @@ impl Gpu {
     /// Opens the browser's WebGPU adapter, or fails with a message saying why there is none.
     pub async fn open() -> Result<Gpu, JsError> {
         let context = GpuContext::new().await.map_err(to_js)?;
+        let lost = Arc::new(Mutex::new(None));
+        let report = lost.clone();
+        context
+            .device
+            .set_device_lost_callback(move |reason, message| {
+                let why = match (reason, message.trim()) {
+                    (wgpu::DeviceLostReason::Destroyed, "") => "destroyed".to_string(),
+                    (_, "") => "the browser or the driver gave it up".to_string(),
+                    (_, text) => text.to_string(),
+                };
+                if let Ok(mut slot) = report.lock() {
+                    slot.get_or_insert(why);
+                }
+            });
         Ok(Gpu {
             context: Rc::new(context),
+            lost,
         })
+    }
+
+    /// Why the device was lost (a GPU reset, a driver update, `destroy()`), or `undefined` while it works.
+    /// Once lost, a device stays lost: open a new `Gpu` to continue on WebGPU.
+    #[wasm_bindgen(getter, js_name = lostReason)]
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Destroys the device at once, as a GPU reset would (the device-lost path can be tested with it).
+    /// Every model on it stops working; their calls fail with a message saying the device was lost.
+    pub fn destroy(&self) {
+        self.context.device.destroy();
     }
 
     /// The adapter's name, backend, fallback flag, key limits and features, as a plain object.

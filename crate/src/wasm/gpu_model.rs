@@ -48,12 +48,29 @@ impl GpuModel {
         let train_options: TrainOptions = options(train_options, "training options")?;
         let Some(model) = &self.initial else {
             return Err(JsError::new(
-                "this model already has training data; create a new GpuModel to start over",
+                "this model already has training data: call setParams(await params()) first to fine-tune it from its current weights",
             ));
         };
         self.trainer =
             Some(GpuTrainer::new(&self.gpu, model, train, val, train_options).map_err(to_js)?);
         self.initial = None;
+        Ok(())
+    }
+
+    /// Replaces the weights with `params` (flat, in the order `params()` returns them: a snapshot, or the
+    /// weights of a CPU model) and forgets the training data and optimizer state, so `setTrainingData`
+    /// starts a new run (fine-tuning) from these weights. Throws, changing nothing, when the count does not
+    /// fit the config.
+    #[wasm_bindgen(js_name = setParams)]
+    pub fn set_params(&mut self, params: Vec<f32>) -> Result<(), JsError> {
+        let config = match (&self.trainer, &self.initial) {
+            (Some(trainer), _) => trainer.model.config.clone(),
+            (None, Some(model)) => model.config.clone(),
+            (None, None) => return Err(no_data()),
+        };
+        let model = Gpt::from_params(config, params).map_err(to_js)?;
+        self.initial = Some(model);
+        self.trainer = None;
         Ok(())
     }
 

@@ -12,9 +12,33 @@ pub mod gpu_model;
 pub mod model;
 pub mod tokenizer;
 
+/// The report of the last panic (a bug in the core), kept so JavaScript can show it after the trap.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut slot) = LAST_PANIC.lock() {
+            *slot = Some(info.to_string());
+        }
+        // The message, file, line and a JS stack in the console, instead of a bare `unreachable`.
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// What the last panic said ("panicked at crate/src/...: message"), or `undefined` if none happened.
+/// A panic is a bug in the core: it surfaces in JavaScript as a `WebAssembly.RuntimeError` ("unreachable"),
+/// and the module's state is not to be trusted after it. Callers show this text and start a fresh module
+/// (the page restarts its worker).
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.lock().ok().and_then(|slot| slot.clone())
+}
+
+/// Panics on purpose with `message`, so tests can check how a panic is reported and recovered from.
+#[wasm_bindgen(js_name = debugPanic)]
+pub fn debug_panic(message: &str) {
+    panic!("{message}");
 }
 
 /// The version of the core, from Cargo.toml.
@@ -35,6 +59,7 @@ pub(crate) fn options<T: serde::de::DeserializeOwned>(
     } else if value.is_undefined() || value.is_null() {
         "{}".to_string()
     } else {
+        reject_non_finite(&value, what)?;
         js_sys::JSON::stringify(&value)
             .ok()
             .and_then(|s| s.as_string())
@@ -43,6 +68,33 @@ pub(crate) fn options<T: serde::de::DeserializeOwned>(
             })?
     };
     serde_json::from_str(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
+/// JSON has no NaN or Infinity (`JSON.stringify` writes them as `null`), so a field set to one would read as
+/// "invalid type: null"; name the field and its value instead.
+fn reject_non_finite(value: &JsValue, what: &str) -> Result<(), JsError> {
+    if !value.is_object() {
+        return Ok(());
+    }
+    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        if let Some(number) = pair.get(1).as_f64()
+            && !number.is_finite()
+        {
+            let name = pair.get(0).as_string().unwrap_or_default();
+            return Err(JsError::new(&format!(
+                "{what}: `{name}` is {}; it must be a finite number",
+                if number.is_nan() {
+                    "NaN"
+                } else if number > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A plain JavaScript object (JSON-compatible: maps become objects, not `Map`s).

@@ -231,6 +231,11 @@ impl CpuModel {
         self.tokenizer.clone()
     }
 
+    /// The current weights, flat, in nanoGPT's order (the order `GpuModel.params()` uses).
+    pub fn params(&self) -> Vec<f32> {
+        self.model().params.clone()
+    }
+
     /// Replaces the weights with `params` (flat, in the order `GpuModel.params()` returns them), so that
     /// a model trained on the GPU can generate, be inspected and be saved here. Throws, changing nothing,
     /// when the count does not fit the config; an optimiser this model holds keeps its moments.

@@ -70,6 +70,7 @@ export async function restoreSession(ctx: Ctx): Promise<void> {
     clearTimeout(modelTimer);
     modelTimer = window.setTimeout(() => void db.save('model', value), 300);
   });
+  document.documentElement.dataset.restored = 'true';
   document.dispatchEvent(new Event('tp-restored'));
 }
 

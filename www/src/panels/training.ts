@@ -7,7 +7,7 @@ import { chartFigure, drawChart } from '../chart';
 import { errorMessage, formatCount } from '../format';
 import { TRAIN_FRACTION } from '../state';
 import type { ModelConfig, Phase } from '../state';
-import type { CoreModelConfig, CoreTrainOptions, TrainProgress } from '../protocol';
+import { SNAPSHOT_EVERY, type CoreModelConfig, type CoreTrainOptions, type TrainProgress } from '../protocol';
 import { checkConfig, modelSize } from '../model-size';
 import * as db from '../db';
 
@@ -21,6 +21,8 @@ export interface TrainSettings {
   weightDecay: number;
   clip: number;
   evalEvery: number;
+  /** Steps between snapshots of the weights (kept in the browser): what a fault can cost at most. 0: none. */
+  snapshotEvery: number;
   seed: number;
 }
 
@@ -34,6 +36,7 @@ export const DEFAULT_TRAIN: TrainSettings = {
   weightDecay: 0.1,
   clip: 1,
   evalEvery: 25,
+  snapshotEvery: SNAPSHOT_EVERY,
   seed: 1,
 };
 
@@ -53,6 +56,7 @@ export function checkTraining(s: TrainSettings): string | null {
     ['batch', 1, 512],
     ['accumulation', 1, 64],
     ['evalEvery', 1, 100000],
+    ['snapshotEvery', 0, 100000],
     ['seed', 0, 2 ** 32 - 1],
   ];
   for (const [key, lo, hi] of whole) {
@@ -71,7 +75,7 @@ export function checkTraining(s: TrainSettings): string | null {
 declare global {
   interface Window {
     tpTrainCheck?: { error: string | null; tokensPerStep: number };
-    tpTraining?: { state: string; phases: Phase[] };
+    tpTraining?: { state: string; phases: Phase[]; runs: number };
   }
 }
 
@@ -133,9 +137,16 @@ export const trainingPanel: Panel = {
       weightDecay: numberField('t-wd', 'Weight decay', d.weightDecay, { min: 0, max: 1, step: 'any' }),
       clip: numberField('t-clip', 'Gradient clip', d.clip, { min: 0, step: 'any', hint: 'global norm; 0 = off' }),
       evalEvery: numberField('t-eval', 'Validate every', d.evalEvery, { min: 1, hint: 'steps' }),
+      snapshotEvery: numberField('t-snapshot', 'Snapshot every', d.snapshotEvery, { min: 0, hint: 'steps; a crash loses at most this many (0 = off)' }),
       seed: numberField('t-seed', 'Seed', d.seed, { min: 0 }),
     };
     const status = h('p', { id: 'train-status', class: 'message', role: 'status', 'aria-live': 'polite' });
+    /** What a fault (lost device, reload mid-run) did to the model and how to go on; stays until the next run. */
+    const notice = h('p', { id: 'train-notice', class: 'notice', role: 'alert', hidden: true });
+    const showNotice = (text: string | null) => {
+      notice.textContent = text ?? '';
+      notice.hidden = text === null;
+    };
     const budget = h('p', { id: 'train-budget', class: 'explain' });
     const buttons = ['Start', 'Pause', 'Resume', 'Reset'].map((label) =>
       h('button', { type: 'button', id: `train-${label.toLowerCase()}`, disabled: true }, label),
@@ -164,6 +175,7 @@ export const trainingPanel: Panel = {
       ),
       h('form', { class: 'grid-form', id: 'train-form' }, ...Object.values(f).map((x) => x.wrap)),
       status,
+      notice,
       budget,
       controls,
       soon,
@@ -201,7 +213,9 @@ export const trainingPanel: Panel = {
     let state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
     let hasModel = false;
     let lastSettings: TrainSettings | null = null;
-    const publish = () => (window.tpTraining = { state, phases });
+    /** Runs started on this page (tests wait for the next one). */
+    let runs = 0;
+    const publish = () => (window.tpTraining = { state, phases, runs });
     /** Where a new run trains: WebGPU when chosen and the GPU model exists, else the CPU model. */
     const trainingBackend = (): 'webgpu' | 'cpu' | null => {
       const { caps, backend } = ctx.store;
@@ -271,6 +285,8 @@ export const trainingPanel: Panel = {
         return;
       }
       lastSettings = settings;
+      runs += 1;
+      showNotice(null);
       const fineTune = !resume && keep.checked && hasModel;
       if (!resume) {
         if (!fineTune) phases.length = 0;
@@ -279,6 +295,16 @@ export const trainingPanel: Panel = {
         phases.push({ corpus: corpus!.name, offset, steps: [], evals: [] });
       }
       const phase = phases.at(-1)!;
+      /** The step of the run's latest snapshot (the weights a fault falls back to), or null before the first. */
+      let snapshotStep: number | null = resume ? (phase.steps.at(-1)?.step ?? null) : null;
+      const keptPhases = (upTo: number) =>
+        phases.map((p) => (p === phase ? { ...p, steps: p.steps.filter((x) => x.step <= upTo), evals: p.evals.filter((x) => x.step <= upTo) } : { ...p, steps: [...p.steps], evals: [...p.evals] }));
+      /** After a fault: the run's charts go back to the snapshot the model was restored from. */
+      const rewindTo = (step: number) => {
+        phase.steps = phase.steps.filter((x) => x.step <= step);
+        phase.evals = phase.evals.filter((x) => x.step <= step);
+        progressBar.value = step;
+      };
       const where = trainingBackend() ?? 'cpu';
       const on = where === 'webgpu' ? 'on WebGPU' : 'on the CPU';
       status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…`;
@@ -300,6 +326,12 @@ export const trainingPanel: Panel = {
               progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
             } else if (p.kind === 'eval') {
               phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
+            } else if (p.kind === 'snapshot') {
+              // Kept in the browser as it arrives: a reload or a dead worker loses at most SNAPSHOT_EVERY steps.
+              snapshotStep = p.step;
+              void db.save('model-weights', p.bytes);
+              void db.save('training-phases', keptPhases(p.step));
+              void db.save('training-run', { interrupted: true, step: p.step });
             }
             publish();
             scheduleDraw();
@@ -312,14 +344,38 @@ export const trainingPanel: Panel = {
             resume,
             backend: where,
             paramCount: modelSize(model, vocab, settings.batch).params,
+            snapshotEvery: settings.snapshotEvery,
           },
         );
+        void db.save('training-run', null);
+        if (summary.stopped === 'device-lost') {
+          if (summary.restoredStep !== undefined) rewindTo(summary.restoredStep);
+          else phases.pop();
+        }
         if (summary.stopped !== 'reset') {
           // Tell the others (Save & load keeps it in the browser; Embeddings redraws).
           ctx.store.set('modelInfo', await ctx.core.call('modelInfo'));
           ctx.store.set('phases', phases.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
         }
-        if (summary.stopped === 'paused') {
+        if (summary.stopped === 'device-lost') {
+          const restored = summary.restoredStep;
+          status.textContent = `Training stopped: the GPU device was lost at step ${summary.steps}.`;
+          status.dataset.kind = 'error';
+          if (restored !== undefined) {
+            showNotice(
+              `The GPU device was lost at step ${summary.steps} (${summary.reason}). The model was restored from its snapshot of step ${restored} ` +
+                `(snapshots are kept off the GPU every ${settings.snapshotEvery} steps), so ${summary.steps - restored} steps were lost. ` +
+                'To continue, press Start with “Keep the trained weights” checked: on WebGPU it opens a new device; choose CPU in “Run on” to train there.',
+            );
+            hasModel = true;
+            setState('done');
+            keep.checked = true;
+          } else {
+            showNotice(`The GPU device was lost at step ${summary.steps} (${summary.reason}), before the first snapshot (every ${settings.snapshotEvery} steps): start again.`);
+            hasModel = false;
+            setState('idle');
+          }
+        } else if (summary.stopped === 'paused') {
           status.textContent = `Paused at step ${summary.steps}.`;
           setState('paused');
         } else if (summary.stopped === 'reset') {
@@ -329,9 +385,18 @@ export const trainingPanel: Panel = {
           setState('done');
         }
       } catch (error) {
+        void db.save('training-run', null);
+        // A dead worker was restarted with the latest snapshot: wait for it, then show the run from there.
+        await ctx.core.restored;
+        const crashed = /worker/.test(errorMessage(error));
+        if (crashed) {
+          if (snapshotStep !== null) rewindTo(snapshotStep);
+          else phase.steps.length = 0;
+        }
         if (phase.steps.length > 0) {
-          // Diverged or failed mid-run: the core kept the last good weights.
+          // Diverged or failed mid-run: the core kept the last good weights (or the latest snapshot came back).
           ctx.store.set('modelInfo', await ctx.core.call('modelInfo').catch(() => null));
+          ctx.store.set('phases', phases.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
         }
         status.textContent = `Training stopped: ${errorMessage(error)}`;
         status.dataset.kind = 'error';
@@ -364,6 +429,18 @@ export const trainingPanel: Panel = {
       touched = true;
       update();
       if (!checkTraining(read())) void db.save('training-settings', read());
+    });
+    // A reload during a run: the model came back from the latest snapshot (restored by the Save & load panel).
+    void db.load<{ interrupted: boolean; step: number } | null>('training-run').then((run) => {
+      if (!run?.interrupted) return;
+      void db.save('training-run', null);
+      const explain = () => {
+        if (!ctx.store.modelInfo || state === 'running') return;
+        showNotice(`The page was closed or reloaded during training. The model came back from its snapshot of step ${run.step}; press Start with “Keep the trained weights” checked to continue.`);
+        keep.checked = true;
+      };
+      if (document.documentElement.dataset.restored) explain();
+      else document.addEventListener('tp-restored', explain, { once: true });
     });
     // The settings of the last visit.
     void db.load<TrainSettings>('training-settings').then((saved) => {
