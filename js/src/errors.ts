@@ -5,11 +5,19 @@ export class PlaygroundError extends Error {
   override name = 'PlaygroundError';
 }
 
+/** What the core's panic hook recorded of the last panic (crate/src/wasm/mod.rs `lastPanic`), on one line. */
+let panicReport: () => string | undefined = () => undefined;
+
+/** Called once the core is loaded, with its `lastPanic`. */
+export function setPanicReport(lastPanic: (() => string | undefined) | undefined): void {
+  if (lastPanic) panicReport = () => lastPanic()?.replace(/\s*\n\s*/g, ' ');
+}
+
 /** The message of anything thrown: a JsError from the core arrives as an Error, a panic as a RuntimeError. */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) {
     // A panic inside the core surfaces as `RuntimeError: unreachable`; the panic hook has already logged it.
-    if (error.name === 'RuntimeError') return `the WebAssembly core crashed (${error.message}); reload to recover`;
+    if (error.name === 'RuntimeError') return `the WebAssembly core crashed (${panicReport() ?? error.message}); reload to recover`;
     return error.message;
   }
   return String(error);

@@ -20,7 +20,7 @@ export type {
 } from './tokenizer.js';
 export { corpora, generateCorpus } from './corpus.js';
 export type { CorpusInfo, GenerateCorpusOptions } from './corpus.js';
-export { createModel, DEFAULT_CONFIG, hasModelApi, loadModel, Model } from './model.js';
+export { createModel, DEFAULT_CONFIG, DeviceLostError, hasModelApi, loadModel, Model } from './model.js';
 export type {
   AttentionMaps,
   Backend,

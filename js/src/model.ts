@@ -90,6 +90,9 @@ export interface TrainOptions {
   evalBatches?: number;
   /** Seed of the batch sampler and dropout (default 1337). */
   seed?: number;
+  /** On WebGPU: copy the weights to the CPU every this many steps (default 50; 0: only when needed), so a lost
+   *  GPU device costs at most this many steps. */
+  snapshotEvery?: number;
   /** Called after every step. */
   onProgress?: (progress: TrainProgress) => void;
   /** Called after every evaluation. */
@@ -185,6 +188,7 @@ interface CoreGpuModel {
   step(): Promise<RawStep>;
   evaluate(): Promise<RawEval>;
   params(): Promise<Float32Array>;
+  setParams?(params: Float32Array): void;
   free(): void;
 }
 
@@ -200,6 +204,22 @@ interface GpuSide {
   steps: number;
   evalInterval: number;
   behind: boolean;
+  /** The step whose weights the CPU copy holds (the latest snapshot). */
+  syncedStep: number;
+}
+
+/** train() on WebGPU stopped because the device was lost (a GPU reset, a driver update, `simulateDeviceLoss`).
+ *  The model has moved to the CPU with the weights of its latest snapshot, `restoredStep`; train() again (with
+ *  text or tokens) to continue there. */
+export class DeviceLostError extends PlaygroundError {
+  override name = 'DeviceLostError';
+  constructor(
+    message: string,
+    readonly lostAtStep: number,
+    readonly restoredStep: number,
+  ) {
+    super(message);
+  }
 }
 
 interface CoreModelClass {
@@ -313,9 +333,8 @@ export class Model extends EventTarget {
   /** A model disposed while busy: freed when the running call ends. */
   #pendingFree: CoreModel | null = null;
   #hasData = false;
-  readonly backend: 'cpu' | 'webgpu';
-  /** Why this backend was chosen (for 'auto'). */
-  readonly backendReason: string;
+  #backend: 'cpu' | 'webgpu';
+  #backendReason: string;
 
   private constructor(inner: CoreModel, tokenizer: Tokenizer | null, ownsTokenizer: boolean, backend: 'cpu' | 'webgpu', reason: string, gpu: GpuSide | null) {
     super();
@@ -323,9 +342,26 @@ export class Model extends EventTarget {
     this.#gpu = gpu;
     this.#tokenizer = tokenizer;
     this.#ownsTokenizer = ownsTokenizer;
-    this.backend = backend;
-    this.backendReason = reason;
+    this.#backend = backend;
+    this.#backendReason = reason;
     track('model', 1);
+  }
+
+  /** Where the model trains: 'webgpu', or 'cpu' (chosen so, or after a lost GPU device). */
+  get backend(): 'cpu' | 'webgpu' {
+    return this.#backend;
+  }
+
+  /** Why this backend was chosen (for 'auto'), or why the model left WebGPU. */
+  get backendReason(): string {
+    return this.#backendReason;
+  }
+
+  /** Destroys this model's WebGPU device at once, as a GPU reset would: a running train() stops with a
+   *  DeviceLostError and the model continues on the CPU from its latest snapshot. For testing how an app
+   *  handles a lost device; does nothing on the CPU. */
+  simulateDeviceLoss(): void {
+    (this.#gpu?.device as { destroy?: () => void } | undefined)?.destroy?.();
   }
 
   /** A new model with random weights. */
@@ -357,7 +393,7 @@ export class Model extends EventTarget {
     try {
       // Initialised from the same seed exactly as the CPU copy is.
       const gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
-      const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false };
+      const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false, syncedStep: 0 };
       return new Model(inner, tokenizer ?? null, false, 'webgpu', chosen.reason, gpu);
     } catch (error) {
       inner.free();
@@ -484,6 +520,17 @@ export class Model extends EventTarget {
       checkSignal(signal, 'training');
       if (!Number.isInteger(steps) || steps < 0) throw new PlaygroundError(`${what}: steps must be a whole number >= 0 (got ${steps})`);
       const hasData = options.text !== undefined || options.tokens !== undefined;
+      const gpu = this.#gpu;
+      if (hasData && gpu?.hasData && gpu.model.setParams) {
+        // New data for a model on WebGPU: start a new run from its current weights (fine-tuning).
+        const params = await gpu.model.params().catch(async (error: unknown) => {
+          throw (await this.#deviceLoss(error)) ?? wrapError(what, error);
+        });
+        guard(what, () => gpu.model.setParams!(params));
+        gpu.hasData = false;
+        gpu.steps = 0;
+        gpu.syncedStep = 0;
+      }
       if (hasData) this.#setData(options, steps);
       else if (!this.#hasData) {
         throw new PlaygroundError(`${what}: no training data yet: pass text (or tokens) to the first train() call`);
@@ -502,11 +549,17 @@ export class Model extends EventTarget {
           const gpu = this.#gpu;
           let s: RawStep;
           if (gpu) {
-            s = await gpu.model.step().catch((error: unknown) => {
-              throw wrapError(what, error);
+            s = await gpu.model.step().catch(async (error: unknown) => {
+              throw (await this.#deviceLoss(error)) ?? wrapError(what, error);
             });
             gpu.steps = s.step;
             gpu.behind = true;
+            const every = options.snapshotEvery ?? 50;
+            if (every > 0 && s.step % every === 0) {
+              await this.#sync().catch(async (error: unknown) => {
+                throw (await this.#deviceLoss(error)) ?? error;
+              });
+            }
           } else s = guard(what, () => inner.step());
           tokens += s.tokens;
           const elapsedMs = performance.now() - start;
@@ -588,7 +641,7 @@ export class Model extends EventTarget {
     const gpu = this.#gpu;
     if (gpu) {
       if (gpu.hasData) {
-        throw new PlaygroundError(`${what}: a model on WebGPU takes its training data once; create a new model to train on other data`);
+        throw new PlaygroundError(`${what}: this build of the core cannot give a model on WebGPU new training data; create a new model`);
       }
       guard(what, () => gpu.model.setTrainingData(train, val, trainOptions));
       gpu.hasData = true;
@@ -599,8 +652,8 @@ export class Model extends EventTarget {
 
   async #evaluate(inner: CoreModel): Promise<EvalResult> {
     const e = this.#gpu
-      ? await this.#gpu.model.evaluate().catch((error: unknown) => {
-          throw wrapError('evaluation failed', error);
+      ? await this.#gpu.model.evaluate().catch(async (error: unknown) => {
+          throw (await this.#deviceLoss(error)) ?? wrapError('evaluation failed', error);
         })
       : guard('evaluation failed', () => inner.evaluate());
     return { step: e.step, valLoss: e.val_loss, valPerplexity: e.val_ppl };
@@ -616,8 +669,33 @@ export class Model extends EventTarget {
       });
       guard('could not copy the weights from the GPU', () => inner.setParams!(params));
       gpu.behind = false;
+      gpu.syncedStep = gpu.steps;
     }
     return inner;
+  }
+
+  /** When `error` comes from a lost WebGPU device: moves the model to the CPU copy (the latest snapshot) and
+   *  returns the DeviceLostError to throw; otherwise null. */
+  async #deviceLoss(error: unknown): Promise<DeviceLostError | null> {
+    const gpu = this.#gpu;
+    if (!gpu) return null;
+    const device = gpu.device as unknown as { lostReason?: string };
+    // The browser reports the loss (GPUDevice.lost) a moment after the failed call that revealed it.
+    for (let waited = 0; !device.lostReason && waited < 1000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const reason = device.lostReason;
+    if (!reason) return null;
+    const lostAt = gpu.steps;
+    const restored = gpu.syncedStep;
+    this.#freeGpu();
+    this.#hasData = false;
+    this.#backend = 'cpu';
+    this.#backendReason = `the WebGPU device was lost (${reason})`;
+    return new DeviceLostError(
+      `training stopped: the WebGPU device was lost after step ${lostAt} (${reason}). The model now runs on the CPU ` +
+        `with the weights of step ${restored}, its latest snapshot; call train() with text or tokens to continue. (${messageOf(error)})`,
+      lostAt,
+      restored,
+    );
   }
 
   /** One optimiser step on the data of the last train() call. */

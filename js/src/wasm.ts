@@ -2,8 +2,9 @@
 //
 // This is the only file that imports the wasm-bindgen glue. In the repository it lives in pkg/ (built by
 // scripts/build.sh); the package build (js/build.mjs) copies it to lib/wasm/ and rewrites the two paths below.
-import initAsync, { initSync } from '../../pkg/transformer_playground.js';
-import { wrapError } from './errors.js';
+import initAsync, * as glue from '../../pkg/transformer_playground.js';
+import { initSync } from '../../pkg/transformer_playground.js';
+import { setPanicReport, wrapError } from './errors.js';
 
 
 /** Where the core's .wasm comes from. */
@@ -28,6 +29,7 @@ export function init(options: InitOptions = {}): Promise<void> {
   ready ??= load(options).then(
     () => {
       loaded = true;
+      setPanicReport((glue as { lastPanic?: () => string | undefined }).lastPanic);
     },
     (error: unknown) => {
       ready = null; // a failed load (say, offline) may be retried

@@ -160,6 +160,9 @@ test('a learning rate that diverges: step throws "diverged" and keeps the last g
   const m = new mod.CpuModel(config(tok.vocabSize), 1);
   const start = m.saveSafetensors();
   throwsClean(() => m.setTrainingData(ids.slice(0, 3000), ids.slice(3000), { lr: -1 }), /lr|learning rate/);
+  // JSON has no Infinity or NaN: the field is named, not reported as "invalid type: null".
+  throwsClean(() => m.setTrainingData(ids.slice(0, 3000), ids.slice(3000), { lr: Infinity }), /training options: `lr` is Infinity; it must be a finite number/);
+  throwsClean(() => m.setTrainingData(ids.slice(0, 3000), ids.slice(3000), { weight_decay: NaN }), /training options: `weight_decay` is NaN/);
   m.setTrainingData(ids.slice(0, 3000), ids.slice(3000), { batch_size: 2, steps: 100, lr: 1e35, grad_clip: 0, warmup_steps: 0 });
   let last = m.saveSafetensors();
   let message;

@@ -41,6 +41,20 @@ out.loadedSameIds = [...loaded.encode(sample)].join() === [...ids].join();
 const chars = await tp.createTokenizer('abcabc', { kind: 'char' });
 out.char = { kind: chars.kind, vocabSize: chars.vocabSize, roundTrip: chars.decode(chars.encode('cab')) === 'cab' };
 
+// A 50 MB text through the package: a character tokenizer learns it, encodes it, and a model trains on it.
+{
+  const line = 'The quick brown fox jumps over the lazy dog. ';
+  const big = line.repeat(Math.ceil((50 * 2 ** 20) / line.length)).slice(0, 50 * 2 ** 20);
+  const started = Date.now();
+  const bigTokenizer = await tp.trainTokenizer(big, { kind: 'char' });
+  const bigIds = bigTokenizer.encode(big);
+  const bigModel = await tp.createModel({ tokenizer: bigTokenizer, backend: 'cpu', config: { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 } });
+  const result = await bigModel.train({ text: big, steps: 2, batchSize: 2, evalInterval: 0 });
+  out.big = { chars: big.length, ids: bigIds.length, vocab: bigTokenizer.vocabSize, loss: result.loss, seconds: (Date.now() - started) / 1000, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) };
+  bigModel.dispose();
+  bigTokenizer.dispose();
+}
+
 const errors = {};
 for (const [name, f] of Object.entries({
   smallVocab: () => tp.trainTokenizer(text, { vocabSize: 100 }),
@@ -251,6 +265,10 @@ test('in a new Node project the package trains tokenizers, round-trips text and 
   assert.deepEqual(out.tokens, ['␣the', '␣the'], 'a common word is one token');
   assert.equal(out.loadedSameIds, true);
   assert.deepEqual(out.char, { kind: 'char', vocabSize: 4, roundTrip: true });
+  console.log(`50 MB text: ${JSON.stringify(out.big)}`);
+  assert.equal(out.big.ids, 50 * 2 ** 20, 'every character of the 50 MB text is a token');
+  assert.equal(out.big.vocab, 30, 'the 29 characters of the pangram line and the unknown token');
+  assert.ok(Number.isFinite(out.big.loss));
 
   const e = out.errors;
   for (const [name, error] of Object.entries(e)) assert.equal(error.isError, true, `${name} throws an Error`);

@@ -69,11 +69,32 @@ export async function check() {
         reloadedSameAsGpu: (await reloaded.generate('Once upon', { maxTokens: 12, temperature: 0 })) === (await onGpu.generate('Once upon', { maxTokens: 12, temperature: 0 })),
         cpuTextLength: cpuText.length,
       };
+      // New data for a model on WebGPU: a new run from its current weights.
+      await onGpu.train({ ...options, text: 'Once upon a time there was a cat. '.repeat(100), steps: 2 });
+      out.gpuModel.fineTuneSteps = onGpu.stepCount;
       const during = resourceCount().gpu;
       cpu.dispose();
       onGpu.dispose();
       reloaded.dispose();
       out.gpuModel.gpuHandles = [during, resourceCount().gpu];
+
+      // The device is lost mid-run: train() rejects with a DeviceLostError and the model goes on on the CPU from
+      // its latest snapshot (every 4 steps here).
+      const lossy = await createModel({ tokenizer, config, backend: 'webgpu', seed: 5 });
+      const lossyLosses = [];
+      let lost = null;
+      try {
+        await lossy.train({ ...options, steps: 40, evalInterval: 0, snapshotEvery: 4, onProgress: (p) => {
+          lossyLosses.push(p.loss);
+          if (p.step === 10) lossy.simulateDeviceLoss();
+        } });
+      } catch (error) {
+        lost = { name: error.name, message: error.message, lostAt: error.lostAtStep, restored: error.restoredStep };
+      }
+      const afterLoss = [];
+      await lossy.train({ ...options, steps: 3, evalInterval: 0, onProgress: (p) => afterLoss.push(p.loss) });
+      out.deviceLost = { lost, backend: lossy.backend, reason: lossy.backendReason, freshLoss: lossyLosses[0], afterLoss: afterLoss[0], generated: (await lossy.generate('Once', { maxTokens: 5 })).length, gpuHandles: resourceCount().gpu };
+      lossy.dispose();
     }
   }
   tokenizer.dispose();
@@ -182,6 +203,17 @@ test('the bundled app runs on WebGPU in headless Chromium, on the main thread an
       assert.equal(r.gpuModel.attentionRows, 9);
       assert.equal(r.gpuModel.reloadedSameAsGpu, true, 'saved from the GPU, loaded on the CPU: the same model');
       assert.deepEqual(r.gpuModel.gpuHandles, [1, 0], 'the model holds one device, freed with it');
+      assert.equal(r.gpuModel.fineTuneSteps, 2, `${where}: a WebGPU model takes new data and trains on from its weights`);
+      const d = r.deviceLost;
+      console.log(`${where}: device lost ${JSON.stringify(d)}`);
+      assert.equal(d.lost?.name, 'DeviceLostError', `${where}: train() rejects with a DeviceLostError`);
+      assert.match(d.lost.message, /the WebGPU device was lost after step 10 \(.+\)\. The model now runs on the CPU with the weights of step 8/);
+      assert.deepEqual([d.lost.lostAt, d.lost.restored], [10, 8]);
+      assert.equal(d.backend, 'cpu');
+      assert.match(d.reason, /WebGPU device was lost/);
+      assert.ok(d.afterLoss < d.freshLoss - 0.1, `${where}: the CPU goes on from the snapshot (${d.freshLoss} -> ${d.afterLoss})`);
+      assert.ok(d.generated > 0);
+      assert.equal(d.gpuHandles, 0, 'the lost device was freed');
     }
     else console.error(`\n!!! ${where}: the core has no model API: no training steps in the bundle\n`);
   }

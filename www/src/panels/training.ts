@@ -478,7 +478,7 @@ export const trainingPanel: Panel = {
       } else if (!caps.cpuModel) {
         replace(soon, h('p', { class: 'notice', id: 'train-where' }, 'Training runs on WebGPU. Generating from the model and looking inside it need the CPU model, which is coming soon.'));
       } else {
-        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Fine-tuning a WebGPU model is not in this build yet.' : 'Training runs on the CPU (WebAssembly).'));
+        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Snapshots of the weights are kept every few steps, so a lost GPU device costs at most that many.' : 'Training runs on the CPU (WebAssembly).'));
       }
       setState(state);
     };
