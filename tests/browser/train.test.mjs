@@ -453,6 +453,15 @@ test('training on WebGPU (SwiftShader here): the loss falls, the page says where
     }
     await openPanel(page, 'training');
     await screenshot(page, 'panel-training-webgpu');
+    // Fine-tuning a model trained on WebGPU: its weights start a new run on the same device.
+    const trained = losses.at(-1);
+    await page.check('#t-keep');
+    await page.fill('#t-steps', '4');
+    await page.click('#train-start');
+    await page.waitForFunction(() => window.tpTraining.state === 'done' && window.tpTraining.phases.length === 2, null, { timeout: 120_000 });
+    assert.match(await page.textContent('#train-status'), /Done: 4 steps on WebGPU/);
+    const tuned = await page.evaluate(() => window.tpTraining.phases[1].steps.map((s) => s.loss));
+    assert.ok(tuned[0] < losses[0] - 0.2 && Math.abs(tuned[0] - trained) < 0.3, `fine-tuning starts from the trained weights: ${losses[0]} / ${trained} -> ${tuned[0]}`);
     assert.deepEqual(consoleErrors.filter((e) => !/model was not kept/.test(e)), []);
   } finally {
     await close();
