@@ -176,3 +176,30 @@ test('a reload mid-run brings the model back from the latest snapshot in the bro
     await close();
   }
 });
+
+test('a batch beyond the GPU binding limit is refused before training, saying what to shrink', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
+  try {
+    await waitReady(page);
+    await page.selectOption('#backend-select', 'webgpu');
+    await page.waitForFunction(() => window.tp.store.backend === 'webgpu');
+    await setUpTinyModel(page);
+    // 16 heads over a 1024-token context: the attention scores of a batch of 512 are 32 GiB.
+    await openPanel(page, 'model');
+    for (const [id, v] of Object.entries({ '#m-heads': 16, '#m-dmodel': 64, '#m-context': 1024, '#m-ffn': 256 })) await page.fill(id, String(v));
+    assert.equal(await page.textContent('#model-status'), '', 'the model itself fits');
+    await openPanel(page, 'training');
+    for (const [id, v] of Object.entries({ '#t-steps': 3, '#t-warmup': 1, '#t-batch': 512, '#t-eval': 100 })) await page.fill(id, String(v));
+    await page.click('#train-start');
+    const limit = await page.evaluate(() => window.tpAdapter.limits.maxStorageBufferBindingSize / 2 ** 20);
+    const status = await page.textContent('#train-status');
+    assert.equal(
+      status,
+      `Cannot train: the model settings: The attention scores (B×NH×T×T = 512×16×1024×1024) would need 32768 MiB, more than this GPU's largest buffer (${limit} MiB). Use a shorter context, fewer heads or a smaller batch.`,
+    );
+    assert.equal(await page.evaluate(() => window.tpTraining.state), 'idle', 'nothing started');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -276,7 +276,9 @@ export const trainingPanel: Panel = {
       const tokenizer = ctx.store.tokenizer;
       const corpus = ctx.store.corpus;
       const vocab = tokenizer?.summary.vocabSize ?? 0;
-      const modelError = checkConfig(model, null, modelSize(model, vocab, settings.batch).largestBuffer);
+      // On WebGPU the batch's largest buffer must fit the device's binding limit (the core checks it too).
+      const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.adapter?.limits?.maxStorageBufferBindingSize ?? null : null;
+      const modelError = checkConfig(model, maxBinding, modelSize(model, vocab, settings.batch).largestBuffer);
       const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
         (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
       if (problem) {
