@@ -4,7 +4,7 @@
 // training continues from there.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilities, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+import { capabilities, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
 
 
 const SNAPSHOT_EVERY = 5;
@@ -26,17 +26,6 @@ const waitSteps = (page, n, phase = 0) =>
   page.waitForFunction(([n, i]) => (window.tpTraining.phases[i]?.steps.at(-1)?.step ?? 0) >= n, [n, phase], { timeout: 120_000 });
 const waitStopped = (page) =>
   page.waitForFunction(() => window.tpTraining.state !== 'running', null, { timeout: 120_000 });
-
-async function greedy(page, prompt) {
-  await openPanel(page, 'generate');
-  await page.fill('#g-prompt', prompt);
-  await page.fill('#g-temp', '0');
-  await page.fill('#g-max', '6');
-  await page.evaluate(() => (window.tpGenerated = undefined));
-  await page.click('#generate');
-  await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
-  return page.evaluate(() => window.tpGenerated.tokens.map((t) => t.text).join(''));
-}
 
 test('the GPU device is lost mid-run: training stops, the latest snapshot comes back, and it continues on a new device and on the CPU', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
@@ -71,7 +60,7 @@ test('the GPU device is lost mid-run: training stops, the latest snapshot comes 
 
     // It generates from the restored weights.
     const text = await greedy(page, 'abcab');
-    assert.equal(text.length > 0, true);
+    assert.ok(text.length > 0);
 
     // Continue on WebGPU: a new device is opened; the loss continues from the snapshot's, not from scratch.
     await startRun(page, 6, { keep: true });
@@ -130,7 +119,7 @@ test('the worker dies mid-run, then the core panics: the page says so, restarts 
     await page.waitForSelector('#crash-notice');
     assert.ok(consoleErrors.some((e) => /panicked at .*wasm.*a drill: the core panicked on purpose/s.test(e)), 'the panic hook printed file and message');
     await page.waitForFunction(() => window.tp.store.modelInfo !== null);
-    assert.equal(await greedy(page, 'abcab'), before, 'the same weights came back');
+    assert.deepEqual(await greedy(page, 'abcab'), before, 'the same weights came back');
 
     // Training continues from the restored weights.
     await startRun(page, 5, { keep: true });

@@ -121,3 +121,15 @@ export async function setUpTinyModel(page, text = TEXT) {
   if (status !== '') throw new Error(`the tiny model's settings were refused: ${status}`);
 }
 
+
+/** The ids of up to 12 greedy (temperature 0) tokens after `prompt`, generated in the Generate panel. */
+export async function greedy(page, prompt) {
+  await openPanel(page, 'generate');
+  await page.fill('#g-prompt', prompt);
+  await page.fill('#g-temp', '0');
+  await page.fill('#g-max', '12');
+  await page.evaluate(() => (window.tpGenerated = null));
+  await page.click('#generate');
+  await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
+  return page.evaluate(() => window.tpGenerated.tokens.map((t) => t.id));
+}

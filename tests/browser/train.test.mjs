@@ -3,7 +3,7 @@
 // same chart. Skipped (with the coming-soon check) when the core has no model yet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TEXT, capabilities, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+import { TEXT, capabilities, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
 
 export async function trainSteps(page, steps, { evalEvery = 10 } = {}) {
   await openPanel(page, 'training');
@@ -189,17 +189,6 @@ test("the model's attention: a heatmap per layer and head, and the one-step numb
     await close();
   }
 });
-
-async function greedy(page, prompt) {
-  await openPanel(page, 'generate');
-  await page.fill('#g-prompt', prompt);
-  await page.fill('#g-temp', '0');
-  await page.fill('#g-max', '12');
-  await page.evaluate(() => (window.tpGenerated = null));
-  await page.click('#generate');
-  await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 60_000 });
-  return page.evaluate(() => window.tpGenerated.tokens.map((t) => t.id));
-}
 
 test('the model survives a reload; safetensors download, bad files refused, upload restores it', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
