@@ -154,3 +154,35 @@ test('a freed GpuModel gives its GPU buffers to the collector, and a new one reu
   assert.ok(end.buffers.alive <= 1, `${end.buffers.alive} buffers alive after 20 freed models`);
   assert.ok(end.heap - freed.heap < 2 * MiB, `JS heap grows by ${end.heap - freed.heap} bytes`);
 });
+
+// Issue 9, bad input: a config beyond the device's limits. The wasm GpuModel checks the config against the
+// adapter's limits before it builds the model, so the refusal says what to shrink and allocates nothing.
+test('a config beyond the WebGPU device\'s limits is refused with what to shrink, without growing wasm memory', { skip }, async () => {
+  const { page } = session;
+  const adapter = await page.evaluate(() => window.longRun.adapter);
+  const maxFloats = adapter.max_storage_buffer_binding_size / 4;
+  const maxMiB = Math.floor(adapter.max_storage_buffer_binding_size / MiB);
+  const cases = [
+    // V x C past one binding (C = 16 > T = 8, so the embedding is the first to overflow).
+    { what: 'token embedding (V x C)', config: { vocab_size: maxFloats / 16 + 1, n_layer: 1, n_head: 1, n_embd: 16, block_size: 8 } },
+    // NH x T x T past one binding with a tiny width.
+    { what: 'attention map of one sequence (NH x T x T)', config: { vocab_size: 16, n_layer: 1, n_head: 1, n_embd: 8, block_size: Math.floor(Math.sqrt(maxFloats)) + 1 } },
+  ];
+  for (const { what, config: big } of cases) {
+    const result = await page.evaluate((c) => window.longRun.tryModel(c), big);
+    console.log(`${what}: ${JSON.stringify(result.error?.message)} in ${result.ms.toFixed(1)} ms; wasm memory ${result.before} -> ${result.after} bytes`);
+    assert.ok(result.error, `${what}: refused`);
+    assert.equal(result.error.name, 'Error', 'a plain Error, not a RuntimeError (panic)');
+    assert.ok(result.error.message.includes(what), result.error.message);
+    assert.ok(result.error.message.includes(`binds at most ${maxMiB} MiB`), result.error.message);
+    assert.ok(result.error.message.includes('shrink'), result.error.message);
+    assert.equal(result.after, result.before, `${what}: nothing was allocated`);
+  }
+  // The device still works: a tiny model trains after the refusals.
+  await page.evaluate(([c, o]) => window.longRun.setup(c, o, 1), [config, { ...trainOptions, steps: 3 }]);
+  const r = await page.evaluate(() => window.longRun.train(3, 1));
+  assert.equal(r.step, 3);
+  assert.ok(Number.isFinite(r.loss));
+  await page.evaluate(() => window.longRun.free());
+  assert.deepEqual(session.consoleErrors, []);
+});
