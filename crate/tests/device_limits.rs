@@ -158,9 +158,11 @@ fn ffn_activations_and_logits_beyond_the_binding_limit_are_refused() {
         return;
     };
     let max = max_floats(gpu);
-    // T x FFN width: T = 8, ffn_mult x C just past max / 8 (C = 8, so ffn_mult = max / 64 + 1).
+    // T x FFN width: T = 1024 and the width just past max / 1024 (C = 8, so ffn_mult = max / 8192 + 1). A long
+    // context keeps the weights (2 x C x width) far below the parameter cap on adapters with 4 GiB bindings.
     let ffn = ModelConfig {
-        ffn_mult: max / 64 + 1,
+        block_size: 1024,
+        ffn_mult: max / 8192 + 1,
         ..small()
     };
     let message = refused(gpu, &ffn, "ffn activations");
