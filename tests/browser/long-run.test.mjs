@@ -7,9 +7,9 @@
 //     Runtime.getHeapUsage, which need no launch flag and are exact, where performance.memory is coarse).
 // None may grow beyond a small bound. The fixture is tests/browser/fixtures/long-run.{html,js}.
 //
-// SwiftShader runs about 40 ms per training step and 12 ms per generated token of this tiny model (2 shared
-// cores), so by default the test runs 1,000 of each (about 1.5 minutes); LONG_RUN_FULL=1 runs the 10,000
-// steps and 10,000 tokens of the issue (about 12 minutes). LONG_RUN_STEPS / LONG_RUN_TOKENS set other counts.
+// SwiftShader runs about 40-60 ms per training step and 13-21 ms per generated token of this tiny model (2
+// shared cores), so by default the test runs 1,000 of each (about 2 minutes); LONG_RUN_FULL=1 runs the 10,000
+// steps and 10,000 tokens of the issue (22 minutes here). LONG_RUN_STEPS / LONG_RUN_TOKENS set other counts.
 //
 //   node --test --test-concurrency=1 tests/browser/long-run.test.mjs
 import assert from 'node:assert/strict';
