@@ -239,7 +239,7 @@ test('three <transformer-playground> widgets train at once on one page without t
 // A WebGPU model's first step creates its ~40 compute pipelines: seconds on SwiftShader. This measures what
 // the page feels meanwhile, in a fresh browser (the first WebGPU model of a page), with a 10 ms timer: the
 // longest gap between its ticks (how long a click waits at worst) and the share of time the timer was late.
-// Measured here: the first model of a page freezes the main thread once for 2.5 to 5.5 s, in native code (a
+// Measured here: the first model of a page freezes the main thread once for 1.5 to 5.5 s, in native code (a
 // DevTools profile shows "(program)", not JavaScript or wasm); later models on the same page stall it for at
 // most ~0.2 s at a time. Every CPU widget on the page waits meanwhile. Marked todo: it fails until the
 // WebGPU model's start moves off the main thread (a Worker) or stops blocking.
