@@ -379,24 +379,22 @@ export class Model extends EventTarget {
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
     const snake = snakeConfig(config, vocabSize);
-    // The CPU copy always exists: it checks the config, and generates, inspects and saves for a GPU model.
-    const inner = guard(what, () => new Core(snake, seed));
-    let chosen: Choice;
-    try {
-      chosen = await chooseBackend(backend, what, true);
-    } catch (error) {
-      inner.free();
-      throw error;
+    const chosen = await chooseBackend(backend, what, true);
+    if (chosen.backend === 'cpu') {
+      const inner = guard(what, () => new Core(snake, seed));
+      return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
     }
-    if (chosen.backend === 'cpu') return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
     const device = chosen.device;
+    let gpuModel: CoreGpuModel | null = null;
     try {
-      // Initialised from the same seed exactly as the CPU copy is.
-      const gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
+      // The GPU model first: it checks the config against the device's limits before anything large is
+      // allocated. The CPU copy (generation, inspection, saving) is initialised from the same seed exactly so.
+      gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
+      const inner = guard(what, () => new Core(snake, seed));
       const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false, syncedStep: 0 };
       return new Model(inner, tokenizer ?? null, false, 'webgpu', chosen.reason, gpu);
     } catch (error) {
-      inner.free();
+      gpuModel?.free();
       device.free();
       track('gpu', -1);
       throw error;
