@@ -3,7 +3,22 @@
 // same chart. Skipped (with the coming-soon check) when the core has no model yet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TEXT, capabilities, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+
+/** Safetensors bytes of a small fresh model with `vocab` tokens and no tokenizer inside, made by the wasm build
+ *  under Node (pkg/). */
+async function foreignModelBytes(vocab) {
+  const pkg = join(import.meta.dirname, '..', '..', 'pkg');
+  const core = await import(join(pkg, 'transformer_playground.js'));
+  core.initSync({ module: readFileSync(join(pkg, 'transformer_playground_bg.wasm')) });
+  const model = new core.CpuModel({ vocab_size: vocab, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16 }, 1);
+  const bytes = Buffer.from(model.saveSafetensors());
+  model.free();
+  return bytes;
+}
+
 
 export async function trainSteps(page, steps, { evalEvery = 10 } = {}) {
   await openPanel(page, 'training');
@@ -235,6 +250,8 @@ test('the model survives a reload; safetensors download, bad files refused, uplo
     for (const [name, broken, reason] of [
       ['truncated.safetensors', bytes.subarray(0, bytes.length - 100), /./],
       ['garbage.safetensors', Buffer.from('this is not a model at all, just some text'), /./],
+      // A model that does not belong to the current tokenizer (no tokenizer inside, another vocabulary).
+      ['other-vocab.safetensors', await foreignModelBytes(50), /the model has a vocabulary of 50 tokens but the current tokenizer has \d+: load the tokenizer it was trained with first/],
     ]) {
       await page.setInputFiles('#load-model', { name, mimeType: 'application/octet-stream', buffer: broken });
       await page.waitForFunction((n) => document.querySelector('#model-message').textContent.includes(n), name);

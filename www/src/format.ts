@@ -16,3 +16,9 @@ export function formatCount(n: number): string {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** `errorMessage` as a sentence: ends with a full stop, so more text can follow it. */
+export function errorSentence(error: unknown): string {
+  const message = errorMessage(error).trim();
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}

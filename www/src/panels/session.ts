@@ -3,7 +3,7 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, download, intro } from '../ctx';
 import * as db from '../db';
-import { errorMessage, formatBytes } from '../format';
+import { errorMessage, errorSentence, formatBytes } from '../format';
 import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
 
@@ -161,7 +161,7 @@ export const sessionPanel: Panel = {
         ctx.store.set('modelInfo', { backend: 'cpu', inspectable: true, paramCount: info.paramCount, config: info.config });
         sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
       } catch (error) {
-        sayModel(`"${picked.name}" did not load: ${errorMessage(error)} The current model is unchanged.`, 'error');
+        sayModel(`"${picked.name}" did not load: ${errorSentence(error)} The current model is unchanged.`, 'error');
       }
     });
     ctx.store.on('modelInfo', showModel);

@@ -2,7 +2,7 @@
 // merges appearing as they are learned), then see a text as colored tokens with their ids and bytes.
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, comingSoon, download, intro, numberField, selectField } from '../ctx';
-import { errorMessage, formatCount } from '../format';
+import { errorMessage, errorSentence, formatCount } from '../format';
 import type { BpeProgressView, Tokenized, TokenizerOptions, TokenizerSummary } from '../protocol';
 import { attachTooltip } from '../tooltip';
 
@@ -209,7 +209,7 @@ export const tokenizerPanel: Panel = {
         ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json });
         say(`Loaded "${picked.name}": ${formatCount(summary.vocabSize)} tokens.`);
       } catch (error) {
-        say(`"${picked.name}" did not load: ${errorMessage(error)} The previous tokenizer is unchanged.`, 'error');
+        say(`"${picked.name}" did not load: ${errorSentence(error)} The previous tokenizer is unchanged.`, 'error');
       }
     });
 
