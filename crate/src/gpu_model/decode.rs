@@ -44,6 +44,31 @@ pub(super) struct DecodeBuffers {
 }
 
 impl DecodeBuffers {
+    /// Every buffer, for [`GpuGpt::memory_bytes`].
+    pub(super) fn buffers(&self) -> Vec<&wgpu::Buffer> {
+        let mut all: Vec<&wgpu::Buffer> = self
+            .k_cache
+            .iter()
+            .chain(&self.v_cache)
+            .chain(&self.resid)
+            .collect();
+        all.extend([
+            &self.ln,
+            &self.mean,
+            &self.rstd,
+            &self.qkv,
+            &self.qkv_rope,
+            &self.atty,
+            &self.attproj,
+            &self.residual2,
+            &self.fch,
+            &self.fch_act,
+            &self.fcproj,
+            &self.logits,
+        ]);
+        all
+    }
+
     fn new(gpu: &GpuContext, model: &GpuGpt) -> Self {
         let cfg = &model.config;
         let (c, f, t, v, l) = (
