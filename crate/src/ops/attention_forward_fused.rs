@@ -395,11 +395,11 @@ mod tests {
             nh,
         );
         assert_eq!(out, out2);
-        for r in 0..b * nh * t {
+        for (r, &row_lse) in lse.iter().enumerate() {
             for tk in 0..=r % t {
                 let i = r * t + tk;
                 assert!(
-                    (att[i] - (preatt[i] - lse[r]).exp()).abs() < 1e-12,
+                    (att[i] - (preatt[i] - row_lse).exp()).abs() < 1e-12,
                     "row {r} key {tk}"
                 );
             }
