@@ -32,7 +32,6 @@ pub(super) struct DecodeBuffers {
     qkv: wgpu::Buffer,       // (3C)
     qkv_rope: wgpu::Buffer,  // (3C)
     atty: wgpu::Buffer,      // (C)
-    att: wgpu::Buffer,       // (NH, block_size)
     attproj: wgpu::Buffer,   // (C)
     residual2: wgpu::Buffer, // (C)
     fch: wgpu::Buffer,       // (F)
@@ -44,6 +43,31 @@ pub(super) struct DecodeBuffers {
 }
 
 impl DecodeBuffers {
+    /// Every buffer, for [`GpuGpt::memory_bytes`].
+    pub(super) fn buffers(&self) -> Vec<&wgpu::Buffer> {
+        let mut all: Vec<&wgpu::Buffer> = self
+            .k_cache
+            .iter()
+            .chain(&self.v_cache)
+            .chain(&self.resid)
+            .collect();
+        all.extend([
+            &self.ln,
+            &self.mean,
+            &self.rstd,
+            &self.qkv,
+            &self.qkv_rope,
+            &self.atty,
+            &self.attproj,
+            &self.residual2,
+            &self.fch,
+            &self.fch_act,
+            &self.fcproj,
+            &self.logits,
+        ]);
+        all
+    }
+
     fn new(gpu: &GpuContext, model: &GpuGpt) -> Self {
         let cfg = &model.config;
         let (c, f, t, v, l) = (
@@ -64,7 +88,6 @@ impl DecodeBuffers {
             qkv: z("decode qkv", 3 * c),
             qkv_rope: z("decode qkv rope", 3 * c),
             atty: z("decode atty", c),
-            att: z("decode att", cfg.n_head * t),
             attproj: z("decode attproj", c),
             residual2: z("decode residual2", c),
             fch: z("decode fch", f),
@@ -263,7 +286,7 @@ impl GpuGpt {
                 gpu,
                 plan_ref,
                 all(&d.atty),
-                all(&d.att),
+                None,
                 all(&d.k_cache[l]),
                 all(&d.v_cache[l]),
                 all(qkv),

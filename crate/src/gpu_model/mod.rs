@@ -28,7 +28,12 @@ use crate::model::rng::Rng;
 use crate::model::{Activation, Gpt, ModelConfig, Positional};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_backward::attention_backward_gpu;
+use crate::ops::attention_backward_fused::attention_backward_fused_gpu;
 use crate::ops::attention_forward::attention_forward_gpu;
+use crate::ops::attention_forward_fused::{
+    ATTENTION_FUSED_MAX_HS, AttentionDropout, FusedAttentionParams, attention_forward_fused_gpu,
+    attention_fused_reseed,
+};
 use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
 use crate::ops::dropout_backward::dropout_backward_gpu;
@@ -52,6 +57,15 @@ use crate::{Result, invalid_input};
 /// Floats per binding-offset alignment unit (256 bytes).
 const ALIGN: usize = 64;
 
+/// The whole of a buffer that exists only for the readable (unfused) attention path.
+fn map(buffer: &Option<wgpu::Buffer>) -> View<'_> {
+    View::all(
+        buffer
+            .as_ref()
+            .expect("the (B, NH, T, T) buffers exist when attention is not fused"),
+    )
+}
+
 /// One block's activations on the GPU; the twin of `model::gpt::LayerActs`.
 struct LayerBuffers {
     ln1: wgpu::Buffer,              // (B, T, C)
@@ -59,8 +73,9 @@ struct LayerBuffers {
     ln1_rstd: wgpu::Buffer,         // (B, T)
     qkv: wgpu::Buffer,              // (B, T, 3C)
     qkv_rope: Option<wgpu::Buffer>, // (B, T, 3C) rope only
-    preatt: wgpu::Buffer,           // (B, NH, T, T)
-    att: wgpu::Buffer,              // (B, NH, T, T)
+    preatt: Option<wgpu::Buffer>,   // (B, NH, T, T) readable attention only
+    att: Option<wgpu::Buffer>,      // (B, NH, T, T) readable attention only
+    lse: Option<wgpu::Buffer>,      // (B, NH, T) fused attention only
     atty: wgpu::Buffer,             // (B, T, C)
     attproj: wgpu::Buffer,          // (B, T, C)
     residual2: wgpu::Buffer,        // (B, T, C)
@@ -73,7 +88,8 @@ struct LayerBuffers {
     residual3: wgpu::Buffer,        // (B, T, C)
 }
 
-/// The model's activations and gradient scratch, sized for B*T <= `bt` and B*NH*T*T <= `att`.
+/// The model's activations and gradient scratch, sized for B*T <= `bt` and B*NH*T*T <= `att`. With fused
+/// attention no (B, NH, T, T) buffer exists (`att` is 0): each layer keeps its lse (B, NH, T) instead.
 struct Activations {
     bt: usize,
     att: usize,
@@ -95,8 +111,9 @@ struct Activations {
     dfch: wgpu::Buffer,              // (B, T, F)
     dqkv: wgpu::Buffer,              // (B, T, 3C)
     dqkv_rope: Option<wgpu::Buffer>, // (B, T, 3C)
-    dpreatt: wgpu::Buffer,           // (B, NH, T, T)
-    datt: wgpu::Buffer,              // (B, NH, T, T)
+    dpreatt: Option<wgpu::Buffer>,   // (B, NH, T, T) readable attention only
+    datt: Option<wgpu::Buffer>,      // (B, NH, T, T) readable attention only
+    delta: Option<wgpu::Buffer>,     // (B, NH, T) fused attention only: dout . out per row
     /// Present when the model trains with dropout.
     dropout: Option<DropoutBuffers>,
 }
@@ -110,9 +127,9 @@ struct DropoutBuffers {
 }
 
 struct LayerMasks {
-    att: wgpu::Buffer,     // (B, NH, T, T) attention dropout
-    attproj: wgpu::Buffer, // (B, T, C) residual dropout after attn.c_proj
-    fcproj: wgpu::Buffer,  // (B, T, C) residual dropout after mlp.c_proj
+    att: Option<wgpu::Buffer>, // (B, NH, T, T) attention dropout (readable attention; fused recomputes it)
+    attproj: wgpu::Buffer,     // (B, T, C) residual dropout after attn.c_proj
+    fcproj: wgpu::Buffer,      // (B, T, C) residual dropout after mlp.c_proj
 }
 
 /// One dropout dispatch of a training plan, reseeded every step as `model::gpt` seeds the CPU's masks.
@@ -122,13 +139,19 @@ struct DropoutSite {
     layer: usize,
     site: u32,
     n: usize,
+    /// A fused attention dispatch (forward or backward) that draws the attention dropout inline: its params.
+    fused: Option<FusedAttentionParams>,
 }
 
 impl Activations {
-    fn new(gpu: &GpuContext, config: &ModelConfig, bt: usize, att: usize) -> Self {
+    /// `att` is 0 with fused attention (no map is allocated), else the largest B*NH*T*T.
+    fn new(gpu: &GpuContext, config: &ModelConfig, bt: usize, att: usize, fused: bool) -> Self {
         let (c, f, v) = (config.n_embd, config.ffn_width(), config.vocab_size);
         let rope = config.positional == Positional::Rope;
         let z = |label: &str, len: usize| gpu.zeros(label, len);
+        let nh = config.n_head;
+        let map = |label: &str| (!fused).then(|| z(label, att));
+        let rows = |label: &str| fused.then(|| z(label, bt * nh));
         let layers = (0..config.n_layer)
             .map(|_| LayerBuffers {
                 ln1: z("ln1", bt * c),
@@ -136,8 +159,9 @@ impl Activations {
                 ln1_rstd: z("ln1_rstd", bt),
                 qkv: z("qkv", bt * 3 * c),
                 qkv_rope: rope.then(|| z("qkv_rope", bt * 3 * c)),
-                preatt: z("preatt", att),
-                att: z("att", att),
+                preatt: map("preatt"),
+                att: map("att"),
+                lse: rows("lse"),
                 atty: z("atty", bt * c),
                 attproj: z("attproj", bt * c),
                 residual2: z("residual2", bt * c),
@@ -170,21 +194,81 @@ impl Activations {
             dfch: z("dfch", bt * f),
             dqkv: z("dqkv", bt * 3 * c),
             dqkv_rope: rope.then(|| z("dqkv_rope", bt * 3 * c)),
-            dpreatt: z("dpreatt", att),
-            datt: z("datt", att),
+            dpreatt: map("dpreatt"),
+            datt: map("datt"),
+            delta: rows("delta"),
             dropout: (config.dropout > 0.0).then(|| DropoutBuffers {
                 tmp: z("dropout tmp", bt * c),
                 dproj: z("dropout dproj", bt * c),
                 encoded_mask: z("encoded mask", bt * c),
                 layers: (0..config.n_layer)
                     .map(|_| LayerMasks {
-                        att: z("att mask", att),
+                        att: map("att mask"),
                         attproj: z("attproj mask", bt * c),
                         fcproj: z("fcproj mask", bt * c),
                     })
                     .collect(),
             }),
         }
+    }
+}
+
+impl Activations {
+    /// Every buffer, for [`GpuGpt::memory_bytes`].
+    fn buffers(&self) -> Vec<&wgpu::Buffer> {
+        let mut all = vec![
+            &self.encoded,
+            &self.lnf,
+            &self.lnf_mean,
+            &self.lnf_rstd,
+            &self.logits,
+            &self.probs,
+            &self.losses,
+            &self.dlosses,
+            &self.dlogits,
+            &self.dresidual,
+            &self.dln,
+            &self.datty,
+            &self.dfch_act,
+            &self.dfch,
+            &self.dqkv,
+        ];
+        all.extend(
+            [&self.dqkv_rope, &self.dpreatt, &self.datt, &self.delta]
+                .into_iter()
+                .flatten(),
+        );
+        for la in &self.layers {
+            all.extend([
+                &la.ln1,
+                &la.ln1_mean,
+                &la.ln1_rstd,
+                &la.qkv,
+                &la.atty,
+                &la.attproj,
+                &la.residual2,
+                &la.ln2,
+                &la.ln2_mean,
+                &la.ln2_rstd,
+                &la.fch,
+                &la.fch_act,
+                &la.fcproj,
+                &la.residual3,
+            ]);
+            all.extend(
+                [&la.qkv_rope, &la.preatt, &la.att, &la.lse]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        if let Some(d) = &self.dropout {
+            all.extend([&d.tmp, &d.dproj, &d.encoded_mask]);
+            for m in &d.layers {
+                all.extend([&m.attproj, &m.fcproj]);
+                all.extend(&m.att);
+            }
+        }
+        all
     }
 }
 
@@ -224,6 +308,9 @@ pub struct GpuGpt {
     last_shape: (usize, usize),
     /// KV caches and one-position buffers for generation, made on first use.
     decode: Option<decode::DecodeBuffers>,
+    /// Training and evaluation use the fused attention kernels (online softmax, no (T, T) map in memory);
+    /// false when the head size exceeds their limit, or when switched off (`set_fused_attention`).
+    fused_attention: bool,
 }
 
 impl GpuGpt {
@@ -243,7 +330,9 @@ impl GpuGpt {
             sinusoidal_table(&mut table, 0, config.block_size, config.n_embd);
             gpu.upload("sinusoidal table", &table)
         });
+        let fused_attention = config.n_embd / config.n_head <= ATTENTION_FUSED_MAX_HS;
         let mut gpu_model = Self {
+            fused_attention,
             params: gpu.zeros("params", padded_total),
             grads: gpu.zeros("grads", padded_total),
             m: gpu.zeros("adamw m", padded_total),
@@ -318,13 +407,14 @@ impl GpuGpt {
     /// Makes sure activations exist for (b, t) and `micro` token buffers of B*T ids.
     fn ensure_capacity(&mut self, gpu: &GpuContext, b: usize, t: usize, micro: usize) {
         let nh = self.config.n_head;
-        let (bt, att) = (b * t, b * nh * t * t);
+        let fused = self.fused_attention;
+        let (bt, att) = (b * t, if fused { 0 } else { b * nh * t * t });
         if self.acts.as_ref().is_none_or(|a| a.bt < bt || a.att < att) {
             let (bt, att) = self
                 .acts
                 .as_ref()
                 .map_or((bt, att), |a| (a.bt.max(bt), a.att.max(att)));
-            self.acts = Some(Activations::new(gpu, &self.config, bt, att));
+            self.acts = Some(Activations::new(gpu, &self.config, bt, att, fused));
             // Every plan binds the old buffers.
             self.train_plans.clear();
             self.forward_plans.clear();
@@ -408,6 +498,7 @@ impl GpuGpt {
                 layer: 0,
                 site: 0,
                 n,
+                fused: None,
             });
         }
 
@@ -450,40 +541,70 @@ impl GpuGpt {
                 }
                 None => &la.qkv,
             };
-            if let Some((m, _)) = masks {
-                // The attention mask alone (as dropout_mask_cpu): a dropout whose output goes to scratch.
-                let n = b * nh * t * t;
-                let index = dropout_forward_gpu(
+            if let Some(lse) = &la.lse {
+                // Fused: no map; the attention dropout is drawn inside the kernel from the site's seed.
+                let dropout = masks.map(|_| AttentionDropout { p: p_drop, seed: 0 });
+                let (index, params) = attention_forward_fused_gpu(
                     gpu,
                     plan,
-                    all(&a.dpreatt),
-                    all(&m.att),
-                    all(&la.preatt),
-                    p_drop,
-                    0,
-                    n,
+                    all(&la.atty),
+                    all(lse),
+                    all(qkv),
+                    dropout,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
                 );
-                sites.push(DropoutSite {
-                    index,
-                    layer: l + 1,
-                    site: 0,
-                    n,
-                });
+                if masks.is_some() {
+                    sites.push(DropoutSite {
+                        index,
+                        layer: l + 1,
+                        site: 0,
+                        n: b * nh * t * t,
+                        fused: Some(params),
+                    });
+                }
+            } else {
+                let (preatt, att) = (map(&la.preatt), map(&la.att));
+                let att_mask = masks.map(|(m, _)| map(&m.att));
+                if let Some(att_mask) = att_mask {
+                    // The attention mask alone (as dropout_mask_cpu): a dropout whose output goes to scratch.
+                    let n = b * nh * t * t;
+                    let index = dropout_forward_gpu(
+                        gpu,
+                        plan,
+                        map(&a.dpreatt),
+                        att_mask,
+                        preatt,
+                        p_drop,
+                        0,
+                        n,
+                    );
+                    sites.push(DropoutSite {
+                        index,
+                        layer: l + 1,
+                        site: 0,
+                        n,
+                        fused: None,
+                    });
+                }
+                attention_forward_gpu(
+                    gpu,
+                    plan,
+                    all(&la.atty),
+                    preatt,
+                    att,
+                    all(qkv),
+                    att_mask,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
             }
-            attention_forward_gpu(
-                gpu,
-                plan,
-                all(&la.atty),
-                all(&la.preatt),
-                all(&la.att),
-                all(qkv),
-                masks.map(|(m, _)| all(&m.att)),
-                cfg.attention_mask,
-                b,
-                t,
-                c,
-                nh,
-            );
             matmul_forward_tiled_gpu(
                 gpu,
                 plan,
@@ -512,6 +633,7 @@ impl GpuGpt {
                         layer: l + 1,
                         site: 1,
                         n: bt * c,
+                        fused: None,
                     });
                     tmp
                 }
@@ -585,6 +707,7 @@ impl GpuGpt {
                         layer: l + 1,
                         site: 2,
                         n: bt * c,
+                        fused: None,
                     });
                     tmp
                 }
@@ -643,6 +766,7 @@ impl GpuGpt {
 
     /// Records the backward pass of the forward recorded just before; mirrors `Gpt::backward`. Parameter
     /// gradients accumulate into `grads`; `dresidual` must be zero when it starts (the step clears it).
+    /// Returns the fused attention dispatches that redraw the attention dropout (reseeded every step).
     fn record_backward(
         &self,
         gpu: &GpuContext,
@@ -651,7 +775,8 @@ impl GpuGpt {
         targets: &wgpu::Buffer,
         b: usize,
         t: usize,
-    ) {
+    ) -> Vec<DropoutSite> {
+        let mut sites = Vec::new();
         let cfg = &self.config;
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let bt = b * t;
@@ -805,42 +930,62 @@ impl GpuGpt {
                 c,
                 c,
             );
-            match (&la.qkv_rope, &a.dqkv_rope) {
-                (Some(qkv_rope), Some(dqkv_rope)) => {
-                    attention_backward_gpu(
+            // With RoPE the attention saw the rotated qkv: its gradient goes through rope_backward after.
+            let (dqkv, qkv) = match (&la.qkv_rope, &a.dqkv_rope) {
+                (Some(qkv_rope), Some(dqkv_rope)) => (dqkv_rope, qkv_rope),
+                _ => (&a.dqkv, &la.qkv),
+            };
+            match (&la.lse, &a.delta) {
+                (Some(lse), Some(delta)) => {
+                    let dropout = masks.map(|_| AttentionDropout {
+                        p: cfg.dropout,
+                        seed: 0,
+                    });
+                    let (indices, params) = attention_backward_fused_gpu(
                         gpu,
                         plan,
-                        all(dqkv_rope),
-                        all(&a.dpreatt),
-                        all(&a.datt),
+                        all(dqkv),
+                        all(delta),
                         all(&a.datty),
-                        all(qkv_rope),
-                        all(&la.att),
-                        masks.map(|m| all(&m.att)),
+                        all(qkv),
+                        all(&la.atty),
+                        all(lse),
+                        dropout,
                         cfg.attention_mask,
                         b,
                         t,
                         c,
                         nh,
                     );
-                    rope_backward_gpu(gpu, plan, all(&a.dqkv), all(dqkv_rope), 0, b, t, c, nh);
+                    if masks.is_some() {
+                        sites.extend(indices.map(|index| DropoutSite {
+                            index,
+                            layer: l + 1,
+                            site: 0,
+                            n: b * nh * t * t,
+                            fused: Some(params),
+                        }));
+                    }
                 }
                 _ => attention_backward_gpu(
                     gpu,
                     plan,
-                    all(&a.dqkv),
-                    all(&a.dpreatt),
-                    all(&a.datt),
+                    all(dqkv),
+                    map(&a.dpreatt),
+                    map(&a.datt),
                     all(&a.datty),
-                    all(&la.qkv),
-                    all(&la.att),
-                    masks.map(|m| all(&m.att)),
+                    all(qkv),
+                    map(&la.att),
+                    masks.map(|m| map(&m.att)),
                     cfg.attention_mask,
                     b,
                     t,
                     c,
                     nh,
                 ),
+            }
+            if let Some(dqkv_rope) = &a.dqkv_rope {
+                rope_backward_gpu(gpu, plan, all(&a.dqkv), all(dqkv_rope), 0, b, t, c, nh);
             }
             matmul_backward_gpu(
                 gpu,
@@ -887,6 +1032,7 @@ impl GpuGpt {
             t,
             c,
         );
+        sites
     }
 
     /// Records clipping (or only the norm, when `grad_clip` is 0) and one AdamW update per parameter tensor.
@@ -976,7 +1122,11 @@ impl GpuGpt {
                     t,
                     true,
                 ));
-                self.record_backward(gpu, &mut plan, inputs, targets, b, t);
+                let backward_sites = self.record_backward(gpu, &mut plan, inputs, targets, b, t);
+                dropout_sites
+                    .last_mut()
+                    .expect("the forward's sites")
+                    .extend(backward_sites);
                 micro.push(plan);
             }
             let mut optimizer = Plan::new();
@@ -1012,14 +1162,19 @@ impl GpuGpt {
             let seed = options.seed ^ (u64::from(step) << 20) ^ micro as u64;
             for site in sites {
                 let site_seed = site_seed(seed, site.layer, site.site);
-                dropout_forward_reseed(
-                    gpu,
-                    plan,
-                    site.index,
-                    self.config.dropout,
-                    site_seed,
-                    site.n,
-                );
+                match site.fused {
+                    Some(params) => {
+                        attention_fused_reseed(gpu, plan, site.index, params, site_seed)
+                    }
+                    None => dropout_forward_reseed(
+                        gpu,
+                        plan,
+                        site.index,
+                        self.config.dropout,
+                        site_seed,
+                        site.n,
+                    ),
+                }
             }
         }
         let loss_log = self.loss_log.as_ref().expect("loss log allocated");
@@ -1151,16 +1306,110 @@ impl GpuGpt {
         Ok(out)
     }
 
-    /// The attention weights (B, NH, T, T) of every layer from the last forward pass.
+    /// The attention weights (B, NH, T, T) of every layer from the last forward pass (before dropout).
+    ///
+    /// The fused path keeps no map: this is the inspection path, which runs the readable `attention_forward`
+    /// on demand over each layer's kept qkv (the same inputs as the last forward) into buffers made for
+    /// this call. Without fused attention the forward's own maps are read.
     pub async fn attention_maps(&self, gpu: &GpuContext) -> Result<Vec<Vec<f32>>> {
         let (b, t) = self.last_shape;
-        let len = b * self.config.n_head * t * t;
-        let a = self.acts.as_ref().expect("activations allocated");
+        let Some(a) = self.acts.as_ref().filter(|_| b * t > 0) else {
+            invalid_input!("no forward pass has run yet: run one before asking for attention maps");
+        };
+        let (c, nh) = (self.config.n_embd, self.config.n_head);
+        let len = b * nh * t * t;
         let mut maps = Vec::with_capacity(a.layers.len());
-        for layer in &a.layers {
-            maps.push(gpu.read(&layer.att, len).await?);
+        if !self.fused_attention {
+            for layer in &a.layers {
+                maps.push(gpu.read(map(&layer.att).buffer, len).await?);
+            }
+            return Ok(maps);
+        }
+        let (preatt, out) = (
+            gpu.zeros("inspection preatt", len),
+            gpu.zeros("inspection out", b * t * c),
+        );
+        let atts: Vec<wgpu::Buffer> = a
+            .layers
+            .iter()
+            .map(|_| gpu.zeros("inspection att", len))
+            .collect();
+        let mut plan = Plan::new();
+        for (layer, att) in a.layers.iter().zip(&atts) {
+            let qkv = layer.qkv_rope.as_ref().unwrap_or(&layer.qkv);
+            attention_forward_gpu(
+                gpu,
+                &mut plan,
+                View::all(&out),
+                View::all(&preatt),
+                View::all(att),
+                View::all(qkv),
+                None,
+                self.config.attention_mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+        }
+        plan.run(gpu).await?;
+        for att in &atts {
+            maps.push(gpu.read(att, len).await?);
         }
         Ok(maps)
+    }
+
+    /// Whether training and evaluation use the fused attention kernels (no (T, T) map in memory).
+    pub fn fused_attention(&self) -> bool {
+        self.fused_attention
+    }
+
+    /// Switches between the fused attention kernels and the readable ones (which write the (B, NH, T, T)
+    /// maps in every forward; for comparisons and benchmarks). The activations and plans are rebuilt on the
+    /// next step. Fused attention needs hs = C / NH <= [`ATTENTION_FUSED_MAX_HS`].
+    pub fn set_fused_attention(&mut self, fused: bool) -> Result<()> {
+        let hs = self.config.n_embd / self.config.n_head;
+        if fused && hs > ATTENTION_FUSED_MAX_HS {
+            invalid_input!(
+                "fused attention handles heads of at most {ATTENTION_FUSED_MAX_HS} channels, this model's \
+                 have {hs}: use more heads"
+            );
+        }
+        if fused != self.fused_attention {
+            self.fused_attention = fused;
+            self.acts = None;
+            self.train_plans.clear();
+            self.forward_plans.clear();
+            self.tokens.clear();
+            self.last_shape = (0, 0);
+        }
+        Ok(())
+    }
+
+    /// Bytes of GPU storage the model holds: parameters, gradients, optimizer state, activations, gradient
+    /// scratch, token buffers and generation caches (not the small uniforms of the plans).
+    pub fn memory_bytes(&self) -> u64 {
+        let mut buffers: Vec<&wgpu::Buffer> = vec![
+            &self.params,
+            &self.grads,
+            &self.m,
+            &self.v,
+            &self.norm,
+            &self.partials,
+            &self.adamw_step,
+        ];
+        buffers.extend(&self.pos_table);
+        buffers.extend(&self.loss_log);
+        for (inputs, targets) in &self.tokens {
+            buffers.extend([inputs, targets]);
+        }
+        if let Some(a) = &self.acts {
+            buffers.extend(a.buffers());
+        }
+        if let Some(d) = &self.decode {
+            buffers.extend(d.buffers());
+        }
+        buffers.iter().map(|buffer| buffer.size()).sum()
     }
 
     /// Dispatches per optimizer step for a (B, T, micro-batches) shape that has run (benchmarks report it).

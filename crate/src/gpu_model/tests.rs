@@ -316,3 +316,98 @@ fn training_with_dropout_matches_the_cpu() {
     };
     compare_training(gpu, config, 2);
 }
+
+#[test]
+fn fused_and_readable_attention_train_alike() {
+    let Some(gpu) = gpu_or_skip("whole model, fused vs readable attention (RoPE, dropout)") else {
+        return;
+    };
+    // RoPE: attention reads the rotated qkv; dropout 0.2: the fused kernels redraw the attention mask inline.
+    let config = ModelConfig {
+        dropout: 0.2,
+        ..small_config(Positional::Rope, Activation::Gelu)
+    };
+    let train = token_stream(400, config.vocab_size, 1);
+    let val = token_stream(100, config.vocab_size, 2);
+    let model = Gpt::<f32>::new(config, 3).expect("model");
+    let mut fused = GpuTrainer::new(gpu, &model, train.clone(), val.clone(), options(2))
+        .expect("fused trainer");
+    let mut readable = GpuTrainer::new(gpu, &model, train.clone(), val.clone(), options(2))
+        .expect("readable trainer");
+    readable
+        .model
+        .set_fused_attention(false)
+        .expect("readable attention");
+    assert!(fused.model.fused_attention() && !readable.model.fused_attention());
+    let mut cpu_trainer = Trainer::new(model, train, val, options(2)).expect("cpu trainer");
+    for step in 1..=5 {
+        let cpu = cpu_trainer.step().expect("cpu step").loss;
+        let f = pollster::block_on(fused.step(gpu))
+            .expect("fused step")
+            .loss;
+        let r = pollster::block_on(readable.step(gpu))
+            .expect("readable step")
+            .loss;
+        for (what, loss) in [("fused", f), ("readable", r)] {
+            assert!(
+                (loss - cpu).abs() / cpu <= 1e-4,
+                "step {step}: {what} loss {loss} vs cpu {cpu}"
+            );
+        }
+    }
+    // The maps of the last forward: recomputed on demand (fused) or read from the forward (readable).
+    let fused_maps = pollster::block_on(fused.model.attention_maps(gpu)).expect("fused maps");
+    let readable_maps =
+        pollster::block_on(readable.model.attention_maps(gpu)).expect("readable maps");
+    assert_eq!(fused_maps.len(), 2);
+    for (f, r) in fused_maps.iter().zip(&readable_maps) {
+        assert_eq!(f.len(), 2 * 3 * 7 * 7);
+        crate::gpu::testing::assert_close(f, r, 1e-5, 1e-3, "fused vs readable attention map");
+    }
+    // Memory: per layer the readable path holds preatt, att and the dropout mask (B, NH, T, T), plus the
+    // shared dpreatt and datt; the fused one an lse per layer and one delta, each (B, NH, T).
+    let (map, rows, layers) = (2 * 3 * 7 * 7, 2 * 3 * 7, 2);
+    let saved = (layers * 3 + 2) * map * 4 - (layers + 1) * rows * 4;
+    assert_eq!(
+        readable.model.memory_bytes() - fused.model.memory_bytes(),
+        saved as u64
+    );
+}
+
+#[test]
+fn a_head_beyond_the_fused_limit_falls_back_to_the_readable_path() {
+    let Some(gpu) = gpu_or_skip("whole model, hs > fused limit") else {
+        return;
+    };
+    // hs = 72 > 64: the readable kernels, which still match the CPU.
+    let config = ModelConfig {
+        n_head: 1,
+        n_embd: 72,
+        ..small_config(Positional::Learned, Activation::Gelu)
+    };
+    let mut cpu = Gpt::<f32>::new(config, 11).expect("model");
+    let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
+    assert!(!gpu_model.fused_attention());
+    let error = gpu_model.set_fused_attention(true).unwrap_err().to_string();
+    assert!(error.contains("at most 64"), "{error}");
+    let stream = token_stream(40, 37, 5);
+    let (inputs, targets) = (&stream[..14], &stream[1..15]);
+    let cpu_loss = cpu
+        .forward(inputs, Some(targets), 2, 7, None)
+        .expect("cpu")
+        .expect("loss");
+    let gpu_loss =
+        pollster::block_on(gpu_model.loss(gpu, inputs, targets, 2, 7)).expect("gpu loss");
+    assert!(
+        (gpu_loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
+        "gpu {gpu_loss} vs cpu {cpu_loss}"
+    );
+    let maps = pollster::block_on(gpu_model.attention_maps(gpu)).expect("maps");
+    crate::gpu::testing::assert_close(
+        &maps[1],
+        &cpu.acts().layers[1].att,
+        1e-6,
+        1e-4,
+        "attention map",
+    );
+}

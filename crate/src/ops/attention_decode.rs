@@ -67,16 +67,19 @@ struct Params {
     len: u32,
     t_max: u32,
     scale: f32,
-    _pad: [u32; 3],
+    has_att: u32,
+    _pad: [u32; 2],
 }
 
-/// Adds the kernel to `plan`, as [`attention_decode_cpu`]: one workgroup per head.
+/// Adds the kernel to `plan`, as [`attention_decode_cpu`]: one workgroup per head, an online softmax over
+/// tiles of the cache (no array of `len` scores anywhere). `att` (NH, Tmax), when given, receives the weights
+/// for inspection (recomputed after the pass); generation leaves it out.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_decode_gpu(
     gpu: &GpuContext,
     plan: &mut Plan,
     out: View,
-    att: View,
+    att: Option<View>,
     k_cache: View,
     v_cache: View,
     qkv: View,
@@ -91,7 +94,7 @@ pub fn attention_decode_gpu(
         &[
             Access::Uniform,   // params: C, NH, len, Tmax, scale
             Access::ReadWrite, // out (C)
-            Access::ReadWrite, // att (NH, Tmax)
+            Access::ReadWrite, // att (NH, Tmax) or the placeholder
             Access::ReadWrite, // k_cache (Tmax, C): row len-1 appended
             Access::ReadWrite, // v_cache (Tmax, C): row len-1 appended
             Access::Read,      // qkv (3C)
@@ -105,8 +108,10 @@ pub fn attention_decode_gpu(
         len: len as u32,
         t_max: t_max as u32,
         scale: 1.0 / (hs as f32).sqrt(),
-        _pad: [0; 3],
+        has_att: u32::from(att.is_some()),
+        _pad: [0; 2],
     };
+    let att = att.unwrap_or(View::all(gpu.placeholder()));
     plan.push(
         gpu,
         kernel,
@@ -122,7 +127,21 @@ mod tests {
     use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, len: usize, t_max: usize, c: usize, nh: usize) {
-        let what = format!("attention_decode len={len} Tmax={t_max} C={c} NH={nh}");
+        check_with(gpu, rng, len, t_max, c, nh, true);
+        check_with(gpu, rng, len, t_max, c, nh, false);
+    }
+
+    /// `with_att`: ask for the weights (inspection) or not (generation).
+    fn check_with(
+        gpu: &GpuContext,
+        rng: &mut TestRng,
+        len: usize,
+        t_max: usize,
+        c: usize,
+        nh: usize,
+        with_att: bool,
+    ) {
+        let what = format!("attention_decode len={len} Tmax={t_max} C={c} NH={nh} att={with_att}");
         let qkv = rng.vec(3 * c);
         // Rows past len - 1 hold garbage the kernel must not read.
         let (mut k_cache, mut v_cache) = (rng.vec(t_max * c), rng.vec(t_max * c));
@@ -149,7 +168,7 @@ mod tests {
             gpu,
             &mut plan,
             all(&out_gpu),
-            all(&att_gpu),
+            with_att.then(|| all(&att_gpu)),
             all(&k_gpu),
             all(&v_gpu),
             all(&qkv_gpu),
@@ -167,13 +186,20 @@ mod tests {
             1e-4,
             &format!("{what}: out"),
         );
-        assert_close(
-            &read(&att_gpu, nh * t_max),
-            &att,
-            1e-6,
-            1e-4,
-            &format!("{what}: att"),
-        );
+        if with_att {
+            assert_close(
+                &read(&att_gpu, nh * t_max),
+                &att,
+                1e-6,
+                1e-4,
+                &format!("{what}: att"),
+            );
+        } else {
+            assert!(
+                read(&att_gpu, nh * t_max).iter().all(|&a| a == 0.0),
+                "{what}: att untouched when not asked for"
+            );
+        }
         assert_eq!(
             read(&k_gpu, t_max * c),
             k_cache,
@@ -223,8 +249,10 @@ mod tests {
         for len in 1..=7 {
             check(gpu, &mut rng, len, 7, 12, 3);
         }
-        // More positions than invocations in a workgroup.
+        // More positions than invocations in a workgroup: several tiles, a ragged last one; and a head larger
+        // than the workgroup (hs = 80: invocations own two output channels).
         check(gpu, &mut rng, 70, 80, 12, 3);
+        check(gpu, &mut rng, 130, 130, 160, 2);
     }
 
     #[test]

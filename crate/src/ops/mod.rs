@@ -6,8 +6,10 @@
 
 pub mod adamw_update;
 pub mod attention_backward;
+pub mod attention_backward_fused;
 pub mod attention_decode;
 pub mod attention_forward;
+pub mod attention_forward_fused;
 pub mod crossentropy_backward;
 pub mod crossentropy_forward;
 pub mod dropout_backward;
