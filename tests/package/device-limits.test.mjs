@@ -55,8 +55,8 @@ test('createModel and the widget refuse a config beyond the WebGPU limits with w
   assert.ok(16385 ** 2 * 4 > result.limit, `the attention map is beyond this adapter's ${mib} MiB`);
   console.log(`createModel: ${JSON.stringify(result.error?.message)} in ${result.ms.toFixed(0)} ms; wasm memory ${result.before} -> ${result.after} bytes`);
   assert.equal(result.error?.name, 'PlaygroundError');
-  assert.match(result.error.message, /^could not create the model: the attention map of one sequence \(NH x T x T\) needs \d+ MiB/);
-  assert.match(result.error.message, new RegExp(`binds at most ${mib} MiB per buffer: shrink the context length`));
+  assert.match(result.error.message, /^could not create the model: the attention map of one sequence \(NH x T x T\) needs \d+\.\d MiB/);
+  assert.match(result.error.message, new RegExp(`binds at most ${(result.limit / 2 ** 20).toFixed(1)} MiB per buffer: shrink the context or the number of heads`));
   assert.deepEqual(result.resources, { tokenizer: 0, model: 0, gpu: 0 }, 'nothing is left alive');
   assert.ok(result.after - result.before < 16 * 2 ** 20, `wasm memory grows by ${result.after - result.before} bytes`);
 
@@ -79,8 +79,8 @@ test('createModel and the widget refuse a config beyond the WebGPU limits with w
   }, { nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 16385 });
   console.log(`widget: ${widget.refused.state}: ${JSON.stringify(widget.refused.message)}`);
   assert.equal(widget.refused.state, 'error');
-  assert.match(widget.refused.message, /attention map of one sequence .* shrink the context length/);
-  assert.ok(widget.refused.shown.includes('shrink the context length'), `the widget shows the reason: ${widget.refused.shown}`);
+  assert.match(widget.refused.message, /attention map of one sequence .* shrink the context or the number of heads/);
+  assert.ok(widget.refused.shown.includes('shrink the context or the number of heads'), `the widget shows the reason: ${widget.refused.shown}`);
   assert.deepEqual(widget.fixed, { state: 'ready', result: 3 });
   assert.deepEqual(consoleErrors, []);
 });
