@@ -26,6 +26,10 @@ pub(super) struct DecodeBuffers {
     v_cache: Vec<wgpu::Buffer>, // L x (block_size, C)
     /// The residual stream before block l is resid[l]; resid[L] is the last block's output. Each (C).
     resid: Vec<wgpu::Buffer>,
+    /// The new token's embedding row and its position's row (copied from the weights on the GPU, or the
+    /// sinusoidal row from the CPU; zeros for RoPE), summed into resid[0]. Each (C).
+    token_row: wgpu::Buffer,
+    position_row: wgpu::Buffer,
     ln: wgpu::Buffer,        // (C)
     mean: wgpu::Buffer,      // (1)
     rstd: wgpu::Buffer,      // (1)
@@ -52,6 +56,8 @@ impl DecodeBuffers {
             .chain(&self.resid)
             .collect();
         all.extend([
+            &self.token_row,
+            &self.position_row,
             &self.ln,
             &self.mean,
             &self.rstd,
@@ -82,6 +88,8 @@ impl DecodeBuffers {
             k_cache: (0..l).map(|_| z("k cache", t * c)).collect(),
             v_cache: (0..l).map(|_| z("v cache", t * c)).collect(),
             resid: (0..=l).map(|_| z("decode residual", c)).collect(),
+            token_row: z("decode token row", c),
+            position_row: z("decode position row", c),
             ln: z("decode ln", c),
             mean: z("decode mean", 1),
             rstd: z("decode rstd", 1),
@@ -116,8 +124,6 @@ impl GpuGpt {
         if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= v) {
             invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
         }
-        // The embeddings of each new token are a gather, done on the CPU from one copy of the weights.
-        let params = self.download_params(gpu).await?;
         let mut rng = Rng::new(options.seed);
         let mut tokens = prompt.to_vec();
         let (mut logits, mut cache_len) = self.prefill(gpu, &tokens).await?;
@@ -132,7 +138,7 @@ impl GpuGpt {
             if cache_len >= self.config.block_size {
                 (logits, cache_len) = self.prefill(gpu, &tokens).await?;
             } else {
-                logits = self.step_one(gpu, &params, token, cache_len).await?;
+                logits = self.step_one(gpu, token, cache_len).await?;
                 cache_len += 1;
             }
         }
@@ -175,32 +181,9 @@ impl GpuGpt {
     }
 
     /// One position through the model: `token` at cache position `pos`; returns the next token's logits (V).
-    async fn step_one(
-        &mut self,
-        gpu: &GpuContext,
-        params: &[f32],
-        token: u32,
-        pos: usize,
-    ) -> Result<Vec<f32>> {
+    async fn step_one(&mut self, gpu: &GpuContext, token: u32, pos: usize) -> Result<Vec<f32>> {
         let cfg = &self.config;
         let (c, v) = (cfg.n_embd, cfg.vocab_size);
-        let lay = &self.layout;
-        let wte = lay.get(params, lay.wte);
-        let mut x = wte[token as usize * c..(token as usize + 1) * c].to_vec();
-        match cfg.positional {
-            Positional::Learned => {
-                let wpe = lay.get(params, lay.wpe.expect("learned positions have wpe"));
-                x.iter_mut()
-                    .zip(&wpe[pos * c..(pos + 1) * c])
-                    .for_each(|(xi, p)| *xi += p);
-            }
-            Positional::Sinusoidal => {
-                let mut row = vec![0.0f32; c];
-                sinusoidal_table(&mut row, pos, 1, c);
-                x.iter_mut().zip(row).for_each(|(xi, p)| *xi += p);
-            }
-            Positional::Rope => {}
-        }
         if !self
             .decode
             .as_ref()
@@ -214,10 +197,34 @@ impl GpuGpt {
                 .insert(pos, plan);
         }
         let decode = self.decode.as_ref().expect("decode buffers");
-        gpu.queue
-            .write_buffer(&decode.resid[0], 0, bytemuck::cast_slice(&x));
-        // The step and the logits' copy home in one submit.
+        let lay = &self.layout;
+        let row_bytes = (c * 4) as u64;
+        // The embedding is a gather: copy the token's row of wte (and the position's row of wpe) on the GPU,
+        // so no weights travel to the CPU; the step's plan adds the two rows into the residual stream.
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        let wte_at = (self.offsets[lay.wte] + token as usize * c) as u64 * 4;
+        encoder.copy_buffer_to_buffer(&self.params, wte_at, &decode.token_row, 0, row_bytes);
+        match cfg.positional {
+            Positional::Learned => {
+                let wpe = lay.wpe.expect("learned positions have wpe");
+                let wpe_at = (self.offsets[wpe] + pos * c) as u64 * 4;
+                encoder.copy_buffer_to_buffer(
+                    &self.params,
+                    wpe_at,
+                    &decode.position_row,
+                    0,
+                    row_bytes,
+                );
+            }
+            Positional::Sinusoidal => {
+                let mut row = vec![0.0f32; c];
+                sinusoidal_table(&mut row, pos, 1, c);
+                gpu.queue
+                    .write_buffer(&decode.position_row, 0, bytemuck::cast_slice(&row));
+            }
+            Positional::Rope => {} // positions enter through the rotation; the row stays zero
+        }
+        // The step and the logits' copy home in one submit.
         decode.plans[&pos].encode(&mut encoder);
         let staging = gpu.stage(&mut encoder, &[(&decode.logits, 0, v)]);
         gpu.queue.submit([encoder.finish()]);
@@ -240,6 +247,15 @@ impl GpuGpt {
         let all = View::all;
         let mut plan = Plan::new();
         let plan_ref = &mut plan;
+        // The new token's embedding: its wte row plus its position's row (both filled before the plan runs).
+        residual_forward_gpu(
+            gpu,
+            plan_ref,
+            all(&d.resid[0]),
+            all(&d.token_row),
+            all(&d.position_row),
+            c,
+        );
         for (l, ids) in lay.layers.iter().enumerate() {
             let (x, ln) = (all(&d.resid[l]), all(&d.ln));
             layernorm_forward_gpu(
