@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use wgpu::util::DeviceExt;
 
-use super::{Access, Kernel};
+use super::{Access, Kernel, MatmulTiling};
 use crate::{Error, Result};
 
 /// What the page and the CLI show about the adapter, and what the model checks its config against.
@@ -24,6 +24,13 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroups_per_dimension: u32,
     pub features: Vec<String>,
+    /// The row of the matmul tiling table chosen for this adapter (see `gpu::MatmulTiling`).
+    pub matmul_tiling: MatmulTiling,
+    /// True when the forward matmul runs the subgroup kernel (`matmul_forward_subgroup`), false when it
+    /// runs the workgroup-memory tiled kernel.
+    pub subgroup_matmul: bool,
+    /// Subgroup sizes the adapter reports (min, max); 0 where it does not say (e.g. browsers without them).
+    pub subgroup_sizes: (u32, u32),
 }
 
 /// The device, its queue and every pipeline compiled so far. Built once and shared by all ops.
@@ -32,6 +39,12 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub summary: AdapterSummary,
+    /// Tile sizes of every tiled matmul dispatch, chosen from the table at creation (may be replaced before
+    /// the first dispatch, e.g. by a benchmark comparing tilings).
+    pub matmul_tiling: MatmulTiling,
+    /// True when the device was opened with `Features::SUBGROUP` and subgroups hold at least 4 invocations:
+    /// then the forward matmul uses the subgroup kernel, else the tiled kernel.
+    pub subgroups: bool,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
     /// WebGPU wants every binding of a layout filled.
@@ -63,16 +76,26 @@ impl GpuContext {
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let limits = adapter.limits();
+        let info = adapter.get_info();
+        // Subgroups only where the adapter offers them (asking for a feature it lacks fails the device), and
+        // only used by the matmul when a subgroup holds at least the 4 rows it shares (see the shader).
+        let subgroups =
+            adapter.features().contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 4;
+        let required_features = if subgroups {
+            wgpu::Features::SUBGROUP
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("transformer-playground"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
             .await
             .map_err(|e| Error::Gpu(format!("the adapter refused to open a device: {e}")))?;
-        let info = adapter.get_info();
+        let matmul_tiling = MatmulTiling::for_adapter(&info, &limits);
         let features = adapter.features();
         let feature_names = [
             (wgpu::Features::SHADER_F16, "shader-f16"),
@@ -99,6 +122,9 @@ impl GpuContext {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             features: feature_names,
+            matmul_tiling,
+            subgroup_matmul: subgroups,
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
         };
         let placeholder = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("placeholder"),
@@ -111,6 +137,8 @@ impl GpuContext {
             device,
             queue,
             summary,
+            matmul_tiling,
+            subgroups,
             kernels: Mutex::new(HashMap::new()),
             placeholder,
         })
