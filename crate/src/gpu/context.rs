@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -49,6 +50,8 @@ pub struct GpuContext {
     /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
     /// WebGPU wants every binding of a layout filled.
     placeholder: wgpu::Buffer,
+    /// Bytes of every storage and uniform buffer made through this context (see [`Self::buffer_bytes`]).
+    buffer_bytes: AtomicU64,
 }
 
 impl GpuContext {
@@ -141,6 +144,7 @@ impl GpuContext {
             subgroups,
             kernels: Mutex::new(HashMap::new()),
             placeholder,
+            buffer_bytes: AtomicU64::new(0),
         })
     }
 
@@ -225,6 +229,21 @@ impl GpuContext {
         kernel
     }
 
+    /// Bytes of all storage and uniform buffers created through this context so far ([`Self::upload`],
+    /// [`Self::upload_u32`], [`Self::zeros`], [`Self::uniform`]; plans make their uniforms with the latter).
+    /// Readback staging buffers are not counted, and dropped buffers are not subtracted: a model makes its
+    /// buffers once, so on a context of its own this is the model's GPU memory, and a count that grows from
+    /// one training step to the next means buffers are being made per step.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.buffer_bytes.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, buffer: wgpu::Buffer) -> wgpu::Buffer {
+        self.buffer_bytes
+            .fetch_add(buffer.size(), Ordering::Relaxed);
+        buffer
+    }
+
     /// A buffer to bind where an op's optional input is absent.
     pub fn placeholder(&self) -> &wgpu::Buffer {
         &self.placeholder
@@ -240,12 +259,14 @@ impl GpuContext {
         } else {
             data
         };
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(contents),
-                usage: storage_usage(),
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(contents),
+                    usage: storage_usage(),
+                }),
+        )
     }
 
     /// A storage buffer holding `data` as u32s (token ids, targets), bound in WGSL as `array<u32>`.
@@ -258,12 +279,14 @@ impl GpuContext {
         } else {
             data
         };
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(contents),
-                usage: storage_usage(),
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(contents),
+                    usage: storage_usage(),
+                }),
+        )
     }
 
     /// Workgroup counts for a one-dimensional launch of `workgroups` workgroups. WebGPU caps each dimension
@@ -277,22 +300,24 @@ impl GpuContext {
 
     /// A zero-filled storage buffer of `len` f32s.
     pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
+        self.count(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(1) * 4) as u64,
             usage: storage_usage(),
             mapped_at_creation: false,
-        })
+        }))
     }
 
     /// A uniform buffer holding one `#[repr(C)]` struct of sizes (its WGSL twin must match field by field).
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::bytes_of(value),
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                }),
+        )
     }
 
     /// Copies the first `len` f32s of `buffer` back to the CPU (its own submit; see [`Self::stage`] to fold the

@@ -31,6 +31,13 @@ impl Gpu {
             .map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// Bytes of the storage and uniform buffers made on this device so far (readback buffers aside): with one
+    /// model on the device, that model's GPU memory.
+    #[wasm_bindgen(js_name = bufferBytes)]
+    pub fn buffer_bytes(&self) -> f64 {
+        self.context.buffer_bytes() as f64
+    }
+
     /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC), computed by the WGSL kernel.
     #[allow(clippy::too_many_arguments)]
     pub async fn matmul_forward(
