@@ -139,6 +139,38 @@ async function oursCpu(c, { warmup, steps, genTokens, genRuns = 3 }) {
   return result;
 }
 
+/**
+ * Matmul GFLOP/s of our forward kernels in this browser: each of `kernels` ("readable", a tiling-table row,
+ * "subgroup", "model") at each (N, C, OC) of `shapes`, after a warm-up call that compiles the pipeline and sizes a
+ * run (about 0.3 s of dispatches in one submit); the timed runs of the kernels interleaved; medians of `runs`.
+ */
+async function oursMatmul({ shapes, kernels, runs }) {
+  await ready();
+  const gpu = await Gpu.open();
+  const choice = gpu.matmulChoice();
+  const rows = [];
+  for (const [n, c, oc] of shapes) {
+    const repeats = {};
+    for (const kernel of kernels) {
+      const start = performance.now();
+      await gpu.matmulRepeat(kernel, n, c, oc, 1);
+      repeats[kernel] = Math.max(1, Math.min(50, Math.round(300 / (performance.now() - start))));
+    }
+    const times = Object.fromEntries(kernels.map((kernel) => [kernel, []]));
+    for (let r = 0; r < runs; r++) {
+      for (const kernel of kernels) {
+        const start = performance.now();
+        await gpu.matmulRepeat(kernel, n, c, oc, repeats[kernel]);
+        times[kernel].push((performance.now() - start) / repeats[kernel]);
+      }
+    }
+    const gflops = Object.fromEntries(kernels.map((kernel) => [kernel, (2 * n * c * oc) / (median(times[kernel]) * 1e6)]));
+    rows.push({ shape: [n, c, oc], gflops, repeats });
+  }
+  gpu.free();
+  return { adapter: adapterName(await webgpuAdapter()), choice, runs, kernels, rows };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The same GPT in TensorFlow.js: pre-norm blocks, learned positions, causal multi-head attention, GELU (tanh
 // form) MLP, final LayerNorm, head tied to the token embedding, softmax cross-entropy, Adam.
@@ -259,6 +291,7 @@ window.tpBench = {
   },
   oursGpu,
   oursCpu,
+  oursMatmul,
   tfjsWebgpu: (c, o) => tfjs('webgpu', c, o),
   tfjsWasm: (c, o) => tfjs('wasm', c, o),
 };

@@ -4,10 +4,11 @@
 // ours on WebGPU, ours on the CPU (wasm), TF.js on `webgpu`, TF.js on `wasm`, with generation tokens/s (KV cache)
 // of ours, dispatches, submits and buffers made per step (counted on the page's WebGPU calls), and the GPU memory
 // of our model. Then, in a fresh browser per sample, the time from page load to the first finished training step
-// (bench/browser/first-step.html), and the wasm module's size.
+// (bench/browser/first-step.html), the wasm module's size, and our matmul kernels' GFLOP/s with every tiling.
 //
 //   node bench/browser/run.mjs [--large] [--large-cpu] [--steps N] [--gpu-steps N] [--warmup N] [--gen N]
-//                              [--gpu-gen N] [--gen-runs N] [--first-step-runs N] [--only a,b] [--no-docs]
+//                              [--gpu-gen N] [--gen-runs N] [--first-step-runs N] [--matmul-runs N]
+//                              [--only oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul] [--no-docs]
 //
 // The large config (L=6, NH=6, C=384, T=256, B=8) runs on WebGPU (ours and TF.js) when the adapter is not a
 // software one (SwiftShader would take tens of minutes per step), or when --large is given; --large-cpu adds the
@@ -34,7 +35,8 @@ const { values: args } = parseArgs({
     'gpu-gen': { type: 'string', default: '16' }, // generated tokens, GPU (KV cache; one submit per token)
     'gen-runs': { type: 'string', default: '3' },
     'first-step-runs': { type: 'string', default: '3' },
-    only: { type: 'string', default: 'oursGpu,oursCpu,tfjsWebgpu,tfjsWasm' },
+    only: { type: 'string', default: 'oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul' },
+    'matmul-runs': { type: 'string', default: '3' },
     'no-docs': { type: 'boolean', default: false },
   },
 });
@@ -115,6 +117,20 @@ try {
       }
     }
   }
+  if (only.has('matmul')) {
+    // Our forward matmul kernels in this browser, every row of the tiling table: which tiling suits this adapter.
+    const shapes = software ? [[512, 512, 512], [1024, 128, 384], [1024, 128, 512]] : [[512, 512, 512], [1024, 128, 384], [2048, 2048, 2048], [2048, 384, 1536]];
+    const kernels = ['readable', 'large', 'medium', 'small'];
+    process.stdout.write(`matmul GFLOP/s of our kernels, ${shapes.length} shapes x ${kernels.length} kernels ... `);
+    const started = Date.now();
+    try {
+      results.matmul = await page.evaluate((o) => window.tpBench.oursMatmul(o), { shapes, kernels, runs: n(args['matmul-runs']) });
+      console.log(`done (${((Date.now() - started) / 1000).toFixed(0)} s), this adapter's tiling: ${results.matmul.choice.tiling.name}`);
+    } catch (error) {
+      results.matmul = { error: String(error.message ?? error) };
+      console.log(`FAILED: ${results.matmul.error}`);
+    }
+  }
 } finally {
   results.console_errors = consoleErrors;
   await close();
@@ -187,6 +203,15 @@ for (const { config: c, runs: r } of results.configs) {
 lines.push('');
 const fs = results.first_step;
 const fsCell = (d) => (fs[d]?.median_ms != null ? `${(fs[d].median_ms / 1000).toFixed(1)} s (${fs[d].samples.filter((s) => !s.error).map((s) => (s.first_step_ms / 1000).toFixed(1)).join(', ')})` : 'n/a');
+if (results.matmul && !results.matmul.error) {
+  const m = results.matmul;
+  lines.push(`Our forward matmul kernels in this browser, GFLOP/s (median of ${m.runs} interleaved runs; this adapter's tiling: \`${m.choice.tiling.name}\`, subgroups ${m.choice.subgroups ? 'on' : 'off'}):`);
+  lines.push('');
+  lines.push(`| N x C x OC | ${m.kernels.join(' | ')} |`);
+  lines.push(`|---|${m.kernels.map(() => '---:').join('|')}|`);
+  for (const row of m.rows) lines.push(`| ${row.shape.join(' x ')} | ${m.kernels.map((k) => row.gflops[k].toFixed(2)).join(' | ')} |`);
+  lines.push('');
+}
 lines.push('| other | value |');
 lines.push('|---|---:|');
 lines.push(`| page load -> first finished training step, ours WebGPU, reference config (median; each sample a fresh browser) | ${fsCell('gpu')} |`);
@@ -211,5 +236,5 @@ if (!args['no-docs']) {
   }
 }
 if (consoleErrors.length) console.log(`console errors: ${consoleErrors.join(' | ')}`);
-const failed = results.configs.some((e) => Object.values(e.runs).some((r) => r.error)) || Object.values(results.first_step).some((f) => f.median_ms == null);
+const failed = results.configs.some((e) => Object.values(e.runs).some((r) => r.error)) || Object.values(results.first_step).some((f) => f.median_ms == null) || Boolean(results.matmul?.error);
 process.exit(failed ? 1 : 0);

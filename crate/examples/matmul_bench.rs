@@ -321,6 +321,7 @@ mod native {
             let mut candidates = MatmulTiling::ALL.to_vec();
             for (wg_x, wg_y, bk) in [
                 (16, 16, 32),
+                (8, 8, 32),
                 (8, 4, 16),
                 (8, 4, 32),
                 (8, 4, 64),

@@ -409,3 +409,54 @@ impl GpuContext {
 fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::gpu::testing::gpu_or_skip;
+
+    #[test]
+    fn buffer_bytes_counts_the_buffers_made_but_not_readbacks() {
+        if gpu_or_skip("GpuContext::buffer_bytes").is_none() {
+            return;
+        }
+        // A context of its own: the shared one is in use by tests running in parallel.
+        let gpu = pollster::block_on(GpuContext::new()).expect("an adapter was just found");
+        let before = gpu.buffer_bytes();
+        let a = gpu.zeros("a", 10);
+        let _b = gpu.upload("b", &[1.0; 3]);
+        let _c = gpu.upload_u32("c", &[]); // padded to one element
+        let _d = gpu.uniform("d", &[1u32; 4]);
+        assert_eq!(gpu.buffer_bytes() - before, 40 + 12 + 4 + 16);
+        let back = pollster::block_on(gpu.read(&a, 10)).expect("readback");
+        assert_eq!(back, vec![0.0; 10]);
+        assert_eq!(
+            gpu.buffer_bytes() - before,
+            72,
+            "readback buffers are not counted"
+        );
+    }
+
+    #[test]
+    fn matmul_choices_follow_the_adapter() {
+        let Some(gpu) = gpu_or_skip("GpuContext matmul choices") else {
+            return;
+        };
+        let info = gpu.adapter.get_info();
+        assert_eq!(
+            gpu.matmul_tiling,
+            MatmulTiling::for_adapter(&info, &gpu.adapter.limits())
+        );
+        assert!(gpu.matmul_tiling.fits(&gpu.device.limits()));
+        // Subgroups are used only where the device was opened with them.
+        assert_eq!(
+            gpu.subgroups,
+            gpu.device.features().contains(wgpu::Features::SUBGROUP)
+        );
+        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroups);
+        eprintln!(
+            "[gpu] tiling {:?}, subgroups {} (sizes {:?})",
+            gpu.matmul_tiling, gpu.subgroups, gpu.summary.subgroup_sizes
+        );
+    }
+}

@@ -10,20 +10,22 @@
 //! |------------|-------------|----|-------------|------------------|--------------------------------------------|
 //! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown |
 //! | `MEDIUM`   | 16 x 8      | 16 | 32 x 64     | 6 KiB            | Intel (integrated)                          |
-//! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali)     |
-//! | `SOFTWARE` | 8 x 8       | 32 | 32 x 32     | 8 KiB            | software adapters (lavapipe, SwiftShader)   |
+//! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali) and |
+//! |            |             |    |             |                  | software adapters (lavapipe, SwiftShader)   |
 //!
 //! Why: on real GPUs a bigger tile reuses each value loaded from memory more often (64 x 64 reads every input
 //! value 64 times less than one output per invocation) and 256 invocations fill a streaming multiprocessor or
 //! compute unit; integrated and mobile GPUs have fewer registers and smaller caches per core and run better
 //! with 64 to 128 invocations. Software adapters (device type `Cpu`) run a workgroup as a loop over SIMD lanes
-//! and pay for every barrier with a switch between the invocations: there fewer invocations and a deeper K
-//! slice (fewer barriers per multiply-add) are best (measured with `examples/matmul_bench.rs --tilings` on
-//! lavapipe; see docs/benchmarks.md). The GPU rows are not measured yet: `scripts/gpu-bench.sh` times every
-//! tiling on the card it runs on, so the table can be corrected from real numbers.
+//! and pay for every barrier with a switch between the invocations. Measured there (docs/benchmarks.md:
+//! `examples/matmul_bench.rs --tilings` on lavapipe, `npm run bench`'s matmul table on SwiftShader), the tilings
+//! are within the noise of a loaded machine of each other, 8 x 8 ahead or level in the quietest runs, 4 x 4 and
+//! 4 x 8 clearly worst, and a 32-deep K slice level on lavapipe but behind on SwiftShader: so `SMALL`.
+//! The GPU rows are not measured yet: `scripts/gpu-bench.sh` times every tiling on the card it runs on, so the
+//! table can be corrected from real numbers.
 //!
 //! In the browser, wgpu's WebGPU backend reports neither a vendor id nor a device type other than "fallback"
-//! (`Cpu`) or `Other`, so there the choice is `SOFTWARE` for fallback adapters and otherwise `LARGE`, unless
+//! (`Cpu`) or `Other`, so there the choice is `SMALL` for fallback adapters and otherwise `LARGE`, unless
 //! the adapter's description names a vendor.
 
 use serde::Serialize;
@@ -60,23 +62,16 @@ impl MatmulTiling {
         wg_y: 8,
         bk: 16,
     };
-    /// 32 x 32 output tiles, 64 invocations: mobile GPUs, and any adapter with small limits.
+    /// 32 x 32 output tiles, 64 invocations: mobile GPUs, software adapters, and any adapter with small limits.
     pub const SMALL: Self = Self {
         name: "small",
         wg_x: 8,
         wg_y: 8,
         bk: 16,
     };
-    /// 32 x 32 output tiles, 64 invocations and a 32-deep K slice: software adapters (half the barriers).
-    pub const SOFTWARE: Self = Self {
-        name: "software",
-        wg_x: 8,
-        wg_y: 8,
-        bk: 32,
-    };
 
     /// Every row of the table (the tests run the matmul kernels with each).
-    pub const ALL: [Self; 4] = [Self::LARGE, Self::MEDIUM, Self::SMALL, Self::SOFTWARE];
+    pub const ALL: [Self; 3] = [Self::LARGE, Self::MEDIUM, Self::SMALL];
 
     /// The table's choice for an adapter, shrunk to `SMALL` if the adapter's limits are below the choice.
     pub fn for_adapter(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Self {
@@ -92,7 +87,7 @@ impl MatmulTiling {
     /// PCI vendor id, then words of the adapter's name (all the browser tells).
     fn by_vendor(info: &wgpu::AdapterInfo) -> Self {
         if info.device_type == wgpu::DeviceType::Cpu {
-            return Self::SOFTWARE;
+            return Self::SMALL;
         }
         let name = info.name.to_lowercase();
         let named = |words: &[&str]| words.iter().any(|w| name.contains(w));
@@ -100,8 +95,8 @@ impl MatmulTiling {
             0x10de | 0x1002 | 0x1022 | 0x106b => Self::LARGE, // NVIDIA, AMD (two ids), Apple
             0x8086 => Self::MEDIUM,                           // Intel
             0x5143 | 0x13b5 | 0x1010 => Self::SMALL,          // Qualcomm, ARM, Imagination
-            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::SOFTWARE,
             _ if named(&["intel"]) => Self::MEDIUM,
+            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::SMALL,
             _ if named(&["adreno", "mali", "powervr", "qualcomm"]) => Self::SMALL,
             _ => Self::LARGE,
         }
@@ -167,9 +162,11 @@ mod tests {
         use wgpu::DeviceType::*;
         assert_eq!(
             pick(0x10005, Cpu, "llvmpipe (LLVM 15)"),
-            MatmulTiling::SOFTWARE
+            MatmulTiling::SMALL
         );
-        assert_eq!(pick(0, Cpu, ""), MatmulTiling::SOFTWARE); // a browser's fallback adapter
+        assert_eq!(pick(0x10de, Cpu, "NVIDIA via WARP"), MatmulTiling::SMALL); // software first
+        assert_eq!(pick(0, Cpu, ""), MatmulTiling::SMALL); // a browser's fallback adapter
+        assert_eq!(pick(0, Other, "llvmpipe"), MatmulTiling::SMALL); // known by its name only
         assert_eq!(
             pick(0x10de, DiscreteGpu, "NVIDIA H100"),
             MatmulTiling::LARGE

@@ -407,6 +407,78 @@ pub async fn matmul_forward_run_with(
     gpu.read(&out, n * oc).await
 }
 
+/// The kernel named `name`: "readable", "subgroup", "model", or the name of a row of the tiling table
+/// ("large", "medium", "small"): how the benchmarks and the wasm API pick one.
+pub fn matmul_kernel_by_name(name: &str) -> Result<MatmulKernel> {
+    Ok(match name {
+        "readable" => MatmulKernel::Readable,
+        "subgroup" => MatmulKernel::Subgroup,
+        "model" => MatmulKernel::Model,
+        _ => match MatmulTiling::ALL.into_iter().find(|t| t.name == name) {
+            Some(tiling) => MatmulKernel::Tiled(tiling),
+            None => invalid_input!(
+                "no matmul kernel named {name:?}: use readable, subgroup, model, large, medium or small"
+            ),
+        },
+    })
+}
+
+/// For benchmarks (the browser's, where only the caller can time): runs one kernel `repeats` times at
+/// (N, C, OC) on constant data in one submit and waits until the GPU is done (a one-value readback).
+/// The first call for a kernel also compiles its pipeline: call once before timing.
+pub async fn matmul_forward_repeat(
+    gpu: &GpuContext,
+    kernel: MatmulKernel,
+    n: usize,
+    c: usize,
+    oc: usize,
+    repeats: usize,
+) -> Result<()> {
+    if n * c * oc == 0 || repeats == 0 {
+        invalid_input!("matmul_forward_repeat: N, C, OC and repeats must be positive");
+    }
+    if kernel == MatmulKernel::Subgroup && !gpu.subgroups {
+        return Err(crate::Error::Gpu(
+            "the subgroup matmul needs an adapter with subgroups; this one has none".into(),
+        ));
+    }
+    let inp = gpu.upload("inp", &vec![0.5; n * c]);
+    let weight = gpu.upload("weight", &vec![0.25; oc * c]);
+    let out = gpu.zeros("out", n * oc);
+    let mut plan = Plan::new();
+    let (out_v, inp_v, weight_v) = ((&out).into(), (&inp).into(), (&weight).into());
+    match kernel {
+        MatmulKernel::Readable => {
+            matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+        }
+        MatmulKernel::Tiled(tiling) => matmul_forward_tiled_with(
+            gpu, &mut plan, tiling, out_v, inp_v, weight_v, None, n, c, oc,
+        ),
+        MatmulKernel::Subgroup => {
+            matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+        }
+        MatmulKernel::Model => {
+            matmul_forward_tiled_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+        }
+    }
+    gpu.checked(|encoder| {
+        for _ in 0..repeats {
+            plan.encode(encoder);
+        }
+    })
+    .await?;
+    let last = gpu.read(&out, 1).await?;
+    // Every output is C * 0.5 * 0.25: a wrong kernel is an error, not a fast number.
+    let expected = c as f32 * 0.125;
+    if (last[0] - expected).abs() > 1e-3 * expected.max(1.0) {
+        return Err(crate::Error::Gpu(format!(
+            "matmul_forward_repeat: {kernel:?} gave {} where {expected} was expected",
+            last[0]
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -525,6 +597,24 @@ mod tests {
         let mut c = [10.0f64, 20.0, 30.0, 40.0];
         gemm_acc(&mut c, &a, &b, 2, 3, 2);
         assert_eq!(c, [10.0 + 4.0, 20.0 + 5.0, 30.0 + 10.0, 40.0 + 11.0]);
+    }
+
+    #[test]
+    fn kernels_by_name_and_repeated_runs() {
+        assert_eq!(
+            matmul_kernel_by_name("small").expect("a row"),
+            MatmulKernel::Tiled(MatmulTiling::SMALL)
+        );
+        let err = matmul_kernel_by_name("huge").unwrap_err();
+        assert!(err.to_string().contains("no matmul kernel named"), "{err}");
+        let Some(gpu) = gpu_or_skip("matmul_forward_repeat") else {
+            return;
+        };
+        for name in ["readable", "large", "small", "model"] {
+            let kernel = matmul_kernel_by_name(name).expect("a kernel");
+            pollster::block_on(matmul_forward_repeat(gpu, kernel, 33, 20, 70, 3))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
     }
 
     #[test]

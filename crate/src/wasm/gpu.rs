@@ -6,7 +6,9 @@ use wasm_bindgen::prelude::*;
 
 use super::to_js;
 use crate::gpu::GpuContext;
-use crate::ops::matmul_forward::{matmul_forward_cpu, matmul_forward_run};
+use crate::ops::matmul_forward::{
+    matmul_forward_cpu, matmul_forward_repeat, matmul_forward_run, matmul_kernel_by_name,
+};
 
 /// An opened WebGPU device. Create it once and keep it: pipelines are cached on it.
 #[wasm_bindgen]
@@ -36,6 +38,40 @@ impl Gpu {
     #[wasm_bindgen(js_name = bufferBytes)]
     pub fn buffer_bytes(&self) -> f64 {
         self.context.buffer_bytes() as f64
+    }
+
+    /// The row of the matmul tiling table this adapter got and whether the forward matmul uses subgroups:
+    /// `{tiling: {name, wg_x, wg_y, bk}, subgroups}` (also in `summary()`).
+    #[wasm_bindgen(js_name = matmulChoice)]
+    pub fn matmul_choice(&self) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct Choice {
+            tiling: crate::gpu::MatmulTiling,
+            subgroups: bool,
+        }
+        let choice = Choice {
+            tiling: self.context.matmul_tiling,
+            subgroups: self.context.subgroups,
+        };
+        serde_wasm_bindgen::to_value(&choice).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// For benchmarks: runs the forward matmul kernel `kernel` ("readable", "subgroup", "model", or a tiling:
+    /// "large", "medium", "small") `repeats` times at (N, C, OC) in one submit and resolves when the
+    /// GPU is done; time it from JavaScript (call once first: the first call compiles the pipeline).
+    #[wasm_bindgen(js_name = matmulRepeat)]
+    pub async fn matmul_repeat(
+        &self,
+        kernel: String,
+        n: usize,
+        c: usize,
+        oc: usize,
+        repeats: usize,
+    ) -> Result<(), JsError> {
+        let kernel = matmul_kernel_by_name(&kernel).map_err(to_js)?;
+        matmul_forward_repeat(&self.context, kernel, n, c, oc, repeats)
+            .await
+            .map_err(to_js)
     }
 
     /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC), computed by the WGSL kernel.
