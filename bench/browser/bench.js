@@ -98,9 +98,10 @@ function cpuName() {
 // ---------------------------------------------------------------------------------------------------------------
 // Ours
 
-async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3 }) {
+async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3, tiling }) {
   await ready();
-  const gpu = await Gpu.open();
+  // `tiling` (run.mjs --tiling) replaces the adapter's row of the matmul tiling table, to compare rows.
+  const gpu = tiling ? await Gpu.openWithTiling(tiling) : await Gpu.open();
   const summary = gpu.summary();
   const bytesBefore = gpu.bufferBytes();
   const model = new GpuModel(gpu, modelConfig(c), 1);
@@ -113,6 +114,7 @@ async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3 }) {
   // wgpu on the web does not see the adapter's name; the browser's adapter info does.
   result.adapter = `${adapterName(await webgpuAdapter())} via wgpu ${summary.backend}`;
   result.summary = summary;
+  result.matmul_tiling = gpu.matmulChoice().tiling.name;
   if (genTokens > 0) {
     const prompt = data.subarray(0, 8);
     result.generate = await timeGeneration(() => model.generate(prompt, { max_tokens: genTokens, temperature: 0 }), genRuns);

@@ -8,7 +8,7 @@
 //
 //   node bench/browser/run.mjs [--large] [--large-cpu] [--steps N] [--gpu-steps N] [--warmup N] [--gen N]
 //                              [--gpu-gen N] [--gen-runs N] [--first-step-runs N] [--matmul-runs N]
-//                              [--only oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul] [--no-docs]
+//                              [--only oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul] [--tiling NAME] [--no-docs]
 //
 // The large config (L=6, NH=6, C=384, T=256, B=8) runs on WebGPU (ours and TF.js) when the adapter is not a
 // software one (SwiftShader would take tens of minutes per step), or when --large is given; --large-cpu adds the
@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul' },
     'matmul-runs': { type: 'string', default: '3' },
     'no-docs': { type: 'boolean', default: false },
+    tiling: { type: 'string' }, // ours WebGPU with this matmul tiling instead of the adapter's (large, medium, small)
   },
 });
 
@@ -102,6 +103,7 @@ try {
         steps: Math.max(gpu ? n(args['gpu-steps']) : n(args.steps), 1),
         genTokens: name === 'oursGpu' ? n(args['gpu-gen']) : name === 'oursCpu' ? n(args.gen) : 0,
         genRuns: n(args['gen-runs']),
+        tiling: name === 'oursGpu' ? args.tiling : undefined,
       };
       const started = Date.now();
       process.stdout.write(`${config.name}: ${names[name]} (${options.warmup} warm-up + ${options.steps} timed steps) ... `);
@@ -109,8 +111,9 @@ try {
         const run = await page.evaluate(([fn, c, o]) => window.tpBench[fn](c, o), [name, config, options]);
         entry.runs[name] = run;
         const gen = run.generate ? `, generation ${run.generate.tokens_per_s.toFixed(1)} tokens/s` : '';
+        const tilingNote = run.matmul_tiling ? `, matmul tiling ${run.matmul_tiling}` : '';
         const counts = run.counted ? `, ${run.counted.dispatches_per_step} dispatches / ${run.counted.submits_per_step} submits per step` : '';
-        console.log(`${run.tokens_per_s.toFixed(0)} tokens/s (median ${run.median_ms.toFixed(0)} ms/step${gen}${counts}; ${((Date.now() - started) / 1000).toFixed(0)} s) on ${run.adapter}`);
+        console.log(`${run.tokens_per_s.toFixed(0)} tokens/s (median ${run.median_ms.toFixed(0)} ms/step${gen}${counts}${tilingNote}; ${((Date.now() - started) / 1000).toFixed(0)} s) on ${run.adapter}`);
       } catch (error) {
         entry.runs[name] = { error: String(error.message ?? error) };
         console.log(`FAILED: ${entry.runs[name].error}`);

@@ -3,7 +3,7 @@
 //! KV cache, dispatches and submits per step, the model's GPU memory, and the time of each kernel within one step,
 //! on whatever adapter wgpu finds.
 //!
-//! cargo run --release --example gpu_bench [-- --large] [--steps N] [--runs N]
+//! cargo run --release --example gpu_bench [-- --large] [--steps N] [--runs N] [--tiling NAME] [--no-profile]
 //!
 //! Step time is the median over `--steps` timed steps (default 5), generation the median of `--runs` (default 3)
 //! generations. Prints a markdown table for docs/benchmarks.md and one `summary:` JSON line (what
@@ -14,7 +14,7 @@
 fn main() -> transformer_playground::Result<()> {
     use std::time::Instant;
     use transformer_playground::corpus::{self, Corpus};
-    use transformer_playground::gpu::GpuContext;
+    use transformer_playground::gpu::{GpuContext, MatmulTiling};
     use transformer_playground::gpu_model::GpuTrainer;
     use transformer_playground::model::generate::SampleOptions;
     use transformer_playground::model::{Gpt, ModelConfig, TrainOptions};
@@ -39,7 +39,18 @@ fn main() -> transformer_playground::Result<()> {
         .unwrap_or(3)
         .max(1);
     let large = std::env::args().any(|a| a == "--large");
-    let gpu = pollster::block_on(GpuContext::new())?;
+    let profile = !std::env::args().any(|a| a == "--no-profile");
+    let mut gpu = pollster::block_on(GpuContext::new())?;
+    if let Some(name) = arg("--tiling") {
+        // Another row of the matmul tiling table than the adapter's, to compare rows in the whole model.
+        let Some(tiling) = MatmulTiling::ALL.into_iter().find(|t| t.name == name) else {
+            return Err(transformer_playground::Error::InvalidInput(format!(
+                "no matmul tiling named {name:?}: use large, medium or small"
+            )));
+        };
+        gpu.matmul_tiling = tiling;
+        gpu.summary.matmul_tiling = tiling;
+    }
     let text = corpus::generate(Corpus::Stories, 1, 300_000);
     let tok = tokenizer::train_char(&text)?;
     let tokens = tok.encode(&text);
@@ -163,6 +174,9 @@ fn main() -> transformer_playground::Result<()> {
             "bytes_made_per_step": per_step_bytes,
         })
     );
+    if !profile {
+        return Ok(());
+    }
     println!(
         "\n| kernel | ms per step (dispatches timed one at a time) | share |\n| --- | ---: | ---: |"
     );

@@ -8,25 +8,25 @@
 //!
 //! | tiling     | WG_X x WG_Y | BK | output tile | workgroup memory | used for                                   |
 //! |------------|-------------|----|-------------|------------------|--------------------------------------------|
-//! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown |
-//! | `MEDIUM`   | 16 x 8      | 16 | 32 x 64     | 6 KiB            | Intel (integrated)                          |
-//! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali) and |
-//! |            |             |    |             |                  | software adapters (lavapipe, SwiftShader)   |
+//! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown, |
+//! |            |             |    |             |                  | software adapters (lavapipe, SwiftShader)    |
+//! | `MEDIUM`   | 16 x 8      | 16 | 32 x 64     | 6 KiB            | Intel (integrated)                           |
+//! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali)      |
 //!
 //! Why: on real GPUs a bigger tile reuses each value loaded from memory more often (64 x 64 reads every input
 //! value 64 times less than one output per invocation) and 256 invocations fill a streaming multiprocessor or
 //! compute unit; integrated and mobile GPUs have fewer registers and smaller caches per core and run better
 //! with 64 to 128 invocations. Software adapters (device type `Cpu`) run a workgroup as a loop over SIMD lanes
-//! and pay for every barrier with a switch between the invocations. Measured there (docs/benchmarks.md:
-//! `examples/matmul_bench.rs --tilings` on lavapipe, `npm run bench`'s matmul table on SwiftShader), the tilings
-//! are within the noise of a loaded machine of each other, 8 x 8 ahead or level in the quietest runs, 4 x 4 and
-//! 4 x 8 clearly worst, and a 32-deep K slice level on lavapipe but behind on SwiftShader: so `SMALL`.
+//! and pay for every barrier with a switch between the invocations. Measured there (docs/benchmarks.md), the
+//! forward matmul alone hardly cares (every row within the noise of a loaded machine; 4 x 4 and 4 x 8 clearly
+//! worst), but the whole training step is faster with `LARGE` on both (SwiftShader in Chromium: 101 and 65
+//! against 70 and 55 tokens/s, alternating; lavapipe: 342 and 351 against 322 and 322): the backward kernels
+//! loop over all B*T rows, so 4x as many 32 x 32 workgroups pay 4x the barriers. So `LARGE` there too.
 //! The GPU rows are not measured yet: `scripts/gpu-bench.sh` times every tiling on the card it runs on, so the
 //! table can be corrected from real numbers.
 //!
 //! In the browser, wgpu's WebGPU backend reports neither a vendor id nor a device type other than "fallback"
-//! (`Cpu`) or `Other`, so there the choice is `SMALL` for fallback adapters and otherwise `LARGE`, unless
-//! the adapter's description names a vendor.
+//! (`Cpu`) or `Other`, so there the choice is `LARGE` unless the adapter's description names a vendor.
 
 use serde::Serialize;
 
@@ -48,7 +48,7 @@ pub struct MatmulTiling {
 pub const MATMUL_T: u32 = 4;
 
 impl MatmulTiling {
-    /// 64 x 64 output tiles, 256 invocations: discrete GPUs and the default.
+    /// 64 x 64 output tiles, 256 invocations: discrete GPUs, software adapters and the default.
     pub const LARGE: Self = Self {
         name: "large",
         wg_x: 16,
@@ -62,7 +62,7 @@ impl MatmulTiling {
         wg_y: 8,
         bk: 16,
     };
-    /// 32 x 32 output tiles, 64 invocations: mobile GPUs, software adapters, and any adapter with small limits.
+    /// 32 x 32 output tiles, 64 invocations: mobile GPUs, and any adapter with small limits.
     pub const SMALL: Self = Self {
         name: "small",
         wg_x: 8,
@@ -87,7 +87,8 @@ impl MatmulTiling {
     /// PCI vendor id, then words of the adapter's name (all the browser tells).
     fn by_vendor(info: &wgpu::AdapterInfo) -> Self {
         if info.device_type == wgpu::DeviceType::Cpu {
-            return Self::SMALL;
+            // Measured on lavapipe and SwiftShader (see the module's comment); whatever vendor id it reports.
+            return Self::LARGE;
         }
         let name = info.name.to_lowercase();
         let named = |words: &[&str]| words.iter().any(|w| name.contains(w));
@@ -95,8 +96,8 @@ impl MatmulTiling {
             0x10de | 0x1002 | 0x1022 | 0x106b => Self::LARGE, // NVIDIA, AMD (two ids), Apple
             0x8086 => Self::MEDIUM,                           // Intel
             0x5143 | 0x13b5 | 0x1010 => Self::SMALL,          // Qualcomm, ARM, Imagination
+            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::LARGE,
             _ if named(&["intel"]) => Self::MEDIUM,
-            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::SMALL,
             _ if named(&["adreno", "mali", "powervr", "qualcomm"]) => Self::SMALL,
             _ => Self::LARGE,
         }

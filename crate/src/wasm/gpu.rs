@@ -27,6 +27,26 @@ impl Gpu {
         })
     }
 
+    /// [`Gpu::open`] with the matmul tiling named `tiling` ("large", "medium", "small") in place of the table's
+    /// choice for this adapter: for benchmarks comparing tilings in the whole model.
+    #[wasm_bindgen(js_name = openWithTiling)]
+    pub async fn open_with_tiling(tiling: String) -> Result<Gpu, JsError> {
+        let mut context = GpuContext::new().await.map_err(to_js)?;
+        let Some(chosen) = crate::gpu::MatmulTiling::ALL
+            .into_iter()
+            .find(|t| t.name == tiling)
+        else {
+            return Err(JsError::new(&format!(
+                "no matmul tiling named {tiling:?}: use large, medium or small"
+            )));
+        };
+        context.matmul_tiling = chosen;
+        context.summary.matmul_tiling = chosen;
+        Ok(Gpu {
+            context: Rc::new(context),
+        })
+    }
+
     /// The adapter's name, backend, fallback flag, key limits and features, as a plain object.
     pub fn summary(&self) -> Result<JsValue, JsError> {
         serde_wasm_bindgen::to_value(&self.context.summary)
