@@ -163,11 +163,11 @@ mod tests {
         use wgpu::DeviceType::*;
         assert_eq!(
             pick(0x10005, Cpu, "llvmpipe (LLVM 15)"),
-            MatmulTiling::SMALL
+            MatmulTiling::LARGE
         );
-        assert_eq!(pick(0x10de, Cpu, "NVIDIA via WARP"), MatmulTiling::SMALL); // software first
-        assert_eq!(pick(0, Cpu, ""), MatmulTiling::SMALL); // a browser's fallback adapter
-        assert_eq!(pick(0, Other, "llvmpipe"), MatmulTiling::SMALL); // known by its name only
+        assert_eq!(pick(0x5143, Cpu, "Adreno via a CPU"), MatmulTiling::LARGE); // software first
+        assert_eq!(pick(0, Cpu, ""), MatmulTiling::LARGE); // a browser's fallback adapter
+        assert_eq!(pick(0, Other, "swiftshader adreno"), MatmulTiling::LARGE); // software names first
         assert_eq!(
             pick(0x10de, DiscreteGpu, "NVIDIA H100"),
             MatmulTiling::LARGE
