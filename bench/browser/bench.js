@@ -6,28 +6,38 @@
 // scripts and wasm compilation, which is all tfjs needs (no COOP/COEP, so its wasm backend runs single-threaded
 // with SIMD, as our CPU path does).
 import init, { CpuModel, Gpu, GpuModel } from '/pkg/transformer_playground.js';
+import { adapterName, median, modelConfig, tokenStream, trainOptions, webgpuAdapter } from './common.js';
 
 const tf = window.tf;
 
 // ---------------------------------------------------------------------------------------------------------------
+// WebGPU counters: every submit, compute dispatch and buffer creation of the page, whichever library makes it
+// (wgpu's WebGPU backend and TF.js both call these prototype methods). Installed before anything runs; read
+// around the timed steps to give submits, dispatches and buffers made per step.
+
+export const gpuCounters = { submits: 0, dispatches: 0, buffers: 0, bufferBytes: 0 };
+if (window.GPUQueue && window.GPUComputePassEncoder && window.GPUDevice) {
+  const wrap = (proto, name, count) => {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      count(args);
+      return original.apply(this, args);
+    };
+  };
+  wrap(GPUQueue.prototype, 'submit', () => gpuCounters.submits++);
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', () => gpuCounters.dispatches++);
+  wrap(GPUDevice.prototype, 'createBuffer', ([descriptor]) => {
+    // Readback (MAP_READ) buffers are transient by design; count the others.
+    if (!(descriptor.usage & GPUBufferUsage.MAP_READ)) {
+      gpuCounters.buffers++;
+      gpuCounters.bufferBytes += descriptor.size;
+    }
+  });
+}
+const snapshot = () => ({ ...gpuCounters });
+
+// ---------------------------------------------------------------------------------------------------------------
 // Shared pieces
-
-/** Deterministic token stream over `vocab` symbols with some structure to learn (a counter with noise). */
-function tokenStream(n, vocab) {
-  const tokens = new Uint32Array(n);
-  let state = 12345;
-  for (let i = 0; i < n; i++) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    tokens[i] = state % 4 === 0 ? (state >>> 8) % vocab : (i * 7) % vocab;
-  }
-  return tokens;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Runs `step` warmup + timed times (awaiting each) and reports per-step times and tokens/s of the median. */
 async function timeSteps(step, { warmup, steps, tokensPerStep }) {
@@ -45,73 +55,77 @@ async function timeSteps(step, { warmup, steps, tokensPerStep }) {
   return { warmup, steps, step_ms: times, median_ms: medianMs, warmup_ms: firstMs, tokens_per_s: (tokensPerStep * 1000) / medianMs, losses };
 }
 
+/** timeSteps plus what the WebGPU counters saw per timed step (submits, dispatches, buffers made). */
+async function timeGpuSteps(step, options) {
+  const result = await timeSteps(step, { ...options, steps: 0 }); // the warm-up steps only
+  const before = snapshot();
+  const timed = await timeSteps(step, { ...options, warmup: 0 });
+  const after = snapshot();
+  const per = (key) => (after[key] - before[key]) / options.steps;
+  return {
+    ...timed,
+    warmup: result.warmup,
+    warmup_ms: result.warmup_ms,
+    losses: [...result.losses, ...timed.losses],
+    counted: { submits_per_step: per('submits'), dispatches_per_step: per('dispatches'), buffers_made_per_step: per('buffers'), buffer_bytes_made_per_step: per('bufferBytes') },
+  };
+}
+
+/** Median tokens/s of `runs` generations (after one that builds the plans). */
+async function timeGeneration(generate, runs) {
+  await generate();
+  const rates = [];
+  let tokens = 0;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const out = await generate();
+    rates.push((out.length * 1000) / (performance.now() - start));
+    tokens = out.length;
+  }
+  return { tokens, runs, tokens_per_s_runs: rates, tokens_per_s: median(rates), kv_cache: true };
+}
+
 let wasmReady;
 function ready() {
   wasmReady ??= init();
   return wasmReady;
 }
 
-/** The browser's WebGPU adapter as it describes itself (the one both libraries get by default). */
-async function webgpuAdapter() {
-  if (!navigator.gpu) return null;
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return null;
-  const info = adapter.info ?? {};
-  return {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    is_fallback: adapter.isFallbackAdapter ?? info.isFallbackAdapter,
-  };
-}
-
-function adapterName(info) {
-  if (!info) return 'no WebGPU adapter';
-  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
-  return `${name || '(unnamed adapter)'}${info.is_fallback ? ' (fallback adapter)' : ''}`;
-}
-
 function cpuName() {
   return `CPU, ${navigator.hardwareConcurrency} logical cores (${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'})`;
-}
-
-function modelConfig(c) {
-  return { vocab_size: c.vocab, n_layer: c.L, n_head: c.NH, n_embd: c.C, block_size: c.T, positional: 'learned', activation: 'gelu', dropout: 0, bias: true, ffn_mult: 4 };
-}
-
-function trainOptions(c) {
-  // Constant learning rate (no warm-up, no decay) so both libraries take the same steps.
-  return { batch_size: c.B, seq_len: c.T, grad_accum: 1, steps: 100000, lr: c.lr, min_lr: c.lr, warmup_steps: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, grad_clip: 1.0, seed: 1337 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ours
 
-async function oursGpu(c, { warmup, steps, genTokens }) {
+async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3, tiling }) {
   await ready();
-  const gpu = await Gpu.open();
+  // `tiling` (run.mjs --tiling) replaces the adapter's row of the matmul tiling table, to compare rows.
+  const gpu = tiling ? await Gpu.openWithTiling(tiling) : await Gpu.open();
   const summary = gpu.summary();
+  const bytesBefore = gpu.bufferBytes();
   const model = new GpuModel(gpu, modelConfig(c), 1);
   const data = tokenStream(200_000, c.vocab);
   model.setTrainingData(data, data.subarray(0, 10_000), trainOptions(c));
-  const result = await timeSteps(async () => (await model.step()).loss, { warmup, steps, tokensPerStep: c.B * c.T });
+  const result = await timeGpuSteps(async () => (await model.step()).loss, { warmup, steps, tokensPerStep: c.B * c.T });
   result.dispatches_per_step = model.dispatchesPerStep();
+  result.submits_per_step = result.counted.submits_per_step;
+  result.train_bytes = gpu.bufferBytes() - bytesBefore;
   // wgpu on the web does not see the adapter's name; the browser's adapter info does.
   result.adapter = `${adapterName(await webgpuAdapter())} via wgpu ${summary.backend}`;
   result.summary = summary;
+  result.matmul_tiling = gpu.matmulChoice().tiling.name;
   if (genTokens > 0) {
     const prompt = data.subarray(0, 8);
-    await model.generate(prompt, { max_tokens: 1, temperature: 0 });
-    const start = performance.now();
-    const out = await model.generate(prompt, { max_tokens: genTokens, temperature: 0 });
-    result.generate = { tokens: out.length, ms: performance.now() - start, tokens_per_s: (out.length * 1000) / (performance.now() - start), kv_cache: false };
+    result.generate = await timeGeneration(() => model.generate(prompt, { max_tokens: genTokens, temperature: 0 }), genRuns);
   }
+  // Weights, gradients, AdamW state, activations, plans' uniforms, and the generation buffers (KV caches).
+  result.model_bytes = gpu.bufferBytes() - bytesBefore;
   model.free();
   return result;
 }
 
-async function oursCpu(c, { warmup, steps, genTokens }) {
+async function oursCpu(c, { warmup, steps, genTokens, genRuns = 3 }) {
   await ready();
   const model = new CpuModel(modelConfig(c), 1);
   const data = tokenStream(200_000, c.vocab);
@@ -121,14 +135,42 @@ async function oursCpu(c, { warmup, steps, genTokens }) {
   result.params = model.paramCount;
   if (genTokens > 0) {
     const prompt = data.subarray(0, 8);
-    model.generate(prompt, { max_tokens: 4, temperature: 0 });
-    const start = performance.now();
-    const out = model.generate(prompt, { max_tokens: genTokens, temperature: 0 });
-    const ms = performance.now() - start;
-    result.generate = { tokens: out.length, ms, tokens_per_s: (out.length * 1000) / ms, kv_cache: true };
+    result.generate = await timeGeneration(async () => model.generate(prompt, { max_tokens: genTokens, temperature: 0 }), genRuns);
   }
   model.free();
   return result;
+}
+
+/**
+ * Matmul GFLOP/s of our forward kernels in this browser: each of `kernels` ("readable", a tiling-table row,
+ * "subgroup", "model") at each (N, C, OC) of `shapes`, after a warm-up call that compiles the pipeline and sizes a
+ * run (about 0.3 s of dispatches in one submit); the timed runs of the kernels interleaved; medians of `runs`.
+ */
+async function oursMatmul({ shapes, kernels, runs }) {
+  await ready();
+  const gpu = await Gpu.open();
+  const choice = gpu.matmulChoice();
+  const rows = [];
+  for (const [n, c, oc] of shapes) {
+    const repeats = {};
+    for (const kernel of kernels) {
+      const start = performance.now();
+      await gpu.matmulRepeat(kernel, n, c, oc, 1);
+      repeats[kernel] = Math.max(1, Math.min(50, Math.round(300 / (performance.now() - start))));
+    }
+    const times = Object.fromEntries(kernels.map((kernel) => [kernel, []]));
+    for (let r = 0; r < runs; r++) {
+      for (const kernel of kernels) {
+        const start = performance.now();
+        await gpu.matmulRepeat(kernel, n, c, oc, repeats[kernel]);
+        times[kernel].push((performance.now() - start) / repeats[kernel]);
+      }
+    }
+    const gflops = Object.fromEntries(kernels.map((kernel) => [kernel, (2 * n * c * oc) / (median(times[kernel]) * 1e6)]));
+    rows.push({ shape: [n, c, oc], gflops, repeats });
+  }
+  gpu.free();
+  return { adapter: adapterName(await webgpuAdapter()), choice, runs, kernels, rows };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -223,11 +265,13 @@ async function tfjs(backend, c, { warmup, steps }) {
     tf.dispose([idx, tgt, loss]);
     return value;
   };
-  const result = await timeSteps(step, { warmup, steps, tokensPerStep: c.B * c.T });
+  const result = backend === 'webgpu' ? await timeGpuSteps(step, { warmup, steps, tokensPerStep: c.B * c.T }) : await timeSteps(step, { warmup, steps, tokensPerStep: c.B * c.T });
   result.params = model.count();
   result.backend = got;
   if (backend === 'webgpu') {
     result.adapter = adapterName(await webgpuAdapter());
+    result.dispatches_per_step = result.counted.dispatches_per_step;
+    result.submits_per_step = result.counted.submits_per_step;
   } else {
     result.adapter = cpuName();
     // Kernels TF.js runs per training step (one extra step, profiled; the count is the same on webgpu but for
@@ -249,6 +293,7 @@ window.tpBench = {
   },
   oursGpu,
   oursCpu,
+  oursMatmul,
   tfjsWebgpu: (c, o) => tfjs('webgpu', c, o),
   tfjsWasm: (c, o) => tfjs('wasm', c, o),
 };

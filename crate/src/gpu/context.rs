@@ -1,10 +1,11 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use wgpu::util::DeviceExt;
 
-use super::{Access, Kernel};
+use super::{Access, Kernel, MatmulTiling};
 use crate::{Error, Result};
 
 /// What the page and the CLI show about the adapter, and what the model checks its config against.
@@ -24,6 +25,13 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroups_per_dimension: u32,
     pub features: Vec<String>,
+    /// The row of the matmul tiling table chosen for this adapter (see `gpu::MatmulTiling`).
+    pub matmul_tiling: MatmulTiling,
+    /// True when the forward matmul runs the subgroup kernel (`matmul_forward_subgroup`), false when it
+    /// runs the workgroup-memory tiled kernel.
+    pub subgroup_matmul: bool,
+    /// Subgroup sizes the adapter reports (min, max); 0 where it does not say (e.g. browsers without them).
+    pub subgroup_sizes: (u32, u32),
 }
 
 /// The device, its queue and every pipeline compiled so far. Built once and shared by all ops.
@@ -32,10 +40,18 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub summary: AdapterSummary,
+    /// Tile sizes of every tiled matmul dispatch, chosen from the table at creation (may be replaced before
+    /// the first dispatch, e.g. by a benchmark comparing tilings).
+    pub matmul_tiling: MatmulTiling,
+    /// True when the device was opened with `Features::SUBGROUP` and subgroups hold at least 4 invocations:
+    /// then the forward matmul uses the subgroup kernel, else the tiled kernel.
+    pub subgroups: bool,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
     /// WebGPU wants every binding of a layout filled.
     placeholder: wgpu::Buffer,
+    /// Bytes of every storage and uniform buffer made through this context (see [`Self::buffer_bytes`]).
+    buffer_bytes: AtomicU64,
 }
 
 impl GpuContext {
@@ -63,16 +79,26 @@ impl GpuContext {
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let limits = adapter.limits();
+        let info = adapter.get_info();
+        // Subgroups only where the adapter offers them (asking for a feature it lacks fails the device), and
+        // only used by the matmul when a subgroup holds at least the 4 rows it shares (see the shader).
+        let subgroups =
+            adapter.features().contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 4;
+        let required_features = if subgroups {
+            wgpu::Features::SUBGROUP
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("transformer-playground"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
             .await
             .map_err(|e| Error::Gpu(format!("the adapter refused to open a device: {e}")))?;
-        let info = adapter.get_info();
+        let matmul_tiling = MatmulTiling::for_adapter(&info, &limits);
         let features = adapter.features();
         let feature_names = [
             (wgpu::Features::SHADER_F16, "shader-f16"),
@@ -99,6 +125,9 @@ impl GpuContext {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             features: feature_names,
+            matmul_tiling,
+            subgroup_matmul: subgroups,
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
         };
         let placeholder = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("placeholder"),
@@ -111,8 +140,11 @@ impl GpuContext {
             device,
             queue,
             summary,
+            matmul_tiling,
+            subgroups,
             kernels: Mutex::new(HashMap::new()),
             placeholder,
+            buffer_bytes: AtomicU64::new(0),
         })
     }
 
@@ -197,6 +229,21 @@ impl GpuContext {
         kernel
     }
 
+    /// Bytes of all storage and uniform buffers created through this context so far ([`Self::upload`],
+    /// [`Self::upload_u32`], [`Self::zeros`], [`Self::uniform`]; plans make their uniforms with the latter).
+    /// Readback staging buffers are not counted, and dropped buffers are not subtracted: a model makes its
+    /// buffers once, so on a context of its own this is the model's GPU memory, and a count that grows from
+    /// one training step to the next means buffers are being made per step.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.buffer_bytes.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, buffer: wgpu::Buffer) -> wgpu::Buffer {
+        self.buffer_bytes
+            .fetch_add(buffer.size(), Ordering::Relaxed);
+        buffer
+    }
+
     /// A buffer to bind where an op's optional input is absent.
     pub fn placeholder(&self) -> &wgpu::Buffer {
         &self.placeholder
@@ -212,12 +259,14 @@ impl GpuContext {
         } else {
             data
         };
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(contents),
-                usage: storage_usage(),
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(contents),
+                    usage: storage_usage(),
+                }),
+        )
     }
 
     /// A storage buffer holding `data` as u32s (token ids, targets), bound in WGSL as `array<u32>`.
@@ -230,12 +279,14 @@ impl GpuContext {
         } else {
             data
         };
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(contents),
-                usage: storage_usage(),
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(contents),
+                    usage: storage_usage(),
+                }),
+        )
     }
 
     /// Workgroup counts for a one-dimensional launch of `workgroups` workgroups. WebGPU caps each dimension
@@ -249,22 +300,24 @@ impl GpuContext {
 
     /// A zero-filled storage buffer of `len` f32s.
     pub fn zeros(&self, label: &str, len: usize) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
+        self.count(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(1) * 4) as u64,
             usage: storage_usage(),
             mapped_at_creation: false,
-        })
+        }))
     }
 
     /// A uniform buffer holding one `#[repr(C)]` struct of sizes (its WGSL twin must match field by field).
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::bytes_of(value),
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                }),
+        )
     }
 
     /// Copies the first `len` f32s of `buffer` back to the CPU (its own submit; see [`Self::stage`] to fold the
@@ -355,4 +408,55 @@ impl GpuContext {
 
 fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::gpu::testing::gpu_or_skip;
+
+    #[test]
+    fn buffer_bytes_counts_the_buffers_made_but_not_readbacks() {
+        if gpu_or_skip("GpuContext::buffer_bytes").is_none() {
+            return;
+        }
+        // A context of its own: the shared one is in use by tests running in parallel.
+        let gpu = pollster::block_on(GpuContext::new()).expect("an adapter was just found");
+        let before = gpu.buffer_bytes();
+        let a = gpu.zeros("a", 10);
+        let _b = gpu.upload("b", &[1.0; 3]);
+        let _c = gpu.upload_u32("c", &[]); // padded to one element
+        let _d = gpu.uniform("d", &[1u32; 4]);
+        assert_eq!(gpu.buffer_bytes() - before, 40 + 12 + 4 + 16);
+        let back = pollster::block_on(gpu.read(&a, 10)).expect("readback");
+        assert_eq!(back, vec![0.0; 10]);
+        assert_eq!(
+            gpu.buffer_bytes() - before,
+            72,
+            "readback buffers are not counted"
+        );
+    }
+
+    #[test]
+    fn matmul_choices_follow_the_adapter() {
+        let Some(gpu) = gpu_or_skip("GpuContext matmul choices") else {
+            return;
+        };
+        let info = gpu.adapter.get_info();
+        assert_eq!(
+            gpu.matmul_tiling,
+            MatmulTiling::for_adapter(&info, &gpu.adapter.limits())
+        );
+        assert!(gpu.matmul_tiling.fits(&gpu.device.limits()));
+        // Subgroups are used only where the device was opened with them.
+        assert_eq!(
+            gpu.subgroups,
+            gpu.device.features().contains(wgpu::Features::SUBGROUP)
+        );
+        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroups);
+        eprintln!(
+            "[gpu] tiling {:?}, subgroups {} (sizes {:?})",
+            gpu.matmul_tiling, gpu.subgroups, gpu.summary.subgroup_sizes
+        );
+    }
 }

@@ -5,8 +5,10 @@
 //! WebGPU backend, where the browser compiles the WGSL). The differences are commented where they bite.
 
 mod context;
+mod matmul_tiling;
 mod plan;
 pub use context::{AdapterSummary, GpuContext};
+pub use matmul_tiling::{MATMUL_T, MatmulTiling};
 pub use plan::{Plan, View};
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -9,8 +9,7 @@
 
 use super::float::Float;
 use super::gemm::{gemm_acc, transpose};
-use super::matmul_forward::{tiled_constants, tiled_workgroups};
-use crate::gpu::{Access, GpuContext, Plan, View};
+use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 
 /// `shaders/matmul_backward_dinp.wgsl`: dinp = dout @ weight, 64 x 64 tiles, 4 x 4 outputs per invocation.
 pub const MATMUL_BACKWARD_DINP_SHADER: &str =
@@ -120,10 +119,43 @@ pub fn matmul_backward_fast_cpu<R: Float>(
 /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
 /// dbias (OC) += sum over rows of dout (when given).
 /// dinp is assigned and may hold anything before; dweight and dbias accumulate into what they hold.
+/// The dinp and dweight kernels use the adapter's tiling ([`GpuContext::matmul_tiling`]).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward_gpu(
     gpu: &GpuContext,
     plan: &mut Plan,
+    dinp: View,
+    dweight: View,
+    dbias: Option<View>,
+    dout: View,
+    inp: View,
+    weight: View,
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    matmul_backward_with(
+        gpu,
+        plan,
+        gpu.matmul_tiling,
+        dinp,
+        dweight,
+        dbias,
+        dout,
+        inp,
+        weight,
+        n,
+        c,
+        oc,
+    );
+}
+
+/// [`matmul_backward_gpu`] with an explicit row of the tiling table for the dinp and dweight kernels.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward_with(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    tiling: MatmulTiling,
     dinp: View,
     dweight: View,
     dbias: Option<View>,
@@ -149,14 +181,14 @@ pub fn matmul_backward_gpu(
             Access::Read,      // dout (N, OC)
             Access::Read,      // weight (OC, C)
         ],
-        &tiled_constants(),
+        &tiling.constants(),
     );
     plan.push(
         gpu,
         dinp_kernel,
         Some(&params),
         &[dinp, dout, weight],
-        tiled_workgroups(n, c),
+        tiling.workgroups(n, c),
     );
     let dweight_kernel = gpu.kernel(
         "matmul_backward_dweight",
@@ -167,14 +199,14 @@ pub fn matmul_backward_gpu(
             Access::Read,      // dout (N, OC)
             Access::Read,      // inp (N, C)
         ],
-        &tiled_constants(),
+        &tiling.constants(),
     );
     plan.push(
         gpu,
         dweight_kernel,
         Some(&params),
         &[dweight, dout, inp],
-        tiled_workgroups(oc, c),
+        tiling.workgroups(oc, c),
     );
     if let Some(dbias) = dbias {
         let dbias_kernel = gpu.kernel(
@@ -316,9 +348,25 @@ mod tests {
         }
     }
 
+    /// Checks the backward pass with every row of the tiling table.
     fn gpu_check(
         gpu: &GpuContext,
         rng: &mut TestRng,
+        n: usize,
+        c: usize,
+        oc: usize,
+        with_bias: bool,
+    ) {
+        for tiling in MatmulTiling::ALL {
+            gpu_check_tiling(gpu, rng, tiling, n, c, oc, with_bias);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gpu_check_tiling(
+        gpu: &GpuContext,
+        rng: &mut TestRng,
+        tiling: MatmulTiling,
         n: usize,
         c: usize,
         oc: usize,
@@ -349,9 +397,10 @@ mod tests {
             gpu.upload("weight", &weight),
         );
         let mut plan = Plan::new();
-        matmul_backward_gpu(
+        matmul_backward_with(
             gpu,
             &mut plan,
+            tiling,
             (&dinp).into(),
             (&dweight).into(),
             with_bias.then(|| View::all(&dbias)),
@@ -364,7 +413,7 @@ mod tests {
         );
         pollster::block_on(plan.run(gpu)).expect("matmul_backward dispatch");
         let read = |b, len| pollster::block_on(gpu.read(b, len)).expect("readback");
-        let what = format!("N={n} C={c} OC={oc}");
+        let what = format!("{} tiling, N={n} C={c} OC={oc}", tiling.name);
         // Sums of up to 128 products of values in [-1, 1]: the default tolerance holds (the GPU adds in the
         // same order as the CPU; only fused multiply-adds differ).
         assert_close(

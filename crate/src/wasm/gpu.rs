@@ -7,7 +7,9 @@ use wasm_bindgen::prelude::*;
 
 use super::to_js;
 use crate::gpu::GpuContext;
-use crate::ops::matmul_forward::{matmul_forward_cpu, matmul_forward_run};
+use crate::ops::matmul_forward::{
+    matmul_forward_cpu, matmul_forward_repeat, matmul_forward_run, matmul_kernel_by_name,
+};
 
 /// An opened WebGPU device. Create it once and keep it: pipelines are cached on it.
 #[wasm_bindgen]
@@ -18,11 +20,9 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
 }
 
-#[wasm_bindgen]
 impl Gpu {
-    /// Opens the browser's WebGPU adapter, or fails with a message saying why there is none.
-    pub async fn open() -> Result<Gpu, JsError> {
-        let context = GpuContext::new().await.map_err(to_js)?;
+    /// Wraps an opened device and records why it is lost when that happens (wgpu's device-lost callback).
+    fn watch(context: GpuContext) -> Gpu {
         let lost = Arc::new(Mutex::new(None));
         let report = lost.clone();
         context
@@ -37,10 +37,36 @@ impl Gpu {
                     slot.get_or_insert(why);
                 }
             });
-        Ok(Gpu {
+        Gpu {
             context: Rc::new(context),
             lost,
-        })
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Gpu {
+    /// Opens the browser's WebGPU adapter, or fails with a message saying why there is none.
+    pub async fn open() -> Result<Gpu, JsError> {
+        Ok(Gpu::watch(GpuContext::new().await.map_err(to_js)?))
+    }
+
+    /// [`Gpu::open`] with the matmul tiling named `tiling` ("large", "medium", "small") in place of the table's
+    /// choice for this adapter: for benchmarks comparing tilings in the whole model.
+    #[wasm_bindgen(js_name = openWithTiling)]
+    pub async fn open_with_tiling(tiling: String) -> Result<Gpu, JsError> {
+        let mut context = GpuContext::new().await.map_err(to_js)?;
+        let Some(chosen) = crate::gpu::MatmulTiling::ALL
+            .into_iter()
+            .find(|t| t.name == tiling)
+        else {
+            return Err(JsError::new(&format!(
+                "no matmul tiling named {tiling:?}: use large, medium or small"
+            )));
+        };
+        context.matmul_tiling = chosen;
+        context.summary.matmul_tiling = chosen;
+        Ok(Gpu::watch(context))
     }
 
     /// Why the device was lost (a GPU reset, a driver update, `destroy()`), or `undefined` while it works.
@@ -60,6 +86,47 @@ impl Gpu {
     pub fn summary(&self) -> Result<JsValue, JsError> {
         serde_wasm_bindgen::to_value(&self.context.summary)
             .map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Bytes of the storage and uniform buffers made on this device so far (readback buffers aside): with one
+    /// model on the device, that model's GPU memory.
+    #[wasm_bindgen(js_name = bufferBytes)]
+    pub fn buffer_bytes(&self) -> f64 {
+        self.context.buffer_bytes() as f64
+    }
+
+    /// The row of the matmul tiling table this adapter got and whether the forward matmul uses subgroups:
+    /// `{tiling: {name, wg_x, wg_y, bk}, subgroups}` (also in `summary()`).
+    #[wasm_bindgen(js_name = matmulChoice)]
+    pub fn matmul_choice(&self) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct Choice {
+            tiling: crate::gpu::MatmulTiling,
+            subgroups: bool,
+        }
+        let choice = Choice {
+            tiling: self.context.matmul_tiling,
+            subgroups: self.context.subgroups,
+        };
+        serde_wasm_bindgen::to_value(&choice).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// For benchmarks: runs the forward matmul kernel `kernel` ("readable", "subgroup", "model", or a tiling:
+    /// "large", "medium", "small") `repeats` times at (N, C, OC) in one submit and resolves when the
+    /// GPU is done; time it from JavaScript (call once first: the first call compiles the pipeline).
+    #[wasm_bindgen(js_name = matmulRepeat)]
+    pub async fn matmul_repeat(
+        &self,
+        kernel: String,
+        n: usize,
+        c: usize,
+        oc: usize,
+        repeats: usize,
+    ) -> Result<(), JsError> {
+        let kernel = matmul_kernel_by_name(&kernel).map_err(to_js)?;
+        matmul_forward_repeat(&self.context, kernel, n, c, oc, repeats)
+            .await
+            .map_err(to_js)
     }
 
     /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC), computed by the WGSL kernel.

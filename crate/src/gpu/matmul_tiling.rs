@@ -1,0 +1,212 @@
+//! Tile sizes of the tiled matmul kernels (`matmul_forward_tiled`, `matmul_backward_dinp`,
+//! `matmul_backward_dweight`), chosen once per adapter from a small table.
+//!
+//! Each of those kernels runs WG_X x WG_Y invocations per workgroup, every invocation owning a 4 x 4 register
+//! block of the output, so a workgroup owns a (4*WG_Y) x (4*WG_X) tile; it walks the inner dimension in
+//! slices of BK staged in workgroup memory (a BK x 4*WG_Y and a BK x 4*WG_X tile of f32s).
+//! The three numbers are WGSL `override` constants, so one shader serves every row of the table.
+//!
+//! | tiling     | WG_X x WG_Y | BK | output tile | workgroup memory | used for                                   |
+//! |------------|-------------|----|-------------|------------------|--------------------------------------------|
+//! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown, |
+//! |            |             |    |             |                  | software adapters (lavapipe, SwiftShader)    |
+//! | `MEDIUM`   | 16 x 8      | 16 | 32 x 64     | 6 KiB            | Intel (integrated)                           |
+//! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali)      |
+//!
+//! Why: on real GPUs a bigger tile reuses each value loaded from memory more often (64 x 64 reads every input
+//! value 64 times less than one output per invocation) and 256 invocations fill a streaming multiprocessor or
+//! compute unit; integrated and mobile GPUs have fewer registers and smaller caches per core and run better
+//! with 64 to 128 invocations. Software adapters (device type `Cpu`) run a workgroup as a loop over SIMD lanes
+//! and pay for every barrier with a switch between the invocations. Measured there (docs/benchmarks.md), the
+//! forward matmul alone hardly cares (every row within the noise of a loaded machine; 4 x 4 and 4 x 8 clearly
+//! worst), but the whole training step is faster with `LARGE` on both (SwiftShader in Chromium: 101 and 65
+//! against 70 and 55 tokens/s, alternating; lavapipe: 342 and 351 against 322 and 322): the backward kernels
+//! loop over all B*T rows, so 4x as many 32 x 32 workgroups pay 4x the barriers. So `LARGE` there too.
+//! The GPU rows are not measured yet: `scripts/gpu-bench.sh` times every tiling on the card it runs on, so the
+//! table can be corrected from real numbers.
+//!
+//! In the browser, wgpu's WebGPU backend reports neither a vendor id nor a device type other than "fallback"
+//! (`Cpu`) or `Other`, so there the choice is `LARGE` unless the adapter's description names a vendor.
+
+use serde::Serialize;
+
+/// One row of the tiling table: the `override` constants of the tiled matmul kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MatmulTiling {
+    /// The row's name in the table (shown by the benchmarks and the adapter summary).
+    pub name: &'static str,
+    /// Invocations along the output's columns.
+    pub wg_x: u32,
+    /// Invocations along the output's rows.
+    pub wg_y: u32,
+    /// Depth of the inner-dimension slice staged in workgroup memory (a multiple of 4: the forward kernel
+    /// loads it as vec4s).
+    pub bk: u32,
+}
+
+/// Outputs per invocation along each axis (`TM`/`TN` in the shaders; constants there, not overrides).
+pub const MATMUL_T: u32 = 4;
+
+impl MatmulTiling {
+    /// 64 x 64 output tiles, 256 invocations: discrete GPUs, software adapters and the default.
+    pub const LARGE: Self = Self {
+        name: "large",
+        wg_x: 16,
+        wg_y: 16,
+        bk: 16,
+    };
+    /// 32 x 64 output tiles, 128 invocations: integrated GPUs.
+    pub const MEDIUM: Self = Self {
+        name: "medium",
+        wg_x: 16,
+        wg_y: 8,
+        bk: 16,
+    };
+    /// 32 x 32 output tiles, 64 invocations: mobile GPUs, and any adapter with small limits.
+    pub const SMALL: Self = Self {
+        name: "small",
+        wg_x: 8,
+        wg_y: 8,
+        bk: 16,
+    };
+
+    /// Every row of the table (the tests run the matmul kernels with each).
+    pub const ALL: [Self; 3] = [Self::LARGE, Self::MEDIUM, Self::SMALL];
+
+    /// The table's choice for an adapter, shrunk to `SMALL` if the adapter's limits are below the choice.
+    pub fn for_adapter(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Self {
+        let chosen = Self::by_vendor(info);
+        if chosen.fits(limits) {
+            chosen
+        } else {
+            Self::SMALL
+        }
+    }
+
+    /// The table lookup itself: software first (a CPU adapter says nothing about a vendor's GPU), then the
+    /// PCI vendor id, then words of the adapter's name (all the browser tells).
+    fn by_vendor(info: &wgpu::AdapterInfo) -> Self {
+        if info.device_type == wgpu::DeviceType::Cpu {
+            // Measured on lavapipe and SwiftShader (see the module's comment); whatever vendor id it reports.
+            return Self::LARGE;
+        }
+        let name = info.name.to_lowercase();
+        let named = |words: &[&str]| words.iter().any(|w| name.contains(w));
+        match info.vendor {
+            0x10de | 0x1002 | 0x1022 | 0x106b => Self::LARGE, // NVIDIA, AMD (two ids), Apple
+            0x8086 => Self::MEDIUM,                           // Intel
+            0x5143 | 0x13b5 | 0x1010 => Self::SMALL,          // Qualcomm, ARM, Imagination
+            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::LARGE,
+            _ if named(&["intel"]) => Self::MEDIUM,
+            _ if named(&["adreno", "mali", "powervr", "qualcomm"]) => Self::SMALL,
+            _ => Self::LARGE,
+        }
+    }
+
+    /// True when the adapter allows this many invocations and this much workgroup memory.
+    pub fn fits(&self, limits: &wgpu::Limits) -> bool {
+        self.wg_x * self.wg_y <= limits.max_compute_invocations_per_workgroup
+            && self.wg_x <= limits.max_compute_workgroup_size_x
+            && self.wg_y <= limits.max_compute_workgroup_size_y
+            && self.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
+    }
+
+    /// Bytes of workgroup memory of one workgroup: a BK x BM and a BK x BN tile of f32s.
+    pub fn workgroup_bytes(&self) -> u32 {
+        4 * self.bk * MATMUL_T * (self.wg_x + self.wg_y)
+    }
+
+    /// The `override` constants of the tiled kernels.
+    pub fn constants(&self) -> [(&'static str, f64); 3] {
+        [
+            ("WG_X", f64::from(self.wg_x)),
+            ("WG_Y", f64::from(self.wg_y)),
+            ("BK", f64::from(self.bk)),
+        ]
+    }
+
+    /// Workgroup counts covering a (rows, cols) output: x along cols, y along rows.
+    pub fn workgroups(&self, rows: usize, cols: usize) -> [u32; 3] {
+        [
+            (cols as u32).div_ceil(self.wg_x * MATMUL_T),
+            (rows as u32).div_ceil(self.wg_y * MATMUL_T),
+            1,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(vendor: u32, device_type: wgpu::DeviceType, name: &str) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo {
+            name: name.into(),
+            vendor,
+            device: 0,
+            device_type,
+            device_pci_bus_id: String::new(),
+            driver: String::new(),
+            driver_info: String::new(),
+            backend: wgpu::Backend::Vulkan,
+            subgroup_min_size: 4,
+            subgroup_max_size: 32,
+            transient_saves_memory: None,
+            limit_bucket: None,
+        }
+    }
+
+    #[test]
+    fn table_picks_by_device_type_then_vendor_then_name() {
+        let limits = wgpu::Limits::default();
+        let pick = |v, t, n: &str| MatmulTiling::for_adapter(&info(v, t, n), &limits);
+        use wgpu::DeviceType::*;
+        assert_eq!(
+            pick(0x10005, Cpu, "llvmpipe (LLVM 15)"),
+            MatmulTiling::LARGE
+        );
+        assert_eq!(pick(0x5143, Cpu, "Adreno via a CPU"), MatmulTiling::LARGE); // software first
+        assert_eq!(pick(0, Cpu, ""), MatmulTiling::LARGE); // a browser's fallback adapter
+        assert_eq!(pick(0, Other, "swiftshader adreno"), MatmulTiling::LARGE); // software names first
+        assert_eq!(
+            pick(0x10de, DiscreteGpu, "NVIDIA H100"),
+            MatmulTiling::LARGE
+        );
+        assert_eq!(
+            pick(0x8086, IntegratedGpu, "Intel UHD"),
+            MatmulTiling::MEDIUM
+        );
+        assert_eq!(
+            pick(0x5143, IntegratedGpu, "Adreno 740"),
+            MatmulTiling::SMALL
+        );
+        assert_eq!(pick(0, Other, "Intel(R) Iris Xe"), MatmulTiling::MEDIUM);
+        assert_eq!(pick(0, Other, ""), MatmulTiling::LARGE);
+    }
+
+    #[test]
+    fn small_limits_shrink_the_choice() {
+        let limits = wgpu::Limits {
+            max_compute_invocations_per_workgroup: 128,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let nvidia = info(0x10de, wgpu::DeviceType::DiscreteGpu, "NVIDIA");
+        assert_eq!(
+            MatmulTiling::for_adapter(&nvidia, &limits),
+            MatmulTiling::SMALL
+        );
+    }
+
+    #[test]
+    fn every_tiling_fits_webgpu_default_limits() {
+        // WebGPU's guaranteed limits: 256 invocations, 16 KiB of workgroup memory; BK a multiple of 4.
+        let limits = wgpu::Limits::default();
+        for tiling in MatmulTiling::ALL {
+            assert!(tiling.fits(&limits), "{tiling:?}");
+            assert!(tiling.workgroup_bytes() <= 16 * 1024, "{tiling:?}");
+            assert_eq!(tiling.bk % 4, 0, "{tiling:?}");
+        }
+        assert_eq!(MatmulTiling::LARGE.workgroup_bytes(), 8 * 1024);
+        assert_eq!(MatmulTiling::LARGE.workgroups(65, 64), [1, 2, 1]);
+    }
+}
