@@ -99,8 +99,9 @@ impl GpuModel {
         }
     }
 
-    /// Tokens after `prompt` on the GPU, sampled as the CPU model's `generate` does (same options); the
-    /// whole (cropped) context runs through the forward pass for each token. Needs training data set.
+    /// Tokens after `prompt` on the GPU, sampled as the CPU model's `generate` does (same options, same
+    /// tokens): the prompt's window fills a KV cache per layer, then each new token runs one position through
+    /// the blocks (one submit and one readback of the logits per token). Needs training data set.
     pub async fn generate(
         &mut self,
         prompt: Vec<u32>,
