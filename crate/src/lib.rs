@@ -6,6 +6,13 @@
 //! - [`gpu`]: the wgpu device, pipeline cache and buffer helpers shared by every kernel.
 //! - the bindings: [`wasm`] for the browser and Node (wasm32 only), and the `tplay` CLI natively.
 
+/// The WGSL source of `shaders/<name>.wgsl`, as build.rs copies it into OUT_DIR (without comments in wasm builds).
+macro_rules! shader {
+    ($name:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/shaders/", $name, ".wgsl"))
+    };
+}
+
 pub mod corpus;
 pub mod error;
 pub mod gpu;

@@ -9,7 +9,7 @@ use super::global_norm::flat_workgroups;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// `shaders/adamw_update.wgsl`: one invocation per parameter.
-pub const ADAMW_UPDATE_SHADER: &str = include_str!("../../../shaders/adamw_update.wgsl");
+pub const ADAMW_UPDATE_SHADER: &str = shader!("adamw_update");
 
 const WG: u32 = 256;
 

@@ -12,11 +12,9 @@ use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// The WGSL source of the per-query-row kernel (datt, dpreatt, dq), `shaders/attention_backward.wgsl`.
-pub const ATTENTION_BACKWARD_SHADER: &str =
-    include_str!("../../../shaders/attention_backward.wgsl");
+pub const ATTENTION_BACKWARD_SHADER: &str = shader!("attention_backward");
 /// The WGSL source of the per-key kernel (dk, dv), `shaders/attention_backward_dkv.wgsl`.
-pub const ATTENTION_BACKWARD_DKV_SHADER: &str =
-    include_str!("../../../shaders/attention_backward_dkv.wgsl");
+pub const ATTENTION_BACKWARD_DKV_SHADER: &str = shader!("attention_backward_dkv");
 
 /// dinp (B, T, 3C), dpreatt (B, NH, T, T), datt (B, NH, T, T) from dout (B, T, C), the forward's inp
 /// (B, T, 3C), att (B, NH, T, T) and the same dropout mask and attention mask.

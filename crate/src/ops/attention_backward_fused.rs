@@ -17,14 +17,11 @@ use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// The WGSL source of delta = dout . out, `shaders/attention_backward_fused_delta.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_DELTA_SHADER: &str =
-    include_str!("../../../shaders/attention_backward_fused_delta.wgsl");
+pub const ATTENTION_BACKWARD_FUSED_DELTA_SHADER: &str = shader!("attention_backward_fused_delta");
 /// The WGSL source of the per-query-row kernel (dq), `shaders/attention_backward_fused.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_SHADER: &str =
-    include_str!("../../../shaders/attention_backward_fused.wgsl");
+pub const ATTENTION_BACKWARD_FUSED_SHADER: &str = shader!("attention_backward_fused");
 /// The WGSL source of the per-key-row kernel (dk, dv), `shaders/attention_backward_fused_dkv.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_DKV_SHADER: &str =
-    include_str!("../../../shaders/attention_backward_fused_dkv.wgsl");
+pub const ATTENTION_BACKWARD_FUSED_DKV_SHADER: &str = shader!("attention_backward_fused_dkv");
 
 /// Invocations per workgroup of the delta kernel.
 const DELTA_WG: u32 = 64;

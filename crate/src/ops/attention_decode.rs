@@ -53,7 +53,7 @@ pub fn attention_decode_cpu<R: Float>(
 }
 
 /// The WGSL source, `shaders/attention_decode.wgsl`.
-pub const ATTENTION_DECODE_SHADER: &str = include_str!("../../../shaders/attention_decode.wgsl");
+pub const ATTENTION_DECODE_SHADER: &str = shader!("attention_decode");
 
 /// Invocations per workgroup (the `WG` override of the shader).
 const WG: u32 = 64;

@@ -14,7 +14,7 @@ use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/attention_forward.wgsl`.
-pub const ATTENTION_FORWARD_SHADER: &str = include_str!("../../../shaders/attention_forward.wgsl");
+pub const ATTENTION_FORWARD_SHADER: &str = shader!("attention_forward");
 
 /// Invocations per workgroup of the attention kernels (a power of two: their reductions halve it).
 pub(crate) const ATTENTION_WG: u32 = 64;

@@ -17,8 +17,7 @@ use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/attention_forward_fused.wgsl`.
-pub const ATTENTION_FORWARD_FUSED_SHADER: &str =
-    include_str!("../../../shaders/attention_forward_fused.wgsl");
+pub const ATTENTION_FORWARD_FUSED_SHADER: &str = shader!("attention_forward_fused");
 
 /// The largest head size hs the fused kernels handle (their `MAX_HS`: a query row's outputs live in private
 /// arrays of this length). Larger heads use the readable kernels.

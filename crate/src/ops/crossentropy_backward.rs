@@ -7,8 +7,7 @@ use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// The WGSL source, `shaders/crossentropy_backward.wgsl`.
-pub const CROSSENTROPY_BACKWARD_SHADER: &str =
-    include_str!("../../../shaders/crossentropy_backward.wgsl");
+pub const CROSSENTROPY_BACKWARD_SHADER: &str = shader!("crossentropy_backward");
 
 /// dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T).
 /// For the mean loss over the batch, dlosses = 1 / (B*T) everywhere.

@@ -8,8 +8,7 @@ use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/crossentropy_forward.wgsl`.
-pub const CROSSENTROPY_FORWARD_SHADER: &str =
-    include_str!("../../../shaders/crossentropy_forward.wgsl");
+pub const CROSSENTROPY_FORWARD_SHADER: &str = shader!("crossentropy_forward");
 
 /// Invocations per workgroup of the crossentropy kernels (a power of two: the reductions halve it).
 pub(crate) const CROSSENTROPY_WG: u32 = 64;

@@ -11,7 +11,7 @@ pub fn dropout_backward_cpu<R: Float>(dinp: &mut [R], dout: &[R], mask: &[R], n:
 }
 
 /// The WGSL source, `shaders/dropout_backward.wgsl`.
-pub const DROPOUT_BACKWARD_SHADER: &str = include_str!("../../../shaders/dropout_backward.wgsl");
+pub const DROPOUT_BACKWARD_SHADER: &str = shader!("dropout_backward");
 
 /// Adds the kernel to `plan`: dinp (N) = dout (N) * mask (N) (assigned).
 pub fn dropout_backward_gpu(

@@ -53,7 +53,7 @@ pub fn dropout_forward_cpu<R: Float>(
 }
 
 /// The WGSL source, `shaders/dropout_forward.wgsl`.
-pub const DROPOUT_FORWARD_SHADER: &str = include_str!("../../../shaders/dropout_forward.wgsl");
+pub const DROPOUT_FORWARD_SHADER: &str = shader!("dropout_forward");
 
 /// Sizes and the random stream for the shader; field for field the WGSL `Params` struct.
 #[repr(C)]

@@ -36,9 +36,8 @@ pub fn encoder_backward_cpu<R: Float>(
 
 /// The WGSL sources: `shaders/encoder_backward.wgsl` (token rows) and `shaders/encoder_backward_dpos.wgsl`
 /// (position rows).
-pub const ENCODER_BACKWARD_SHADER: &str = include_str!("../../../shaders/encoder_backward.wgsl");
-pub const ENCODER_BACKWARD_DPOS_SHADER: &str =
-    include_str!("../../../shaders/encoder_backward_dpos.wgsl");
+pub const ENCODER_BACKWARD_SHADER: &str = shader!("encoder_backward");
+pub const ENCODER_BACKWARD_DPOS_SHADER: &str = shader!("encoder_backward_dpos");
 
 /// Sizes for the shaders; field for field their WGSL `Params` structs (`groups` unused by dpos).
 #[repr(C)]

@@ -49,7 +49,7 @@ pub fn sinusoidal_table<R: Float>(out: &mut [R], pos0: usize, t: usize, c: usize
 }
 
 /// The WGSL source, `shaders/encoder_forward.wgsl`.
-pub const ENCODER_FORWARD_SHADER: &str = include_str!("../../../shaders/encoder_forward.wgsl");
+pub const ENCODER_FORWARD_SHADER: &str = shader!("encoder_forward");
 
 /// Sizes for the shader; field for field the WGSL `Params` struct.
 #[repr(C)]

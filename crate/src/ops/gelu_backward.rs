@@ -37,7 +37,7 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
 }
 
 /// The WGSL source, `shaders/gelu_backward.wgsl`.
-pub const GELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/gelu_backward.wgsl");
+pub const GELU_BACKWARD_SHADER: &str = shader!("gelu_backward");
 
 /// Adds the kernel to `plan`: dinp (N) = gelu'(inp (N)) * dout (N) (assigned).
 pub fn gelu_backward_gpu(

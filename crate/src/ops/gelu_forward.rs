@@ -37,7 +37,7 @@ pub fn gelu_forward_fast_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
 }
 
 /// The WGSL source, `shaders/gelu_forward.wgsl`.
-pub const GELU_FORWARD_SHADER: &str = include_str!("../../../shaders/gelu_forward.wgsl");
+pub const GELU_FORWARD_SHADER: &str = shader!("gelu_forward");
 
 /// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
 pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {

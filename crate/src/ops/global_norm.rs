@@ -7,10 +7,9 @@ use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// `shaders/global_norm.wgsl`: sum of squares in two stages (override `STAGE`), the norm left on the GPU.
-pub const GLOBAL_NORM_SHADER: &str = include_str!("../../../shaders/global_norm.wgsl");
+pub const GLOBAL_NORM_SHADER: &str = shader!("global_norm");
 /// `shaders/clip_by_global_norm.wgsl`: scales the gradients by min(1, max_norm / norm) read on the GPU.
-pub const CLIP_BY_GLOBAL_NORM_SHADER: &str =
-    include_str!("../../../shaders/clip_by_global_norm.wgsl");
+pub const CLIP_BY_GLOBAL_NORM_SHADER: &str = shader!("clip_by_global_norm");
 
 /// Invocations per workgroup of both kernels, and the most stage-0 workgroups (so the length the `partials`
 /// scratch view must have): stage 1 is a single workgroup with one invocation per partial.

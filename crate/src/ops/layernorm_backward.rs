@@ -56,10 +56,8 @@ pub fn layernorm_backward_cpu<R: Float>(
 
 /// The WGSL sources: `shaders/layernorm_backward.wgsl` (dinp, one workgroup per row) and
 /// `shaders/layernorm_backward_dweight.wgsl` (dweight and dbias, a reduction over rows per channel).
-pub const LAYERNORM_BACKWARD_SHADER: &str =
-    include_str!("../../../shaders/layernorm_backward.wgsl");
-pub const LAYERNORM_BACKWARD_DWEIGHT_SHADER: &str =
-    include_str!("../../../shaders/layernorm_backward_dweight.wgsl");
+pub const LAYERNORM_BACKWARD_SHADER: &str = shader!("layernorm_backward");
+pub const LAYERNORM_BACKWARD_DWEIGHT_SHADER: &str = shader!("layernorm_backward_dweight");
 
 /// Sizes for the shaders; field for field their WGSL `Params` structs (`has_bias` unused by dinp).
 #[repr(C)]

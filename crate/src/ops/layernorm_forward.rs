@@ -41,7 +41,7 @@ pub fn layernorm_forward_cpu<R: Float>(
 }
 
 /// The WGSL source, `shaders/layernorm_forward.wgsl`.
-pub const LAYERNORM_FORWARD_SHADER: &str = include_str!("../../../shaders/layernorm_forward.wgsl");
+pub const LAYERNORM_FORWARD_SHADER: &str = shader!("layernorm_forward");
 
 /// Sizes for the shader; field for field the WGSL `Params` struct.
 #[repr(C)]

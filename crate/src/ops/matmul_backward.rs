@@ -12,14 +12,11 @@ use super::gemm::{gemm_acc, transpose};
 use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 
 /// `shaders/matmul_backward_dinp.wgsl`: dinp = dout @ weight, 64 x 64 tiles, 4 x 4 outputs per invocation.
-pub const MATMUL_BACKWARD_DINP_SHADER: &str =
-    include_str!("../../../shaders/matmul_backward_dinp.wgsl");
+pub const MATMUL_BACKWARD_DINP_SHADER: &str = shader!("matmul_backward_dinp");
 /// `shaders/matmul_backward_dweight.wgsl`: dweight += dout^T @ inp, same tiling.
-pub const MATMUL_BACKWARD_DWEIGHT_SHADER: &str =
-    include_str!("../../../shaders/matmul_backward_dweight.wgsl");
+pub const MATMUL_BACKWARD_DWEIGHT_SHADER: &str = shader!("matmul_backward_dweight");
 /// `shaders/matmul_backward_dbias.wgsl`: dbias += column sums of dout, reduced in workgroup memory.
-pub const MATMUL_BACKWARD_DBIAS_SHADER: &str =
-    include_str!("../../../shaders/matmul_backward_dbias.wgsl");
+pub const MATMUL_BACKWARD_DBIAS_SHADER: &str = shader!("matmul_backward_dbias");
 
 /// Output channels per workgroup of the dbias kernel (its `WG_X`), and invocations sharing one channel's rows.
 const DBIAS_WG_X: u32 = 64;

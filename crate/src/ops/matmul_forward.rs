@@ -9,7 +9,7 @@ use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/matmul_forward.wgsl`.
-pub const SHADER: &str = include_str!("../../../shaders/matmul_forward.wgsl");
+pub const SHADER: &str = shader!("matmul_forward");
 
 /// Side of the square workgroup tile (the `TILE` override of the shader).
 const TILE: u32 = 8;
@@ -170,8 +170,7 @@ pub fn matmul_forward_gpu(
 }
 
 /// The WGSL source of the register-blocked kernel, `shaders/matmul_forward_tiled.wgsl`.
-pub const MATMUL_FORWARD_TILED_SHADER: &str =
-    include_str!("../../../shaders/matmul_forward_tiled.wgsl");
+pub const MATMUL_FORWARD_TILED_SHADER: &str = shader!("matmul_forward_tiled");
 
 /// Adds the model's fast forward matmul to `plan`, same contract as [`matmul_forward_gpu`]:
 /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
@@ -263,8 +262,7 @@ pub fn matmul_forward_tiled_with(
 }
 
 /// The WGSL source of the subgroup kernel, `shaders/matmul_forward_subgroup.wgsl`.
-pub const MATMUL_FORWARD_SUBGROUP_SHADER: &str =
-    include_str!("../../../shaders/matmul_forward_subgroup.wgsl");
+pub const MATMUL_FORWARD_SUBGROUP_SHADER: &str = shader!("matmul_forward_subgroup");
 
 /// Workgroup shape of the subgroup kernel: 16 x 8 invocations, each owning 4 x 4 outputs, so a workgroup owns
 /// a 32 x 64 tile. WG_X must be a power of two >= 4 (the shader's teams are min(subgroup size, WG_X) lanes).

@@ -12,7 +12,7 @@ pub fn relu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usi
 }
 
 /// The WGSL source, `shaders/relu_backward.wgsl`.
-pub const RELU_BACKWARD_SHADER: &str = include_str!("../../../shaders/relu_backward.wgsl");
+pub const RELU_BACKWARD_SHADER: &str = shader!("relu_backward");
 
 /// Adds the kernel to `plan`: dinp (N) = dout (N) where inp (N) > 0, else 0 (assigned).
 pub fn relu_backward_gpu(

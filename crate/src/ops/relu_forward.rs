@@ -12,7 +12,7 @@ pub fn relu_forward_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
 }
 
 /// The WGSL source, `shaders/relu_forward.wgsl`.
-pub const RELU_FORWARD_SHADER: &str = include_str!("../../../shaders/relu_forward.wgsl");
+pub const RELU_FORWARD_SHADER: &str = shader!("relu_forward");
 
 /// Adds the kernel to `plan`: out (N) = max(0, inp (N)).
 pub fn relu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {

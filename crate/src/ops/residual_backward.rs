@@ -15,7 +15,7 @@ pub fn residual_backward_cpu<R: Float>(dinp1: &mut [R], dinp2: &mut [R], dout: &
 }
 
 /// The WGSL source, `shaders/residual_backward.wgsl`.
-pub const RESIDUAL_BACKWARD_SHADER: &str = include_str!("../../../shaders/residual_backward.wgsl");
+pub const RESIDUAL_BACKWARD_SHADER: &str = shader!("residual_backward");
 
 /// Adds the kernel to `plan`: dinp1 (N) += dout (N);  dinp2 (N) += dout (N).
 pub fn residual_backward_gpu(

@@ -12,7 +12,7 @@ pub fn residual_forward_cpu<R: Float>(out: &mut [R], inp1: &[R], inp2: &[R], n: 
 }
 
 /// The WGSL source, `shaders/residual_forward.wgsl`.
-pub const RESIDUAL_FORWARD_SHADER: &str = include_str!("../../../shaders/residual_forward.wgsl");
+pub const RESIDUAL_FORWARD_SHADER: &str = shader!("residual_forward");
 
 /// Adds the kernel to `plan`: out (N) = inp1 (N) + inp2 (N).
 pub fn residual_forward_gpu(

@@ -36,7 +36,7 @@ pub fn rope_backward_cpu<R: Float>(
 }
 
 /// The WGSL source, `shaders/rope_backward.wgsl`.
-pub const ROPE_BACKWARD_SHADER: &str = include_str!("../../../shaders/rope_backward.wgsl");
+pub const ROPE_BACKWARD_SHADER: &str = shader!("rope_backward");
 
 /// Sizes for the shader; field for field the WGSL `Params` struct.
 #[repr(C)]

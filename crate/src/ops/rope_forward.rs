@@ -60,7 +60,7 @@ pub fn rope_forward_cpu<R: Float>(
 }
 
 /// The WGSL source, `shaders/rope_forward.wgsl`.
-pub const ROPE_FORWARD_SHADER: &str = include_str!("../../../shaders/rope_forward.wgsl");
+pub const ROPE_FORWARD_SHADER: &str = shader!("rope_forward");
 
 /// Sizes for the shader; field for field the WGSL `Params` struct.
 #[repr(C)]
