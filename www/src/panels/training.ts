@@ -306,6 +306,7 @@ export const trainingPanel: Panel = {
         phase.steps = phase.steps.filter((x) => x.step <= step);
         phase.evals = phase.evals.filter((x) => x.step <= step);
         progressBar.value = step;
+        progressText.textContent = `stopped; the model is back at step ${step}`;
       };
       const where = trainingBackend() ?? 'cpu';
       const on = where === 'webgpu' ? 'on WebGPU' : 'on the CPU';
@@ -361,11 +362,12 @@ export const trainingPanel: Panel = {
         }
         if (summary.stopped === 'device-lost') {
           const restored = summary.restoredStep;
+          const reason = (summary.reason ?? 'no reason given').replace(/\.$/, '');
           status.textContent = `Training stopped: the GPU device was lost at step ${summary.steps}.`;
           status.dataset.kind = 'error';
           if (restored !== undefined) {
             showNotice(
-              `The GPU device was lost at step ${summary.steps} (${summary.reason}). The model was restored from its snapshot of step ${restored} ` +
+              `The GPU device was lost at step ${summary.steps} (${reason}). The model was restored from its snapshot of step ${restored} ` +
                 `(snapshots are kept off the GPU every ${settings.snapshotEvery} steps), so ${summary.steps - restored} steps were lost. ` +
                 'To continue, press Start with “Keep the trained weights” checked: on WebGPU it opens a new device; choose CPU in “Run on” to train there.',
             );
@@ -373,7 +375,7 @@ export const trainingPanel: Panel = {
             setState('done');
             keep.checked = true;
           } else {
-            showNotice(`The GPU device was lost at step ${summary.steps} (${summary.reason}), before the first snapshot (every ${settings.snapshotEvery} steps): start again.`);
+            showNotice(`The GPU device was lost at step ${summary.steps} (${reason}), before the first snapshot (every ${settings.snapshotEvery} steps): start again.`);
             hasModel = false;
             setState('idle');
           }
