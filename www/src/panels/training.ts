@@ -410,6 +410,8 @@ export const trainingPanel: Panel = {
           hasModel = ctx.store.modelInfo !== null;
         }
         setState(phase.steps.length > 0 ? 'done' : hasModel ? 'done' : 'idle');
+        // Back from a snapshot: going on means keeping its weights.
+        if (crashed && phase.steps.length > 0) keep.checked = true;
       }
       drawRun();
     };
