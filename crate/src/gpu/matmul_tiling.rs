@@ -40,8 +40,11 @@ pub struct MatmulTiling {
     /// Invocations along the output's rows.
     pub wg_y: u32,
     /// Depth of the inner-dimension slice staged in workgroup memory (a multiple of 4: the forward kernel
-    /// loads it as vec4s).
+    /// loads it as vec4s); 0 for the direct kernels, which stage nothing.
     pub bk: u32,
+    /// True for the direct kernels (`matmul_*_direct.wgsl`): each invocation reads its 4 x 4 block's inputs
+    /// straight from the storage buffers, no workgroup memory, no barriers (for software adapters).
+    pub direct: bool,
 }
 
 /// Outputs per invocation along each axis (`TM`/`TN` in the shaders; constants there, not overrides).
@@ -54,6 +57,7 @@ impl MatmulTiling {
         wg_x: 16,
         wg_y: 16,
         bk: 16,
+        direct: false,
     };
     /// 32 x 64 output tiles, 128 invocations: integrated GPUs.
     pub const MEDIUM: Self = Self {
@@ -61,6 +65,7 @@ impl MatmulTiling {
         wg_x: 16,
         wg_y: 8,
         bk: 16,
+        direct: false,
     };
     /// 32 x 32 output tiles, 64 invocations: mobile GPUs, and any adapter with small limits.
     pub const SMALL: Self = Self {
@@ -68,10 +73,20 @@ impl MatmulTiling {
         wg_x: 8,
         wg_y: 8,
         bk: 16,
+        direct: false,
+    };
+
+    /// The direct kernels: 8 x 8 invocations of 4 x 4 outputs each (a 32 x 32 tile), no workgroup memory.
+    pub const DIRECT: Self = Self {
+        name: "direct",
+        wg_x: 8,
+        wg_y: 8,
+        bk: 0,
+        direct: true,
     };
 
     /// Every row of the table (the tests run the matmul kernels with each).
-    pub const ALL: [Self; 3] = [Self::LARGE, Self::MEDIUM, Self::SMALL];
+    pub const ALL: [Self; 4] = [Self::LARGE, Self::MEDIUM, Self::SMALL, Self::DIRECT];
 
     /// The table's choice for an adapter, shrunk to `SMALL` if the adapter's limits are below the choice.
     pub fn for_adapter(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Self {
@@ -113,19 +128,26 @@ impl MatmulTiling {
 
     /// Bytes of workgroup memory of one workgroup: a BK x BM and a BK x BN tile of f32s.
     pub fn workgroup_bytes(&self) -> u32 {
+        if self.direct {
+            return 0;
+        }
         4 * self.bk * MATMUL_T * (self.wg_x + self.wg_y)
     }
 
-    /// The `override` constants of the tiled kernels.
-    pub fn constants(&self) -> [(&'static str, f64); 3] {
-        [
+    /// The `override` constants of the tiled kernels (the direct kernels have no `BK`).
+    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+        let mut constants = vec![
             ("WG_X", f64::from(self.wg_x)),
             ("WG_Y", f64::from(self.wg_y)),
-            ("BK", f64::from(self.bk)),
-        ]
+        ];
+        if !self.direct {
+            constants.push(("BK", f64::from(self.bk)));
+        }
+        constants
     }
 
-    /// Workgroup counts covering a (rows, cols) output: x along cols, y along rows.
+    /// Workgroup counts covering a (rows, cols) output: x along cols, y along rows (both kinds of kernel own
+    /// 4 x 4 outputs per invocation).
     pub fn workgroups(&self, rows: usize, cols: usize) -> [u32; 3] {
         [
             (cols as u32).div_ceil(self.wg_x * MATMUL_T),
@@ -207,6 +229,9 @@ mod tests {
             assert_eq!(tiling.bk % 4, 0, "{tiling:?}");
         }
         assert_eq!(MatmulTiling::LARGE.workgroup_bytes(), 8 * 1024);
+        assert_eq!(MatmulTiling::DIRECT.workgroup_bytes(), 0);
+        assert_eq!(MatmulTiling::DIRECT.constants().len(), 2); // no BK override in the direct shaders
+        assert_eq!(MatmulTiling::DIRECT.workgroups(33, 64), [2, 2, 1]);
         assert_eq!(MatmulTiling::LARGE.workgroups(65, 64), [1, 2, 1]);
     }
 }
