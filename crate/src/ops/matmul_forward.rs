@@ -191,7 +191,7 @@ pub fn matmul_forward_tiled_gpu(
     c: usize,
     oc: usize,
 ) {
-    if gpu.subgroups && !gpu.matmul_tiling.direct {
+    if gpu.subgroup_matmul() {
         matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, bias, n, c, oc);
     } else {
         matmul_forward_tiled_with(
@@ -687,8 +687,8 @@ mod tests {
             let with_bias = rng.next_u64().is_multiple_of(2);
             check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
         }
-        // And it is what the model runs on this device.
-        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroups);
+        // And it is what the model runs on this device, unless the tiling is `direct` (software adapters).
+        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroup_matmul());
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl Gpu {
         };
         context.matmul_tiling = chosen;
         context.summary.matmul_tiling = chosen;
+        context.summary.subgroup_matmul = context.subgroup_matmul();
         Ok(Gpu::watch(context))
     }
 
@@ -106,7 +107,7 @@ impl Gpu {
         }
         let choice = Choice {
             tiling: self.context.matmul_tiling,
-            subgroups: self.context.subgroups,
+            subgroups: self.context.subgroup_matmul(),
         };
         serde_wasm_bindgen::to_value(&choice).map_err(|e| JsError::new(&e.to_string()))
     }
