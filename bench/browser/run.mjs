@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul' },
     'matmul-runs': { type: 'string', default: '3' },
     'no-docs': { type: 'boolean', default: false },
-    tiling: { type: 'string' }, // ours WebGPU with this matmul tiling instead of the adapter's (large, medium, small)
+    tiling: { type: 'string' }, // ours WebGPU with this matmul tiling instead of the adapter's (large, medium, small, direct)
   },
 });
 
@@ -123,7 +123,7 @@ try {
   if (only.has('matmul')) {
     // Our forward matmul kernels in this browser, every row of the tiling table: which tiling suits this adapter.
     const shapes = software ? [[512, 512, 512], [1024, 128, 384], [1024, 128, 512]] : [[512, 512, 512], [1024, 128, 384], [2048, 2048, 2048], [2048, 384, 1536]];
-    const kernels = ['readable', 'large', 'medium', 'small'];
+    const kernels = ['readable', 'large', 'medium', 'small', 'direct'];
     process.stdout.write(`matmul GFLOP/s of our kernels, ${shapes.length} shapes x ${kernels.length} kernels ... `);
     const started = Date.now();
     try {

@@ -45,11 +45,12 @@ fn main() -> transformer_playground::Result<()> {
         // Another row of the matmul tiling table than the adapter's, to compare rows in the whole model.
         let Some(tiling) = MatmulTiling::ALL.into_iter().find(|t| t.name == name) else {
             return Err(transformer_playground::Error::InvalidInput(format!(
-                "no matmul tiling named {name:?}: use large, medium or small"
+                "no matmul tiling named {name:?}: use large, medium, small or direct"
             )));
         };
         gpu.matmul_tiling = tiling;
         gpu.summary.matmul_tiling = tiling;
+        gpu.summary.subgroup_matmul = gpu.subgroup_matmul();
     }
     let text = corpus::generate(Corpus::Stories, 1, 300_000);
     let tok = tokenizer::train_char(&text)?;
@@ -111,6 +112,8 @@ fn main() -> transformer_playground::Result<()> {
         s.matmul_tiling.name,
         if s.subgroup_matmul {
             "subgroup"
+        } else if s.matmul_tiling.direct {
+            "direct"
         } else {
             "tiled"
         }

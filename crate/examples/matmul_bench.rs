@@ -222,7 +222,13 @@ mod native {
             gpu.matmul_tiling,
             gpu.subgroups,
             s.subgroup_sizes,
-            if gpu.subgroups { "subgroup" } else { "tiled" }
+            if gpu.subgroup_matmul() {
+                "subgroup"
+            } else if gpu.matmul_tiling.direct {
+                "direct"
+            } else {
+                "tiled"
+            }
         );
         println!("GFLOP/s = 2*N*C*OC / time, median of {runs} timed runs");
 
@@ -334,6 +340,17 @@ mod native {
                     wg_x,
                     wg_y,
                     bk,
+                    direct: false,
+                });
+            }
+            // Other workgroup shapes of the direct kernel (no workgroup memory, so no BK).
+            for (wg_x, wg_y) in [(16, 16), (16, 4), (4, 4)] {
+                candidates.push(MatmulTiling {
+                    name: "direct candidate",
+                    wg_x,
+                    wg_y,
+                    direct: true,
+                    ..MatmulTiling::DIRECT
                 });
             }
             candidates.retain(|t| t.fits(&gpu.device.limits()));

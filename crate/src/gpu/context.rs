@@ -28,7 +28,8 @@ pub struct AdapterSummary {
     /// The row of the matmul tiling table chosen for this adapter (see `gpu::MatmulTiling`).
     pub matmul_tiling: MatmulTiling,
     /// True when the forward matmul runs the subgroup kernel (`matmul_forward_subgroup`), false when it
-    /// runs the workgroup-memory tiled kernel.
+    /// runs the tiled kernel of `matmul_tiling` (workgroup memory, or none for the `direct` row).
+    /// [`GpuContext::subgroup_matmul`].
     pub subgroup_matmul: bool,
     /// Subgroup sizes the adapter reports (min, max); 0 where it does not say (e.g. browsers without them).
     pub subgroup_sizes: (u32, u32),
@@ -44,7 +45,8 @@ pub struct GpuContext {
     /// the first dispatch, e.g. by a benchmark comparing tilings).
     pub matmul_tiling: MatmulTiling,
     /// True when the device was opened with `Features::SUBGROUP` and subgroups hold at least 4 invocations:
-    /// then the forward matmul uses the subgroup kernel, else the tiled kernel.
+    /// then the forward matmul uses the subgroup kernel unless the tiling is `direct`
+    /// ([`GpuContext::subgroup_matmul`]), else the tiled kernel.
     pub subgroups: bool,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
@@ -126,7 +128,7 @@ impl GpuContext {
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             features: feature_names,
             matmul_tiling,
-            subgroup_matmul: subgroups,
+            subgroup_matmul: subgroups && !matmul_tiling.direct,
             subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
         };
         let placeholder = device.create_buffer(&wgpu::BufferDescriptor {
@@ -242,6 +244,12 @@ impl GpuContext {
         self.buffer_bytes
             .fetch_add(buffer.size(), Ordering::Relaxed);
         buffer
+    }
+
+    /// True when the forward matmul runs the subgroup kernel: the device has subgroups and the tiling is
+    /// not `direct` (on software adapters the direct kernel is faster; see `gpu::MatmulTiling`).
+    pub fn subgroup_matmul(&self) -> bool {
+        self.subgroups && !self.matmul_tiling.direct
     }
 
     /// A buffer to bind where an op's optional input is absent.
@@ -453,7 +461,12 @@ mod tests {
             gpu.subgroups,
             gpu.device.features().contains(wgpu::Features::SUBGROUP)
         );
-        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroups);
+        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroup_matmul());
+        // Software adapters (lavapipe here) get the direct kernels, and then no subgroup forward matmul.
+        if info.device_type == wgpu::DeviceType::Cpu {
+            assert_eq!(gpu.matmul_tiling, MatmulTiling::DIRECT);
+            assert!(!gpu.subgroup_matmul());
+        }
         eprintln!(
             "[gpu] tiling {:?}, subgroups {} (sizes {:?})",
             gpu.matmul_tiling, gpu.subgroups, gpu.summary.subgroup_sizes

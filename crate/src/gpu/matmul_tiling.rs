@@ -1,5 +1,6 @@
 //! Tile sizes of the tiled matmul kernels (`matmul_forward_tiled`, `matmul_backward_dinp`,
-//! `matmul_backward_dweight`), chosen once per adapter from a small table.
+//! `matmul_backward_dweight`), or their direct versions without workgroup memory (`matmul_*_direct`), chosen
+//! once per adapter from a small table.
 //!
 //! Each of those kernels runs WG_X x WG_Y invocations per workgroup, every invocation owning a 4 x 4 register
 //! block of the output, so a workgroup owns a (4*WG_Y) x (4*WG_X) tile; it walks the inner dimension in
@@ -8,25 +9,28 @@
 //!
 //! | tiling     | WG_X x WG_Y | BK | output tile | workgroup memory | used for                                   |
 //! |------------|-------------|----|-------------|------------------|--------------------------------------------|
-//! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown, |
-//! |            |             |    |             |                  | software adapters (lavapipe, SwiftShader)    |
+//! | `LARGE`    | 16 x 16     | 16 | 64 x 64     | 8 KiB            | discrete GPUs (NVIDIA, AMD), Apple, unknown  |
 //! | `MEDIUM`   | 16 x 8      | 16 | 32 x 64     | 6 KiB            | Intel (integrated)                           |
 //! | `SMALL`    | 8 x 8       | 16 | 32 x 32     | 4 KiB            | mobile GPUs (Qualcomm Adreno, ARM Mali)      |
+//! | `DIRECT`   | 8 x 8       | -  | 32 x 32     | none             | software adapters (lavapipe, SwiftShader)    |
 //!
 //! Why: on real GPUs a bigger tile reuses each value loaded from memory more often (64 x 64 reads every input
 //! value 64 times less than one output per invocation) and 256 invocations fill a streaming multiprocessor or
 //! compute unit; integrated and mobile GPUs have fewer registers and smaller caches per core and run better
 //! with 64 to 128 invocations. Software adapters (device type `Cpu`) run a workgroup as a loop over SIMD lanes
-//! and pay for every barrier with a switch between the invocations. Measured there (docs/benchmarks.md), the
-//! forward matmul alone hardly cares (every row within the noise of a loaded machine; 4 x 4 and 4 x 8 clearly
-//! worst), but the whole training step is faster with `LARGE` on both (SwiftShader in Chromium: 101 and 65
-//! against 70 and 55 tokens/s, alternating; lavapipe: 342 and 351 against 322 and 322): the backward kernels
-//! loop over all B*T rows, so 4x as many 32 x 32 workgroups pay 4x the barriers. So `LARGE` there too.
+//! and pay for every barrier with a switch between the invocations, while their "global" memory is cached RAM:
+//! staging tiles in workgroup memory only costs there. So they get `DIRECT`: the same 4 x 4 register blocks,
+//! each invocation reading its rows straight from the storage buffers (vec4 loads along the reduction where
+//! the sizes are multiples of 4), no workgroup memory, no barrier. Measured (docs/benchmarks.md, a loaded
+//! 2-core machine, alternating runs): SwiftShader in Chromium runs the forward matmul at 1.1 to 1.6 GFLOP/s
+//! against 0.3 to 0.4 for the tiled rows, and the whole training step at 164 and 153 against 67 and 67
+//! tokens/s with `LARGE`; lavapipe the step at 537 and 567 against 341 and 331 tokens/s (`LARGE` with the
+//! subgroup forward matmul). Of the tiled rows `LARGE` was the best there (fewer workgroups, fewer barriers).
 //! The GPU rows are not measured yet: `scripts/gpu-bench.sh` times every tiling on the card it runs on, so the
 //! table can be corrected from real numbers.
 //!
 //! In the browser, wgpu's WebGPU backend reports neither a vendor id nor a device type other than "fallback"
-//! (`Cpu`) or `Other`, so there the choice is `LARGE` unless the adapter's description names a vendor.
+//! (`Cpu`, so `DIRECT`) or `Other`, so there the choice is `LARGE` unless the adapter's description names a vendor.
 
 use serde::Serialize;
 
@@ -40,20 +44,24 @@ pub struct MatmulTiling {
     /// Invocations along the output's rows.
     pub wg_y: u32,
     /// Depth of the inner-dimension slice staged in workgroup memory (a multiple of 4: the forward kernel
-    /// loads it as vec4s).
+    /// loads it as vec4s); 0 for the direct kernels, which stage nothing.
     pub bk: u32,
+    /// True for the direct kernels (`matmul_*_direct.wgsl`): each invocation reads its 4 x 4 block's inputs
+    /// straight from the storage buffers, no workgroup memory, no barriers (for software adapters).
+    pub direct: bool,
 }
 
 /// Outputs per invocation along each axis (`TM`/`TN` in the shaders; constants there, not overrides).
 pub const MATMUL_T: u32 = 4;
 
 impl MatmulTiling {
-    /// 64 x 64 output tiles, 256 invocations: discrete GPUs, software adapters and the default.
+    /// 64 x 64 output tiles, 256 invocations: discrete GPUs and the default.
     pub const LARGE: Self = Self {
         name: "large",
         wg_x: 16,
         wg_y: 16,
         bk: 16,
+        direct: false,
     };
     /// 32 x 64 output tiles, 128 invocations: integrated GPUs.
     pub const MEDIUM: Self = Self {
@@ -61,6 +69,7 @@ impl MatmulTiling {
         wg_x: 16,
         wg_y: 8,
         bk: 16,
+        direct: false,
     };
     /// 32 x 32 output tiles, 64 invocations: mobile GPUs, and any adapter with small limits.
     pub const SMALL: Self = Self {
@@ -68,10 +77,21 @@ impl MatmulTiling {
         wg_x: 8,
         wg_y: 8,
         bk: 16,
+        direct: false,
+    };
+
+    /// The direct kernels: 8 x 8 invocations of 4 x 4 outputs each (a 32 x 32 tile), no workgroup memory:
+    /// software adapters (device type `Cpu`).
+    pub const DIRECT: Self = Self {
+        name: "direct",
+        wg_x: 8,
+        wg_y: 8,
+        bk: 0,
+        direct: true,
     };
 
     /// Every row of the table (the tests run the matmul kernels with each).
-    pub const ALL: [Self; 3] = [Self::LARGE, Self::MEDIUM, Self::SMALL];
+    pub const ALL: [Self; 4] = [Self::LARGE, Self::MEDIUM, Self::SMALL, Self::DIRECT];
 
     /// The table's choice for an adapter, shrunk to `SMALL` if the adapter's limits are below the choice.
     pub fn for_adapter(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> Self {
@@ -88,7 +108,7 @@ impl MatmulTiling {
     fn by_vendor(info: &wgpu::AdapterInfo) -> Self {
         if info.device_type == wgpu::DeviceType::Cpu {
             // Measured on lavapipe and SwiftShader (see the module's comment); whatever vendor id it reports.
-            return Self::LARGE;
+            return Self::DIRECT;
         }
         let name = info.name.to_lowercase();
         let named = |words: &[&str]| words.iter().any(|w| name.contains(w));
@@ -96,7 +116,8 @@ impl MatmulTiling {
             0x10de | 0x1002 | 0x1022 | 0x106b => Self::LARGE, // NVIDIA, AMD (two ids), Apple
             0x8086 => Self::MEDIUM,                           // Intel
             0x5143 | 0x13b5 | 0x1010 => Self::SMALL,          // Qualcomm, ARM, Imagination
-            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::LARGE,
+            // Software rasterisers by name (WARP is not measured; it is a CPU emulation like the others).
+            _ if named(&["llvmpipe", "lavapipe", "swiftshader", "warp"]) => Self::DIRECT,
             _ if named(&["intel"]) => Self::MEDIUM,
             _ if named(&["adreno", "mali", "powervr", "qualcomm"]) => Self::SMALL,
             _ => Self::LARGE,
@@ -113,19 +134,26 @@ impl MatmulTiling {
 
     /// Bytes of workgroup memory of one workgroup: a BK x BM and a BK x BN tile of f32s.
     pub fn workgroup_bytes(&self) -> u32 {
+        if self.direct {
+            return 0;
+        }
         4 * self.bk * MATMUL_T * (self.wg_x + self.wg_y)
     }
 
-    /// The `override` constants of the tiled kernels.
-    pub fn constants(&self) -> [(&'static str, f64); 3] {
-        [
+    /// The `override` constants of the tiled kernels (the direct kernels have no `BK`).
+    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+        let mut constants = vec![
             ("WG_X", f64::from(self.wg_x)),
             ("WG_Y", f64::from(self.wg_y)),
-            ("BK", f64::from(self.bk)),
-        ]
+        ];
+        if !self.direct {
+            constants.push(("BK", f64::from(self.bk)));
+        }
+        constants
     }
 
-    /// Workgroup counts covering a (rows, cols) output: x along cols, y along rows.
+    /// Workgroup counts covering a (rows, cols) output: x along cols, y along rows (both kinds of kernel own
+    /// 4 x 4 outputs per invocation).
     pub fn workgroups(&self, rows: usize, cols: usize) -> [u32; 3] {
         [
             (cols as u32).div_ceil(self.wg_x * MATMUL_T),
@@ -163,11 +191,11 @@ mod tests {
         use wgpu::DeviceType::*;
         assert_eq!(
             pick(0x10005, Cpu, "llvmpipe (LLVM 15)"),
-            MatmulTiling::LARGE
+            MatmulTiling::DIRECT
         );
-        assert_eq!(pick(0x5143, Cpu, "Adreno via a CPU"), MatmulTiling::LARGE); // software first
-        assert_eq!(pick(0, Cpu, ""), MatmulTiling::LARGE); // a browser's fallback adapter
-        assert_eq!(pick(0, Other, "swiftshader adreno"), MatmulTiling::LARGE); // software names first
+        assert_eq!(pick(0x5143, Cpu, "Adreno via a CPU"), MatmulTiling::DIRECT); // software first
+        assert_eq!(pick(0, Cpu, ""), MatmulTiling::DIRECT); // a browser's fallback adapter
+        assert_eq!(pick(0, Other, "swiftshader adreno"), MatmulTiling::DIRECT); // software names first
         assert_eq!(
             pick(0x10de, DiscreteGpu, "NVIDIA H100"),
             MatmulTiling::LARGE
@@ -207,6 +235,9 @@ mod tests {
             assert_eq!(tiling.bk % 4, 0, "{tiling:?}");
         }
         assert_eq!(MatmulTiling::LARGE.workgroup_bytes(), 8 * 1024);
+        assert_eq!(MatmulTiling::DIRECT.workgroup_bytes(), 0);
+        assert_eq!(MatmulTiling::DIRECT.constants().len(), 2); // no BK override in the direct shaders
+        assert_eq!(MatmulTiling::DIRECT.workgroups(33, 64), [2, 2, 1]);
         assert_eq!(MatmulTiling::LARGE.workgroups(65, 64), [1, 2, 1]);
     }
 }

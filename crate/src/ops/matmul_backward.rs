@@ -15,6 +15,10 @@ use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 pub const MATMUL_BACKWARD_DINP_SHADER: &str = shader!("matmul_backward_dinp");
 /// `shaders/matmul_backward_dweight.wgsl`: dweight += dout^T @ inp, same tiling.
 pub const MATMUL_BACKWARD_DWEIGHT_SHADER: &str = shader!("matmul_backward_dweight");
+/// `shaders/matmul_backward_dinp_direct.wgsl`: dinp = dout @ weight without workgroup memory (the `direct` row).
+pub const MATMUL_BACKWARD_DINP_DIRECT_SHADER: &str = shader!("matmul_backward_dinp_direct");
+/// `shaders/matmul_backward_dweight_direct.wgsl`: dweight += dout^T @ inp without workgroup memory.
+pub const MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER: &str = shader!("matmul_backward_dweight_direct");
 /// `shaders/matmul_backward_dbias.wgsl`: dbias += column sums of dout, reduced in workgroup memory.
 pub const MATMUL_BACKWARD_DBIAS_SHADER: &str = shader!("matmul_backward_dbias");
 
@@ -147,7 +151,8 @@ pub fn matmul_backward_gpu(
     );
 }
 
-/// [`matmul_backward_gpu`] with an explicit row of the tiling table for the dinp and dweight kernels.
+/// [`matmul_backward_gpu`] with an explicit row of the tiling table for the dinp and dweight kernels
+/// (the `direct` row runs `matmul_backward_{dinp,dweight}_direct.wgsl`, no workgroup memory).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward_with(
     gpu: &GpuContext,
@@ -169,42 +174,11 @@ pub fn matmul_backward_with(
         oc: oc as u32,
         _pad: 0,
     };
-    let dinp_kernel = gpu.kernel(
-        "matmul_backward_dinp",
-        MATMUL_BACKWARD_DINP_SHADER,
-        &[
-            Access::Uniform,   // params: N, C, OC
-            Access::ReadWrite, // dinp (N, C)
-            Access::Read,      // dout (N, OC)
-            Access::Read,      // weight (OC, C)
-        ],
-        &tiling.constants(),
-    );
-    plan.push(
-        gpu,
-        dinp_kernel,
-        Some(&params),
-        &[dinp, dout, weight],
-        tiling.workgroups(n, c),
-    );
-    let dweight_kernel = gpu.kernel(
-        "matmul_backward_dweight",
-        MATMUL_BACKWARD_DWEIGHT_SHADER,
-        &[
-            Access::Uniform,   // params: N, C, OC
-            Access::ReadWrite, // dweight (OC, C)
-            Access::Read,      // dout (N, OC)
-            Access::Read,      // inp (N, C)
-        ],
-        &tiling.constants(),
-    );
-    plan.push(
-        gpu,
-        dweight_kernel,
-        Some(&params),
-        &[dweight, dout, inp],
-        tiling.workgroups(oc, c),
-    );
+    if tiling.direct {
+        push_direct(gpu, plan, tiling, &params, dinp, dweight, dout, inp, weight);
+    } else {
+        push_tiled(gpu, plan, tiling, &params, dinp, dweight, dout, inp, weight);
+    }
     if let Some(dbias) = dbias {
         let dbias_kernel = gpu.kernel(
             "matmul_backward_dbias",
@@ -232,6 +206,123 @@ pub fn matmul_backward_with(
             [(oc as u32).div_ceil(DBIAS_WG_X), 1, 1],
         );
     }
+}
+
+/// The dinp and dweight dispatches of the workgroup-memory tiled kernels.
+#[allow(clippy::too_many_arguments)]
+fn push_tiled(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    tiling: MatmulTiling,
+    params: &Params,
+    dinp: View,
+    dweight: View,
+    dout: View,
+    inp: View,
+    weight: View,
+) {
+    let (n, c, oc) = (params.n as usize, params.c as usize, params.oc as usize);
+    let dinp_kernel = gpu.kernel(
+        "matmul_backward_dinp",
+        MATMUL_BACKWARD_DINP_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dinp (N, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // weight (OC, C)
+        ],
+        &tiling.constants(),
+    );
+    plan.push(
+        gpu,
+        dinp_kernel,
+        Some(params),
+        &[dinp, dout, weight],
+        tiling.workgroups(n, c),
+    );
+    let dweight_kernel = gpu.kernel(
+        "matmul_backward_dweight",
+        MATMUL_BACKWARD_DWEIGHT_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dweight (OC, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // inp (N, C)
+        ],
+        &tiling.constants(),
+    );
+    plan.push(
+        gpu,
+        dweight_kernel,
+        Some(params),
+        &[dweight, dout, inp],
+        tiling.workgroups(oc, c),
+    );
+}
+
+/// The dinp and dweight dispatches of the direct kernels (no workgroup memory). Each takes its two inputs
+/// twice, as f32s and as vec4s; the vec4 views are real only when C and OC are multiples of 4 (the shaders
+/// take their vec4 paths under the same test), else a 16-byte placeholder is bound.
+#[allow(clippy::too_many_arguments)]
+fn push_direct(
+    gpu: &GpuContext,
+    plan: &mut Plan,
+    tiling: MatmulTiling,
+    params: &Params,
+    dinp: View,
+    dweight: View,
+    dout: View,
+    inp: View,
+    weight: View,
+) {
+    let (n, c, oc) = (params.n as usize, params.c as usize, params.oc as usize);
+    let vec4 = c.is_multiple_of(4) && oc.is_multiple_of(4) && n * c * oc > 0;
+    let placeholder = View::all(gpu.placeholder());
+    let (dout4, weight4, inp4) = if vec4 {
+        (dout, weight, inp)
+    } else {
+        (placeholder, placeholder, placeholder)
+    };
+    let dinp_kernel = gpu.kernel(
+        "matmul_backward_dinp_direct",
+        MATMUL_BACKWARD_DINP_DIRECT_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dinp (N, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // weight (OC, C)
+            Access::Read,      // dout as vec4s (N, OC/4), or the placeholder
+            Access::Read,      // weight as vec4s (OC, C/4), or the placeholder
+        ],
+        &tiling.constants(),
+    );
+    plan.push(
+        gpu,
+        dinp_kernel,
+        Some(params),
+        &[dinp, dout, weight, dout4, weight4],
+        tiling.workgroups(n, c),
+    );
+    let dweight_kernel = gpu.kernel(
+        "matmul_backward_dweight_direct",
+        MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER,
+        &[
+            Access::Uniform,   // params: N, C, OC
+            Access::ReadWrite, // dweight (OC, C)
+            Access::Read,      // dout (N, OC)
+            Access::Read,      // inp (N, C)
+            Access::Read,      // dout as vec4s (N, OC/4), or the placeholder
+            Access::Read,      // inp as vec4s (N, C/4), or the placeholder
+        ],
+        &tiling.constants(),
+    );
+    plan.push(
+        gpu,
+        dweight_kernel,
+        Some(params),
+        &[dweight, dout, inp, dout4, inp4],
+        tiling.workgroups(oc, c),
+    );
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -467,6 +558,29 @@ mod tests {
             let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
             let with_bias = rng.next_u64().is_multiple_of(2);
             gpu_check(gpu, &mut rng, n, c, oc, with_bias);
+        }
+    }
+
+    #[test]
+    fn direct_kernels_match_cpu_on_aligned_and_ragged_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_backward direct kernels") else {
+            return;
+        };
+        let mut rng = TestRng::new(23);
+        // The vec4 paths need C and OC multiples of 4 (rows past N are clamped): aligned shapes with ragged
+        // N, then C or OC ragged (the scalar paths), then the reference model's lm_head shape (OC = 65).
+        for &(n, c, oc) in &[
+            (64, 128, 64),
+            (33, 128, 68),
+            (14, 12, 36),
+            (1, 4, 4),
+            (14, 12, 37),
+            (7, 13, 8),
+            (70, 32, 65),
+        ] {
+            for with_bias in [true, false] {
+                gpu_check_tiling(gpu, &mut rng, MatmulTiling::DIRECT, n, c, oc, with_bias);
+            }
         }
     }
 }

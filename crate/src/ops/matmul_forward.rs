@@ -174,9 +174,10 @@ pub const MATMUL_FORWARD_TILED_SHADER: &str = shader!("matmul_forward_tiled");
 
 /// Adds the model's fast forward matmul to `plan`, same contract as [`matmul_forward_gpu`]:
 /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
-/// Chosen at run time: the subgroup kernel where the device has subgroups ([`GpuContext::subgroups`]), else the
-/// tiled kernel with the adapter's tiling ([`GpuContext::matmul_tiling`]). Both are register-blocked (4 x 4
-/// outputs per invocation); they differ in how a workgroup shares the values it loads.
+/// Chosen at run time: the direct kernel where the adapter's tiling is `direct` (software adapters), else the
+/// subgroup kernel where the device has subgroups ([`GpuContext::subgroups`]), else the tiled kernel with the
+/// adapter's tiling ([`GpuContext::matmul_tiling`]). All are register-blocked (4 x 4 outputs per invocation);
+/// they differ in how a workgroup shares the values it loads (the direct one shares nothing).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_tiled_gpu(
     gpu: &GpuContext,
@@ -189,7 +190,7 @@ pub fn matmul_forward_tiled_gpu(
     c: usize,
     oc: usize,
 ) {
-    if gpu.subgroups {
+    if gpu.subgroup_matmul() {
         matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, bias, n, c, oc);
     } else {
         matmul_forward_tiled_with(
@@ -207,9 +208,14 @@ pub fn matmul_forward_tiled_gpu(
     }
 }
 
+/// The WGSL source of the kernel without workgroup memory, `shaders/matmul_forward_direct.wgsl`.
+pub const MATMUL_FORWARD_DIRECT_SHADER: &str = shader!("matmul_forward_direct");
+
 /// The workgroup-memory tiled kernel with an explicit tiling, same contract as [`matmul_forward_gpu`].
 /// A workgroup computes a (4*WG_Y) x (4*WG_X) tile of `out` from C slices of BK staged in workgroup memory;
 /// each invocation keeps a 4 x 4 block of outputs in registers (see the shader's header).
+/// With the `direct` row ([`MatmulTiling::DIRECT`]) it is `matmul_forward_direct.wgsl` instead: the same
+/// 4 x 4 blocks read straight from the storage buffers, no workgroup memory (same bindings).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_tiled_with(
     gpu: &GpuContext,
@@ -223,9 +229,14 @@ pub fn matmul_forward_tiled_with(
     c: usize,
     oc: usize,
 ) {
+    let (label, source) = if tiling.direct {
+        ("matmul_forward_direct", MATMUL_FORWARD_DIRECT_SHADER)
+    } else {
+        ("matmul_forward_tiled", MATMUL_FORWARD_TILED_SHADER)
+    };
     let kernel = gpu.kernel(
-        "matmul_forward_tiled",
-        MATMUL_FORWARD_TILED_SHADER,
+        label,
+        source,
         &[
             Access::Uniform,   // params: N, C, OC, has_bias
             Access::ReadWrite, // out (N, OC)
@@ -406,7 +417,7 @@ pub async fn matmul_forward_run_with(
 }
 
 /// The kernel named `name`: "readable", "subgroup", "model", or the name of a row of the tiling table
-/// ("large", "medium", "small"): how the benchmarks and the wasm API pick one.
+/// ("large", "medium", "small", "direct"): how the benchmarks and the wasm API pick one.
 pub fn matmul_kernel_by_name(name: &str) -> Result<MatmulKernel> {
     Ok(match name {
         "readable" => MatmulKernel::Readable,
@@ -415,7 +426,7 @@ pub fn matmul_kernel_by_name(name: &str) -> Result<MatmulKernel> {
         _ => match MatmulTiling::ALL.into_iter().find(|t| t.name == name) {
             Some(tiling) => MatmulKernel::Tiled(tiling),
             None => invalid_input!(
-                "no matmul kernel named {name:?}: use readable, subgroup, model, large, medium or small"
+                "no matmul kernel named {name:?}: use readable, subgroup, model, large, medium, small or direct"
             ),
         },
     })
@@ -483,7 +494,7 @@ mod tests {
     use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
 
     /// Every GPU kernel this device can run: the readable one, the tiled one with each row of the tiling
-    /// table, and the subgroup one where the device has subgroups (said on stderr where it has not).
+    /// table (the direct kernel included), and the subgroup one where the device has subgroups (said on stderr where it has not).
     fn kernels(gpu: &GpuContext) -> Vec<MatmulKernel> {
         let mut kernels = vec![MatmulKernel::Readable];
         kernels.extend(MatmulTiling::ALL.map(MatmulKernel::Tiled));
@@ -603,12 +614,16 @@ mod tests {
             matmul_kernel_by_name("small").expect("a row"),
             MatmulKernel::Tiled(MatmulTiling::SMALL)
         );
+        assert_eq!(
+            matmul_kernel_by_name("direct").expect("a row"),
+            MatmulKernel::Tiled(MatmulTiling::DIRECT)
+        );
         let err = matmul_kernel_by_name("huge").unwrap_err();
         assert!(err.to_string().contains("no matmul kernel named"), "{err}");
         let Some(gpu) = gpu_or_skip("matmul_forward_repeat") else {
             return;
         };
-        for name in ["readable", "large", "small", "model"] {
+        for name in ["readable", "large", "small", "direct", "model"] {
             let kernel = matmul_kernel_by_name(name).expect("a kernel");
             pollster::block_on(matmul_forward_repeat(gpu, kernel, 33, 20, 70, 3))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -669,8 +684,8 @@ mod tests {
             let with_bias = rng.next_u64().is_multiple_of(2);
             check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
         }
-        // And it is what the model runs on this device.
-        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroups);
+        // And it is what the model runs on this device, unless the tiling is `direct` (software adapters).
+        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroup_matmul());
     }
 
     #[test]
@@ -683,6 +698,26 @@ mod tests {
             let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
             let with_bias = rng.next_u64().is_multiple_of(2);
             check(gpu, &mut rng, n, c, oc, with_bias);
+        }
+    }
+
+    #[test]
+    fn direct_kernel_matches_cpu_on_aligned_and_ragged_shapes() {
+        let Some(gpu) = gpu_or_skip("matmul_forward direct kernel") else {
+            return;
+        };
+        let mut rng = TestRng::new(13);
+        // C % 4 == 0 takes the vec4 path; ragged N and OC are clamped on load and masked on store.
+        let direct = MatmulKernel::Tiled(MatmulTiling::DIRECT);
+        for &(n, c, oc, with_bias) in &[
+            (64, 128, 64, true),
+            (33, 128, 65, false),
+            (14, 12, 37, true),
+            (14, 13, 37, false),
+            (1, 4, 1, true),
+            (130, 3, 7, true),
+        ] {
+            check_one(gpu, &mut rng, direct, n, c, oc, with_bias);
         }
     }
 }

@@ -51,7 +51,7 @@ impl Gpu {
         Ok(Gpu::watch(GpuContext::new().await.map_err(to_js)?))
     }
 
-    /// [`Gpu::open`] with the matmul tiling named `tiling` ("large", "medium", "small") in place of the table's
+    /// [`Gpu::open`] with the matmul tiling named `tiling` ("large", "medium", "small", "direct") in place of the table's
     /// choice for this adapter: for benchmarks comparing tilings in the whole model.
     #[wasm_bindgen(js_name = openWithTiling)]
     pub async fn open_with_tiling(tiling: String) -> Result<Gpu, JsError> {
@@ -61,11 +61,12 @@ impl Gpu {
             .find(|t| t.name == tiling)
         else {
             return Err(JsError::new(&format!(
-                "no matmul tiling named {tiling:?}: use large, medium or small"
+                "no matmul tiling named {tiling:?}: use large, medium, small or direct"
             )));
         };
         context.matmul_tiling = chosen;
         context.summary.matmul_tiling = chosen;
+        context.summary.subgroup_matmul = context.subgroup_matmul();
         Ok(Gpu::watch(context))
     }
 
@@ -106,7 +107,7 @@ impl Gpu {
         }
         let choice = Choice {
             tiling: self.context.matmul_tiling,
-            subgroups: self.context.subgroups,
+            subgroups: self.context.subgroup_matmul(),
         };
         serde_wasm_bindgen::to_value(&choice).map_err(|e| JsError::new(&e.to_string()))
     }
