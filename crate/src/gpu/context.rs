@@ -348,24 +348,41 @@ impl GpuContext {
         ranges: &[(&wgpu::Buffer, usize, usize)],
     ) -> wgpu::Buffer {
         let total: usize = ranges.iter().map(|r| r.2).sum();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = self.readback_buffer(total);
+        self.stage_into(encoder, &staging, ranges);
+        staging
+    }
+
+    /// A mappable buffer of `floats` f32s for [`Self::stage_into`]: a loop that reads the same sizes back
+    /// every iteration keeps one and makes no buffer per iteration.
+    pub fn readback_buffer(&self, floats: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: (total.max(1) * 4) as u64,
+            size: (floats.max(1) * 4) as u64,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })
+    }
+
+    /// [`Self::stage`] into `staging` (from [`Self::readback_buffer`], unmapped: [`Self::read_staged`] unmaps
+    /// it again), whose length is the ranges' total.
+    pub fn stage_into(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        ranges: &[(&wgpu::Buffer, usize, usize)],
+    ) {
         let mut at = 0;
         for &(buffer, offset, len) in ranges {
             encoder.copy_buffer_to_buffer(
                 buffer,
                 (offset * 4) as u64,
-                &staging,
+                staging,
                 (at * 4) as u64,
                 (len * 4) as u64,
             );
             at += len;
         }
-        staging
     }
 
     /// Maps a buffer made by [`Self::stage`] after its submit and returns its f32s.

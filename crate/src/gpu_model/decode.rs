@@ -42,6 +42,8 @@ pub(super) struct DecodeBuffers {
     fch_act: wgpu::Buffer,   // (F)
     fcproj: wgpu::Buffer,    // (C)
     logits: wgpu::Buffer,    // (V)
+    /// The mappable copy of the logits each token reads back, kept from token to token.
+    logits_readback: wgpu::Buffer,
     /// One plan per position.
     plans: HashMap<usize, Plan>,
 }
@@ -102,6 +104,7 @@ impl DecodeBuffers {
             fch_act: z("decode fch act", f),
             fcproj: z("decode fcproj", c),
             logits: z("decode logits", v),
+            logits_readback: gpu.readback_buffer(v),
             plans: HashMap::new(),
         }
     }
@@ -226,9 +229,13 @@ impl GpuGpt {
         }
         // The step and the logits' copy home in one submit.
         decode.plans[&pos].encode(&mut encoder);
-        let staging = gpu.stage(&mut encoder, &[(&decode.logits, 0, v)]);
+        gpu.stage_into(
+            &mut encoder,
+            &decode.logits_readback,
+            &[(&decode.logits, 0, v)],
+        );
         gpu.queue.submit([encoder.finish()]);
-        gpu.read_staged(&staging).await
+        gpu.read_staged(&decode.logits_readback).await
     }
 
     /// The plan of one position `pos`: every block on one row, attending over pos + 1 cached positions.

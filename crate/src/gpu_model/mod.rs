@@ -299,6 +299,8 @@ pub struct GpuGpt {
     tokens: Vec<(wgpu::Buffer, wgpu::Buffer)>,
     /// The losses of every micro-batch of a step, side by side: (grad_accum, B, T).
     loss_log: Option<wgpu::Buffer>,
+    /// The mappable buffer the losses and the norm of a step are read back through, kept between steps.
+    step_readback: Option<wgpu::Buffer>,
     norm: wgpu::Buffer,     // (1) the step's global gradient norm
     partials: wgpu::Buffer, // (GLOBAL_NORM_PARTIALS) the norm's first-stage sums
     adamw_step: wgpu::Buffer,
@@ -348,6 +350,7 @@ impl GpuGpt {
             acts: None,
             tokens: Vec::new(),
             loss_log: None,
+            step_readback: None,
             train_plans: HashMap::new(),
             forward_plans: HashMap::new(),
             last_shape: (0, 0),
@@ -1201,7 +1204,18 @@ impl GpuGpt {
             );
         }
         plans.optimizer.encode(&mut encoder);
-        let staging = gpu.stage(&mut encoder, &[(loss_log, 0, k * bt), (&self.norm, 0, 1)]);
+        // The losses and the norm come home in one readback buffer, kept from step to step.
+        let floats = k * bt + 1;
+        let staging = self
+            .step_readback
+            .take()
+            .filter(|buffer| buffer.size() == (floats * 4) as u64)
+            .unwrap_or_else(|| gpu.readback_buffer(floats));
+        gpu.stage_into(
+            &mut encoder,
+            &staging,
+            &[(loss_log, 0, k * bt), (&self.norm, 0, 1)],
+        );
         gpu.queue.submit([encoder.finish()]);
         self.last_shape = (b, t);
         if let Some(error) = scope.pop().await {
@@ -1210,6 +1224,7 @@ impl GpuGpt {
             )));
         }
         let values = gpu.read_staged(&staging).await?;
+        self.step_readback = Some(staging);
         let loss = values[..k * bt].iter().map(|&x| f64::from(x)).sum::<f64>() / (k * bt) as f64;
         Ok((loss, f64::from(values[k * bt])))
     }
