@@ -157,7 +157,7 @@ test('a reload mid-run brings the model back from the latest snapshot in the bro
     await startRun(page, 5, { keep: true });
     await page.waitForFunction(() => window.tpTraining.state === 'done', null, { timeout: 120_000 });
     const training = await page.evaluate(() => window.tpTraining);
-    assert.equal(training.phases.at(-1).offset, step);
+    assert.equal(training.phases.at(-1).offset, step, `the run continued from the snapshot: ${await page.textContent('#train-status')}`);
     const freshLoss = training.phases[0].steps[0].loss;
     assert.ok(training.phases.at(-1).steps[0].loss < freshLoss - 0.2, `continues from trained weights (fresh: ${freshLoss})`);
     assert.deepEqual(consoleErrors, []);

@@ -33,9 +33,37 @@ export async function load<T>(key: string): Promise<T | undefined> {
   }
 }
 
+/** Loads several values in one transaction, so they belong together (written by one `saveAll`). */
+export async function loadAll(keys: string[]): Promise<unknown[]> {
+  try {
+    const requests: IDBRequest[] = [];
+    await withStore('readonly', (store) => {
+      for (const key of keys) requests.push(store.get(key));
+      return requests[requests.length - 1];
+    });
+    return requests.map((request) => request.result as unknown);
+  } catch {
+    return keys.map(() => undefined);
+  }
+}
+
 export async function save(key: string, value: unknown): Promise<boolean> {
   try {
     await withStore('readwrite', (store) => store.put(value, key));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Saves several values in one transaction: all of them land, or none (a snapshot's weights, history and mark). */
+export async function saveAll(entries: [string, unknown][]): Promise<boolean> {
+  try {
+    await withStore('readwrite', (store) => {
+      let last: IDBRequest | null = null;
+      for (const [key, value] of entries) last = store.put(value, key);
+      return last!;
+    });
     return true;
   } catch {
     return false;

@@ -50,11 +50,12 @@ export async function restoreSession(ctx: Ctx): Promise<void> {
     }
   }
   // The trained model: weights (safetensors bytes) and the training history of the chart.
-  const weights = await db.load<Uint8Array>('model-weights');
+  // One transaction: a page closed mid-run may still be writing its last snapshot.
+  const [weights, phases] = (await db.loadAll(['model-weights', 'training-phases'])) as [Uint8Array | undefined, Phase[] | undefined];
   if (weights && ctx.store.caps.cpuModel) {
     try {
       const info = await ctx.core.call('loadModel', weights);
-      ctx.store.set('phases', (await db.load<Phase[]>('training-phases')) ?? []);
+      ctx.store.set('phases', phases ?? []);
       ctx.store.set('modelInfo', info);
     } catch (error) {
       console.warn(`the stored model did not load: ${errorMessage(error)}`);

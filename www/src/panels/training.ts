@@ -332,9 +332,11 @@ export const trainingPanel: Panel = {
             } else if (p.kind === 'snapshot') {
               // Kept in the browser as it arrives: a reload or a dead worker loses at most SNAPSHOT_EVERY steps.
               snapshotStep = p.step;
-              void db.save('model-weights', p.bytes);
-              void db.save('training-phases', keptPhases(p.step));
-              void db.save('training-run', { interrupted: true, step: p.step });
+              void db.saveAll([
+                ['model-weights', p.bytes],
+                ['training-phases', keptPhases(p.step)],
+                ['training-run', { interrupted: true, step: p.step }],
+              ]);
             }
             publish();
             scheduleDraw();
@@ -442,7 +444,10 @@ export const trainingPanel: Panel = {
       void db.save('training-run', null);
       const explain = () => {
         if (!ctx.store.modelInfo || state === 'running') return;
-        showNotice(`The page was closed or reloaded during training. The model came back from its snapshot of step ${run.step}; press Start with “Keep the trained weights” checked to continue.`);
+        // The step of the history that came back with the weights (the mark may be a snapshot older).
+        const last = phases.at(-1);
+        const step = last ? last.offset + (last.steps.at(-1)?.step ?? 0) : run.step;
+        showNotice(`The page was closed or reloaded during training. The model came back from its snapshot of step ${step}; press Start with “Keep the trained weights” checked to continue.`);
         keep.checked = true;
       };
       if (document.documentElement.dataset.restored) explain();
