@@ -676,7 +676,9 @@ export class Model extends EventTarget {
    *  returns the DeviceLostError to throw; otherwise null. */
   async #deviceLoss(error: unknown): Promise<DeviceLostError | null> {
     const gpu = this.#gpu;
-    if (!gpu) return null;
+    // Only a failure of the GPU itself (the core's "GPU error: …") can be a loss: a diverged run or bad data is
+    // answered at once, without waiting for a device-lost report.
+    if (!gpu || !/GPU error|device/i.test(messageOf(error))) return null;
     const device = gpu.device as unknown as { lostReason?: string };
     // The browser reports the loss (GPUDevice.lost) a moment after the failed call that revealed it.
     for (let waited = 0; !device.lostReason && waited < 1000; waited += 50) await new Promise((r) => setTimeout(r, 50));

@@ -329,15 +329,19 @@ async function modelForRun(request: TrainRequest): Promise<ModelHandle> {
 /** Why the WebGPU device under `handle` is gone, or null when `error` is something else. */
 async function deviceLoss(handle: ModelHandle, error: unknown): Promise<string | null> {
   if (handle.backend !== 'webgpu') return null;
+  const message = error instanceof Error ? error.message : String(error);
+  // Only a failure of the GPU itself can be a loss: a diverged run or bad data is answered at once.
+  if (!GPU_FAILURE.test(message)) return null;
   const device = (gpu ? await gpu.catch(() => null) : null) as { lostReason?: string } | null;
   // The browser reports the loss (GPUDevice.lost) a moment after the failed call that revealed it.
   for (let waited = 0; device && waited <= DEVICE_LOST_GRACE_MS; waited += 50) {
     if (device.lostReason) return device.lostReason;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const message = error instanceof Error ? error.message : String(error);
   return /device (was |is )?lost/i.test(message) ? message : null;
 }
+/** The core's GPU errors (`Error::Gpu`: "GPU error: …") and the browser's own device messages. */
+const GPU_FAILURE = /GPU error|device/i;
 const DEVICE_LOST_GRACE_MS = 1000;
 
 /** After a lost device: drop the model and the device (the next WebGPU run opens a new one) and bring the

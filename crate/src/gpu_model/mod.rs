@@ -407,16 +407,10 @@ impl GpuGpt {
         View::range(buffer, self.offsets[id], self.layout.specs[id].len)
     }
 
-    /// Makes sure activations exist for (b, t) and `micro` token buffers of B*T ids.
-    fn ensure_capacity(
-        &mut self,
-        gpu: &GpuContext,
-        b: usize,
-        t: usize,
-        micro: usize,
-    ) -> Result<()> {
+    /// Makes sure activations exist for (b, t) and `micro` token buffers of B*T ids. Callers check the batch
+    /// against the device's limits first (check_batch_limits).
+    fn ensure_capacity(&mut self, gpu: &GpuContext, b: usize, t: usize, micro: usize) {
         let fused = self.fused_attention;
-        check_batch_limits(gpu, &self.config, b, t, !fused)?;
         let nh = self.config.n_head;
         let (bt, att) = (b * t, if fused { 0 } else { b * nh * t * t });
         if self.acts.as_ref().is_none_or(|a| a.bt < bt || a.att < att) {
@@ -438,7 +432,6 @@ impl GpuGpt {
                 gpu.upload_u32("targets", &zeros),
             ));
         }
-        Ok(())
     }
 
     /// Records the forward pass of `b` sequences of `t` tokens from `inputs` into `plan`; with `targets`
@@ -1112,7 +1105,7 @@ impl GpuGpt {
         // error instead of silently skipped work.
         check_batch_limits(gpu, &self.config, b, t, !self.fused_attention)?;
         let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        self.ensure_capacity(gpu, b, t, k)?;
+        self.ensure_capacity(gpu, b, t, k);
         if self
             .loss_log
             .as_ref()
@@ -1254,7 +1247,8 @@ impl GpuGpt {
         t: usize,
     ) -> Result<()> {
         self.config.check_batch(inputs, targets, b, t)?;
-        self.ensure_capacity(gpu, b, t, 1)?;
+        check_batch_limits(gpu, &self.config, b, t, !self.fused_attention)?;
+        self.ensure_capacity(gpu, b, t, 1);
         let with_targets = targets.is_some();
         let key = (b, t * 2 + usize::from(with_targets));
         if !self.forward_plans.contains_key(&key) {
