@@ -1,0 +1,186 @@
+//! Golden runs: the CPU path must reproduce, bit for bit, the per-step losses and final weights of three fixed-seed
+//! training runs recorded before the model was rewritten over an executor (issue 14). Any change to the order of
+//! floating-point operations in the CPU forward, backward or optimizer shows up here.
+//!
+//! To re-record after an intended numerical change: `GOLDEN_PRINT=1 cargo test --test golden -- --nocapture`,
+//! and paste the printed tables below (and say why in the commit).
+
+use transformer_playground::model::{
+    Activation, Gpt, ModelConfig, Positional, TrainOptions, Trainer,
+};
+
+/// What one run leaves behind: each step's mean loss as f64 bits, and checksums of the final weights.
+#[derive(Debug, PartialEq)]
+struct Golden {
+    loss_bits: Vec<u64>,
+    /// Sum of the weights, in f64, in layout order.
+    sum_bits: u64,
+    /// Sum of |weight|, in f64, in layout order.
+    abs_sum_bits: u64,
+    /// The exact f32 bits of a few weights spread over the buffer (first, a quarter in, half, last).
+    sample_bits: [u32; 4],
+}
+
+fn data() -> Vec<u32> {
+    // A stream with structure, so the loss moves.
+    (0..3000u32)
+        .map(|i| (i * 7 + i / 13 + i / 101) % 13)
+        .collect()
+}
+
+fn run(config: ModelConfig, options: TrainOptions, steps: usize) -> Golden {
+    let tokens = data();
+    let model = Gpt::new(config, 11).expect("model");
+    let mut trainer = Trainer::new(
+        model,
+        tokens[..2600].to_vec(),
+        tokens[2600..].to_vec(),
+        options,
+    )
+    .expect("trainer");
+    let loss_bits = (0..steps)
+        .map(|_| trainer.step().expect("step").loss.to_bits())
+        .collect();
+    let params = &trainer.model.params;
+    let n = params.len();
+    Golden {
+        loss_bits,
+        sum_bits: params.iter().map(|&x| f64::from(x)).sum::<f64>().to_bits(),
+        abs_sum_bits: params
+            .iter()
+            .map(|&x| f64::from(x).abs())
+            .sum::<f64>()
+            .to_bits(),
+        sample_bits: [0, n / 4, n / 2, n - 1].map(|i| params[i].to_bits()),
+    }
+}
+
+fn small(positional: Positional, activation: Activation, dropout: f32) -> ModelConfig {
+    ModelConfig {
+        n_layer: 2,
+        n_head: 2,
+        n_embd: 16,
+        block_size: 16,
+        positional,
+        activation,
+        dropout,
+        ..ModelConfig::reference(13)
+    }
+}
+
+fn options(grad_accum: usize) -> TrainOptions {
+    TrainOptions {
+        batch_size: 3,
+        seq_len: 12,
+        grad_accum,
+        steps: 10,
+        lr: 3e-3,
+        warmup_steps: 3,
+        eval_batches: 1,
+        ..TrainOptions::default()
+    }
+}
+
+fn check(name: &str, got: Golden, want: Golden) {
+    if std::env::var_os("GOLDEN_PRINT").is_some() {
+        println!("{name}: {got:#x?}");
+        return;
+    }
+    assert_eq!(
+        got, want,
+        "{name}: the CPU run no longer reproduces its recorded losses and weights bit for bit"
+    );
+}
+
+#[test]
+fn learned_gelu_reproduces_its_recorded_run() {
+    let got = run(
+        small(Positional::Learned, Activation::Gelu, 0.0),
+        options(1),
+        10,
+    );
+    check("learned_gelu", got, LEARNED_GELU());
+}
+
+#[test]
+fn sinusoidal_relu_with_accumulation_reproduces_its_recorded_run() {
+    let got = run(
+        small(Positional::Sinusoidal, Activation::Relu, 0.0),
+        options(2),
+        10,
+    );
+    check("sinusoidal_relu_accum", got, SINUSOIDAL_RELU_ACCUM());
+}
+
+#[test]
+fn rope_with_dropout_reproduces_its_recorded_run() {
+    let config = ModelConfig {
+        bias: false,
+        ..small(Positional::Rope, Activation::Gelu, 0.1)
+    };
+    let got = run(config, options(1), 10);
+    check("rope_dropout", got, ROPE_DROPOUT());
+}
+
+#[allow(non_snake_case)]
+fn LEARNED_GELU() -> Golden {
+    Golden {
+        loss_bits: vec![
+            0x400508b1f38e38e4,
+            0x4004d195d71c71c7,
+            0x40049f9f8e38e38e,
+            0x40043ec768000000,
+            0x40042f79a2aaaaab,
+            0x4003fbbf28e38e39,
+            0x4003deae8471c71c,
+            0x4003af7c6638e38e,
+            0x400388425d555555,
+            0x40039e842471c71c,
+        ],
+        sum_bits: 0x4053b711ee2f4c59,
+        abs_sum_bits: 0x4066f83a5eb7ad2c,
+        sample_bits: [0x3c1567ee, 0xbd2f5c17, 0x3c66ece3, 0x3bb65dca],
+    }
+}
+
+#[allow(non_snake_case)]
+fn SINUSOIDAL_RELU_ACCUM() -> Golden {
+    Golden {
+        loss_bits: vec![
+            0x40049016f238e38e,
+            0x40048b7e72aaaaaa,
+            0x400490259238e38e,
+            0x40048dd48f1c71c7,
+            0x400486c9b6aaaaaa,
+            0x4004866824000000,
+            0x400482cd62aaaaab,
+            0x40048ca47b1c71c8,
+            0x4004a102f5c71c72,
+            0x4004a0b1331c71c7,
+        ],
+        sum_bits: 0x405322774f38d090,
+        abs_sum_bits: 0x4064ddb03d986681,
+        sample_bits: [0xbbbd6889, 0xbbb775c0, 0xbcf2264c, 0x3b75ea2b],
+    }
+}
+
+#[allow(non_snake_case)]
+fn ROPE_DROPOUT() -> Golden {
+    Golden {
+        loss_bits: vec![
+            0x400510405d555555,
+            0x4004c9eacf1c71c7,
+            0x40044e07eaaaaaab,
+            0x4003c217fd555555,
+            0x40038636b71c71c7,
+            0x400350865f1c71c7,
+            0x4002fcc189c71c72,
+            0x4002ff2def1c71c7,
+            0x400300b3df1c71c7,
+            0x4002f8a5d71c71c7,
+        ],
+        sum_bits: 0x40538923d2345c00,
+        abs_sum_bits: 0x40669dbbdd26d100,
+        sample_bits: [0x3c0235e9, 0xbbf08e5c, 0x3c147d7d, 0x3f7ff3c0],
+    }
+}
