@@ -192,4 +192,6 @@ fn display_bytes(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod bpe_tests;
+#[cfg(test)]
 mod tests;
