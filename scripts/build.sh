@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Builds the wasm core (release, wasm-bindgen, wasm-opt) into pkg/ and the page into dist/, printing the module size.
+# Usage: bash scripts/build.sh [--core]   (--core: only the wasm core in pkg/, not the page; npm pack uses it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-say() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
+core_only=false
+[ "${1:-}" = "--core" ] && core_only=true
+# Bold labels on a terminal; plain text in a log or a pipe.
+if [ -t 2 ]; then
+  say() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
+else
+  say() { printf '[build] %s\n' "$*" >&2; }
+fi
 
 say "cargo build (wasm32, release)"
 cargo build -p transformer-playground --lib --target wasm32-unknown-unknown --release
@@ -11,8 +19,10 @@ wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/transformer_pla
 say "wasm-bindgen --target web"
 wasm-bindgen --target web --out-dir pkg "$wasm"
 
-say "tsc (type check)"
-node_modules/.bin/tsc -p tsconfig.json
+if [ "$core_only" = false ]; then
+  say "tsc (type check)"
+  node_modules/.bin/tsc -p tsconfig.json
+fi
 
 say "wasm-opt -O3"
 # The features the Rust wasm32 target emits by default, plus the simd128 set in .cargo/config.toml.
@@ -24,6 +34,7 @@ raw=$(wc -c < pkg/transformer_playground_bg.wasm)
 gz=$(gzip -9 -c pkg/transformer_playground_bg.wasm | wc -c)
 say "wasm module: $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzipped (pkg/transformer_playground_bg.wasm)"
 
+[ "$core_only" = true ] && exit 0
 say "vite build"
 node_modules/.bin/vite build --logLevel warn
 say "page built into dist/"

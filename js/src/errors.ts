@@ -23,10 +23,27 @@ export function messageOf(error: unknown): string {
   return String(error);
 }
 
+/** The core stopped on an internal error (a panic: a bug, or out of memory). Its WebAssembly module cannot be
+ *  trusted afterwards: load a fresh one (in a page, start a new worker) and bring the state back from a
+ *  snapshot. `panic` is what the core's panic hook recorded ("panicked at crate/src/…: message"). */
+export class CoreCrashedError extends PlaygroundError {
+  override name = 'CoreCrashedError';
+  constructor(
+    message: string,
+    readonly panic: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** Wraps `error` in a PlaygroundError saying what was being done: "<what>: <why>". */
 export function wrapError(what: string, error: unknown): PlaygroundError {
   if (error instanceof PlaygroundError) return error;
   if (isAbort(error)) return abortError(what);
+  if (error instanceof Error && error.name === 'RuntimeError') {
+    return new CoreCrashedError(`${what}: ${messageOf(error)}`, panicReport() ?? error.message, { cause: error });
+  }
   return new PlaygroundError(`${what}: ${messageOf(error)}`, { cause: error });
 }
 

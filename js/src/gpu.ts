@@ -82,57 +82,75 @@ export async function gpuInfo(): Promise<GpuInfo> {
   }
 }
 
-/** What gpuSelfTest() found. */
+/** What gpuSelfTest() found: the inputs, the kernel's output and the CPU reference, so they can be shown. */
 export interface GpuSelfTest {
-  /** Where the kernel ran: 'webgpu', or 'cpu' when there is no WebGPU (then `reason` says why). */
+  /** Where the kernel ran: 'webgpu', or 'cpu' when asked or when there is no WebGPU (then `reason` says why). */
   backend: 'webgpu' | 'cpu';
   reason?: string;
-  /** The largest |GPU - CPU| over a (14 x 12) @ (37 x 12)^T + bias matmul: about 1e-6 when the GPU is right. */
+  /** out (n, oc) = inp (n, c) @ weight (oc, c)^T + bias (oc): 14 x 12 by 37 x 12, a shape no tile divides. */
+  n: number;
+  c: number;
+  oc: number;
+  inp: Float32Array;
+  weight: Float32Array;
+  bias: Float32Array;
+  out: Float32Array;
+  /** The core's CPU reference for the same inputs. */
+  reference: Float32Array;
+  /** The largest |out - reference|: about 1e-6 when the GPU is right. */
   maxAbsDiff: number;
-  /** Milliseconds the kernel took, pipeline compilation included. */
+  /** maxAbsDiff is within 1e-4. */
+  pass: boolean;
+  /** Milliseconds the kernel took, pipeline compilation, upload and readback included. */
   millis: number;
+}
+
+/** Deterministic values in [-1, 1) (xorshift32), so a reader can recompute the reference from the inputs. */
+function testValues(count: number, seed: number): Float32Array {
+  const values = new Float32Array(count);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    values[i] = ((state >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return values;
 }
 
 /**
  * Runs the core's matmul kernel on WebGPU and compares it with the CPU reference: a quick check that this
- * device computes correctly. Without WebGPU it runs the CPU path only and says why.
+ * device computes correctly. With `backend: 'cpu'`, or without WebGPU, only the CPU path runs (and `reason`
+ * says why).
  */
-export async function gpuSelfTest(): Promise<GpuSelfTest> {
+export async function gpuSelfTest(options: { backend?: 'webgpu' | 'cpu' } = {}): Promise<GpuSelfTest> {
   await init();
-  // B=2, T=7 -> N=14 rows, C=12 inputs, OC=37 outputs: no tile size divides these.
+  // B=2, T=7 -> N=14 rows, C=12 inputs, OC=37 outputs (a vocabulary-sized projection): no tile divides these.
   const [n, c, oc] = [14, 12, 37];
-  const values = (count: number, seed: number): Float32Array => {
-    const out = new Float32Array(count);
-    let state = seed;
-    for (let i = 0; i < count; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      out[i] = (state / 2 ** 32) * 2 - 1;
-    }
-    return out;
-  };
-  const inp = values(n * c, 1);
-  const weight = values(oc * c, 2);
-  const bias = values(oc, 3);
+  const inp = testValues(n * c, 1);
+  const weight = testValues(oc * c, 2);
+  const bias = testValues(oc, 3);
   const reference = guard('the CPU matmul failed', () => core.matmulForwardCpu(inp, weight, bias, n, c, oc));
   const start = performance.now();
-  if (!hasWebGpu()) {
-    return { backend: 'cpu', reason: 'this environment has no WebGPU (navigator.gpu is missing)', maxAbsDiff: 0, millis: performance.now() - start };
-  }
+  const onCpu = (reason: string): GpuSelfTest => ({
+    backend: 'cpu', reason, n, c, oc, inp, weight, bias, out: reference, reference, maxAbsDiff: 0, pass: true, millis: performance.now() - start,
+  });
+  if (options.backend === 'cpu') return onCpu('asked for the CPU');
+  if (!hasWebGpu()) return onCpu('this environment has no WebGPU (navigator.gpu is missing)');
   let gpu: core.Gpu;
   try {
     gpu = await core.Gpu.open();
   } catch (error) {
-    return { backend: 'cpu', reason: messageOf(error), maxAbsDiff: 0, millis: performance.now() - start };
+    return onCpu(messageOf(error));
   }
   track('gpu', 1);
   try {
     const out = await gpu.matmul_forward(inp, weight, bias, n, c, oc).catch((error: unknown) => {
       throw wrapError('the WebGPU matmul failed', error);
     });
-    let maxAbsDiff = 0;
+    let maxAbsDiff = out.length === reference.length ? 0 : Infinity;
     for (let i = 0; i < out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i]! - reference[i]!));
-    if (out.length !== reference.length) maxAbsDiff = Infinity;
-    return { backend: 'webgpu', maxAbsDiff, millis: performance.now() - start };
+    return { backend: 'webgpu', n, c, oc, inp, weight, bias, out, reference, maxAbsDiff, pass: maxAbsDiff <= 1e-4, millis: performance.now() - start };
   } finally {
     gpu.free();
     track('gpu', -1);

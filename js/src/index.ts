@@ -6,7 +6,7 @@
 //   tokenizer.decode(tokenizer.encode('Once upon a time')) === 'Once upon a time';
 export { init, isReady } from './wasm.js';
 export type { InitOptions, WasmSource } from './wasm.js';
-export { PlaygroundError } from './errors.js';
+export { CoreCrashedError, PlaygroundError } from './errors.js';
 export { resourceCount } from './resources.js';
 export type { ResourceKind } from './resources.js';
 export { Tokenizer, trainTokenizer, createTokenizer, loadTokenizer } from './tokenizer.js';
@@ -20,27 +20,44 @@ export type {
 } from './tokenizer.js';
 export { corpora, generateCorpus } from './corpus.js';
 export type { CorpusInfo, GenerateCorpusOptions } from './corpus.js';
-export { createModel, DEFAULT_CONFIG, DeviceLostError, hasModelApi, loadModel, Model } from './model.js';
+export { createModel, DEFAULT_CONFIG, DeviceLostError, loadModel, Model } from './model.js';
 export type {
   AttentionMaps,
+  AttentionStep,
   Backend,
   CreateModelOptions,
+  Embeddings,
   EvalResult,
+  GeneratedToken,
   GenerateOptions,
+  Inspection,
   LoadModelOptions,
   ModelConfig,
   TrainOptions,
   TrainProgress,
   TrainResult,
+  TrainSnapshot,
 } from './model.js';
+export { splitText } from './split.js';
+export type { TextSplit } from './split.js';
 export { LoopControl } from './loop.js';
 export { gpuInfo, gpuSelfTest, hasWebGpu } from './gpu.js';
 export type { GpuAdapterInfo, GpuInfo, GpuSelfTest, GpuUnavailable } from './gpu.js';
 
 import { core, init } from './core.js';
+import { guard, PlaygroundError } from './errors.js';
 
 /** The version of the WebAssembly core. */
 export async function version(): Promise<string> {
   await init();
   return core.version();
+}
+
+/** A fault drill: makes the core panic on purpose. It rejects with a CoreCrashedError whose `panic` holds the
+ *  core's report; afterwards the module is not to be trusted (a page starts a fresh worker). For testing how an
+ *  app recovers from a bug in the core. */
+export async function simulatePanic(): Promise<never> {
+  await init();
+  guard('the panic drill', () => core.debugPanic('a drill: the core panicked on purpose'));
+  throw new PlaygroundError('the panic drill: the core did not panic');
 }

@@ -10,6 +10,7 @@ import { track } from './resources.js';
 import { Tokenizer, type Token } from './tokenizer.js';
 import { core, init } from './core.js';
 import { hasWebGpu } from './gpu.js';
+import { splitText } from './split.js';
 
 /** Where a model runs: 'auto' picks the best available, 'webgpu' the GPU, 'cpu' WebAssembly on the CPU. */
 export type Backend = 'auto' | 'webgpu' | 'cpu';
@@ -65,7 +66,8 @@ export interface LoadModelOptions {
 }
 
 export interface TrainOptions {
-  /** Text to train on, cut by the model's tokenizer; the last `valFraction` is kept for validation. */
+  /** Text to train on, cut by the model's tokenizer; the last `valFraction` of it is kept for validation, cut
+   *  at a line start as the CLI cuts it (see splitText). */
   text?: string;
   /** Or token ids directly (and optionally validation ids). */
   tokens?: Uint32Array | readonly number[];
@@ -90,15 +92,25 @@ export interface TrainOptions {
   evalBatches?: number;
   /** Seed of the batch sampler and dropout (default 1337). */
   seed?: number;
-  /** On WebGPU: copy the weights to the CPU every this many steps (default 50; 0: only when needed), so a lost
-   *  GPU device costs at most this many steps. */
+  /** Take a snapshot of the weights every this many steps (default 50; 0: never). On WebGPU a snapshot copies
+   *  the weights to the CPU, so a lost GPU device costs at most this many steps; on the CPU snapshots are only
+   *  taken for `onSnapshot`. */
   snapshotEvery?: number;
+  /** Called with each snapshot's step and the weights as safetensors (with the tokenizer, as save() writes
+   *  them): keep them somewhere safe (IndexedDB, a file) to survive a crash or a reload. */
+  onSnapshot?: (snapshot: TrainSnapshot) => void;
   /** Called after every step. */
   onProgress?: (progress: TrainProgress) => void;
   /** Called after every evaluation. */
   onEval?: (result: EvalResult) => void;
   /** Stops training after the current step: the promise rejects with an AbortError; the weights stay. */
   signal?: AbortSignal;
+}
+
+/** The weights after `step`, as safetensors bytes (loadModel() reads them back). */
+export interface TrainSnapshot {
+  step: number;
+  bytes: Uint8Array;
 }
 
 /** What one optimiser step reports. */
@@ -149,6 +161,90 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
+/** One generated token (see Model.generateTokens). */
+export interface GeneratedToken {
+  id: number;
+  /** A readable form of the token (␣ for a space, <0xE2> for a stray byte). */
+  text: string;
+  /** Milliseconds the model took for this token (the first includes reading the prompt). */
+  ms: number;
+  /** The likeliest tokens at this position before sampling, most likely first, with their probabilities. */
+  alternatives: (Token & { prob: number })[];
+}
+
+/** What Model.inspect() found for one input. */
+export interface Inspection {
+  tokens: Token[];
+  /** Per position: the likeliest next tokens and their probabilities. */
+  topK: { position: number; tokens: Token[]; probs: Float32Array }[];
+  /** Per LayerNorm (ln_1 and ln_2 of each block, ln_f): the mean and 1/std of its input at each position (T). */
+  layerNorms: { name: string; mean: Float32Array; rstd: Float32Array }[];
+  /** Per block: statistics of the FFN's hidden activations (after GELU/ReLU). */
+  ffn: {
+    layer: number;
+    mean: number;
+    std: number;
+    min: number;
+    max: number;
+    /** The share of activations above zero, over all units and per unit. */
+    activeFraction: number;
+    unitActiveFraction: Float32Array;
+    histogram: Uint32Array;
+  }[];
+}
+
+/** One head at one query position, step by step (see Model.attentionStep). */
+export interface AttentionStep {
+  layer: number;
+  head: number;
+  query: number;
+  /** hs: the head size; scores are scaled by `scale` = 1/√hs. */
+  headSize: number;
+  scale: number;
+  tokens: Token[];
+  /** (hs) the query's vector. */
+  q: Float32Array;
+  /** (T, hs) each position's key and value. */
+  keys: Float32Array[];
+  values: Float32Array[];
+  /** (T) q·k, then scaled, whether the query may see the key (causal mask), the softmax, and (hs) the output. */
+  rawScores: Float32Array;
+  scaledScores: Float32Array;
+  visible: boolean[];
+  weights: Float32Array;
+  output: Float32Array;
+}
+
+/** The embedding tables (see Model.embeddings). */
+export interface Embeddings {
+  vocabSize: number;
+  nEmbd: number;
+  /** The token of each row of `wte`. */
+  tokens: Token[];
+  /** (V, C) */
+  wte: Float32Array;
+  /** (T, C) learned position vectors; empty for sinusoidal and RoPE. */
+  positions: Float32Array;
+}
+
+type RawInspection = {
+  top_k: { position: number; tokens: number[]; probs: number[] }[];
+  layernorm: { name: string; mean: number[]; rstd: number[] }[];
+  ffn: { layer: number; mean: number; std: number; min: number; max: number; active_fraction: number; unit_active_fraction: number[]; histogram: number[] }[];
+};
+type RawHeadDetail = {
+  head_size: number;
+  scale: number;
+  q: number[];
+  keys: number[];
+  values: number[];
+  raw_scores: number[];
+  scaled_scores: number[];
+  visible: boolean[];
+  weights: number[];
+  output: number[];
+};
+
 /** Attention probabilities of every layer and head for one input. */
 export interface AttentionMaps {
   tokens: Token[];
@@ -175,7 +271,11 @@ interface CoreModel {
   generate(prompt: Uint32Array, options: unknown): Uint32Array;
   attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
   saveSafetensors(tokenizerJson?: string | null): Uint8Array;
-  setParams?(params: Float32Array): void;
+  inspect(tokens: Uint32Array, k: number): RawInspection;
+  attentionDetail(tokens: Uint32Array, layer: number, head: number, query: number): RawHeadDetail;
+  embeddings(): { vocab_size: number; n_embd: number; wte: number[]; positions?: number[] };
+  params(): Float32Array;
+  setParams(params: Float32Array): void;
   free(): void;
 }
 
@@ -188,7 +288,7 @@ interface CoreGpuModel {
   step(): Promise<RawStep>;
   evaluate(): Promise<RawEval>;
   params(): Promise<Float32Array>;
-  setParams?(params: Float32Array): void;
+  setParams(params: Float32Array): void;
   free(): void;
 }
 
@@ -203,6 +303,8 @@ interface GpuSide {
   hasData: boolean;
   steps: number;
   evalInterval: number;
+  /** The step where the learning-rate schedule ends: the last evaluation is due there. */
+  scheduleSteps: number;
   behind: boolean;
   /** The step whose weights the CPU copy holds (the latest snapshot). */
   syncedStep: number;
@@ -227,20 +329,8 @@ interface CoreModelClass {
   loadSafetensors(bytes: Uint8Array): CoreModel;
 }
 
-/** The core's model class, or null when this build of the core has none. */
-function coreModelClass(): CoreModelClass | null {
-  return ((core as unknown as { CpuModel?: CoreModelClass }).CpuModel ?? null) as CoreModelClass | null;
-}
-
-function coreGpuModelClass(): CoreGpuModelClass | null {
-  return ((core as unknown as { GpuModel?: CoreGpuModelClass }).GpuModel ?? null) as CoreGpuModelClass | null;
-}
-
-/** Whether this build of the core has the model API. */
-export async function hasModelApi(): Promise<boolean> {
-  await init();
-  return coreModelClass() !== null;
-}
+const CoreCpuModel = (): CoreModelClass => core.CpuModel as unknown as CoreModelClass;
+const CoreGpuModel = (): CoreGpuModelClass => core.GpuModel as unknown as CoreGpuModelClass;
 
 type Choice = { backend: 'cpu'; reason: string } | { backend: 'webgpu'; reason: string; device: core.Gpu };
 
@@ -248,16 +338,13 @@ type Choice = { backend: 'cpu'; reason: string } | { backend: 'webgpu'; reason: 
  * Picks where a new model runs. 'webgpu' needs the browser's WebGPU and the core's GpuModel; 'auto' takes
  * WebGPU only on a hardware adapter: on a software one (SwiftShader, lavapipe) the CPU path is faster.
  */
-async function chooseBackend(backend: Backend, what: string, canUseGpu: boolean): Promise<Choice> {
+async function chooseBackend(backend: Backend, what: string): Promise<Choice> {
   if (backend !== 'auto' && backend !== 'cpu' && backend !== 'webgpu') {
     throw new PlaygroundError(`${what}: backend must be 'auto', 'webgpu' or 'cpu' (got '${String(backend)}')`);
   }
   if (backend === 'cpu') return { backend: 'cpu', reason: 'asked for the CPU' };
   let why: string | null = null;
-  if (!canUseGpu) why = 'a loaded model runs on the CPU (the WebGPU model cannot take weights from a file yet)';
-  else if (!coreGpuModelClass() || !(coreModelClass()?.prototype as { setParams?: unknown } | undefined)?.setParams) {
-    why = 'this build of the core has no WebGPU model (GpuModel and CpuModel.setParams)';
-  } else if (!hasWebGpu()) why = 'this environment has no WebGPU (navigator.gpu is missing)';
+  if (!hasWebGpu()) why = 'this environment has no WebGPU (navigator.gpu is missing)';
   if (why === null) {
     let device: core.Gpu | null = null;
     try {
@@ -322,6 +409,27 @@ function ids(value: Uint32Array | readonly number[], what: string): Uint32Array 
   return Uint32Array.from(value);
 }
 
+/** A GPU model on `device` (which it then owns), with `params` uploaded when given. */
+function openGpuSide(device: core.Gpu, config: unknown, seed: number, params: Float32Array | null, what: string): GpuSide {
+  let model: CoreGpuModel | null = null;
+  try {
+    model = guard(what, () => new (CoreGpuModel())(device, config, seed));
+    if (params) guard(what, () => model!.setParams(params));
+    return { device, model, hasData: false, steps: 0, evalInterval: 0, scheduleSteps: 0, behind: false, syncedStep: 0 };
+  } catch (error) {
+    model?.free();
+    device.free();
+    track('gpu', -1);
+    throw error;
+  }
+}
+
+function freeGpuSide(gpu: GpuSide): void {
+  gpu.model.free();
+  gpu.device.free();
+  track('gpu', -1);
+}
+
 /** A transformer, with its optimiser once it has training data. dispose() frees it. */
 export class Model extends EventTarget {
   #inner: CoreModel | null;
@@ -368,8 +476,7 @@ export class Model extends EventTarget {
   static async create(options: CreateModelOptions = {}): Promise<Model> {
     const what = 'could not create the model';
     await init();
-    const Core = coreModelClass();
-    if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
+    const Core = CoreCpuModel();
     const { config = {}, backend = 'auto', tokenizer, seed = 1 } = options;
     if (tokenizer?.disposed) throw new PlaygroundError(`${what}: the tokenizer was disposed`);
     const vocabSize = config.vocabSize ?? tokenizer?.vocabSize;
@@ -379,40 +486,34 @@ export class Model extends EventTarget {
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
     const snake = snakeConfig(config, vocabSize);
-    const chosen = await chooseBackend(backend, what, true);
+    const chosen = await chooseBackend(backend, what);
     if (chosen.backend === 'cpu') {
       const inner = guard(what, () => new Core(snake, seed));
       return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
     }
-    const device = chosen.device;
-    let gpuModel: CoreGpuModel | null = null;
+    // The GPU model first: it checks the config against the device's limits before anything large is
+    // allocated. The CPU copy (generation, inspection, saving) is initialised from the same seed exactly so.
+    const gpu = openGpuSide(chosen.device, snake, seed, null, what);
     try {
-      // The GPU model first: it checks the config against the device's limits before anything large is
-      // allocated. The CPU copy (generation, inspection, saving) is initialised from the same seed exactly so.
-      gpuModel = guard(what, () => new (coreGpuModelClass()!)(device, snake, seed));
       const inner = guard(what, () => new Core(snake, seed));
-      const gpu: GpuSide = { device, model: gpuModel, hasData: false, steps: 0, evalInterval: 0, behind: false, syncedStep: 0 };
       return new Model(inner, tokenizer ?? null, false, 'webgpu', chosen.reason, gpu);
     } catch (error) {
-      gpuModel?.free();
-      device.free();
-      track('gpu', -1);
+      freeGpuSide(gpu);
       throw error;
     }
   }
 
-  /** A model from safetensors bytes (as save() writes them, or nanoGPT-named weights with our metadata). */
+  /** A model from safetensors bytes (as save() writes them, or nanoGPT-named weights with our metadata). On
+   *  WebGPU the weights are uploaded to a GPU model after they are read. */
   static async load(bytes: ArrayBuffer | ArrayBufferView, options: LoadModelOptions = {}): Promise<Model> {
     const what = 'could not load the model';
     await init();
-    const Core = coreModelClass();
-    if (!Core) throw new PlaygroundError(`${what}: this build of the core has no model API (CpuModel)`);
-    const chosen = await chooseBackend(options.backend ?? 'auto', what, false);
     let view: Uint8Array;
     if (bytes instanceof ArrayBuffer) view = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes)) view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     else throw new PlaygroundError(`${what}: give the safetensors file as bytes (ArrayBuffer or Uint8Array)`);
-    const inner = guard(what, () => Core.loadSafetensors(view));
+    const inner = guard(what, () => CoreCpuModel().loadSafetensors(view));
+    let gpu: GpuSide | null = null;
     try {
       const vocabSize = camelConfig(inner.configJson()).vocabSize;
       let tokenizer = options.tokenizer ?? null;
@@ -425,7 +526,9 @@ export class Model extends EventTarget {
         if (owns) tokenizer.dispose();
         throw new PlaygroundError(`${what}: the model has ${vocabSize} token ids but the tokenizer has ${tokenizer.vocabSize}: they do not belong together`);
       }
-      return new Model(inner, tokenizer, owns, 'cpu', chosen.reason, null);
+      const chosen = await chooseBackend(options.backend ?? 'auto', what);
+      if (chosen.backend === 'webgpu') gpu = openGpuSide(chosen.device, inner.configJson(), 1, inner.params(), what);
+      return new Model(inner, tokenizer, owns, chosen.backend, chosen.reason, gpu);
     } catch (error) {
       inner.free();
       throw wrapError(what, error);
@@ -453,6 +556,14 @@ export class Model extends EventTarget {
     }
   }
 
+  /** A read of the weights. Between the steps of a running train() it sees the weights of the last step on the
+   *  CPU (of the latest snapshot on WebGPU, whose device is busy); otherwise it waits for nothing and runs alone,
+   *  like every other call. */
+  async #read<T>(what: string, f: (inner: CoreModel) => Promise<T>): Promise<T> {
+    if (this.#busy === 'training') return f(this.#core());
+    return this.#exclusive(what, async () => f(await this.#sync()));
+  }
+
   #idle(): void {
     this.#busy = null;
     this.#pendingFree?.free();
@@ -462,10 +573,8 @@ export class Model extends EventTarget {
 
   #freeGpu(): void {
     if (!this.#gpu) return;
-    this.#gpu.model.free();
-    this.#gpu.device.free();
+    freeGpuSide(this.#gpu);
     this.#gpu = null;
-    track('gpu', -1);
   }
 
   get config(): Required<ModelConfig> {
@@ -514,17 +623,17 @@ export class Model extends EventTarget {
     const what = 'training failed';
     return this.#exclusive('training', async () => {
       const inner = this.#core();
-      const { steps = 100, signal, onProgress, onEval } = options;
+      const { steps = 100, signal, onProgress, onEval, onSnapshot, snapshotEvery = 50 } = options;
       checkSignal(signal, 'training');
       if (!Number.isInteger(steps) || steps < 0) throw new PlaygroundError(`${what}: steps must be a whole number >= 0 (got ${steps})`);
       const hasData = options.text !== undefined || options.tokens !== undefined;
       const gpu = this.#gpu;
-      if (hasData && gpu?.hasData && gpu.model.setParams) {
+      if (hasData && gpu?.hasData) {
         // New data for a model on WebGPU: start a new run from its current weights (fine-tuning).
         const params = await gpu.model.params().catch(async (error: unknown) => {
           throw (await this.#deviceLoss(error)) ?? wrapError(what, error);
         });
-        guard(what, () => gpu.model.setParams!(params));
+        guard(what, () => gpu.model.setParams(params));
         gpu.hasData = false;
         gpu.steps = 0;
         gpu.syncedStep = 0;
@@ -552,12 +661,6 @@ export class Model extends EventTarget {
             });
             gpu.steps = s.step;
             gpu.behind = true;
-            const every = options.snapshotEvery ?? 50;
-            if (every > 0 && s.step % every === 0) {
-              await this.#sync().catch(async (error: unknown) => {
-                throw (await this.#deviceLoss(error)) ?? error;
-              });
-            }
           } else s = guard(what, () => inner.step());
           tokens += s.tokens;
           const elapsedMs = performance.now() - start;
@@ -575,11 +678,21 @@ export class Model extends EventTarget {
           last = progress;
           onProgress?.(progress);
           this.dispatchEvent(new CustomEvent('progress', { detail: progress }));
-          const due = this.#gpu ? this.#gpu.evalInterval > 0 && s.step % this.#gpu.evalInterval === 0 : inner.evalDue();
+          const g = this.#gpu;
+          const due = g ? g.evalInterval > 0 && (s.step % g.evalInterval === 0 || s.step === g.scheduleSteps) : inner.evalDue();
           if (due) {
             lastEval = await this.#evaluate(inner);
             onEval?.(lastEval);
             this.dispatchEvent(new CustomEvent('eval', { detail: lastEval }));
+          }
+          // The snapshot after the step's progress and evaluation, so whoever keeps it has seen them.
+          if (snapshotEvery > 0 && s.step % snapshotEvery === 0 && (this.#gpu || onSnapshot)) {
+            if (this.#gpu) {
+              await this.#sync().catch(async (error: unknown) => {
+                throw (await this.#deviceLoss(error)) ?? error;
+              });
+            }
+            this.#snapshot(s.step, onSnapshot);
           }
           return progress;
         },
@@ -603,12 +716,11 @@ export class Model extends EventTarget {
     let val: Uint32Array;
     if (options.text !== undefined) {
       if (typeof options.text !== 'string') throw new PlaygroundError(`${what}: text must be a string`);
-      const all = this.#text(what).encode(options.text);
       const fraction = options.valFraction ?? 0.1;
       if (!(fraction >= 0 && fraction < 1)) throw new PlaygroundError(`${what}: valFraction must be in [0, 1) (got ${fraction})`);
-      const cut = Math.floor(all.length * (1 - fraction));
-      train = all.subarray(0, cut);
-      val = all.subarray(cut);
+      const parts = splitText(options.text, fraction);
+      train = this.#text(what).encode(parts.train);
+      val = this.#text(what).encode(parts.validation);
     } else {
       train = ids(options.tokens!, what);
       val = options.valTokens ? ids(options.valTokens, what) : new Uint32Array();
@@ -644,6 +756,7 @@ export class Model extends EventTarget {
       guard(what, () => gpu.model.setTrainingData(train, val, trainOptions));
       gpu.hasData = true;
       gpu.evalInterval = trainOptions.eval_interval ?? 0;
+      gpu.scheduleSteps = trainOptions.steps ?? 0;
     } else guard(what, () => this.#core().setTrainingData(train, val, trainOptions));
     this.#hasData = true;
   }
@@ -665,11 +778,19 @@ export class Model extends EventTarget {
       const params = await gpu.model.params().catch((error: unknown) => {
         throw wrapError('could not read the weights back from the GPU', error);
       });
-      guard('could not copy the weights from the GPU', () => inner.setParams!(params));
+      guard('could not copy the weights from the GPU', () => inner.setParams(params));
       gpu.behind = false;
       gpu.syncedStep = gpu.steps;
     }
     return inner;
+  }
+
+  /** Hands the weights of `step` to `onSnapshot` (safetensors with the tokenizer, as save() writes them). */
+  #snapshot(step: number, onSnapshot: TrainOptions['onSnapshot']): void {
+    if (!onSnapshot) return;
+    const json = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.save() : null;
+    const bytes = guard('could not take a snapshot of the weights', () => this.#core().saveSafetensors(json));
+    onSnapshot({ step, bytes });
   }
 
   /** When `error` comes from a lost WebGPU device: moves the model to the CPU copy (the latest snapshot) and
@@ -741,66 +862,38 @@ export class Model extends EventTarget {
   }
 
   /**
-   * The generated text piece by piece, as it is made:
+   * The generated text piece by piece, as it is made (generateTokens, decoded):
    *   for await (const piece of model.stream('Once', { maxTokens: 50 })) output.textContent += piece;
    * Pieces never split a character. Break out of the loop (or abort the signal) to stop.
    */
-  async *stream(prompt: string | Uint32Array | readonly number[], options: GenerateOptions & { chunkTokens?: number } = {}): AsyncGenerator<string, void, undefined> {
-    const what = 'could not generate';
-    const tokenizer = this.#text(what);
-    if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
-    this.#busy = 'generating';
-    try {
-      const { maxTokens = 100, seed = 1, chunkTokens = 4, signal } = options;
-      await this.#sync();
-      let context = Array.from(this.#prompt(prompt, what));
-      const generated: number[] = [];
-      let shown = '';
-      let chunk = 0;
-      while (generated.length < maxTokens) {
-        checkSignal(signal, what);
-        if (this.#inner === null) throw new PlaygroundError(`${what}: the model was disposed`);
-        const want = Math.min(chunkTokens, maxTokens - generated.length);
-        const window = this.#prompt(context, what);
-        // Each chunk continues from everything so far, with its own seed so chunks do not repeat their draws.
-        const out = guard(what, () => this.#core().generate(window, this.#sampleOptions(options, want, seed + chunk * 7919)));
-        chunk++;
-        generated.push(...out);
-        context = context.concat(Array.from(out));
-        const text = tokenizer.decode(generated);
-        // Hold back a trailing U+FFFD: the next token may complete the character.
-        const ready = text.endsWith('\uFFFD') && generated.length < maxTokens ? text.slice(0, -1) : text;
-        if (ready.length > shown.length && ready.startsWith(shown)) {
-          const piece = ready.slice(shown.length);
-          shown = ready;
-          yield piece;
-        }
-        const ended = options.endToken !== undefined && out.includes(options.endToken);
-        if (out.length < want || ended) break;
-        await nextTask();
+  async *stream(prompt: string | Uint32Array | readonly number[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    const tokenizer = this.#text('could not generate');
+    const generated: number[] = [];
+    let shown = '';
+    for await (const token of this.generateTokens(prompt, { ...options, alternatives: 0 })) {
+      generated.push(token.id);
+      const text = tokenizer.decode(generated);
+      // Hold back a trailing U+FFFD: the next token may complete the character.
+      const ready = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+      if (ready.length > shown.length && ready.startsWith(shown)) {
+        yield ready.slice(shown.length);
+        shown = ready;
       }
-      const final = tokenizer.decode(generated);
-      if (final.length > shown.length && final.startsWith(shown)) yield final.slice(shown.length);
-    } finally {
-      this.#idle();
     }
+    const final = tokenizer.decode(generated);
+    if (final.length > shown.length && final.startsWith(shown)) yield final.slice(shown.length);
   }
 
   /** The attention of every layer and head for `input` (text, with the model's tokenizer, or ids). */
   attention(input: string | Uint32Array | readonly number[]): Promise<AttentionMaps> {
     const what = 'could not read the attention';
-    return this.#exclusive('reading attention', async () => {
-      const tokens = typeof input === 'string' ? this.#text(what).encode(input) : ids(input, what);
-      if (tokens.length === 0) throw new PlaygroundError(`${what}: there are no tokens to look at`);
-      const t = this.config.blockSize;
-      if (tokens.length > t) throw new PlaygroundError(`${what}: ${tokens.length} tokens are more than the model's context of ${t}`);
-      const inner = await this.#sync();
+    return this.#read('reading attention', async (inner) => {
+      const tokens = this.#tokens(input, what);
       const capture = guard(what, () => inner.attention(tokens));
       const att = Float32Array.from(capture.att);
-      const strings = this.#tokenizer ? this.#tokenizer.tokenStrings(tokens) : Array.from(tokens, String);
       const { n_layer: nLayer, n_head: nHead, t: n } = capture;
       return {
-        tokens: Array.from(tokens, (id, i) => ({ id, text: strings[i] ?? '' })),
+        tokens: this.#labels(tokens),
         nLayer,
         nHead,
         t: n,
@@ -814,6 +907,156 @@ export class Model extends EventTarget {
         },
       };
     });
+  }
+
+  #tokens(input: string | Uint32Array | readonly number[], what: string): Uint32Array {
+    const tokens = typeof input === 'string' ? this.#text(what).encode(input) : ids(input, what);
+    if (tokens.length === 0) throw new PlaygroundError(`${what}: there are no tokens to look at`);
+    const t = this.config.blockSize;
+    if (tokens.length > t) throw new PlaygroundError(`${what}: ${tokens.length} tokens are more than the model's context of ${t}`);
+    return tokens;
+  }
+
+  #labels(tokens: ArrayLike<number>): Token[] {
+    const list = Array.from(tokens);
+    const strings = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.tokenStrings(list) : list.map(String);
+    return list.map((id, i) => ({ id, text: strings[i] ?? String(id) }));
+  }
+
+  /**
+   * What the model computes on `input` (text or ids, at most blockSize tokens): the `topK` likeliest next tokens
+   * at every position, the mean and 1/std of every LayerNorm's input, and statistics of every FFN's activations.
+   */
+  inspect(input: string | Uint32Array | readonly number[], options: { topK?: number } = {}): Promise<Inspection> {
+    const what = 'could not inspect the model';
+    return this.#read('inspecting', async (inner) => {
+      const tokens = this.#tokens(input, what);
+      const raw = guard(what, () => inner.inspect(tokens, options.topK ?? 5));
+      return {
+        tokens: this.#labels(tokens),
+        topK: raw.top_k.map((t) => ({ position: t.position, tokens: this.#labels(t.tokens), probs: Float32Array.from(t.probs) })),
+        layerNorms: raw.layernorm.map((n) => ({ name: n.name, mean: Float32Array.from(n.mean), rstd: Float32Array.from(n.rstd) })),
+        ffn: raw.ffn.map((f) => ({
+          layer: f.layer,
+          mean: f.mean,
+          std: f.std,
+          min: f.min,
+          max: f.max,
+          activeFraction: f.active_fraction,
+          unitActiveFraction: Float32Array.from(f.unit_active_fraction),
+          histogram: Uint32Array.from(f.histogram),
+        })),
+      };
+    });
+  }
+
+  /** One attention head at one query position in full, every number of softmax(q·kᵀ/√hs)·v as it happens. */
+  attentionStep(input: string | Uint32Array | readonly number[], layer: number, head: number, query: number): Promise<AttentionStep> {
+    const what = 'could not read the attention step';
+    return this.#read('reading attention', async (inner) => {
+      const tokens = this.#tokens(input, what);
+      const d = guard(what, () => inner.attentionDetail(tokens, layer, head, query));
+      const hs = d.head_size;
+      const rows = (flat: number[]) => Array.from({ length: flat.length / hs }, (_, t) => Float32Array.from(flat.slice(t * hs, (t + 1) * hs)));
+      return {
+        layer,
+        head,
+        query,
+        headSize: hs,
+        scale: d.scale,
+        tokens: this.#labels(tokens),
+        q: Float32Array.from(d.q),
+        keys: rows(d.keys),
+        values: rows(d.values),
+        rawScores: Float32Array.from(d.raw_scores),
+        scaledScores: Float32Array.from(d.scaled_scores),
+        visible: d.visible.slice(),
+        weights: Float32Array.from(d.weights),
+        output: Float32Array.from(d.output),
+      };
+    });
+  }
+
+  /** The token embedding table (V, C), with a label per token, and the learned position table (T, C) if any. */
+  embeddings(): Promise<Embeddings> {
+    return this.#read('reading the embeddings', async (inner) => {
+      const e = guard('could not read the embeddings', () => inner.embeddings());
+      return {
+        vocabSize: e.vocab_size,
+        nEmbd: e.n_embd,
+        tokens: this.#labels(Array.from({ length: e.vocab_size }, (_, id) => id)),
+        wte: Float32Array.from(e.wte),
+        positions: Float32Array.from(e.positions ?? []),
+      };
+    });
+  }
+
+  /** All weights, flat, in nanoGPT's order (the same on both backends): for moving a model's weights into another
+   *  model of the same config, on another backend (setWeights). */
+  weights(): Promise<Float32Array> {
+    return this.#exclusive('reading the weights', async () => (await this.#sync()).params().slice());
+  }
+
+  /** Replaces all weights (as weights() returns them). The next train() with text or tokens starts a new run from
+   *  them (fine-tuning); the optimiser's moments are kept when it continues without new data. */
+  setWeights(params: Float32Array): Promise<void> {
+    const what = 'could not set the weights';
+    return this.#exclusive('setting the weights', async () => {
+      const inner = this.#core();
+      guard(what, () => inner.setParams(params));
+      const gpu = this.#gpu;
+      if (gpu) {
+        guard(what, () => gpu.model.setParams(params));
+        gpu.behind = false;
+        gpu.syncedStep = gpu.steps;
+      }
+    });
+  }
+
+  /**
+   * The generated tokens one by one, as they are made, with the KV cache (each token costs one position's
+   * forward pass), and the `alternatives` likeliest tokens the model weighed at each (before sampling):
+   *   for await (const token of model.generateTokens('Once', { maxTokens: 50 })) output.textContent += token.text;
+   * `ms` is the time the model took for the token. Break out of the loop (or abort the signal) to stop.
+   */
+  async *generateTokens(
+    prompt: string | Uint32Array | readonly number[],
+    options: GenerateOptions & { alternatives?: number } = {},
+  ): AsyncGenerator<GeneratedToken, void, undefined> {
+    const what = 'could not generate';
+    if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
+    this.#busy = 'generating';
+    let stream: core.TokenStream | null = null;
+    try {
+      const { maxTokens = 100, seed = 1, alternatives = 5, signal } = options;
+      checkSignal(signal, what);
+      const inner = await this.#sync();
+      const context = this.#prompt(prompt, what);
+      stream = guard(what, () => new core.TokenStream(inner as unknown as core.CpuModel, context, this.#sampleOptions(options, maxTokens, seed), alternatives));
+      let sliceStart = performance.now();
+      for (;;) {
+        checkSignal(signal, what);
+        const start = performance.now();
+        const next = guard(what, () => stream!.next()) as { id: number; alternatives: number[]; probs: number[] } | undefined;
+        if (next === undefined) break;
+        const ms = performance.now() - start;
+        const labels = this.#labels([next.id, ...next.alternatives]);
+        yield {
+          id: next.id,
+          text: labels[0]!.text,
+          ms,
+          alternatives: labels.slice(1).map((token, i) => ({ ...token, prob: next.probs[i] ?? 0 })),
+        };
+        // Give the event loop a turn about once a frame, so a page draws the tokens and a stop gets through.
+        if (performance.now() - sliceStart >= 16) {
+          await nextTask();
+          sliceStart = performance.now();
+        }
+      }
+    } finally {
+      stream?.free();
+      this.#idle();
+    }
   }
 
   /** The model as safetensors bytes, with its tokenizer inside (loadModel() reads both back). */

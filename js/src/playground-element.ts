@@ -213,7 +213,7 @@ export class TransformerPlaygroundElement extends PlaygroundElement {
     ui.generate.disabled = true;
     let text = '';
     try {
-      for await (const piece of built.model.stream(prompt, { maxTokens, temperature: Number.isFinite(temperature) ? temperature : 0.8, seed: readInteger(this, 'seed', 1, 0, 0xffffffff), signal: controller.signal, chunkTokens: 8 })) {
+      for await (const piece of built.model.stream(prompt, { maxTokens, temperature: Number.isFinite(temperature) ? temperature : 0.8, seed: readInteger(this, 'seed', 1, 0, 0xffffffff), signal: controller.signal })) {
         text += piece;
         ui.output.textContent = text; // text only: generated text can contain anything
       }

@@ -2,12 +2,9 @@
 // (tokenizer trained on a built-in corpus, or a safetensors file with its tokenizer inside).
 import { generateCorpus } from './corpus.js';
 import { PlaygroundError } from './errors.js';
-import { createModel, hasModelApi, loadModel, type Backend, type Model, type ModelConfig } from './model.js';
+import { createModel, loadModel, type Backend, type Model, type ModelConfig } from './model.js';
 import { parseTokenizerSpec } from './token-view.js';
 import { Tokenizer } from './tokenizer.js';
-
-export const NEEDS_MODEL =
-  'needs the model API of the transformer-playground core (CpuModel), which this build does not have';
 
 /** Everything that decides which model a widget holds: the same recipe keeps the same model. */
 export interface ModelRecipe {
@@ -75,7 +72,6 @@ export interface BuiltModel {
 
 /** Builds the model a recipe describes. Everything it made is freed again if `signal` aborts meanwhile. */
 export async function buildModel(recipe: ModelRecipe, signal: AbortSignal): Promise<BuiltModel> {
-  if (!(await hasModelApi())) throw new PlaygroundError(NEEDS_MODEL);
   const superseded = (): never => {
     throw new PlaygroundError('superseded');
   };

@@ -3,7 +3,7 @@
 // the text by its weights. (With a model in the core, the same view shows the model's numbers.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
 
 function reference({ q, k, v, query }) {
   const dk = q.length;
@@ -25,7 +25,6 @@ test('the one-step attention view shows numbers equal to a reference computed fr
   try {
     await waitReady(page);
     await openPanel(page, 'attention');
-    if (!(await capabilities(page)).cpuModel) assert.ok(await page.isVisible('[data-soon=attention]'), 'the model heatmaps say they are coming');
     for (const query of [5, 2, 0]) {
       await page.selectOption('#attention-query', String(query));
       const step = await page.evaluate(() => window.tpAttentionStep);

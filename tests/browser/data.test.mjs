@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
 
 /** A file of `bytes` letters in a fresh temporary folder, named huge.txt; returns its path. */
 function hugeFile(bytes) {
@@ -103,16 +103,11 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
   }
 });
 
-test('built-in corpora are generated from a seed (or the panel says they are coming)', { skip: skipReason() }, async () => {
+test('built-in corpora are generated from a seed', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
     await openPanel(page, 'data');
-    if (!(await capabilities(page)).corpus) {
-      assert.ok(await page.isVisible('[data-soon=corpus]'), 'without the corpus API the panel says it is coming');
-      console.log('the core has no corpus API yet: checked the coming-soon state');
-      return;
-    }
     const names = await page.$$eval('#corpus-name option', (l) => l.map((o) => o.value));
     for (const expected of ['stories', 'copy', 'reverse', 'sort', 'addition', 'brackets']) assert.ok(names.includes(expected), `${expected} in ${names}`);
     const generate = async (name, seed) => {

@@ -4,7 +4,7 @@
 // training continues from there.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilities, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+import { greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
 
 
 const SNAPSHOT_EVERY = 5;
@@ -31,8 +31,6 @@ test('the GPU device is lost mid-run: training stops, the latest snapshot comes 
   const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
   try {
     await waitReady(page);
-    const caps = await capabilities(page);
-    assert.ok(caps.gpuModel && caps.cpuModel, 'this build has both models');
     await page.selectOption('#backend-select', 'webgpu');
     await page.waitForFunction(() => window.tp.store.backend === 'webgpu');
     await setUpTinyModel(page);
@@ -95,9 +93,8 @@ test('the worker dies mid-run, then the core panics: the page says so, restarts 
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
-    assert.ok((await capabilities(page)).cpuModel, 'this build has the CPU model');
     await setUpTinyModel(page);
-    await startRun(page, 3000);
+    await startRun(page, 30000);
     await waitSteps(page, 3 * SNAPSHOT_EVERY + 2);
     await page.evaluate(() => window.tp.simulateFault('crash'));
     await waitStopped(page);
@@ -139,8 +136,20 @@ test('a reload mid-run brings the model back from the latest snapshot in the bro
   try {
     await waitReady(page);
     await setUpTinyModel(page);
-    await startRun(page, 3000);
+    await startRun(page, 30000);
     await waitSteps(page, 4 * SNAPSHOT_EVERY + 2);
+    // The snapshot's write to IndexedDB ends a moment after the step shows on the chart.
+    await page.waitForFunction(
+      (n) =>
+        new Promise((resolve) => {
+          const open = indexedDB.open('transformer-playground', 1);
+          open.onsuccess = () => {
+            const get = open.result.transaction('session').objectStore('session').get('training-run');
+            get.onsuccess = () => resolve((get.result?.step ?? 0) >= n);
+          };
+        }),
+      4 * SNAPSHOT_EVERY,
+    );
     await page.reload();
     await waitReady(page);
     await page.waitForFunction(() => window.tp.store.modelInfo !== null, null, { timeout: 30_000 });

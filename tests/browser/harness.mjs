@@ -96,11 +96,6 @@ export async function openPanel(page, id) {
   await page.waitForSelector(`#panel-${id}:not([hidden])`);
 }
 
-/** The capabilities of the wasm build the page runs (which areas of the core exist). */
-export async function capabilities(page) {
-  return page.evaluate(() => window.tp.store.caps);
-}
-
 // ---- A tiny model for the training tests: char tokenizer on a short repetitive text, one layer.
 
 export const TINY = { '#m-layers': 1, '#m-heads': 2, '#m-dmodel': 16, '#m-context': 16, '#m-ffn': 64 };

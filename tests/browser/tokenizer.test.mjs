@@ -2,7 +2,7 @@
 // character tokenizer, refusals that keep the previous tokenizer, and the tokenizer surviving a reload.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capabilities, openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
 
 /** The page's display form of a text: ␣ for a space, \n for a newline (as in www/src/tokens.ts). */
 function display(text) {
@@ -40,12 +40,6 @@ test('BPE trains in the worker with live merges and shows the text as tokens; re
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
-    if (!(await capabilities(page)).tokenizer) {
-      await openPanel(page, 'tokenizer');
-      assert.ok(await page.isVisible('[data-soon=tokenizer]'));
-      console.log('the core has no tokenizer yet: checked the coming-soon state');
-      return;
-    }
     await useText(page, CORPUS);
     // Watch the progress bar move while training (the page stays responsive to evaluate calls).
     await page.evaluate(() => {
@@ -117,7 +111,6 @@ test('the character tokenizer gives one token per character', { skip: skipReason
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
-    if (!(await capabilities(page)).tokenizer) return;
     const text = 'héllo wörld ✓\n'.repeat(30);
     await useText(page, text);
     await train(page, { kind: 'char' });
@@ -139,7 +132,6 @@ test('a long BPE training can be cancelled; the previous tokenizer stays and sti
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
-    if (!(await capabilities(page)).tokenizer) return;
     await useText(page, CORPUS);
     await train(page, { kind: 'char' });
     const before = await page.evaluate(() => ({ vocab: window.tp.store.tokenizer.summary.vocabSize, ids: window.tpTokens.ids }));

@@ -29,8 +29,6 @@ after(async () => {
   if (server) await new Promise((done) => server.close(done));
 });
 
-const hasModelApi = () => page.evaluate(() => import('/lib/index.js').then((m) => m.hasModelApi()));
-
 /** Every pair of runs overlaps in time: each started before the other finished. */
 function assertInterleaved(order, names) {
   for (const a of names) {
@@ -60,7 +58,6 @@ const MODELS = [
 ];
 
 test('three models train at once through the package API (CPU and WebGPU), each as it would alone', { skip }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   const runs = (together) =>
     page.evaluate(
       async ({ specs, together }) => {
@@ -132,7 +129,6 @@ test('three models train at once through the package API (CPU and WebGPU), each 
 });
 
 test('three <transformer-playground> widgets train at once on one page without touching each other', { skip }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   /** Adds the widgets, trains them (all at once, or one by one), and reads what each one shows. */
   const runWidgets = (specs, together, keep = false) =>
     page.evaluate(
@@ -244,7 +240,6 @@ test('three <transformer-playground> widgets train at once on one page without t
 // most ~0.2 s at a time. Every CPU widget on the page waits meanwhile. Marked todo: it fails until the
 // WebGPU model's start moves off the main thread (a Worker) or stops blocking.
 test('the first WebGPU model of a page does not freeze the main thread', { skip, todo: 'on SwiftShader the first WebGPU model of a page freezes the main thread for seconds (native code)' }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   const spec = MODELS.find((m) => m.backend === 'webgpu');
   const fresh = await launchBrowser();
   try {

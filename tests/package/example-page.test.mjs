@@ -174,20 +174,10 @@ test('a widget removed from the page frees its tokenizer; put back, it trains a 
   assert.equal((await resources()).tokenizer, before.tokenizer - 1);
 });
 
-const hasModelApi = () => page.evaluate(() => import('/lib/index.js').then((m) => m.hasModelApi()));
 const waitSettled = (ids) =>
   page.waitForFunction((ids) => ids.every((id) => ['ready', 'error'].includes(document.getElementById(id).state)), ids, { timeout: 120_000 });
 
-test('without the model API the model widgets say so plainly', { skip }, async (t) => {
-  if (await hasModelApi()) return t.skip('this core has the model API');
-  for (const id of ['attention-copy', 'playground']) {
-    assert.equal(await settled(id), 'error');
-    assert.match(await page.evaluate((id) => document.getElementById(id).shadowRoot.textContent, id), /needs the model API/);
-  }
-});
-
 test('two attention maps train their own models and redraw for a new layer, head or text', { skip }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   await waitSettled(['attention-copy', 'attention-reverse']);
   for (const id of ['attention-copy', 'attention-reverse']) assert.equal(await settled(id), 'ready', `#${id} is ready`);
   const grid = (id) =>
@@ -262,7 +252,6 @@ test('two attention maps train their own models and redraw for a new layer, head
 });
 
 test('the playground trains with progress, pauses and resumes, generates text as text, and frees itself when removed', { skip }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   assert.equal(await settled('playground'), 'ready');
   const run = await page.evaluate(async () => {
     const view = document.getElementById('playground');
@@ -323,7 +312,6 @@ test('the playground trains with progress, pauses and resumes, generates text as
 });
 
 test('an attention map with backend="webgpu" trains on WebGPU and frees its device when removed', { skip }, async (t) => {
-  if (!(await hasModelApi())) return t.skip('the core has no model API');
   const before = await resources();
   const found = await page.evaluate(async () => {
     const view = document.createElement('attention-map');

@@ -27,10 +27,11 @@ function run(command, args, cwd) {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** `npm pack` into a fresh folder; returns the tarball's path. */
+/** `npm pack` into a fresh folder; returns the tarball's path. The package's `prepack` (which rebuilds the core
+ *  and lib/) is skipped: `npm run test:package` has just built lib/ (prepack.test.mjs checks a fresh clone). */
 export function pack() {
   const out = mkdtempSync(join(tmpdir(), 'tp-pack-'));
-  const [info] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], ROOT));
+  const [info] = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], ROOT));
   return { tarball: join(out, info.filename), info, cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 

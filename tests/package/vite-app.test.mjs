@@ -26,7 +26,7 @@ const INDEX_HTML = `<!doctype html>
 
 // What the page and the worker both run: the public API, end to end.
 const CHECK_JS = `
-import { createModel, loadModel, generateCorpus, gpuInfo, gpuSelfTest, hasModelApi, resourceCount, trainTokenizer, version } from 'transformer-playground';
+import { createModel, loadModel, generateCorpus, gpuInfo, gpuSelfTest, resourceCount, trainTokenizer, version } from 'transformer-playground';
 
 export async function check() {
   const out = { version: await version() };
@@ -39,7 +39,7 @@ export async function check() {
   const sample = 'The children laughed <script>alert(1)</script> 👋';
   out.roundTrip = tokenizer.decode(tokenizer.encode(sample)) === sample;
   out.vocabSize = tokenizer.vocabSize;
-  if (await hasModelApi()) {
+  {
     const model = await createModel({ tokenizer, config: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 32 } });
     const losses = [];
     await model.train({ text, steps: 5, batchSize: 4, onProgress: (p) => losses.push(p.loss) });

@@ -21,16 +21,6 @@ export function intro(title: string, explain: string, formula?: string): HTMLEle
   return parts;
 }
 
-/** A clear "not yet" state for a panel whose core API has not landed in this build. */
-export function comingSoon(what: string, id: string): HTMLElement {
-  return h(
-    'p',
-    { class: 'notice soon', 'data-soon': id },
-    h('strong', {}, 'Coming soon. '),
-    `${what} This build of the Rust core does not include it yet; the panel lights up when it does.`,
-  );
-}
-
 /** A labelled number input. */
 export function numberField(
   id: string,

@@ -1,5 +1,5 @@
 // The page: the header (backend badge and switch, theme), the panel navigation, and the start-up sequence
-// (which parts of the core exist, which backend to use, the stored session).
+// (which backend to use, the stored session).
 import { CoreClient } from './client';
 import { byId, h } from './dom';
 import type { Ctx, Panel } from './ctx';
@@ -139,11 +139,10 @@ function setBadge(backend: Backend | 'error', label: string, why: string): void 
 function describe(backend: Backend): [string, string] {
   const report = store.adapter;
   if (backend === 'webgpu') {
-    const why = report?.isFallback
+    const why = report?.available && report.isFallback
       ? 'WebGPU on a software adapter (no hardware GPU found): correct but slow; the CPU path may be faster here.'
       : 'WebGPU on a hardware GPU.';
-    const model = store.caps.gpuModel ? '' : ' The model itself runs on the CPU (WebAssembly) until the WebGPU model is in this build; the kernel check uses WebGPU.';
-    return ['WebGPU', why + model];
+    return ['WebGPU', why];
   }
   const why = !report?.available
     ? `CPU (WebAssembly): ${report?.reason ?? 'WebGPU is unavailable'}.`
@@ -195,7 +194,6 @@ async function start(): Promise<void> {
       store.set('modelInfo', null);
     }
   };
-  const caps = await core.call('capabilities');
   const report = await core.call('adapter');
   store.adapter = report;
   window.tpAdapter = report;
@@ -208,7 +206,6 @@ async function start(): Promise<void> {
   select.addEventListener('change', () => {
     chooseBackend(select.value as Backend).catch(() => undefined);
   });
-  store.set('caps', caps);
   const restored = restoreSession(ctx);
   // A software adapter (SwiftShader, WARP, lavapipe) is slower than the CPU path: start on the CPU there and say
   // why; the menu still offers WebGPU.

@@ -2,18 +2,10 @@
 // answered once with either a value or an error message; a long call (tokenizer training) may also send
 // progress messages with the same id before its answer.
 
-export interface AdapterReport {
-  available: boolean;
-  /** Why WebGPU is not available (when it is not). */
-  reason?: string;
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-  description?: string;
-  isFallback?: boolean;
-  limits?: Record<string, number>;
-  features?: string[];
-}
+import type { GpuInfo, ModelConfig } from '../../js/src/index';
+
+/** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
+export type AdapterReport = GpuInfo;
 
 export type Backend = 'webgpu' | 'cpu';
 
@@ -31,15 +23,6 @@ export interface KernelCheck {
   maxAbsDiff: number;
   pass: boolean;
   millis: number;
-}
-
-/** Which parts of the core this build of the wasm module offers (the page shows "coming soon" for the rest). */
-export interface Capabilities {
-  version: string;
-  corpus: boolean;
-  tokenizer: boolean;
-  cpuModel: boolean;
-  gpuModel: boolean;
 }
 
 export interface CorpusInfo {
@@ -104,7 +87,6 @@ export interface Tokenized {
 /** What the worker offers; each method is called through `CoreClient.call`. */
 export interface CoreApi {
   version(): string;
-  capabilities(): Capabilities;
   adapter(): AdapterReport;
   matmulCheck(backend: Backend): KernelCheck;
   corpora(): CorpusInfo[];
@@ -148,51 +130,40 @@ export type Response =
   | { id: number; ok: false; error: string; fatal?: boolean }
   | { id: number; progress: unknown };
 
-// ---- The model (CPU now, GPU later). The page speaks this protocol; the worker maps it onto the core's model
-// bindings (www/src/model-adapter.ts is the one place that knows their names).
+// ---- The model: the package's Model, trained and read in the worker.
 
-/** The core's ModelConfig as JSON (crate/src/model/config.rs). */
-export interface CoreModelConfig {
-  vocab_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
-  block_size: number;
-  ffn_mult: number;
-  activation: 'gelu' | 'relu';
-  positional: 'sinusoidal' | 'learned' | 'rope';
-  dropout: number;
-  bias: boolean;
-}
-
-/** The core's TrainOptions as JSON (crate/src/model/train.rs). */
-export interface CoreTrainOptions {
-  batch_size: number;
-  seq_len: number;
-  grad_accum: number;
+/** A run's settings: the package's TrainOptions that the Training panel sets. */
+export interface RunOptions {
+  batchSize: number;
+  seqLen: number;
+  gradAccum: number;
+  /** The run's length: the learning-rate schedule ends here (a paused run continues up to it). */
   steps: number;
   lr: number;
-  min_lr: number;
-  warmup_steps: number;
-  weight_decay: number;
-  grad_clip: number;
-  eval_interval: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  evalInterval: number;
   seed: number;
 }
 
+/** The share of the corpus held out for validation: the end of the text, cut at a line start by the core
+ *  (the package's splitText, the CLI's split). */
+export const VAL_FRACTION = 0.1;
+
 export interface TrainRequest {
-  config: CoreModelConfig;
-  options: CoreTrainOptions;
-  /** The corpus; the worker encodes it with the current tokenizer and splits it (TRAIN_FRACTION). */
+  /** The shape of a new model (the vocabulary comes from the current tokenizer). */
+  config: ModelConfig;
+  options: RunOptions;
+  /** The corpus; the worker splits it (VAL_FRACTION) and encodes it with the current tokenizer. */
   text: string;
   /** Keep the current weights (fine-tune on this text) instead of starting from fresh ones. */
   keepWeights: boolean;
   /** Continue a paused run where it stopped (same data, optimiser state and step count). */
   resume: boolean;
-  /** Where to train a new model ('webgpu' needs the GpuModel binding). */
+  /** Where to train. */
   backend: Backend;
-  /** The parameter count (the GPU model does not report it). */
-  paramCount: number;
   /** Send a snapshot of the weights every this many steps (default SNAPSHOT_EVERY); 0 turns them off. */
   snapshotEvery?: number;
 }
@@ -219,10 +190,11 @@ export interface TrainSummary {
 
 export interface ModelInfo {
   backend: Backend;
-  /** Whether generation, captures and saving work (a WebGPU model once its weights were copied to the CPU). */
+  /** Whether generation, captures and saving work (always, since the package copies a WebGPU model's weights
+   *  to the CPU when they are needed). */
   inspectable: boolean;
   paramCount: number;
-  config: CoreModelConfig;
+  config: Required<ModelConfig>;
   /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */
   tokenizerJson?: string;
 }
@@ -235,7 +207,8 @@ export interface GenerateSettings {
   seed: number;
 }
 
-export type GenerateProgress = { kind: 'token'; index: number; id: number; text: string; ms: number };
+/** Each token as it is made, with the alternatives the model weighed for it. */
+export type GenerateProgress = { kind: 'token'; index: number; token: GeneratedToken };
 
 export interface GeneratedToken {
   id: number;
@@ -249,7 +222,12 @@ export interface GenerateResult {
   promptTokens: number;
   tokens: GeneratedToken[];
   text: string;
+  /** Time to the first token (reading the prompt included): the latency a person waits. */
+  firstTokenMs: number;
+  /** The model's time for all tokens. */
   totalMs: number;
+  /** Tokens per second of wall-clock time, from the call's start to its last token: the throughput. */
+  tokensPerSec: number;
 }
 
 export interface AttentionMaps {

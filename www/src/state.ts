@@ -1,6 +1,6 @@
 // The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
 // a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
-import type { AdapterReport, Backend, Capabilities, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
+import type { AdapterReport, Backend, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
 
 export interface CorpusState {
   source: 'builtin' | 'user';
@@ -33,8 +33,6 @@ export const DEFAULT_MODEL: ModelConfig = {
   dropout: 0,
 };
 
-export { TRAIN_FRACTION, splitText } from './split';
-
 export interface TokenizerState {
   options: TokenizerOptions;
   summary: TokenizerSummary;
@@ -58,7 +56,6 @@ type Events = {
   phases: Phase[];
   /** Whether a training run is going on. */
   training: boolean;
-  caps: Capabilities;
   corpus: CorpusState | null;
   tokenizer: TokenizerState | null;
   model: ModelConfig;
@@ -74,7 +71,11 @@ export class Store {
   training = false;
   backend: Backend = 'cpu';
   adapter: AdapterReport | null = null;
-  caps: Capabilities = { version: '', corpus: false, tokenizer: false, cpuModel: false, gpuModel: false };
+  /** The largest buffer the WebGPU adapter binds, or null without one. */
+  maxBinding(): number | null {
+    return this.adapter?.available ? this.adapter.limits.maxStorageBufferBindingSize : null;
+  }
+
   private listeners = new Map<keyof Events, ((value: never) => void)[]>();
 
   on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): void {

@@ -10,6 +10,8 @@ pub mod corpus;
 pub mod gpu;
 pub mod gpu_model;
 pub mod model;
+pub mod split;
+pub mod stream;
 pub mod tokenizer;
 
 /// The report of the last panic (a bug in the core), kept so JavaScript can show it after the trap.

@@ -2,7 +2,7 @@
 // step on a worked example (small made-up numbers, clearly labelled); with a model the same view shows the
 // model's own q, k and v for a chosen layer, head and query.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+import { type Ctx, type Panel, intro } from '../ctx';
 import { type AttentionStep, attentionStep, seededValues } from '../attention-math';
 import { heatmapFigure, legend } from '../heatmap';
 import { errorMessage } from '../format';
@@ -170,10 +170,7 @@ export const attentionPanel: Panel = {
       }),
     );
     draw();
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(model, comingSoon('Heatmaps of every layer and head of your trained model.', 'attention'));
-      else mountModelView(model, ctx);
-    });
+    mountModelView(model, ctx);
   },
 };
 

@@ -28,7 +28,7 @@ function showAdapter(body: HTMLElement, report: AdapterReport): void {
     );
     return;
   }
-  const name = [report.vendor, report.architecture, report.device, report.description].filter(Boolean).join(' · ');
+  const name = [report.name, report.vendor, report.driver, report.backend].filter(Boolean).join(' · ');
   const rows: [string, string][] = [
     ['Adapter', name || '(the browser does not name it)'],
     [
@@ -36,12 +36,12 @@ function showAdapter(body: HTMLElement, report: AdapterReport): void {
       report.isFallback ? 'software fallback: correct, but on this machine the CPU path may be faster' : 'hardware GPU',
     ],
   ];
-  const limits = report.limits ?? {};
+  const limits = report.limits;
   rows.push(['Largest storage binding', formatBytes(limits.maxStorageBufferBindingSize)]);
   rows.push(['Storage buffers per stage', String(limits.maxStorageBuffersPerShaderStage)]);
   rows.push(['Workgroup memory', formatBytes(limits.maxComputeWorkgroupStorageSize)]);
   rows.push(['Invocations per workgroup', String(limits.maxComputeInvocationsPerWorkgroup)]);
-  rows.push(['Features', (report.features ?? []).join(', ') || 'none']);
+  rows.push(['Features', report.features.join(', ') || 'none']);
   replace(
     body,
     h('table', { class: 'facts', id: 'adapter-table' }, ...rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v)))),

@@ -1,7 +1,7 @@
 // The Embeddings panel: every token's learned vector, projected on the two directions along which the vectors
 // differ most (PCA), redrawn while the model trains so you can watch related tokens drift together.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+import { type Ctx, type Panel, intro } from '../ctx';
 import { errorMessage } from '../format';
 import { pca2, type Pca2 } from '../pca';
 import { drawScatter, scatterFigure } from '../scatter';
@@ -36,12 +36,12 @@ export const embeddingsPanel: Panel = {
     let draws = 0;
     let busy = false;
     const refresh = async () => {
-      if (busy || section.hidden || !ctx.store.caps.cpuModel) return;
+      if (busy || section.hidden) return;
       if (!ctx.store.modelInfo && !ctx.store.training) {
         replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'No model yet: train one in the Training panel and come back (or keep this panel open while it trains).'));
         return;
       }
-      if ((ctx.store.modelInfo && !ctx.store.modelInfo.inspectable) || (ctx.store.training && ctx.store.backend === 'webgpu' && ctx.store.caps.gpuModel)) {
+      if (ctx.store.training && ctx.store.backend === 'webgpu') {
         replace(body, h('p', { class: 'explain', id: 'embeddings-empty' }, 'This model trains on WebGPU: the map shows its embeddings when a run ends or pauses (the weights are copied to the CPU then). Train on the CPU (“Run on”) to watch them move step by step.'));
         return;
       }
@@ -76,8 +76,5 @@ export const embeddingsPanel: Panel = {
       void refresh();
     });
     ctx.store.on('modelInfo', () => void refresh());
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(body, comingSoon('A live 2-D map of the token embeddings.', 'embeddings'));
-    });
   },
 };

@@ -1,7 +1,7 @@
 // The Generate panel: the sampling settings (checked as you type) and what they do to a next-token
 // distribution, shown on example scores until the core has a model to generate with.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
+import { type Ctx, type Panel, intro, numberField } from '../ctx';
 import { samplingView, type SamplingSettings, type SamplingView } from '../sampling';
 import { errorMessage } from '../format';
 import type { GenerateProgress, GenerateResult, GeneratedToken } from '../protocol';
@@ -73,8 +73,7 @@ export const generatePanel: Panel = {
       seed: numberField('g-seed', 'Seed', 1, { min: 0 }),
     };
     const status = h('p', { id: 'gen-status', class: 'message', role: 'status', 'aria-live': 'polite' });
-    const soon = h('div', {});
-    const go = h('button', { type: 'button', id: 'generate', disabled: true }, 'Generate');
+    const go = h('button', { type: 'button', id: 'generate' }, 'Generate');
     const stop = h('button', { type: 'button', id: 'generate-stop', class: 'ghost', disabled: true }, 'Stop');
     const output = h('p', { class: 'tokens generated', id: 'gen-output', 'aria-live': 'polite' });
     const stats = h('p', { class: 'hint', id: 'gen-stats' });
@@ -93,7 +92,6 @@ export const generatePanel: Panel = {
       h('form', { class: 'grid-form', id: 'gen-form' }, ...Object.values(f).map((x) => x.wrap)),
       status,
       h('div', { class: 'row' }, go, stop),
-      soon,
       output,
       stats,
       h('h3', {}, 'What these settings do to the next token'),
@@ -128,19 +126,17 @@ export const generatePanel: Panel = {
           'generate',
           (value) => {
             const p = value as GenerateProgress;
-            const token = { id: p.id, text: p.text, ms: p.ms, alternatives: [] };
-            streamed.push(token);
-            output.append(tokenSpan(token, p.index));
+            streamed.push(p.token);
+            output.append(tokenSpan(p.token, p.index));
             stats.textContent = `${streamed.length} tokens…`;
           },
           prompt.value,
           { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
         );
         window.tpGenerated = result;
-        // Redraw with the alternatives, which arrive with the result.
-        replace(output, h('span', { class: 'prompt' }, prompt.value), ...result.tokens.map(tokenSpan));
-        const perToken = result.tokens.length ? result.totalMs / result.tokens.length : 0;
-        stats.textContent = `${result.tokens.length} tokens after a ${result.promptTokens}-token prompt · ${perToken.toFixed(1)} ms per token · ${(1000 / Math.max(perToken, 1e-9)).toFixed(0)} tokens/s. Hover or focus a token for the alternatives the model weighed.`;
+        stats.textContent =
+          `${result.tokens.length} tokens after a ${result.promptTokens}-token prompt · first token after ${result.firstTokenMs.toFixed(1)} ms (latency) · ` +
+          `${result.tokensPerSec.toFixed(0)} tokens/s (throughput, with the KV cache). Hover or focus a token for the alternatives the model weighed.`;
       } catch (err) {
         stats.textContent = `Generation stopped: ${errorMessage(err)}`;
       } finally {
@@ -170,7 +166,7 @@ export const generatePanel: Panel = {
       }
       status.textContent = '';
       delete status.dataset.kind;
-      if (ctx.store.caps.cpuModel) go.disabled = false;
+      go.disabled = false;
       const logits = EXAMPLE.map(([, l]) => l);
       const view = samplingView(logits, s);
       window.tpSampling = { tokens: EXAMPLE.map(([t]) => t), logits, settings: { temperature: s.temperature, topK: s.topK, topP: s.topP }, ...view };
@@ -179,9 +175,5 @@ export const generatePanel: Panel = {
     section.querySelector('form')!.addEventListener('input', update);
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
     update();
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(soon, comingSoon('Streaming generation from your trained model, with the alternatives for every token and the speed.', 'generate'));
-      else go.disabled = false;
-    });
   },
 };

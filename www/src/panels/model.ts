@@ -1,7 +1,7 @@
 // The Model panel: the transformer's shape. The parameter count and memory estimate update as you type, and a
 // config the playground or the device cannot run is refused with the reason.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro, numberField, selectField } from '../ctx';
+import { type Ctx, type Panel, intro, numberField, selectField } from '../ctx';
 import { formatBytes, formatCount } from '../format';
 import { checkConfig, LIMITS, modelSize } from '../model-size';
 import type { ModelConfig } from '../state';
@@ -73,7 +73,7 @@ export const modelPanel: Panel = {
       const config = read();
       const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
       const report = modelSize(config, vocab, DEFAULT_BATCH);
-      const maxBinding = ctx.store.backend === 'webgpu' ? ctx.store.adapter?.limits?.maxStorageBufferBindingSize ?? null : null;
+      const maxBinding = ctx.store.backend === 'webgpu' ? ctx.store.maxBinding() : null;
       const error = checkConfig(config, maxBinding, report.largestBuffer);
       window.tpModelCheck = { params: report.params, error };
       for (const input of inputs) input.removeAttribute('aria-invalid');
@@ -104,9 +104,6 @@ export const modelPanel: Panel = {
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
     ctx.store.on('tokenizer', update);
     ctx.store.on('backend', update);
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(build, comingSoon('Building and training this model.', 'model'));
-    });
     update();
   },
 };

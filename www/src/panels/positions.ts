@@ -2,7 +2,7 @@
 // a vector added to its token's vector. The sinusoidal one is a fixed formula, drawn here for the model's
 // context and width; learned positions and RoPE depend on a model.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro } from '../ctx';
+import { type Ctx, type Panel, intro } from '../ctx';
 import { heatmapFigure } from '../heatmap';
 import { errorMessage } from '../format';
 import { cosineSimilarity, pca2, type Pca2 } from '../pca';
@@ -92,19 +92,15 @@ export const positionsPanel: Panel = {
     });
     section.addEventListener('panel-shown', draw);
     const drawLearned = async () => {
-      if (!ctx.store.caps.cpuModel || section.hidden) return;
+      if (section.hidden) return;
       const info = ctx.store.modelInfo;
-      if (info && !info.inspectable) {
-        replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'This model was trained on WebGPU, whose weights cannot be read here yet: train on the CPU to see its learned positions.'));
-        return;
-      }
       if (!info || info.config.positional !== 'learned') {
         replace(learned, h('p', { class: 'explain', id: 'learned-empty' }, 'Train (or load) a model with learned positions to see how similar its position vectors became.'));
         return;
       }
       try {
         const view = await ctx.core.call('embeddings');
-        const T = info.config.block_size;
+        const T = info.config.blockSize;
         const C = view.nEmbd;
         if (view.positions.length !== T * C) return;
         const sim = cosineSimilarity(view.positions, T, C);
@@ -129,8 +125,5 @@ export const positionsPanel: Panel = {
     };
     section.addEventListener('panel-shown', () => void drawLearned());
     ctx.store.on('modelInfo', () => void drawLearned());
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(learned, comingSoon('The cosine similarity of learned position vectors (needs a model).', 'learned-positions'));
-    });
   },
 };

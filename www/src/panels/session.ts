@@ -1,7 +1,7 @@
 // The Save & load panel and the session in IndexedDB: the corpus, the tokenizer and the model settings come
 // back after a reload. Models (safetensors) join them once the core has a model.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, download, intro } from '../ctx';
+import { type Ctx, type Panel, download, intro } from '../ctx';
 import * as db from '../db';
 import { errorMessage, errorSentence, formatBytes } from '../format';
 import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
@@ -31,7 +31,7 @@ export async function restoreModelConfig(ctx: Ctx): Promise<void> {
 export async function restoreSession(ctx: Ctx): Promise<void> {
   const [corpus, tokenizer] = await Promise.all([db.load<CorpusState>('corpus'), db.load<TokenizerState>('tokenizer')]);
   if (corpus) ctx.store.set('corpus', corpus);
-  else if (ctx.store.caps.corpus) {
+  else {
     // A first visit starts with a built-in corpus, so every panel has something to work on with no input.
     try {
       const [name, seed, approxBytes] = ['stories', 1, 65536];
@@ -41,7 +41,7 @@ export async function restoreSession(ctx: Ctx): Promise<void> {
       console.warn(`the default corpus did not generate: ${errorMessage(error)}`);
     }
   }
-  if (tokenizer && ctx.store.caps.tokenizer) {
+  if (tokenizer) {
     try {
       const summary = await ctx.core.call('loadTokenizer', tokenizer.json, corpus?.text ?? '');
       ctx.store.set('tokenizer', { ...tokenizer, summary: { ...summary, millis: tokenizer.summary.millis } });
@@ -52,7 +52,7 @@ export async function restoreSession(ctx: Ctx): Promise<void> {
   // The trained model: weights (safetensors bytes) and the training history of the chart.
   // One transaction: a page closed mid-run may still be writing its last snapshot.
   const [weights, phases] = (await db.loadAll(['model-weights', 'training-phases'])) as [Uint8Array | undefined, Phase[] | undefined];
-  if (weights && ctx.store.caps.cpuModel) {
+  if (weights) {
     try {
       const info = await ctx.core.call('loadModel', weights);
       ctx.store.set('phases', phases ?? []);
@@ -134,7 +134,7 @@ export const sessionPanel: Panel = {
               'table',
               { class: 'facts' },
               h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', { id: 'model-params', 'data-value': info.paramCount }, info.paramCount.toLocaleString('en-US'))),
-              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${info.config.n_layer} layers, ${info.config.n_head} heads, d_model ${info.config.n_embd}, context ${info.config.block_size}, vocabulary ${info.config.vocab_size}, ${info.config.positional} positions, ${info.config.activation}`)),
+              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${info.config.nLayer} layers, ${info.config.nHead} heads, d_model ${info.config.nEmbd}, context ${info.config.blockSize}, vocabulary ${info.config.vocabSize}, ${info.config.positional} positions, ${info.config.activation}`)),
             )
           : h('p', { class: 'explain' }, 'No model yet: train one (Training panel) or load a file.'),
       );
@@ -166,12 +166,7 @@ export const sessionPanel: Panel = {
       }
     });
     ctx.store.on('modelInfo', showModel);
-    ctx.store.on('caps', (caps) => {
-      if (!caps.cpuModel) replace(models, comingSoon('Saving and loading models as safetensors, and fine-tuning a saved model on a second corpus.', 'models'));
-      else {
-        replace(models, modelFacts, h('div', { class: 'row' }, saveModel, h('label', { for: 'load-model', class: 'button-like' }, 'Load model.safetensors'), loadInput), modelMessage);
-        showModel(ctx.store.modelInfo);
-      }
-    });
+    replace(models, modelFacts, h('div', { class: 'row' }, saveModel, h('label', { for: 'load-model', class: 'button-like' }, 'Load model.safetensors'), loadInput), modelMessage);
+    showModel(ctx.store.modelInfo);
   },
 };

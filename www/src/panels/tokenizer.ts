@@ -1,7 +1,7 @@
 // The Tokenizer panel: train a character or byte-level BPE tokenizer on the corpus (in the worker, with the
 // merges appearing as they are learned), then see a text as colored tokens with their ids and bytes.
 import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, download, intro, numberField, selectField } from '../ctx';
+import { type Ctx, type Panel, download, intro, numberField, selectField } from '../ctx';
 import { errorMessage, errorSentence, formatCount } from '../format';
 import type { BpeProgressView, Tokenized, TokenizerOptions, TokenizerSummary } from '../protocol';
 import { attachTooltip } from '../tooltip';
@@ -93,7 +93,6 @@ export const tokenizerPanel: Panel = {
       h('h3', {}, 'Save and load'),
       h('div', { class: 'row' }, save, h('label', { for: 'load-tokenizer', class: 'button-like' }, 'Load tokenizer.json'), load),
     );
-    const soon = h('div', {});
     section.append(
       ...intro(
         'Tokenizer',
@@ -102,10 +101,8 @@ export const tokenizerPanel: Panel = {
           'and repeatedly merges the most frequent neighbouring pair into a new token, so common words become one token.',
         'BPE step: (a, b) = argmax count(a b) over neighbouring pairs;  add token ab;  replace every a b with ab',
       ),
-      soon,
       body,
     );
-    body.hidden = true;
 
     const say = (text: string, kind: 'ok' | 'error' = 'ok') => {
       message.textContent = text;
@@ -213,14 +210,6 @@ export const tokenizerPanel: Panel = {
       }
     });
 
-    ctx.store.on('caps', (caps) => {
-      if (caps.tokenizer) {
-        body.hidden = false;
-        replace(soon);
-      } else {
-        replace(soon, comingSoon('Training tokenizers (characters and byte-level BPE).', 'tokenizer'));
-      }
-    });
     ctx.store.on('corpus', () => {
       if (!sample.value) void showTokens();
     });

@@ -1,13 +1,13 @@
 // The Training panel: the optimiser's settings (checked as you type), the learning-rate schedule they give,
 // how many tokens a run sees, and the live charts. The training loop itself needs the model in the core; until
 // it is there, the buttons say so.
-import { h, replace } from '../dom';
-import { type Ctx, type Panel, comingSoon, intro, numberField } from '../ctx';
+import { h } from '../dom';
+import { type Ctx, type Panel, intro, numberField } from '../ctx';
 import { chartFigure, drawChart } from '../chart';
 import { errorMessage, formatCount } from '../format';
-import { TRAIN_FRACTION } from '../state';
 import type { ModelConfig, Phase } from '../state';
-import { SNAPSHOT_EVERY, type CoreModelConfig, type CoreTrainOptions, type TrainProgress } from '../protocol';
+import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TrainProgress } from '../protocol';
+import type { ModelConfig as PackageModelConfig } from '../../../js/src/index';
 import { checkConfig, modelSize } from '../model-size';
 import * as db from '../db';
 
@@ -79,14 +79,14 @@ declare global {
   }
 }
 
-export function coreConfig(model: ModelConfig, vocab: number): CoreModelConfig {
+/** The package's model config for the Model panel's settings (the vocabulary comes from the tokenizer). */
+export function packageConfig(model: ModelConfig): PackageModelConfig {
   return {
-    vocab_size: vocab,
-    n_layer: model.layers,
-    n_head: model.heads,
-    n_embd: model.dModel,
-    block_size: model.context,
-    ffn_mult: model.ffn / model.dModel,
+    nLayer: model.layers,
+    nHead: model.heads,
+    nEmbd: model.dModel,
+    blockSize: model.context,
+    ffnMult: model.ffn / model.dModel,
     activation: model.activation,
     positional: model.positional,
     dropout: model.dropout,
@@ -94,18 +94,18 @@ export function coreConfig(model: ModelConfig, vocab: number): CoreModelConfig {
   };
 }
 
-export function coreOptions(s: TrainSettings, context: number): CoreTrainOptions {
+export function runOptions(s: TrainSettings, context: number): RunOptions {
   return {
-    batch_size: s.batch,
-    seq_len: context,
-    grad_accum: s.accumulation,
+    batchSize: s.batch,
+    seqLen: context,
+    gradAccum: s.accumulation,
     steps: s.steps,
     lr: s.lr,
-    min_lr: s.minLr,
-    warmup_steps: s.warmup,
-    weight_decay: s.weightDecay,
-    grad_clip: s.clip,
-    eval_interval: s.evalEvery,
+    minLr: s.minLr,
+    warmupSteps: s.warmup,
+    weightDecay: s.weightDecay,
+    gradClip: s.clip,
+    evalInterval: s.evalEvery,
     seed: s.seed,
   };
 }
@@ -158,7 +158,7 @@ export const trainingPanel: Panel = {
     const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
     const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
     const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText));
-    const soon = h('div', {});
+    const where = h('p', { class: 'hint', id: 'train-where' });
     const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
     const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
     const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
@@ -178,7 +178,7 @@ export const trainingPanel: Panel = {
       notice,
       budget,
       controls,
-      soon,
+      where,
       phaseNote,
       h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
     );
@@ -196,7 +196,7 @@ export const trainingPanel: Panel = {
       }
       status.textContent = '';
       delete status.dataset.kind;
-      const corpusTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens * TRAIN_FRACTION : null;
+      const corpusTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens * (1 - VAL_FRACTION) : null;
       const total = tokensPerStep * s.steps;
       budget.textContent =
         `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.context}); ` +
@@ -216,21 +216,15 @@ export const trainingPanel: Panel = {
     /** Runs started on this page (tests wait for the next one). */
     let runs = 0;
     const publish = () => (window.tpTraining = { state, phases, runs });
-    /** Where a new run trains: WebGPU when chosen and the GPU model exists, else the CPU model. */
-    const trainingBackend = (): 'webgpu' | 'cpu' | null => {
-      const { caps, backend } = ctx.store;
-      if (backend === 'webgpu' && caps.gpuModel) return 'webgpu';
-      return caps.cpuModel ? 'cpu' : null;
-    };
-    const canTrain = () => trainingBackend() !== null;
+    /** Where a new run trains: the backend chosen in “Run on”. */
+    const trainingBackend = (): 'webgpu' | 'cpu' => ctx.store.backend;
     const setState = (next: typeof state) => {
       state = next;
       if (ctx.store.training !== (state === 'running')) ctx.store.set('training', state === 'running');
-      const modelReady = canTrain();
-      startButton.disabled = !modelReady || state === 'running' || state === 'paused';
+      startButton.disabled = state === 'running' || state === 'paused';
       pauseButton.disabled = state !== 'running';
       resumeButton.disabled = state !== 'paused';
-      resetButton.disabled = !modelReady || !hasModel || state === 'running';
+      resetButton.disabled = !hasModel || state === 'running';
       keep.disabled = !hasModel || state !== 'done';
       if (!hasModel) keep.checked = false;
       publish();
@@ -277,7 +271,7 @@ export const trainingPanel: Panel = {
       const corpus = ctx.store.corpus;
       const vocab = tokenizer?.summary.vocabSize ?? 0;
       // On WebGPU the batch's largest buffer must fit the device's binding limit (the core checks it too).
-      const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.adapter?.limits?.maxStorageBufferBindingSize ?? null : null;
+      const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.maxBinding() : null;
       const modelError = checkConfig(model, maxBinding, modelSize(model, vocab, settings.batch).largestBuffer);
       const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
         (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
@@ -308,8 +302,8 @@ export const trainingPanel: Panel = {
         progressBar.value = step;
         progressText.textContent = `stopped; the model is back at step ${step}`;
       };
-      const where = trainingBackend() ?? 'cpu';
-      const on = where === 'webgpu' ? 'on WebGPU' : 'on the CPU';
+      const backend = trainingBackend();
+      const on = backend === 'webgpu' ? 'on WebGPU' : 'on the CPU';
       status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…`;
       delete status.dataset.kind;
       hasModel = true;
@@ -342,13 +336,12 @@ export const trainingPanel: Panel = {
             scheduleDraw();
           },
           {
-            config: coreConfig(model, vocab),
-            options: coreOptions(settings, model.context),
+            config: packageConfig(model),
+            options: runOptions(settings, model.context),
             text: corpus!.text,
             keepWeights: fineTune,
             resume,
-            backend: where,
-            paramCount: modelSize(model, vocab, settings.batch).params,
+            backend,
             snapshotEvery: settings.snapshotEvery,
           },
         );
@@ -481,19 +474,13 @@ export const trainingPanel: Panel = {
       if (!section.hidden) drawRun();
     });
     const showAvailability = () => {
-      const { caps, backend } = ctx.store;
-      if (!caps.cpuModel && !caps.gpuModel) {
-        replace(soon, comingSoon('Running the training loop (start, pause, resume, reset) with live loss, perplexity and speed.', 'training'));
-      } else if (!caps.cpuModel && backend !== 'webgpu') {
-        replace(soon, h('p', { class: 'notice', 'data-soon': 'training-cpu' }, 'This build trains on WebGPU only: choose WebGPU in “Run on” (the CPU model is coming soon).'));
-      } else if (!caps.cpuModel) {
-        replace(soon, h('p', { class: 'notice', id: 'train-where' }, 'Training runs on WebGPU. Generating from the model and looking inside it need the CPU model, which is coming soon.'));
-      } else {
-        replace(soon, h('p', { class: 'hint', id: 'train-where' }, backend === 'webgpu' && caps.gpuModel ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Snapshots of the weights are kept every few steps, so a lost GPU device costs at most that many.' : 'Training runs on the CPU (WebAssembly).'));
-      }
+      where.textContent =
+        ctx.store.backend === 'webgpu'
+          ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Snapshots of the weights are kept every few steps, so a lost GPU device costs at most that many.'
+          : 'Training runs on the CPU (WebAssembly).';
       setState(state);
     };
-    ctx.store.on('caps', showAvailability);
+    showAvailability();
     ctx.store.on('backend', showAvailability);
   },
 };
