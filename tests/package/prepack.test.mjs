@@ -3,7 +3,7 @@
 // node_modules and Cargo target folder (the toolchain a person installs before packing), nothing built of it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,6 +17,7 @@ test('npm pack from a fresh clone builds lib/ first and packs code, types and th
     assert.ok(!existsSync(join(clone, 'lib')) && !existsSync(join(clone, 'pkg')), 'the clone has nothing built');
     symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
     const out = join(dir, 'out');
+    mkdirSync(out);
     const env = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target') };
     execFileSync('npm', ['pack', '--pack-destination', out], { cwd: clone, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     const [tarball] = readdirSync(out).filter((name) => name.endsWith('.tgz'));
