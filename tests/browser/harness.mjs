@@ -1,22 +1,18 @@
-// Shared set-up for the browser tests: serve dist/ on 127.0.0.1, start the system's Chromium headless through
-// playwright-core, and collect console errors. WebGPU in headless Chromium runs on SwiftShader (a software
-// Vulkan), which needs --enable-unsafe-webgpu.
+// Shared set-up for the browser tests: serve dist/ (the page, for page/) or the repository (the fixtures of
+// bindings/, which drive the raw wasm bindings) on 127.0.0.1 and open it in headless Chromium (tests/chromium.mjs).
 //
 // A browser test never passes silently: with CI=true a missing Chromium fails; locally it prints a loud skip.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/static-server.mjs';
+import { chromiumPath, launchChromium } from '../chromium.mjs';
+
+export { chromiumPath };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACTS = join(root, 'test-artifacts');
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-
-export function chromiumPath() {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-  return candidates.find((path) => path && existsSync(path));
-}
 
 /** Returns a skip reason for node:test, or throws in CI when the browser or the build is missing. */
 export function skipReason() {
@@ -38,26 +34,14 @@ export async function openPlayground({ webgpu = true, path = '', viewport, color
 
 /**
  * Like openPlayground for any page: `root: 'dist'` serves the built page, `root: 'repo'` the repository
- * (fixtures under tests/browser/fixtures that import the wasm build from /pkg/).
+ * (the fixtures under tests/browser/bindings/fixtures, which import the wasm build from /pkg/).
  */
 export async function openPage(
   path,
   { webgpu = true, root: which = 'dist', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {},
 ) {
   const { server, url } = await startServer(which === 'repo' ? root : join(root, 'dist'));
-  const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
-  else args.push('--disable-webgpu', '--disable-gpu');
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
-  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
-  const page = await context.newPage();
-  const consoleErrors = [];
-  const requests = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(String(error)));
-  page.on('request', (request) => requests.push(request.url()));
+  const { browser, page, consoleErrors, requests } = await launchChromium({ webgpu, viewport, colorScheme });
   await page.goto(url + path);
   const close = async () => {
     await browser.close();

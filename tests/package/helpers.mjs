@@ -5,8 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { chromiumPath } from '../browser/harness.mjs';
+import { chromiumPath, launchChromium } from '../chromium.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'package');
@@ -56,22 +55,9 @@ export function listFiles(dir, prefix = '') {
   );
 }
 
-/** Headless Chromium with WebGPU on SwiftShader (the flags of tests/browser/harness.mjs). */
+/** Headless Chromium with WebGPU on SwiftShader, or without WebGPU (tests/chromium.mjs). */
 export async function launchBrowser({ webgpu = true } = {}) {
-  const args = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader');
-  else args.push('--disable-webgpu', '--disable-gpu');
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const page = await context.newPage();
-  const consoleErrors = [];
-  const requests = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(String(error)));
-  page.on('request', (request) => requests.push(request.url()));
-  return { browser, page, consoleErrors, requests };
+  return launchChromium({ webgpu, viewport: { width: 1100, height: 900 } });
 }
 
 export async function screenshot(page, name) {

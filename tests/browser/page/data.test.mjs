@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 /** A file of `bytes` letters in a fresh temporary folder, named huge.txt; returns its path. */
 function hugeFile(bytes) {

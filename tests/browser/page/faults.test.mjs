@@ -4,7 +4,7 @@
 // training continues from there.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+import { greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from '../harness.mjs';
 
 
 const SNAPSHOT_EVERY = 5;

@@ -5,16 +5,16 @@
 //   - the wasm module's linear memory (memory.buffer.byteLength);
 //   - the JS heap, after a full garbage collection (DevTools protocol: HeapProfiler.collectGarbage and
 //     Runtime.getHeapUsage, which need no launch flag and are exact, where performance.memory is coarse).
-// None may grow beyond a small bound. The fixture is tests/browser/fixtures/long-run.{html,js}.
+// None may grow beyond a small bound. The fixture is tests/browser/bindings/fixtures/long-run.{html,js}.
 //
 // SwiftShader runs about 40-60 ms per training step and 13-21 ms per generated token of this tiny model (2
 // shared cores), so by default the test runs 1,000 of each (about 2 minutes); LONG_RUN_FULL=1 runs the 10,000
 // steps and 10,000 tokens of the issue (22 minutes here). LONG_RUN_STEPS / LONG_RUN_TOKENS set other counts.
 //
-//   node --test --test-concurrency=1 tests/browser/long-run.test.mjs
+//   node --test --test-concurrency=1 tests/browser/bindings/long-run.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openPage, skipReason } from './harness.mjs';
+import { openPage, skipReason } from '../harness.mjs';
 
 const FULL = process.env.LONG_RUN_FULL === '1' || process.env.LONG_RUN_FULL === 'true';
 const STEPS = Number(process.env.LONG_RUN_STEPS ?? (FULL ? 10_000 : 1_000));
@@ -34,7 +34,7 @@ let cdp;
 
 before(async () => {
   if (skip) return;
-  session = await openPage('tests/browser/fixtures/long-run.html', { root: 'repo' });
+  session = await openPage('tests/browser/bindings/fixtures/long-run.html', { root: 'repo' });
   await session.page.waitForFunction(() => window.longRun || window.longRunError, null, { timeout: 120_000 });
   const error = await session.page.evaluate(() => window.longRunError);
   assert.equal(error, undefined, `the fixture started: ${error}`);

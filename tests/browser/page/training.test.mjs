@@ -3,7 +3,7 @@
 // loss chart are tested once the core has a model; until then the panel must say so.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 // The core's TrainOptions::lr_at: steps are 1-based; linear warmup, cosine decay to min_lr at the last step.
 function expectedLr(step, { lr, minLr, warmup, steps }) {

@@ -3,7 +3,7 @@
 // the text by its weights. (With a model in the core, the same view shows the model's numbers.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 function reference({ q, k, v, query }) {
   const dk = q.length;

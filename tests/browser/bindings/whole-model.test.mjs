@@ -2,10 +2,10 @@
 // CPU and on WebGPU (SwiftShader here); losses agree to 1e-4 relative at every step, final weights to 1e-3.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPage, skipReason } from './harness.mjs';
+import { openPage, skipReason } from '../harness.mjs';
 
 test('training on WebGPU matches the CPU step by step, through the wasm build', { skip: skipReason() }, async () => {
-  const { page, consoleErrors, close } = await openPage('tests/browser/fixtures/model-check.html', { root: 'repo' });
+  const { page, consoleErrors, close } = await openPage('tests/browser/bindings/fixtures/model-check.html', { root: 'repo' });
   try {
     await page.waitForFunction(() => window.tpModelCheck, null, { timeout: 120_000 });
     const report = await page.evaluate(() => window.tpModelCheck);

@@ -6,9 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openPage, skipReason } from './harness.mjs';
+import { openPage, skipReason } from '../harness.mjs';
 
-const shadersDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
+const shadersDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shaders');
 
 test('every shader compiles and links in the browser', { skip: skipReason() }, async () => {
   const sources = readdirSync(shadersDir)
@@ -18,7 +18,7 @@ test('every shader compiles and links in the browser', { skip: skipReason() }, a
     // it); a browser needs it, and the device needs the 'subgroups' feature.
     .map((shader) => ({ ...shader, subgroups: /\bsubgroup[A-Z]\w*\(|\bsubgroup_(size|invocation_id)\b/.test(shader.code) }));
   assert.ok(sources.length >= 20, `found ${sources.length} shaders`);
-  const { page, close } = await openPage('tests/browser/fixtures/blank.html', { root: 'repo' });
+  const { page, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
   try {
     const results = await page.evaluate(async (sources) => {
       const adapter = await navigator.gpu.requestAdapter();

@@ -2,7 +2,7 @@
 // gets the numbers this test computes itself. With WebGPU disabled, the page says so and uses the CPU path.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matmulReference, openPlayground, screenshot, skipReason } from './harness.mjs';
+import { matmulReference, openPlayground, screenshot, skipReason } from '../harness.mjs';
 
 function assertMatchesReference(check) {
   const expected = matmulReference(check.inp, check.weight, check.bias, check.n, check.c, check.oc);

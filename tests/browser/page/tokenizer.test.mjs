@@ -2,7 +2,7 @@
 // character tokenizer, refusals that keep the previous tokenizer, and the tokenizer surviving a reload.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 /** The page's display form of a text: ␣ for a space, \n for a newline (as in www/src/tokens.ts). */
 function display(text) {

@@ -3,7 +3,7 @@
 // a model; until then the panel must say so.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 function reference(logits, { temperature, topK, topP }) {
   const e = logits.map((l) => Math.exp(l / temperature));

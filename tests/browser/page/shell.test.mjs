@@ -1,7 +1,7 @@
 // The app shell: labelled, keyboard-operable panel tabs; the backend badge and switch; light and dark; phone width.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 test('tabs are keyboard-operable and every panel has a heading and an explanation', { skip: skipReason() }, async () => {
   const { page, consoleErrors, requests, url, close } = await openPlayground({ webgpu: true });

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TEXT, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from './harness.mjs';
+import { TEXT, greedy, openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from '../harness.mjs';
 
 /** Safetensors bytes of a small fresh model with `vocab` tokens and no tokenizer inside, made by the wasm build
  *  under Node (pkg/). */
 async function foreignModelBytes(vocab) {
-  const pkg = join(import.meta.dirname, '..', '..', 'pkg');
+  const pkg = join(import.meta.dirname, '..', '..', '..', 'pkg');
   const core = await import(join(pkg, 'transformer_playground.js'));
   core.initSync({ module: readFileSync(join(pkg, 'transformer_playground_bg.wasm')) });
   const model = new core.CpuModel({ vocab_size: vocab, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16 }, 1);

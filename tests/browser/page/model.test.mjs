@@ -3,7 +3,7 @@
 // The Positions panel: the sinusoidal matrix the page draws equals the formula computed here.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openPanel, openPlayground, screenshot, skipReason, waitReady } from './harness.mjs';
+import { openPanel, openPlayground, screenshot, skipReason, waitReady } from '../harness.mjs';
 
 async function set(page, id, value) {
   await page.fill(id, String(value));
