@@ -1033,6 +1033,13 @@ export class Model extends EventTarget {
       const inner = await this.#sync();
       const context = this.#prompt(prompt, what);
       stream = guard(what, () => new core.TokenStream(inner as unknown as core.CpuModel, context, this.#sampleOptions(options, maxTokens, seed), alternatives));
+      // Each id's readable text, looked up in the tokenizer once per call.
+      const texts = new Map<number, string>();
+      const label = (id: number): Token => {
+        let text = texts.get(id);
+        if (text === undefined) texts.set(id, (text = this.#labels([id])[0]!.text));
+        return { id, text };
+      };
       let sliceStart = performance.now();
       for (;;) {
         checkSignal(signal, what);
@@ -1040,12 +1047,11 @@ export class Model extends EventTarget {
         const next = guard(what, () => stream!.next()) as { id: number; alternatives: number[]; probs: number[] } | undefined;
         if (next === undefined) break;
         const ms = performance.now() - start;
-        const labels = this.#labels([next.id, ...next.alternatives]);
         yield {
           id: next.id,
-          text: labels[0]!.text,
+          text: label(next.id).text,
           ms,
-          alternatives: labels.slice(1).map((token, i) => ({ ...token, prob: next.probs[i] ?? 0 })),
+          alternatives: next.alternatives.map((id, i) => ({ ...label(id), prob: next.probs[i] ?? 0 })),
         };
         // Give the event loop a turn about once a frame, so a page draws the tokens and a stop gets through.
         if (performance.now() - sliceStart >= 16) {

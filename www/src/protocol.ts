@@ -110,7 +110,7 @@ export interface CoreApi {
   simulateFault(kind: 'device' | 'panic' | 'crash'): void;
   /** The current model, or null. */
   modelInfo(): ModelInfo | null;
-  /** Generates after `prompt`, sending a `GenerateProgress` per token. */
+  /** Generates after `prompt`, sending the tokens as they are made (`GenerateProgress[]`, about one batch a frame). */
   generate(prompt: string, settings: GenerateSettings): GenerateResult;
   stopGeneration(): void;
   /** Attention of every layer and head for `text` (cut to the context). */
@@ -207,7 +207,7 @@ export interface GenerateSettings {
   seed: number;
 }
 
-/** Each token as it is made, with the alternatives the model weighed for it. */
+/** Each token as it is made, with the alternatives the model weighed for it (sent in batches, about one a frame). */
 export type GenerateProgress = { kind: 'token'; index: number; token: GeneratedToken };
 
 export interface GeneratedToken {

@@ -276,6 +276,14 @@ async function generate(prompt: string, settings: GenerateSettings, progress: (v
   const result: GenerateResult = { promptTokens: promptIds.length, tokens: [], text: '', firstTokenMs: 0, totalMs: 0, tokensPerSec: 0 };
   stopRequested = false;
   const start = performance.now();
+  // The tokens go to the page about once a frame, not one message each (a message costs about what a token does).
+  let pending: GenerateProgress[] = [];
+  let lastPost = start;
+  const flush = () => {
+    if (pending.length > 0) progress(pending);
+    pending = [];
+    lastPost = performance.now();
+  };
   const stream = current.generateTokens(promptIds, {
     maxTokens: settings.maxTokens,
     temperature: settings.temperature,
@@ -285,12 +293,12 @@ async function generate(prompt: string, settings: GenerateSettings, progress: (v
   });
   for await (const token of stream) {
     if (result.tokens.length === 0) result.firstTokenMs = performance.now() - start;
-    const generated = { id: token.id, text: token.text, ms: token.ms, alternatives: token.alternatives.map((a) => ({ text: a.text, prob: a.prob })) };
-    const step: GenerateProgress = { kind: 'token', index: result.tokens.length, token: generated };
-    result.tokens.push(generated);
-    progress(step);
+    pending.push({ kind: 'token', index: result.tokens.length, token });
+    result.tokens.push(token);
+    if (result.tokens.length === 1 || performance.now() - lastPost >= 16) flush();
     if (stopRequested) break;
   }
+  flush();
   result.tokensPerSec = (result.tokens.length * 1000) / Math.max(1e-9, performance.now() - start);
   // The model's time for the tokens, the first one's reading of the prompt included.
   result.totalMs = result.tokens.reduce((sum, t) => sum + t.ms, 0);

@@ -125,9 +125,10 @@ export const generatePanel: Panel = {
         const result = await ctx.core.callWithProgress(
           'generate',
           (value) => {
-            const p = value as GenerateProgress;
-            streamed.push(p.token);
-            output.append(tokenSpan(p.token, p.index));
+            for (const p of value as GenerateProgress[]) {
+              streamed.push(p.token);
+              output.append(tokenSpan(p.token, p.index));
+            }
             stats.textContent = `${streamed.length} tokens…`;
           },
           prompt.value,
