@@ -30,7 +30,7 @@ mod native {
     use transformer_playground::gpu::{GpuContext, MatmulTiling, Plan, View};
     use transformer_playground::ops::matmul_forward::{
         matmul_forward_fast_cpu, matmul_forward_gpu, matmul_forward_subgroup_gpu,
-        matmul_forward_tiled_with,
+        matmul_forward_with_tiling,
     };
 
     /// Which kernel to time.
@@ -55,9 +55,18 @@ mod native {
             Kernel::Readable => {
                 matmul_forward_gpu(gpu, plan, out, inp, weight, Some(bias), n, c, oc)
             }
-            Kernel::Tiled(tiling) => {
-                matmul_forward_tiled_with(gpu, plan, tiling, out, inp, weight, Some(bias), n, c, oc)
-            }
+            Kernel::Tiled(tiling) => matmul_forward_with_tiling(
+                gpu,
+                plan,
+                tiling,
+                out,
+                inp,
+                weight,
+                Some(bias),
+                n,
+                c,
+                oc,
+            ),
             Kernel::Subgroup => {
                 matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, Some(bias), n, c, oc)
             }
@@ -303,7 +312,7 @@ mod native {
             if let Some(subgroup) = &subgroup {
                 row += &format!(" {} |", show(subgroup));
             }
-            // The model's kernel (`matmul_forward_tiled_gpu`) is the subgroup one where there are subgroups.
+            // The model's kernel (`matmul_forward_fast_gpu`) is the subgroup one where there are subgroups.
             summary_rows.push(serde_json::json!({
                 "shape": name, "n": n, "c": c, "oc": oc,
                 "tiled_gflops": value(&tiled),

@@ -19,6 +19,7 @@ pub mod gpu;
 pub mod gpu_model;
 pub mod model;
 pub mod ops;
+pub mod rng;
 pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]

@@ -8,7 +8,6 @@
 //!
 //! Same corpus, seed and size give the same text on every machine and on wasm32.
 
-pub mod rng;
 pub mod stories;
 pub mod tasks;
 

@@ -13,7 +13,7 @@
 //!
 //! The tests at the bottom parse the text back with these rules.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pronoun {

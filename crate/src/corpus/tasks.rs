@@ -12,7 +12,7 @@
 //! copy looks back a fixed distance, reverse looks at the mirror position, sort at the next-larger digit,
 //! addition at aligned digits (right to left), brackets at the still-open bracket.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// The longest input a task accepts (characters for copy, reverse, sort and brackets; digits per operand for

@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use super::GpuGpt;
 use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
-use crate::model::rng::Rng;
 use crate::model::{Activation, Positional};
 use crate::ops::attention_decode::attention_decode_gpu;
 use crate::ops::encoder_forward::sinusoidal_table;
 use crate::ops::gelu_forward::gelu_forward_gpu;
 use crate::ops::layernorm_forward::layernorm_forward_gpu;
-use crate::ops::matmul_forward::matmul_forward_tiled_gpu;
+use crate::ops::matmul_forward::matmul_forward_fast_gpu;
 use crate::ops::relu_forward::relu_forward_gpu;
 use crate::ops::residual_forward::residual_forward_gpu;
 use crate::ops::rope_forward::rope_forward_gpu;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// The buffers of one-position steps: the caches and one row of every activation.
@@ -278,7 +278,7 @@ impl GpuGpt {
                 1,
                 c,
             );
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan_ref,
                 all(&d.qkv),
@@ -318,7 +318,7 @@ impl GpuGpt {
                 c,
                 nh,
             );
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan_ref,
                 all(&d.attproj),
@@ -343,7 +343,7 @@ impl GpuGpt {
                 1,
                 c,
             );
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan_ref,
                 all(&d.fch),
@@ -362,7 +362,7 @@ impl GpuGpt {
                     relu_forward_gpu(gpu, plan_ref, all(&d.fch_act), all(&d.fch), f)
                 }
             }
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan_ref,
                 all(&d.fcproj),
@@ -396,7 +396,7 @@ impl GpuGpt {
             1,
             c,
         );
-        matmul_forward_tiled_gpu(
+        matmul_forward_fast_gpu(
             gpu,
             plan_ref,
             all(&d.logits),

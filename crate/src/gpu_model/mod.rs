@@ -24,16 +24,16 @@ use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
 use crate::model::gpt::site_seed;
 use crate::model::params::ParamLayout;
-use crate::model::rng::Rng;
 use crate::model::{Activation, Gpt, ModelConfig, Positional};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_backward::attention_backward_gpu;
 use crate::ops::attention_backward_fused::attention_backward_fused_gpu;
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::{
-    ATTENTION_FUSED_MAX_HS, AttentionDropout, FusedAttentionParams, attention_forward_fused_gpu,
+    ATTENTION_FUSED_MAX_HS, FusedAttentionParams, attention_forward_fused_gpu,
     attention_fused_reseed,
 };
+use crate::ops::attention_mask::AttentionDropout;
 use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
 use crate::ops::dropout_backward::dropout_backward_gpu;
@@ -46,12 +46,13 @@ use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, glo
 use crate::ops::layernorm_backward::layernorm_backward_gpu;
 use crate::ops::layernorm_forward::layernorm_forward_gpu;
 use crate::ops::matmul_backward::matmul_backward_gpu;
-use crate::ops::matmul_forward::matmul_forward_tiled_gpu;
+use crate::ops::matmul_forward::matmul_forward_fast_gpu;
 use crate::ops::relu_backward::relu_backward_gpu;
 use crate::ops::relu_forward::relu_forward_gpu;
 use crate::ops::residual_forward::residual_forward_gpu;
 use crate::ops::rope_backward::rope_backward_gpu;
 use crate::ops::rope_forward::rope_forward_gpu;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// Floats per binding-offset alignment unit (256 bytes).
@@ -527,7 +528,7 @@ impl GpuGpt {
                 t,
                 c,
             );
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan,
                 all(&la.qkv),
@@ -609,7 +610,7 @@ impl GpuGpt {
                     nh,
                 );
             }
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan,
                 all(&la.attproj),
@@ -664,7 +665,7 @@ impl GpuGpt {
                 t,
                 c,
             );
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan,
                 all(&la.fch),
@@ -683,7 +684,7 @@ impl GpuGpt {
                     relu_forward_gpu(gpu, plan, all(&la.fch_act), all(&la.fch), bt * f)
                 }
             }
-            matmul_forward_tiled_gpu(
+            matmul_forward_fast_gpu(
                 gpu,
                 plan,
                 all(&la.fcproj),
@@ -741,7 +742,7 @@ impl GpuGpt {
             t,
             c,
         );
-        matmul_forward_tiled_gpu(
+        matmul_forward_fast_gpu(
             gpu,
             plan,
             all(&a.logits),

@@ -1,9 +1,10 @@
 //! The whole model on the GPU against the CPU reference: the same seeded training run on both.
 
 use super::*;
-use crate::gpu::testing::{TestRng, gpu_or_skip};
+use crate::gpu::testing::gpu_or_skip;
 use crate::model::{TrainOptions, Trainer};
-use crate::ops::attention_forward::AttentionMask;
+use crate::ops::attention_mask::AttentionMask;
+use crate::ops::testing::TestRng;
 
 /// An awkward small model: C=12, NH=3 (hs=4), V=37, T=7.
 fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
@@ -151,7 +152,7 @@ fn forward_logits_and_attention_match_the_cpu() {
     pollster::block_on(gpu_model.forward(gpu, &tokens, None, 1, 7)).expect("gpu forward");
     let logits = pollster::block_on(gpu_model.last_logits(gpu)).expect("logits");
     let v = 37;
-    crate::gpu::testing::assert_close(
+    crate::ops::testing::assert_close(
         &logits,
         &cpu.acts().logits[6 * v..7 * v],
         1e-5,
@@ -160,7 +161,7 @@ fn forward_logits_and_attention_match_the_cpu() {
     );
     let maps = pollster::block_on(gpu_model.attention_maps(gpu)).expect("maps");
     for (l, map) in maps.iter().enumerate() {
-        crate::gpu::testing::assert_close(
+        crate::ops::testing::assert_close(
             map,
             &cpu.acts().layers[l].att,
             1e-6,
@@ -362,7 +363,7 @@ fn fused_and_readable_attention_train_alike() {
     assert_eq!(fused_maps.len(), 2);
     for (f, r) in fused_maps.iter().zip(&readable_maps) {
         assert_eq!(f.len(), 2 * 3 * 7 * 7);
-        crate::gpu::testing::assert_close(f, r, 1e-5, 1e-3, "fused vs readable attention map");
+        crate::ops::testing::assert_close(f, r, 1e-5, 1e-3, "fused vs readable attention map");
     }
     // Memory: per layer the readable path holds preatt, att and the dropout mask (B, NH, T, T), plus the
     // shared dpreatt and datt; the fused one an lse per layer and one delta, each (B, NH, T).
@@ -403,7 +404,7 @@ fn a_head_beyond_the_fused_limit_falls_back_to_the_readable_path() {
         "gpu {gpu_loss} vs cpu {cpu_loss}"
     );
     let maps = pollster::block_on(gpu_model.attention_maps(gpu)).expect("maps");
-    crate::gpu::testing::assert_close(
+    crate::ops::testing::assert_close(
         &maps[1],
         &cpu.acts().layers[1].att,
         1e-6,

@@ -1,8 +1,8 @@
 //! The seeded batch sampler shared by the CPU and GPU trainers, so that both draw the same windows of the
 //! same data from the same seed (the GPU model is checked against the CPU step by step).
 
-use super::rng::Rng;
 use super::{ModelConfig, TrainOptions};
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// Training windows drawn at random from a token stream, and fixed validation windows drawn once.
@@ -40,7 +40,7 @@ impl Batches {
         let mut val_rng = Rng::new(seed ^ 0x0005_eed0_f7a1);
         let val_starts = if val.len() > seq_len {
             (0..eval_batches * batch_size)
-                .map(|_| val_rng.below(val.len() - seq_len))
+                .map(|_| val_rng.below_by_remainder(val.len() - seq_len))
                 .collect()
         } else {
             Vec::new()
@@ -115,7 +115,7 @@ impl Batches {
         targets.clear();
         let t = self.seq_len;
         for _ in 0..self.batch_size {
-            let start = self.rng.below(self.train.len() - t);
+            let start = self.rng.below_by_remainder(self.train.len() - t);
             inputs.extend_from_slice(&self.train[start..start + t]);
             targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
         }

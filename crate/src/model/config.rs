@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ops::attention_forward::AttentionMask;
+use crate::ops::attention_mask::AttentionMask;
 use crate::{Result, invalid_input};
 
 /// The feed-forward activation.

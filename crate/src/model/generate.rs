@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Activation, Positional};
 use super::gpt::Gpt;
-use super::rng::Rng;
-use crate::ops::attention_forward::AttentionMask;
+use crate::ops::attention_mask::AttentionMask;
 use crate::ops::gelu_forward::gelu_forward_fast_cpu;
 use crate::ops::layernorm_forward::layernorm_forward_cpu;
 use crate::ops::matmul_forward::matmul_forward_fast_cpu;
 use crate::ops::relu_forward::relu_forward_cpu;
 use crate::ops::rope_forward::rope_forward_cpu;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// How to pick each next token.

@@ -16,7 +16,6 @@
 
 use super::config::{Activation, ModelConfig, Positional};
 use super::params::ParamLayout;
-use super::rng::Rng;
 use crate::ops::attention_backward::attention_backward_cpu;
 use crate::ops::attention_forward::attention_forward_cpu;
 use crate::ops::crossentropy_backward::crossentropy_backward_cpu;
@@ -37,6 +36,7 @@ use crate::ops::relu_forward::relu_forward_cpu;
 use crate::ops::residual_forward::residual_forward_cpu;
 use crate::ops::rope_backward::rope_backward_cpu;
 use crate::ops::rope_forward::rope_forward_cpu;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// What one block keeps from its forward pass (for the backward pass and the page's captures).

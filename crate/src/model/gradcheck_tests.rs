@@ -4,8 +4,8 @@
 
 use super::config::{Activation, ModelConfig, Positional};
 use super::gpt::Gpt;
-use crate::ops::attention_forward::AttentionMask;
-use crate::ops::gradcheck::Rng64;
+use crate::ops::attention_mask::AttentionMask;
+use crate::ops::testing::TestRng;
 
 fn small_config() -> ModelConfig {
     // B=2, T=7 over block_size 8, C=12, NH=3 (hs=4), V=37, L=2, F=48.
@@ -27,11 +27,11 @@ fn small_config() -> ModelConfig {
 /// Compares the analytic gradient of every `stride`-th parameter with a central difference.
 fn check_model(config: ModelConfig, dropout_seed: Option<u64>, stride: usize) {
     let (b, t) = (2, 7);
-    let mut rng = Rng64::new(7);
+    let mut rng = TestRng::new(7);
     let mut model = Gpt::<f64>::new(config.clone(), 1).expect("valid config");
     // Larger weights than the 0.02 initialisation so every path carries a sizeable gradient.
     for x in model.params.iter_mut() {
-        *x += 0.3 * rng.uniform();
+        *x += 0.3 * rng.uniform_f64();
     }
     let inputs = rng.tokens(b * t, config.vocab_size);
     let targets = rng.tokens(b * t, config.vocab_size);

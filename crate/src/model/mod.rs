@@ -7,7 +7,6 @@ pub mod config;
 pub mod generate;
 pub mod gpt;
 pub mod params;
-pub mod rng;
 pub mod train;
 pub mod weights;
 

@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn gpu_matches_cpu_over_steps_with_a_changing_lr_and_decay_groups() {
-        use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::{TestRng, assert_close};
         let Some(gpu) = gpu_or_skip("adamw_update") else {
             return;
         };
@@ -294,7 +295,8 @@ mod tests {
 
     #[test]
     fn gpu_skips_the_step_when_the_gradient_norm_is_not_finite() {
-        use crate::gpu::testing::{TestRng, gpu_or_skip};
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::TestRng;
         let Some(gpu) = gpu_or_skip("adamw_update non-finite norm") else {
             return;
         };

@@ -7,7 +7,8 @@
 //! All outputs are assigned: `dinp` is an activation gradient, `dpreatt` and `datt` are scratch buffers
 //! kept explicit (as in llm.c) so a GPU version can split the same steps into kernels.
 
-use super::attention_forward::{ATTENTION_WG, AttentionMask, AttentionParams};
+use super::attention_forward::{ATTENTION_WG, AttentionParams};
+use super::attention_mask::AttentionMask;
 use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 
@@ -159,19 +160,20 @@ pub fn attention_backward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::attention_forward::{attention_forward_cpu, check_shapes};
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(mask: AttentionMask, with_dropout: bool) {
         // B=2, T=7, C=12, NH=3 (hs=4).
         let (b, t, c, nh) = (2, 7, 12, 3);
-        let mut rng = Rng64::new(51);
-        let (inp, w) = (rng.vec(b * t * 3 * c), rng.vec(b * t * c));
+        let mut rng = TestRng::new(51);
+        let (inp, w) = (rng.vec_f64(b * t * 3 * c), rng.vec_f64(b * t * c));
         // A fixed dropout mask: 0 or 1/(1-p) with p = 0.25.
         let drop: Vec<f64> = (0..b * nh * t * t)
             .map(|_| {
-                if rng.uniform() < -0.5 {
+                if rng.uniform_f64() < -0.5 {
                     0.0
                 } else {
                     1.0 / 0.75
@@ -243,8 +245,8 @@ mod tests {
     #[test]
     fn causal_rows_are_distributions_over_the_past() {
         let (b, t, c, nh) = (1, 5, 4, 2);
-        let mut rng = Rng64::new(52);
-        let inp = rng.vec(b * t * 3 * c);
+        let mut rng = TestRng::new(52);
+        let inp = rng.vec_f64(b * t * 3 * c);
         let (mut out, mut preatt, mut att) = (
             vec![0.0; b * t * c],
             vec![0.0; nh * t * t],

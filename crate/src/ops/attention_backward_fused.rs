@@ -10,8 +10,9 @@
 //! assigns it (it is an activation gradient).
 
 use super::attention_backward::attention_backward_cpu;
-use super::attention_forward::{AttentionMask, attention_forward_cpu};
-use super::attention_forward_fused::{ATTENTION_FUSED_BQ, AttentionDropout, FusedAttentionParams};
+use super::attention_forward::attention_forward_cpu;
+use super::attention_forward_fused::{ATTENTION_FUSED_BQ, FusedAttentionParams};
+use super::attention_mask::{AttentionDropout, AttentionMask};
 use super::dropout_forward::dropout_mask_cpu;
 use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
@@ -160,11 +161,12 @@ pub fn attention_backward_fused_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::attention_backward::attention_backward_gpu;
     use crate::ops::attention_forward_fused::{
         attention_forward_fused_cpu, attention_forward_fused_gpu, check_fused,
     };
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// Runs the fused forward then the fused backward on the GPU and compares dinp with the CPU reference
     /// (attention_forward_cpu + attention_backward_cpu with the same dropout mask). Returns the GPU's dinp.

@@ -124,7 +124,8 @@ pub fn attention_decode_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, len: usize, t_max: usize, c: usize, nh: usize) {
         check_with(gpu, rng, len, t_max, c, nh, true);

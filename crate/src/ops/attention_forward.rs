@@ -7,8 +7,7 @@
 //! head h owns channels h*hs..(h+1)*hs of each, hs = C / NH. The output concatenates the heads again.
 //! The mask is a parameter: `Causal` (decoder: position t sees 0..=t) or `Bidirectional` (encoder: sees all).
 
-use serde::{Deserialize, Serialize};
-
+use super::attention_mask::AttentionMask;
 use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
@@ -53,28 +52,6 @@ impl AttentionParams {
             has_dropout: u32::from(has_dropout),
             scale: 1.0 / (hs as f32).sqrt(),
             _pad: 0,
-        }
-    }
-}
-
-/// Which key positions a query position may attend to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum AttentionMask {
-    /// Query t sees keys 0..=t (a decoder, GPT).
-    #[default]
-    Causal,
-    /// Query t sees every key (an encoder, BERT-style).
-    Bidirectional,
-}
-
-impl AttentionMask {
-    /// Number of keys visible to query `t` of `len` positions.
-    #[inline]
-    pub fn visible(self, t: usize, len: usize) -> usize {
-        match self {
-            AttentionMask::Causal => t + 1,
-            AttentionMask::Bidirectional => len,
         }
     }
 }
@@ -229,7 +206,8 @@ pub fn attention_forward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// A dropout mask of 0 and 1/(1-p) with p = 0.25.
     pub(crate) fn dropout_mask(rng: &mut TestRng, n: usize) -> Vec<f32> {

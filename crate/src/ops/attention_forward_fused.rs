@@ -10,7 +10,8 @@
 //! Attention dropout is recomputed inline from `dropout_forward`'s hash at the index the (B, NH, T, T) mask
 //! would have, so the fused and the readable paths drop the same weights for the same seed.
 
-use super::attention_forward::{AttentionMask, attention_forward_cpu};
+use super::attention_forward::attention_forward_cpu;
+use super::attention_mask::{AttentionDropout, AttentionMask};
 use super::dropout_forward::dropout_mask_cpu;
 use super::float::Float;
 use crate::gpu::{Access, GpuContext, Plan, View};
@@ -25,14 +26,6 @@ pub const ATTENTION_FUSED_MAX_HS: usize = 64;
 
 /// Query rows per workgroup of the fused kernels (their `BQ` override; one invocation per row).
 pub(crate) const ATTENTION_FUSED_BQ: u32 = 32;
-
-/// Attention dropout as the fused kernels draw it: probability `p`, masks from `seed` as
-/// [`dropout_mask_cpu`] over the (B, NH, T, T) index space.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AttentionDropout {
-    pub p: f32,
-    pub seed: u32,
-}
 
 /// Sizes, flags and the dropout stream for the fused shaders; field for field their WGSL `Params` struct.
 #[repr(C)]
@@ -210,9 +203,9 @@ pub fn attention_forward_fused_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::attention_forward::check_shapes;
-    use crate::ops::gradcheck::Rng64;
+    use crate::ops::testing::{TestRng, assert_close};
 
     #[allow(clippy::too_many_arguments)]
     fn check(
@@ -364,8 +357,8 @@ mod tests {
     fn fused_cpu_lse_is_the_log_normaliser() {
         // Every weight the readable path writes is exp(preatt - lse).
         let (b, t, c, nh) = (2, 7, 12, 3);
-        let mut rng = Rng64::new(64);
-        let inp = rng.vec(b * t * 3 * c);
+        let mut rng = TestRng::new(64);
+        let inp = rng.vec_f64(b * t * 3 * c);
         let n_map = b * nh * t * t;
         let (mut out, mut lse) = (vec![0.0; b * t * c], vec![0.0; b * nh * t]);
         attention_forward_fused_cpu(

@@ -77,19 +77,20 @@ pub fn crossentropy_backward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::crossentropy_forward::check_shapes;
     use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
     use crate::ops::crossentropy_forward::tests::upload_u32;
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
+    use crate::ops::testing::{TestRng, assert_close};
 
     #[test]
     fn gradients_match_finite_differences() {
         let (b, t, v) = (2, 7, 37);
-        let mut rng = Rng64::new(101);
-        let logits: Vec<f64> = rng.vec(b * t * v).iter().map(|x| 3.0 * x).collect();
+        let mut rng = TestRng::new(101);
+        let logits: Vec<f64> = rng.vec_f64(b * t * v).iter().map(|x| 3.0 * x).collect();
         let targets = rng.tokens(b * t, v);
-        let w = rng.vec(b * t);
+        let w = rng.vec_f64(b * t);
         let forward = |logits: &[f64]| {
             let (mut losses, mut probs) = (vec![0.0; b * t], vec![0.0; b * t * v]);
             crossentropy_forward_cpu(&mut losses, &mut probs, logits, &targets, b, t, v);

@@ -132,7 +132,8 @@ pub fn crossentropy_forward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// Token ids as a storage buffer (`array<u32>` in WGSL).
     pub(crate) fn upload_u32(gpu: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffer {

@@ -40,13 +40,14 @@ pub fn dropout_backward_gpu(
 mod tests {
     use super::*;
     use crate::ops::dropout_forward::{dropout_forward_cpu, dropout_mask_cpu};
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         let n = 2 * 7 * 12;
-        let mut rng = Rng64::new(91);
-        let (inp, w) = (rng.vec(n), rng.vec(n));
+        let mut rng = TestRng::new(91);
+        let (inp, w) = (rng.vec_f64(n), rng.vec_f64(n));
         let mut mask = vec![0.0; n];
         let mut out = vec![0.0; n];
         dropout_forward_cpu(&mut out, &mut mask, &inp, 0.3, 7, n);
@@ -83,7 +84,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
         let dout = rng.vec(n);

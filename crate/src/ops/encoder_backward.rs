@@ -114,14 +114,19 @@ pub fn encoder_backward_gpu(
 mod tests {
     use super::*;
     use crate::ops::encoder_forward::{encoder_forward_cpu, sinusoidal_table};
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         let (b, t, c, v) = (2, 7, 12, 37);
-        let mut rng = Rng64::new(21);
+        let mut rng = TestRng::new(21);
         let inp = rng.tokens(b * t, v);
-        let (wte, wpe, w) = (rng.vec(v * c), rng.vec(t * c), rng.vec(b * t * c));
+        let (wte, wpe, w) = (
+            rng.vec_f64(v * c),
+            rng.vec_f64(t * c),
+            rng.vec_f64(b * t * c),
+        );
         let loss = |wte: &[f64], wpe: &[f64]| {
             let mut out = vec![0.0; b * t * c];
             encoder_forward_cpu(&mut out, &inp, wte, Some(wpe), b, t, c);
@@ -157,7 +162,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     #[allow(clippy::too_many_arguments)]
     fn check(

@@ -111,7 +111,8 @@ pub fn encoder_forward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// Which position table a check uses.
     #[derive(Clone, Copy, Debug)]

@@ -66,14 +66,15 @@ pub fn gelu_backward_gpu(
 mod tests {
     use super::*;
     use crate::ops::gelu_forward::gelu_forward_cpu;
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         let n = 2 * 7 * 12 * 4;
-        let mut rng = Rng64::new(61);
-        let inp: Vec<f64> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
-        let w = rng.vec(n);
+        let mut rng = TestRng::new(61);
+        let inp: Vec<f64> = rng.vec_f64(n).iter().map(|x| 4.0 * x).collect();
+        let w = rng.vec_f64(n);
         let mut dinp = vec![f64::NAN; n];
         gelu_backward_cpu(&mut dinp, &inp, &w, n);
         check_gradient("gelu dinp", &inp, &dinp, |x| {
@@ -85,8 +86,8 @@ mod tests {
 
     #[test]
     fn fast_versions_match_the_reference_in_f32() {
-        use crate::gpu::testing::{TestRng, assert_close};
         use crate::ops::gelu_forward::gelu_forward_fast_cpu;
+        use crate::ops::testing::{TestRng, assert_close};
         let n = 10_000;
         let mut rng = TestRng::new(3);
         let inp: Vec<f32> = rng.vec(n).iter().map(|x| 8.0 * x).collect();
@@ -123,7 +124,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
         // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.

@@ -379,7 +379,7 @@ fn gemm_scalar<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: u
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close};
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// c += a @ b by the textbook triple loop.
     fn naive(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {

@@ -163,7 +163,8 @@ mod tests {
         assert!(clip_by_global_norm_cpu(&mut bad, 1.0).is_nan());
     }
 
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// Runs clip (or only the norm) on the GPU; returns (norm, grads after).
     fn run_gpu(gpu: &GpuContext, grads: &[f32], max_norm: Option<f32>) -> (f32, Vec<f32>) {

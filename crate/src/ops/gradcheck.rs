@@ -6,33 +6,6 @@
 //! (1e-10) and the rounding error about 1e-16 * |L| / eps (1e-11), so a tolerance of 1e-6 + 1e-5 * |g|
 //! leaves room for neither a wrong formula nor a missing term.
 
-/// Deterministic test data in f64 (xorshift), so tests need no extra crate.
-pub struct Rng64(u64);
-
-impl Rng64 {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-    pub fn vec(&mut self, len: usize) -> Vec<f64> {
-        (0..len).map(|_| self.uniform()).collect()
-    }
-    pub fn tokens(&mut self, len: usize, vocab: usize) -> Vec<u32> {
-        (0..len)
-            .map(|_| (self.next_u64() % vocab as u64) as u32)
-            .collect()
-    }
-}
-
 /// `sum(out * w)`: the scalar the checks differentiate.
 pub fn dot(out: &[f64], w: &[f64]) -> f64 {
     out.iter().zip(w).map(|(o, w)| o * w).sum()

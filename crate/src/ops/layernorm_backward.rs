@@ -151,18 +151,19 @@ pub fn layernorm_backward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
     use crate::ops::layernorm_forward::layernorm_forward_cpu;
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         let (b, t, c) = (2, 7, 12);
-        let mut rng = Rng64::new(41);
+        let mut rng = TestRng::new(41);
         let (inp, weight, bias, w) = (
-            rng.vec(b * t * c),
-            rng.vec(c),
-            rng.vec(c),
-            rng.vec(b * t * c),
+            rng.vec_f64(b * t * c),
+            rng.vec_f64(c),
+            rng.vec_f64(c),
+            rng.vec_f64(b * t * c),
         );
         let loss = |inp: &[f64], weight: &[f64], bias: &[f64]| {
             let (mut out, mut mean, mut rstd) =
@@ -241,8 +242,9 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::layernorm_forward::layernorm_forward_cpu;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, c: usize, with_bias: bool) {
         let (n, rows) = (b * t * c, b * t);

@@ -106,7 +106,8 @@ pub fn layernorm_forward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, c: usize, with_bias: bool) {
         // An offset and a scale per row, so the mean and the variance both matter.

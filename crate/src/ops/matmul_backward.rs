@@ -135,7 +135,7 @@ pub fn matmul_backward_gpu(
     c: usize,
     oc: usize,
 ) {
-    matmul_backward_with(
+    matmul_backward_with_tiling(
         gpu,
         plan,
         gpu.matmul_tiling,
@@ -154,7 +154,7 @@ pub fn matmul_backward_gpu(
 /// [`matmul_backward_gpu`] with an explicit row of the tiling table for the dinp and dweight kernels
 /// (the `direct` row runs `matmul_backward_{dinp,dweight}_direct.wgsl`, no workgroup memory).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_backward_with(
+pub fn matmul_backward_with_tiling(
     gpu: &GpuContext,
     plan: &mut Plan,
     tiling: MatmulTiling,
@@ -328,20 +328,21 @@ fn push_direct(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::gradcheck::{check_gradient, dot};
     use crate::ops::matmul_forward::matmul_forward_cpu;
+    use crate::ops::testing::{TestRng, assert_close};
 
     #[test]
     fn gradients_match_finite_differences() {
         // B=2, T=7 -> N=14 rows; C=12 in; V=37 out.
         let (n, c, oc) = (14, 12, 37);
-        let mut rng = Rng64::new(11);
+        let mut rng = TestRng::new(11);
         let (inp, weight, bias, w) = (
-            rng.vec(n * c),
-            rng.vec(oc * c),
-            rng.vec(oc),
-            rng.vec(n * oc),
+            rng.vec_f64(n * c),
+            rng.vec_f64(oc * c),
+            rng.vec_f64(oc),
+            rng.vec_f64(n * oc),
         );
         let loss = |inp: &[f64], weight: &[f64], bias: &[f64]| {
             let mut out = vec![0.0; n * oc];
@@ -485,7 +486,7 @@ mod tests {
             gpu.upload("weight", &weight),
         );
         let mut plan = Plan::new();
-        matmul_backward_with(
+        matmul_backward_with_tiling(
             gpu,
             &mut plan,
             tiling,

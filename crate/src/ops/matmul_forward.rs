@@ -9,7 +9,7 @@ use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 use crate::{Result, invalid_input};
 
 /// The WGSL source, `shaders/matmul_forward.wgsl`.
-pub const SHADER: &str = shader!("matmul_forward");
+pub const MATMUL_FORWARD_SHADER: &str = shader!("matmul_forward");
 
 /// Side of the square workgroup tile (the `TILE` override of the shader).
 const TILE: u32 = 8;
@@ -142,7 +142,7 @@ pub fn matmul_forward_gpu(
 ) {
     let kernel = gpu.kernel(
         "matmul_forward",
-        SHADER,
+        MATMUL_FORWARD_SHADER,
         &[
             Access::Uniform,   // params: N, C, OC, has_bias
             Access::Read,      // inp (N, C)
@@ -179,7 +179,7 @@ pub const MATMUL_FORWARD_TILED_SHADER: &str = shader!("matmul_forward_tiled");
 /// adapter's tiling ([`GpuContext::matmul_tiling`]). All are register-blocked (4 x 4 outputs per invocation);
 /// they differ in how a workgroup shares the values it loads (the direct one shares nothing).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_tiled_gpu(
+pub fn matmul_forward_fast_gpu(
     gpu: &GpuContext,
     plan: &mut Plan,
     out: View,
@@ -193,7 +193,7 @@ pub fn matmul_forward_tiled_gpu(
     if gpu.subgroup_matmul() {
         matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, bias, n, c, oc);
     } else {
-        matmul_forward_tiled_with(
+        matmul_forward_with_tiling(
             gpu,
             plan,
             gpu.matmul_tiling,
@@ -217,7 +217,7 @@ pub const MATMUL_FORWARD_DIRECT_SHADER: &str = shader!("matmul_forward_direct");
 /// With the `direct` row ([`MatmulTiling::DIRECT`]) it is `matmul_forward_direct.wgsl` instead: the same
 /// 4 x 4 blocks read straight from the storage buffers, no workgroup memory (same bindings).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_tiled_with(
+pub fn matmul_forward_with_tiling(
     gpu: &GpuContext,
     plan: &mut Plan,
     tiling: MatmulTiling,
@@ -348,7 +348,7 @@ pub enum MatmulKernel {
     Tiled(MatmulTiling),
     /// `matmul_forward_subgroup.wgsl`: needs a device with subgroups ([`GpuContext::subgroups`]).
     Subgroup,
-    /// What the model uses on this device ([`matmul_forward_tiled_gpu`]).
+    /// What the model uses on this device ([`matmul_forward_fast_gpu`]).
     Model,
 }
 
@@ -397,7 +397,7 @@ pub async fn matmul_forward_run_with(
         MatmulKernel::Readable => {
             matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
         }
-        MatmulKernel::Tiled(tiling) => matmul_forward_tiled_with(
+        MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
             gpu, &mut plan, tiling, out_v, inp_v, weight_v, bias, n, c, oc,
         ),
         MatmulKernel::Subgroup => {
@@ -409,7 +409,7 @@ pub async fn matmul_forward_run_with(
             matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
         }
         MatmulKernel::Model => {
-            matmul_forward_tiled_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
+            matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
         }
     }
     plan.run(gpu).await?;
@@ -460,14 +460,14 @@ pub async fn matmul_forward_repeat(
         MatmulKernel::Readable => {
             matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
         }
-        MatmulKernel::Tiled(tiling) => matmul_forward_tiled_with(
+        MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
             gpu, &mut plan, tiling, out_v, inp_v, weight_v, None, n, c, oc,
         ),
         MatmulKernel::Subgroup => {
             matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
         }
         MatmulKernel::Model => {
-            matmul_forward_tiled_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+            matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
         }
     }
     gpu.checked(|encoder| {
@@ -491,7 +491,8 @@ pub async fn matmul_forward_repeat(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     /// Every GPU kernel this device can run: the readable one, the tiled one with each row of the tiling
     /// table (the direct kernel included), and the subgroup one where the device has subgroups (said on stderr where it has not).

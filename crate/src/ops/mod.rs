@@ -10,6 +10,7 @@ pub mod attention_backward_fused;
 pub mod attention_decode;
 pub mod attention_forward;
 pub mod attention_forward_fused;
+pub mod attention_mask;
 pub mod crossentropy_backward;
 pub mod crossentropy_forward;
 pub mod dropout_backward;
@@ -29,10 +30,11 @@ pub mod matmul_backward;
 pub mod matmul_forward;
 pub mod relu_backward;
 pub mod relu_forward;
-pub mod residual_backward;
 pub mod residual_forward;
 pub mod rope_backward;
 pub mod rope_forward;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use crate::gpu::{Access, GpuContext, Plan, View};
 

@@ -40,20 +40,21 @@ pub fn relu_backward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
     use crate::ops::relu_forward::relu_forward_cpu;
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         let n = 2 * 7 * 12;
-        let mut rng = Rng64::new(71);
+        let mut rng = TestRng::new(71);
         // Keep inputs away from the kink at 0, where the finite difference straddles two slopes.
         let inp: Vec<f64> = rng
-            .vec(n)
+            .vec_f64(n)
             .iter()
             .map(|&x| if x.abs() < 0.01 { 0.5 } else { x })
             .collect();
-        let w = rng.vec(n);
+        let w = rng.vec_f64(n);
         let mut dinp = vec![f64::NAN; n];
         relu_backward_cpu(&mut dinp, &inp, &w, n);
         check_gradient("relu dinp", &inp, &dinp, |x| {
@@ -71,7 +72,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
         // Random signs, plus exact zeros (the kink: both sides must send 0 there).

@@ -32,7 +32,8 @@ pub fn relu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View,
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
         // Random signs, plus exact zeros (the kink: both sides must send 0 there).

@@ -40,7 +40,8 @@ pub fn residual_forward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
         let (inp1, inp2) = (rng.vec(n), rng.vec(n));

@@ -107,15 +107,16 @@ pub fn rope_backward_gpu(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::ops::gradcheck::{Rng64, check_gradient, dot};
+    use crate::ops::gradcheck::{check_gradient, dot};
     use crate::ops::rope_forward::rope_forward_cpu;
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
         // C=12, NH=3 -> hs=4 (two pairs per head); pos0 = 3 as in generation with a cache.
         let (b, t, c, nh) = (2, 7, 12, 3);
-        let mut rng = Rng64::new(31);
-        let (inp, w) = (rng.vec(b * t * 3 * c), rng.vec(b * t * 3 * c));
+        let mut rng = TestRng::new(31);
+        let (inp, w) = (rng.vec_f64(b * t * 3 * c), rng.vec_f64(b * t * 3 * c));
         let mut dinp = vec![f64::NAN; inp.len()];
         rope_backward_cpu(&mut dinp, &w, 3, b, t, c, nh);
         check_gradient("rope dinp", &inp, &dinp, |x| {
@@ -155,7 +156,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gpu_tests {
     use super::*;
-    use crate::gpu::testing::{TestRng, assert_close, gpu_or_skip};
+    use crate::gpu::testing::gpu_or_skip;
+    use crate::ops::testing::{TestRng, assert_close};
 
     #[allow(clippy::too_many_arguments)]
     fn check(
