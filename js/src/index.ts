@@ -39,6 +39,8 @@ export type {
   TrainSnapshot,
 } from './model.js';
 export { splitText } from './split.js';
+export { displayBytes, displayText, modelSize } from './sizes.js';
+export type { ModelSize } from './sizes.js';
 export type { TextSplit } from './split.js';
 export { LoopControl } from './loop.js';
 export { gpuInfo, gpuSelfTest, hasWebGpu } from './gpu.js';

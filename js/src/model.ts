@@ -366,7 +366,8 @@ async function chooseBackend(backend: Backend, what: string): Promise<Choice> {
   return { backend: 'cpu', reason: why! };
 }
 
-function snakeConfig(config: ModelConfig, vocabSize: number): Record<string, unknown> {
+/** @internal The core's (serde) form of a config. */
+export function snakeConfig(config: ModelConfig, vocabSize: number): Record<string, unknown> {
   const c = { ...DEFAULT_CONFIG, ...config };
   return {
     vocab_size: vocabSize,

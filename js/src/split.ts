@@ -2,6 +2,7 @@
 // uses too, so the same text gives the same validation tokens in the CLI, the package and the page.
 import { guard } from './errors.js';
 import { core } from './core.js';
+import { needCore } from './sizes.js';
 
 export interface TextSplit {
   train: string;
@@ -14,6 +15,7 @@ export interface TextSplit {
  * a character boundary. `train + validation === text`. Needs the core loaded (await init() first).
  */
 export function splitText(text: string, valFraction = 0.1): TextSplit {
+  needCore('could not split the text');
   const [train, validation] = guard('could not split the text', () => core.trainValSplit(String(text), valFraction));
   return { train: train ?? '', validation: validation ?? '' };
 }

@@ -18,6 +18,10 @@ export interface TokenizerProgress {
   token: number;
   /** How often the pair occurred in the text. */
   count: number;
+  /** The new token's bytes, and the new token and the pair as tokens are shown (`t` + `he` → `the`). */
+  bytes: Uint8Array;
+  text: string;
+  parts: [string, string];
 }
 
 export interface TrainTokenizerOptions {
@@ -91,9 +95,19 @@ export class Tokenizer {
     }
     let callbackError: unknown = null;
     let aborted = false;
-    const progress = (p: TokenizerProgress): boolean => {
+    // The bytes of every token so far: the 256 bytes, then one more per merge.
+    const table: Uint8Array[] = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
+    const progress = (p: { done: number; total: number; merge: number[]; token: number; count: number | bigint }): boolean => {
       try {
-        onProgress?.({ done: p.done, total: p.total, merge: [p.merge[0], p.merge[1]], token: p.token, count: Number(p.count) });
+        if (onProgress) {
+          const [left, right] = [table[p.merge[0]!] ?? new Uint8Array(), table[p.merge[1]!] ?? new Uint8Array()];
+          const bytes = new Uint8Array(left.length + right.length);
+          bytes.set(left, 0);
+          bytes.set(right, left.length);
+          table[p.token] = bytes;
+          const [text, a, b] = [bytes, left, right].map((x) => core.displayBytes(x));
+          onProgress({ done: p.done, total: p.total, merge: [p.merge[0]!, p.merge[1]!], token: p.token, count: Number(p.count), bytes, text: text!, parts: [a!, b!] });
+        }
       } catch (error) {
         callbackError = error;
         return false;
@@ -165,6 +179,12 @@ export class Tokenizer {
     const ids = this.encode(text);
     const strings = this.tokenStrings(ids);
     return Array.from(ids, (id, i) => ({ id, text: strings[i] ?? '' }));
+  }
+
+  /** The bytes of token `id` (a character's UTF-8, or a BPE token's bytes); undefined for the unknown token
+   *  and ids beyond the vocabulary. */
+  tokenBytes(id: number): Uint8Array | undefined {
+    return this.#core().tokenBytes(id) ?? undefined;
   }
 
   /** The id of a special token, or undefined. */

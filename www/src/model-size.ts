@@ -1,5 +1,5 @@
-// The model's size from its settings: parameter count, memory estimate, and the checks that refuse a config
-// (with the reason). The formulas are the textbook GPT-2 block; the core's own count is shown once it exists.
+// The checks that refuse a model's settings in the page (with the reason) before the core sees them: the
+// playground's limits, shapes that do not fit together, and a batch buffer beyond the GPU's binding limit.
 import type { ModelConfig } from './state';
 
 export const LIMITS = {
@@ -11,54 +11,14 @@ export const LIMITS = {
   dropout: [0, 0.9],
 } as const;
 
-export interface SizeReport {
-  params: number;
-  parts: [string, number][];
-  /** Weights, gradients and the two AdamW moments: 16 bytes per parameter. */
-  trainingBytes: number;
-  /** Saved activations and gradient scratch for one batch. */
-  activationBytes: number;
-  /** The largest single buffer (attention scores or logits), checked against the device's binding limit. */
-  largestBuffer: [string, number];
-}
-
-/** Parameters of a GPT-2 style decoder: token (and learned position) embeddings, L blocks, a final layer norm.
- *  The output projection shares the token embedding (weight tying), as in GPT-2. */
-export function modelSize(config: ModelConfig, vocab: number, batch: number): SizeReport {
-  const { layers: L, dModel: C, context: T, ffn: F, heads: NH } = config;
-  const embed = vocab * C;
-  const positions = config.positional === 'learned' ? T * C : 0;
-  const attention = 3 * C * C + 3 * C + C * C + C; // qkv weight and bias, output projection
-  const mlp = C * F + F + F * C + C;
-  const norms = 4 * C; // two layer norms (scale and shift) per block
-  const block = attention + mlp + norms;
-  const params = embed + positions + L * block + 2 * C;
-  const parts: [string, number][] = [
-    [`token embedding (${vocab} × ${C}), shared with the output`, embed],
-    [config.positional === 'learned' ? `learned positions (${T} × ${C})` : `positions (${config.positional}: no parameters)`, positions],
-    [`${L} × attention (Q, K, V and output projections)`, L * attention],
-    [`${L} × feed-forward (${C} → ${F} → ${C})`, L * mlp],
-    [`layer norms`, L * norms + 2 * C],
-  ];
-  // The same counts as the core's ModelConfig::activation_count and training_bytes (crate/src/model/config.rs).
-  const B = batch;
-  const bt = B * T;
-  const att = B * NH * T * T;
-  const rope = config.positional === 'rope' ? 3 * C : 0;
-  const drop = config.dropout > 0 ? 3 * bt * C + att + bt * C : 0;
-  const perLayer = bt * (C + 2 + 3 * C + rope + C + C + C + C + 2 + F + F + C + C) + 2 * att;
-  const activations = bt * C + L * perLayer + drop * L + bt * (C + 2) + 2 * bt * vocab + bt;
-  const scratch = bt * (2 * F + 6 * C + vocab) + 2 * B * NH * T * T;
-  const activationBytes = 4 * (activations + scratch);
-  const attBytes = 4 * att;
-  const logits = 4 * bt * vocab;
-  return {
-    params,
-    parts,
-    trainingBytes: params * 16,
-    activationBytes,
-    largestBuffer: attBytes >= logits ? [`attention scores (B×NH×T×T = ${batch}×${NH}×${T}×${T})`, attBytes] : [`logits (B×T×V = ${batch}×${T}×${vocab})`, logits],
-  };
+/** The largest single buffer of a training batch (the attention scores or the logits, in bytes), checked against
+ *  the GPU's binding limit before a run starts. The parameter count and memory come from the core (the worker's
+ *  modelSize). */
+export function largestBuffer(config: ModelConfig, vocab: number, batch: number): [string, number] {
+  const { heads: NH, context: T } = config;
+  const attBytes = 4 * batch * NH * T * T;
+  const logits = 4 * batch * T * vocab;
+  return attBytes >= logits ? [`attention scores (B×NH×T×T = ${batch}×${NH}×${T}×${T})`, attBytes] : [`logits (B×T×V = ${batch}×${T}×${vocab})`, logits];
 }
 
 /** Why a config cannot be built, or null if it can. */

@@ -2,7 +2,7 @@
 // answered once with either a value or an error message; a long call (tokenizer training) may also send
 // progress messages with the same id before its answer.
 
-import type { GpuInfo, ModelConfig } from '../../js/src/index';
+import type { GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
 export type AdapterReport = GpuInfo;
@@ -91,6 +91,10 @@ export interface CoreApi {
   matmulCheck(backend: Backend): KernelCheck;
   corpora(): CorpusInfo[];
   generateCorpus(name: string, seed: number, approxBytes: number): string;
+  /** The parameter count and training memory of a config (vocabSize included) for a batch, counted by the core. */
+  modelSize(config: ModelConfig, batchSize: number): ModelSize;
+  /** Each text in the readable form tokens are shown in (␣ for a space, \n for a newline). */
+  displayTexts(texts: string[]): string[];
   /** Trains a tokenizer on `text`; BPE training sends `BpeProgressView` progress messages. */
   trainTokenizer(text: string, options: TokenizerOptions): TokenizerSummary;
   /** Cuts `text` (at most `maxChars` of it) into tokens with the current tokenizer. */

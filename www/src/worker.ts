@@ -11,6 +11,8 @@ import {
   init,
   loadModel,
   createModel,
+  displayText,
+  modelSize,
   simulatePanic,
   Tokenizer,
   version,
@@ -37,7 +39,6 @@ import type {
   TrainSummary,
 } from './protocol';
 import { SNAPSHOT_EVERY, VAL_FRACTION } from './protocol';
-import { displayBytes, hexBytes } from './tokens';
 import type { AttentionStep } from './attention-math';
 
 const ready = init();
@@ -51,14 +52,11 @@ async function matmulCheck(backend: Backend): Promise<KernelCheck> {
 // ---- Tokenizer: one current tokenizer, kept here; the page sees ids and strings.
 
 let tokenizer: Tokenizer | null = null;
-/** The bytes of every BPE token, known when the tokenizer was trained here (from the merges). */
-let tokenBytes: Uint8Array[] | null = null;
 
-function setTokenizer(next: Tokenizer, bytes: Uint8Array[] | null): void {
+function setTokenizer(next: Tokenizer): void {
   // The model keeps a reference to the tokenizer it was made with; it is only freed when nothing uses it.
   if (tokenizer && tokenizer !== model?.tokenizer) tokenizer.dispose();
   tokenizer = next;
-  tokenBytes = bytes;
 }
 
 function needTokenizer(what = 'a tokenizer (train one in the Tokenizer panel first)'): Tokenizer {
@@ -79,11 +77,9 @@ async function trainTokenizer(text: string, options: TokenizerOptions, progress:
   if (text.length === 0) throw new Error('the corpus is empty: choose a built-in corpus or add text in the Data panel first');
   const start = performance.now();
   if (options.kind === 'char') {
-    setTokenizer(await Tokenizer.train(text, { kind: 'char' }), null);
+    setTokenizer(await Tokenizer.train(text, { kind: 'char' }));
     return summary(text, performance.now() - start);
   }
-  const bytes: Uint8Array[] = [];
-  for (let b = 0; b < 256; b++) bytes.push(Uint8Array.of(b));
   let batch: MergeView[] = [];
   let last = performance.now();
   const trained = await Tokenizer.train(text, {
@@ -91,12 +87,7 @@ async function trainTokenizer(text: string, options: TokenizerOptions, progress:
     vocabSize: options.vocabSize,
     pattern: options.pattern,
     onProgress: (step) => {
-      const [left, right] = step.merge.map((id) => bytes[id] ?? new Uint8Array());
-      const joined = new Uint8Array(left.length + right.length);
-      joined.set(left, 0);
-      joined.set(right, left.length);
-      bytes[step.token] = joined;
-      batch.push({ rank: step.done, left: displayBytes(left), right: displayBytes(right), token: step.token, text: displayBytes(joined), count: step.count });
+      batch.push({ rank: step.done, left: step.parts[0], right: step.parts[1], token: step.token, text: step.text, count: step.count });
       const now = performance.now();
       if (now - last >= PROGRESS_INTERVAL_MS || step.done === step.total) {
         const view: BpeProgressView = { done: step.done, total: step.total, merges: batch };
@@ -106,28 +97,24 @@ async function trainTokenizer(text: string, options: TokenizerOptions, progress:
       }
     },
   });
-  setTokenizer(trained, bytes);
+  setTokenizer(trained);
   return summary(text, performance.now() - start);
 }
-
-const utf8 = new TextEncoder();
 
 async function tokenize(text: string, maxChars: number): Promise<Tokenized> {
   const current = needTokenizer();
   const truncated = text.length > maxChars;
   const tokens = current.tokenize(truncated ? text.slice(0, maxChars) : text);
   const bytes = tokens.map(({ id }) => {
-    const known = tokenBytes?.[id];
-    if (known) return hexBytes(known);
-    const decoded = current.decode([id]);
-    return decoded.includes('\uFFFD') ? '(part of a character)' : hexBytes(utf8.encode(decoded));
+    const known = current.tokenBytes(id);
+    return known ? Array.from(known, (b) => b.toString(16).padStart(2, '0')).join(' ') : '(the unknown token)';
   });
   return { ids: tokens.map((t) => t.id), strings: tokens.map((t) => t.text), bytes, truncated };
 }
 
 async function loadTokenizer(json: string, text: string): Promise<TokenizerSummary> {
   const start = performance.now();
-  setTokenizer(await Tokenizer.load(json), null); // throws with the core's message; the current tokenizer stays
+  setTokenizer(await Tokenizer.load(json)); // throws with the core's message; the current tokenizer stays
   return summary(text, performance.now() - start);
 }
 
@@ -349,7 +336,7 @@ async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
   replaceModel(loaded);
   // The file's tokenizer belongs to the loaded model; the worker's current tokenizer is a copy of it.
   const stored = own?.save();
-  if (stored) setTokenizer(await Tokenizer.load(stored), null);
+  if (stored) setTokenizer(await Tokenizer.load(stored));
   return { ...info(loaded), tokenizerJson: stored };
 }
 
@@ -361,6 +348,8 @@ const api: Handlers = {
   matmulCheck,
   corpora,
   generateCorpus: (name, seed, approxBytes) => generateCorpus(name, { seed, bytes: approxBytes }),
+  modelSize: async (config, batchSize) => modelSize(config, { batchSize }),
+  displayTexts: async (texts) => texts.map(displayText),
   trainTokenizer,
   tokenize,
   tokenizerJson: async () => needTokenizer().save(),

@@ -166,7 +166,8 @@ impl Tokenizer {
     }
 }
 
-fn display_bytes(bytes: &[u8]) -> String {
+/// The readable form of a token's bytes (what `token_display` shows): spaces as ␣, stray bytes as <0xE2>.
+pub fn display_bytes(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

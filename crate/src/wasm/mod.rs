@@ -7,9 +7,11 @@
 use wasm_bindgen::prelude::*;
 
 pub mod corpus;
+pub mod display;
 pub mod gpu;
 pub mod gpu_model;
 pub mod model;
+pub mod size;
 pub mod split;
 pub mod stream;
 pub mod tokenizer;

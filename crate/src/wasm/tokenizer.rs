@@ -91,6 +91,19 @@ impl Tokenizer {
         self.inner.decode(&ids).map_err(to_js)
     }
 
+    /// The bytes of token `id` (a character's UTF-8, or a BPE token's bytes), or `undefined` for the unknown
+    /// token and ids beyond the vocabulary.
+    #[wasm_bindgen(js_name = tokenBytes)]
+    pub fn token_bytes(&self, id: u32) -> Option<Vec<u8>> {
+        match &self.inner {
+            core::Tokenizer::Char(t) => t
+                .chars()
+                .get(id as usize)
+                .map(|c| c.to_string().into_bytes()),
+            core::Tokenizer::Bpe(t) => t.token_bytes(id).map(<[u8]>::to_vec),
+        }
+    }
+
     /// A readable string for each id (spaces as ␣, stray bytes as <0xE2>), for showing tokens.
     #[wasm_bindgen(js_name = tokenStrings)]
     pub fn token_strings(&self, ids: Vec<u32>) -> Vec<String> {

@@ -9,23 +9,34 @@ async function set(page, id, value) {
   await page.fill(id, String(value));
 }
 
+/** The parameter count the panel shows once it equals `expected` (the core counts it in the worker). */
+async function paramCount(page, expected) {
+  await page
+    .waitForFunction((n) => Number(document.querySelector('#param-count')?.dataset.value) === n, expected, { timeout: 10_000 })
+    .catch(() => undefined);
+  return Number(await page.getAttribute('#param-count', 'data-value'));
+}
+
 test('the parameter count updates as you type and bad configs are refused with the reason', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
   try {
     await waitReady(page);
     await page.evaluate(() => window.tp.store.set('tokenizer', null));
     await openPanel(page, 'model');
-    // GPT-2 small: L=12, NH=12, C=768, T=1024, FFN 3072, learned positions, tied LM head: 124,439,808 parameters
+    // The core counts (ModelConfig::param_count, through the worker). GPT-2 small: L=12, NH=12, C=768, T=1024, FFN 3072, learned positions, tied LM head: 124,439,808 parameters
     // with V=50257. Here the vocabulary is 256 bytes, so subtract (50257 - 256) * 768.
     for (const [id, v] of [['#m-layers', 12], ['#m-heads', 12], ['#m-dmodel', 768], ['#m-context', 1024], ['#m-ffn', 3072]]) await set(page, id, v);
     await page.selectOption('#m-pos', 'learned');
-    assert.equal(Number(await page.getAttribute('#param-count', 'data-value')), 124_439_808 - (50257 - 256) * 768);
+    const learned = 124_439_808 - (50257 - 256) * 768;
+    assert.equal(await paramCount(page, learned), learned);
     // Sinusoidal positions have no parameters: T*C fewer.
     await page.selectOption('#m-pos', 'sinusoidal');
-    assert.equal(Number(await page.getAttribute('#param-count', 'data-value')), 124_439_808 - (50257 - 256) * 768 - 1024 * 768);
+    const sinusoidal = learned - 1024 * 768;
+    assert.equal(await paramCount(page, sinusoidal), sinusoidal);
     // Typing changes it at once: one layer less is 12C^2 + 13C fewer (with F = 4C).
     await set(page, '#m-layers', 11);
-    assert.equal(Number(await page.getAttribute('#param-count', 'data-value')), 124_439_808 - (50257 - 256) * 768 - 1024 * 768 - (12 * 768 * 768 + 13 * 768));
+    const elevenLayers = sinusoidal - (12 * 768 * 768 + 13 * 768);
+    assert.equal(await paramCount(page, elevenLayers), elevenLayers);
     assert.equal(await page.textContent('#model-status'), '');
 
     const refusals = [

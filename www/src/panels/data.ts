@@ -5,7 +5,6 @@ import { type Ctx, type Panel, intro, numberField, selectField } from '../ctx';
 import { errorMessage, formatBytes, formatCount } from '../format';
 import type { CorpusState } from '../state';
 import { VAL_FRACTION } from '../protocol';
-import { displayText } from '../tokens';
 
 /** Larger texts would make tokenizer training and the tab's memory suffer; the message says so. */
 export const MAX_TEXT_BYTES = 20 * 2 ** 20;
@@ -39,11 +38,14 @@ export function decodeTextFile(name: string, bytes: Uint8Array): string {
   }
 }
 
-function summaryView(corpus: CorpusState): HTMLElement {
+function summaryView(corpus: CorpusState, ctx: Ctx): HTMLElement {
   const text = corpus.text;
   const bytes = new TextEncoder().encode(text).length;
   const chars = [...text];
   const distinct = new Set(chars).size;
+  // The characters as tokens show them (␣ for a space, \n for a newline), in the core's words.
+  const charset = h('span', { class: 'charset' });
+  void ctx.core.call('displayTexts', [...new Set(chars)].slice(0, 120).sort()).then((shown) => (charset.textContent = shown.join(' ')), () => undefined);
   const lines = text.length === 0 ? 0 : text.split('\n').length;
   // The worker cuts the validation part at the line start nearest to this share (the core's split).
   const val = Math.round(text.length * VAL_FRACTION);
@@ -77,7 +79,7 @@ function summaryView(corpus: CorpusState): HTMLElement {
       'p',
       { class: 'explain' },
       'Characters seen: ',
-      h('span', { class: 'charset' }, [...new Set(chars)].slice(0, 120).sort().map(displayText).join(' ')),
+      charset,
     ),
   );
 }
@@ -136,7 +138,7 @@ export const dataPanel: Panel = {
       say(note);
     };
     ctx.store.on('corpus', (corpus) => {
-      if (corpus) replace(summary, summaryView(corpus));
+      if (corpus) replace(summary, summaryView(corpus, ctx));
     });
 
     useText.addEventListener('click', () => {

@@ -3,7 +3,8 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, intro, numberField, selectField } from '../ctx';
 import { formatBytes, formatCount } from '../format';
-import { checkConfig, LIMITS, modelSize } from '../model-size';
+import { checkConfig, largestBuffer, LIMITS } from '../model-size';
+import { packageConfig } from './training';
 import type { ModelConfig } from '../state';
 
 declare global {
@@ -69,15 +70,18 @@ export const modelPanel: Panel = {
       dropout: Number(dropout.input.value),
     });
 
-    const update = () => {
+    /** Counts from the worker arrive out of order when typing is fast: only the latest is shown. */
+    let latest = 0;
+    const update = async () => {
       const config = read();
       const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
-      const report = modelSize(config, vocab, DEFAULT_BATCH);
+      const largest = largestBuffer(config, vocab, DEFAULT_BATCH);
       const maxBinding = ctx.store.backend === 'webgpu' ? ctx.store.maxBinding() : null;
-      const error = checkConfig(config, maxBinding, report.largestBuffer);
-      window.tpModelCheck = { params: report.params, error };
+      const error = checkConfig(config, maxBinding, largest);
+      const request = ++latest;
       for (const input of inputs) input.removeAttribute('aria-invalid');
       if (error) {
+        window.tpModelCheck = { params: 0, error };
         status.textContent = `Cannot build this model: ${error}`;
         status.dataset.kind = 'error';
         replace(size);
@@ -86,24 +90,35 @@ export const modelPanel: Panel = {
       status.textContent = '';
       delete status.dataset.kind;
       ctx.store.set('model', config);
+      let report;
+      try {
+        report = await ctx.core.call('modelSize', { ...packageConfig(config), vocabSize: vocab }, DEFAULT_BATCH);
+      } catch (failure) {
+        if (request !== latest) return;
+        status.textContent = `Cannot build this model: ${failure instanceof Error ? failure.message : String(failure)}`;
+        status.dataset.kind = 'error';
+        replace(size);
+        return;
+      }
+      if (request !== latest) return;
+      window.tpModelCheck = { params: report.params, error: null };
       replace(
         size,
         h(
           'table',
           { class: 'facts' },
           h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', {}, h('strong', { id: 'param-count', 'data-value': report.params }, formatCount(report.params)))),
-          ...report.parts.map(([name, n]) => h('tr', { class: 'sub' }, h('th', { scope: 'row' }, name), h('td', {}, formatCount(n)))),
-          h('tr', {}, h('th', { scope: 'row' }, 'Weights, gradients, AdamW state'), h('td', { id: 'memory-params' }, formatBytes(report.trainingBytes))),
+          h('tr', {}, h('th', { scope: 'row' }, 'Weights, gradients, AdamW state'), h('td', { id: 'memory-params' }, formatBytes(report.weightBytes))),
           h('tr', {}, h('th', { scope: 'row' }, `Activations and scratch (batch ${DEFAULT_BATCH}, full context)`), h('td', {}, `≈ ${formatBytes(report.activationBytes)}`)),
-          h('tr', {}, h('th', { scope: 'row' }, 'Largest buffer'), h('td', {}, `${report.largestBuffer[0]}: ${formatBytes(report.largestBuffer[1])}`)),
+          h('tr', {}, h('th', { scope: 'row' }, 'Largest buffer'), h('td', {}, `${largest[0]}: ${formatBytes(largest[1])}`)),
         ),
-        h('p', { class: 'explain' }, `Vocabulary ${vocab}${ctx.store.tokenizer ? ' (from the tokenizer)' : ' (bytes; train a tokenizer to set it)'}. Counted by the page from the formulas above.`),
+        h('p', { class: 'explain' }, `Vocabulary ${vocab}${ctx.store.tokenizer ? ' (from the tokenizer)' : ' (bytes; train a tokenizer to set it)'}. Counted by the core (ModelConfig::param_count and training_bytes).`),
       );
     };
-    section.querySelector('form')!.addEventListener('input', update);
+    section.querySelector('form')!.addEventListener('input', () => void update());
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
-    ctx.store.on('tokenizer', update);
-    ctx.store.on('backend', update);
-    update();
+    ctx.store.on('tokenizer', () => void update());
+    ctx.store.on('backend', () => void update());
+    void update();
   },
 };

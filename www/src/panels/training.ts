@@ -8,7 +8,7 @@ import { errorMessage, formatCount } from '../format';
 import type { ModelConfig, Phase } from '../state';
 import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TrainProgress } from '../protocol';
 import type { ModelConfig as PackageModelConfig } from '../../../js/src/index';
-import { checkConfig, modelSize } from '../model-size';
+import { checkConfig, largestBuffer } from '../model-size';
 import * as db from '../db';
 
 export interface TrainSettings {
@@ -272,7 +272,7 @@ export const trainingPanel: Panel = {
       const vocab = tokenizer?.summary.vocabSize ?? 0;
       // On WebGPU the batch's largest buffer must fit the device's binding limit (the core checks it too).
       const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.maxBinding() : null;
-      const modelError = checkConfig(model, maxBinding, modelSize(model, vocab, settings.batch).largestBuffer);
+      const modelError = checkConfig(model, maxBinding, largestBuffer(model, vocab, settings.batch));
       const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
         (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
       if (problem) {
