@@ -15,6 +15,7 @@ macro_rules! shader {
 
 pub mod corpus;
 pub mod error;
+pub mod exec;
 pub mod gpu;
 pub mod gpu_model;
 pub mod model;

@@ -154,7 +154,7 @@ fn forward_logits_and_attention_match_the_cpu() {
     let v = 37;
     crate::ops::testing::assert_close(
         &logits,
-        &cpu.acts().logits[6 * v..7 * v],
+        &cpu.act(cpu.acts().logits)[6 * v..7 * v],
         1e-5,
         1e-4,
         "last logits",
@@ -163,7 +163,7 @@ fn forward_logits_and_attention_match_the_cpu() {
     for (l, map) in maps.iter().enumerate() {
         crate::ops::testing::assert_close(
             map,
-            &cpu.acts().layers[l].att,
+            cpu.act(cpu.acts().layers[l].att.expect("maps")),
             1e-6,
             1e-4,
             "attention map",
@@ -406,7 +406,7 @@ fn a_head_beyond_the_fused_limit_falls_back_to_the_readable_path() {
     let maps = pollster::block_on(gpu_model.attention_maps(gpu)).expect("maps");
     crate::ops::testing::assert_close(
         &maps[1],
-        &cpu.acts().layers[1].att,
+        cpu.act(cpu.acts().layers[1].att.expect("maps")),
         1e-6,
         1e-4,
         "attention map",

@@ -113,7 +113,8 @@ impl Gpt<f32> {
             .acts()
             .layers
             .iter()
-            .flat_map(|la| la.att.iter().copied())
+            .flat_map(|la| self.act(la.att.expect("the CPU keeps the attention maps")))
+            .copied()
             .collect();
         Ok(AttentionCapture {
             n_layer: self.config.n_layer,
@@ -141,12 +142,9 @@ impl Gpt<f32> {
         let t = self.run_single(tokens)?;
         let hs = c / nh;
         let scale = 1.0 / (hs as f32).sqrt();
-        let la = &self.acts().layers[layer];
-        let qkv = if self.config.positional == Positional::Rope {
-            &la.qkv_rope
-        } else {
-            &la.qkv
-        };
+        let acts = self.acts();
+        let la = &acts.layers[layer];
+        let qkv = self.act(acts.attention_qkv(layer));
         let slice = |p: usize, part: usize| &qkv[p * 3 * c + part * c + head * hs..][..hs];
         let q = slice(query, 0).to_vec();
         let keys: Vec<f32> = (0..t).flat_map(|p| slice(p, 1).to_vec()).collect();
@@ -158,8 +156,9 @@ impl Gpt<f32> {
         let visible_n = self.config.attention_mask.visible(query, t);
         let visible = (0..t).map(|p| p < visible_n).collect();
         let row = (head * t + query) * t;
-        let weights = la.att[row..row + t].to_vec();
-        let output = la.atty[query * c + head * hs..][..hs].to_vec();
+        let att = self.act(la.att.expect("the CPU keeps the attention maps"));
+        let weights = att[row..row + t].to_vec();
+        let output = self.act(la.atty)[query * c + head * hs..][..hs].to_vec();
         Ok(HeadDetail {
             layer,
             head,
@@ -189,23 +188,24 @@ impl Gpt<f32> {
         for (l, la) in acts.layers.iter().enumerate() {
             layernorm.push(LayerNormCapture {
                 name: format!("h.{l}.ln_1"),
-                mean: la.ln1_mean.clone(),
-                rstd: la.ln1_rstd.clone(),
+                mean: self.act(la.ln1_mean).to_vec(),
+                rstd: self.act(la.ln1_rstd).to_vec(),
             });
             layernorm.push(LayerNormCapture {
                 name: format!("h.{l}.ln_2"),
-                mean: la.ln2_mean.clone(),
-                rstd: la.ln2_rstd.clone(),
+                mean: self.act(la.ln2_mean).to_vec(),
+                rstd: self.act(la.ln2_rstd).to_vec(),
             });
-            ffn.push(ffn_stats(l, &la.fch_act, t, f));
+            ffn.push(ffn_stats(l, self.act(la.fch_act), t, f));
         }
         layernorm.push(LayerNormCapture {
             name: "ln_f".into(),
-            mean: acts.lnf_mean.clone(),
-            rstd: acts.lnf_rstd.clone(),
+            mean: self.act(acts.lnf_mean).to_vec(),
+            rstd: self.act(acts.lnf_rstd).to_vec(),
         });
+        let logits = self.act(acts.logits);
         let top_k = (0..t)
-            .map(|p| top_tokens(p, &acts.logits[p * v..(p + 1) * v], k))
+            .map(|p| top_tokens(p, &logits[p * v..(p + 1) * v], k))
             .collect();
         Ok(Inspection {
             tokens: tokens.to_vec(),

@@ -9,15 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{Activation, Positional};
 use super::gpt::Gpt;
-use crate::ops::attention_mask::AttentionMask;
-use crate::ops::gelu_forward::gelu_forward_fast_cpu;
-use crate::ops::layernorm_forward::layernorm_forward_cpu;
-use crate::ops::matmul_forward::matmul_forward_fast_cpu;
-use crate::ops::relu_forward::relu_forward_cpu;
-use crate::ops::rope_forward::rope_forward_cpu;
 use crate::rng::Rng;
+use super::transformer::{DecodeActs, Transformer};
+use crate::exec::cpu::{CpuExecutor, CpuStore};
+use crate::ops::attention_mask::AttentionMask;
 use crate::{Result, invalid_input};
 
 /// How to pick each next token.
@@ -61,6 +57,18 @@ impl SampleOptions {
             invalid_input!("top_p {} must be in (0, 1]", self.top_p);
         }
         Ok(())
+    }
+}
+
+/// A CPU executor over `model`'s weights and a store of decode buffers (no gradients, no dropout).
+fn executor<'a>(model: &'a Gpt<f32>, store: &'a mut CpuStore<f32>) -> CpuExecutor<'a, f32> {
+    CpuExecutor {
+        layout: &model.layout,
+        params: &model.params,
+        grads: &mut [],
+        store,
+        dropout_seed: 0,
+        fused: false,
     }
 }
 
@@ -114,19 +122,16 @@ pub fn sample(logits: &[f32], options: &SampleOptions, rng: &mut Rng) -> u32 {
     probs.last().map_or(0, |p| p.0 as u32)
 }
 
-/// Keys and values of every layer for the positions generated so far.
-struct KvCache {
-    k: Vec<Vec<f32>>, // L x (block_size, C)
-    v: Vec<Vec<f32>>, // L x (block_size, C)
-    len: usize,
-}
-
 /// A generation in progress: feed it a prompt, then ask for one token at a time.
 pub struct Generator<'m> {
-    model: &'m mut Gpt<f32>,
+    model: &'m Gpt<f32>,
     options: SampleOptions,
     rng: Rng,
-    cache: KvCache,
+    /// The KV caches and one position's activations, in their own store.
+    store: CpuStore<f32>,
+    decode: DecodeActs,
+    /// Positions in the caches.
+    cache_len: usize,
     /// Every token so far (prompt and generated).
     tokens: Vec<u32>,
     /// Logits (V) for the next position.
@@ -136,7 +141,7 @@ pub struct Generator<'m> {
 }
 
 impl<'m> Generator<'m> {
-    pub fn new(model: &'m mut Gpt<f32>, prompt: &[u32], options: SampleOptions) -> Result<Self> {
+    pub fn new(model: &'m Gpt<f32>, prompt: &[u32], options: SampleOptions) -> Result<Self> {
         options.validate()?;
         if model.config.attention_mask != AttentionMask::Causal {
             invalid_input!("generation needs a causal model; this one attends both ways");
@@ -148,217 +153,55 @@ impl<'m> Generator<'m> {
         if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= v) {
             invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
         }
-        let (l, t, c) = (
-            model.config.n_layer,
-            model.config.block_size,
-            model.config.n_embd,
-        );
-        let cache = KvCache {
-            k: vec![vec![0.0; t * c]; l],
-            v: vec![vec![0.0; t * c]; l],
-            len: 0,
-        };
+        let mut store = CpuStore::default();
+        let decode = DecodeActs::new(&mut executor(model, &mut store), &model.config);
         let rng = Rng::new(options.seed);
         let mut generator = Self {
             model,
             options,
             rng,
-            cache,
+            store,
+            decode,
+            cache_len: 0,
             tokens: prompt.to_vec(),
             logits: Vec::new(),
             generated: 0,
             done: false,
         };
-        generator.prefill()?;
+        generator.prefill();
         Ok(generator)
     }
 
-    /// Runs the last min(len, block_size) tokens through the batched forward pass and fills the cache.
-    fn prefill(&mut self) -> Result<()> {
-        let cfg = self.model.config.clone();
-        let (c, v) = (cfg.n_embd, cfg.vocab_size);
-        let window = if self.tokens.len() > cfg.block_size {
-            cfg.block_size / 2
+    /// Refills the caches from the last min(len, block_size) tokens (half a block once they overflow it), one
+    /// position at a time.
+    fn prefill(&mut self) {
+        let block = self.model.config.block_size;
+        let window = if self.tokens.len() > block {
+            block / 2
         } else {
             self.tokens.len()
-        };
-        let window = window.max(1);
-        let context = self.tokens[self.tokens.len() - window..].to_vec();
-        let t = context.len();
-        self.model.forward(&context, None, 1, t, None)?;
-        let rope = cfg.positional == Positional::Rope;
-        let acts = self.model.acts();
-        for (l, la) in acts.layers.iter().enumerate() {
-            let qkv = if rope { &la.qkv_rope } else { &la.qkv };
-            for p in 0..t {
-                self.cache.k[l][p * c..(p + 1) * c]
-                    .copy_from_slice(&qkv[p * 3 * c + c..p * 3 * c + 2 * c]);
-                self.cache.v[l][p * c..(p + 1) * c]
-                    .copy_from_slice(&qkv[p * 3 * c + 2 * c..p * 3 * c + 3 * c]);
-            }
         }
-        self.cache.len = t;
-        self.logits = acts.logits[(t - 1) * v..t * v].to_vec();
-        Ok(())
+        .max(1);
+        self.cache_len = 0;
+        for i in self.tokens.len() - window..self.tokens.len() {
+            self.step_one(self.tokens[i]);
+        }
     }
 
-    /// One position through the model: token `token` at cache position `pos`; sets `self.logits`.
+    /// One position through the model: `token` at cache position `cache_len`; sets `self.logits`.
     fn step_one(&mut self, token: u32) {
-        let model = &*self.model;
-        let cfg = &model.config;
-        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
-        let hs = c / nh;
-        let pos = self.cache.len;
-        let (lay, params) = (&model.layout, &model.params[..]);
-        let mut x = lay.get(params, lay.wte)[token as usize * c..(token as usize + 1) * c].to_vec();
-        match cfg.positional {
-            Positional::Learned => {
-                let wpe = lay.get(params, lay.wpe.expect("learned positions have wpe"));
-                for (xi, &p) in x.iter_mut().zip(&wpe[pos * c..(pos + 1) * c]) {
-                    *xi += p;
-                }
-            }
-            Positional::Sinusoidal => {
-                let mut row = vec![0.0f32; c];
-                crate::ops::encoder_forward::sinusoidal_table(&mut row, pos, 1, c);
-                for (xi, p) in x.iter_mut().zip(row) {
-                    *xi += p;
-                }
-            }
-            Positional::Rope => {}
-        }
-        let (mut mean, mut rstd) = ([0.0f32], [0.0f32]);
-        let mut ln = vec![0.0f32; c];
-        let mut qkv = vec![0.0f32; 3 * c];
-        let mut qkv_rot = vec![0.0f32; 3 * c];
-        let mut atty = vec![0.0f32; c];
-        let mut proj = vec![0.0f32; c];
-        let mut h = vec![0.0f32; f];
-        let mut h_act = vec![0.0f32; f];
-        let mut scores = vec![0.0f32; pos + 1];
-        let scale = 1.0 / (hs as f32).sqrt();
-        for (l, ids) in lay.layers.iter().enumerate() {
-            layernorm_forward_cpu(
-                &mut ln,
-                &mut mean,
-                &mut rstd,
-                &x,
-                lay.get(params, ids.ln1_w),
-                lay.opt(params, ids.ln1_b),
-                1,
-                1,
-                c,
-            );
-            matmul_forward_fast_cpu(
-                &mut qkv,
-                &ln,
-                lay.get(params, ids.qkv_w),
-                lay.opt(params, ids.qkv_b),
-                1,
-                c,
-                3 * c,
-            );
-            let qkv_now: &[f32] = if cfg.positional == Positional::Rope {
-                rope_forward_cpu(&mut qkv_rot, &qkv, pos, 1, 1, c, nh);
-                &qkv_rot
-            } else {
-                &qkv
-            };
-            self.cache.k[l][pos * c..(pos + 1) * c].copy_from_slice(&qkv_now[c..2 * c]);
-            self.cache.v[l][pos * c..(pos + 1) * c].copy_from_slice(&qkv_now[2 * c..]);
-            for head in 0..nh {
-                let q = &qkv_now[head * hs..(head + 1) * hs];
-                let mut max = f32::NEG_INFINITY;
-                for (tk, s) in scores.iter_mut().enumerate() {
-                    let k = &self.cache.k[l][tk * c + head * hs..tk * c + (head + 1) * hs];
-                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                    max = max.max(*s);
-                }
-                let mut sum = 0.0;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let out = &mut atty[head * hs..(head + 1) * hs];
-                out.fill(0.0);
-                for (tk, &s) in scores.iter().enumerate() {
-                    let vv = &self.cache.v[l][tk * c + head * hs..tk * c + (head + 1) * hs];
-                    for (o, &vi) in out.iter_mut().zip(vv) {
-                        *o += s / sum * vi;
-                    }
-                }
-            }
-            matmul_forward_fast_cpu(
-                &mut proj,
-                &atty,
-                lay.get(params, ids.attproj_w),
-                lay.opt(params, ids.attproj_b),
-                1,
-                c,
-                c,
-            );
-            for (xi, p) in x.iter_mut().zip(&proj) {
-                *xi += p;
-            }
-            layernorm_forward_cpu(
-                &mut ln,
-                &mut mean,
-                &mut rstd,
-                &x,
-                lay.get(params, ids.ln2_w),
-                lay.opt(params, ids.ln2_b),
-                1,
-                1,
-                c,
-            );
-            matmul_forward_fast_cpu(
-                &mut h,
-                &ln,
-                lay.get(params, ids.fc_w),
-                lay.opt(params, ids.fc_b),
-                1,
-                c,
-                f,
-            );
-            match cfg.activation {
-                Activation::Gelu => gelu_forward_fast_cpu(&mut h_act, &h, f),
-                Activation::Relu => relu_forward_cpu(&mut h_act, &h, f),
-            }
-            matmul_forward_fast_cpu(
-                &mut proj,
-                &h_act,
-                lay.get(params, ids.fcproj_w),
-                lay.opt(params, ids.fcproj_b),
-                1,
-                f,
-                c,
-            );
-            for (xi, p) in x.iter_mut().zip(&proj) {
-                *xi += p;
-            }
-        }
-        layernorm_forward_cpu(
-            &mut ln,
-            &mut mean,
-            &mut rstd,
-            &x,
-            lay.get(params, lay.lnf_w),
-            lay.opt(params, lay.lnf_b),
-            1,
-            1,
-            c,
-        );
-        self.logits.resize(v, 0.0);
-        matmul_forward_fast_cpu(
-            &mut self.logits,
-            &ln,
-            lay.get(params, lay.wte),
-            None,
-            1,
-            c,
-            v,
-        );
-        self.cache.len = pos + 1;
+        let pos = self.cache_len;
+        let d = &self.decode;
+        self.store.set_tokens(d.token, &[token]);
+        self.store.set_tokens(d.position, &[pos as u32]);
+        let model = Transformer {
+            config: &self.model.config,
+            layout: &self.model.layout,
+        };
+        model.decode_step(&mut executor(self.model, &mut self.store), d, pos);
+        self.logits.clear();
+        self.logits.extend_from_slice(self.store.get(d.logits));
+        self.cache_len = pos + 1;
     }
 
     /// The next token, or `None` when `max_tokens` or the end token was reached.
@@ -372,8 +215,8 @@ impl<'m> Generator<'m> {
         if Some(token) == self.options.end_token {
             self.done = true;
         } else if self.generated < self.options.max_tokens {
-            if self.cache.len >= self.model.config.block_size {
-                self.prefill()?;
+            if self.cache_len >= self.model.config.block_size {
+                self.prefill();
             } else {
                 self.step_one(token);
             }
@@ -419,7 +262,7 @@ impl Gpt<f32> {
             let context = &tokens[start..];
             let t = context.len();
             self.forward(context, None, 1, t, None)?;
-            let logits = self.acts().logits[(t - 1) * v..t * v].to_vec();
+            let logits = self.act(self.acts().logits)[(t - 1) * v..t * v].to_vec();
             let token = sample(&logits, options, &mut rng);
             tokens.push(token);
             out.push(token);
@@ -434,7 +277,7 @@ impl Gpt<f32> {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::model::config::ModelConfig;
+    use crate::model::config::{ModelConfig, Positional};
 
     fn model(positional: Positional) -> Gpt<f32> {
         let config = ModelConfig {
@@ -477,7 +320,7 @@ mod tests {
             let cached_logits = g.logits().to_vec();
             let token = *g.tokens.last().unwrap();
             m.forward(&[4, 5, token], None, 1, 3, None).unwrap();
-            let full = &m.acts().logits[2 * 37..3 * 37];
+            let full = &m.act(m.acts().logits)[2 * 37..3 * 37];
             for (a, b) in cached_logits.iter().zip(full) {
                 assert!((a - b).abs() < 1e-4, "{positional:?}: {a} vs {b}");
             }

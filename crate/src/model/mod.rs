@@ -8,6 +8,7 @@ pub mod generate;
 pub mod gpt;
 pub mod params;
 pub mod train;
+pub mod transformer;
 pub mod weights;
 
 pub use config::{Activation, ModelConfig, Positional};

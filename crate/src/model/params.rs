@@ -2,6 +2,7 @@
 //! (PyTorch `nn.Linear` weights are (out, in)). The same layout serves the gradients and AdamW's moments.
 
 use super::config::{ModelConfig, Positional};
+use crate::exec::{Store, Tensor};
 
 /// One named tensor inside the flat buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,5 +139,24 @@ impl ParamLayout {
 
     pub fn find(&self, name: &str) -> Option<&ParamSpec> {
         self.specs.iter().find(|s| s.name == name)
+    }
+}
+
+impl ParamLayout {
+    /// The handle of parameter tensor `id`, for the executors.
+    pub fn param(&self, id: usize) -> Tensor {
+        Tensor {
+            store: Store::Param(id),
+            offset: 0,
+            len: self.specs[id].len,
+        }
+    }
+
+    /// The handle of the gradient of parameter tensor `id`.
+    pub fn grad(&self, id: usize) -> Tensor {
+        Tensor {
+            store: Store::Grad(id),
+            ..self.param(id)
+        }
     }
 }

@@ -244,7 +244,7 @@ mod tests {
     fn logits(model: &mut Gpt<f32>) -> Vec<f32> {
         let inputs: Vec<u32> = (0..14).map(|i| (i * 5 % 37) as u32).collect();
         model.forward(&inputs, None, 2, 7, None).unwrap();
-        model.acts().logits.clone()
+        model.act(model.acts().logits).to_vec()
     }
 
     /// A file with the tensors of `model` edited by `edit` (name, shape, dtype, bytes) and metadata `meta`.

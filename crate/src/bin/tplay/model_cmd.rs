@@ -426,7 +426,11 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
     let v = model.config.vocab_size;
     let bytes = |x: &[f32]| x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = vec![
-        ("logits".into(), vec![b, t, v], bytes(&model.acts().logits)),
+        (
+            "logits".into(),
+            vec![b, t, v],
+            bytes(model.act(model.acts().logits)),
+        ),
         ("loss".into(), vec![], bytes(&[loss])),
     ];
     for spec in &model.layout.specs {
