@@ -579,7 +579,7 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
     }
 
-    fn dropout_mask(&mut self, mask: Tensor, _scratch: Tensor, site: DropoutSite, n: usize) {
+    fn dropout_mask(&mut self, mask: Tensor, _scratch: [Tensor; 2], site: DropoutSite, n: usize) {
         let seed = self.seed(site);
         self.with_outputs([Some(mask)], |[mask], _| {
             dropout_mask_cpu(req(mask), site.p, seed, n)

@@ -267,9 +267,9 @@ pub trait Executor {
         site: DropoutSite,
         n: usize,
     );
-    /// mask (N) drawn for `site` alone (the readable attention applies it itself). `scratch` (N) may be
-    /// overwritten (the GPU draws masks with the dropout kernel, whose output goes there).
-    fn dropout_mask(&mut self, mask: Tensor, scratch: Tensor, site: DropoutSite, n: usize);
+    /// mask (N) drawn for `site` alone (the readable attention applies it itself). The two `scratch` buffers
+    /// (N each) may be overwritten: the GPU draws masks with the dropout kernel, reading one and writing the other.
+    fn dropout_mask(&mut self, mask: Tensor, scratch: [Tensor; 2], site: DropoutSite, n: usize);
     /// dinp (N) = dout * mask.
     fn dropout_backward(&mut self, dinp: Tensor, dout: Tensor, mask: Tensor, n: usize);
     /// losses (B, T) and probs (B, T, V) from logits (B, T, V) and targets (B, T).

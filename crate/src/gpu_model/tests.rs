@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::gpu::testing::gpu_or_skip;
-use crate::model::{TrainOptions, Trainer};
+use crate::model::{Activation, Positional, TrainOptions, Trainer};
 use crate::ops::attention_mask::AttentionMask;
 use crate::ops::testing::TestRng;
 

@@ -471,7 +471,7 @@ impl Transformer<'_> {
                 (None, Some(preatt), Some(att)) => {
                     let att_mask = masks.and_then(|m| m.att);
                     if let Some(att_mask) = att_mask {
-                        ex.dropout_mask(att_mask, preatt, site(l + 1, 0), b * nh * t * t);
+                        ex.dropout_mask(att_mask, [att, preatt], site(l + 1, 0), b * nh * t * t);
                     }
                     ex.attention_forward(
                         la.atty,

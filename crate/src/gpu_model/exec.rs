@@ -1,0 +1,690 @@
+//! The GPU executor: each op call of the model's description becomes a dispatch recorded into a [`Plan`]
+//! (bind groups and uniforms made once), which the model replays every step. Dropout sites are remembered
+//! with their dispatch, so that a plan built once draws new masks every step ([`RecordedSite::reseed`]).
+
+use crate::exec::{DropoutSite, Executor, Store, Tensor, site_seed};
+use crate::gpu::{GpuContext, Plan, View};
+use crate::ops::attention_backward::attention_backward_gpu;
+use crate::ops::attention_backward_fused::attention_backward_fused_gpu;
+use crate::ops::attention_decode::attention_decode_gpu;
+use crate::ops::attention_forward::attention_forward_gpu;
+use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
+use crate::ops::attention_forward_fused::{
+    FusedAttentionParams, attention_forward_fused_gpu, attention_fused_reseed,
+};
+use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
+use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
+use crate::ops::dropout_backward::dropout_backward_gpu;
+use crate::ops::dropout_forward::{dropout_forward_gpu, dropout_forward_reseed};
+use crate::ops::encoder_backward::encoder_backward_gpu;
+use crate::ops::encoder_forward::{encoder_forward_gpu, sinusoidal_table};
+use crate::ops::gelu_backward::gelu_backward_gpu;
+use crate::ops::gelu_forward::gelu_forward_gpu;
+use crate::ops::layernorm_backward::layernorm_backward_gpu;
+use crate::ops::layernorm_forward::layernorm_forward_gpu;
+use crate::ops::matmul_backward::matmul_backward_gpu;
+use crate::ops::matmul_forward::matmul_forward_fast_gpu;
+use crate::ops::relu_backward::relu_backward_gpu;
+use crate::ops::relu_forward::relu_forward_gpu;
+use crate::ops::residual_forward::residual_forward_gpu;
+use crate::ops::rope_backward::rope_backward_gpu;
+use crate::ops::rope_forward::rope_forward_gpu;
+
+/// The GPU buffers behind tensor handles: the flat parameter and gradient buffers (each tensor at its padded
+/// offset) and the activation and token buffers made through [`Executor::alloc`] (a freed one leaves `None`).
+pub struct GpuStore {
+    pub params: wgpu::Buffer,
+    pub grads: wgpu::Buffer,
+    /// Offset of each parameter tensor (by spec index) in `params` and `grads`.
+    pub offsets: Vec<usize>,
+    pub acts: Vec<Option<wgpu::Buffer>>,
+    pub tokens: Vec<Option<wgpu::Buffer>>,
+}
+
+impl GpuStore {
+    /// The buffer and range of tensor `t`.
+    pub fn view(&self, t: Tensor) -> View<'_> {
+        let freed = "a tensor of a freed buffer";
+        match t.store {
+            Store::Param(id) => View::range(&self.params, self.offsets[id] + t.offset, t.len),
+            Store::Grad(id) => View::range(&self.grads, self.offsets[id] + t.offset, t.len),
+            Store::Act(i) => View::range(self.acts[i].as_ref().expect(freed), t.offset, t.len),
+            Store::Tokens(i) => View::range(self.tokens[i].as_ref().expect(freed), t.offset, t.len),
+        }
+    }
+
+    /// The whole buffer of an activation or token tensor.
+    pub fn buffer(&self, t: Tensor) -> &wgpu::Buffer {
+        self.view(t).buffer
+    }
+
+    /// Drops the buffers of `tensors` (activations or tokens).
+    pub fn free(&mut self, tensors: impl IntoIterator<Item = Tensor>) {
+        for t in tensors {
+            match t.store {
+                Store::Act(i) => self.acts[i] = None,
+                Store::Tokens(i) => self.tokens[i] = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Bytes of the activation and token buffers alive.
+    pub fn bytes(&self) -> u64 {
+        self.acts
+            .iter()
+            .chain(&self.tokens)
+            .flatten()
+            .map(wgpu::Buffer::size)
+            .sum()
+    }
+}
+
+/// A dropout dispatch of a plan, reseeded every step.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordedSite {
+    index: usize,
+    site: DropoutSite,
+    n: usize,
+    /// A fused attention dispatch (forward or backward) that draws the attention dropout inline: its params.
+    fused: Option<FusedAttentionParams>,
+}
+
+impl RecordedSite {
+    /// Gives the dispatch the mask of this site for the pass seeded with `seed` (as the CPU executor draws it).
+    pub fn reseed(&self, gpu: &GpuContext, plan: &Plan, seed: u64) {
+        let seed = site_seed(seed, self.site.layer, self.site.site);
+        match self.fused {
+            Some(params) => attention_fused_reseed(gpu, plan, self.index, params, seed),
+            None => dropout_forward_reseed(gpu, plan, self.index, self.site.p, seed, self.n),
+        }
+    }
+}
+
+/// Records op calls into a plan over a [`GpuStore`].
+pub struct GpuExecutor<'a> {
+    gpu: &'a GpuContext,
+    store: &'a mut GpuStore,
+    fused: bool,
+    plan: Plan,
+    sites: Vec<RecordedSite>,
+}
+
+impl<'a> GpuExecutor<'a> {
+    /// `fused`: run attention with the fused kernels (online softmax, no (T, T) maps).
+    pub fn new(gpu: &'a GpuContext, store: &'a mut GpuStore, fused: bool) -> Self {
+        Self {
+            gpu,
+            store,
+            fused,
+            plan: Plan::new(),
+            sites: Vec::new(),
+        }
+    }
+
+    /// The recorded plan and its dropout dispatches.
+    pub fn finish(self) -> (Plan, Vec<RecordedSite>) {
+        (self.plan, self.sites)
+    }
+
+    fn record_site(
+        &mut self,
+        index: usize,
+        site: DropoutSite,
+        n: usize,
+        fused: Option<FusedAttentionParams>,
+    ) {
+        self.sites.push(RecordedSite {
+            index,
+            site,
+            n,
+            fused,
+        });
+    }
+}
+
+/// The seed is written per step (`RecordedSite::reseed`); 0 until then.
+fn attention_dropout(site: Option<DropoutSite>) -> Option<AttentionDropout> {
+    site.map(|site| AttentionDropout { p: site.p, seed: 0 })
+}
+
+#[allow(clippy::too_many_arguments)]
+impl Executor for GpuExecutor<'_> {
+    fn alloc(&mut self, label: &'static str, len: usize) -> Tensor {
+        self.store.acts.push(Some(self.gpu.zeros(label, len)));
+        Tensor {
+            store: Store::Act(self.store.acts.len() - 1),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn alloc_tokens(&mut self, label: &'static str, len: usize) -> Tensor {
+        self.store
+            .tokens
+            .push(Some(self.gpu.upload_u32(label, &vec![0; len])));
+        Tensor {
+            store: Store::Tokens(self.store.tokens.len() - 1),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn fused_attention(&self) -> bool {
+        self.fused
+    }
+
+    fn sinusoidal_table(&mut self, out: Tensor, pos0: usize, t: usize, c: usize) {
+        // A constant: computed here once and written, not recorded.
+        let mut table = vec![0.0f32; t * c];
+        sinusoidal_table(&mut table, pos0, t, c);
+        let view = self.store.view(out);
+        self.gpu
+            .queue
+            .write_buffer(view.buffer, view.offset * 4, bytemuck::cast_slice(&table));
+    }
+
+    fn encoder_forward(
+        &mut self,
+        out: Tensor,
+        inp: Tensor,
+        wte: Tensor,
+        pos: Option<Tensor>,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let s = &*self.store;
+        encoder_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(inp),
+            s.view(wte),
+            pos.map(|x| s.view(x)),
+            b,
+            t,
+            c,
+        );
+    }
+
+    fn encoder_backward(
+        &mut self,
+        dwte: Tensor,
+        dpos: Option<Tensor>,
+        dout: Tensor,
+        inp: Tensor,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let s = &*self.store;
+        encoder_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dwte),
+            dpos.map(|x| s.view(x)),
+            s.view(dout),
+            s.view(inp),
+            b,
+            t,
+            c,
+        );
+    }
+
+    fn layernorm_forward(
+        &mut self,
+        out: Tensor,
+        mean: Tensor,
+        rstd: Tensor,
+        inp: Tensor,
+        w: Tensor,
+        bias: Option<Tensor>,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let s = &*self.store;
+        layernorm_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(mean),
+            s.view(rstd),
+            s.view(inp),
+            s.view(w),
+            bias.map(|x| s.view(x)),
+            b,
+            t,
+            c,
+        );
+    }
+
+    fn layernorm_backward(
+        &mut self,
+        dinp: Tensor,
+        dw: Tensor,
+        dbias: Option<Tensor>,
+        dout: Tensor,
+        inp: Tensor,
+        w: Tensor,
+        mean: Tensor,
+        rstd: Tensor,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let s = &*self.store;
+        layernorm_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(dw),
+            dbias.map(|x| s.view(x)),
+            s.view(dout),
+            s.view(inp),
+            s.view(w),
+            s.view(mean),
+            s.view(rstd),
+            b,
+            t,
+            c,
+        );
+    }
+
+    fn matmul_forward(
+        &mut self,
+        out: Tensor,
+        inp: Tensor,
+        w: Tensor,
+        bias: Option<Tensor>,
+        bt: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        // The dispatcher picks the direct, subgroup or tiled kernel for the shape and the adapter.
+        let s = &*self.store;
+        matmul_forward_fast_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(inp),
+            s.view(w),
+            bias.map(|x| s.view(x)),
+            bt,
+            c,
+            oc,
+        );
+    }
+
+    fn matmul_backward(
+        &mut self,
+        dinp: Tensor,
+        dw: Tensor,
+        dbias: Option<Tensor>,
+        dout: Tensor,
+        inp: Tensor,
+        w: Tensor,
+        bt: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        let s = &*self.store;
+        matmul_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(dw),
+            dbias.map(|x| s.view(x)),
+            s.view(dout),
+            s.view(inp),
+            s.view(w),
+            bt,
+            c,
+            oc,
+        );
+    }
+
+    fn rope_forward(
+        &mut self,
+        out: Tensor,
+        inp: Tensor,
+        pos0: usize,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        rope_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(inp),
+            pos0,
+            b,
+            t,
+            c,
+            nh,
+        );
+    }
+
+    fn rope_backward(
+        &mut self,
+        dinp: Tensor,
+        dout: Tensor,
+        pos0: usize,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        rope_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(dout),
+            pos0,
+            b,
+            t,
+            c,
+            nh,
+        );
+    }
+
+    fn attention_forward(
+        &mut self,
+        out: Tensor,
+        preatt: Tensor,
+        att: Tensor,
+        qkv: Tensor,
+        att_mask: Option<Tensor>,
+        mask: AttentionMask,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        attention_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(preatt),
+            s.view(att),
+            s.view(qkv),
+            att_mask.map(|x| s.view(x)),
+            mask,
+            b,
+            t,
+            c,
+            nh,
+        );
+    }
+
+    fn attention_backward(
+        &mut self,
+        dqkv: Tensor,
+        dpreatt: Tensor,
+        datt: Tensor,
+        dout: Tensor,
+        qkv: Tensor,
+        att: Tensor,
+        att_mask: Option<Tensor>,
+        mask: AttentionMask,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        attention_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dqkv),
+            s.view(dpreatt),
+            s.view(datt),
+            s.view(dout),
+            s.view(qkv),
+            s.view(att),
+            att_mask.map(|x| s.view(x)),
+            mask,
+            b,
+            t,
+            c,
+            nh,
+        );
+    }
+
+    fn attention_forward_fused(
+        &mut self,
+        out: Tensor,
+        lse: Tensor,
+        qkv: Tensor,
+        dropout: Option<DropoutSite>,
+        mask: AttentionMask,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        let (index, params) = attention_forward_fused_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(lse),
+            s.view(qkv),
+            attention_dropout(dropout),
+            mask,
+            b,
+            t,
+            c,
+            nh,
+        );
+        if let Some(site) = dropout {
+            self.record_site(index, site, b * nh * t * t, Some(params));
+        }
+    }
+
+    fn attention_backward_fused(
+        &mut self,
+        dqkv: Tensor,
+        delta: Tensor,
+        dout: Tensor,
+        qkv: Tensor,
+        out: Tensor,
+        lse: Tensor,
+        dropout: Option<DropoutSite>,
+        mask: AttentionMask,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        let (indices, params) = attention_backward_fused_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dqkv),
+            s.view(delta),
+            s.view(dout),
+            s.view(qkv),
+            s.view(out),
+            s.view(lse),
+            attention_dropout(dropout),
+            mask,
+            b,
+            t,
+            c,
+            nh,
+        );
+        if let Some(site) = dropout {
+            for index in indices {
+                self.record_site(index, site, b * nh * t * t, Some(params));
+            }
+        }
+    }
+
+    fn attention_decode(
+        &mut self,
+        out: Tensor,
+        k_cache: Tensor,
+        v_cache: Tensor,
+        qkv: Tensor,
+        len: usize,
+        t_max: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let s = &*self.store;
+        attention_decode_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            None,
+            s.view(k_cache),
+            s.view(v_cache),
+            s.view(qkv),
+            len,
+            t_max,
+            c,
+            nh,
+        );
+    }
+
+    fn gelu_forward(&mut self, out: Tensor, inp: Tensor, n: usize) {
+        let s = &*self.store;
+        gelu_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), n);
+    }
+
+    fn gelu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
+        let s = &*self.store;
+        gelu_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(inp),
+            s.view(dout),
+            n,
+        );
+    }
+
+    fn relu_forward(&mut self, out: Tensor, inp: Tensor, n: usize) {
+        let s = &*self.store;
+        relu_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), n);
+    }
+
+    fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
+        let s = &*self.store;
+        relu_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(inp),
+            s.view(dout),
+            n,
+        );
+    }
+
+    fn residual_forward(&mut self, out: Tensor, inp1: Tensor, inp2: Tensor, n: usize) {
+        let s = &*self.store;
+        residual_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(inp1),
+            s.view(inp2),
+            n,
+        );
+    }
+
+    fn dropout_forward(
+        &mut self,
+        out: Tensor,
+        mask: Tensor,
+        inp: Tensor,
+        site: DropoutSite,
+        n: usize,
+    ) {
+        let s = &*self.store;
+        let index = dropout_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(out),
+            s.view(mask),
+            s.view(inp),
+            site.p,
+            0,
+            n,
+        );
+        self.record_site(index, site, n, None);
+    }
+
+    fn dropout_mask(&mut self, mask: Tensor, [inp, out]: [Tensor; 2], site: DropoutSite, n: usize) {
+        // The dropout kernel writes the mask and a throwaway output (WebGPU forbids binding one buffer twice
+        // when either binding is written, hence two scratch buffers).
+        self.dropout_forward(out, mask, inp, site, n);
+    }
+
+    fn dropout_backward(&mut self, dinp: Tensor, dout: Tensor, mask: Tensor, n: usize) {
+        let s = &*self.store;
+        dropout_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dinp),
+            s.view(dout),
+            s.view(mask),
+            n,
+        );
+    }
+
+    fn crossentropy_forward(
+        &mut self,
+        losses: Tensor,
+        probs: Tensor,
+        logits: Tensor,
+        targets: Tensor,
+        b: usize,
+        t: usize,
+        v: usize,
+    ) {
+        let s = &*self.store;
+        crossentropy_forward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(losses),
+            s.view(probs),
+            s.view(logits),
+            s.view(targets),
+            b,
+            t,
+            v,
+        );
+    }
+
+    fn crossentropy_backward(
+        &mut self,
+        dlogits: Tensor,
+        dlosses: Tensor,
+        probs: Tensor,
+        targets: Tensor,
+        b: usize,
+        t: usize,
+        v: usize,
+    ) {
+        let s = &*self.store;
+        crossentropy_backward_gpu(
+            self.gpu,
+            &mut self.plan,
+            s.view(dlogits),
+            s.view(dlosses),
+            s.view(probs),
+            s.view(targets),
+            b,
+            t,
+            v,
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Device limits: what the adapter can bind, checked before anything is allocated.
+
+use crate::gpu::GpuContext;
+use crate::model::ModelConfig;
+use crate::{Result, invalid_input};
+
+use super::ALIGN;
+
+/// Refuses a config whose buffers the adapter cannot bind, before anything is allocated, saying what to shrink.
+/// Sizes are counted in u64: on wasm32 a product like NH x T x T can overflow `usize`.
+pub fn check_limits(gpu: &GpuContext, config: &ModelConfig) -> Result<()> {
+    config.validate()?;
+    let (c, t, nh, v, f) = (
+        config.n_embd as u64,
+        config.block_size as u64,
+        config.n_head as u64,
+        config.vocab_size as u64,
+        config.ffn_width() as u64,
+    );
+    // The gradient norm, the clip and AdamW bind every parameter (and gradient, and moment) at once, as one
+    // buffer of tensors each padded to the binding alignment: at most ALIGN - 1 floats of padding per tensor
+    // (wte, wpe, 12 per block, ln_f's two), counted without building the layout (nothing is allocated here).
+    let tensors = 3 + 12 * config.n_layer as u64;
+    let padded_params = config.param_count() as u64 + tensors * ALIGN as u64;
+    // The largest tensors of one sequence of block_size tokens (a batch scales the activations further: see
+    // check_batch_limits), then the parameters as a whole. The attention map is what the inspection path draws.
+    let largest = [
+        (
+            "the attention map of one sequence (NH x T x T)",
+            nh * t * t,
+            "shrink the context or the number of heads",
+        ),
+        (
+            "the logits of one sequence (T x V)",
+            t * v,
+            "shrink the context or the vocabulary",
+        ),
+        (
+            "the FFN activations of one sequence (T x FFN width)",
+            t * f,
+            "shrink the context or the FFN width",
+        ),
+        (
+            "the token embedding (V x C)",
+            v * c,
+            "shrink the vocabulary or d_model",
+        ),
+        (
+            "all the parameters, bound at once by the optimizer",
+            padded_params,
+            "shrink the model: fewer layers, or a smaller d_model, vocabulary or FFN width",
+        ),
+    ];
+    for (what, floats, shrink) in largest {
+        check_binding(gpu, what, floats * 4, shrink)?;
+    }
+    Ok(())
+}
+
+/// Refuses a training or evaluation batch of `b` sequences of `t` tokens whose activations the adapter cannot
+/// bind, before they are allocated, saying how large a batch fits. `attention_maps`: whether the batch keeps
+/// the (B, NH, T, T) maps (the readable attention path; the fused one keeps none).
+pub fn check_batch_limits(
+    gpu: &GpuContext,
+    config: &ModelConfig,
+    b: usize,
+    t: usize,
+    attention_maps: bool,
+) -> Result<()> {
+    let (c, nh, v, f) = (
+        config.n_embd as u64,
+        config.n_head as u64,
+        config.vocab_size as u64,
+        config.ffn_width() as u64,
+    );
+    let t = t as u64;
+    // Floats per sequence of the largest activations.
+    let mut largest = vec![
+        ("logits (B x T x V)", t * v),
+        ("FFN activations (B x T x FFN width)", t * f),
+        ("q, k and v (B x T x 3C)", t * 3 * c),
+    ];
+    if attention_maps {
+        largest.push(("attention maps (B x NH x T x T)", nh * t * t));
+    }
+    let limit = gpu.summary.max_storage_buffer_binding_size;
+    for (what, per_sequence) in largest {
+        let bytes = per_sequence * 4 * b as u64;
+        if bytes > limit {
+            let fits = limit / (per_sequence * 4).max(1);
+            invalid_input!(
+                "a batch of {b} sequences of {t} tokens needs {} for its {what}, but this GPU binds at most {} per buffer: use a batch of at most {fits} sequences, or a shorter context",
+                size(bytes, limit),
+                size(limit, bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `what` (`bytes`) against the adapter's largest storage binding.
+fn check_binding(gpu: &GpuContext, what: &str, bytes: u64, shrink: &str) -> Result<()> {
+    let limit = gpu.summary.max_storage_buffer_binding_size;
+    if bytes > limit {
+        invalid_input!(
+            "{what} needs {} but this GPU binds at most {} per buffer: {shrink}",
+            size(bytes, limit),
+            size(limit, bytes)
+        );
+    }
+    Ok(())
+}
+
+/// `bytes` in MiB with one decimal, or in bytes where that would look equal to `other`'s.
+fn size(bytes: u64, other: u64) -> String {
+    let mib = |n: u64| format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20));
+    if mib(bytes) == mib(other) {
+        format!("{bytes} bytes")
+    } else {
+        mib(bytes)
+    }
+}
