@@ -1,0 +1,359 @@
+//! The model's buffers, described once: [`Acts`] (what the forward keeps for the backward and the page),
+//! [`Grads`] (the backward's scratch) and [`DecodeActs`] (the KV caches and one position's activations), each a
+//! struct of [`Tensor`] handles allocated through an [`Executor`]. What a device holds is what these allocate:
+//! memory accounting counts them ([`Acts::tensors`]), and a new layer adds its buffers here once.
+
+use super::config::{ModelConfig, Positional};
+use crate::exec::{Executor, Tensor};
+
+/// What one block keeps from its forward pass.
+#[derive(Clone, Debug)]
+pub struct LayerActs {
+    pub ln1: Tensor,              // (B, T, C)
+    pub ln1_mean: Tensor,         // (B, T)
+    pub ln1_rstd: Tensor,         // (B, T)
+    pub qkv: Tensor,              // (B, T, 3C) c_attn output
+    pub qkv_rope: Option<Tensor>, // (B, T, 3C) q, k rotated (RoPE only)
+    pub preatt: Option<Tensor>,   // (B, NH, T, T) scaled scores (readable attention only)
+    pub att: Option<Tensor>,      // (B, NH, T, T) softmax weights (readable attention only)
+    pub lse: Option<Tensor>,      // (B, NH, T) log-sum-exp per row (fused attention only)
+    pub atty: Tensor,             // (B, T, C) heads concatenated
+    pub attproj: Tensor,          // (B, T, C) attn.c_proj output
+    pub residual2: Tensor,        // (B, T, C)
+    pub ln2: Tensor,              // (B, T, C)
+    pub ln2_mean: Tensor,         // (B, T)
+    pub ln2_rstd: Tensor,         // (B, T)
+    pub fch: Tensor,              // (B, T, F) c_fc output
+    pub fch_act: Tensor,          // (B, T, F) after ReLU/GELU
+    pub fcproj: Tensor,           // (B, T, C) mlp.c_proj output
+    pub residual3: Tensor,        // (B, T, C) the block's output
+    /// The block's dropout masks (training with dropout).
+    pub masks: Option<LayerMasks>,
+}
+
+/// One block's dropout masks.
+#[derive(Clone, Debug)]
+pub struct LayerMasks {
+    pub att: Option<Tensor>, // (B, NH, T, T) attention weights (readable attention; fused redraws it inline)
+    pub attproj: Tensor,     // (B, T, C) after attn.c_proj
+    pub fcproj: Tensor,      // (B, T, C) after mlp.c_proj
+}
+
+/// The embedding dropout's mask and the scratch every dropout output passes through.
+#[derive(Clone, Debug)]
+pub struct DropoutActs {
+    pub tmp: Tensor,          // (B, T, C) a dropout's output before the residual add
+    pub encoded_mask: Tensor, // (B, T, C)
+}
+
+/// Every activation of a forward pass of up to `bt` positions.
+#[derive(Clone, Debug)]
+pub struct Acts {
+    /// Positions (B*T) the buffers hold.
+    pub bt: usize,
+    /// Numbers of each (B, NH, T, T) map (0 with fused attention).
+    pub att: usize,
+    /// The sinusoidal position table (block_size, C), for that positional option.
+    pub pos_table: Option<Tensor>,
+    pub encoded: Tensor, // (B, T, C) embeddings after dropout: the input of block 0
+    pub layers: Vec<LayerActs>,
+    pub lnf: Tensor,      // (B, T, C)
+    pub lnf_mean: Tensor, // (B, T)
+    pub lnf_rstd: Tensor, // (B, T)
+    pub logits: Tensor,   // (B, T, V)
+    pub probs: Tensor,    // (B, T, V) (written when targets are given)
+    pub losses: Tensor,   // (B, T) (written when targets are given)
+    pub dropout: Option<DropoutActs>,
+}
+
+/// The backward pass's scratch, reused by every block.
+#[derive(Clone, Debug)]
+pub struct Grads {
+    pub dlosses: Tensor,           // (B, T) d loss / d losses, filled by the caller
+    pub dlogits: Tensor,           // (B, T, V)
+    pub dresidual: Tensor, // (B, T, C) the residual stream's gradient, zero when backward starts
+    pub dln: Tensor,       // (B, T, C)
+    pub datty: Tensor,     // (B, T, C)
+    pub dfch_act: Tensor,  // (B, T, F)
+    pub dfch: Tensor,      // (B, T, F)
+    pub dqkv: Tensor,      // (B, T, 3C)
+    pub dqkv_rope: Option<Tensor>, // (B, T, 3C) RoPE only
+    pub dpreatt: Option<Tensor>, // (B, NH, T, T) readable attention only
+    pub datt: Option<Tensor>, // (B, NH, T, T) readable attention only
+    pub delta: Option<Tensor>, // (B, NH, T) fused attention only: dout . out per row
+    pub dproj: Option<Tensor>, // (B, T, C) a gradient through a dropout (training with dropout)
+}
+
+/// The buffers of generation with a KV cache: the caches and one position's activations.
+#[derive(Clone, Debug)]
+pub struct DecodeActs {
+    /// The sinusoidal position table (block_size, C), for that positional option.
+    pub pos_table: Option<Tensor>,
+    pub k_cache: Vec<Tensor>, // L x (block_size, C)
+    pub v_cache: Vec<Tensor>, // L x (block_size, C)
+    /// The new token's id and its position, (1) each, written before every step.
+    pub token: Tensor,
+    pub position: Tensor,
+    /// The position's row of wpe or of the sinusoidal table (C); unused with RoPE.
+    pub position_row: Tensor,
+    /// The residual stream before block l is resid[l]; resid[L] is the last block's output. Each (C).
+    pub resid: Vec<Tensor>,
+    pub ln: Tensor,        // (C)
+    pub mean: Tensor,      // (1)
+    pub rstd: Tensor,      // (1)
+    pub qkv: Tensor,       // (3C)
+    pub qkv_rope: Tensor,  // (3C) (RoPE only, else unused)
+    pub atty: Tensor,      // (C)
+    pub attproj: Tensor,   // (C)
+    pub residual2: Tensor, // (C)
+    pub fch: Tensor,       // (F)
+    pub fch_act: Tensor,   // (F)
+    pub fcproj: Tensor,    // (C)
+    pub logits: Tensor,    // (V)
+}
+
+/// The sinusoidal position table (block_size, C), for that positional option.
+fn sinusoidal_table<E: Executor>(ex: &mut E, cfg: &ModelConfig) -> Option<Tensor> {
+    (cfg.positional == Positional::Sinusoidal).then(|| {
+        let table = ex.alloc("sinusoidal table", cfg.block_size * cfg.n_embd);
+        ex.sinusoidal_table(table, 0, cfg.block_size, cfg.n_embd);
+        table
+    })
+}
+
+/// Every handle of a set of buffers, for memory accounting.
+fn flatten<'a>(
+    required: impl IntoIterator<Item = &'a Tensor>,
+    optional: impl IntoIterator<Item = &'a Option<Tensor>>,
+) -> impl Iterator<Item = Tensor> {
+    required
+        .into_iter()
+        .copied()
+        .chain(optional.into_iter().flatten().copied())
+}
+
+impl Acts {
+    /// Allocates the activations of up to `bt` positions whose attention maps hold `att` numbers each (ignored
+    /// when the executor fuses attention); with `dropout`, the masks of training with dropout.
+    pub fn new<E: Executor>(
+        ex: &mut E,
+        cfg: &ModelConfig,
+        bt: usize,
+        att: usize,
+        dropout: bool,
+    ) -> Self {
+        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let fused = ex.fused_attention();
+        let att = if fused { 0 } else { att };
+        let rope = cfg.positional == Positional::Rope;
+        let pos_table = sinusoidal_table(ex, cfg);
+        let layers = (0..cfg.n_layer)
+            .map(|_| LayerActs {
+                ln1: ex.alloc("ln1", bt * c),
+                ln1_mean: ex.alloc("ln1_mean", bt),
+                ln1_rstd: ex.alloc("ln1_rstd", bt),
+                qkv: ex.alloc("qkv", bt * 3 * c),
+                qkv_rope: rope.then(|| ex.alloc("qkv_rope", bt * 3 * c)),
+                preatt: (!fused).then(|| ex.alloc("preatt", att)),
+                att: (!fused).then(|| ex.alloc("att", att)),
+                lse: fused.then(|| ex.alloc("lse", bt * nh)),
+                atty: ex.alloc("atty", bt * c),
+                attproj: ex.alloc("attproj", bt * c),
+                residual2: ex.alloc("residual2", bt * c),
+                ln2: ex.alloc("ln2", bt * c),
+                ln2_mean: ex.alloc("ln2_mean", bt),
+                ln2_rstd: ex.alloc("ln2_rstd", bt),
+                fch: ex.alloc("fch", bt * f),
+                fch_act: ex.alloc("fch_act", bt * f),
+                fcproj: ex.alloc("fcproj", bt * c),
+                residual3: ex.alloc("residual3", bt * c),
+                masks: dropout.then(|| LayerMasks {
+                    att: (!fused).then(|| ex.alloc("att mask", att)),
+                    attproj: ex.alloc("attproj mask", bt * c),
+                    fcproj: ex.alloc("fcproj mask", bt * c),
+                }),
+            })
+            .collect();
+        Self {
+            bt,
+            att,
+            pos_table,
+            encoded: ex.alloc("encoded", bt * c),
+            layers,
+            lnf: ex.alloc("lnf", bt * c),
+            lnf_mean: ex.alloc("lnf_mean", bt),
+            lnf_rstd: ex.alloc("lnf_rstd", bt),
+            logits: ex.alloc("logits", bt * v),
+            probs: ex.alloc("probs", bt * v),
+            losses: ex.alloc("losses", bt),
+            dropout: dropout.then(|| DropoutActs {
+                tmp: ex.alloc("dropout tmp", bt * c),
+                encoded_mask: ex.alloc("encoded mask", bt * c),
+            }),
+        }
+    }
+
+    /// Every buffer.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        let mut all: Vec<Tensor> = flatten(
+            [
+                &self.encoded,
+                &self.lnf,
+                &self.lnf_mean,
+                &self.lnf_rstd,
+                &self.logits,
+                &self.probs,
+                &self.losses,
+            ],
+            [&self.pos_table],
+        )
+        .collect();
+        for la in &self.layers {
+            all.extend(flatten(
+                [
+                    &la.ln1,
+                    &la.ln1_mean,
+                    &la.ln1_rstd,
+                    &la.qkv,
+                    &la.atty,
+                    &la.attproj,
+                    &la.residual2,
+                    &la.ln2,
+                    &la.ln2_mean,
+                    &la.ln2_rstd,
+                    &la.fch,
+                    &la.fch_act,
+                    &la.fcproj,
+                    &la.residual3,
+                ],
+                [&la.qkv_rope, &la.preatt, &la.att, &la.lse],
+            ));
+            if let Some(m) = &la.masks {
+                all.extend(flatten([&m.attproj, &m.fcproj], [&m.att]));
+            }
+        }
+        if let Some(d) = &self.dropout {
+            all.extend([d.tmp, d.encoded_mask]);
+        }
+        all
+    }
+
+    /// The q, k, v of layer `l` that attention saw (rotated with RoPE), (B, T, 3C).
+    pub fn attention_qkv(&self, l: usize) -> Tensor {
+        let la = &self.layers[l];
+        la.qkv_rope.unwrap_or(la.qkv)
+    }
+}
+
+impl Grads {
+    /// Allocates the backward's scratch for the activations `acts`.
+    pub fn new<E: Executor>(ex: &mut E, cfg: &ModelConfig, acts: &Acts) -> Self {
+        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let (bt, att) = (acts.bt, acts.att);
+        let fused = ex.fused_attention();
+        let rope = cfg.positional == Positional::Rope;
+        Self {
+            dlosses: ex.alloc("dlosses", bt),
+            dlogits: ex.alloc("dlogits", bt * v),
+            dresidual: ex.alloc("dresidual", bt * c),
+            dln: ex.alloc("dln", bt * c),
+            datty: ex.alloc("datty", bt * c),
+            dfch_act: ex.alloc("dfch_act", bt * f),
+            dfch: ex.alloc("dfch", bt * f),
+            dqkv: ex.alloc("dqkv", bt * 3 * c),
+            dqkv_rope: rope.then(|| ex.alloc("dqkv_rope", bt * 3 * c)),
+            dpreatt: (!fused).then(|| ex.alloc("dpreatt", att)),
+            datt: (!fused).then(|| ex.alloc("datt", att)),
+            delta: fused.then(|| ex.alloc("delta", bt * nh)),
+            dproj: acts
+                .dropout
+                .as_ref()
+                .map(|_| ex.alloc("dropout dproj", bt * c)),
+        }
+    }
+
+    /// Every buffer.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        flatten(
+            [
+                &self.dlosses,
+                &self.dlogits,
+                &self.dresidual,
+                &self.dln,
+                &self.datty,
+                &self.dfch_act,
+                &self.dfch,
+                &self.dqkv,
+            ],
+            [
+                &self.dqkv_rope,
+                &self.dpreatt,
+                &self.datt,
+                &self.delta,
+                &self.dproj,
+            ],
+        )
+        .collect()
+    }
+}
+
+impl DecodeActs {
+    pub fn new<E: Executor>(ex: &mut E, cfg: &ModelConfig) -> Self {
+        let (c, f, t, v, l) = (
+            cfg.n_embd,
+            cfg.ffn_width(),
+            cfg.block_size,
+            cfg.vocab_size,
+            cfg.n_layer,
+        );
+        Self {
+            pos_table: sinusoidal_table(ex, cfg),
+            k_cache: (0..l).map(|_| ex.alloc("k cache", t * c)).collect(),
+            v_cache: (0..l).map(|_| ex.alloc("v cache", t * c)).collect(),
+            token: ex.alloc_tokens("decode token", 1),
+            position: ex.alloc_tokens("decode position", 1),
+            position_row: ex.alloc("decode position row", c),
+            resid: (0..=l).map(|_| ex.alloc("decode residual", c)).collect(),
+            ln: ex.alloc("decode ln", c),
+            mean: ex.alloc("decode mean", 1),
+            rstd: ex.alloc("decode rstd", 1),
+            qkv: ex.alloc("decode qkv", 3 * c),
+            qkv_rope: ex.alloc("decode qkv rope", 3 * c),
+            atty: ex.alloc("decode atty", c),
+            attproj: ex.alloc("decode attproj", c),
+            residual2: ex.alloc("decode residual2", c),
+            fch: ex.alloc("decode fch", f),
+            fch_act: ex.alloc("decode fch act", f),
+            fcproj: ex.alloc("decode fcproj", c),
+            logits: ex.alloc("decode logits", v),
+        }
+    }
+
+    /// Every buffer.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        let mut all: Vec<Tensor> = self
+            .pos_table
+            .iter()
+            .chain(&self.k_cache)
+            .chain(&self.v_cache)
+            .chain(&self.resid)
+            .copied()
+            .collect();
+        all.extend([
+            self.position_row,
+            self.ln,
+            self.mean,
+            self.rstd,
+            self.qkv,
+            self.qkv_rope,
+            self.atty,
+            self.attproj,
+            self.residual2,
+            self.fch,
+            self.fch_act,
+            self.fcproj,
+            self.logits,
+        ]);
+        all
+    }
+}
