@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use super::{GpuExecutor, GpuGpt};
 use crate::gpu::{GpuContext, Plan};
 use crate::model::generate::{SampleOptions, sample};
-use crate::rng::Rng;
 use crate::model::transformer::{DecodeActs, Transformer};
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// The decode buffers (in the model's store), a plan per position, and the logits' readback.

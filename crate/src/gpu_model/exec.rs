@@ -8,10 +8,10 @@ use crate::ops::attention_backward::attention_backward_gpu;
 use crate::ops::attention_backward_fused::attention_backward_fused_gpu;
 use crate::ops::attention_decode::attention_decode_gpu;
 use crate::ops::attention_forward::attention_forward_gpu;
-use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
 use crate::ops::attention_forward_fused::{
     FusedAttentionParams, attention_forward_fused_gpu, attention_fused_reseed,
 };
+use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
 use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
 use crate::ops::dropout_backward::dropout_backward_gpu;

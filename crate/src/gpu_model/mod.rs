@@ -29,13 +29,13 @@ use crate::exec::{Executor, Tensor};
 use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
 use crate::model::params::ParamLayout;
-use crate::rng::Rng;
 use crate::model::transformer::{Acts, Grads, Transformer};
 use crate::model::{Gpt, ModelConfig};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::ATTENTION_FUSED_MAX_HS;
 use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, global_norm_gpu};
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// Floats per binding-offset alignment unit (256 bytes).

@@ -10,10 +10,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::gpt::Gpt;
-use crate::rng::Rng;
 use super::transformer::{DecodeActs, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
 use crate::ops::attention_mask::AttentionMask;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// How to pick each next token.

@@ -16,11 +16,11 @@
 
 use super::config::ModelConfig;
 use super::params::ParamLayout;
-use crate::rng::Rng;
 use super::transformer::{Acts, Grads, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
 use crate::exec::{Executor, Tensor};
 use crate::ops::float::Float;
+use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 pub use crate::exec::site_seed;
