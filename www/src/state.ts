@@ -1,6 +1,7 @@
 // The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
 // a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
 import type { AdapterReport, Backend, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
+import type { ModelConfig } from '../../js/src/index';
 
 export interface CorpusState {
   source: 'builtin' | 'user';
@@ -11,23 +12,16 @@ export interface CorpusState {
   text: string;
 }
 
-export interface ModelConfig {
-  layers: number;
-  heads: number;
-  dModel: number;
-  context: number;
-  ffn: number;
-  activation: 'gelu' | 'relu';
-  positional: 'sinusoidal' | 'learned' | 'rope';
-  dropout: number;
-}
+/** The Model panel's settings: the package's ModelConfig (checked against the core's by a test) without what the
+ *  page does not let a person choose (the vocabulary comes from the tokenizer; biases on, causal attention). */
+export type ModelSettings = Required<Omit<ModelConfig, 'vocabSize' | 'bias' | 'attentionMask'>>;
 
-export const DEFAULT_MODEL: ModelConfig = {
-  layers: 2,
-  heads: 4,
-  dModel: 64,
-  context: 64,
-  ffn: 256,
+export const DEFAULT_MODEL: ModelSettings = {
+  nLayer: 2,
+  nHead: 4,
+  nEmbd: 64,
+  blockSize: 64,
+  ffnMult: 4,
   activation: 'gelu',
   positional: 'learned',
   dropout: 0,
@@ -58,14 +52,14 @@ type Events = {
   training: boolean;
   corpus: CorpusState | null;
   tokenizer: TokenizerState | null;
-  model: ModelConfig;
+  model: ModelSettings;
   backend: Backend;
 };
 
 export class Store {
   corpus: CorpusState | null = null;
   tokenizer: TokenizerState | null = null;
-  model: ModelConfig = { ...DEFAULT_MODEL };
+  model: ModelSettings = { ...DEFAULT_MODEL };
   modelInfo: ModelInfo | null = null;
   phases: Phase[] = [];
   training = false;

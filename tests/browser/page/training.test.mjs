@@ -41,7 +41,7 @@ test('training settings: the learning-rate schedule, the token budget and refusa
 
     await page.fill('#t-batch', '4');
     await page.fill('#t-accum', '3');
-    const context = await page.evaluate(() => window.tp.store.model.context);
+    const context = await page.evaluate(() => window.tp.store.model.blockSize);
     assert.equal(await page.evaluate(() => window.tpTrainCheck.tokensPerStep), 4 * 3 * context);
     assert.match(await page.textContent('#train-budget'), new RegExp(`Each step sees ${4 * 3 * context} tokens`));
 

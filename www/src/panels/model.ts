@@ -4,8 +4,7 @@ import { h, replace } from '../dom';
 import { type Ctx, type Panel, intro, numberField, selectField } from '../ctx';
 import { formatBytes, formatCount } from '../format';
 import { checkConfig, largestBuffer, LIMITS } from '../model-size';
-import { packageConfig } from './training';
-import type { ModelConfig } from '../state';
+import type { ModelSettings } from '../state';
 
 declare global {
   interface Window {
@@ -21,11 +20,11 @@ export const modelPanel: Panel = {
   title: 'Model',
   mount(section: HTMLElement, ctx: Ctx) {
     const c = ctx.store.model;
-    const layers = numberField('m-layers', 'Layers', c.layers, { min: LIMITS.layers[0], max: LIMITS.layers[1] });
-    const heads = numberField('m-heads', 'Heads', c.heads, { min: LIMITS.heads[0], max: LIMITS.heads[1] });
-    const dModel = numberField('m-dmodel', 'd_model', c.dModel, { min: LIMITS.dModel[0], max: LIMITS.dModel[1], hint: 'width of every token vector' });
-    const context = numberField('m-context', 'Context length', c.context, { min: LIMITS.context[0], max: LIMITS.context[1], hint: 'tokens the model sees at once' });
-    const ffn = numberField('m-ffn', 'FFN width', c.ffn, { min: LIMITS.ffn[0], max: LIMITS.ffn[1], hint: 'usually 4 × d_model' });
+    const layers = numberField('m-layers', 'Layers', c.nLayer, { min: LIMITS.nLayer[0], max: LIMITS.nLayer[1] });
+    const heads = numberField('m-heads', 'Heads', c.nHead, { min: LIMITS.nHead[0], max: LIMITS.nHead[1] });
+    const dModel = numberField('m-dmodel', 'd_model', c.nEmbd, { min: LIMITS.nEmbd[0], max: LIMITS.nEmbd[1], hint: 'width of every token vector' });
+    const context = numberField('m-context', 'Context length', c.blockSize, { min: LIMITS.blockSize[0], max: LIMITS.blockSize[1], hint: 'tokens the model sees at once' });
+    const ffn = numberField('m-ffn', 'FFN width', c.ffnMult * c.nEmbd, { min: LIMITS.ffnWidth[0], max: LIMITS.ffnWidth[1], hint: 'usually 4 × d_model' });
     const activation = selectField('m-act', 'Activation', [['gelu', 'GELU'], ['relu', 'ReLU']], c.activation);
     const positional = selectField('m-pos', 'Positions', [['learned', 'learned'], ['sinusoidal', 'sinusoidal'], ['rope', 'RoPE']], c.positional);
     const dropout = numberField('m-dropout', 'Dropout', c.dropout, { min: 0, max: 0.9, step: 0.05 });
@@ -59,14 +58,14 @@ export const modelPanel: Panel = {
       build,
     );
 
-    const read = (): ModelConfig => ({
-      layers: Number(layers.input.value),
-      heads: Number(heads.input.value),
-      dModel: Number(dModel.input.value),
-      context: Number(context.input.value),
-      ffn: Number(ffn.input.value),
-      activation: activation.select.value as ModelConfig['activation'],
-      positional: positional.select.value as ModelConfig['positional'],
+    const read = (): ModelSettings => ({
+      nLayer: Number(layers.input.value),
+      nHead: Number(heads.input.value),
+      nEmbd: Number(dModel.input.value),
+      blockSize: Number(context.input.value),
+      ffnMult: Number(ffn.input.value) / Number(dModel.input.value),
+      activation: activation.select.value as ModelSettings['activation'],
+      positional: positional.select.value as ModelSettings['positional'],
       dropout: Number(dropout.input.value),
     });
 
@@ -92,7 +91,7 @@ export const modelPanel: Panel = {
       ctx.store.set('model', config);
       let report;
       try {
-        report = await ctx.core.call('modelSize', { ...packageConfig(config), vocabSize: vocab }, DEFAULT_BATCH);
+        report = await ctx.core.call('modelSize', { ...config, vocabSize: vocab }, DEFAULT_BATCH);
       } catch (failure) {
         if (request !== latest) return;
         status.textContent = `Cannot build this model: ${failure instanceof Error ? failure.message : String(failure)}`;

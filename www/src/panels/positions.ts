@@ -54,7 +54,7 @@ export const positionsPanel: Panel = {
       learned,
     );
     const draw = () => {
-      const { context, dModel } = ctx.store.model;
+      const { blockSize: context, nEmbd: dModel } = ctx.store.model;
       const values = sinusoidal(context, dModel);
       const sim = cosineSimilarity(values, context, dModel);
       const pca = pca2(values, context, dModel);

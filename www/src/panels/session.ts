@@ -4,7 +4,7 @@ import { h, replace } from '../dom';
 import { type Ctx, type Panel, download, intro } from '../ctx';
 import * as db from '../db';
 import { errorMessage, errorSentence, formatBytes } from '../format';
-import type { CorpusState, ModelConfig, Phase, TokenizerState } from '../state';
+import type { CorpusState, ModelSettings, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
 
 async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
@@ -23,8 +23,9 @@ async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
 
 /** The stored model settings, read before the panels are built so their inputs show them. */
 export async function restoreModelConfig(ctx: Ctx): Promise<void> {
-  const model = await db.load<ModelConfig>('model');
-  if (model) ctx.store.model = { ...ctx.store.model, ...model };
+  const model = await db.load<ModelSettings>('model');
+  // Settings kept before they took the package's names (layers, dModel, …) are left behind.
+  if (model && 'nLayer' in model) ctx.store.model = { ...ctx.store.model, ...model };
 }
 
 /** Loads what the last visit left in IndexedDB and hands it to the panels. */
@@ -107,7 +108,7 @@ export const sessionPanel: Panel = {
           { class: 'facts' },
           h('tr', {}, h('th', { scope: 'row' }, 'Text'), h('td', {}, corpus ? `${corpus.name} (${formatBytes(corpus.text.length)})` : 'none')),
           h('tr', {}, h('th', { scope: 'row' }, 'Tokenizer'), h('td', { id: 'session-tokenizer' }, tokenizer ? `${tokenizer.summary.kind}, ${tokenizer.summary.vocabSize} tokens` : 'none')),
-          h('tr', {}, h('th', { scope: 'row' }, 'Model settings'), h('td', {}, `${ctx.store.model.layers} layers, d_model ${ctx.store.model.dModel}`)),
+          h('tr', {}, h('th', { scope: 'row' }, 'Model settings'), h('td', {}, `${ctx.store.model.nLayer} layers, d_model ${ctx.store.model.nEmbd}`)),
         ),
       );
     };

@@ -5,9 +5,8 @@ import { h } from '../dom';
 import { type Ctx, type Panel, intro, numberField } from '../ctx';
 import { chartFigure, drawChart } from '../chart';
 import { errorMessage, formatCount } from '../format';
-import type { ModelConfig, Phase } from '../state';
+import type { Phase } from '../state';
 import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TrainProgress } from '../protocol';
-import type { ModelConfig as PackageModelConfig } from '../../../js/src/index';
 import { checkConfig, largestBuffer } from '../model-size';
 import * as db from '../db';
 
@@ -77,21 +76,6 @@ declare global {
     tpTrainCheck?: { error: string | null; tokensPerStep: number };
     tpTraining?: { state: string; phases: Phase[]; runs: number };
   }
-}
-
-/** The package's model config for the Model panel's settings (the vocabulary comes from the tokenizer). */
-export function packageConfig(model: ModelConfig): PackageModelConfig {
-  return {
-    nLayer: model.layers,
-    nHead: model.heads,
-    nEmbd: model.dModel,
-    blockSize: model.context,
-    ffnMult: model.ffn / model.dModel,
-    activation: model.activation,
-    positional: model.positional,
-    dropout: model.dropout,
-    bias: true,
-  };
 }
 
 export function runOptions(s: TrainSettings, context: number): RunOptions {
@@ -187,7 +171,7 @@ export const trainingPanel: Panel = {
     const update = () => {
       const s = read();
       const error = checkTraining(s);
-      const tokensPerStep = s.batch * s.accumulation * ctx.store.model.context;
+      const tokensPerStep = s.batch * s.accumulation * ctx.store.model.blockSize;
       window.tpTrainCheck = { error, tokensPerStep };
       if (error) {
         status.textContent = `Cannot train with these settings: ${error}`;
@@ -199,7 +183,7 @@ export const trainingPanel: Panel = {
       const corpusTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens * (1 - VAL_FRACTION) : null;
       const total = tokensPerStep * s.steps;
       budget.textContent =
-        `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.context}); ` +
+        `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.blockSize}); ` +
         `the run sees ${formatCount(total)}` +
         (corpusTokens ? `, about ${(total / corpusTokens).toFixed(1)} passes over the ${formatCount(Math.round(corpusTokens))} training tokens.` : '.');
       const points: [number, number][] = [];
@@ -336,8 +320,8 @@ export const trainingPanel: Panel = {
             scheduleDraw();
           },
           {
-            config: packageConfig(model),
-            options: runOptions(settings, model.context),
+            config: model,
+            options: runOptions(settings, model.blockSize),
             text: corpus!.text,
             keepWeights: fineTune,
             resume,
