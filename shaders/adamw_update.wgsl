@@ -12,8 +12,10 @@
 // The learning rate follows a schedule and the bias corrections depend on the step count, so they live in a
 // small storage buffer that the trainer rewrites with `queue.write_buffer` before submitting each step
 // (computed on the CPU in f64, exactly as the CPU reference does).
-// One invocation owns one parameter (and its m, v); workgroups are laid out in 2D (x then y) so that N may
-// exceed 65535 * WG.
+// One invocation owns one parameter (and its m, v); a workgroup owns WG consecutive parameters
+// (include/elementwise.wgsl).
+
+#include "include/elementwise.wgsl"
 
 struct Params {
     N: u32,
@@ -34,25 +36,22 @@ struct Step {
 }
 
 @group(0) @binding(0) var<uniform> config: Params;
-@group(0) @binding(1) var<storage, read_write> params: array<f32>;  // (N)
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;       // (N)
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;       // (N)
-@group(0) @binding(4) var<storage, read> grads: array<f32>;         // (N)
+@group(0) @binding(1) var<storage, read_write> params: array<elem>;  // (N)
+@group(0) @binding(2) var<storage, read_write> m: array<elem>;       // (N)
+@group(0) @binding(3) var<storage, read_write> v: array<elem>;       // (N)
+@group(0) @binding(4) var<storage, read> grads: array<elem>;         // (N)
 @group(0) @binding(5) var<storage, read> step: Step;
-@group(0) @binding(6) var<storage, read> norm: array<f32>;          // (1)
+@group(0) @binding(6) var<storage, read> norm: array<f32>;           // (1)
 
 override WG: u32 = 256u;
 
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.y * groups.x + wid.x) * WG + lid;
+fn element_count() -> u32 {
+    return config.N;
+}
+
+fn element(i: u32) {
     // An exponent of all ones is Inf or NaN (WGSL has no isnan/isinf that survives fast-math compilers).
-    let not_finite = (bitcast<u32>(norm[0]) & 0x7f800000u) == 0x7f800000u;
-    if (i >= config.N || not_finite) {
+    if ((bitcast<u32>(norm[0]) & 0x7f800000u) == 0x7f800000u) {
         return;
     }
     let g = grads[i];

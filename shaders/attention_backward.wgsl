@@ -13,31 +13,19 @@
 // for datt and dpreatt, reduce sum_j att[j] datt[j] in workgroup memory, then split the hs channels of
 // dq, each looping over the visible keys. Dispatch: (T, NH, B) workgroups.
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-    causal: u32,       // 1: query tq sees keys 0..=tq; 0: it sees all T keys
-    has_dropout: u32,
-    scale: f32,        // 1 / sqrt(hs)
-    _pad: u32,
-}
+#include "include/attention_params.wgsl"
+#include "include/workgroup_reduce.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;     // (B, T, 3C)
-@group(0) @binding(2) var<storage, read_write> dpreatt: array<f32>;  // (B, NH, T, T)
-@group(0) @binding(3) var<storage, read_write> datt: array<f32>;     // (B, NH, T, T)
-@group(0) @binding(4) var<storage, read> dout: array<f32>;           // (B, T, C)
-@group(0) @binding(5) var<storage, read> inp: array<f32>;            // (B, T, 3C)
-@group(0) @binding(6) var<storage, read> att: array<f32>;            // (B, NH, T, T)
-@group(0) @binding(7) var<storage, read> dropout: array<f32>;        // (B, NH, T, T) or a placeholder
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>;     // (B, T, 3C)
+@group(0) @binding(2) var<storage, read_write> dpreatt: array<elem>;  // (B, NH, T, T)
+@group(0) @binding(3) var<storage, read_write> datt: array<elem>;     // (B, NH, T, T)
+@group(0) @binding(4) var<storage, read> dout: array<elem>;           // (B, T, C)
+@group(0) @binding(5) var<storage, read> inp: array<elem>;            // (B, T, 3C)
+@group(0) @binding(6) var<storage, read> att: array<elem>;            // (B, NH, T, T)
+@group(0) @binding(7) var<storage, read> dropout: array<elem>;        // (B, NH, T, T) or a placeholder
 
-// Invocations per workgroup: a power of two, at most MAX_WG (the tree reduction halves it).
+// Invocations per workgroup: a power of two (include/workgroup_reduce.wgsl).
 override WG: u32 = 64u;
-const MAX_WG: u32 = 256u;
-
-var<workgroup> partial: array<f32, MAX_WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -49,10 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let h = wid.y;
     let b = wid.z;
     let row = ((b * params.NH + h) * T + tq) * T;
-    var visible = T;
-    if (params.causal != 0u) {
-        visible = tq + 1u;
-    }
+    let visible = keys_visible(tq);
     let g_at = (b * T + tq) * C + h * hs;
 
     // Through the weighted sum: datt[tk] = (g . v[tk]) * drop[tk]; and this invocation's part of
@@ -72,15 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         datt[row + tk] = d;
     }
-    partial[lid] = local_sum;
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-    }
-    workgroupBarrier();
-    let weighted = partial[0];
+    let weighted = workgroup_sum(lid, local_sum);
 
     // Through the softmax, for the same keys (each invocation reads back only the datt it wrote).
     for (var tk = lid; tk < T; tk += WG) {

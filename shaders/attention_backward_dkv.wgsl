@@ -16,24 +16,14 @@
 // and loops over the query rows. A workgroup owns WG consecutive channels of one (b, tk); neighbours in a
 // head read the same dpreatt/att entries. Dispatch: (ceil(2C / WG), T, B) workgroups.
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-    causal: u32,       // 1: query tq sees keys 0..=tq, so key tk is seen by rows tk..T; 0: by all rows
-    has_dropout: u32,
-    scale: f32,        // 1 / sqrt(hs)
-    _pad: u32,
-}
+#include "include/attention_params.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;  // (B, T, 3C)
-@group(0) @binding(2) var<storage, read> dpreatt: array<f32>;     // (B, NH, T, T)
-@group(0) @binding(3) var<storage, read> dout: array<f32>;        // (B, T, C)
-@group(0) @binding(4) var<storage, read> inp: array<f32>;         // (B, T, 3C)
-@group(0) @binding(5) var<storage, read> att: array<f32>;         // (B, NH, T, T)
-@group(0) @binding(6) var<storage, read> dropout: array<f32>;     // (B, NH, T, T) or a placeholder
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>;  // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> dpreatt: array<elem>;     // (B, NH, T, T)
+@group(0) @binding(3) var<storage, read> dout: array<elem>;        // (B, T, C)
+@group(0) @binding(4) var<storage, read> inp: array<elem>;         // (B, T, 3C)
+@group(0) @binding(5) var<storage, read> att: array<elem>;         // (B, NH, T, T)
+@group(0) @binding(6) var<storage, read> dropout: array<elem>;     // (B, NH, T, T) or a placeholder
 
 override WG: u32 = 64u;
 
@@ -53,10 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ch = j % C;          // channel within k or v
     let h = ch / hs;
     let i = ch % hs;
-    var first_row = 0u;
-    if (params.causal != 0u) {
-        first_row = tk;
-    }
+    let first_row = first_query_seeing(tk);
     var acc = 0.0;
     for (var tq = first_row; tq < T; tq++) {
         let at = ((b * params.NH + h) * T + tq) * T + tk;

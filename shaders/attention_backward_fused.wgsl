@@ -11,56 +11,30 @@
 //   lse   (B, NH, T)   from attention_forward_fused
 //   delta (B, NH, T)   dout . out, from attention_backward_fused_delta
 //
-// The dropout multiplier is recomputed from dropout_forward's hash at ((b*NH + h)*T + tq)*T + tk, as the
-// fused forward does (params.has_dropout).
+// The dropout multiplier is recomputed from dropout_forward's hash, as the fused forward does
+// (include/attention_fused.wgsl).
 //
 // One invocation owns one query row (b, h, tq): its q, dout and hs running dq live in private arrays
 // (hs <= MAX_HS). A workgroup owns BQ consecutive rows of one (b, h) and stages k and v in tiles of BKV
-// positions in workgroup memory; causal tiles past the block's last query are skipped.
-// Dispatch: (ceil(T / BQ), NH, B) workgroups.
+// positions in workgroup memory (include/attention_kv_tile.wgsl); causal tiles past the block's last query are
+// skipped. Dispatch: (ceil(T / BQ), NH, B) workgroups.
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-    causal: u32,       // 1: query tq sees keys 0..=tq; 0: it sees all T keys
-    has_dropout: u32,
-    scale: f32,        // 1 / sqrt(hs)
-    seed: u32,         // the attention dropout's seed, as in the forward
-    p: f32,
-    keep: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+#include "include/attention_fused.wgsl"
+#include "include/attention_kv_tile.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;  // (B, T, 3C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;        // (B, T, C)
-@group(0) @binding(3) var<storage, read> inp: array<f32>;         // (B, T, 3C)
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>; // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
+@group(0) @binding(3) var<storage, read> inp: array<elem>;        // (B, T, 3C)
 @group(0) @binding(4) var<storage, read> lse: array<f32>;         // (B, NH, T)
 @group(0) @binding(5) var<storage, read> delta: array<f32>;       // (B, NH, T)
 
+// Query rows per workgroup = invocations per workgroup.
 override BQ: u32 = 32u;
-const MAX_HS: u32 = 64u;
-const BKV: u32 = 16u;
-const TILE: u32 = 1024u;  // BKV * MAX_HS
-
-var<workgroup> k_tile: array<f32, TILE>;  // (BKV, MAX_HS)
-var<workgroup> v_tile: array<f32, TILE>;  // (BKV, MAX_HS)
-
-// The "pcg" hash of dropout_forward.wgsl, copied: WGSL has no includes.
-fn pcg_hash(input: u32) -> u32 {
-    let state = input * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let T = params.T;
     let C = params.C;
-    let C3 = 3u * C;
     let NH = params.NH;
     let hs = C / NH;
     let q_first = wid.x * BQ;
@@ -68,18 +42,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let b = wid.z;
     let tq = q_first + lid;
     let in_range = tq < T;
+    let kv_end = keys_needed(q_first, BQ); // uniform: the loop below holds barriers
+    let visible = keys_visible(tq);
 
-    var kv_end = T;
-    var visible = T;
-    if (params.causal != 0u) {
-        kv_end = min(T, q_first + BQ);
-        visible = tq + 1u;
-    }
-
-    var q: array<f32, MAX_HS>;
-    var g: array<f32, MAX_HS>;
-    var dq: array<f32, MAX_HS>;
-    let q_at = (b * T + tq) * C3 + h * hs;
+    var q: array<elem, MAX_HS>;
+    var g: array<elem, MAX_HS>;
+    var dq: array<elem, MAX_HS>;
+    let q_at = (b * T + tq) * 3u * C + h * hs;
     let g_at = (b * T + tq) * C + h * hs;
     var row_lse = 0.0;
     var row_delta = 0.0;
@@ -97,15 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     for (var k_first = 0u; k_first < kv_end; k_first += BKV) {
         let n = min(BKV, kv_end - k_first);
-        workgroupBarrier();
-        for (var e = lid; e < n * hs; e += BQ) {
-            let j = e / hs;
-            let i = e % hs;
-            let at = (b * T + k_first + j) * C3 + h * hs + i;
-            k_tile[j * MAX_HS + i] = inp[at + C];
-            v_tile[j * MAX_HS + i] = inp[at + 2u * C];
-        }
-        workgroupBarrier();
+        stage_kv_tile(b, h, k_first, n, lid, BQ);
         if (in_range) {
             for (var j = 0u; j < n; j++) {
                 let tk = k_first + j;
@@ -119,10 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     dp += g[i] * v_tile[j * MAX_HS + i];
                 }
                 let p = exp(s * params.scale - row_lse);
-                if (params.has_dropout != 0u) {
-                    let u = f32(pcg_hash(seed_hash ^ (drop_row + tk)) >> 8u) / 16777216.0;
-                    dp *= select(params.keep, 0.0, u < params.p);
-                }
+                dp *= attention_dropout(seed_hash, drop_row + tk);
                 let ds = p * (dp - row_delta);
                 for (var i = 0u; i < hs; i++) {
                     dq[i] += ds * k_tile[j * MAX_HS + i];

@@ -12,7 +12,7 @@
 //   lse   (B, NH, T)   from attention_forward_fused
 //   delta (B, NH, T)   dout . out, from attention_backward_fused_delta
 //
-// mult is the dropout multiplier, recomputed from dropout_forward's hash at ((b*NH + h)*T + tq)*T + tk.
+// mult is the dropout multiplier, recomputed from dropout_forward's hash (include/attention_fused.wgsl).
 //
 // One invocation owns one key row (b, h, tk): its k, v and hs running dk and dv live in private arrays
 // (hs <= MAX_HS). A workgroup owns BK consecutive key rows of one (b, h) and stages q and dout (and their
@@ -20,52 +20,29 @@
 // first key are skipped (those queries see none of its keys).
 // Dispatch: (ceil(T / BK), NH, B) workgroups.
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-    causal: u32,       // 1: key tk is seen by rows tk..T; 0: by all rows
-    has_dropout: u32,
-    scale: f32,        // 1 / sqrt(hs)
-    seed: u32,
-    p: f32,
-    keep: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+#include "include/attention_fused.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>;  // (B, T, 3C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;        // (B, T, C)
-@group(0) @binding(3) var<storage, read> inp: array<f32>;         // (B, T, 3C)
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>; // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
+@group(0) @binding(3) var<storage, read> inp: array<elem>;        // (B, T, 3C)
 @group(0) @binding(4) var<storage, read> lse: array<f32>;         // (B, NH, T)
 @group(0) @binding(5) var<storage, read> delta: array<f32>;       // (B, NH, T)
 
 // Key rows per workgroup = invocations per workgroup.
 override BK: u32 = 32u;
-const MAX_HS: u32 = 64u;
 // Query rows per staged tile.
 const BQT: u32 = 16u;
 const TILE: u32 = 1024u;  // BQT * MAX_HS
 
-var<workgroup> q_tile: array<f32, TILE>;  // (BQT, MAX_HS)
-var<workgroup> g_tile: array<f32, TILE>;  // (BQT, MAX_HS) dout
+var<workgroup> q_tile: array<elem, TILE>;  // (BQT, MAX_HS)
+var<workgroup> g_tile: array<elem, TILE>;  // (BQT, MAX_HS) dout
 var<workgroup> lse_tile: array<f32, BQT>;
 var<workgroup> delta_tile: array<f32, BQT>;
-
-// The "pcg" hash of dropout_forward.wgsl, copied: WGSL has no includes.
-fn pcg_hash(input: u32) -> u32 {
-    let state = input * 747796405u + 2891336453u;
-    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-    return (word >> 22u) ^ word;
-}
 
 @compute @workgroup_size(BK)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let T = params.T;
     let C = params.C;
-    let C3 = 3u * C;
     let NH = params.NH;
     let hs = C / NH;
     let k_first = wid.x * BK;
@@ -73,18 +50,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let b = wid.z;
     let tk = k_first + lid;
     let in_range = tk < T;
-
     // The first query row that sees any key of this block (uniform: the loop below holds barriers).
-    var q_start = 0u;
-    if (params.causal != 0u) {
-        q_start = k_first;
-    }
+    let q_start = first_query_seeing(k_first);
 
-    var k: array<f32, MAX_HS>;
-    var v: array<f32, MAX_HS>;
-    var dk: array<f32, MAX_HS>;
-    var dv: array<f32, MAX_HS>;
-    let k_at = (b * T + tk) * C3 + C + h * hs;
+    var k: array<elem, MAX_HS>;
+    var v: array<elem, MAX_HS>;
+    var dk: array<elem, MAX_HS>;
+    var dv: array<elem, MAX_HS>;
+    let k_at = (b * T + tk) * 3u * C + C + h * hs;
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
             k[i] = inp[k_at + i];
@@ -98,12 +71,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     for (var q_first = q_start; q_first < T; q_first += BQT) {
         let n = min(BQT, T - q_first);
+        // Nobody may overwrite the tiles before everyone is done with the previous ones.
         workgroupBarrier();
         for (var e = lid; e < n * hs; e += BK) {
             let j = e / hs;
             let i = e % hs;
             let tq = q_first + j;
-            q_tile[j * MAX_HS + i] = inp[(b * T + tq) * C3 + h * hs + i];
+            q_tile[j * MAX_HS + i] = inp[(b * T + tq) * 3u * C + h * hs + i];
             g_tile[j * MAX_HS + i] = dout[(b * T + tq) * C + h * hs + i];
         }
         for (var j = lid; j < n; j += BK) {
@@ -114,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (in_range) {
             for (var j = 0u; j < n; j++) {
                 let tq = q_first + j;
-                if (params.causal != 0u && tq < tk) {
+                if (tq < first_query_seeing(tk)) {
                     continue;  // this query row does not see key tk
                 }
                 var s = 0.0;
@@ -124,11 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     dp += g_tile[j * MAX_HS + i] * v[i];
                 }
                 let p = exp(s * params.scale - lse_tile[j]);
-                var mult = 1.0;
-                if (params.has_dropout != 0u) {
-                    let u = f32(pcg_hash(seed_hash ^ ((head_rows + tq) * T + tk)) >> 8u) / 16777216.0;
-                    mult = select(params.keep, 0.0, u < params.p);
-                }
+                let mult = attention_dropout(seed_hash, (head_rows + tq) * T + tk);
                 let pm = p * mult;
                 let ds = p * (dp * mult - delta_tile[j]);
                 for (var i = 0u; i < hs; i++) {

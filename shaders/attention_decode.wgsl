@@ -11,10 +11,14 @@
 //
 // One workgroup owns one head h (channels h*hs..(h+1)*hs). It appends its head's slice of k and v at row len-1,
 // then walks the cache in tiles of WG positions: each invocation scores one position, the workgroup reduces the
-// tile's max and sum in workgroup memory, the running max m and sum l are updated (earlier sums rescaled by
-// exp(m_old - m_new)), and each invocation folds the tile's weighted values into the output channels it owns
-// (lid, lid + WG, ...), which stay its own from the first tile to the final division by l.
+// tile's max and sum in workgroup memory (include/workgroup_reduce.wgsl), the running max m and sum l are updated
+// (earlier sums rescaled by exp(m_old - m_new); include/online_softmax.wgsl), and each invocation folds the tile's
+// weighted values into the output channels it owns (lid, lid + WG, ...), which stay its own from the first tile
+// to the final division by l.
 // Dispatch: (NH, 1, 1).
+
+#include "include/online_softmax.wgsl"
+#include "include/workgroup_reduce.wgsl"
 
 struct Params {
     C: u32,
@@ -28,38 +32,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;      // (C)
-@group(0) @binding(2) var<storage, read_write> att: array<f32>;      // (NH, Tmax) or a placeholder
-@group(0) @binding(3) var<storage, read_write> k_cache: array<f32>;  // (Tmax, C)
-@group(0) @binding(4) var<storage, read_write> v_cache: array<f32>;  // (Tmax, C)
-@group(0) @binding(5) var<storage, read> qkv: array<f32>;            // (3C)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>;      // (C)
+@group(0) @binding(2) var<storage, read_write> att: array<elem>;      // (NH, Tmax) or a placeholder
+@group(0) @binding(3) var<storage, read_write> k_cache: array<elem>;  // (Tmax, C)
+@group(0) @binding(4) var<storage, read_write> v_cache: array<elem>;  // (Tmax, C)
+@group(0) @binding(5) var<storage, read> qkv: array<elem>;            // (3C)
 
-// Invocations per workgroup = positions per tile: a power of two, at most MAX_WG (the reductions halve it).
+// Invocations per workgroup = positions per tile: a power of two (include/workgroup_reduce.wgsl).
 override WG: u32 = 64u;
-const MAX_WG: u32 = 256u;
-// The lowest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
-const LOWEST: f32 = -0x1.fffffep+127f;
 
-var<workgroup> partial: array<f32, MAX_WG>;
-var<workgroup> weights: array<f32, MAX_WG>;  // the current tile's exp(score - m)
-
-// Tree reduction of partial[0..WG] into partial[0], by max (is_max) or by sum, in uniform control flow.
-fn reduce(lid: u32, is_max: bool) -> f32 {
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            if (is_max) {
-                partial[lid] = max(partial[lid], partial[lid + stride]);
-            } else {
-                partial[lid] += partial[lid + stride];
-            }
-        }
-    }
-    workgroupBarrier();
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
+var<workgroup> weights: array<f32, WG>;  // the current tile's exp(score - m)
 
 // q_h . k[tk] * scale.
 fn score(head: u32, hs: u32, tk: u32) -> f32 {
@@ -86,27 +68,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     storageBarrier();
 
-    var m = LOWEST;
-    var l = 0.0;
+    var softmax = online_softmax_start();
     for (var first = 0u; first < len; first += WG) {
         let tk = first + lid;
         var s = LOWEST;
         if (tk < len) {
             s = score(head, hs, tk);
         }
-        partial[lid] = s;
-        let m_new = max(m, reduce(lid, true));
+        let m_new = max(softmax.m, workgroup_max(lid, s));
         var e = 0.0;
         if (tk < len) {
             e = exp(s - m_new);
         }
         weights[lid] = e;
-        partial[lid] = e;
         // The sum's barriers also publish weights[] to the whole workgroup.
-        let tile_sum = reduce(lid, false);
-        let alpha = exp(m - m_new);
-        l = l * alpha + tile_sum;
-        m = m_new;
+        let tile_sum = workgroup_sum(lid, e);
+        let alpha = online_softmax_fold(&softmax, m_new, tile_sum);
         let n = min(WG, len - first);
         for (var i = lid; i < hs; i += WG) {
             var acc = 0.0;
@@ -120,13 +97,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         // The next tile's reductions order these reads of weights[] before its writes.
     }
-    let inv = 1.0 / l;
+    let inv = 1.0 / softmax.l;
     for (var i = lid; i < hs; i += WG) {
         out[head + i] *= inv;
     }
 
     if (params.has_att != 0u) {
-        let lse = m + log(l);
+        let lse = online_softmax_lse(softmax);
         let row = h * params.Tmax;
         for (var tk = lid; tk < len; tk += WG) {
             att[row + tk] = exp(score(head, hs, tk) - lse);

@@ -9,55 +9,20 @@
 //
 // One workgroup owns one query row (b, h, tq): its T scores, their softmax and its hs outputs.
 // Its invocations split the keys (tk = lid, lid + WG, ...) for the scores and the exponentials, reduce the
-// row's max and sum in workgroup memory, then split the hs channels of the output, each looping over keys.
+// row's max and sum in workgroup memory (include/workgroup_reduce.wgsl), then split the hs channels of the output, each looping over keys.
 // Dispatch: (T, NH, B) workgroups.
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-    causal: u32,       // 1: query tq sees keys 0..=tq; 0: it sees all T keys
-    has_dropout: u32,
-    scale: f32,        // 1 / sqrt(hs), computed on the CPU exactly as the CPU reference does
-    _pad: u32,
-}
+#include "include/attention_params.wgsl"
+#include "include/workgroup_reduce.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;     // (B, T, C)
-@group(0) @binding(2) var<storage, read_write> preatt: array<f32>;  // (B, NH, T, T)
-@group(0) @binding(3) var<storage, read_write> att: array<f32>;     // (B, NH, T, T)
-@group(0) @binding(4) var<storage, read> inp: array<f32>;           // (B, T, 3C)
-@group(0) @binding(5) var<storage, read> dropout: array<f32>;       // (B, NH, T, T) or a placeholder
+@group(0) @binding(1) var<storage, read_write> out: array<elem>;     // (B, T, C)
+@group(0) @binding(2) var<storage, read_write> preatt: array<elem>;  // (B, NH, T, T)
+@group(0) @binding(3) var<storage, read_write> att: array<elem>;     // (B, NH, T, T)
+@group(0) @binding(4) var<storage, read> inp: array<elem>;           // (B, T, 3C)
+@group(0) @binding(5) var<storage, read> dropout: array<elem>;       // (B, NH, T, T) or a placeholder
 
-// Invocations per workgroup: a power of two, at most MAX_WG (the tree reductions halve it).
+// Invocations per workgroup: a power of two (include/workgroup_reduce.wgsl).
 override WG: u32 = 64u;
-const MAX_WG: u32 = 256u;
-// Below every finite score: the start of a max.
-// The lowest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
-const LOWEST: f32 = -0x1.fffffep+127f;
-
-var<workgroup> partial: array<f32, MAX_WG>;
-
-// Tree reduction of partial[0..WG] into partial[0], by max (is_max) or by sum. Called by the whole
-// workgroup in uniform control flow; the result is valid for every invocation after it returns.
-fn reduce(lid: u32, is_max: bool) -> f32 {
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            if (is_max) {
-                partial[lid] = max(partial[lid], partial[lid + stride]);
-            } else {
-                partial[lid] += partial[lid + stride];
-            }
-        }
-    }
-    workgroupBarrier();
-    let result = partial[0];
-    // Nobody may overwrite partial[] for the next reduction before everyone has read the result.
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -69,10 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let h = wid.y;
     let b = wid.z;
     let row = ((b * params.NH + h) * T + tq) * T;
-    var visible = T;
-    if (params.causal != 0u) {
-        visible = tq + 1u;
-    }
+    let visible = keys_visible(tq);
     let q_at = (b * T + tq) * C3 + h * hs;
 
     // Scores: this invocation's keys, and their max.
@@ -90,8 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         preatt[row + tk] = p;
     }
-    partial[lid] = local_max;
-    let row_max = reduce(lid, true);
+    let row_max = workgroup_max(lid, local_max);
 
     // Exponentials of the same keys (each invocation reads back only what it wrote), and their sum.
     var local_sum = 0.0;
@@ -103,8 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         att[row + tk] = e;
     }
-    partial[lid] = local_sum;
-    let inv = 1.0 / reduce(lid, false);
+    let inv = 1.0 / workgroup_sum(lid, local_sum);
     for (var tk = lid; tk < visible; tk += WG) {
         att[row + tk] *= inv;
     }

@@ -6,8 +6,9 @@
 //   grads (N)  scaled in place
 //   norm  (1)
 //
-// One invocation owns one element; workgroups are laid out in 2D (x then y) so that N may exceed
-// 65535 * WG.
+// One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
+
+#include "include/elementwise.wgsl"
 
 struct Params {
     N: u32,
@@ -17,7 +18,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> grads: array<f32>;  // (N)
+@group(0) @binding(1) var<storage, read_write> grads: array<elem>; // (N)
 @group(0) @binding(2) var<storage, read> norm: array<f32>;         // (1)
 
 override WG: u32 = 256u;
@@ -25,16 +26,13 @@ override WG: u32 = 256u;
 // The largest finite f32: `norm <= F32_MAX` is false for +inf and for NaN (WGSL has no isFinite).
 const F32_MAX: f32 = 0x1.fffffep+127f;
 
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.y * groups.x + wid.x) * WG + lid;
+fn element_count() -> u32 {
+    return params.N;
+}
+
+fn element(i: u32) {
     let total = norm[0];
-    if (i >= params.N || !(total > params.max_norm && total <= F32_MAX)) {
-        return;
+    if (total > params.max_norm && total <= F32_MAX) {
+        grads[i] *= params.max_norm / (total + 1e-6);
     }
-    grads[i] *= params.max_norm / (total + 1e-6);
 }

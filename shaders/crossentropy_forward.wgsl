@@ -6,8 +6,11 @@
 //   targets (B, T)     token ids (u32); an id >= V gives a NaN loss rather than a read out of bounds
 //
 // One workgroup owns one position (b, t): its invocations split the V logits (v = lid, lid + WG, ...),
-// reduce the row's max and then its sum of exponentials in workgroup memory, and write the probabilities;
+// reduce the row's max and then its sum of exponentials in workgroup memory
+// (include/workgroup_reduce.wgsl), and write the probabilities;
 // invocation 0 writes the loss. Dispatch: (T, B) workgroups.
+
+#include "include/workgroup_reduce.wgsl"
 
 struct Params {
     B: u32,
@@ -18,38 +21,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;  // (B, T)
-@group(0) @binding(2) var<storage, read_write> probs: array<f32>;   // (B, T, V)
-@group(0) @binding(3) var<storage, read> logits: array<f32>;        // (B, T, V)
+@group(0) @binding(2) var<storage, read_write> probs: array<elem>;   // (B, T, V)
+@group(0) @binding(3) var<storage, read> logits: array<elem>;        // (B, T, V)
 @group(0) @binding(4) var<storage, read> targets: array<u32>;       // (B, T)
 
-// Invocations per workgroup: a power of two, at most MAX_WG (the tree reductions halve it).
+// Invocations per workgroup: a power of two (include/workgroup_reduce.wgsl).
 override WG: u32 = 64u;
-const MAX_WG: u32 = 256u;
-// Below every finite logit: the start of a max.
-// The lowest finite f32, written in hex: browsers (Tint) reject a decimal literal that rounds past it.
-const LOWEST: f32 = -0x1.fffffep+127f;
-
-var<workgroup> partial: array<f32, MAX_WG>;
-
-// Tree reduction of partial[0..WG] into partial[0], by max (is_max) or by sum. Called by the whole
-// workgroup in uniform control flow; the result is valid for every invocation after it returns.
-fn reduce(lid: u32, is_max: bool) -> f32 {
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            if (is_max) {
-                partial[lid] = max(partial[lid], partial[lid + stride]);
-            } else {
-                partial[lid] += partial[lid + stride];
-            }
-        }
-    }
-    workgroupBarrier();
-    let result = partial[0];
-    // Nobody may overwrite partial[] for the next reduction before everyone has read the result.
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -61,8 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var v = lid; v < V; v += WG) {
         local_max = max(local_max, logits[at + v]);
     }
-    partial[lid] = local_max;
-    let row_max = reduce(lid, true);
+    let row_max = workgroup_max(lid, local_max);
 
     // Exponentials, stored unnormalised and scaled below by the same invocation that wrote them.
     var local_sum = 0.0;
@@ -71,8 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         probs[at + v] = e;
         local_sum += e;
     }
-    partial[lid] = local_sum;
-    let sum = reduce(lid, false);
+    let sum = workgroup_sum(lid, local_sum);
     let inv = 1.0 / sum;
     for (var v = lid; v < V; v += WG) {
         probs[at + v] *= inv;

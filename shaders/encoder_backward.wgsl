@@ -16,6 +16,8 @@
 // A workgroup owns WG consecutive channels of one group: x is the channel block, y the group, so the
 // branch on the group is uniform across a workgroup.
 
+#include "include/prelude.wgsl"
+
 struct Params {
     B: u32,
     T: u32,
@@ -24,8 +26,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dwte: array<f32>; // (V, C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;       // (B, T, C)
+@group(0) @binding(1) var<storage, read_write> dwte: array<elem>; // (V, C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
 @group(0) @binding(3) var<storage, read> inp: array<u32>;        // (B, T)
 
 override WG: u32 = 64u;

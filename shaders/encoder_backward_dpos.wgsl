@@ -5,7 +5,9 @@
 //
 // One invocation owns one element dpos[t, c] and adds the B gradients of that position in batch order
 // (the CPU's order, so the results are equal bit for bit); no two invocations touch the same element.
-// A workgroup owns WG consecutive elements of dpos (2-D folded grid).
+// A workgroup owns WG consecutive elements of dpos (include/elementwise.wgsl).
+
+#include "include/elementwise.wgsl"
 
 struct Params {
     B: u32,
@@ -15,20 +17,18 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dpos: array<f32>; // (T, C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;       // (B, T, C)
+@group(0) @binding(1) var<storage, read_write> dpos: array<elem>; // (T, C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
 
 override WG: u32 = 64u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn element_count() -> u32 {
+    return params.T * params.C;
+}
+
+// i = t * C + c
+fn element(i: u32) {
     let TC = params.T * params.C;
-    let i = (wid.y * nwg.x + wid.x) * WG + lid; // t * C + c
-    if (i >= TC) {
-        return;
-    }
     var acc = dpos[i];
     for (var b = 0u; b < params.B; b++) {
         acc += dout[b * TC + i];

@@ -7,7 +7,10 @@
 //   wte (V, C)
 //   pos (T, C)     or a placeholder when has_pos = 0
 //
-// One invocation owns one element out[b, t, c]; a workgroup owns WG consecutive elements (2-D folded grid).
+// One invocation owns one element out[b, t, c]; a workgroup owns WG consecutive elements
+// (include/elementwise.wgsl).
+
+#include "include/elementwise.wgsl"
 
 struct Params {
     B: u32,
@@ -17,22 +20,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>; // (B, T, C)
-@group(0) @binding(2) var<storage, read> inp: array<u32>;       // (B, T)
-@group(0) @binding(3) var<storage, read> wte: array<f32>;       // (V, C)
-@group(0) @binding(4) var<storage, read> pos: array<f32>;       // (T, C) or a placeholder
+@group(0) @binding(1) var<storage, read_write> out: array<elem>; // (B, T, C)
+@group(0) @binding(2) var<storage, read> inp: array<u32>;        // (B, T)
+@group(0) @binding(3) var<storage, read> wte: array<elem>;       // (V, C)
+@group(0) @binding(4) var<storage, read> pos: array<elem>;       // (T, C) or a placeholder
 
 override WG: u32 = 64u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn element_count() -> u32 {
+    return params.B * params.T * params.C;
+}
+
+fn element(i: u32) {
     let C = params.C;
-    let i = (wid.y * nwg.x + wid.x) * WG + lid;
-    if (i >= params.B * params.T * C) {
-        return;
-    }
     let bt = i / C;
     let c = i % C;
     var x = wte[inp[bt] * C + c];

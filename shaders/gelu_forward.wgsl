@@ -4,42 +4,18 @@
 //   out (N)  written
 //   inp (N)
 //
-// One invocation owns one element; a workgroup owns WG consecutive elements (2-D folded grid).
+// One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
-struct Params {
-    N: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+#include "include/elementwise.wgsl"
+#include "include/flat_params.wgsl"
+#include "include/gelu.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>; // (N)
-@group(0) @binding(2) var<storage, read> inp: array<f32>;       // (N)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>; // (N)
+@group(0) @binding(2) var<storage, read> inp: array<elem>;       // (N)
 
 override WG: u32 = 64u;
 
-const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
-const GELU_CUBE: f32 = 0.044715;
-
-// tanh without its traps. Some drivers compute tanh as (e^2u - 1) / (e^2u + 1) and return NaN once e^2u
-// overflows (|u| > ~44), so the argument is clamped. And for |u| >= 9, tanh(u) is within half an f32 ulp of
-// +-1 (1 - tanh(9) = 3e-8), so a correctly rounded tanh (the CPU's) gives exactly +-1 there: return that,
-// rather than a driver's tanh that is 1 ulp short; in gelu_backward, 1 - th*th would turn that ulp into a
-// visible error (0.5 x sech^2 s (1 + 3k x^2) is ~2e-4 at x = 30). select() evaluates both sides, hence
-// the clamp inside.
-fn safe_tanh(u: f32) -> f32 {
-    return select(tanh(clamp(u, -9.0, 9.0)), sign(u), abs(u) >= 9.0);
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * nwg.x + wid.x) * WG + lid;
-    if (i >= params.N) {
-        return;
-    }
+fn element(i: u32) {
     let x = inp[i];
     out[i] = 0.5 * x * (1.0 + safe_tanh(GELU_SCALE * (x + GELU_CUBE * x * x * x)));
 }

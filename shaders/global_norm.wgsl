@@ -5,13 +5,15 @@
 //   grads    (N)
 //
 // STAGE 0 (num_groups workgroups): workgroup w sums g^2 over elements w*WG + lid, stepping by num_groups*WG
-//   (neighbouring invocations read neighbouring words), reduces its WG sums in workgroup memory and writes
-//   partials[w]. One invocation owns a strided set of elements; one workgroup owns one partial.
+//   (neighbouring invocations read neighbouring words), reduces its WG sums in workgroup memory
+//   (include/workgroup_reduce.wgsl) and writes partials[w]. One invocation owns a strided set of elements; one workgroup owns one partial.
 // STAGE 1 (one workgroup): invocation lid takes partials[lid] (num_groups <= WG), the workgroup reduces them
 //   and writes norm[0] = sqrt(total).
 // No atomics and no readback: the next dispatch in the same pass sees the result.
 // Sums are in f32 (the CPU reference sums in f64): for a few million values of similar size the relative
 // error stays around 1e-6, well inside the tolerance, and the tree order keeps it from growing with N.
+
+#include "include/workgroup_reduce.wgsl"
 
 struct Params {
     N: u32,
@@ -23,25 +25,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> norm: array<f32>;      // (1)
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (num_groups)
-@group(0) @binding(3) var<storage, read> grads: array<f32>;           // (N)
+@group(0) @binding(3) var<storage, read> grads: array<elem>;           // (N)
 
 override WG: u32 = 256u;   // invocations per workgroup, a power of two
 override STAGE: u32 = 0u;  // 0: partial sums of squares; 1: combine the partials into the norm
-
-var<workgroup> scratch: array<f32, WG>;
-
-// Sum of `x` over the workgroup, valid in invocation 0. Called from uniform control flow only.
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-    scratch[lid] = x;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            scratch[lid] += scratch[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return scratch[0];
-}
 
 @compute @workgroup_size(WG)
 fn main(

@@ -13,6 +13,8 @@
 // and reduce the two row means together (a vec2 per invocation) in workgroup memory by a tree, so WG must
 // be a power of two. Barriers are in uniform control flow: the row depends only on the workgroup id.
 
+#include "include/prelude.wgsl"
+
 struct Params {
     rows: u32,
     C: u32,
@@ -21,10 +23,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>; // (B, T, C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;       // (B, T, C)
-@group(0) @binding(3) var<storage, read> inp: array<f32>;        // (B, T, C)
-@group(0) @binding(4) var<storage, read> weight: array<f32>;     // (C)
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>; // (B, T, C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
+@group(0) @binding(3) var<storage, read> inp: array<elem>;        // (B, T, C)
+@group(0) @binding(4) var<storage, read> weight: array<elem>;     // (C)
 @group(0) @binding(5) var<storage, read> mean: array<f32>;       // (B, T)
 @group(0) @binding(6) var<storage, read> rstd: array<f32>;       // (B, T)
 

@@ -14,6 +14,8 @@
 // workgroup memory by a tree (RY must be a power of two) and invocation (x, 0) alone adds the total to
 // dweight[c] and dbias[c]. Each output element has exactly one writer.
 
+#include "include/prelude.wgsl"
+
 struct Params {
     rows: u32,
     C: u32,
@@ -22,10 +24,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dweight: array<f32>; // (C)
-@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;   // (C) or a placeholder
-@group(0) @binding(3) var<storage, read> dout: array<f32>;          // (B, T, C)
-@group(0) @binding(4) var<storage, read> inp: array<f32>;           // (B, T, C)
+@group(0) @binding(1) var<storage, read_write> dweight: array<elem>; // (C)
+@group(0) @binding(2) var<storage, read_write> dbias: array<elem>;   // (C) or a placeholder
+@group(0) @binding(3) var<storage, read> dout: array<elem>;          // (B, T, C)
+@group(0) @binding(4) var<storage, read> inp: array<elem>;           // (B, T, C)
 @group(0) @binding(5) var<storage, read> mean: array<f32>;          // (B, T)
 @group(0) @binding(6) var<storage, read> rstd: array<f32>;          // (B, T)
 

@@ -13,8 +13,11 @@
 //
 // One workgroup owns one row (rows = B*T; 2-D folded grid of workgroups). Its WG invocations stride over
 // the C channels (invocation l takes l, l + WG, ...), and the sums are reduced in workgroup memory by a
-// tree, so WG must be a power of two. The row index depends only on the workgroup id, so every barrier
-// is in uniform control flow (a workgroup past the last row does the same steps with no loads or stores).
+// tree (include/workgroup_reduce.wgsl), so WG must be a power of two. The row index depends only on the
+// workgroup id, so every barrier is in uniform control flow (a workgroup past the last row does the same
+// steps with no loads or stores).
+
+#include "include/workgroup_reduce.wgsl"
 
 struct Params {
     rows: u32,
@@ -24,31 +27,14 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;  // (B, T, C)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>;  // (B, T, C)
 @group(0) @binding(2) var<storage, read_write> mean: array<f32>; // (B, T)
 @group(0) @binding(3) var<storage, read_write> rstd: array<f32>; // (B, T)
-@group(0) @binding(4) var<storage, read> inp: array<f32>;        // (B, T, C)
-@group(0) @binding(5) var<storage, read> weight: array<f32>;     // (C)
-@group(0) @binding(6) var<storage, read> bias: array<f32>;       // (C) or a placeholder
+@group(0) @binding(4) var<storage, read> inp: array<elem>;        // (B, T, C)
+@group(0) @binding(5) var<storage, read> weight: array<elem>;     // (C)
+@group(0) @binding(6) var<storage, read> bias: array<elem>;       // (C) or a placeholder
 
 override WG: u32 = 64u;
-
-var<workgroup> partial: array<f32, WG>;
-
-// The sum of `x` over the workgroup, returned to every invocation.
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-    partial[lid] = x;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier(); // everyone has read partial[0] before the next call overwrites it
-    return total;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,

@@ -9,6 +9,8 @@
 // the WG_Y partial sums of each column are added in workgroup memory and invocation (x, 0) alone
 // read-modify-writes dbias[o0 + x]: no races, no atomics.
 
+#include "include/prelude.wgsl"
+
 struct Params {
     N: u32,
     OC: u32,
@@ -17,8 +19,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dbias: array<f32>;  // (OC)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;         // (N, OC)
+@group(0) @binding(1) var<storage, read_write> dbias: array<elem>;  // (OC)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;         // (N, OC)
 
 override WG_X: u32 = 64u;  // output channels per workgroup
 override WG_Y: u32 = 4u;   // invocations sharing the rows of one channel (a power of two)

@@ -8,6 +8,8 @@
 // The readable version: one invocation owns one output element out[n, o] and walks the C inputs.
 // A workgroup owns a TILE x TILE block of outputs (o along x, n along y).
 
+#include "include/prelude.wgsl"
+
 struct Params {
     N: u32,
     C: u32,
@@ -16,10 +18,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> inp: array<f32>;        // (N, C)
-@group(0) @binding(2) var<storage, read> weight: array<f32>;     // (OC, C)
-@group(0) @binding(3) var<storage, read> bias: array<f32>;       // (OC) or a placeholder
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (N, OC)
+@group(0) @binding(1) var<storage, read> inp: array<elem>;        // (N, C)
+@group(0) @binding(2) var<storage, read> weight: array<elem>;     // (OC, C)
+@group(0) @binding(3) var<storage, read> bias: array<elem>;       // (OC) or a placeholder
+@group(0) @binding(4) var<storage, read_write> out: array<elem>;  // (N, OC)
 
 override TILE: u32 = 8u;
 

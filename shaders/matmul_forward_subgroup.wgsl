@@ -5,6 +5,7 @@
 //   inp    (N, C)
 //   weight (OC, C)  one row per output channel (PyTorch nn.Linear layout)
 //   bias   (OC)     optional (params.has_bias; a placeholder is bound otherwise)
+//   (bindings: include/matmul_forward_io.wgsl)
 //
 // Needs subgroups (native wgpu: Features::SUBGROUP, requested only where the adapter offers it). Naga (wgpu 30)
 // rejects the `enable subgroups;` directive and accepts subgroup built-ins without it, so this file has none;
@@ -28,65 +29,13 @@
 // (what software adapters punish most). Weight values differ per lane (each owns other columns): read as vec4s.
 // Subgroup operations must be reached by the whole subgroup: nobody returns early, values outside the matrices
 // load as 0, and only the final writes are guarded.
-// Loads: vec4s through inp4/weight4 when C % 4 == 0 (rows start on 16-byte boundaries; the same buffers viewed as
-// vec4s, placeholders otherwise), else four bounds-checked scalars.
+// Loads: vec4s through inp4/weight4 when C % 4 == 0, else four bounds-checked scalars (load_inp4, load_weight4).
 
-struct Params {
-    N: u32,
-    C: u32,
-    OC: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;  // (N, OC)
-@group(0) @binding(2) var<storage, read> inp: array<f32>;        // (N, C)
-@group(0) @binding(3) var<storage, read> weight: array<f32>;     // (OC, C)
-@group(0) @binding(4) var<storage, read> bias: array<f32>;       // (OC) or a placeholder
-@group(0) @binding(5) var<storage, read> inp4: array<vec4<f32>>;     // (N, C/4): inp again, when C % 4 == 0
-@group(0) @binding(6) var<storage, read> weight4: array<vec4<f32>>;  // (OC, C/4): weight again, when C % 4 == 0
+#include "include/matmul_forward_io.wgsl"
 
 override WG_X: u32 = 16u;  // invocations along OC (a power of two >= 4)
 override WG_Y: u32 = 8u;   // invocations along N
 override WG: u32 = 128u;   // WG_X * WG_Y, the workgroup size (set together from Rust)
-
-// inp[n, k .. k+4], zeros outside the matrix.
-fn load_inp(n: u32, k: u32) -> vec4<f32> {
-    var x = vec4<f32>(0.0);
-    if (n < params.N) {
-        if (params.C % 4u == 0u) {
-            if (k < params.C) {
-                x = inp4[(n * params.C + k) / 4u];
-            }
-        } else {
-            for (var e = 0u; e < 4u; e++) {
-                if (k + e < params.C) {
-                    x[e] = inp[n * params.C + k + e];
-                }
-            }
-        }
-    }
-    return x;
-}
-
-// weight[o, k .. k+4], zeros outside the matrix.
-fn load_weight(o: u32, k: u32) -> vec4<f32> {
-    var w = vec4<f32>(0.0);
-    if (o < params.OC) {
-        if (params.C % 4u == 0u) {
-            if (k < params.C) {
-                w = weight4[(o * params.C + k) / 4u];
-            }
-        } else {
-            for (var e = 0u; e < 4u; e++) {
-                if (k + e < params.C) {
-                    w[e] = weight[o * params.C + k + e];
-                }
-            }
-        }
-    }
-    return w;
-}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -102,14 +51,11 @@ fn main(
     let team = min(subgroup_size, WG_X);
     let t = lane % team;   // my place in the team
     let first = lane - t;  // the team's first lane
-    var acc: array<vec4<f32>, 4>;  // acc[i][j]: out[n0 + i, o0 + j*WG_X]
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    var acc: array<vec4<elem>, 4>;  // acc[i][j]: out[n0 + i, o0 + j*WG_X] before the bias; zero-initialised
 
     for (var k0 = 0u; k0 < params.C; k0 += team) {
         // My piece of the team's slice: row t % 4, values k0 + 4*(t / 4) .. +4.
-        let piece = load_inp(n0 + t % 4u, k0 + 4u * (t / 4u));
+        let piece = load_inp4(n0 + t % 4u, k0 + 4u * (t / 4u));
         for (var q = 0u; q < team / 4u; q++) {
             let k = k0 + 4u * q;
             // inp[n0 + i, k .. k+4] from the lane that loaded it.
@@ -117,28 +63,16 @@ fn main(
             let a1 = subgroupShuffle(piece, first + 4u * q + 1u);
             let a2 = subgroupShuffle(piece, first + 4u * q + 2u);
             let a3 = subgroupShuffle(piece, first + 4u * q + 3u);
-            let w0 = load_weight(o0, k);
-            let w1 = load_weight(o0 + WG_X, k);
-            let w2 = load_weight(o0 + 2u * WG_X, k);
-            let w3 = load_weight(o0 + 3u * WG_X, k);
-            acc[0] += vec4<f32>(dot(a0, w0), dot(a0, w1), dot(a0, w2), dot(a0, w3));
-            acc[1] += vec4<f32>(dot(a1, w0), dot(a1, w1), dot(a1, w2), dot(a1, w3));
-            acc[2] += vec4<f32>(dot(a2, w0), dot(a2, w1), dot(a2, w2), dot(a2, w3));
-            acc[3] += vec4<f32>(dot(a3, w0), dot(a3, w1), dot(a3, w2), dot(a3, w3));
+            let w0 = load_weight4(o0, k);
+            let w1 = load_weight4(o0 + WG_X, k);
+            let w2 = load_weight4(o0 + 2u * WG_X, k);
+            let w3 = load_weight4(o0 + 3u * WG_X, k);
+            acc[0] += vec4<elem>(dot(a0, w0), dot(a0, w1), dot(a0, w2), dot(a0, w3));
+            acc[1] += vec4<elem>(dot(a1, w0), dot(a1, w1), dot(a1, w2), dot(a1, w3));
+            acc[2] += vec4<elem>(dot(a2, w0), dot(a2, w1), dot(a2, w2), dot(a2, w3));
+            acc[3] += vec4<elem>(dot(a3, w0), dot(a3, w1), dot(a3, w2), dot(a3, w3));
         }
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let n = n0 + i;
-        for (var j = 0u; j < 4u; j++) {
-            let o = o0 + j * WG_X;
-            if (n < params.N && o < params.OC) {
-                var y = acc[i][j];
-                if (params.has_bias != 0u) {
-                    y += bias[o];
-                }
-                out[n * params.OC + o] = y;
-            }
-        }
-    }
+    store_block(acc, n0, 1u, o0, WG_X);
 }

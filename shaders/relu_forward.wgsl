@@ -3,29 +3,17 @@
 //   out (N)  written
 //   inp (N)
 //
-// One invocation owns one element; a workgroup owns WG consecutive elements (2-D folded grid).
+// One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
-struct Params {
-    N: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+#include "include/elementwise.wgsl"
+#include "include/flat_params.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>; // (N)
-@group(0) @binding(2) var<storage, read> inp: array<f32>;       // (N)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>; // (N)
+@group(0) @binding(2) var<storage, read> inp: array<elem>;       // (N)
 
 override WG: u32 = 64u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * nwg.x + wid.x) * WG + lid;
-    if (i >= params.N) {
-        return;
-    }
+fn element(i: u32) {
     let x = inp[i];
     out[i] = select(0.0, x, x > 0.0);
 }

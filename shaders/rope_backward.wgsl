@@ -6,48 +6,26 @@
 //   dout  (B, T, 3C)
 //   table (T, hs/2, 2)   (cos, sin) for positions pos0..pos0+T, computed on the CPU in f64 (see rope_forward)
 //
-// One invocation owns one channel pair of one position; a workgroup owns WG consecutive pairs
-// (2-D folded grid).
+// One invocation owns one channel pair of one position (include/rope_pair.wgsl); a workgroup owns WG
+// consecutive pairs (include/elementwise.wgsl).
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-}
+#include "include/elementwise.wgsl"
+#include "include/rope_pair.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<f32>; // (B, T, 3C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;       // (B, T, 3C)
-@group(0) @binding(3) var<storage, read> table: array<f32>;      // (T, hs/2, 2)
+@group(0) @binding(1) var<storage, read_write> dinp: array<elem>; // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, 3C)
 
 override WG: u32 = 64u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let C = params.C;
-    let pairs_per_row = 3u * C / 2u;
-    let p = (wid.y * nwg.x + wid.x) * WG + lid;
-    if (p >= params.B * params.T * pairs_per_row) {
+fn element(p: u32) {
+    let pair = rope_pair(p);
+    let g0 = dout[pair.at];
+    let g1 = dout[pair.at + 1u];
+    if (!pair.rotated) {
+        dinp[pair.at] = g0;
+        dinp[pair.at + 1u] = g1;
         return;
     }
-    let bt = p / pairs_per_row;
-    let ch = 2u * (p % pairs_per_row);
-    let at = bt * 3u * C + ch;
-    let g0 = dout[at];
-    let g1 = dout[at + 1u];
-    if (ch >= 2u * C) {
-        dinp[at] = g0;
-        dinp[at + 1u] = g1;
-        return;
-    }
-    let hs = C / params.NH;
-    let i = (ch % hs) / 2u;
-    let cs = (bt % params.T) * (hs / 2u) + i;
-    let co = table[2u * cs];
-    let si = table[2u * cs + 1u];
-    dinp[at] = g0 * co + g1 * si;
-    dinp[at + 1u] = -g0 * si + g1 * co;
+    dinp[pair.at] = g0 * pair.cos + g1 * pair.sin;
+    dinp[pair.at + 1u] = -g0 * pair.sin + g1 * pair.cos;
 }

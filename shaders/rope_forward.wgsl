@@ -9,49 +9,26 @@
 //                        angle of position 1000 is already ~1 ulp-of-angle off in f32, and WGSL only
 //                        bounds cos/sin error inside [-pi, pi].
 //
-// One invocation owns one channel pair (2j, 2j+1) of one position (B*T*3C/2 pairs); a workgroup owns WG
-// consecutive pairs (2-D folded grid).
+// One invocation owns one channel pair (2j, 2j+1) of one position (B*T*3C/2 pairs, include/rope_pair.wgsl); a
+// workgroup owns WG consecutive pairs (include/elementwise.wgsl).
 
-struct Params {
-    B: u32,
-    T: u32,
-    C: u32,
-    NH: u32,
-}
+#include "include/elementwise.wgsl"
+#include "include/rope_pair.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>; // (B, T, 3C)
-@group(0) @binding(2) var<storage, read> inp: array<f32>;       // (B, T, 3C)
-@group(0) @binding(3) var<storage, read> table: array<f32>;     // (T, hs/2, 2)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>; // (B, T, 3C)
+@group(0) @binding(2) var<storage, read> inp: array<elem>;       // (B, T, 3C)
 
 override WG: u32 = 64u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let C = params.C;
-    let pairs_per_row = 3u * C / 2u;
-    let p = (wid.y * nwg.x + wid.x) * WG + lid;
-    if (p >= params.B * params.T * pairs_per_row) {
-        return;
+fn element(p: u32) {
+    let pair = rope_pair(p);
+    let x0 = inp[pair.at];
+    let x1 = inp[pair.at + 1u];
+    if (pair.rotated) {
+        out[pair.at] = x0 * pair.cos - x1 * pair.sin;
+        out[pair.at + 1u] = x0 * pair.sin + x1 * pair.cos;
+    } else {
+        out[pair.at] = x0;
+        out[pair.at + 1u] = x1;
     }
-    let bt = p / pairs_per_row;
-    let ch = 2u * (p % pairs_per_row); // channel of x0 within the row of 3C
-    let at = bt * 3u * C + ch;
-    let x0 = inp[at];
-    let x1 = inp[at + 1u];
-    if (ch >= 2u * C) {
-        // v: unchanged
-        out[at] = x0;
-        out[at + 1u] = x1;
-        return;
-    }
-    let hs = C / params.NH;
-    let i = (ch % hs) / 2u; // pair within the head (C is a multiple of hs)
-    let cs = (bt % params.T) * (hs / 2u) + i;
-    let co = table[2u * cs];
-    let si = table[2u * cs + 1u];
-    out[at] = x0 * co - x1 * si;
-    out[at + 1u] = x0 * si + x1 * co;
 }
