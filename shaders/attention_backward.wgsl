@@ -30,15 +30,13 @@ override WG: u32 = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let T = params.T;
-    let C = params.C;
-    let C3 = 3u * C;
-    let hs = C / params.NH;
+    let hs = params.C / params.NH;
     let tq = wid.x;
     let h = wid.y;
     let b = wid.z;
-    let row = ((b * params.NH + h) * T + tq) * T;
+    let row = query_row(b, h, tq) * T;  // this query row of the maps
     let visible = keys_visible(tq);
-    let g_at = (b * T + tq) * C + h * hs;
+    let g_at = head_at(b, tq, h);
 
     // Through the weighted sum: datt[tk] = (g . v[tk]) * drop[tk]; and this invocation's part of
     // sum_tk att[tk] datt[tk].
@@ -46,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var tk = lid; tk < T; tk += WG) {
         var d = 0.0;
         if (tk < visible) {
-            let v_at = (b * T + tk) * C3 + 2u * C + h * hs;
+            let v_at = qkv_at(b, tk, h, 2u);
             for (var i = 0u; i < hs; i++) {
                 d += dout[g_at + i] * inp[v_at + i];
             }
@@ -70,12 +68,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // Through the scores: dq reads dpreatt written by other invocations, so order the writes first.
     storageBarrier();
-    let q_at = (b * T + tq) * C3 + h * hs;
+    let q_at = qkv_at(b, tq, h, 0u);
     for (var i = lid; i < hs; i += WG) {
         var acc = 0.0;
         for (var tk = 0u; tk < visible; tk++) {
-            let k_at = (b * T + tk) * C3 + C + h * hs;
-            acc += dpreatt[row + tk] * params.scale * inp[k_at + i];
+            acc += dpreatt[row + tk] * params.scale * inp[qkv_at(b, tk, h, 1u) + i];
         }
         dinp[q_at + i] = acc;
     }

@@ -29,9 +29,7 @@ override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let T = params.T;
     let C = params.C;
-    let C3 = 3u * C;
     let hs = C / params.NH;
     let j = gid.x;
     let tk = gid.y;
@@ -45,17 +43,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = ch % hs;
     let first_row = first_query_seeing(tk);
     var acc = 0.0;
-    for (var tq = first_row; tq < T; tq++) {
-        let at = ((b * params.NH + h) * T + tq) * T + tk;
+    for (var tq = first_row; tq < params.T; tq++) {
+        let at = query_row(b, h, tq) * params.T + tk;
         if (is_k) {
-            acc += dpreatt[at] * params.scale * inp[(b * T + tq) * C3 + h * hs + i];
+            acc += dpreatt[at] * params.scale * inp[qkv_at(b, tq, h, 0u) + i];
         } else {
             var weight = att[at];
             if (params.has_dropout != 0u) {
                 weight *= dropout[at];
             }
-            acc += weight * dout[(b * T + tq) * C + h * hs + i];
+            acc += weight * dout[head_at(b, tq, h) + i];
         }
     }
-    dinp[(b * T + tk) * C3 + C + j] = acc;
+    dinp[qkv_at(b, tk, 0u, 1u) + j] = acc;
 }

@@ -33,23 +33,20 @@ override BQ: u32 = 32u;
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let T = params.T;
-    let C = params.C;
-    let NH = params.NH;
-    let hs = C / NH;
+    let hs = params.C / params.NH;
     let q_first = wid.x * BQ;
     let h = wid.y;
     let b = wid.z;
     let tq = q_first + lid;
-    let in_range = tq < T;
+    let in_range = tq < params.T;
     let kv_end = keys_needed(q_first, BQ); // uniform: the loop below holds barriers
     let visible = keys_visible(tq);
 
     var q: array<elem, MAX_HS>;
     var g: array<elem, MAX_HS>;
     var dq: array<elem, MAX_HS>;
-    let q_at = (b * T + tq) * 3u * C + h * hs;
-    let g_at = (b * T + tq) * C + h * hs;
+    let q_at = qkv_at(b, tq, h, 0u);
+    let g_at = head_at(b, tq, h);
     var row_lse = 0.0;
     var row_delta = 0.0;
     if (in_range) {
@@ -58,10 +55,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             g[i] = dout[g_at + i];
             dq[i] = 0.0;
         }
-        row_lse = lse[(b * NH + h) * T + tq];
-        row_delta = delta[(b * NH + h) * T + tq];
+        row_lse = lse[query_row(b, h, tq)];
+        row_delta = delta[query_row(b, h, tq)];
     }
-    let drop_row = ((b * NH + h) * T + tq) * T;
+    let drop_row = query_row(b, h, tq) * params.T;
     let seed_hash = pcg_hash(params.seed);
 
     for (var k_first = 0u; k_first < kv_end; k_first += BKV) {

@@ -25,11 +25,11 @@ fn element_count() -> u32 {
 fn element(r: u32) {
     let T = params.T;
     let NH = params.NH;
-    let hs = params.C / NH;
     let t = r % T;
     let h = (r / T) % NH;
     let b = r / (T * NH);
-    let at = (b * T + t) * params.C + h * hs;
+    let at = head_at(b, t, h);
+    let hs = params.C / NH;
     var d = 0.0;
     for (var i = 0u; i < hs; i++) {
         d += dout[at + i] * out[at + i];

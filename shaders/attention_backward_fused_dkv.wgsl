@@ -42,9 +42,7 @@ var<workgroup> delta_tile: array<f32, BQT>;
 @compute @workgroup_size(BK)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let T = params.T;
-    let C = params.C;
-    let NH = params.NH;
-    let hs = C / NH;
+    let hs = params.C / params.NH;
     let k_first = wid.x * BK;
     let h = wid.y;
     let b = wid.z;
@@ -57,16 +55,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var v: array<elem, MAX_HS>;
     var dk: array<elem, MAX_HS>;
     var dv: array<elem, MAX_HS>;
-    let k_at = (b * T + tk) * 3u * C + C + h * hs;
+    let k_at = qkv_at(b, tk, h, 1u);
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
             k[i] = inp[k_at + i];
-            v[i] = inp[k_at + C + i];
+            v[i] = inp[k_at + params.C + i];
             dk[i] = 0.0;
             dv[i] = 0.0;
         }
     }
-    let head_rows = (b * NH + h) * T;
+    let head_rows = query_row(b, h, 0u);
     let seed_hash = pcg_hash(params.seed);
 
     for (var q_first = q_start; q_first < T; q_first += BQT) {
@@ -77,8 +75,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let j = e / hs;
             let i = e % hs;
             let tq = q_first + j;
-            q_tile[j * MAX_HS + i] = inp[(b * T + tq) * 3u * C + h * hs + i];
-            g_tile[j * MAX_HS + i] = dout[(b * T + tq) * C + h * hs + i];
+            q_tile[j * MAX_HS + i] = inp[qkv_at(b, tq, h, 0u) + i];
+            g_tile[j * MAX_HS + i] = dout[head_at(b, tq, h) + i];
         }
         for (var j = lid; j < n; j += BK) {
             lse_tile[j] = lse[head_rows + q_first + j];
@@ -112,7 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
             dinp[k_at + i] = dk[i] * params.scale;
-            dinp[k_at + C + i] = dv[i];
+            dinp[k_at + params.C + i] = dv[i];
         }
     }
 }

@@ -27,22 +27,20 @@ override WG: u32 = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let T = params.T;
-    let C = params.C;
-    let C3 = 3u * C;
-    let hs = C / params.NH;
+    let hs = params.C / params.NH;
     let tq = wid.x;
     let h = wid.y;
     let b = wid.z;
-    let row = ((b * params.NH + h) * T + tq) * T;
+    let row = query_row(b, h, tq) * T;  // this query row of the maps
     let visible = keys_visible(tq);
-    let q_at = (b * T + tq) * C3 + h * hs;
+    let q_at = qkv_at(b, tq, h, 0u);
 
     // Scores: this invocation's keys, and their max.
     var local_max = LOWEST;
     for (var tk = lid; tk < T; tk += WG) {
         var p = 0.0;
         if (tk < visible) {
-            let k_at = (b * T + tk) * C3 + C + h * hs;
+            let k_at = qkv_at(b, tk, h, 1u);
             var score = 0.0;
             for (var i = 0u; i < hs; i++) {
                 score += inp[q_at + i] * inp[k_at + i];
@@ -71,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // The weighted sum reads weights written by other invocations: order the storage writes first.
     storageBarrier();
-    let out_at = (b * T + tq) * C + h * hs;
+    let out_at = head_at(b, tq, h);
     for (var i = lid; i < hs; i += WG) {
         var acc = 0.0;
         for (var tk = 0u; tk < visible; tk++) {
@@ -79,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (params.has_dropout != 0u) {
                 weight *= dropout[row + tk];
             }
-            acc += weight * inp[(b * T + tk) * C3 + 2u * C + h * hs + i];
+            acc += weight * inp[qkv_at(b, tk, h, 2u) + i];
         }
         out[out_at + i] = acc;
     }

@@ -29,23 +29,20 @@ override BQ: u32 = 32u;
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let T = params.T;
-    let C = params.C;
-    let NH = params.NH;
-    let hs = C / NH;
+    let hs = params.C / params.NH;
     let q_first = wid.x * BQ;
     let h = wid.y;
     let b = wid.z;
     let tq = q_first + lid;
     // Invocations past the last row still stage tiles and meet every barrier; they just compute nothing.
-    let in_range = tq < T;
+    let in_range = tq < params.T;
     // The keys this block needs (uniform across the workgroup: the loop below holds barriers).
     let kv_end = keys_needed(q_first, BQ);
     let visible = keys_visible(tq);
 
     var q: array<elem, MAX_HS>;
     var acc: array<elem, MAX_HS>;
-    let q_at = (b * T + tq) * 3u * C + h * hs;
+    let q_at = qkv_at(b, tq, h, 0u);
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
             q[i] = inp[q_at + i];
@@ -53,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     var softmax = online_softmax_start();
-    let drop_row = ((b * NH + h) * T + tq) * T;
+    let drop_row = query_row(b, h, tq) * params.T;
     let seed_hash = pcg_hash(params.seed);
 
     for (var k_first = 0u; k_first < kv_end; k_first += BKV) {
@@ -100,10 +97,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (in_range) {
         // Every row sees at least one key (causal: itself), so l >= 1.
         let inv = 1.0 / softmax.l;
-        let out_at = (b * T + tq) * C + h * hs;
+        let out_at = head_at(b, tq, h);
         for (var i = 0u; i < hs; i++) {
             out[out_at + i] = acc[i] * inv;
         }
-        lse[(b * NH + h) * T + tq] = online_softmax_lse(softmax);
+        lse[query_row(b, h, tq)] = online_softmax_lse(softmax);
     }
 }

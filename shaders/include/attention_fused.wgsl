@@ -6,7 +6,7 @@
 //   params  binding 0
 
 #include "include/prelude.wgsl"
-#include "include/causal_mask.wgsl"
+#include "include/attention_layout.wgsl"
 #include "include/dropout_hash.wgsl"
 
 struct Params {

@@ -4,10 +4,10 @@
 //
 //   k_tile, v_tile (BKV, MAX_HS)  k and v of positions k_first .. k_first + n, head h of batch b
 //
-// The kernel declares `params` with T, C and NH and the binding `inp` (B, T, 3C) (q, k, v side by side per
-// position; head h owns channels h*hs..(h+1)*hs of each).
+// The kernel declares the binding `inp` (B, T, 3C), q, k and v (include/attention_layout.wgsl).
 
 #include "include/prelude.wgsl"
+#include "include/attention_layout.wgsl"
 
 // Key positions per tile.
 const BKV: u32 = 16u;
@@ -21,15 +21,13 @@ var<workgroup> v_tile: array<elem, TILE>; // (BKV, MAX_HS)
 // whole workgroup in uniform control flow: it waits until everyone is done with the previous tile, and on return
 // the new tile is visible to all.
 fn stage_kv_tile(b: u32, h: u32, k_first: u32, n: u32, lid: u32, threads: u32) {
-    let C = params.C;
-    let hs = C / params.NH;
+    let hs = params.C / params.NH;
     workgroupBarrier();
     for (var e = lid; e < n * hs; e += threads) {
         let j = e / hs;
         let i = e % hs;
-        let at = (b * params.T + k_first + j) * (3u * C) + h * hs + i;
-        k_tile[j * MAX_HS + i] = inp[at + C];
-        v_tile[j * MAX_HS + i] = inp[at + 2u * C];
+        k_tile[j * MAX_HS + i] = inp[qkv_at(b, k_first + j, h, 1u) + i];
+        v_tile[j * MAX_HS + i] = inp[qkv_at(b, k_first + j, h, 2u) + i];
     }
     workgroupBarrier();
 }

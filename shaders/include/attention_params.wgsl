@@ -4,7 +4,7 @@
 //   params  binding 0
 
 #include "include/prelude.wgsl"
-#include "include/causal_mask.wgsl"
+#include "include/attention_layout.wgsl"
 
 struct Params {
     B: u32,

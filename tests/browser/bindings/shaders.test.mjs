@@ -1,23 +1,55 @@
-// Every WGSL file in shaders/ compiles in Chromium's WebGPU (Tint), which is stricter than naga (the native
-// validator) in places: each module must compile without errors and build a compute pipeline with its
-// default override constants.
+// Every WGSL kernel compiles in Chromium's WebGPU (Tint), which is stricter than naga (the native validator) in
+// places: each module must compile without errors and build a compute pipeline with its default override constants.
+// What is compiled is what the wasm module carries: the kernels of shaders/ as crate/build.rs expanded them (their
+// `#include`d pieces pasted in, comments stripped), read from the wasm build's OUT_DIR.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openPage, skipReason } from '../harness.mjs';
 
-const shadersDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shaders');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const shadersDir = join(root, 'shaders');
+
+/** The newest `out/shaders` folder of the crate's wasm release build (scripts/build.sh), or undefined. */
+function expandedShadersDir() {
+  const buildDir = join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'wasm32-unknown-unknown', 'release', 'build');
+  if (!existsSync(buildDir)) return undefined;
+  return readdirSync(buildDir)
+    .filter((name) => name.startsWith('transformer-playground-'))
+    .map((name) => join(buildDir, name, 'out', 'shaders'))
+    .filter((dir) => existsSync(dir))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+/** Every .wgsl file below `dir`, with its modification time. */
+function sourceFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.wgsl') ? [{ path, mtimeMs: statSync(path).mtimeMs }] : [];
+  });
+}
 
 test('every shader compiles and links in the browser', { skip: skipReason() }, async () => {
-  const sources = readdirSync(shadersDir)
-    .filter((name) => name.endsWith('.wgsl'))
-    .map((name) => ({ name, code: readFileSync(join(shadersDir, name), 'utf8') }))
+  const expanded = expandedShadersDir();
+  assert.ok(expanded, 'no expanded shaders from the wasm build: run scripts/build.sh first');
+  // Kernels are the files directly in shaders/; shaders/include/ holds the pieces pasted into them.
+  const kernels = readdirSync(shadersDir).filter((name) => name.endsWith('.wgsl')).sort();
+  assert.deepEqual(readdirSync(expanded).filter((name) => name.endsWith('.wgsl')).sort(), kernels,
+    `the wasm build's kernels (${expanded}) differ from shaders/: run scripts/build.sh again`);
+  const built = Math.min(...kernels.map((name) => statSync(join(expanded, name)).mtimeMs));
+  const edited = sourceFiles(shadersDir).filter((file) => file.mtimeMs > built).map((file) => file.path);
+  assert.deepEqual(edited, [], 'shaders changed after the wasm build: run scripts/build.sh again');
+
+  const sources = kernels
+    .map((name) => ({ name, code: readFileSync(join(expanded, name), 'utf8') }))
     // Shaders using subgroup built-ins (matmul_forward_subgroup.wgsl) carry no `enable subgroups;` (naga rejects
     // it); a browser needs it, and the device needs the 'subgroups' feature.
     .map((shader) => ({ ...shader, subgroups: /\bsubgroup[A-Z]\w*\(|\bsubgroup_(size|invocation_id)\b/.test(shader.code) }));
   assert.ok(sources.length >= 20, `found ${sources.length} shaders`);
+  assert.ok(sources.every(({ code }) => !code.includes('#include')), 'a kernel still holds an #include line');
   const { page, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
   try {
     const results = await page.evaluate(async (sources) => {
