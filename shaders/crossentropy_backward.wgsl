@@ -8,20 +8,12 @@
 // One invocation owns one element dlogits[b, t, v]; a workgroup owns WG consecutive v of one position.
 // Dispatch: (ceil(V / WG), T, B) workgroups.
 
-#include "include/prelude.wgsl"
+#include "include/crossentropy_params.wgsl"
 
-struct Params {
-    B: u32,
-    T: u32,
-    V: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> dlogits: array<elem>;  // (B, T, V)
-@group(0) @binding(2) var<storage, read> dlosses: array<f32>;        // (B, T)
+@group(0) @binding(2) var<storage, read> dlosses: array<f32>;         // (B, T)
 @group(0) @binding(3) var<storage, read> probs: array<elem>;          // (B, T, V)
-@group(0) @binding(4) var<storage, read> targets: array<u32>;        // (B, T)
+@group(0) @binding(4) var<storage, read> targets: array<u32>;         // (B, T)
 
 override WG: u32 = 64u;
 

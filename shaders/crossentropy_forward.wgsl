@@ -10,19 +10,12 @@
 // (include/workgroup_reduce.wgsl), and write the probabilities;
 // invocation 0 writes the loss. Dispatch: (T, B) workgroups.
 
+#include "include/crossentropy_params.wgsl"
 #include "include/workgroup_reduce.wgsl"
 
-struct Params {
-    B: u32,
-    T: u32,
-    V: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;  // (B, T)
-@group(0) @binding(2) var<storage, read_write> probs: array<elem>;   // (B, T, V)
-@group(0) @binding(3) var<storage, read> logits: array<elem>;        // (B, T, V)
+@group(0) @binding(2) var<storage, read_write> probs: array<elem>;  // (B, T, V)
+@group(0) @binding(3) var<storage, read> logits: array<elem>;       // (B, T, V)
 @group(0) @binding(4) var<storage, read> targets: array<u32>;       // (B, T)
 
 // Invocations per workgroup: a power of two (include/workgroup_reduce.wgsl).

@@ -28,7 +28,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> dwte: array<elem>; // (V, C)
 @group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
-@group(0) @binding(3) var<storage, read> inp: array<u32>;        // (B, T)
+@group(0) @binding(3) var<storage, read> inp: array<u32>;         // (B, T)
 
 override WG: u32 = 64u;
 

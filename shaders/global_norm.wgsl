@@ -25,7 +25,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> norm: array<f32>;      // (1)
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (num_groups)
-@group(0) @binding(3) var<storage, read> grads: array<elem>;           // (N)
+@group(0) @binding(3) var<storage, read> grads: array<elem>;          // (N)
 
 override WG: u32 = 256u;   // invocations per workgroup, a power of two
 override STAGE: u32 = 0u;  // 0: partial sums of squares; 1: combine the partials into the norm

@@ -27,8 +27,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
 @group(0) @binding(3) var<storage, read> inp: array<elem>;        // (B, T, C)
 @group(0) @binding(4) var<storage, read> weight: array<elem>;     // (C)
-@group(0) @binding(5) var<storage, read> mean: array<f32>;       // (B, T)
-@group(0) @binding(6) var<storage, read> rstd: array<f32>;       // (B, T)
+@group(0) @binding(5) var<storage, read> mean: array<f32>;        // (B, T)
+@group(0) @binding(6) var<storage, read> rstd: array<f32>;        // (B, T)
 
 override WG: u32 = 64u;
 

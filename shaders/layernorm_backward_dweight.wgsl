@@ -28,8 +28,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dbias: array<elem>;   // (C) or a placeholder
 @group(0) @binding(3) var<storage, read> dout: array<elem>;          // (B, T, C)
 @group(0) @binding(4) var<storage, read> inp: array<elem>;           // (B, T, C)
-@group(0) @binding(5) var<storage, read> mean: array<f32>;          // (B, T)
-@group(0) @binding(6) var<storage, read> rstd: array<f32>;          // (B, T)
+@group(0) @binding(5) var<storage, read> mean: array<f32>;           // (B, T)
+@group(0) @binding(6) var<storage, read> rstd: array<f32>;           // (B, T)
 
 override CX: u32 = 16u;
 override RY: u32 = 16u;

@@ -27,12 +27,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<elem>;  // (B, T, C)
+@group(0) @binding(1) var<storage, read_write> out: array<elem>; // (B, T, C)
 @group(0) @binding(2) var<storage, read_write> mean: array<f32>; // (B, T)
 @group(0) @binding(3) var<storage, read_write> rstd: array<f32>; // (B, T)
-@group(0) @binding(4) var<storage, read> inp: array<elem>;        // (B, T, C)
-@group(0) @binding(5) var<storage, read> weight: array<elem>;     // (C)
-@group(0) @binding(6) var<storage, read> bias: array<elem>;       // (C) or a placeholder
+@group(0) @binding(4) var<storage, read> inp: array<elem>;       // (B, T, C)
+@group(0) @binding(5) var<storage, read> weight: array<elem>;    // (C)
+@group(0) @binding(6) var<storage, read> bias: array<elem>;      // (C) or a placeholder
 
 override WG: u32 = 64u;
 

@@ -8,16 +8,8 @@
 // The readable version: one invocation owns one output element out[n, o] and walks the C inputs.
 // A workgroup owns a TILE x TILE block of outputs (o along x, n along y).
 
-#include "include/prelude.wgsl"
+#include "include/matmul_forward_params.wgsl"
 
-struct Params {
-    N: u32,
-    C: u32,
-    OC: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inp: array<elem>;        // (N, C)
 @group(0) @binding(2) var<storage, read> weight: array<elem>;     // (OC, C)
 @group(0) @binding(3) var<storage, read> bias: array<elem>;       // (OC) or a placeholder

@@ -18,14 +18,8 @@
 override WG: u32 = 64u;
 
 fn element(p: u32) {
-    let pair = rope_pair(p);
-    let g0 = dout[pair.at];
-    let g1 = dout[pair.at + 1u];
-    if (!pair.rotated) {
-        dinp[pair.at] = g0;
-        dinp[pair.at + 1u] = g1;
-        return;
-    }
-    dinp[pair.at] = g0 * pair.cos + g1 * pair.sin;
-    dinp[pair.at + 1u] = -g0 * pair.sin + g1 * pair.cos;
+    let at = rope_at(p);
+    let y = rope_turn(p, vec2<elem>(dout[at], dout[at + 1u]), -1.0);  // the rotation back
+    dinp[at] = y.x;
+    dinp[at + 1u] = y.y;
 }

@@ -21,14 +21,8 @@
 override WG: u32 = 64u;
 
 fn element(p: u32) {
-    let pair = rope_pair(p);
-    let x0 = inp[pair.at];
-    let x1 = inp[pair.at + 1u];
-    if (pair.rotated) {
-        out[pair.at] = x0 * pair.cos - x1 * pair.sin;
-        out[pair.at + 1u] = x0 * pair.sin + x1 * pair.cos;
-    } else {
-        out[pair.at] = x0;
-        out[pair.at + 1u] = x1;
-    }
+    let at = rope_at(p);
+    let y = rope_turn(p, vec2<elem>(inp[at], inp[at + 1u]), 1.0);
+    out[at] = y.x;
+    out[at + 1u] = y.y;
 }

@@ -11,15 +11,8 @@
 //   weight4 (OC, C/4)  binding 6, weight again, likewise
 
 #include "include/matmul_block.wgsl"
+#include "include/matmul_forward_params.wgsl"
 
-struct Params {
-    N: u32,
-    C: u32,
-    OC: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<elem>;      // (N, OC)
 @group(0) @binding(2) var<storage, read> inp: array<elem>;            // (N, C)
 @group(0) @binding(3) var<storage, read> weight: array<elem>;         // (OC, C)

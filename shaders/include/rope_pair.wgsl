@@ -17,29 +17,30 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> table: array<f32>; // (T, hs/2, 2)
 
-struct RopePair {
-    at: u32,       // the index of the pair's first value in the (B, T, 3C) buffer
-    rotated: bool, // a q or k pair; v pairs pass through
-    cos: f32,      // of the pair's angle, from the table (0 for v pairs)
-    sin: f32,
-}
-
 fn element_count() -> u32 {
     return params.B * params.T * (3u * params.C / 2u);
 }
 
-fn rope_pair(p: u32) -> RopePair {
+// The index of pair p's first value in the (B, T, 3C) buffer.
+fn rope_at(p: u32) -> u32 {
+    let pairs_per_row = 3u * params.C / 2u;
+    return (p / pairs_per_row) * 3u * params.C + 2u * (p % pairs_per_row);
+}
+
+// Pair p's values x = (x0, x1) turned by the pair's angle times `direction` (1: forward, -1: back, the
+// transpose): (x0 cos - x1 sin, x0 sin + x1 cos) with sin negated for -1, which is exact. v pairs pass through.
+fn rope_turn(p: u32, x: vec2<elem>, direction: f32) -> vec2<elem> {
     let C = params.C;
     let pairs_per_row = 3u * C / 2u;
     let bt = p / pairs_per_row;
-    let ch = 2u * (p % pairs_per_row); // channel of the first value within the row of 3C
-    var pair = RopePair(bt * 3u * C + ch, ch < 2u * C, 0.0, 0.0);
-    if (pair.rotated) {
-        let hs = C / params.NH;
-        let i = (ch % hs) / 2u; // pair within the head (C is a multiple of hs)
-        let cs = (bt % params.T) * (hs / 2u) + i;
-        pair.cos = table[2u * cs];
-        pair.sin = table[2u * cs + 1u];
+    let ch = 2u * (p % pairs_per_row); // channel of x0 within the row of 3C
+    if (ch >= 2u * C) {
+        return x; // v: unchanged
     }
-    return pair;
+    let hs = C / params.NH;
+    let i = (ch % hs) / 2u; // pair within the head (C is a multiple of hs)
+    let cs = (bt % params.T) * (hs / 2u) + i;
+    let co = table[2u * cs];
+    let si = table[2u * cs + 1u] * direction;
+    return vec2<elem>(x.x * co - x.y * si, x.x * si + x.y * co);
 }
