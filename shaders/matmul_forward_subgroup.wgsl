@@ -9,9 +9,9 @@
 //
 // Needs subgroups (native wgpu: Features::SUBGROUP, requested only where the adapter offers it). Naga (wgpu 30)
 // rejects the `enable subgroups;` directive and accepts subgroup built-ins without it, so this file has none;
-// a browser needs it prepended (Chromium's Tint accepts the file so: tests/browser/shaders.test.mjs). wgpu 30 does
-// not pass the feature to browsers yet, so for now this kernel only runs natively; elsewhere the tiled kernel
-// is used.
+// a browser needs it prepended (Chromium's Tint accepts the file so: tests/browser/bindings/shaders.test.mjs).
+// wgpu 30 does not pass the feature to browsers yet, so for now this kernel only runs natively; elsewhere the
+// tiled kernel is used.
 //
 // Ownership: a workgroup is WG = WG_X * WG_Y invocations, one-dimensional (naga allows subgroup built-ins only in
 // one-dimensional workgroups), seen as WG_Y rows of WG_X: lx = index % WG_X, ly = index / WG_X. It owns a
