@@ -20,6 +20,10 @@ fn main() {
     // A folder here means every file below it, included pieces and newly added files too.
     println!("cargo:rerun-if-changed={}", shaders.display());
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shaders");
+    // Afresh, so that a kernel deleted from shaders/ does not live on here.
+    if out.exists() {
+        fs::remove_dir_all(&out).expect("OUT_DIR is writable");
+    }
     fs::create_dir_all(&out).expect("OUT_DIR is writable");
     let compact = env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
     let mut kernels: Vec<PathBuf> = fs::read_dir(&shaders)
