@@ -1044,6 +1044,7 @@ export class Model extends EventTarget {
       let sliceStart = performance.now();
       for (;;) {
         checkSignal(signal, what);
+        if (this.#inner === null) throw new PlaygroundError(`${what}: the model was disposed`);
         const start = performance.now();
         const next = guard(what, () => stream!.next()) as { id: number; alternatives: number[]; probs: number[] } | undefined;
         if (next === undefined) break;

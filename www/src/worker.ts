@@ -217,6 +217,8 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
       }
       return { steps: error.lostAtStep, stopped: 'device-lost', reason, restoredStep: error.restoredStep };
     }
+    // Diverged or failed: the weights of the last good step stay, but this run cannot be resumed.
+    configured = false;
     throw error;
   } finally {
     if (run === current) run = null;
