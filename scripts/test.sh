@@ -9,6 +9,9 @@ say() { printf '\n\033[1m[test]\033[0m %s\n' "$*" >&2; }
 bash scripts/bootstrap.sh test
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
+say "Rust tests without the GPU layer (the CPU reference, model and tokenizer stand alone: no wgpu)"
+cargo test -p transformer-playground --no-default-features
+
 say "Rust tests (CPU reference, native GPU kernels)"
 # --show-output prints what passing tests wrote: each GPU test names the adapter it ran on.
 cargo test --workspace -- --show-output

@@ -1,12 +1,18 @@
 //! transformer-playground: a GPT you can train and take apart.
 //!
 //! The crate has three layers, each usable on its own:
-//! - [`ops`]: one module per layer and pass (llm.c style). Each holds the CPU reference (the spec), the
-//!   dispatch of its WGSL kernel from `shaders/`, and the test that checks one against the other.
-//! - [`gpu`]: the wgpu device, pipeline cache and buffer helpers shared by every kernel.
-//! - the bindings: [`wasm`] for the browser and Node (wasm32 only), and the `tplay` CLI natively.
+//! - [`ops`]: one module per layer and pass (llm.c style). Each holds the CPU reference (the spec) and, with
+//!   the feature `gpu`, the dispatch of its WGSL kernel from `shaders/` and the test that checks one against
+//!   the other.
+//! - `gpu`: the wgpu device, pipeline cache and buffer helpers shared by every kernel (feature `gpu`).
+//! - the bindings: `wasm` for the browser and Node (wasm32 only), and the `tplay` CLI natively.
+//!
+//! The cargo feature `gpu` (on by default) gates wgpu and everything built on it: `gpu`, `gpu_model`, each
+//! op's dispatch and GPU tests, and the GPU parts of the bindings. Without it (`--no-default-features`) the
+//! CPU reference, the model on the CPU, the tokenizer and the corpus build and test on their own.
 
 /// The WGSL source of `shaders/<name>.wgsl`, as build.rs copies it into OUT_DIR (without comments in wasm builds).
+#[cfg(feature = "gpu")]
 macro_rules! shader {
     ($name:literal) => {
         include_str!(concat!(env!("OUT_DIR"), "/shaders/", $name, ".wgsl"))
@@ -16,7 +22,9 @@ macro_rules! shader {
 pub mod corpus;
 pub mod error;
 pub mod exec;
+#[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "gpu")]
 pub mod gpu_model;
 pub mod model;
 pub mod ops;

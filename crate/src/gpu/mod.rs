@@ -5,9 +5,11 @@
 //! WebGPU backend, where the browser compiles the WGSL). The differences are commented where they bite.
 
 mod context;
+pub(crate) mod elementwise;
 mod matmul_tiling;
 mod plan;
 pub use context::{AdapterSummary, GpuContext};
+pub(crate) use elementwise::push_elementwise;
 pub use matmul_tiling::{MATMUL_T, MatmulTiling};
 pub use plan::{Plan, View};
 

@@ -7,15 +7,8 @@
 //! All outputs are assigned: `dinp` is an activation gradient, `dpreatt` and `datt` are scratch buffers
 //! kept explicit (as in llm.c) so a GPU version can split the same steps into kernels.
 
-use super::attention_forward::{ATTENTION_WG, AttentionParams};
 use super::attention_mask::AttentionMask;
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
-
-/// The WGSL source of the per-query-row kernel (datt, dpreatt, dq), `shaders/attention_backward.wgsl`.
-pub const ATTENTION_BACKWARD_SHADER: &str = shader!("attention_backward");
-/// The WGSL source of the per-key kernel (dk, dv), `shaders/attention_backward_dkv.wgsl`.
-pub const ATTENTION_BACKWARD_DKV_SHADER: &str = shader!("attention_backward_dkv");
 
 /// dinp (B, T, 3C), dpreatt (B, NH, T, T), datt (B, NH, T, T) from dout (B, T, C), the forward's inp
 /// (B, T, 3C), att (B, NH, T, T) and the same dropout mask and attention mask.
@@ -87,83 +80,12 @@ pub fn attention_backward_cpu<R: Float>(
     }
 }
 
-/// Adds the two kernels to `plan`: dinp (B, T, 3C), dpreatt (B, NH, T, T), datt (B, NH, T, T) from
-/// dout (B, T, C), inp (B, T, 3C), att (B, NH, T, T), as [`attention_backward_cpu`] (all assigned).
-///
-/// The first kernel owns query rows (datt, dpreatt, dq); the second owns key positions and gathers dk and
-/// dv over the rows that see them, so no two invocations write the same element. Check the lengths with
-/// [`super::attention_forward::check_shapes`].
-#[allow(clippy::too_many_arguments)]
-pub fn attention_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dinp: View,
-    dpreatt: View,
-    datt: View,
-    dout: View,
-    inp: View,
-    att: View,
-    dropout: Option<View>,
-    mask: AttentionMask,
-    b: usize,
-    t: usize,
-    c: usize,
-    nh: usize,
-) {
-    let params = AttentionParams::new(mask, dropout.is_some(), b, t, c, nh);
-    let dropout = dropout.unwrap_or(View::all(gpu.placeholder()));
-    let rows = gpu.kernel(
-        "attention_backward",
-        ATTENTION_BACKWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
-            Access::ReadWrite, // dinp (B, T, 3C): the q third
-            Access::ReadWrite, // dpreatt (B, NH, T, T)
-            Access::ReadWrite, // datt (B, NH, T, T)
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // inp (B, T, 3C)
-            Access::Read,      // att (B, NH, T, T)
-            Access::Read,      // dropout (B, NH, T, T) or the placeholder
-        ],
-        &[("WG", f64::from(ATTENTION_WG))],
-    );
-    plan.push(
-        gpu,
-        rows,
-        Some(&params),
-        &[dinp, dpreatt, datt, dout, inp, att, dropout],
-        [t as u32, nh as u32, b as u32],
-    );
-    let keys = gpu.kernel(
-        "attention_backward_dkv",
-        ATTENTION_BACKWARD_DKV_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
-            Access::ReadWrite, // dinp (B, T, 3C): the k and v thirds
-            Access::Read,      // dpreatt (B, NH, T, T)
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // inp (B, T, 3C)
-            Access::Read,      // att (B, NH, T, T)
-            Access::Read,      // dropout (B, NH, T, T) or the placeholder
-        ],
-        &[("WG", f64::from(ATTENTION_WG))],
-    );
-    plan.push(
-        gpu,
-        keys,
-        Some(&params),
-        &[dinp, dpreatt, dout, inp, att, dropout],
-        [(2 * c as u32).div_ceil(ATTENTION_WG), t as u32, b as u32],
-    );
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::attention_forward::{attention_forward_cpu, check_shapes};
+    use crate::ops::attention_forward::attention_forward_cpu;
     use crate::ops::gradcheck::{check_gradient, dot};
-    use crate::ops::testing::{TestRng, assert_close};
+    use crate::ops::testing::TestRng;
 
     fn check(mask: AttentionMask, with_dropout: bool) {
         // B=2, T=7, C=12, NH=3 (hs=4).
@@ -276,167 +198,264 @@ mod tests {
         // The first position can only attend to itself: its output is its own value.
         assert!((out[0] - inp[2 * c]).abs() < 1e-12);
     }
+}
 
+#[cfg(feature = "gpu")]
+pub use gpu::*;
+
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use super::*;
+    use crate::gpu::{Access, GpuContext, Plan, View};
+    use crate::ops::attention_forward::{ATTENTION_WG, AttentionParams};
+
+    /// The WGSL source of the per-query-row kernel (datt, dpreatt, dq), `shaders/attention_backward.wgsl`.
+    pub const ATTENTION_BACKWARD_SHADER: &str = shader!("attention_backward");
+
+    /// The WGSL source of the per-key kernel (dk, dv), `shaders/attention_backward_dkv.wgsl`.
+    pub const ATTENTION_BACKWARD_DKV_SHADER: &str = shader!("attention_backward_dkv");
+
+    /// Adds the two kernels to `plan`: dinp (B, T, 3C), dpreatt (B, NH, T, T), datt (B, NH, T, T) from
+    /// dout (B, T, C), inp (B, T, 3C), att (B, NH, T, T), as [`attention_backward_cpu`] (all assigned).
+    ///
+    /// The first kernel owns query rows (datt, dpreatt, dq); the second owns key positions and gathers dk and
+    /// dv over the rows that see them, so no two invocations write the same element. Check the lengths with
+    /// [`crate::ops::attention_forward::check_shapes`].
     #[allow(clippy::too_many_arguments)]
-    fn check_gpu(
+    pub fn attention_backward_gpu(
         gpu: &GpuContext,
-        rng: &mut TestRng,
+        plan: &mut Plan,
+        dinp: View,
+        dpreatt: View,
+        datt: View,
+        dout: View,
+        inp: View,
+        att: View,
+        dropout: Option<View>,
         mask: AttentionMask,
-        with_dropout: bool,
         b: usize,
         t: usize,
         c: usize,
         nh: usize,
     ) {
-        let n_map = b * nh * t * t;
-        let inp = rng.vec(b * t * 3 * c);
-        let dout = rng.vec(b * t * c);
-        let drop = with_dropout.then(|| {
-            (0..n_map)
-                .map(|_| {
-                    if rng.uniform() < -0.5 {
-                        0.0
-                    } else {
-                        1.0 / 0.75
-                    }
-                })
-                .collect::<Vec<f32>>()
-        });
-        check_shapes(
-            b * t * c,
-            n_map,
-            inp.len(),
-            drop.as_ref().map(Vec::len),
-            b,
-            t,
-            c,
-            nh,
-        )
-        .expect("shapes");
-        let (mut out, mut preatt, mut att) =
-            (vec![0.0f32; b * t * c], vec![0.0; n_map], vec![0.0; n_map]);
-        attention_forward_cpu(
-            &mut out,
-            &mut preatt,
-            &mut att,
-            &inp,
-            drop.as_deref(),
-            mask,
-            b,
-            t,
-            c,
-            nh,
+        let params = AttentionParams::new(mask, dropout.is_some(), b, t, c, nh);
+        let dropout = dropout.unwrap_or(View::all(gpu.placeholder()));
+        let rows = gpu.kernel(
+            "attention_backward",
+            ATTENTION_BACKWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
+                Access::ReadWrite, // dinp (B, T, 3C): the q third
+                Access::ReadWrite, // dpreatt (B, NH, T, T)
+                Access::ReadWrite, // datt (B, NH, T, T)
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // inp (B, T, 3C)
+                Access::Read,      // att (B, NH, T, T)
+                Access::Read,      // dropout (B, NH, T, T) or the placeholder
+            ],
+            &[("WG", f64::from(ATTENTION_WG))],
         );
-        let (mut dinp, mut dpreatt, mut datt) =
-            (vec![0.0f32; inp.len()], vec![0.0; n_map], vec![0.0; n_map]);
-        attention_backward_cpu(
-            &mut dinp,
-            &mut dpreatt,
-            &mut datt,
-            &dout,
-            &inp,
-            &att,
-            drop.as_deref(),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
-        // The outputs start as garbage: all three are assigned, masked entries included.
-        let dinp_gpu = gpu.upload("dinp", &rng.vec(dinp.len()));
-        let dpreatt_gpu = gpu.upload("dpreatt", &rng.vec(n_map));
-        let datt_gpu = gpu.upload("datt", &rng.vec(n_map));
-        let dout_gpu = gpu.upload("dout", &dout);
-        let inp_gpu = gpu.upload("inp", &inp);
-        let att_gpu = gpu.upload("att", &att);
-        let drop_gpu = drop.as_ref().map(|d| gpu.upload("dropout", d));
-        let mut plan = Plan::new();
-        attention_backward_gpu(
+        plan.push(
             gpu,
-            &mut plan,
-            (&dinp_gpu).into(),
-            (&dpreatt_gpu).into(),
-            (&datt_gpu).into(),
-            (&dout_gpu).into(),
-            (&inp_gpu).into(),
-            (&att_gpu).into(),
-            drop_gpu.as_ref().map(View::all),
-            mask,
-            b,
-            t,
-            c,
-            nh,
+            rows,
+            Some(&params),
+            &[dinp, dpreatt, datt, dout, inp, att, dropout],
+            [t as u32, nh as u32, b as u32],
         );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let what =
-            format!("attention_backward {mask:?} dropout={with_dropout} B={b} T={t} C={c} NH={nh}");
-        let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
-        assert_close(
-            &read(&datt_gpu, n_map),
-            &datt,
-            1e-5,
-            1e-4,
-            &format!("{what} datt"),
+        let keys = gpu.kernel(
+            "attention_backward_dkv",
+            ATTENTION_BACKWARD_DKV_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
+                Access::ReadWrite, // dinp (B, T, 3C): the k and v thirds
+                Access::Read,      // dpreatt (B, NH, T, T)
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // inp (B, T, 3C)
+                Access::Read,      // att (B, NH, T, T)
+                Access::Read,      // dropout (B, NH, T, T) or the placeholder
+            ],
+            &[("WG", f64::from(ATTENTION_WG))],
         );
-        assert_close(
-            &read(&dpreatt_gpu, n_map),
-            &dpreatt,
-            1e-5,
-            1e-4,
-            &format!("{what} dpreatt"),
-        );
-        assert_close(
-            &read(&dinp_gpu, dinp.len()),
-            &dinp,
-            1e-5,
-            1e-4,
-            &format!("{what} dinp"),
+        plan.push(
+            gpu,
+            keys,
+            Some(&params),
+            &[dinp, dpreatt, dout, inp, att, dropout],
+            [(2 * c as u32).div_ceil(ATTENTION_WG), t as u32, b as u32],
         );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(31);
-        for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
-            for with_dropout in [false, true] {
-                check_gpu(gpu, &mut rng, mask, with_dropout, 2, 7, 12, 3);
-            }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::attention_forward::attention_forward_cpu;
+        use crate::ops::attention_forward::check_shapes;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        #[allow(clippy::too_many_arguments)]
+        fn check_gpu(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            mask: AttentionMask,
+            with_dropout: bool,
+            b: usize,
+            t: usize,
+            c: usize,
+            nh: usize,
+        ) {
+            let n_map = b * nh * t * t;
+            let inp = rng.vec(b * t * 3 * c);
+            let dout = rng.vec(b * t * c);
+            let drop = with_dropout.then(|| {
+                (0..n_map)
+                    .map(|_| {
+                        if rng.uniform() < -0.5 {
+                            0.0
+                        } else {
+                            1.0 / 0.75
+                        }
+                    })
+                    .collect::<Vec<f32>>()
+            });
+            check_shapes(
+                b * t * c,
+                n_map,
+                inp.len(),
+                drop.as_ref().map(Vec::len),
+                b,
+                t,
+                c,
+                nh,
+            )
+            .expect("shapes");
+            let (mut out, mut preatt, mut att) =
+                (vec![0.0f32; b * t * c], vec![0.0; n_map], vec![0.0; n_map]);
+            attention_forward_cpu(
+                &mut out,
+                &mut preatt,
+                &mut att,
+                &inp,
+                drop.as_deref(),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            let (mut dinp, mut dpreatt, mut datt) =
+                (vec![0.0f32; inp.len()], vec![0.0; n_map], vec![0.0; n_map]);
+            attention_backward_cpu(
+                &mut dinp,
+                &mut dpreatt,
+                &mut datt,
+                &dout,
+                &inp,
+                &att,
+                drop.as_deref(),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            // The outputs start as garbage: all three are assigned, masked entries included.
+            let dinp_gpu = gpu.upload("dinp", &rng.vec(dinp.len()));
+            let dpreatt_gpu = gpu.upload("dpreatt", &rng.vec(n_map));
+            let datt_gpu = gpu.upload("datt", &rng.vec(n_map));
+            let dout_gpu = gpu.upload("dout", &dout);
+            let inp_gpu = gpu.upload("inp", &inp);
+            let att_gpu = gpu.upload("att", &att);
+            let drop_gpu = drop.as_ref().map(|d| gpu.upload("dropout", d));
+            let mut plan = Plan::new();
+            attention_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_gpu).into(),
+                (&dpreatt_gpu).into(),
+                (&datt_gpu).into(),
+                (&dout_gpu).into(),
+                (&inp_gpu).into(),
+                (&att_gpu).into(),
+                drop_gpu.as_ref().map(View::all),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let what = format!(
+                "attention_backward {mask:?} dropout={with_dropout} B={b} T={t} C={c} NH={nh}"
+            );
+            let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
+            assert_close(
+                &read(&datt_gpu, n_map),
+                &datt,
+                1e-5,
+                1e-4,
+                &format!("{what} datt"),
+            );
+            assert_close(
+                &read(&dpreatt_gpu, n_map),
+                &dpreatt,
+                1e-5,
+                1e-4,
+                &format!("{what} dpreatt"),
+            );
+            assert_close(
+                &read(&dinp_gpu, dinp.len()),
+                &dinp,
+                1e-5,
+                1e-4,
+                &format!("{what} dinp"),
+            );
         }
-        check_gpu(gpu, &mut rng, AttentionMask::Causal, true, 1, 1, 4, 1);
-        // T = 70 > WG: each invocation owns several keys of a row; 2C = 80 > WG: two dkv workgroups.
-        check_gpu(
-            gpu,
-            &mut rng,
-            AttentionMask::Bidirectional,
-            false,
-            1,
-            70,
-            40,
-            2,
-        );
-    }
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(32);
-        for _ in 0..8 {
-            let nh = rng.range(1, 4);
-            let hs = rng.range(1, 32);
-            let (b, t) = (rng.range(1, 3), rng.range(1, 80));
-            let mask = if rng.next_u64().is_multiple_of(2) {
-                AttentionMask::Causal
-            } else {
-                AttentionMask::Bidirectional
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_backward awkward shapes") else {
+                return;
             };
-            let with_dropout = rng.next_u64().is_multiple_of(2);
-            check_gpu(gpu, &mut rng, mask, with_dropout, b, t, nh * hs, nh);
+            let mut rng = TestRng::new(31);
+            for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
+                for with_dropout in [false, true] {
+                    check_gpu(gpu, &mut rng, mask, with_dropout, 2, 7, 12, 3);
+                }
+            }
+            check_gpu(gpu, &mut rng, AttentionMask::Causal, true, 1, 1, 4, 1);
+            // T = 70 > WG: each invocation owns several keys of a row; 2C = 80 > WG: two dkv workgroups.
+            check_gpu(
+                gpu,
+                &mut rng,
+                AttentionMask::Bidirectional,
+                false,
+                1,
+                70,
+                40,
+                2,
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(32);
+            for _ in 0..8 {
+                let nh = rng.range(1, 4);
+                let hs = rng.range(1, 32);
+                let (b, t) = (rng.range(1, 3), rng.range(1, 80));
+                let mask = if rng.next_u64().is_multiple_of(2) {
+                    AttentionMask::Causal
+                } else {
+                    AttentionMask::Bidirectional
+                };
+                let with_dropout = rng.next_u64().is_multiple_of(2);
+                check_gpu(gpu, &mut rng, mask, with_dropout, b, t, nh * hs, nh);
+            }
         }
     }
 }

@@ -11,21 +11,9 @@
 
 use super::attention_backward::attention_backward_cpu;
 use super::attention_forward::attention_forward_cpu;
-use super::attention_forward_fused::{ATTENTION_FUSED_BQ, FusedAttentionParams};
 use super::attention_mask::{AttentionDropout, AttentionMask};
 use super::dropout_forward::dropout_mask_cpu;
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
-
-/// The WGSL source of delta = dout . out, `shaders/attention_backward_fused_delta.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_DELTA_SHADER: &str = shader!("attention_backward_fused_delta");
-/// The WGSL source of the per-query-row kernel (dq), `shaders/attention_backward_fused.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_SHADER: &str = shader!("attention_backward_fused");
-/// The WGSL source of the per-key-row kernel (dk, dv), `shaders/attention_backward_fused_dkv.wgsl`.
-pub const ATTENTION_BACKWARD_FUSED_DKV_SHADER: &str = shader!("attention_backward_fused_dkv");
-
-/// Invocations per workgroup of the delta kernel.
-const DELTA_WG: u32 = 64;
 
 /// The reference: dinp (B, T, 3C) (assigned) from dout (B, T, C) and inp (B, T, 3C), with attention dropout
 /// drawn from `dropout`'s seed. Composed from [`attention_forward_cpu`] and [`attention_backward_cpu`] (the
@@ -79,338 +67,362 @@ pub fn attention_backward_fused_cpu<R: Float>(
     );
 }
 
-/// Adds the three kernels to `plan`: dinp (B, T, 3C) (assigned) and the scratch delta (B, NH, T) from
-/// dout (B, T, C), the forward's inp (B, T, 3C), out (B, T, C) and lse (B, NH, T), with the forward's
-/// dropout and mask, as [`attention_backward_fused_cpu`]. Returns the indices of the dispatches that draw
-/// the dropout stream and their params, for reseeding. Check the sizes with
-/// [`super::attention_forward_fused::check_fused`] first.
-#[allow(clippy::too_many_arguments)]
-pub fn attention_backward_fused_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dinp: View,
-    delta: View,
-    dout: View,
-    inp: View,
-    out: View,
-    lse: View,
-    dropout: Option<AttentionDropout>,
-    mask: AttentionMask,
-    b: usize,
-    t: usize,
-    c: usize,
-    nh: usize,
-) -> ([usize; 2], FusedAttentionParams) {
-    let params = FusedAttentionParams::new(mask, dropout, b, t, c, nh);
-    let delta_kernel = gpu.kernel(
-        "attention_backward_fused_delta",
-        ATTENTION_BACKWARD_FUSED_DELTA_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, NH (the rest unused)
-            Access::ReadWrite, // delta (B, NH, T)
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // out (B, T, C)
-        ],
-        &[("WG", f64::from(DELTA_WG))],
-    );
-    plan.push(
-        gpu,
-        delta_kernel,
-        Some(&params),
-        &[delta, dout, out],
-        gpu.grid_1d(((b * nh * t) as u32).div_ceil(DELTA_WG)),
-    );
-    let bindings = [
-        Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale, seed, p, keep
-        Access::ReadWrite, // dinp (B, T, 3C): the q third (dq kernel) or the k and v thirds (dkv kernel)
-        Access::Read,      // dout (B, T, C)
-        Access::Read,      // inp (B, T, 3C)
-        Access::Read,      // lse (B, NH, T)
-        Access::Read,      // delta (B, NH, T)
-    ];
-    let blocks = [(t as u32).div_ceil(ATTENTION_FUSED_BQ), nh as u32, b as u32];
-    let dq = gpu.kernel(
-        "attention_backward_fused",
-        ATTENTION_BACKWARD_FUSED_SHADER,
-        &bindings,
-        &[("BQ", f64::from(ATTENTION_FUSED_BQ))],
-    );
-    let dq_index = plan.push(
-        gpu,
-        dq,
-        Some(&params),
-        &[dinp, dout, inp, lse, delta],
-        blocks,
-    );
-    let dkv = gpu.kernel(
-        "attention_backward_fused_dkv",
-        ATTENTION_BACKWARD_FUSED_DKV_SHADER,
-        &bindings,
-        &[("BK", f64::from(ATTENTION_FUSED_BQ))],
-    );
-    let dkv_index = plan.push(
-        gpu,
-        dkv,
-        Some(&params),
-        &[dinp, dout, inp, lse, delta],
-        blocks,
-    );
-    ([dq_index, dkv_index], params)
-}
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::attention_backward::attention_backward_gpu;
-    use crate::ops::attention_forward_fused::{
-        attention_forward_fused_cpu, attention_forward_fused_gpu, check_fused,
-    };
-    use crate::ops::testing::{TestRng, assert_close};
+    use crate::gpu::{Access, GpuContext, Plan, View};
+    use crate::ops::attention_forward_fused::{ATTENTION_FUSED_BQ, FusedAttentionParams};
 
-    /// Runs the fused forward then the fused backward on the GPU and compares dinp with the CPU reference
-    /// (attention_forward_cpu + attention_backward_cpu with the same dropout mask). Returns the GPU's dinp.
+    /// The WGSL source of delta = dout . out, `shaders/attention_backward_fused_delta.wgsl`.
+    pub const ATTENTION_BACKWARD_FUSED_DELTA_SHADER: &str =
+        shader!("attention_backward_fused_delta");
+
+    /// The WGSL source of the per-query-row kernel (dq), `shaders/attention_backward_fused.wgsl`.
+    pub const ATTENTION_BACKWARD_FUSED_SHADER: &str = shader!("attention_backward_fused");
+
+    /// The WGSL source of the per-key-row kernel (dk, dv), `shaders/attention_backward_fused_dkv.wgsl`.
+    pub const ATTENTION_BACKWARD_FUSED_DKV_SHADER: &str = shader!("attention_backward_fused_dkv");
+
+    /// Invocations per workgroup of the delta kernel.
+    const DELTA_WG: u32 = 64;
+
+    /// Adds the three kernels to `plan`: dinp (B, T, 3C) (assigned) and the scratch delta (B, NH, T) from
+    /// dout (B, T, C), the forward's inp (B, T, 3C), out (B, T, C) and lse (B, NH, T), with the forward's
+    /// dropout and mask, as [`attention_backward_fused_cpu`]. Returns the indices of the dispatches that draw
+    /// the dropout stream and their params, for reseeding. Check the sizes with
+    /// [`crate::ops::attention_forward_fused::check_fused`] first.
     #[allow(clippy::too_many_arguments)]
-    fn check(
+    pub fn attention_backward_fused_gpu(
         gpu: &GpuContext,
-        rng: &mut TestRng,
-        mask: AttentionMask,
+        plan: &mut Plan,
+        dinp: View,
+        delta: View,
+        dout: View,
+        inp: View,
+        out: View,
+        lse: View,
         dropout: Option<AttentionDropout>,
+        mask: AttentionMask,
         b: usize,
         t: usize,
         c: usize,
         nh: usize,
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        check_fused(b * nh * t, b, t, c, nh).expect("fused shapes");
-        let inp = rng.vec(b * t * 3 * c);
-        let dout = rng.vec(b * t * c);
-        let mut dinp = vec![0.0f32; inp.len()];
-        attention_backward_fused_cpu(&mut dinp, &dout, &inp, dropout, mask, b, t, c, nh);
-        let (mut out, mut lse) = (vec![0.0; b * t * c], vec![0.0; b * nh * t]);
-        attention_forward_fused_cpu(&mut out, &mut lse, &inp, dropout, mask, b, t, c, nh);
-
-        // dinp and delta start as garbage: both are assigned, every element.
-        let dinp_gpu = gpu.upload("dinp", &rng.vec(dinp.len()));
-        let delta_gpu = gpu.upload("delta", &rng.vec(b * nh * t));
-        let out_gpu = gpu.upload("out", &rng.vec(out.len()));
-        let lse_gpu = gpu.upload("lse", &rng.vec(lse.len()));
-        let dout_gpu = gpu.upload("dout", &dout);
-        let inp_gpu = gpu.upload("inp", &inp);
-        let mut plan = Plan::new();
-        // The GPU's own forward supplies out and lse, as in training.
-        attention_forward_fused_gpu(
+    ) -> ([usize; 2], FusedAttentionParams) {
+        let params = FusedAttentionParams::new(mask, dropout, b, t, c, nh);
+        let delta_kernel = gpu.kernel(
+            "attention_backward_fused_delta",
+            ATTENTION_BACKWARD_FUSED_DELTA_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, NH (the rest unused)
+                Access::ReadWrite, // delta (B, NH, T)
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // out (B, T, C)
+            ],
+            &[("WG", f64::from(DELTA_WG))],
+        );
+        plan.push(
             gpu,
-            &mut plan,
-            (&out_gpu).into(),
-            (&lse_gpu).into(),
-            (&inp_gpu).into(),
-            dropout,
-            mask,
-            b,
-            t,
-            c,
-            nh,
+            delta_kernel,
+            Some(&params),
+            &[delta, dout, out],
+            gpu.grid_1d(((b * nh * t) as u32).div_ceil(DELTA_WG)),
         );
-        attention_backward_fused_gpu(
+        let bindings = [
+            Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale, seed, p, keep
+            Access::ReadWrite, // dinp (B, T, 3C): the q third (dq kernel) or the k and v thirds (dkv kernel)
+            Access::Read,      // dout (B, T, C)
+            Access::Read,      // inp (B, T, 3C)
+            Access::Read,      // lse (B, NH, T)
+            Access::Read,      // delta (B, NH, T)
+        ];
+        let blocks = [(t as u32).div_ceil(ATTENTION_FUSED_BQ), nh as u32, b as u32];
+        let dq = gpu.kernel(
+            "attention_backward_fused",
+            ATTENTION_BACKWARD_FUSED_SHADER,
+            &bindings,
+            &[("BQ", f64::from(ATTENTION_FUSED_BQ))],
+        );
+        let dq_index = plan.push(
             gpu,
-            &mut plan,
-            (&dinp_gpu).into(),
-            (&delta_gpu).into(),
-            (&dout_gpu).into(),
-            (&inp_gpu).into(),
-            (&out_gpu).into(),
-            (&lse_gpu).into(),
-            dropout,
-            mask,
-            b,
-            t,
-            c,
-            nh,
+            dq,
+            Some(&params),
+            &[dinp, dout, inp, lse, delta],
+            blocks,
         );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let what =
-            format!("attention_backward_fused {mask:?} {dropout:?} B={b} T={t} C={c} NH={nh}");
-        let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
-        let delta: Vec<f32> = (0..b * nh * t)
-            .map(|r| {
-                let (tt, h, bb) = (r % t, (r / t) % nh, r / (t * nh));
-                let hs = c / nh;
-                let at = (bb * t + tt) * c + h * hs;
-                (0..hs).map(|i| dout[at + i] * out[at + i]).sum()
-            })
-            .collect();
-        assert_close(
-            &read(&delta_gpu, delta.len()),
-            &delta,
-            1e-5,
-            1e-4,
-            &format!("{what} delta"),
+        let dkv = gpu.kernel(
+            "attention_backward_fused_dkv",
+            ATTENTION_BACKWARD_FUSED_DKV_SHADER,
+            &bindings,
+            &[("BK", f64::from(ATTENTION_FUSED_BQ))],
         );
-        let dinp_gpu = read(&dinp_gpu, dinp.len());
-        assert_close(&dinp_gpu, &dinp, 1e-5, 1e-4, &format!("{what} dinp"));
-        (dinp_gpu, inp, dout)
+        let dkv_index = plan.push(
+            gpu,
+            dkv,
+            Some(&params),
+            &[dinp, dout, inp, lse, delta],
+            blocks,
+        );
+        ([dq_index, dkv_index], params)
     }
 
-    fn drop(p: f32, seed: u32) -> Option<AttentionDropout> {
-        Some(AttentionDropout { p, seed })
-    }
-
-    #[test]
-    fn fused_backward_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_backward_fused awkward shapes") else {
-            return;
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::attention_backward::attention_backward_gpu;
+        use crate::ops::attention_forward_fused::{
+            attention_forward_fused_cpu, attention_forward_fused_gpu, check_fused,
         };
-        let mut rng = TestRng::new(71);
-        for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
-            for dropout in [None, drop(0.25, 5)] {
-                check(gpu, &mut rng, mask, dropout, 2, 7, 12, 3);
+        use crate::ops::testing::{TestRng, assert_close};
+
+        /// Runs the fused forward then the fused backward on the GPU and compares dinp with the CPU reference
+        /// (attention_forward_cpu + attention_backward_cpu with the same dropout mask). Returns the GPU's dinp.
+        #[allow(clippy::too_many_arguments)]
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            mask: AttentionMask,
+            dropout: Option<AttentionDropout>,
+            b: usize,
+            t: usize,
+            c: usize,
+            nh: usize,
+        ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+            check_fused(b * nh * t, b, t, c, nh).expect("fused shapes");
+            let inp = rng.vec(b * t * 3 * c);
+            let dout = rng.vec(b * t * c);
+            let mut dinp = vec![0.0f32; inp.len()];
+            attention_backward_fused_cpu(&mut dinp, &dout, &inp, dropout, mask, b, t, c, nh);
+            let (mut out, mut lse) = (vec![0.0; b * t * c], vec![0.0; b * nh * t]);
+            attention_forward_fused_cpu(&mut out, &mut lse, &inp, dropout, mask, b, t, c, nh);
+
+            // dinp and delta start as garbage: both are assigned, every element.
+            let dinp_gpu = gpu.upload("dinp", &rng.vec(dinp.len()));
+            let delta_gpu = gpu.upload("delta", &rng.vec(b * nh * t));
+            let out_gpu = gpu.upload("out", &rng.vec(out.len()));
+            let lse_gpu = gpu.upload("lse", &rng.vec(lse.len()));
+            let dout_gpu = gpu.upload("dout", &dout);
+            let inp_gpu = gpu.upload("inp", &inp);
+            let mut plan = Plan::new();
+            // The GPU's own forward supplies out and lse, as in training.
+            attention_forward_fused_gpu(
+                gpu,
+                &mut plan,
+                (&out_gpu).into(),
+                (&lse_gpu).into(),
+                (&inp_gpu).into(),
+                dropout,
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            attention_backward_fused_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_gpu).into(),
+                (&delta_gpu).into(),
+                (&dout_gpu).into(),
+                (&inp_gpu).into(),
+                (&out_gpu).into(),
+                (&lse_gpu).into(),
+                dropout,
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let what =
+                format!("attention_backward_fused {mask:?} {dropout:?} B={b} T={t} C={c} NH={nh}");
+            let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
+            let delta: Vec<f32> = (0..b * nh * t)
+                .map(|r| {
+                    let (tt, h, bb) = (r % t, (r / t) % nh, r / (t * nh));
+                    let hs = c / nh;
+                    let at = (bb * t + tt) * c + h * hs;
+                    (0..hs).map(|i| dout[at + i] * out[at + i]).sum()
+                })
+                .collect();
+            assert_close(
+                &read(&delta_gpu, delta.len()),
+                &delta,
+                1e-5,
+                1e-4,
+                &format!("{what} delta"),
+            );
+            let dinp_gpu = read(&dinp_gpu, dinp.len());
+            assert_close(&dinp_gpu, &dinp, 1e-5, 1e-4, &format!("{what} dinp"));
+            (dinp_gpu, inp, dout)
+        }
+
+        fn drop(p: f32, seed: u32) -> Option<AttentionDropout> {
+            Some(AttentionDropout { p, seed })
+        }
+
+        #[test]
+        fn fused_backward_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_backward_fused awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(71);
+            for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
+                for dropout in [None, drop(0.25, 5)] {
+                    check(gpu, &mut rng, mask, dropout, 2, 7, 12, 3);
+                }
+            }
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Causal,
+                drop(0.5, 1),
+                1,
+                1,
+                4,
+                1,
+            );
+            // hs = MAX_HS exactly.
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Bidirectional,
+                None,
+                1,
+                9,
+                64,
+                1,
+            );
+        }
+
+        #[test]
+        fn fused_backward_matches_cpu_beyond_one_tile() {
+            let Some(gpu) = gpu_or_skip("attention_backward_fused long rows") else {
+                return;
+            };
+            let mut rng = TestRng::new(72);
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Causal,
+                drop(0.2, 123),
+                1,
+                100,
+                12,
+                3,
+            );
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Bidirectional,
+                None,
+                1,
+                100,
+                16,
+                2,
+            );
+            check(gpu, &mut rng, AttentionMask::Causal, None, 2, 130, 8, 2);
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Bidirectional,
+                drop(0.1, u32::MAX),
+                1,
+                130,
+                8,
+                1,
+            );
+        }
+
+        #[test]
+        fn fused_backward_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_backward_fused random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(73);
+            for _ in 0..8 {
+                let nh = rng.range(1, 4);
+                let hs = rng.range(1, 64);
+                let (b, t) = (rng.range(1, 3), rng.range(1, 80));
+                let mask = if rng.next_u64().is_multiple_of(2) {
+                    AttentionMask::Causal
+                } else {
+                    AttentionMask::Bidirectional
+                };
+                let dropout = rng.next_u64().is_multiple_of(2).then(|| AttentionDropout {
+                    p: 0.3,
+                    seed: rng.next_u64() as u32,
+                });
+                check(gpu, &mut rng, mask, dropout, b, t, nh * hs, nh);
             }
         }
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Causal,
-            drop(0.5, 1),
-            1,
-            1,
-            4,
-            1,
-        );
-        // hs = MAX_HS exactly.
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Bidirectional,
-            None,
-            1,
-            9,
-            64,
-            1,
-        );
-    }
 
-    #[test]
-    fn fused_backward_matches_cpu_beyond_one_tile() {
-        let Some(gpu) = gpu_or_skip("attention_backward_fused long rows") else {
-            return;
-        };
-        let mut rng = TestRng::new(72);
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Causal,
-            drop(0.2, 123),
-            1,
-            100,
-            12,
-            3,
-        );
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Bidirectional,
-            None,
-            1,
-            100,
-            16,
-            2,
-        );
-        check(gpu, &mut rng, AttentionMask::Causal, None, 2, 130, 8, 2);
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Bidirectional,
-            drop(0.1, u32::MAX),
-            1,
-            130,
-            8,
-            1,
-        );
-    }
-
-    #[test]
-    fn fused_backward_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_backward_fused random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(73);
-        for _ in 0..8 {
-            let nh = rng.range(1, 4);
-            let hs = rng.range(1, 64);
-            let (b, t) = (rng.range(1, 3), rng.range(1, 80));
-            let mask = if rng.next_u64().is_multiple_of(2) {
-                AttentionMask::Causal
-            } else {
-                AttentionMask::Bidirectional
+        #[test]
+        fn fused_backward_matches_the_readable_gpu_backward() {
+            let Some(gpu) = gpu_or_skip("attention_backward_fused vs attention_backward") else {
+                return;
             };
-            let dropout = rng.next_u64().is_multiple_of(2).then(|| AttentionDropout {
-                p: 0.3,
-                seed: rng.next_u64() as u32,
-            });
-            check(gpu, &mut rng, mask, dropout, b, t, nh * hs, nh);
+            let mut rng = TestRng::new(74);
+            let (b, t, c, nh) = (2, 37, 24, 3);
+            let (mask, dropout) = (AttentionMask::Causal, drop(0.2, 99));
+            let (fused, inp, dout) = check(gpu, &mut rng, mask, dropout, b, t, c, nh);
+            // The readable path: the CPU's att and mask, the readable GPU kernels.
+            let n_map = b * nh * t * t;
+            let (mut out, mut preatt, mut att, mut m) = (
+                vec![0.0f32; b * t * c],
+                vec![0.0; n_map],
+                vec![0.0; n_map],
+                vec![0.0; n_map],
+            );
+            let d = dropout.expect("dropout");
+            dropout_mask_cpu(&mut m, d.p, d.seed, n_map);
+            attention_forward_cpu(
+                &mut out,
+                &mut preatt,
+                &mut att,
+                &inp,
+                Some(&m),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            let dinp_gpu = gpu.upload("dinp", &rng.vec(inp.len()));
+            let (dpreatt_gpu, datt_gpu) = (gpu.zeros("dpreatt", n_map), gpu.zeros("datt", n_map));
+            let (dout_gpu, inp_gpu) = (gpu.upload("dout", &dout), gpu.upload("inp", &inp));
+            let (att_gpu, mask_gpu) = (gpu.upload("att", &att), gpu.upload("mask", &m));
+            let mut plan = Plan::new();
+            attention_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_gpu).into(),
+                (&dpreatt_gpu).into(),
+                (&datt_gpu).into(),
+                (&dout_gpu).into(),
+                (&inp_gpu).into(),
+                (&att_gpu).into(),
+                Some((&mask_gpu).into()),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let readable = pollster::block_on(gpu.read(&dinp_gpu, inp.len())).expect("read");
+            assert_close(
+                &fused,
+                &readable,
+                1e-5,
+                1e-4,
+                "fused vs readable GPU backward",
+            );
         }
-    }
-
-    #[test]
-    fn fused_backward_matches_the_readable_gpu_backward() {
-        let Some(gpu) = gpu_or_skip("attention_backward_fused vs attention_backward") else {
-            return;
-        };
-        let mut rng = TestRng::new(74);
-        let (b, t, c, nh) = (2, 37, 24, 3);
-        let (mask, dropout) = (AttentionMask::Causal, drop(0.2, 99));
-        let (fused, inp, dout) = check(gpu, &mut rng, mask, dropout, b, t, c, nh);
-        // The readable path: the CPU's att and mask, the readable GPU kernels.
-        let n_map = b * nh * t * t;
-        let (mut out, mut preatt, mut att, mut m) = (
-            vec![0.0f32; b * t * c],
-            vec![0.0; n_map],
-            vec![0.0; n_map],
-            vec![0.0; n_map],
-        );
-        let d = dropout.expect("dropout");
-        dropout_mask_cpu(&mut m, d.p, d.seed, n_map);
-        attention_forward_cpu(
-            &mut out,
-            &mut preatt,
-            &mut att,
-            &inp,
-            Some(&m),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
-        let dinp_gpu = gpu.upload("dinp", &rng.vec(inp.len()));
-        let (dpreatt_gpu, datt_gpu) = (gpu.zeros("dpreatt", n_map), gpu.zeros("datt", n_map));
-        let (dout_gpu, inp_gpu) = (gpu.upload("dout", &dout), gpu.upload("inp", &inp));
-        let (att_gpu, mask_gpu) = (gpu.upload("att", &att), gpu.upload("mask", &m));
-        let mut plan = Plan::new();
-        attention_backward_gpu(
-            gpu,
-            &mut plan,
-            (&dinp_gpu).into(),
-            (&dpreatt_gpu).into(),
-            (&datt_gpu).into(),
-            (&dout_gpu).into(),
-            (&inp_gpu).into(),
-            (&att_gpu).into(),
-            Some((&mask_gpu).into()),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let readable = pollster::block_on(gpu.read(&dinp_gpu, inp.len())).expect("read");
-        assert_close(
-            &fused,
-            &readable,
-            1e-5,
-            1e-4,
-            "fused vs readable GPU backward",
-        );
     }
 }

@@ -9,52 +9,7 @@
 
 use super::attention_mask::AttentionMask;
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
-
-/// The WGSL source, `shaders/attention_forward.wgsl`.
-pub const ATTENTION_FORWARD_SHADER: &str = shader!("attention_forward");
-
-/// Invocations per workgroup of the attention kernels (a power of two: their reductions halve it).
-pub(crate) const ATTENTION_WG: u32 = 64;
-
-/// Sizes for the shader; field for field the WGSL `Params` struct.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct AttentionParams {
-    pub b: u32,
-    pub t: u32,
-    pub c: u32,
-    pub nh: u32,
-    pub causal: u32,
-    pub has_dropout: u32,
-    /// 1 / sqrt(hs), in f32 exactly as the CPU reference computes it.
-    pub scale: f32,
-    pub _pad: u32,
-}
-
-impl AttentionParams {
-    pub(crate) fn new(
-        mask: AttentionMask,
-        has_dropout: bool,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) -> Self {
-        let hs = c / nh.max(1);
-        Self {
-            b: b as u32,
-            t: t as u32,
-            c: c as u32,
-            nh: nh as u32,
-            causal: u32::from(mask == AttentionMask::Causal),
-            has_dropout: u32::from(has_dropout),
-            scale: 1.0 / (hs as f32).sqrt(),
-            _pad: 0,
-        }
-    }
-}
 
 /// out (B, T, C);  preatt (B, NH, T, T) = q.k / sqrt(hs) on visible entries;  att (B, NH, T, T) = softmax
 /// of preatt over the visible keys. Masked entries of preatt and att hold 0.
@@ -162,197 +117,9 @@ pub fn check_shapes(
     Ok(())
 }
 
-/// Adds the kernel to `plan`: out (B, T, C), preatt (B, NH, T, T), att (B, NH, T, T) from inp (B, T, 3C),
-/// as [`attention_forward_cpu`]. One dispatch, all heads: one workgroup per (b, h, query row).
-#[allow(clippy::too_many_arguments)]
-pub fn attention_forward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    preatt: View,
-    att: View,
-    inp: View,
-    dropout: Option<View>,
-    mask: AttentionMask,
-    b: usize,
-    t: usize,
-    c: usize,
-    nh: usize,
-) {
-    let kernel = gpu.kernel(
-        "attention_forward",
-        ATTENTION_FORWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
-            Access::ReadWrite, // out (B, T, C)
-            Access::ReadWrite, // preatt (B, NH, T, T)
-            Access::ReadWrite, // att (B, NH, T, T)
-            Access::Read,      // inp (B, T, 3C)
-            Access::Read,      // dropout (B, NH, T, T) or the placeholder
-        ],
-        &[("WG", f64::from(ATTENTION_WG))],
-    );
-    let params = AttentionParams::new(mask, dropout.is_some(), b, t, c, nh);
-    let dropout = dropout.unwrap_or(View::all(gpu.placeholder()));
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[out, preatt, att, inp, dropout],
-        [t as u32, nh as u32, b as u32],
-    );
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
-
-    /// A dropout mask of 0 and 1/(1-p) with p = 0.25.
-    pub(crate) fn dropout_mask(rng: &mut TestRng, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                if rng.uniform() < -0.5 {
-                    0.0
-                } else {
-                    1.0 / 0.75
-                }
-            })
-            .collect()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn check(
-        gpu: &GpuContext,
-        rng: &mut TestRng,
-        mask: AttentionMask,
-        with_dropout: bool,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
-        let n_map = b * nh * t * t;
-        let inp = rng.vec(b * t * 3 * c);
-        let drop = with_dropout.then(|| dropout_mask(rng, n_map));
-        check_shapes(
-            b * t * c,
-            n_map,
-            inp.len(),
-            drop.as_ref().map(Vec::len),
-            b,
-            t,
-            c,
-            nh,
-        )
-        .expect("shapes");
-        let (mut out, mut preatt, mut att) =
-            (vec![0.0; b * t * c], vec![0.0; n_map], vec![0.0; n_map]);
-        attention_forward_cpu(
-            &mut out,
-            &mut preatt,
-            &mut att,
-            &inp,
-            drop.as_deref(),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
-        // Start the outputs with garbage: every element must be written, masked ones included.
-        let out_gpu = gpu.upload("out", &rng.vec(out.len()));
-        let preatt_gpu = gpu.upload("preatt", &rng.vec(n_map));
-        let att_gpu = gpu.upload("att", &rng.vec(n_map));
-        let inp_gpu = gpu.upload("inp", &inp);
-        let drop_gpu = drop.as_ref().map(|d| gpu.upload("dropout", d));
-        let mut plan = Plan::new();
-        attention_forward_gpu(
-            gpu,
-            &mut plan,
-            (&out_gpu).into(),
-            (&preatt_gpu).into(),
-            (&att_gpu).into(),
-            (&inp_gpu).into(),
-            drop_gpu.as_ref().map(View::all),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let what =
-            format!("attention_forward {mask:?} dropout={with_dropout} B={b} T={t} C={c} NH={nh}");
-        let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
-        assert_close(
-            &read(&preatt_gpu, n_map),
-            &preatt,
-            1e-5,
-            1e-4,
-            &format!("{what} preatt"),
-        );
-        assert_close(
-            &read(&att_gpu, n_map),
-            &att,
-            1e-5,
-            1e-4,
-            &format!("{what} att"),
-        );
-        assert_close(
-            &read(&out_gpu, out.len()),
-            &out,
-            1e-5,
-            1e-4,
-            &format!("{what} out"),
-        );
-    }
-
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(21);
-        for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
-            for with_dropout in [false, true] {
-                check(gpu, &mut rng, mask, with_dropout, 2, 7, 12, 3);
-            }
-        }
-        // One position; and T = 70 > WG, so each invocation owns several keys of a row.
-        check(gpu, &mut rng, AttentionMask::Causal, false, 1, 1, 4, 1);
-        check(
-            gpu,
-            &mut rng,
-            AttentionMask::Bidirectional,
-            true,
-            1,
-            70,
-            8,
-            2,
-        );
-    }
-
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("attention_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(22);
-        for _ in 0..8 {
-            let nh = rng.range(1, 4);
-            let hs = rng.range(1, 32);
-            let (b, t) = (rng.range(1, 3), rng.range(1, 80));
-            let mask = if rng.next_u64().is_multiple_of(2) {
-                AttentionMask::Causal
-            } else {
-                AttentionMask::Bidirectional
-            };
-            let with_dropout = rng.next_u64().is_multiple_of(2);
-            check(gpu, &mut rng, mask, with_dropout, b, t, nh * hs, nh);
-        }
-    }
 
     #[test]
     fn shape_mismatch_is_an_error() {
@@ -361,5 +128,253 @@ mod tests {
         let err =
             check_shapes(2 * 7 * 12, 2 * 3 * 49, 2 * 7 * 36, Some(5), 2, 7, 12, 3).unwrap_err();
         assert!(err.to_string().contains("dropout mask has 5"), "{err}");
+    }
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::*;
+
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use super::*;
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// The WGSL source, `shaders/attention_forward.wgsl`.
+    pub const ATTENTION_FORWARD_SHADER: &str = shader!("attention_forward");
+
+    /// Invocations per workgroup of the attention kernels (a power of two: their reductions halve it).
+    pub(crate) const ATTENTION_WG: u32 = 64;
+
+    /// Sizes for the shader; field for field the WGSL `Params` struct.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    pub(crate) struct AttentionParams {
+        pub b: u32,
+        pub t: u32,
+        pub c: u32,
+        pub nh: u32,
+        pub causal: u32,
+        pub has_dropout: u32,
+        /// 1 / sqrt(hs), in f32 exactly as the CPU reference computes it.
+        pub scale: f32,
+        pub _pad: u32,
+    }
+
+    impl AttentionParams {
+        pub(crate) fn new(
+            mask: AttentionMask,
+            has_dropout: bool,
+            b: usize,
+            t: usize,
+            c: usize,
+            nh: usize,
+        ) -> Self {
+            let hs = c / nh.max(1);
+            Self {
+                b: b as u32,
+                t: t as u32,
+                c: c as u32,
+                nh: nh as u32,
+                causal: u32::from(mask == AttentionMask::Causal),
+                has_dropout: u32::from(has_dropout),
+                scale: 1.0 / (hs as f32).sqrt(),
+                _pad: 0,
+            }
+        }
+    }
+
+    /// Adds the kernel to `plan`: out (B, T, C), preatt (B, NH, T, T), att (B, NH, T, T) from inp (B, T, 3C),
+    /// as [`attention_forward_cpu`]. One dispatch, all heads: one workgroup per (b, h, query row).
+    #[allow(clippy::too_many_arguments)]
+    pub fn attention_forward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        preatt: View,
+        att: View,
+        inp: View,
+        dropout: Option<View>,
+        mask: AttentionMask,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "attention_forward",
+            ATTENTION_FORWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale
+                Access::ReadWrite, // out (B, T, C)
+                Access::ReadWrite, // preatt (B, NH, T, T)
+                Access::ReadWrite, // att (B, NH, T, T)
+                Access::Read,      // inp (B, T, 3C)
+                Access::Read,      // dropout (B, NH, T, T) or the placeholder
+            ],
+            &[("WG", f64::from(ATTENTION_WG))],
+        );
+        let params = AttentionParams::new(mask, dropout.is_some(), b, t, c, nh);
+        let dropout = dropout.unwrap_or(View::all(gpu.placeholder()));
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[out, preatt, att, inp, dropout],
+            [t as u32, nh as u32, b as u32],
+        );
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        /// A dropout mask of 0 and 1/(1-p) with p = 0.25.
+        pub(crate) fn dropout_mask(rng: &mut TestRng, n: usize) -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    if rng.uniform() < -0.5 {
+                        0.0
+                    } else {
+                        1.0 / 0.75
+                    }
+                })
+                .collect()
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            mask: AttentionMask,
+            with_dropout: bool,
+            b: usize,
+            t: usize,
+            c: usize,
+            nh: usize,
+        ) {
+            let n_map = b * nh * t * t;
+            let inp = rng.vec(b * t * 3 * c);
+            let drop = with_dropout.then(|| dropout_mask(rng, n_map));
+            check_shapes(
+                b * t * c,
+                n_map,
+                inp.len(),
+                drop.as_ref().map(Vec::len),
+                b,
+                t,
+                c,
+                nh,
+            )
+            .expect("shapes");
+            let (mut out, mut preatt, mut att) =
+                (vec![0.0; b * t * c], vec![0.0; n_map], vec![0.0; n_map]);
+            attention_forward_cpu(
+                &mut out,
+                &mut preatt,
+                &mut att,
+                &inp,
+                drop.as_deref(),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            // Start the outputs with garbage: every element must be written, masked ones included.
+            let out_gpu = gpu.upload("out", &rng.vec(out.len()));
+            let preatt_gpu = gpu.upload("preatt", &rng.vec(n_map));
+            let att_gpu = gpu.upload("att", &rng.vec(n_map));
+            let inp_gpu = gpu.upload("inp", &inp);
+            let drop_gpu = drop.as_ref().map(|d| gpu.upload("dropout", d));
+            let mut plan = Plan::new();
+            attention_forward_gpu(
+                gpu,
+                &mut plan,
+                (&out_gpu).into(),
+                (&preatt_gpu).into(),
+                (&att_gpu).into(),
+                (&inp_gpu).into(),
+                drop_gpu.as_ref().map(View::all),
+                mask,
+                b,
+                t,
+                c,
+                nh,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let what = format!(
+                "attention_forward {mask:?} dropout={with_dropout} B={b} T={t} C={c} NH={nh}"
+            );
+            let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
+            assert_close(
+                &read(&preatt_gpu, n_map),
+                &preatt,
+                1e-5,
+                1e-4,
+                &format!("{what} preatt"),
+            );
+            assert_close(
+                &read(&att_gpu, n_map),
+                &att,
+                1e-5,
+                1e-4,
+                &format!("{what} att"),
+            );
+            assert_close(
+                &read(&out_gpu, out.len()),
+                &out,
+                1e-5,
+                1e-4,
+                &format!("{what} out"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(21);
+            for mask in [AttentionMask::Causal, AttentionMask::Bidirectional] {
+                for with_dropout in [false, true] {
+                    check(gpu, &mut rng, mask, with_dropout, 2, 7, 12, 3);
+                }
+            }
+            // One position; and T = 70 > WG, so each invocation owns several keys of a row.
+            check(gpu, &mut rng, AttentionMask::Causal, false, 1, 1, 4, 1);
+            check(
+                gpu,
+                &mut rng,
+                AttentionMask::Bidirectional,
+                true,
+                1,
+                70,
+                8,
+                2,
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("attention_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(22);
+            for _ in 0..8 {
+                let nh = rng.range(1, 4);
+                let hs = rng.range(1, 32);
+                let (b, t) = (rng.range(1, 3), rng.range(1, 80));
+                let mask = if rng.next_u64().is_multiple_of(2) {
+                    AttentionMask::Causal
+                } else {
+                    AttentionMask::Bidirectional
+                };
+                let with_dropout = rng.next_u64().is_multiple_of(2);
+                check(gpu, &mut rng, mask, with_dropout, b, t, nh * hs, nh);
+            }
+        }
     }
 }

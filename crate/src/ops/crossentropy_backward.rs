@@ -2,12 +2,7 @@
 //! Intuition: push the target's logit up and every other logit down by how much it was believed.
 //! dlogits is assigned.
 
-use super::crossentropy_forward::{CROSSENTROPY_WG, CrossentropyParams};
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
-
-/// The WGSL source, `shaders/crossentropy_backward.wgsl`.
-pub const CROSSENTROPY_BACKWARD_SHADER: &str = shader!("crossentropy_backward");
 
 /// dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T).
 /// For the mean loss over the batch, dlosses = 1 / (B*T) everywhere.
@@ -32,57 +27,12 @@ pub fn crossentropy_backward_cpu<R: Float>(
     }
 }
 
-/// Adds the kernel to `plan`: dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T),
-/// assigned, as [`crossentropy_backward_cpu`]; targets is a view of a buffer of u32 token ids.
-/// Check the lengths and ids with [`super::crossentropy_forward::check_shapes`].
-#[allow(clippy::too_many_arguments)]
-pub fn crossentropy_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dlogits: View,
-    dlosses: View,
-    probs: View,
-    targets: View,
-    b: usize,
-    t: usize,
-    v: usize,
-) {
-    let kernel = gpu.kernel(
-        "crossentropy_backward",
-        CROSSENTROPY_BACKWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, V
-            Access::ReadWrite, // dlogits (B, T, V)
-            Access::Read,      // dlosses (B, T)
-            Access::Read,      // probs (B, T, V)
-            Access::Read,      // targets (B, T) u32
-        ],
-        &[("WG", f64::from(CROSSENTROPY_WG))],
-    );
-    let params = CrossentropyParams {
-        b: b as u32,
-        t: t as u32,
-        v: v as u32,
-        _pad: 0,
-    };
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[dlogits, dlosses, probs, targets],
-        [(v as u32).div_ceil(CROSSENTROPY_WG), t as u32, b as u32],
-    );
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::crossentropy_forward::check_shapes;
     use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
-    use crate::ops::crossentropy_forward::tests::upload_u32;
     use crate::ops::gradcheck::{check_gradient, dot};
-    use crate::ops::testing::{TestRng, assert_close};
+    use crate::ops::testing::TestRng;
 
     #[test]
     fn gradients_match_finite_differences() {
@@ -116,64 +66,129 @@ mod tests {
         assert_eq!(losses[1], 1000.0, "target 4 has logit 0 against 1000");
         assert!(probs.iter().all(|p| p.is_finite()));
     }
+}
 
-    fn check_gpu(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize) {
-        let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| 3.0 * x).collect();
-        let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
-        check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
-        let dlosses = rng.vec(b * t);
-        let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);
-        crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
-        let mut dlogits = vec![0.0f32; b * t * v];
-        crossentropy_backward_cpu(&mut dlogits, &dlosses, &probs, &targets, b, t, v);
-        // dlogits starts as garbage: it is assigned, not accumulated.
-        let dlogits_gpu = gpu.upload("dlogits", &rng.vec(dlogits.len()));
-        let dlosses_gpu = gpu.upload("dlosses", &dlosses);
-        let probs_gpu = gpu.upload("probs", &probs);
-        let targets_gpu = upload_u32(gpu, "targets", &targets);
-        let mut plan = Plan::new();
-        crossentropy_backward_gpu(
+#[cfg(feature = "gpu")]
+pub use gpu::*;
+
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
+    use crate::ops::crossentropy_forward::{CROSSENTROPY_WG, CrossentropyParams};
+
+    /// The WGSL source, `shaders/crossentropy_backward.wgsl`.
+    pub const CROSSENTROPY_BACKWARD_SHADER: &str = shader!("crossentropy_backward");
+
+    /// Adds the kernel to `plan`: dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T),
+    /// assigned, as [`crossentropy_backward_cpu`]; targets is a view of a buffer of u32 token ids.
+    /// Check the lengths and ids with [`crate::ops::crossentropy_forward::check_shapes`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn crossentropy_backward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        dlogits: View,
+        dlosses: View,
+        probs: View,
+        targets: View,
+        b: usize,
+        t: usize,
+        v: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "crossentropy_backward",
+            CROSSENTROPY_BACKWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, V
+                Access::ReadWrite, // dlogits (B, T, V)
+                Access::Read,      // dlosses (B, T)
+                Access::Read,      // probs (B, T, V)
+                Access::Read,      // targets (B, T) u32
+            ],
+            &[("WG", f64::from(CROSSENTROPY_WG))],
+        );
+        let params = CrossentropyParams {
+            b: b as u32,
+            t: t as u32,
+            v: v as u32,
+            _pad: 0,
+        };
+        plan.push(
             gpu,
-            &mut plan,
-            (&dlogits_gpu).into(),
-            (&dlosses_gpu).into(),
-            (&probs_gpu).into(),
-            (&targets_gpu).into(),
-            b,
-            t,
-            v,
-        );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let actual = pollster::block_on(gpu.read(&dlogits_gpu, dlogits.len())).expect("read");
-        assert_close(
-            &actual,
-            &dlogits,
-            1e-5,
-            1e-4,
-            &format!("crossentropy_backward B={b} T={t} V={v}"),
+            kernel,
+            Some(&params),
+            &[dlogits, dlosses, probs, targets],
+            [(v as u32).div_ceil(CROSSENTROPY_WG), t as u32, b as u32],
         );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("crossentropy_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(43);
-        check_gpu(gpu, &mut rng, 2, 7, 37);
-        check_gpu(gpu, &mut rng, 1, 1, 1);
-        check_gpu(gpu, &mut rng, 2, 3, 300);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::crossentropy_backward::*;
+        use crate::ops::crossentropy_forward::check_shapes;
+        use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("crossentropy_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(44);
-        for _ in 0..10 {
-            let (b, t, v) = (rng.range(1, 4), rng.range(1, 64), rng.range(1, 128));
-            check_gpu(gpu, &mut rng, b, t, v);
+        fn check_gpu(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize) {
+            let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| 3.0 * x).collect();
+            let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
+            check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
+            let dlosses = rng.vec(b * t);
+            let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);
+            crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
+            let mut dlogits = vec![0.0f32; b * t * v];
+            crossentropy_backward_cpu(&mut dlogits, &dlosses, &probs, &targets, b, t, v);
+            // dlogits starts as garbage: it is assigned, not accumulated.
+            let dlogits_gpu = gpu.upload("dlogits", &rng.vec(dlogits.len()));
+            let dlosses_gpu = gpu.upload("dlosses", &dlosses);
+            let probs_gpu = gpu.upload("probs", &probs);
+            let targets_gpu = gpu.upload_u32("targets", &targets);
+            let mut plan = Plan::new();
+            crossentropy_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dlogits_gpu).into(),
+                (&dlosses_gpu).into(),
+                (&probs_gpu).into(),
+                (&targets_gpu).into(),
+                b,
+                t,
+                v,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let actual = pollster::block_on(gpu.read(&dlogits_gpu, dlogits.len())).expect("read");
+            assert_close(
+                &actual,
+                &dlogits,
+                1e-5,
+                1e-4,
+                &format!("crossentropy_backward B={b} T={t} V={v}"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("crossentropy_backward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(43);
+            check_gpu(gpu, &mut rng, 2, 7, 37);
+            check_gpu(gpu, &mut rng, 1, 1, 1);
+            check_gpu(gpu, &mut rng, 2, 3, 300);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("crossentropy_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(44);
+            for _ in 0..10 {
+                let (b, t, v) = (rng.range(1, 4), rng.range(1, 64), rng.range(1, 128));
+                check_gpu(gpu, &mut rng, b, t, v);
+            }
         }
     }
 }

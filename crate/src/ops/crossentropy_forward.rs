@@ -4,24 +4,7 @@
 //! distribution. probs is kept: the backward pass and the page's top-k view read it.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 use crate::{Result, invalid_input};
-
-/// The WGSL source, `shaders/crossentropy_forward.wgsl`.
-pub const CROSSENTROPY_FORWARD_SHADER: &str = shader!("crossentropy_forward");
-
-/// Invocations per workgroup of the crossentropy kernels (a power of two: the reductions halve it).
-pub(crate) const CROSSENTROPY_WG: u32 = 64;
-
-/// Sizes for the shaders; field for field the WGSL `Params` struct of both passes.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct CrossentropyParams {
-    pub b: u32,
-    pub t: u32,
-    pub v: u32,
-    pub _pad: u32,
-}
 
 /// probs (B, T, V) = softmax(logits (B, T, V));  losses (B, T) = -ln probs[b, t, targets[b, t]].
 /// The softmax subtracts the row maximum first, so large logits do not overflow.
@@ -88,168 +71,183 @@ pub fn check_shapes(
     Ok(())
 }
 
-/// Adds the kernel to `plan`: losses (B, T) and probs (B, T, V) from logits (B, T, V) and targets (B, T)
-/// (a view of a buffer of u32 token ids), as [`crossentropy_forward_cpu`]. One workgroup per position.
-#[allow(clippy::too_many_arguments)]
-pub fn crossentropy_forward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    losses: View,
-    probs: View,
-    logits: View,
-    targets: View,
-    b: usize,
-    t: usize,
-    v: usize,
-) {
-    let kernel = gpu.kernel(
-        "crossentropy_forward",
-        CROSSENTROPY_FORWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, V
-            Access::ReadWrite, // losses (B, T)
-            Access::ReadWrite, // probs (B, T, V)
-            Access::Read,      // logits (B, T, V)
-            Access::Read,      // targets (B, T) u32
-        ],
-        &[("WG", f64::from(CROSSENTROPY_WG))],
-    );
-    let params = CrossentropyParams {
-        b: b as u32,
-        t: t as u32,
-        v: v as u32,
-        _pad: 0,
-    };
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[losses, probs, logits, targets],
-        [t as u32, b as u32, 1],
-    );
-}
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-pub(crate) mod tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
 
-    /// Token ids as a storage buffer (`array<u32>` in WGSL).
-    pub(crate) fn upload_u32(gpu: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        gpu.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            })
+    /// The WGSL source, `shaders/crossentropy_forward.wgsl`.
+    pub const CROSSENTROPY_FORWARD_SHADER: &str = shader!("crossentropy_forward");
+
+    /// Invocations per workgroup of the crossentropy kernels (a power of two: the reductions halve it).
+    pub(crate) const CROSSENTROPY_WG: u32 = 64;
+
+    /// Sizes for the shaders; field for field the WGSL `Params` struct of both passes.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    pub(crate) struct CrossentropyParams {
+        pub b: u32,
+        pub t: u32,
+        pub v: u32,
+        pub _pad: u32,
     }
 
-    /// Logits spread over [-scale, scale], and random target ids.
-    fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize, scale: f32) {
-        let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| scale * x).collect();
-        let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
-        check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
-        let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);
-        crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
-        let losses_gpu = gpu.upload("losses", &rng.vec(b * t));
-        let probs_gpu = gpu.upload("probs", &rng.vec(b * t * v));
-        let logits_gpu = gpu.upload("logits", &logits);
-        let targets_gpu = upload_u32(gpu, "targets", &targets);
-        let mut plan = Plan::new();
-        crossentropy_forward_gpu(
+    /// Adds the kernel to `plan`: losses (B, T) and probs (B, T, V) from logits (B, T, V) and targets (B, T)
+    /// (a view of a buffer of u32 token ids), as [`crossentropy_forward_cpu`]. One workgroup per position.
+    #[allow(clippy::too_many_arguments)]
+    pub fn crossentropy_forward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        losses: View,
+        probs: View,
+        logits: View,
+        targets: View,
+        b: usize,
+        t: usize,
+        v: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "crossentropy_forward",
+            CROSSENTROPY_FORWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, V
+                Access::ReadWrite, // losses (B, T)
+                Access::ReadWrite, // probs (B, T, V)
+                Access::Read,      // logits (B, T, V)
+                Access::Read,      // targets (B, T) u32
+            ],
+            &[("WG", f64::from(CROSSENTROPY_WG))],
+        );
+        let params = CrossentropyParams {
+            b: b as u32,
+            t: t as u32,
+            v: v as u32,
+            _pad: 0,
+        };
+        plan.push(
             gpu,
-            &mut plan,
-            (&losses_gpu).into(),
-            (&probs_gpu).into(),
-            (&logits_gpu).into(),
-            (&targets_gpu).into(),
-            b,
-            t,
-            v,
-        );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let what = format!("crossentropy_forward B={b} T={t} V={v} scale={scale}");
-        let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
-        assert_close(
-            &read(&probs_gpu, probs.len()),
-            &probs,
-            1e-5,
-            1e-4,
-            &format!("{what} probs"),
-        );
-        assert_close(
-            &read(&losses_gpu, b * t),
-            &losses,
-            1e-5,
-            1e-4,
-            &format!("{what} losses"),
+            kernel,
+            Some(&params),
+            &[losses, probs, logits, targets],
+            [t as u32, b as u32, 1],
         );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("crossentropy_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(41);
-        check(gpu, &mut rng, 2, 7, 37, 3.0);
-        check(gpu, &mut rng, 1, 1, 1, 1.0);
-        // V = 300 > WG: each invocation owns several logits. Logits of +-80 would overflow exp without
-        // the max subtracted.
-        check(gpu, &mut rng, 2, 3, 300, 80.0);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::crossentropy_forward::*;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("crossentropy_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(42);
-        for _ in 0..10 {
-            let (b, t, v) = (rng.range(1, 4), rng.range(1, 64), rng.range(1, 128));
-            check(gpu, &mut rng, b, t, v, 5.0);
+        /// Logits spread over [-scale, scale], and random target ids.
+        fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize, scale: f32) {
+            let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| scale * x).collect();
+            let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
+            check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
+            let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);
+            crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
+            let losses_gpu = gpu.upload("losses", &rng.vec(b * t));
+            let probs_gpu = gpu.upload("probs", &rng.vec(b * t * v));
+            let logits_gpu = gpu.upload("logits", &logits);
+            let targets_gpu = gpu.upload_u32("targets", &targets);
+            let mut plan = Plan::new();
+            crossentropy_forward_gpu(
+                gpu,
+                &mut plan,
+                (&losses_gpu).into(),
+                (&probs_gpu).into(),
+                (&logits_gpu).into(),
+                (&targets_gpu).into(),
+                b,
+                t,
+                v,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let what = format!("crossentropy_forward B={b} T={t} V={v} scale={scale}");
+            let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("read");
+            assert_close(
+                &read(&probs_gpu, probs.len()),
+                &probs,
+                1e-5,
+                1e-4,
+                &format!("{what} probs"),
+            );
+            assert_close(
+                &read(&losses_gpu, b * t),
+                &losses,
+                1e-5,
+                1e-4,
+                &format!("{what} losses"),
+            );
         }
-    }
 
-    #[test]
-    fn huge_logits_stay_finite_on_the_gpu() {
-        let Some(gpu) = gpu_or_skip("crossentropy_forward huge logits") else {
-            return;
-        };
-        let v = 37;
-        let mut logits = vec![0.0f32; v];
-        logits[3] = 1000.0;
-        let losses_gpu = gpu.zeros("losses", 1);
-        let probs_gpu = gpu.zeros("probs", v);
-        let logits_gpu = gpu.upload("logits", &logits);
-        let targets_gpu = upload_u32(gpu, "targets", &[4]);
-        let mut plan = Plan::new();
-        crossentropy_forward_gpu(
-            gpu,
-            &mut plan,
-            (&losses_gpu).into(),
-            (&probs_gpu).into(),
-            (&logits_gpu).into(),
-            (&targets_gpu).into(),
-            1,
-            1,
-            v,
-        );
-        pollster::block_on(plan.run(gpu)).expect("run");
-        let losses = pollster::block_on(gpu.read(&losses_gpu, 1)).expect("read");
-        let probs = pollster::block_on(gpu.read(&probs_gpu, v)).expect("read");
-        assert_eq!(losses[0], 1000.0, "target 4 has logit 0 against 1000");
-        assert_eq!(probs[3], 1.0);
-        assert!(probs.iter().all(|p| p.is_finite()));
-    }
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("crossentropy_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(41);
+            check(gpu, &mut rng, 2, 7, 37, 3.0);
+            check(gpu, &mut rng, 1, 1, 1, 1.0);
+            // V = 300 > WG: each invocation owns several logits. Logits of +-80 would overflow exp without
+            // the max subtracted.
+            check(gpu, &mut rng, 2, 3, 300, 80.0);
+        }
 
-    #[test]
-    fn bad_targets_are_an_error() {
-        let err = check_shapes(2 * 37, 2, &[5, 37], 1, 2, 37).unwrap_err();
-        assert!(err.to_string().contains("target 1 is token 37"), "{err}");
-        let err = check_shapes(2 * 37, 2, &[5], 1, 2, 37).unwrap_err();
-        assert!(err.to_string().contains("targets 1 ids"), "{err}");
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("crossentropy_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(42);
+            for _ in 0..10 {
+                let (b, t, v) = (rng.range(1, 4), rng.range(1, 64), rng.range(1, 128));
+                check(gpu, &mut rng, b, t, v, 5.0);
+            }
+        }
+
+        #[test]
+        fn huge_logits_stay_finite_on_the_gpu() {
+            let Some(gpu) = gpu_or_skip("crossentropy_forward huge logits") else {
+                return;
+            };
+            let v = 37;
+            let mut logits = vec![0.0f32; v];
+            logits[3] = 1000.0;
+            let losses_gpu = gpu.zeros("losses", 1);
+            let probs_gpu = gpu.zeros("probs", v);
+            let logits_gpu = gpu.upload("logits", &logits);
+            let targets_gpu = gpu.upload_u32("targets", &[4]);
+            let mut plan = Plan::new();
+            crossentropy_forward_gpu(
+                gpu,
+                &mut plan,
+                (&losses_gpu).into(),
+                (&probs_gpu).into(),
+                (&logits_gpu).into(),
+                (&targets_gpu).into(),
+                1,
+                1,
+                v,
+            );
+            pollster::block_on(plan.run(gpu)).expect("run");
+            let losses = pollster::block_on(gpu.read(&losses_gpu, 1)).expect("read");
+            let probs = pollster::block_on(gpu.read(&probs_gpu, v)).expect("read");
+            assert_eq!(losses[0], 1000.0, "target 4 has logit 0 against 1000");
+            assert_eq!(probs[3], 1.0);
+            assert!(probs.iter().all(|p| p.is_finite()));
+        }
+
+        #[test]
+        fn bad_targets_are_an_error() {
+            let err = check_shapes(2 * 37, 2, &[5, 37], 1, 2, 37).unwrap_err();
+            assert!(err.to_string().contains("target 1 is token 37"), "{err}");
+            let err = check_shapes(2 * 37, 2, &[5], 1, 2, 37).unwrap_err();
+            assert!(err.to_string().contains("targets 1 ids"), "{err}");
+        }
     }
 }

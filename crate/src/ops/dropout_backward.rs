@@ -1,39 +1,12 @@
 //! dropout_backward: the gradient flows through the kept values with the same scale. dinp is assigned.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dinp (N) = dout (N) * mask (N), the mask written by the forward pass.
 pub fn dropout_backward_cpu<R: Float>(dinp: &mut [R], dout: &[R], mask: &[R], n: usize) {
     for i in 0..n {
         dinp[i] = dout[i] * mask[i];
     }
-}
-
-/// The WGSL source, `shaders/dropout_backward.wgsl`.
-pub const DROPOUT_BACKWARD_SHADER: &str = shader!("dropout_backward");
-
-/// Adds the kernel to `plan`: dinp (N) = dout (N) * mask (N) (assigned).
-pub fn dropout_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dinp: View,
-    dout: View,
-    mask: View,
-    n: usize,
-) {
-    super::push_elementwise(
-        gpu,
-        plan,
-        "dropout_backward",
-        DROPOUT_BACKWARD_SHADER,
-        &[
-            (dinp, Access::ReadWrite), // dinp (N)
-            (dout, Access::Read),      // dout (N)
-            (mask, Access::Read),      // mask (N)
-        ],
-        n,
-    );
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -81,62 +54,98 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
-        let dout = rng.vec(n);
-        let mut mask = vec![0.0; n];
-        crate::ops::dropout_forward::dropout_mask_cpu(&mut mask, 0.3, 5, n);
-        let mut dinp = vec![0.0; n];
-        let dinp_buf = gpu.upload("dinp", &vec![f32::NAN; n]);
-        let dout_buf = gpu.upload("dout", &dout);
-        let mask_buf = gpu.upload("mask", &mask);
-        dropout_backward_cpu(&mut dinp, &dout, &mask, n);
-        let mut plan = Plan::new();
-        dropout_backward_gpu(
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// The WGSL source, `shaders/dropout_backward.wgsl`.
+    pub const DROPOUT_BACKWARD_SHADER: &str = shader!("dropout_backward");
+
+    /// Adds the kernel to `plan`: dinp (N) = dout (N) * mask (N) (assigned).
+    pub fn dropout_backward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        dinp: View,
+        dout: View,
+        mask: View,
+        n: usize,
+    ) {
+        crate::gpu::push_elementwise(
             gpu,
-            &mut plan,
-            (&dinp_buf).into(),
-            (&dout_buf).into(),
-            (&mask_buf).into(),
+            plan,
+            "dropout_backward",
+            DROPOUT_BACKWARD_SHADER,
+            &[
+                (dinp, Access::ReadWrite), // dinp (N)
+                (dout, Access::Read),      // dout (N)
+                (mask, Access::Read),      // mask (N)
+            ],
             n,
         );
-        pollster::block_on(plan.run(gpu)).expect("dropout_backward dispatch");
-        // One f32 product per element on both sides: identical results.
-        let dinp_gpu = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
-        assert_close(
-            &dinp_gpu,
-            &dinp,
-            0.0,
-            0.0,
-            &format!("dropout_backward dinp N={n}"),
-        );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("dropout_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(71);
-        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
-        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
-        check(gpu, &mut rng, 1);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::dropout_backward::*;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("dropout_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(72);
-        for _ in 0..8 {
-            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
-            check(gpu, &mut rng, b * t * c);
+        fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+            let dout = rng.vec(n);
+            let mut mask = vec![0.0; n];
+            crate::ops::dropout_forward::dropout_mask_cpu(&mut mask, 0.3, 5, n);
+            let mut dinp = vec![0.0; n];
+            let dinp_buf = gpu.upload("dinp", &vec![f32::NAN; n]);
+            let dout_buf = gpu.upload("dout", &dout);
+            let mask_buf = gpu.upload("mask", &mask);
+            dropout_backward_cpu(&mut dinp, &dout, &mask, n);
+            let mut plan = Plan::new();
+            dropout_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_buf).into(),
+                (&dout_buf).into(),
+                (&mask_buf).into(),
+                n,
+            );
+            pollster::block_on(plan.run(gpu)).expect("dropout_backward dispatch");
+            // One f32 product per element on both sides: identical results.
+            let dinp_gpu = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
+            assert_close(
+                &dinp_gpu,
+                &dinp,
+                0.0,
+                0.0,
+                &format!("dropout_backward dinp N={n}"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("dropout_backward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(71);
+            check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+            check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+            check(gpu, &mut rng, 1);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("dropout_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(72);
+            for _ in 0..8 {
+                let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+                check(gpu, &mut rng, b * t * c);
+            }
         }
     }
 }

@@ -4,7 +4,6 @@
 //! Parameter gradients accumulate (`+=`); with a tied LM head `dwte` also receives the head's gradient.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dwte (V, C) += dout[b, t] at row inp[b, t];  dpos (T, C) += sum over b of dout[b, t] (learned positions).
 #[allow(clippy::too_many_arguments)]
@@ -31,82 +30,6 @@ pub fn encoder_backward_cpu<R: Float>(
                 *d += g;
             }
         }
-    }
-}
-
-/// The WGSL sources: `shaders/encoder_backward.wgsl` (token rows) and `shaders/encoder_backward_dpos.wgsl`
-/// (position rows).
-pub const ENCODER_BACKWARD_SHADER: &str = shader!("encoder_backward");
-pub const ENCODER_BACKWARD_DPOS_SHADER: &str = shader!("encoder_backward_dpos");
-
-/// Sizes for the shaders; field for field their WGSL `Params` structs (`groups` unused by dpos).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    b: u32,
-    t: u32,
-    c: u32,
-    groups: u32,
-}
-
-/// Invocations per workgroup (the `WG` override of both shaders).
-const WG: u32 = 64;
-
-/// Most token groups the dwte kernel splits the vocabulary into (see the shader): more groups, more
-/// parallelism, but every group reads all B*T token ids.
-const MAX_TOKEN_GROUPS: u32 = 16;
-
-/// Adds the kernels to `plan`: dwte (V, C) += dout (B, T, C) at rows inp (B, T);
-/// dpos (T, C) += sum over b of dout (when the positions are learned). Both race-free and in the CPU's
-/// order of additions (see the shaders), so the results equal the CPU's.
-#[allow(clippy::too_many_arguments)]
-pub fn encoder_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dwte: View,
-    dpos: Option<View>,
-    dout: View,
-    inp: View,
-    b: usize,
-    t: usize,
-    c: usize,
-) {
-    let vocab = if c == 0 { 1 } else { dwte.len / c as u64 };
-    let groups = (vocab.clamp(1, u64::from(MAX_TOKEN_GROUPS))) as u32;
-    let params = Params {
-        b: b as u32,
-        t: t as u32,
-        c: c as u32,
-        groups,
-    };
-    let kernel = gpu.kernel(
-        "encoder_backward",
-        ENCODER_BACKWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, groups
-            Access::ReadWrite, // dwte (V, C), accumulated
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // inp (B, T) u32 token ids
-        ],
-        &[("WG", f64::from(WG))],
-    );
-    // x: blocks of WG channels; y: token groups.
-    let workgroups = [(c as u32).div_ceil(WG), groups, 1];
-    plan.push(gpu, kernel, Some(&params), &[dwte, dout, inp], workgroups);
-
-    if let Some(dpos) = dpos {
-        let kernel = gpu.kernel(
-            "encoder_backward_dpos",
-            ENCODER_BACKWARD_DPOS_SHADER,
-            &[
-                Access::Uniform,   // params: B, T, C
-                Access::ReadWrite, // dpos (T, C), accumulated
-                Access::Read,      // dout (B, T, C)
-            ],
-            &[("WG", f64::from(WG))],
-        );
-        let workgroups = gpu.grid_1d(((t * c) as u32).div_ceil(WG));
-        plan.push(gpu, kernel, Some(&params), &[dpos, dout], workgroups);
     }
 }
 
@@ -159,85 +82,172 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// The WGSL sources: `shaders/encoder_backward.wgsl` (token rows) and `shaders/encoder_backward_dpos.wgsl`
+    /// (position rows).
+    pub const ENCODER_BACKWARD_SHADER: &str = shader!("encoder_backward");
+
+    pub const ENCODER_BACKWARD_DPOS_SHADER: &str = shader!("encoder_backward_dpos");
+
+    /// Sizes for the shaders; field for field their WGSL `Params` structs (`groups` unused by dpos).
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        b: u32,
+        t: u32,
+        c: u32,
+        groups: u32,
+    }
+
+    /// Invocations per workgroup (the `WG` override of both shaders).
+    const WG: u32 = 64;
+
+    /// Most token groups the dwte kernel splits the vocabulary into (see the shader): more groups, more
+    /// parallelism, but every group reads all B*T token ids.
+    const MAX_TOKEN_GROUPS: u32 = 16;
+
+    /// Adds the kernels to `plan`: dwte (V, C) += dout (B, T, C) at rows inp (B, T);
+    /// dpos (T, C) += sum over b of dout (when the positions are learned). Both race-free and in the CPU's
+    /// order of additions (see the shaders), so the results equal the CPU's.
     #[allow(clippy::too_many_arguments)]
-    fn check(
+    pub fn encoder_backward_gpu(
         gpu: &GpuContext,
-        rng: &mut TestRng,
+        plan: &mut Plan,
+        dwte: View,
+        dpos: Option<View>,
+        dout: View,
+        inp: View,
         b: usize,
         t: usize,
         c: usize,
-        v: usize,
-        learned_pos: bool,
     ) {
-        let inp: Vec<u32> = (0..b * t)
-            .map(|_| (rng.next_u64() % v as u64) as u32)
-            .collect();
-        let dout = rng.vec(b * t * c);
-        // Both gradients accumulate: start them at nonzero random values.
-        let mut dwte = rng.vec(v * c);
-        let mut dpos = learned_pos.then(|| rng.vec(t * c));
-        let dwte_buf = gpu.upload("dwte", &dwte);
-        let dpos_buf = dpos.as_ref().map(|d| gpu.upload("dpos", d));
-        let dout_buf = gpu.upload("dout", &dout);
-        let inp_buf = gpu.upload_u32("inp", &inp);
-        encoder_backward_cpu(&mut dwte, dpos.as_deref_mut(), &dout, &inp, b, t, c);
-
-        let mut plan = Plan::new();
-        encoder_backward_gpu(
-            gpu,
-            &mut plan,
-            (&dwte_buf).into(),
-            dpos_buf.as_ref().map(View::all),
-            (&dout_buf).into(),
-            (&inp_buf).into(),
-            b,
-            t,
-            c,
+        let vocab = if c == 0 { 1 } else { dwte.len / c as u64 };
+        let groups = (vocab.clamp(1, u64::from(MAX_TOKEN_GROUPS))) as u32;
+        let params = Params {
+            b: b as u32,
+            t: t as u32,
+            c: c as u32,
+            groups,
+        };
+        let kernel = gpu.kernel(
+            "encoder_backward",
+            ENCODER_BACKWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, groups
+                Access::ReadWrite, // dwte (V, C), accumulated
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // inp (B, T) u32 token ids
+            ],
+            &[("WG", f64::from(WG))],
         );
-        pollster::block_on(plan.run(gpu)).expect("encoder_backward dispatch");
-        let what = format!("encoder_backward B={b} T={t} C={c} V={v}");
-        // The same additions in the same order as the CPU (see the shaders): identical results.
-        let actual = pollster::block_on(gpu.read(&dwte_buf, v * c)).expect("readback");
-        assert_close(&actual, &dwte, 0.0, 0.0, &format!("{what}: dwte"));
-        if let (Some(buf), Some(dpos)) = (&dpos_buf, &dpos) {
-            let actual = pollster::block_on(gpu.read(buf, t * c)).expect("readback");
-            assert_close(&actual, dpos, 0.0, 0.0, &format!("{what}: dpos"));
+        // x: blocks of WG channels; y: token groups.
+        let workgroups = [(c as u32).div_ceil(WG), groups, 1];
+        plan.push(gpu, kernel, Some(&params), &[dwte, dout, inp], workgroups);
+
+        if let Some(dpos) = dpos {
+            let kernel = gpu.kernel(
+                "encoder_backward_dpos",
+                ENCODER_BACKWARD_DPOS_SHADER,
+                &[
+                    Access::Uniform,   // params: B, T, C
+                    Access::ReadWrite, // dpos (T, C), accumulated
+                    Access::Read,      // dout (B, T, C)
+                ],
+                &[("WG", f64::from(WG))],
+            );
+            let workgroups = gpu.grid_1d(((t * c) as u32).div_ceil(WG));
+            plan.push(gpu, kernel, Some(&params), &[dpos, dout], workgroups);
         }
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("encoder_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(111);
-        check(gpu, &mut rng, 2, 7, 12, 37, true);
-        check(gpu, &mut rng, 2, 7, 12, 37, false);
-        // A vocabulary of 3: every token repeats many times, the case where a naive kernel races.
-        check(gpu, &mut rng, 4, 50, 12, 3, true);
-        check(gpu, &mut rng, 1, 1, 1, 1, true);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::encoder_backward::*;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("encoder_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(112);
-        for k in 0..8 {
-            let (b, t, c, v) = (
-                rng.range(1, 4),
-                rng.range(1, 128),
-                rng.range(1, 128),
-                rng.range(1, 128),
+        #[allow(clippy::too_many_arguments)]
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            b: usize,
+            t: usize,
+            c: usize,
+            v: usize,
+            learned_pos: bool,
+        ) {
+            let inp: Vec<u32> = (0..b * t)
+                .map(|_| (rng.next_u64() % v as u64) as u32)
+                .collect();
+            let dout = rng.vec(b * t * c);
+            // Both gradients accumulate: start them at nonzero random values.
+            let mut dwte = rng.vec(v * c);
+            let mut dpos = learned_pos.then(|| rng.vec(t * c));
+            let dwte_buf = gpu.upload("dwte", &dwte);
+            let dpos_buf = dpos.as_ref().map(|d| gpu.upload("dpos", d));
+            let dout_buf = gpu.upload("dout", &dout);
+            let inp_buf = gpu.upload_u32("inp", &inp);
+            encoder_backward_cpu(&mut dwte, dpos.as_deref_mut(), &dout, &inp, b, t, c);
+
+            let mut plan = Plan::new();
+            encoder_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dwte_buf).into(),
+                dpos_buf.as_ref().map(View::all),
+                (&dout_buf).into(),
+                (&inp_buf).into(),
+                b,
+                t,
+                c,
             );
-            check(gpu, &mut rng, b, t, c, v, k % 2 == 0);
+            pollster::block_on(plan.run(gpu)).expect("encoder_backward dispatch");
+            let what = format!("encoder_backward B={b} T={t} C={c} V={v}");
+            // The same additions in the same order as the CPU (see the shaders): identical results.
+            let actual = pollster::block_on(gpu.read(&dwte_buf, v * c)).expect("readback");
+            assert_close(&actual, &dwte, 0.0, 0.0, &format!("{what}: dwte"));
+            if let (Some(buf), Some(dpos)) = (&dpos_buf, &dpos) {
+                let actual = pollster::block_on(gpu.read(buf, t * c)).expect("readback");
+                assert_close(&actual, dpos, 0.0, 0.0, &format!("{what}: dpos"));
+            }
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("encoder_backward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(111);
+            check(gpu, &mut rng, 2, 7, 12, 37, true);
+            check(gpu, &mut rng, 2, 7, 12, 37, false);
+            // A vocabulary of 3: every token repeats many times, the case where a naive kernel races.
+            check(gpu, &mut rng, 4, 50, 12, 3, true);
+            check(gpu, &mut rng, 1, 1, 1, 1, true);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("encoder_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(112);
+            for k in 0..8 {
+                let (b, t, c, v) = (
+                    rng.range(1, 4),
+                    rng.range(1, 128),
+                    rng.range(1, 128),
+                    rng.range(1, 128),
+                );
+                check(gpu, &mut rng, b, t, c, v, k % 2 == 0);
+            }
         }
     }
 }

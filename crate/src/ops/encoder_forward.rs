@@ -6,7 +6,6 @@
 //! attention instead (see `rope_forward`).
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// out (B, T, C) = wte[inp[b, t]] (V, C) + pos[t] (T, C) when a position table is given.
 /// `inp` (B, T) holds token ids, each below V (the model checks this before calling).
@@ -48,160 +47,170 @@ pub fn sinusoidal_table<R: Float>(out: &mut [R], pos0: usize, t: usize, c: usize
     }
 }
 
-/// The WGSL source, `shaders/encoder_forward.wgsl`.
-pub const ENCODER_FORWARD_SHADER: &str = shader!("encoder_forward");
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-/// Sizes for the shader; field for field the WGSL `Params` struct.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    b: u32,
-    t: u32,
-    c: u32,
-    has_pos: u32,
-}
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
 
-/// Invocations per workgroup (the `WG` override of the shader).
-const WG: u32 = 64;
+    /// The WGSL source, `shaders/encoder_forward.wgsl`.
+    pub const ENCODER_FORWARD_SHADER: &str = shader!("encoder_forward");
 
-/// Adds the kernel to `plan`: out (B, T, C) = wte[inp[b, t]] (V, C) + pos[t] (T, C).
-/// `inp` views a buffer of u32 token ids (`GpuContext::upload_u32`); `pos` is the learned table, the
-/// sinusoidal one ([`sinusoidal_table`] uploaded), or `None` for rotary positions.
-#[allow(clippy::too_many_arguments)]
-pub fn encoder_forward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    inp: View,
-    wte: View,
-    pos: Option<View>,
-    b: usize,
-    t: usize,
-    c: usize,
-) {
-    let kernel = gpu.kernel(
-        "encoder_forward",
-        ENCODER_FORWARD_SHADER,
-        &[
-            Access::Uniform,   // params: B, T, C, has_pos
-            Access::ReadWrite, // out (B, T, C)
-            Access::Read,      // inp (B, T) u32 token ids
-            Access::Read,      // wte (V, C)
-            Access::Read,      // pos (T, C) or the placeholder
-        ],
-        &[("WG", f64::from(WG))],
-    );
-    let params = Params {
-        b: b as u32,
-        t: t as u32,
-        c: c as u32,
-        has_pos: u32::from(pos.is_some()),
-    };
-    let pos = pos.unwrap_or(View::all(gpu.placeholder()));
-    let workgroups = gpu.grid_1d(((b * t * c) as u32).div_ceil(WG));
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[out, inp, wte, pos],
-        workgroups,
-    );
-}
-
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
-
-    /// Which position table a check uses.
-    #[derive(Clone, Copy, Debug)]
-    enum Pos {
-        Learned,
-        Sinusoidal,
-        Rotary,
+    /// Sizes for the shader; field for field the WGSL `Params` struct.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        b: u32,
+        t: u32,
+        c: u32,
+        has_pos: u32,
     }
 
-    fn check(
+    /// Invocations per workgroup (the `WG` override of the shader).
+    const WG: u32 = 64;
+
+    /// Adds the kernel to `plan`: out (B, T, C) = wte[inp[b, t]] (V, C) + pos[t] (T, C).
+    /// `inp` views a buffer of u32 token ids (`GpuContext::upload_u32`); `pos` is the learned table, the
+    /// sinusoidal one ([`sinusoidal_table`] uploaded), or `None` for rotary positions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encoder_forward_gpu(
         gpu: &GpuContext,
-        rng: &mut TestRng,
+        plan: &mut Plan,
+        out: View,
+        inp: View,
+        wte: View,
+        pos: Option<View>,
         b: usize,
         t: usize,
         c: usize,
-        v: usize,
-        pos: Pos,
     ) {
-        let inp: Vec<u32> = (0..b * t)
-            .map(|_| (rng.next_u64() % v as u64) as u32)
-            .collect();
-        let wte = rng.vec(v * c);
-        let table = match pos {
-            Pos::Learned => Some(rng.vec(t * c)),
-            Pos::Sinusoidal => {
-                let mut table = vec![0.0f32; t * c];
-                sinusoidal_table(&mut table, 0, t, c);
-                Some(table)
-            }
-            Pos::Rotary => None,
+        let kernel = gpu.kernel(
+            "encoder_forward",
+            ENCODER_FORWARD_SHADER,
+            &[
+                Access::Uniform,   // params: B, T, C, has_pos
+                Access::ReadWrite, // out (B, T, C)
+                Access::Read,      // inp (B, T) u32 token ids
+                Access::Read,      // wte (V, C)
+                Access::Read,      // pos (T, C) or the placeholder
+            ],
+            &[("WG", f64::from(WG))],
+        );
+        let params = Params {
+            b: b as u32,
+            t: t as u32,
+            c: c as u32,
+            has_pos: u32::from(pos.is_some()),
         };
-        let mut expected = vec![0.0; b * t * c];
-        encoder_forward_cpu(&mut expected, &inp, &wte, table.as_deref(), b, t, c);
-
-        let out = gpu.upload("out", &vec![f32::NAN; b * t * c]);
-        let inp = gpu.upload_u32("inp", &inp);
-        let wte = gpu.upload("wte", &wte);
-        let table = table.map(|table| gpu.upload("pos", &table));
-        let mut plan = Plan::new();
-        encoder_forward_gpu(
+        let pos = pos.unwrap_or(View::all(gpu.placeholder()));
+        let workgroups = gpu.grid_1d(((b * t * c) as u32).div_ceil(WG));
+        plan.push(
             gpu,
-            &mut plan,
-            (&out).into(),
-            (&inp).into(),
-            (&wte).into(),
-            table.as_ref().map(View::all),
-            b,
-            t,
-            c,
-        );
-        pollster::block_on(plan.run(gpu)).expect("encoder_forward dispatch");
-        let actual = pollster::block_on(gpu.read(&out, b * t * c)).expect("readback");
-        // A copy and at most one f32 addition: identical results.
-        assert_close(
-            &actual,
-            &expected,
-            0.0,
-            0.0,
-            &format!("encoder_forward B={b} T={t} C={c} V={v} {pos:?}"),
+            kernel,
+            Some(&params),
+            &[out, inp, wte, pos],
+            workgroups,
         );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("encoder_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(101);
-        for pos in [Pos::Learned, Pos::Sinusoidal, Pos::Rotary] {
-            check(gpu, &mut rng, 2, 7, 12, 37, pos);
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::encoder_forward::*;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        /// Which position table a check uses.
+        #[derive(Clone, Copy, Debug)]
+        enum Pos {
+            Learned,
+            Sinusoidal,
+            Rotary,
         }
-        check(gpu, &mut rng, 1, 1, 1, 1, Pos::Learned);
-    }
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("encoder_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(102);
-        for k in 0..9 {
-            let (b, t, c, v) = (
-                rng.range(1, 4),
-                rng.range(1, 128),
-                rng.range(1, 128),
-                rng.range(1, 128),
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            b: usize,
+            t: usize,
+            c: usize,
+            v: usize,
+            pos: Pos,
+        ) {
+            let inp: Vec<u32> = (0..b * t)
+                .map(|_| (rng.next_u64() % v as u64) as u32)
+                .collect();
+            let wte = rng.vec(v * c);
+            let table = match pos {
+                Pos::Learned => Some(rng.vec(t * c)),
+                Pos::Sinusoidal => {
+                    let mut table = vec![0.0f32; t * c];
+                    sinusoidal_table(&mut table, 0, t, c);
+                    Some(table)
+                }
+                Pos::Rotary => None,
+            };
+            let mut expected = vec![0.0; b * t * c];
+            encoder_forward_cpu(&mut expected, &inp, &wte, table.as_deref(), b, t, c);
+
+            let out = gpu.upload("out", &vec![f32::NAN; b * t * c]);
+            let inp = gpu.upload_u32("inp", &inp);
+            let wte = gpu.upload("wte", &wte);
+            let table = table.map(|table| gpu.upload("pos", &table));
+            let mut plan = Plan::new();
+            encoder_forward_gpu(
+                gpu,
+                &mut plan,
+                (&out).into(),
+                (&inp).into(),
+                (&wte).into(),
+                table.as_ref().map(View::all),
+                b,
+                t,
+                c,
             );
-            let pos = [Pos::Learned, Pos::Sinusoidal, Pos::Rotary][k % 3];
-            check(gpu, &mut rng, b, t, c, v, pos);
+            pollster::block_on(plan.run(gpu)).expect("encoder_forward dispatch");
+            let actual = pollster::block_on(gpu.read(&out, b * t * c)).expect("readback");
+            // A copy and at most one f32 addition: identical results.
+            assert_close(
+                &actual,
+                &expected,
+                0.0,
+                0.0,
+                &format!("encoder_forward B={b} T={t} C={c} V={v} {pos:?}"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("encoder_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(101);
+            for pos in [Pos::Learned, Pos::Sinusoidal, Pos::Rotary] {
+                check(gpu, &mut rng, 2, 7, 12, 37, pos);
+            }
+            check(gpu, &mut rng, 1, 1, 1, 1, Pos::Learned);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("encoder_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(102);
+            for k in 0..9 {
+                let (b, t, c, v) = (
+                    rng.range(1, 4),
+                    rng.range(1, 128),
+                    rng.range(1, 128),
+                    rng.range(1, 128),
+                );
+                let pos = [Pos::Learned, Pos::Sinusoidal, Pos::Rotary][k % 3];
+                check(gpu, &mut rng, b, t, c, v, pos);
+            }
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use super::float::Float;
 use super::gelu_forward::{GELU_CUBE, GELU_SCALE};
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dinp (N) = gelu'(inp (N)) * dout (N).
 pub fn gelu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
@@ -34,32 +33,6 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
         let sech2 = R::ONE - th * th;
         *d = (half * (R::ONE + th) + half * x * sech2 * s * (R::ONE + three * k * x * x)) * g;
     }
-}
-
-/// The WGSL source, `shaders/gelu_backward.wgsl`.
-pub const GELU_BACKWARD_SHADER: &str = shader!("gelu_backward");
-
-/// Adds the kernel to `plan`: dinp (N) = gelu'(inp (N)) * dout (N) (assigned).
-pub fn gelu_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dinp: View,
-    inp: View,
-    dout: View,
-    n: usize,
-) {
-    super::push_elementwise(
-        gpu,
-        plan,
-        "gelu_backward",
-        GELU_BACKWARD_SHADER,
-        &[
-            (dinp, Access::ReadWrite), // dinp (N)
-            (inp, Access::Read),       // inp (N)
-            (dout, Access::Read),      // dout (N)
-        ],
-        n,
-    );
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -121,65 +94,101 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
-        // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.
-        let mut inp: Vec<f32> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
-        for (i, x) in inp.iter_mut().enumerate().step_by(17) {
-            *x = [30.0, -30.0, 1e3, -1e3][i % 4];
-        }
-        let dout = rng.vec(n);
-        let mut dinp = vec![0.0; n];
-        let dinp_buf = gpu.upload("dinp", &vec![f32::NAN; n]);
-        let inp_buf = gpu.upload("inp", &inp);
-        let dout_buf = gpu.upload("dout", &dout);
-        gelu_backward_cpu(&mut dinp, &inp, &dout, n);
-        let mut plan = Plan::new();
-        gelu_backward_gpu(
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// The WGSL source, `shaders/gelu_backward.wgsl`.
+    pub const GELU_BACKWARD_SHADER: &str = shader!("gelu_backward");
+
+    /// Adds the kernel to `plan`: dinp (N) = gelu'(inp (N)) * dout (N) (assigned).
+    pub fn gelu_backward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        dinp: View,
+        inp: View,
+        dout: View,
+        n: usize,
+    ) {
+        crate::gpu::push_elementwise(
             gpu,
-            &mut plan,
-            (&dinp_buf).into(),
-            (&inp_buf).into(),
-            (&dout_buf).into(),
+            plan,
+            "gelu_backward",
+            GELU_BACKWARD_SHADER,
+            &[
+                (dinp, Access::ReadWrite), // dinp (N)
+                (inp, Access::Read),       // inp (N)
+                (dout, Access::Read),      // dout (N)
+            ],
             n,
         );
-        pollster::block_on(plan.run(gpu)).expect("gelu_backward dispatch");
-        // The GPU's tanh is not Rust's (WGSL allows a few ulp): the standard tolerance.
-        let dinp_gpu = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
-        assert_close(
-            &dinp_gpu,
-            &dinp,
-            1e-5,
-            1e-4,
-            &format!("gelu_backward dinp N={n}"),
-        );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("gelu_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(41);
-        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
-        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
-        check(gpu, &mut rng, 1);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::gelu_backward::*;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("gelu_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(42);
-        for _ in 0..8 {
-            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
-            check(gpu, &mut rng, b * t * c);
+        fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+            // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.
+            let mut inp: Vec<f32> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
+            for (i, x) in inp.iter_mut().enumerate().step_by(17) {
+                *x = [30.0, -30.0, 1e3, -1e3][i % 4];
+            }
+            let dout = rng.vec(n);
+            let mut dinp = vec![0.0; n];
+            let dinp_buf = gpu.upload("dinp", &vec![f32::NAN; n]);
+            let inp_buf = gpu.upload("inp", &inp);
+            let dout_buf = gpu.upload("dout", &dout);
+            gelu_backward_cpu(&mut dinp, &inp, &dout, n);
+            let mut plan = Plan::new();
+            gelu_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_buf).into(),
+                (&inp_buf).into(),
+                (&dout_buf).into(),
+                n,
+            );
+            pollster::block_on(plan.run(gpu)).expect("gelu_backward dispatch");
+            // The GPU's tanh is not Rust's (WGSL allows a few ulp): the standard tolerance.
+            let dinp_gpu = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
+            assert_close(
+                &dinp_gpu,
+                &dinp,
+                1e-5,
+                1e-4,
+                &format!("gelu_backward dinp N={n}"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("gelu_backward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(41);
+            check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+            check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+            check(gpu, &mut rng, 1);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("gelu_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(42);
+            for _ in 0..8 {
+                let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+                check(gpu, &mut rng, b * t * c);
+            }
         }
     }
 }

@@ -6,9 +6,9 @@
 //! at most 4.7e-4 (at x = -2.70; see docs/model.md).
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 pub(crate) const GELU_SCALE: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
+
 pub(crate) const GELU_CUBE: f64 = 0.044715;
 
 /// out (N) = gelu(inp (N)).
@@ -36,74 +36,84 @@ pub fn gelu_forward_fast_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
     }
 }
 
-/// The WGSL source, `shaders/gelu_forward.wgsl`.
-pub const GELU_FORWARD_SHADER: &str = shader!("gelu_forward");
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-/// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
-pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
-    super::push_elementwise(
-        gpu,
-        plan,
-        "gelu_forward",
-        GELU_FORWARD_SHADER,
-        &[
-            (out, Access::ReadWrite), // out (N)
-            (inp, Access::Read),      // inp (N)
-        ],
-        n,
-    );
-}
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+    /// The WGSL source, `shaders/gelu_forward.wgsl`.
+    pub const GELU_FORWARD_SHADER: &str = shader!("gelu_forward");
 
-    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
-        // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.
-        let mut inp: Vec<f32> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
-        for (i, x) in inp.iter_mut().enumerate().step_by(17) {
-            *x = [30.0, -30.0, 1e3, -1e3][i % 4];
-        }
-        let mut out = vec![0.0; n];
-        let out_buf = gpu.upload("out", &vec![f32::NAN; n]);
-        let inp_buf = gpu.upload("inp", &inp);
-        gelu_forward_cpu(&mut out, &inp, n);
-        let mut plan = Plan::new();
-        gelu_forward_gpu(gpu, &mut plan, (&out_buf).into(), (&inp_buf).into(), n);
-        pollster::block_on(plan.run(gpu)).expect("gelu_forward dispatch");
-        // The GPU's tanh is not Rust's (WGSL allows a few ulp): the standard tolerance.
-        let out_gpu = pollster::block_on(gpu.read(&out_buf, n)).expect("readback");
-        assert_close(
-            &out_gpu,
-            &out,
-            1e-5,
-            1e-4,
-            &format!("gelu_forward out N={n}"),
+    /// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
+    pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
+        crate::gpu::push_elementwise(
+            gpu,
+            plan,
+            "gelu_forward",
+            GELU_FORWARD_SHADER,
+            &[
+                (out, Access::ReadWrite), // out (N)
+                (inp, Access::Read),      // inp (N)
+            ],
+            n,
         );
     }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("gelu_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(31);
-        check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
-        check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
-        check(gpu, &mut rng, 1);
-    }
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::gelu_forward::*;
+        use crate::ops::testing::{TestRng, assert_close};
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("gelu_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(32);
-        for _ in 0..8 {
-            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
-            check(gpu, &mut rng, b * t * c);
+        fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize) {
+            // Mostly |x| < 4 where the curve bends, plus a few large values that exercise the tanh clamp.
+            let mut inp: Vec<f32> = rng.vec(n).iter().map(|x| 4.0 * x).collect();
+            for (i, x) in inp.iter_mut().enumerate().step_by(17) {
+                *x = [30.0, -30.0, 1e3, -1e3][i % 4];
+            }
+            let mut out = vec![0.0; n];
+            let out_buf = gpu.upload("out", &vec![f32::NAN; n]);
+            let inp_buf = gpu.upload("inp", &inp);
+            gelu_forward_cpu(&mut out, &inp, n);
+            let mut plan = Plan::new();
+            gelu_forward_gpu(gpu, &mut plan, (&out_buf).into(), (&inp_buf).into(), n);
+            pollster::block_on(plan.run(gpu)).expect("gelu_forward dispatch");
+            // The GPU's tanh is not Rust's (WGSL allows a few ulp): the standard tolerance.
+            let out_gpu = pollster::block_on(gpu.read(&out_buf, n)).expect("readback");
+            assert_close(
+                &out_gpu,
+                &out,
+                1e-5,
+                1e-4,
+                &format!("gelu_forward out N={n}"),
+            );
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("gelu_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(31);
+            check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
+            check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
+            check(gpu, &mut rng, 1);
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("gelu_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(32);
+            for _ in 0..8 {
+                let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+                check(gpu, &mut rng, b * t * c);
+            }
         }
     }
 }

@@ -4,43 +4,10 @@
 //! separately), so its direction is kept and a single bad batch cannot throw the weights far away.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
-
-/// `shaders/global_norm.wgsl`: sum of squares in two stages (override `STAGE`), the norm left on the GPU.
-pub const GLOBAL_NORM_SHADER: &str = shader!("global_norm");
-/// `shaders/clip_by_global_norm.wgsl`: scales the gradients by min(1, max_norm / norm) read on the GPU.
-pub const CLIP_BY_GLOBAL_NORM_SHADER: &str = shader!("clip_by_global_norm");
 
 /// Invocations per workgroup of both kernels, and the most stage-0 workgroups (so the length the `partials`
 /// scratch view must have): stage 1 is a single workgroup with one invocation per partial.
 pub const GLOBAL_NORM_PARTIALS: usize = 256;
-const WG: u32 = GLOBAL_NORM_PARTIALS as u32;
-/// Elements each stage-0 invocation sums at least before more workgroups are used (keeps tiny inputs to one).
-const PER_INVOCATION: u32 = 4;
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct NormParams {
-    n: u32,
-    num_groups: u32,
-    _pad: [u32; 2],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ClipParams {
-    n: u32,
-    max_norm: f32,
-    _pad: [u32; 2],
-}
-
-/// Workgroup counts for one invocation per element, spread over x and y so that no dimension exceeds
-/// the WebGPU minimum of 65535 (the shaders rebuild the flat index from `num_workgroups`).
-pub(crate) fn flat_workgroups(n: usize, wg: u32) -> [u32; 3] {
-    let groups = (n as u32).div_ceil(wg).max(1);
-    let x = groups.min(65535);
-    [x, groups.div_ceil(x), 1]
-}
 
 /// sqrt(sum of squares) of grads (N), accumulated in f64 so the result does not depend on the length.
 pub fn global_norm_cpu<R: Float>(grads: &[R]) -> f64 {
@@ -65,85 +32,6 @@ pub fn clip_by_global_norm_cpu<R: Float>(grads: &mut [R], max_norm: f64) -> f64 
     norm
 }
 
-/// Adds the norm to `plan`: norm (1) = sqrt(sum of grads (N) squared), as [`global_norm_cpu`] but in f32 and
-/// left on the GPU. `partials` is scratch of [`GLOBAL_NORM_PARTIALS`] floats. Two dispatches: partial sums of
-/// squares per workgroup, then one workgroup combining them (see the shader).
-pub fn global_norm_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    norm: View,
-    partials: View,
-    grads: View,
-    n: usize,
-) {
-    let num_groups = (n as u32)
-        .div_ceil(WG * PER_INVOCATION)
-        .clamp(1, GLOBAL_NORM_PARTIALS as u32);
-    let params = NormParams {
-        n: n as u32,
-        num_groups,
-        _pad: [0; 2],
-    };
-    for (stage, groups) in [(0u32, num_groups), (1, 1)] {
-        let kernel = gpu.kernel(
-            "global_norm",
-            GLOBAL_NORM_SHADER,
-            &[
-                Access::Uniform,   // params: N, num_groups
-                Access::ReadWrite, // norm (1)
-                Access::ReadWrite, // partials (GLOBAL_NORM_PARTIALS)
-                Access::Read,      // grads (N)
-            ],
-            &[("WG", f64::from(WG)), ("STAGE", f64::from(stage))],
-        );
-        plan.push(
-            gpu,
-            kernel,
-            Some(&params),
-            &[norm, partials, grads],
-            [groups, 1, 1],
-        );
-    }
-}
-
-/// Adds clipping to `plan`, as [`clip_by_global_norm_cpu`]: computes norm (1) with [`global_norm_gpu`]
-/// (`partials` is its scratch), then scales grads (N) by max_norm / (norm + 1e-6) when norm > max_norm,
-/// reading the norm on the GPU: nothing is read back in the middle of a step. The norm before clipping
-/// stays in `norm` for the trainer to read with the step's other results.
-pub fn clip_by_global_norm_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    grads: View,
-    norm: View,
-    partials: View,
-    max_norm: f32,
-    n: usize,
-) {
-    global_norm_gpu(gpu, plan, norm, partials, grads, n);
-    let kernel = gpu.kernel(
-        "clip_by_global_norm",
-        CLIP_BY_GLOBAL_NORM_SHADER,
-        &[
-            Access::Uniform,   // params: N, max_norm
-            Access::ReadWrite, // grads (N)
-            Access::Read,      // norm (1)
-        ],
-        &[("WG", f64::from(WG))],
-    );
-    let params = ClipParams {
-        n: n as u32,
-        max_norm,
-        _pad: [0; 2],
-    };
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[grads, norm],
-        flat_workgroups(n, WG),
-    );
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -162,103 +50,233 @@ mod tests {
         let mut bad = vec![1.0f32, f32::NAN];
         assert!(clip_by_global_norm_cpu(&mut bad, 1.0).is_nan());
     }
+}
 
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-    /// Runs clip (or only the norm) on the GPU; returns (norm, grads after).
-    fn run_gpu(gpu: &GpuContext, grads: &[f32], max_norm: Option<f32>) -> (f32, Vec<f32>) {
-        let n = grads.len();
-        let grads_b = gpu.upload("grads", grads);
-        let norm = gpu.upload("norm", &[-1.0]);
-        let partials = gpu.zeros("partials", GLOBAL_NORM_PARTIALS);
-        let mut plan = Plan::new();
-        match max_norm {
-            Some(max_norm) => clip_by_global_norm_gpu(
-                gpu,
-                &mut plan,
-                (&grads_b).into(),
-                (&norm).into(),
-                (&partials).into(),
-                max_norm,
-                n,
-            ),
-            None => global_norm_gpu(
-                gpu,
-                &mut plan,
-                (&norm).into(),
-                (&partials).into(),
-                (&grads_b).into(),
-                n,
-            ),
-        }
-        pollster::block_on(plan.run(gpu)).expect("global_norm dispatch");
-        let norm = pollster::block_on(gpu.read(&norm, 1)).expect("readback")[0];
-        let after = pollster::block_on(gpu.read(&grads_b, n)).expect("readback");
-        (norm, after)
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use super::*;
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// `shaders/global_norm.wgsl`: sum of squares in two stages (override `STAGE`), the norm left on the GPU.
+    pub const GLOBAL_NORM_SHADER: &str = shader!("global_norm");
+
+    /// `shaders/clip_by_global_norm.wgsl`: scales the gradients by min(1, max_norm / norm) read on the GPU.
+    pub const CLIP_BY_GLOBAL_NORM_SHADER: &str = shader!("clip_by_global_norm");
+
+    const WG: u32 = GLOBAL_NORM_PARTIALS as u32;
+
+    /// Elements each stage-0 invocation sums at least before more workgroups are used (keeps tiny inputs to one).
+    const PER_INVOCATION: u32 = 4;
+
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct NormParams {
+        n: u32,
+        num_groups: u32,
+        _pad: [u32; 2],
     }
 
-    #[test]
-    fn gpu_norm_matches_cpu_on_awkward_and_large_lengths() {
-        let Some(gpu) = gpu_or_skip("global_norm lengths") else {
-            return;
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct ClipParams {
+        n: u32,
+        max_norm: f32,
+        _pad: [u32; 2],
+    }
+
+    /// Workgroup counts for one invocation per element, spread over x and y so that no dimension exceeds
+    /// the WebGPU minimum of 65535 (the shaders rebuild the flat index from `num_workgroups`).
+    pub(crate) fn flat_workgroups(n: usize, wg: u32) -> [u32; 3] {
+        let groups = (n as u32).div_ceil(wg).max(1);
+        let x = groups.min(65535);
+        [x, groups.div_ceil(x), 1]
+    }
+
+    /// Adds the norm to `plan`: norm (1) = sqrt(sum of grads (N) squared), as [`global_norm_cpu`] but in f32 and
+    /// left on the GPU. `partials` is scratch of [`GLOBAL_NORM_PARTIALS`] floats. Two dispatches: partial sums of
+    /// squares per workgroup, then one workgroup combining them (see the shader).
+    pub fn global_norm_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        norm: View,
+        partials: View,
+        grads: View,
+        n: usize,
+    ) {
+        let num_groups = (n as u32)
+            .div_ceil(WG * PER_INVOCATION)
+            .clamp(1, GLOBAL_NORM_PARTIALS as u32);
+        let params = NormParams {
+            n: n as u32,
+            num_groups,
+            _pad: [0; 2],
         };
-        let mut rng = TestRng::new(31);
-        // 1 element, one workgroup's worth +- 1, a ragged one, and enough for the full 256 partials with
-        // several strides each (300k > 256 workgroups * 256 invocations * 4).
-        for n in [1, 37, 255, 256, 257, 1023, 4097, 300_001] {
-            let grads = rng.vec(n);
-            let (norm, after) = run_gpu(gpu, &grads, None);
-            let expected = global_norm_cpu(&grads) as f32;
-            // f32 tree sums against an f64 sum: relative error well under 1e-5 even at 300k elements.
-            assert_close(&[norm], &[expected], 1e-6, 1e-5, &format!("norm of {n}"));
-            assert_eq!(after, grads, "global_norm must not change the gradients");
+        for (stage, groups) in [(0u32, num_groups), (1, 1)] {
+            let kernel = gpu.kernel(
+                "global_norm",
+                GLOBAL_NORM_SHADER,
+                &[
+                    Access::Uniform,   // params: N, num_groups
+                    Access::ReadWrite, // norm (1)
+                    Access::ReadWrite, // partials (GLOBAL_NORM_PARTIALS)
+                    Access::Read,      // grads (N)
+                ],
+                &[("WG", f64::from(WG)), ("STAGE", f64::from(stage))],
+            );
+            plan.push(
+                gpu,
+                kernel,
+                Some(&params),
+                &[norm, partials, grads],
+                [groups, 1, 1],
+            );
         }
     }
 
-    #[test]
-    fn gpu_clip_matches_cpu() {
-        let Some(gpu) = gpu_or_skip("clip_by_global_norm") else {
-            return;
+    /// Adds clipping to `plan`, as [`clip_by_global_norm_cpu`]: computes norm (1) with [`global_norm_gpu`]
+    /// (`partials` is its scratch), then scales grads (N) by max_norm / (norm + 1e-6) when norm > max_norm,
+    /// reading the norm on the GPU: nothing is read back in the middle of a step. The norm before clipping
+    /// stays in `norm` for the trainer to read with the step's other results.
+    pub fn clip_by_global_norm_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        grads: View,
+        norm: View,
+        partials: View,
+        max_norm: f32,
+        n: usize,
+    ) {
+        global_norm_gpu(gpu, plan, norm, partials, grads, n);
+        let kernel = gpu.kernel(
+            "clip_by_global_norm",
+            CLIP_BY_GLOBAL_NORM_SHADER,
+            &[
+                Access::Uniform,   // params: N, max_norm
+                Access::ReadWrite, // grads (N)
+                Access::Read,      // norm (1)
+            ],
+            &[("WG", f64::from(WG))],
+        );
+        let params = ClipParams {
+            n: n as u32,
+            max_norm,
+            _pad: [0; 2],
         };
-        let mut rng = TestRng::new(32);
-        for (n, max_norm) in [
-            (1, 0.1),
-            (37, 1.0),
-            (5000, 10.0),
-            (5000, 1000.0),
-            (70_000, 5.0),
-        ] {
-            let grads = rng.vec(n);
-            let mut expected = grads.clone();
-            let expected_norm = clip_by_global_norm_cpu(&mut expected, f64::from(max_norm)) as f32;
-            let (norm, after) = run_gpu(gpu, &grads, Some(max_norm));
-            assert_close(
-                &[norm],
-                &[expected_norm],
-                1e-6,
-                1e-5,
-                "norm before clipping",
-            );
-            assert_close(
-                &after,
-                &expected,
-                1e-6,
-                1e-5,
-                &format!("clipped n={n} max={max_norm}"),
-            );
-            if f64::from(max_norm) < f64::from(expected_norm) {
-                let clipped = global_norm_cpu(&after);
-                assert!(
-                    (clipped - f64::from(max_norm)).abs() < 1e-3 * f64::from(max_norm),
-                    "{clipped}"
-                );
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[grads, norm],
+            flat_workgroups(n, WG),
+        );
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        /// Runs clip (or only the norm) on the GPU; returns (norm, grads after).
+        fn run_gpu(gpu: &GpuContext, grads: &[f32], max_norm: Option<f32>) -> (f32, Vec<f32>) {
+            let n = grads.len();
+            let grads_b = gpu.upload("grads", grads);
+            let norm = gpu.upload("norm", &[-1.0]);
+            let partials = gpu.zeros("partials", GLOBAL_NORM_PARTIALS);
+            let mut plan = Plan::new();
+            match max_norm {
+                Some(max_norm) => clip_by_global_norm_gpu(
+                    gpu,
+                    &mut plan,
+                    (&grads_b).into(),
+                    (&norm).into(),
+                    (&partials).into(),
+                    max_norm,
+                    n,
+                ),
+                None => global_norm_gpu(
+                    gpu,
+                    &mut plan,
+                    (&norm).into(),
+                    (&partials).into(),
+                    (&grads_b).into(),
+                    n,
+                ),
+            }
+            pollster::block_on(plan.run(gpu)).expect("global_norm dispatch");
+            let norm = pollster::block_on(gpu.read(&norm, 1)).expect("readback")[0];
+            let after = pollster::block_on(gpu.read(&grads_b, n)).expect("readback");
+            (norm, after)
+        }
+
+        #[test]
+        fn gpu_norm_matches_cpu_on_awkward_and_large_lengths() {
+            let Some(gpu) = gpu_or_skip("global_norm lengths") else {
+                return;
+            };
+            let mut rng = TestRng::new(31);
+            // 1 element, one workgroup's worth +- 1, a ragged one, and enough for the full 256 partials with
+            // several strides each (300k > 256 workgroups * 256 invocations * 4).
+            for n in [1, 37, 255, 256, 257, 1023, 4097, 300_001] {
+                let grads = rng.vec(n);
+                let (norm, after) = run_gpu(gpu, &grads, None);
+                let expected = global_norm_cpu(&grads) as f32;
+                // f32 tree sums against an f64 sum: relative error well under 1e-5 even at 300k elements.
+                assert_close(&[norm], &[expected], 1e-6, 1e-5, &format!("norm of {n}"));
+                assert_eq!(after, grads, "global_norm must not change the gradients");
             }
         }
-        // A non-finite norm leaves the gradients alone.
-        let grads = vec![1.0, f32::INFINITY, 2.0];
-        let (norm, after) = run_gpu(gpu, &grads, Some(1.0));
-        assert!(!norm.is_finite(), "{norm}");
-        assert_eq!(after, grads);
+
+        #[test]
+        fn gpu_clip_matches_cpu() {
+            let Some(gpu) = gpu_or_skip("clip_by_global_norm") else {
+                return;
+            };
+            let mut rng = TestRng::new(32);
+            for (n, max_norm) in [
+                (1, 0.1),
+                (37, 1.0),
+                (5000, 10.0),
+                (5000, 1000.0),
+                (70_000, 5.0),
+            ] {
+                let grads = rng.vec(n);
+                let mut expected = grads.clone();
+                let expected_norm =
+                    clip_by_global_norm_cpu(&mut expected, f64::from(max_norm)) as f32;
+                let (norm, after) = run_gpu(gpu, &grads, Some(max_norm));
+                assert_close(
+                    &[norm],
+                    &[expected_norm],
+                    1e-6,
+                    1e-5,
+                    "norm before clipping",
+                );
+                assert_close(
+                    &after,
+                    &expected,
+                    1e-6,
+                    1e-5,
+                    &format!("clipped n={n} max={max_norm}"),
+                );
+                if f64::from(max_norm) < f64::from(expected_norm) {
+                    let clipped = global_norm_cpu(&after);
+                    assert!(
+                        (clipped - f64::from(max_norm)).abs() < 1e-3 * f64::from(max_norm),
+                        "{clipped}"
+                    );
+                }
+            }
+            // A non-finite norm leaves the gradients alone.
+            let grads = vec![1.0, f32::INFINITY, 2.0];
+            let (norm, after) = run_gpu(gpu, &grads, Some(1.0));
+            assert!(!norm.is_finite(), "{norm}");
+            assert_eq!(after, grads);
+        }
     }
 }

@@ -7,7 +7,6 @@
 //! contribution of the skip connection. `dweight` and `dbias` accumulate as every parameter gradient.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// dinp (B, T, C) += ...;  dweight (C) += sum dout * norm;  dbias (C) += sum dout,
 /// where norm = (inp - mean) * rstd, from the forward's mean (B, T) and rstd (B, T).
@@ -52,100 +51,6 @@ pub fn layernorm_backward_cpu<R: Float>(
             dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
         }
     }
-}
-
-/// The WGSL sources: `shaders/layernorm_backward.wgsl` (dinp, one workgroup per row) and
-/// `shaders/layernorm_backward_dweight.wgsl` (dweight and dbias, a reduction over rows per channel).
-pub const LAYERNORM_BACKWARD_SHADER: &str = shader!("layernorm_backward");
-pub const LAYERNORM_BACKWARD_DWEIGHT_SHADER: &str = shader!("layernorm_backward_dweight");
-
-/// Sizes for the shaders; field for field their WGSL `Params` structs (`has_bias` unused by dinp).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    c: u32,
-    has_bias: u32,
-    _pad: u32,
-}
-
-/// Invocations per workgroup of the dinp kernel, one workgroup per row (a power of two for the tree).
-const WG: u32 = 64;
-/// The dweight kernel's workgroup: CX channels by RY row lanes (RY a power of two for the tree).
-const CX: u32 = 16;
-const RY: u32 = 16;
-
-/// Adds the kernels to `plan`: dinp (B, T, C) +=, dweight (C) +=, dbias (C) += from dout (B, T, C),
-/// inp (B, T, C), weight (C) and the forward's mean (B, T) and rstd (B, T). Two dispatches: the input
-/// gradient row by row, then the parameter gradients reduced over rows channel by channel (race-free).
-#[allow(clippy::too_many_arguments)]
-pub fn layernorm_backward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    dinp: View,
-    dweight: View,
-    dbias: Option<View>,
-    dout: View,
-    inp: View,
-    weight: View,
-    mean: View,
-    rstd: View,
-    b: usize,
-    t: usize,
-    c: usize,
-) {
-    let params = Params {
-        rows: (b * t) as u32,
-        c: c as u32,
-        has_bias: u32::from(dbias.is_some()),
-        _pad: 0,
-    };
-    let kernel = gpu.kernel(
-        "layernorm_backward",
-        LAYERNORM_BACKWARD_SHADER,
-        &[
-            Access::Uniform,   // params: rows = B*T, C
-            Access::ReadWrite, // dinp (B, T, C), accumulated
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // inp (B, T, C)
-            Access::Read,      // weight (C)
-            Access::Read,      // mean (B, T)
-            Access::Read,      // rstd (B, T)
-        ],
-        &[("WG", f64::from(WG))],
-    );
-    let workgroups = gpu.grid_1d((b * t) as u32);
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[dinp, dout, inp, weight, mean, rstd],
-        workgroups,
-    );
-
-    let kernel = gpu.kernel(
-        "layernorm_backward_dweight",
-        LAYERNORM_BACKWARD_DWEIGHT_SHADER,
-        &[
-            Access::Uniform,   // params: rows = B*T, C, has_bias
-            Access::ReadWrite, // dweight (C), accumulated
-            Access::ReadWrite, // dbias (C), accumulated, or the placeholder
-            Access::Read,      // dout (B, T, C)
-            Access::Read,      // inp (B, T, C)
-            Access::Read,      // mean (B, T)
-            Access::Read,      // rstd (B, T)
-        ],
-        &[("CX", f64::from(CX)), ("RY", f64::from(RY))],
-    );
-    let dbias = dbias.unwrap_or(View::all(gpu.placeholder()));
-    let workgroups = [(c as u32).div_ceil(CX), 1, 1];
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[dweight, dbias, dout, inp, mean, rstd],
-        workgroups,
-    );
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -239,97 +144,211 @@ mod tests {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
-    use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::layernorm_forward::layernorm_forward_cpu;
-    use crate::ops::testing::{TestRng, assert_close};
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-    fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, c: usize, with_bias: bool) {
-        let (n, rows) = (b * t * c, b * t);
-        let inp: Vec<f32> = rng.vec(n).iter().map(|x| 0.5 + 2.0 * x).collect();
-        let weight = rng.vec(c);
-        let dout = rng.vec(n);
-        let (mut out, mut mean, mut rstd) = (vec![0.0; n], vec![0.0; rows], vec![0.0; rows]);
-        layernorm_forward_cpu(&mut out, &mut mean, &mut rstd, &inp, &weight, None, b, t, c);
-        // All three outputs accumulate: start them at nonzero random values.
-        let mut dinp = rng.vec(n);
-        let mut dweight = rng.vec(c);
-        let mut dbias = with_bias.then(|| rng.vec(c));
-        let dinp_buf = gpu.upload("dinp", &dinp);
-        let dweight_buf = gpu.upload("dweight", &dweight);
-        let dbias_buf = dbias.as_ref().map(|d| gpu.upload("dbias", d));
-        layernorm_backward_cpu(
-            &mut dinp,
-            &mut dweight,
-            dbias.as_deref_mut(),
-            &dout,
-            &inp,
-            &weight,
-            &mean,
-            &rstd,
-            b,
-            t,
-            c,
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use crate::gpu::{Access, GpuContext, Plan, View};
+
+    /// The WGSL sources: `shaders/layernorm_backward.wgsl` (dinp, one workgroup per row) and
+    /// `shaders/layernorm_backward_dweight.wgsl` (dweight and dbias, a reduction over rows per channel).
+    pub const LAYERNORM_BACKWARD_SHADER: &str = shader!("layernorm_backward");
+
+    pub const LAYERNORM_BACKWARD_DWEIGHT_SHADER: &str = shader!("layernorm_backward_dweight");
+
+    /// Sizes for the shaders; field for field their WGSL `Params` structs (`has_bias` unused by dinp).
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        rows: u32,
+        c: u32,
+        has_bias: u32,
+        _pad: u32,
+    }
+
+    /// Invocations per workgroup of the dinp kernel, one workgroup per row (a power of two for the tree).
+    const WG: u32 = 64;
+
+    /// The dweight kernel's workgroup: CX channels by RY row lanes (RY a power of two for the tree).
+    const CX: u32 = 16;
+
+    const RY: u32 = 16;
+
+    /// Adds the kernels to `plan`: dinp (B, T, C) +=, dweight (C) +=, dbias (C) += from dout (B, T, C),
+    /// inp (B, T, C), weight (C) and the forward's mean (B, T) and rstd (B, T). Two dispatches: the input
+    /// gradient row by row, then the parameter gradients reduced over rows channel by channel (race-free).
+    #[allow(clippy::too_many_arguments)]
+    pub fn layernorm_backward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        dinp: View,
+        dweight: View,
+        dbias: Option<View>,
+        dout: View,
+        inp: View,
+        weight: View,
+        mean: View,
+        rstd: View,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let params = Params {
+            rows: (b * t) as u32,
+            c: c as u32,
+            has_bias: u32::from(dbias.is_some()),
+            _pad: 0,
+        };
+        let kernel = gpu.kernel(
+            "layernorm_backward",
+            LAYERNORM_BACKWARD_SHADER,
+            &[
+                Access::Uniform,   // params: rows = B*T, C
+                Access::ReadWrite, // dinp (B, T, C), accumulated
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // inp (B, T, C)
+                Access::Read,      // weight (C)
+                Access::Read,      // mean (B, T)
+                Access::Read,      // rstd (B, T)
+            ],
+            &[("WG", f64::from(WG))],
         );
-        let dout_buf = gpu.upload("dout", &dout);
-        let inp_buf = gpu.upload("inp", &inp);
-        let weight_buf = gpu.upload("weight", &weight);
-        let mean_buf = gpu.upload("mean", &mean);
-        let rstd_buf = gpu.upload("rstd", &rstd);
-        let mut plan = Plan::new();
-        layernorm_backward_gpu(
+        let workgroups = gpu.grid_1d((b * t) as u32);
+        plan.push(
             gpu,
-            &mut plan,
-            (&dinp_buf).into(),
-            (&dweight_buf).into(),
-            dbias_buf.as_ref().map(View::all),
-            (&dout_buf).into(),
-            (&inp_buf).into(),
-            (&weight_buf).into(),
-            (&mean_buf).into(),
-            (&rstd_buf).into(),
-            b,
-            t,
-            c,
+            kernel,
+            Some(&params),
+            &[dinp, dout, inp, weight, mean, rstd],
+            workgroups,
         );
-        pollster::block_on(plan.run(gpu)).expect("layernorm_backward dispatch");
-        let what = format!("layernorm_backward B={b} T={t} C={c} bias={with_bias}");
-        let actual = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
-        assert_close(&actual, &dinp, 1e-5, 1e-4, &format!("{what}: dinp"));
-        // dweight and dbias sum up to B*T = 512 terms of size ~1 in another order (a tree over 16 lanes
-        // of strided partial sums instead of one line): f32 reassociation error grows like
-        // sqrt(rows) * 6e-8 * sum|terms|, a few 1e-5 at 512 rows, so the absolute tolerance is 1e-4 here.
-        let actual = pollster::block_on(gpu.read(&dweight_buf, c)).expect("readback");
-        assert_close(&actual, &dweight, 1e-4, 1e-4, &format!("{what}: dweight"));
-        if let (Some(buf), Some(dbias)) = (&dbias_buf, &dbias) {
-            let actual = pollster::block_on(gpu.read(buf, c)).expect("readback");
-            assert_close(&actual, dbias, 1e-4, 1e-4, &format!("{what}: dbias"));
+
+        let kernel = gpu.kernel(
+            "layernorm_backward_dweight",
+            LAYERNORM_BACKWARD_DWEIGHT_SHADER,
+            &[
+                Access::Uniform,   // params: rows = B*T, C, has_bias
+                Access::ReadWrite, // dweight (C), accumulated
+                Access::ReadWrite, // dbias (C), accumulated, or the placeholder
+                Access::Read,      // dout (B, T, C)
+                Access::Read,      // inp (B, T, C)
+                Access::Read,      // mean (B, T)
+                Access::Read,      // rstd (B, T)
+            ],
+            &[("CX", f64::from(CX)), ("RY", f64::from(RY))],
+        );
+        let dbias = dbias.unwrap_or(View::all(gpu.placeholder()));
+        let workgroups = [(c as u32).div_ceil(CX), 1, 1];
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[dweight, dbias, dout, inp, mean, rstd],
+            workgroups,
+        );
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::layernorm_backward::*;
+        use crate::ops::layernorm_forward::layernorm_forward_cpu;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            b: usize,
+            t: usize,
+            c: usize,
+            with_bias: bool,
+        ) {
+            let (n, rows) = (b * t * c, b * t);
+            let inp: Vec<f32> = rng.vec(n).iter().map(|x| 0.5 + 2.0 * x).collect();
+            let weight = rng.vec(c);
+            let dout = rng.vec(n);
+            let (mut out, mut mean, mut rstd) = (vec![0.0; n], vec![0.0; rows], vec![0.0; rows]);
+            layernorm_forward_cpu(&mut out, &mut mean, &mut rstd, &inp, &weight, None, b, t, c);
+            // All three outputs accumulate: start them at nonzero random values.
+            let mut dinp = rng.vec(n);
+            let mut dweight = rng.vec(c);
+            let mut dbias = with_bias.then(|| rng.vec(c));
+            let dinp_buf = gpu.upload("dinp", &dinp);
+            let dweight_buf = gpu.upload("dweight", &dweight);
+            let dbias_buf = dbias.as_ref().map(|d| gpu.upload("dbias", d));
+            layernorm_backward_cpu(
+                &mut dinp,
+                &mut dweight,
+                dbias.as_deref_mut(),
+                &dout,
+                &inp,
+                &weight,
+                &mean,
+                &rstd,
+                b,
+                t,
+                c,
+            );
+            let dout_buf = gpu.upload("dout", &dout);
+            let inp_buf = gpu.upload("inp", &inp);
+            let weight_buf = gpu.upload("weight", &weight);
+            let mean_buf = gpu.upload("mean", &mean);
+            let rstd_buf = gpu.upload("rstd", &rstd);
+            let mut plan = Plan::new();
+            layernorm_backward_gpu(
+                gpu,
+                &mut plan,
+                (&dinp_buf).into(),
+                (&dweight_buf).into(),
+                dbias_buf.as_ref().map(View::all),
+                (&dout_buf).into(),
+                (&inp_buf).into(),
+                (&weight_buf).into(),
+                (&mean_buf).into(),
+                (&rstd_buf).into(),
+                b,
+                t,
+                c,
+            );
+            pollster::block_on(plan.run(gpu)).expect("layernorm_backward dispatch");
+            let what = format!("layernorm_backward B={b} T={t} C={c} bias={with_bias}");
+            let actual = pollster::block_on(gpu.read(&dinp_buf, n)).expect("readback");
+            assert_close(&actual, &dinp, 1e-5, 1e-4, &format!("{what}: dinp"));
+            // dweight and dbias sum up to B*T = 512 terms of size ~1 in another order (a tree over 16 lanes
+            // of strided partial sums instead of one line): f32 reassociation error grows like
+            // sqrt(rows) * 6e-8 * sum|terms|, a few 1e-5 at 512 rows, so the absolute tolerance is 1e-4 here.
+            let actual = pollster::block_on(gpu.read(&dweight_buf, c)).expect("readback");
+            assert_close(&actual, &dweight, 1e-4, 1e-4, &format!("{what}: dweight"));
+            if let (Some(buf), Some(dbias)) = (&dbias_buf, &dbias) {
+                let actual = pollster::block_on(gpu.read(buf, c)).expect("readback");
+                assert_close(&actual, dbias, 1e-4, 1e-4, &format!("{what}: dbias"));
+            }
         }
-    }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("layernorm_backward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(131);
-        check(gpu, &mut rng, 2, 7, 12, true);
-        check(gpu, &mut rng, 2, 7, 12, false);
-        check(gpu, &mut rng, 2, 7, 200, true);
-        check(gpu, &mut rng, 1, 3, 1, true);
-    }
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("layernorm_backward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(131);
+            check(gpu, &mut rng, 2, 7, 12, true);
+            check(gpu, &mut rng, 2, 7, 12, false);
+            check(gpu, &mut rng, 2, 7, 200, true);
+            check(gpu, &mut rng, 1, 3, 1, true);
+        }
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("layernorm_backward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(132);
-        for k in 0..8 {
-            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
-            check(gpu, &mut rng, b, t, c, k % 2 == 0);
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("layernorm_backward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(132);
+            for k in 0..8 {
+                let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+                check(gpu, &mut rng, b, t, c, k % 2 == 0);
+            }
         }
     }
 }

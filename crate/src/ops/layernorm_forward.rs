@@ -5,7 +5,6 @@
 //! introspection both read them.
 
 use super::float::Float;
-use crate::gpu::{Access, GpuContext, Plan, View};
 
 /// PyTorch's default, used by nanoGPT.
 pub const LAYERNORM_EPS: f64 = 1e-5;
@@ -40,152 +39,169 @@ pub fn layernorm_forward_cpu<R: Float>(
     }
 }
 
-/// The WGSL source, `shaders/layernorm_forward.wgsl`.
-pub const LAYERNORM_FORWARD_SHADER: &str = shader!("layernorm_forward");
+#[cfg(feature = "gpu")]
+pub use gpu::*;
 
-/// Sizes for the shader; field for field the WGSL `Params` struct.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    c: u32,
-    has_bias: u32,
-    eps: f32,
-}
-
-/// Invocations per workgroup, one workgroup per row (the `WG` override; a power of two for the tree).
-const WG: u32 = 64;
-
-/// Adds the kernel to `plan`: out (B, T, C), mean (B, T), rstd (B, T) from inp (B, T, C),
-/// weight (C) and bias (C).
-#[allow(clippy::too_many_arguments)]
-pub fn layernorm_forward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    mean: View,
-    rstd: View,
-    inp: View,
-    weight: View,
-    bias: Option<View>,
-    b: usize,
-    t: usize,
-    c: usize,
-) {
-    let kernel = gpu.kernel(
-        "layernorm_forward",
-        LAYERNORM_FORWARD_SHADER,
-        &[
-            Access::Uniform,   // params: rows = B*T, C, has_bias, eps
-            Access::ReadWrite, // out (B, T, C)
-            Access::ReadWrite, // mean (B, T)
-            Access::ReadWrite, // rstd (B, T)
-            Access::Read,      // inp (B, T, C)
-            Access::Read,      // weight (C)
-            Access::Read,      // bias (C) or the placeholder
-        ],
-        &[("WG", f64::from(WG))],
-    );
-    let params = Params {
-        rows: (b * t) as u32,
-        c: c as u32,
-        has_bias: u32::from(bias.is_some()),
-        eps: LAYERNORM_EPS as f32,
-    };
-    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
-    let workgroups = gpu.grid_1d((b * t) as u32);
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[out, mean, rstd, inp, weight, bias],
-        workgroups,
-    );
-}
-
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod gpu_tests {
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
-    use crate::ops::testing::{TestRng, assert_close};
+    use crate::gpu::{Access, GpuContext, Plan, View};
 
-    fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, c: usize, with_bias: bool) {
-        // An offset and a scale per row, so the mean and the variance both matter.
-        let mut inp = rng.vec(b * t * c);
-        for row in inp.chunks_mut(c.max(1)) {
-            let (shift, scale) = (3.0 * rng.uniform(), 1.5 + rng.uniform());
-            row.iter_mut().for_each(|x| *x = shift + scale * *x);
-        }
-        let weight = rng.vec(c);
-        let bias = with_bias.then(|| rng.vec(c));
-        let (mut out, mut mean, mut rstd) =
-            (vec![0.0; b * t * c], vec![0.0; b * t], vec![0.0; b * t]);
-        layernorm_forward_cpu(
-            &mut out,
-            &mut mean,
-            &mut rstd,
-            &inp,
-            &weight,
-            bias.as_deref(),
-            b,
-            t,
-            c,
+    /// The WGSL source, `shaders/layernorm_forward.wgsl`.
+    pub const LAYERNORM_FORWARD_SHADER: &str = shader!("layernorm_forward");
+
+    /// Sizes for the shader; field for field the WGSL `Params` struct.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        rows: u32,
+        c: u32,
+        has_bias: u32,
+        eps: f32,
+    }
+
+    /// Invocations per workgroup, one workgroup per row (the `WG` override; a power of two for the tree).
+    const WG: u32 = 64;
+
+    /// Adds the kernel to `plan`: out (B, T, C), mean (B, T), rstd (B, T) from inp (B, T, C),
+    /// weight (C) and bias (C).
+    #[allow(clippy::too_many_arguments)]
+    pub fn layernorm_forward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        mean: View,
+        rstd: View,
+        inp: View,
+        weight: View,
+        bias: Option<View>,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "layernorm_forward",
+            LAYERNORM_FORWARD_SHADER,
+            &[
+                Access::Uniform,   // params: rows = B*T, C, has_bias, eps
+                Access::ReadWrite, // out (B, T, C)
+                Access::ReadWrite, // mean (B, T)
+                Access::ReadWrite, // rstd (B, T)
+                Access::Read,      // inp (B, T, C)
+                Access::Read,      // weight (C)
+                Access::Read,      // bias (C) or the placeholder
+            ],
+            &[("WG", f64::from(WG))],
         );
-        let out_buf = gpu.upload("out", &vec![f32::NAN; b * t * c]);
-        let mean_buf = gpu.upload("mean", &vec![f32::NAN; b * t]);
-        let rstd_buf = gpu.upload("rstd", &vec![f32::NAN; b * t]);
-        let inp_buf = gpu.upload("inp", &inp);
-        let weight_buf = gpu.upload("weight", &weight);
-        let bias_buf = bias.as_ref().map(|bias| gpu.upload("bias", bias));
-        let mut plan = Plan::new();
-        layernorm_forward_gpu(
+        let params = Params {
+            rows: (b * t) as u32,
+            c: c as u32,
+            has_bias: u32::from(bias.is_some()),
+            eps: LAYERNORM_EPS as f32,
+        };
+        let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+        let workgroups = gpu.grid_1d((b * t) as u32);
+        plan.push(
             gpu,
-            &mut plan,
-            (&out_buf).into(),
-            (&mean_buf).into(),
-            (&rstd_buf).into(),
-            (&inp_buf).into(),
-            (&weight_buf).into(),
-            bias_buf.as_ref().map(View::all),
-            b,
-            t,
-            c,
+            kernel,
+            Some(&params),
+            &[out, mean, rstd, inp, weight, bias],
+            workgroups,
         );
-        pollster::block_on(plan.run(gpu)).expect("layernorm_forward dispatch");
-        let what = format!("layernorm_forward B={b} T={t} C={c} bias={with_bias}");
-        // Sums of C values in a tree instead of a line: a few ulp apart, inside the standard tolerance.
-        for (buf, expected, name) in [
-            (&out_buf, &out, "out"),
-            (&mean_buf, &mean, "mean"),
-            (&rstd_buf, &rstd, "rstd"),
-        ] {
-            let actual = pollster::block_on(gpu.read(buf, expected.len())).expect("readback");
-            assert_close(&actual, expected, 1e-5, 1e-4, &format!("{what}: {name}"));
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            b: usize,
+            t: usize,
+            c: usize,
+            with_bias: bool,
+        ) {
+            // An offset and a scale per row, so the mean and the variance both matter.
+            let mut inp = rng.vec(b * t * c);
+            for row in inp.chunks_mut(c.max(1)) {
+                let (shift, scale) = (3.0 * rng.uniform(), 1.5 + rng.uniform());
+                row.iter_mut().for_each(|x| *x = shift + scale * *x);
+            }
+            let weight = rng.vec(c);
+            let bias = with_bias.then(|| rng.vec(c));
+            let (mut out, mut mean, mut rstd) =
+                (vec![0.0; b * t * c], vec![0.0; b * t], vec![0.0; b * t]);
+            layernorm_forward_cpu(
+                &mut out,
+                &mut mean,
+                &mut rstd,
+                &inp,
+                &weight,
+                bias.as_deref(),
+                b,
+                t,
+                c,
+            );
+            let out_buf = gpu.upload("out", &vec![f32::NAN; b * t * c]);
+            let mean_buf = gpu.upload("mean", &vec![f32::NAN; b * t]);
+            let rstd_buf = gpu.upload("rstd", &vec![f32::NAN; b * t]);
+            let inp_buf = gpu.upload("inp", &inp);
+            let weight_buf = gpu.upload("weight", &weight);
+            let bias_buf = bias.as_ref().map(|bias| gpu.upload("bias", bias));
+            let mut plan = Plan::new();
+            layernorm_forward_gpu(
+                gpu,
+                &mut plan,
+                (&out_buf).into(),
+                (&mean_buf).into(),
+                (&rstd_buf).into(),
+                (&inp_buf).into(),
+                (&weight_buf).into(),
+                bias_buf.as_ref().map(View::all),
+                b,
+                t,
+                c,
+            );
+            pollster::block_on(plan.run(gpu)).expect("layernorm_forward dispatch");
+            let what = format!("layernorm_forward B={b} T={t} C={c} bias={with_bias}");
+            // Sums of C values in a tree instead of a line: a few ulp apart, inside the standard tolerance.
+            for (buf, expected, name) in [
+                (&out_buf, &out, "out"),
+                (&mean_buf, &mean, "mean"),
+                (&rstd_buf, &rstd, "rstd"),
+            ] {
+                let actual = pollster::block_on(gpu.read(buf, expected.len())).expect("readback");
+                assert_close(&actual, expected, 1e-5, 1e-4, &format!("{what}: {name}"));
+            }
         }
-    }
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("layernorm_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(121);
-        check(gpu, &mut rng, 2, 7, 12, true);
-        check(gpu, &mut rng, 2, 7, 12, false);
-        // More channels than invocations (each strides over several), and a single channel.
-        check(gpu, &mut rng, 2, 7, 200, true);
-        check(gpu, &mut rng, 1, 3, 1, true);
-    }
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("layernorm_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(121);
+            check(gpu, &mut rng, 2, 7, 12, true);
+            check(gpu, &mut rng, 2, 7, 12, false);
+            // More channels than invocations (each strides over several), and a single channel.
+            check(gpu, &mut rng, 2, 7, 200, true);
+            check(gpu, &mut rng, 1, 3, 1, true);
+        }
 
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("layernorm_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(122);
-        for k in 0..8 {
-            let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
-            check(gpu, &mut rng, b, t, c, k % 2 == 0);
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("layernorm_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(122);
+            for k in 0..8 {
+                let (b, t, c) = (rng.range(1, 4), rng.range(1, 128), rng.range(1, 128));
+                check(gpu, &mut rng, b, t, c, k % 2 == 0);
+            }
         }
     }
 }

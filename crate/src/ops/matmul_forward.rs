@@ -5,24 +5,7 @@
 
 use super::float::Float;
 use super::gemm::{gemm_acc, transpose};
-use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
 use crate::{Result, invalid_input};
-
-/// The WGSL source, `shaders/matmul_forward.wgsl`.
-pub const MATMUL_FORWARD_SHADER: &str = shader!("matmul_forward");
-
-/// Side of the square workgroup tile (the `TILE` override of the shader).
-const TILE: u32 = 8;
-
-/// Sizes for the shader; field for field the WGSL `Params` struct.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    oc: u32,
-    has_bias: u32,
-}
 
 /// CPU reference. out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
 /// Intuition: every output channel is a dot product of the input row with that channel's weight row.
@@ -127,425 +110,10 @@ pub fn check_shapes(
     Ok(())
 }
 
-/// Adds the kernel to `plan`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    inp: View,
-    weight: View,
-    bias: Option<View>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    let kernel = gpu.kernel(
-        "matmul_forward",
-        MATMUL_FORWARD_SHADER,
-        &[
-            Access::Uniform,   // params: N, C, OC, has_bias
-            Access::Read,      // inp (N, C)
-            Access::Read,      // weight (OC, C)
-            Access::Read,      // bias (OC) or the placeholder
-            Access::ReadWrite, // out (N, OC)
-        ],
-        &[("TILE", f64::from(TILE))],
-    );
-    let params = Params {
-        n: n as u32,
-        c: c as u32,
-        oc: oc as u32,
-        has_bias: u32::from(bias.is_some()),
-    };
-    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
-    let workgroups = [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1];
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[inp, weight, bias, out],
-        workgroups,
-    );
-}
-
-/// The WGSL source of the register-blocked kernel, `shaders/matmul_forward_tiled.wgsl`.
-pub const MATMUL_FORWARD_TILED_SHADER: &str = shader!("matmul_forward_tiled");
-
-/// Adds the model's fast forward matmul to `plan`, same contract as [`matmul_forward_gpu`]:
-/// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
-/// Chosen at run time: the direct kernel where the adapter's tiling is `direct` (software adapters), else the
-/// subgroup kernel where the device has subgroups ([`GpuContext::subgroups`]), else the tiled kernel with the
-/// adapter's tiling ([`GpuContext::matmul_tiling`]). All are register-blocked (4 x 4 outputs per invocation);
-/// they differ in how a workgroup shares the values it loads (the direct one shares nothing).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_fast_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    inp: View,
-    weight: View,
-    bias: Option<View>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    if gpu.subgroup_matmul() {
-        matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, bias, n, c, oc);
-    } else {
-        matmul_forward_with_tiling(
-            gpu,
-            plan,
-            gpu.matmul_tiling,
-            out,
-            inp,
-            weight,
-            bias,
-            n,
-            c,
-            oc,
-        );
-    }
-}
-
-/// The WGSL source of the kernel without workgroup memory, `shaders/matmul_forward_direct.wgsl`.
-pub const MATMUL_FORWARD_DIRECT_SHADER: &str = shader!("matmul_forward_direct");
-
-/// The workgroup-memory tiled kernel with an explicit tiling, same contract as [`matmul_forward_gpu`].
-/// A workgroup computes a (4*WG_Y) x (4*WG_X) tile of `out` from C slices of BK staged in workgroup memory;
-/// each invocation keeps a 4 x 4 block of outputs in registers (see the shader's header).
-/// With the `direct` row ([`MatmulTiling::DIRECT`]) it is `matmul_forward_direct.wgsl` instead: the same
-/// 4 x 4 blocks read straight from the storage buffers, no workgroup memory (same bindings).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_with_tiling(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    tiling: MatmulTiling,
-    out: View,
-    inp: View,
-    weight: View,
-    bias: Option<View>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    let (label, source) = if tiling.direct {
-        ("matmul_forward_direct", MATMUL_FORWARD_DIRECT_SHADER)
-    } else {
-        ("matmul_forward_tiled", MATMUL_FORWARD_TILED_SHADER)
-    };
-    let kernel = gpu.kernel(
-        label,
-        source,
-        &[
-            Access::Uniform,   // params: N, C, OC, has_bias
-            Access::ReadWrite, // out (N, OC)
-            Access::Read,      // inp (N, C)
-            Access::Read,      // weight (OC, C)
-            Access::Read,      // bias (OC) or the placeholder
-            Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
-            Access::Read,      // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
-        ],
-        &tiling.constants(),
-    );
-    // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
-    // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
-    let placeholder = View::all(gpu.placeholder());
-    let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
-        (inp, weight)
-    } else {
-        (placeholder, placeholder)
-    };
-    let params = Params {
-        n: n as u32,
-        c: c as u32,
-        oc: oc as u32,
-        has_bias: u32::from(bias.is_some()),
-    };
-    let bias = bias.unwrap_or(View::all(gpu.placeholder()));
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[out, inp, weight, bias, inp4, weight4],
-        tiling.workgroups(n, oc),
-    );
-}
-
-/// The WGSL source of the subgroup kernel, `shaders/matmul_forward_subgroup.wgsl`.
-pub const MATMUL_FORWARD_SUBGROUP_SHADER: &str = shader!("matmul_forward_subgroup");
-
-/// Workgroup shape of the subgroup kernel: 16 x 8 invocations, each owning 4 x 4 outputs, so a workgroup owns
-/// a 32 x 64 tile. WG_X must be a power of two >= 4 (the shader's teams are min(subgroup size, WG_X) lanes).
-const SUBGROUP_WG_X: u32 = 16;
-const SUBGROUP_WG_Y: u32 = 8;
-
-/// Adds the subgroup kernel to `plan`, same contract as [`matmul_forward_gpu`]. Only valid on a device opened
-/// with `Features::SUBGROUP` ([`GpuContext::subgroups`]); the shader's header says how lanes share inp.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_forward_subgroup_gpu(
-    gpu: &GpuContext,
-    plan: &mut Plan,
-    out: View,
-    inp: View,
-    weight: View,
-    bias: Option<View>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    let kernel = gpu.kernel(
-        "matmul_forward_subgroup",
-        MATMUL_FORWARD_SUBGROUP_SHADER,
-        &[
-            Access::Uniform,   // params: N, C, OC, has_bias
-            Access::ReadWrite, // out (N, OC)
-            Access::Read,      // inp (N, C)
-            Access::Read,      // weight (OC, C)
-            Access::Read,      // bias (OC) or the placeholder
-            Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
-            Access::Read,      // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
-        ],
-        &[
-            ("WG_X", f64::from(SUBGROUP_WG_X)),
-            ("WG_Y", f64::from(SUBGROUP_WG_Y)),
-            ("WG", f64::from(SUBGROUP_WG_X * SUBGROUP_WG_Y)),
-        ],
-    );
-    let placeholder = View::all(gpu.placeholder());
-    let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
-        (inp, weight)
-    } else {
-        (placeholder, placeholder)
-    };
-    let params = Params {
-        n: n as u32,
-        c: c as u32,
-        oc: oc as u32,
-        has_bias: u32::from(bias.is_some()),
-    };
-    let bias = bias.unwrap_or(placeholder);
-    let workgroups = [
-        (oc as u32).div_ceil(SUBGROUP_WG_X * 4),
-        (n as u32).div_ceil(SUBGROUP_WG_Y * 4),
-        1,
-    ];
-    plan.push(
-        gpu,
-        kernel,
-        Some(&params),
-        &[out, inp, weight, bias, inp4, weight4],
-        workgroups,
-    );
-}
-
-/// Which GPU kernel [`matmul_forward_run_with`] uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatmulKernel {
-    /// `matmul_forward.wgsl`: one output per invocation, the readable one.
-    Readable,
-    /// `matmul_forward_tiled.wgsl` with one row of the tiling table: 4 x 4 outputs per invocation.
-    Tiled(MatmulTiling),
-    /// `matmul_forward_subgroup.wgsl`: needs a device with subgroups ([`GpuContext::subgroups`]).
-    Subgroup,
-    /// What the model uses on this device ([`matmul_forward_fast_gpu`]).
-    Model,
-}
-
-/// Uploads, runs and reads back in one call: the end-to-end check used by the page and the tests.
-pub async fn matmul_forward_run(
-    gpu: &GpuContext,
-    inp: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) -> Result<Vec<f32>> {
-    matmul_forward_run_with(gpu, MatmulKernel::Readable, inp, weight, bias, n, c, oc).await
-}
-
-/// [`matmul_forward_run`] with a choice of kernel.
-#[allow(clippy::too_many_arguments)]
-pub async fn matmul_forward_run_with(
-    gpu: &GpuContext,
-    kernel: MatmulKernel,
-    inp: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    n: usize,
-    c: usize,
-    oc: usize,
-) -> Result<Vec<f32>> {
-    check_shapes(
-        n * oc,
-        inp.len(),
-        weight.len(),
-        bias.map(<[f32]>::len),
-        n,
-        c,
-        oc,
-    )?;
-    let inp = gpu.upload("inp", inp);
-    let weight = gpu.upload("weight", weight);
-    let bias = bias.map(|b| gpu.upload("bias", b));
-    let out = gpu.zeros("out", n * oc);
-    let mut plan = Plan::new();
-    let bias = bias.as_ref().map(View::all);
-    let (out_v, inp_v, weight_v) = ((&out).into(), (&inp).into(), (&weight).into());
-    match kernel {
-        MatmulKernel::Readable => {
-            matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
-        }
-        MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
-            gpu, &mut plan, tiling, out_v, inp_v, weight_v, bias, n, c, oc,
-        ),
-        MatmulKernel::Subgroup => {
-            if !gpu.subgroups {
-                return Err(crate::Error::Gpu(
-                    "the subgroup matmul needs an adapter with subgroups; this one has none".into(),
-                ));
-            }
-            matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
-        }
-        MatmulKernel::Model => {
-            matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
-        }
-    }
-    plan.run(gpu).await?;
-    gpu.read(&out, n * oc).await
-}
-
-/// The kernel named `name`: "readable", "subgroup", "model", or the name of a row of the tiling table
-/// ("large", "medium", "small", "direct"): how the benchmarks and the wasm API pick one.
-pub fn matmul_kernel_by_name(name: &str) -> Result<MatmulKernel> {
-    Ok(match name {
-        "readable" => MatmulKernel::Readable,
-        "subgroup" => MatmulKernel::Subgroup,
-        "model" => MatmulKernel::Model,
-        _ => match MatmulTiling::ALL.into_iter().find(|t| t.name == name) {
-            Some(tiling) => MatmulKernel::Tiled(tiling),
-            None => invalid_input!(
-                "no matmul kernel named {name:?}: use readable, subgroup, model, large, medium, small or direct"
-            ),
-        },
-    })
-}
-
-/// For benchmarks (the browser's, where only the caller can time): runs one kernel `repeats` times at
-/// (N, C, OC) on constant data in one submit and waits until the GPU is done (a one-value readback).
-/// The first call for a kernel also compiles its pipeline: call once before timing.
-pub async fn matmul_forward_repeat(
-    gpu: &GpuContext,
-    kernel: MatmulKernel,
-    n: usize,
-    c: usize,
-    oc: usize,
-    repeats: usize,
-) -> Result<()> {
-    if n * c * oc == 0 || repeats == 0 {
-        invalid_input!("matmul_forward_repeat: N, C, OC and repeats must be positive");
-    }
-    if kernel == MatmulKernel::Subgroup && !gpu.subgroups {
-        return Err(crate::Error::Gpu(
-            "the subgroup matmul needs an adapter with subgroups; this one has none".into(),
-        ));
-    }
-    let inp = gpu.upload("inp", &vec![0.5; n * c]);
-    let weight = gpu.upload("weight", &vec![0.25; oc * c]);
-    let out = gpu.zeros("out", n * oc);
-    let mut plan = Plan::new();
-    let (out_v, inp_v, weight_v) = ((&out).into(), (&inp).into(), (&weight).into());
-    match kernel {
-        MatmulKernel::Readable => {
-            matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
-        }
-        MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
-            gpu, &mut plan, tiling, out_v, inp_v, weight_v, None, n, c, oc,
-        ),
-        MatmulKernel::Subgroup => {
-            matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
-        }
-        MatmulKernel::Model => {
-            matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
-        }
-    }
-    gpu.checked(|encoder| {
-        for _ in 0..repeats {
-            plan.encode(encoder);
-        }
-    })
-    .await?;
-    let last = gpu.read(&out, 1).await?;
-    // Every output is C * 0.5 * 0.25: a wrong kernel is an error, not a fast number.
-    let expected = c as f32 * 0.125;
-    if (last[0] - expected).abs() > 1e-3 * expected.max(1.0) {
-        return Err(crate::Error::Gpu(format!(
-            "matmul_forward_repeat: {kernel:?} gave {} where {expected} was expected",
-            last[0]
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::gpu::testing::gpu_or_skip;
     use crate::ops::testing::{TestRng, assert_close};
-
-    /// Every GPU kernel this device can run: the readable one, the tiled one with each row of the tiling
-    /// table (the direct kernel included), and the subgroup one where the device has subgroups (said on stderr where it has not).
-    fn kernels(gpu: &GpuContext) -> Vec<MatmulKernel> {
-        let mut kernels = vec![MatmulKernel::Readable];
-        kernels.extend(MatmulTiling::ALL.map(MatmulKernel::Tiled));
-        if gpu.subgroups {
-            kernels.push(MatmulKernel::Subgroup);
-        }
-        kernels
-    }
-
-    fn check(gpu: &GpuContext, rng: &mut TestRng, n: usize, c: usize, oc: usize, with_bias: bool) {
-        for kernel in kernels(gpu) {
-            check_one(gpu, rng, kernel, n, c, oc, with_bias);
-        }
-    }
-
-    fn check_one(
-        gpu: &GpuContext,
-        rng: &mut TestRng,
-        kernel: MatmulKernel,
-        n: usize,
-        c: usize,
-        oc: usize,
-        with_bias: bool,
-    ) {
-        let inp = rng.vec(n * c);
-        let weight = rng.vec(oc * c);
-        let bias = with_bias.then(|| rng.vec(oc));
-        let mut expected = vec![0.0; n * oc];
-        matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
-        let actual = pollster::block_on(matmul_forward_run_with(
-            gpu,
-            kernel,
-            &inp,
-            &weight,
-            bias.as_deref(),
-            n,
-            c,
-            oc,
-        ))
-        .expect("gpu matmul");
-        // Sums of up to 384 products of values in [-1, 1] in another order (vec4 dots, fused multiply-adds):
-        // 1e-5 absolute + 1e-5 relative holds with margin at these sizes.
-        assert_close(
-            &actual,
-            &expected,
-            1e-5,
-            1e-5,
-            &format!("matmul_forward {kernel:?} N={n} C={c} OC={oc}"),
-        );
-    }
 
     #[test]
     fn cpu_reference_matches_hand_computed_values() {
@@ -610,115 +178,571 @@ mod tests {
     }
 
     #[test]
-    fn kernels_by_name_and_repeated_runs() {
-        assert_eq!(
-            matmul_kernel_by_name("small").expect("a row"),
-            MatmulKernel::Tiled(MatmulTiling::SMALL)
-        );
-        assert_eq!(
-            matmul_kernel_by_name("direct").expect("a row"),
-            MatmulKernel::Tiled(MatmulTiling::DIRECT)
-        );
-        let err = matmul_kernel_by_name("huge").unwrap_err();
-        assert!(err.to_string().contains("no matmul kernel named"), "{err}");
-        let Some(gpu) = gpu_or_skip("matmul_forward_repeat") else {
-            return;
-        };
-        for name in ["readable", "large", "small", "direct", "model"] {
-            let kernel = matmul_kernel_by_name(name).expect("a kernel");
-            pollster::block_on(matmul_forward_repeat(gpu, kernel, 33, 20, 70, 3))
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
-    }
-
-    #[test]
     fn shape_mismatch_is_an_error() {
         let err = check_shapes(4, 5, 6, Some(2), 2, 3, 2).unwrap_err();
         assert!(err.to_string().contains("inp has 5 values"), "{err}");
     }
+}
 
-    #[test]
-    fn gpu_matches_cpu_on_awkward_shapes() {
-        let Some(gpu) = gpu_or_skip("matmul_forward awkward shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(1);
-        // B=2, T=7 -> N=14 rows; C=12 in, V=37 out: nothing divides the tile.
-        check(gpu, &mut rng, 2 * 7, 12, 37, true);
-        check(gpu, &mut rng, 2 * 7, 12, 37, false);
-        check(gpu, &mut rng, 1, 1, 1, true);
-        // Exactly one tile, one past a tile and a K slice, and a tall thin one for the tiled kernel.
-        check(gpu, &mut rng, 64, 16, 64, true);
-        check(gpu, &mut rng, 65, 17, 65, false);
-        check(gpu, &mut rng, 130, 33, 3, true);
+#[cfg(feature = "gpu")]
+pub use gpu::*;
+
+// The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
+#[cfg(feature = "gpu")]
+mod gpu {
+    use super::*;
+    use crate::gpu::{Access, GpuContext, MatmulTiling, Plan, View};
+
+    /// The WGSL source, `shaders/matmul_forward.wgsl`.
+    pub const MATMUL_FORWARD_SHADER: &str = shader!("matmul_forward");
+
+    /// Side of the square workgroup tile (the `TILE` override of the shader).
+    const TILE: u32 = 8;
+
+    /// Sizes for the shader; field for field the WGSL `Params` struct.
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Params {
+        n: u32,
+        c: u32,
+        oc: u32,
+        has_bias: u32,
     }
 
-    #[test]
-    fn subgroup_kernel_matches_cpu() {
-        let Some(gpu) = gpu_or_skip("matmul_forward subgroup kernel") else {
-            return;
+    /// Adds the kernel to `plan`: out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_forward_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        inp: View,
+        weight: View,
+        bias: Option<View>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "matmul_forward",
+            MATMUL_FORWARD_SHADER,
+            &[
+                Access::Uniform,   // params: N, C, OC, has_bias
+                Access::Read,      // inp (N, C)
+                Access::Read,      // weight (OC, C)
+                Access::Read,      // bias (OC) or the placeholder
+                Access::ReadWrite, // out (N, OC)
+            ],
+            &[("TILE", f64::from(TILE))],
+        );
+        let params = Params {
+            n: n as u32,
+            c: c as u32,
+            oc: oc as u32,
+            has_bias: u32::from(bias.is_some()),
         };
-        if !gpu.subgroups {
-            // A missing feature is not a failure (CI=true only insists on an adapter): say it did not run.
-            eprintln!(
-                "\n!!! NOT RUN: matmul_forward subgroup kernel: {} offers no subgroups (sizes {:?})\n",
-                gpu.summary.name, gpu.summary.subgroup_sizes
+        let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+        let workgroups = [(oc as u32).div_ceil(TILE), (n as u32).div_ceil(TILE), 1];
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[inp, weight, bias, out],
+            workgroups,
+        );
+    }
+
+    /// The WGSL source of the register-blocked kernel, `shaders/matmul_forward_tiled.wgsl`.
+    pub const MATMUL_FORWARD_TILED_SHADER: &str = shader!("matmul_forward_tiled");
+
+    /// Adds the model's fast forward matmul to `plan`, same contract as [`matmul_forward_gpu`]:
+    /// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
+    /// Chosen at run time: the direct kernel where the adapter's tiling is `direct` (software adapters), else the
+    /// subgroup kernel where the device has subgroups ([`GpuContext::subgroups`]), else the tiled kernel with the
+    /// adapter's tiling ([`GpuContext::matmul_tiling`]). All are register-blocked (4 x 4 outputs per invocation);
+    /// they differ in how a workgroup shares the values it loads (the direct one shares nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_forward_fast_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        inp: View,
+        weight: View,
+        bias: Option<View>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        if gpu.subgroup_matmul() {
+            matmul_forward_subgroup_gpu(gpu, plan, out, inp, weight, bias, n, c, oc);
+        } else {
+            matmul_forward_with_tiling(
+                gpu,
+                plan,
+                gpu.matmul_tiling,
+                out,
+                inp,
+                weight,
+                bias,
+                n,
+                c,
+                oc,
             );
-            return;
-        }
-        let mut rng = TestRng::new(11);
-        // Awkward shapes (C % 4 != 0 takes the scalar loads), tile edges, a C shorter than one team slice,
-        // and random shapes; each against the CPU.
-        for &(n, c, oc, with_bias) in &[
-            (14, 12, 37, true),
-            (14, 13, 37, false),
-            (1, 1, 1, true),
-            (32, 64, 64, true),
-            (33, 65, 65, false),
-            (130, 3, 7, true),
-            (64, 128, 384, true),
-        ] {
-            check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
-        }
-        for _ in 0..8 {
-            let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
-            let with_bias = rng.next_u64().is_multiple_of(2);
-            check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
-        }
-        // And it is what the model runs on this device, unless the tiling is `direct` (software adapters).
-        assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroup_matmul());
-    }
-
-    #[test]
-    fn gpu_matches_cpu_on_random_shapes() {
-        let Some(gpu) = gpu_or_skip("matmul_forward random shapes") else {
-            return;
-        };
-        let mut rng = TestRng::new(7);
-        for _ in 0..12 {
-            let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
-            let with_bias = rng.next_u64().is_multiple_of(2);
-            check(gpu, &mut rng, n, c, oc, with_bias);
         }
     }
 
-    #[test]
-    fn direct_kernel_matches_cpu_on_aligned_and_ragged_shapes() {
-        let Some(gpu) = gpu_or_skip("matmul_forward direct kernel") else {
-            return;
+    /// The WGSL source of the kernel without workgroup memory, `shaders/matmul_forward_direct.wgsl`.
+    pub const MATMUL_FORWARD_DIRECT_SHADER: &str = shader!("matmul_forward_direct");
+
+    /// The workgroup-memory tiled kernel with an explicit tiling, same contract as [`matmul_forward_gpu`].
+    /// A workgroup computes a (4*WG_Y) x (4*WG_X) tile of `out` from C slices of BK staged in workgroup memory;
+    /// each invocation keeps a 4 x 4 block of outputs in registers (see the shader's header).
+    /// With the `direct` row ([`MatmulTiling::DIRECT`]) it is `matmul_forward_direct.wgsl` instead: the same
+    /// 4 x 4 blocks read straight from the storage buffers, no workgroup memory (same bindings).
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_forward_with_tiling(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        tiling: MatmulTiling,
+        out: View,
+        inp: View,
+        weight: View,
+        bias: Option<View>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        let (label, source) = if tiling.direct {
+            ("matmul_forward_direct", MATMUL_FORWARD_DIRECT_SHADER)
+        } else {
+            ("matmul_forward_tiled", MATMUL_FORWARD_TILED_SHADER)
         };
-        let mut rng = TestRng::new(13);
-        // C % 4 == 0 takes the vec4 path; ragged N and OC are clamped on load and masked on store.
-        let direct = MatmulKernel::Tiled(MatmulTiling::DIRECT);
-        for &(n, c, oc, with_bias) in &[
-            (64, 128, 64, true),
-            (33, 128, 65, false),
-            (14, 12, 37, true),
-            (14, 13, 37, false),
-            (1, 4, 1, true),
-            (130, 3, 7, true),
-        ] {
-            check_one(gpu, &mut rng, direct, n, c, oc, with_bias);
+        let kernel = gpu.kernel(
+            label,
+            source,
+            &[
+                Access::Uniform,   // params: N, C, OC, has_bias
+                Access::ReadWrite, // out (N, OC)
+                Access::Read,      // inp (N, C)
+                Access::Read,      // weight (OC, C)
+                Access::Read,      // bias (OC) or the placeholder
+                Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
+                Access::Read, // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
+            ],
+            &tiling.constants(),
+        );
+        // The vec4 views alias the scalar ones; the shader takes the vec4 path under the same test (C % 4 == 0).
+        // Otherwise a placeholder is bound: a vec4 binding must hold at least 16 bytes.
+        let placeholder = View::all(gpu.placeholder());
+        let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
+            (inp, weight)
+        } else {
+            (placeholder, placeholder)
+        };
+        let params = Params {
+            n: n as u32,
+            c: c as u32,
+            oc: oc as u32,
+            has_bias: u32::from(bias.is_some()),
+        };
+        let bias = bias.unwrap_or(View::all(gpu.placeholder()));
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[out, inp, weight, bias, inp4, weight4],
+            tiling.workgroups(n, oc),
+        );
+    }
+
+    /// The WGSL source of the subgroup kernel, `shaders/matmul_forward_subgroup.wgsl`.
+    pub const MATMUL_FORWARD_SUBGROUP_SHADER: &str = shader!("matmul_forward_subgroup");
+
+    /// Workgroup shape of the subgroup kernel: 16 x 8 invocations, each owning 4 x 4 outputs, so a workgroup owns
+    /// a 32 x 64 tile. WG_X must be a power of two >= 4 (the shader's teams are min(subgroup size, WG_X) lanes).
+    const SUBGROUP_WG_X: u32 = 16;
+
+    const SUBGROUP_WG_Y: u32 = 8;
+
+    /// Adds the subgroup kernel to `plan`, same contract as [`matmul_forward_gpu`]. Only valid on a device opened
+    /// with `Features::SUBGROUP` ([`GpuContext::subgroups`]); the shader's header says how lanes share inp.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_forward_subgroup_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        inp: View,
+        weight: View,
+        bias: Option<View>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        let kernel = gpu.kernel(
+            "matmul_forward_subgroup",
+            MATMUL_FORWARD_SUBGROUP_SHADER,
+            &[
+                Access::Uniform,   // params: N, C, OC, has_bias
+                Access::ReadWrite, // out (N, OC)
+                Access::Read,      // inp (N, C)
+                Access::Read,      // weight (OC, C)
+                Access::Read,      // bias (OC) or the placeholder
+                Access::Read,      // inp as vec4s (N, C/4) when C % 4 == 0, else the placeholder
+                Access::Read, // weight as vec4s (OC, C/4) when C % 4 == 0, else the placeholder
+            ],
+            &[
+                ("WG_X", f64::from(SUBGROUP_WG_X)),
+                ("WG_Y", f64::from(SUBGROUP_WG_Y)),
+                ("WG", f64::from(SUBGROUP_WG_X * SUBGROUP_WG_Y)),
+            ],
+        );
+        let placeholder = View::all(gpu.placeholder());
+        let (inp4, weight4) = if c.is_multiple_of(4) && n * c * oc > 0 {
+            (inp, weight)
+        } else {
+            (placeholder, placeholder)
+        };
+        let params = Params {
+            n: n as u32,
+            c: c as u32,
+            oc: oc as u32,
+            has_bias: u32::from(bias.is_some()),
+        };
+        let bias = bias.unwrap_or(placeholder);
+        let workgroups = [
+            (oc as u32).div_ceil(SUBGROUP_WG_X * 4),
+            (n as u32).div_ceil(SUBGROUP_WG_Y * 4),
+            1,
+        ];
+        plan.push(
+            gpu,
+            kernel,
+            Some(&params),
+            &[out, inp, weight, bias, inp4, weight4],
+            workgroups,
+        );
+    }
+
+    /// Which GPU kernel [`matmul_forward_run_with`] uses.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum MatmulKernel {
+        /// `matmul_forward.wgsl`: one output per invocation, the readable one.
+        Readable,
+        /// `matmul_forward_tiled.wgsl` with one row of the tiling table: 4 x 4 outputs per invocation.
+        Tiled(MatmulTiling),
+        /// `matmul_forward_subgroup.wgsl`: needs a device with subgroups ([`GpuContext::subgroups`]).
+        Subgroup,
+        /// What the model uses on this device ([`matmul_forward_fast_gpu`]).
+        Model,
+    }
+
+    /// Uploads, runs and reads back in one call: the end-to-end check used by the page and the tests.
+    pub async fn matmul_forward_run(
+        gpu: &GpuContext,
+        inp: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) -> Result<Vec<f32>> {
+        matmul_forward_run_with(gpu, MatmulKernel::Readable, inp, weight, bias, n, c, oc).await
+    }
+
+    /// [`matmul_forward_run`] with a choice of kernel.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn matmul_forward_run_with(
+        gpu: &GpuContext,
+        kernel: MatmulKernel,
+        inp: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) -> Result<Vec<f32>> {
+        check_shapes(
+            n * oc,
+            inp.len(),
+            weight.len(),
+            bias.map(<[f32]>::len),
+            n,
+            c,
+            oc,
+        )?;
+        let inp = gpu.upload("inp", inp);
+        let weight = gpu.upload("weight", weight);
+        let bias = bias.map(|b| gpu.upload("bias", b));
+        let out = gpu.zeros("out", n * oc);
+        let mut plan = Plan::new();
+        let bias = bias.as_ref().map(View::all);
+        let (out_v, inp_v, weight_v) = ((&out).into(), (&inp).into(), (&weight).into());
+        match kernel {
+            MatmulKernel::Readable => {
+                matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
+            }
+            MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
+                gpu, &mut plan, tiling, out_v, inp_v, weight_v, bias, n, c, oc,
+            ),
+            MatmulKernel::Subgroup => {
+                if !gpu.subgroups {
+                    return Err(crate::Error::Gpu(
+                        "the subgroup matmul needs an adapter with subgroups; this one has none"
+                            .into(),
+                    ));
+                }
+                matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
+            }
+            MatmulKernel::Model => {
+                matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, bias, n, c, oc);
+            }
+        }
+        plan.run(gpu).await?;
+        gpu.read(&out, n * oc).await
+    }
+
+    /// The kernel named `name`: "readable", "subgroup", "model", or the name of a row of the tiling table
+    /// ("large", "medium", "small", "direct"): how the benchmarks and the wasm API pick one.
+    pub fn matmul_kernel_by_name(name: &str) -> Result<MatmulKernel> {
+        Ok(match name {
+            "readable" => MatmulKernel::Readable,
+            "subgroup" => MatmulKernel::Subgroup,
+            "model" => MatmulKernel::Model,
+            _ => match MatmulTiling::ALL.into_iter().find(|t| t.name == name) {
+                Some(tiling) => MatmulKernel::Tiled(tiling),
+                None => invalid_input!(
+                    "no matmul kernel named {name:?}: use readable, subgroup, model, large, medium, small or direct"
+                ),
+            },
+        })
+    }
+
+    /// For benchmarks (the browser's, where only the caller can time): runs one kernel `repeats` times at
+    /// (N, C, OC) on constant data in one submit and waits until the GPU is done (a one-value readback).
+    /// The first call for a kernel also compiles its pipeline: call once before timing.
+    pub async fn matmul_forward_repeat(
+        gpu: &GpuContext,
+        kernel: MatmulKernel,
+        n: usize,
+        c: usize,
+        oc: usize,
+        repeats: usize,
+    ) -> Result<()> {
+        if n * c * oc == 0 || repeats == 0 {
+            invalid_input!("matmul_forward_repeat: N, C, OC and repeats must be positive");
+        }
+        if kernel == MatmulKernel::Subgroup && !gpu.subgroups {
+            return Err(crate::Error::Gpu(
+                "the subgroup matmul needs an adapter with subgroups; this one has none".into(),
+            ));
+        }
+        let inp = gpu.upload("inp", &vec![0.5; n * c]);
+        let weight = gpu.upload("weight", &vec![0.25; oc * c]);
+        let out = gpu.zeros("out", n * oc);
+        let mut plan = Plan::new();
+        let (out_v, inp_v, weight_v) = ((&out).into(), (&inp).into(), (&weight).into());
+        match kernel {
+            MatmulKernel::Readable => {
+                matmul_forward_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+            }
+            MatmulKernel::Tiled(tiling) => matmul_forward_with_tiling(
+                gpu, &mut plan, tiling, out_v, inp_v, weight_v, None, n, c, oc,
+            ),
+            MatmulKernel::Subgroup => {
+                matmul_forward_subgroup_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+            }
+            MatmulKernel::Model => {
+                matmul_forward_fast_gpu(gpu, &mut plan, out_v, inp_v, weight_v, None, n, c, oc)
+            }
+        }
+        gpu.checked(|encoder| {
+            for _ in 0..repeats {
+                plan.encode(encoder);
+            }
+        })
+        .await?;
+        let last = gpu.read(&out, 1).await?;
+        // Every output is C * 0.5 * 0.25: a wrong kernel is an error, not a fast number.
+        let expected = c as f32 * 0.125;
+        if (last[0] - expected).abs() > 1e-3 * expected.max(1.0) {
+            return Err(crate::Error::Gpu(format!(
+                "matmul_forward_repeat: {kernel:?} gave {} where {expected} was expected",
+                last[0]
+            )));
+        }
+        Ok(())
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    mod tests {
+        use super::*;
+        use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::testing::{TestRng, assert_close};
+
+        /// Every GPU kernel this device can run: the readable one, the tiled one with each row of the tiling
+        /// table (the direct kernel included), and the subgroup one where the device has subgroups (said on stderr where it has not).
+        fn kernels(gpu: &GpuContext) -> Vec<MatmulKernel> {
+            let mut kernels = vec![MatmulKernel::Readable];
+            kernels.extend(MatmulTiling::ALL.map(MatmulKernel::Tiled));
+            if gpu.subgroups {
+                kernels.push(MatmulKernel::Subgroup);
+            }
+            kernels
+        }
+
+        fn check(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            n: usize,
+            c: usize,
+            oc: usize,
+            with_bias: bool,
+        ) {
+            for kernel in kernels(gpu) {
+                check_one(gpu, rng, kernel, n, c, oc, with_bias);
+            }
+        }
+
+        fn check_one(
+            gpu: &GpuContext,
+            rng: &mut TestRng,
+            kernel: MatmulKernel,
+            n: usize,
+            c: usize,
+            oc: usize,
+            with_bias: bool,
+        ) {
+            let inp = rng.vec(n * c);
+            let weight = rng.vec(oc * c);
+            let bias = with_bias.then(|| rng.vec(oc));
+            let mut expected = vec![0.0; n * oc];
+            matmul_forward_cpu(&mut expected, &inp, &weight, bias.as_deref(), n, c, oc);
+            let actual = pollster::block_on(matmul_forward_run_with(
+                gpu,
+                kernel,
+                &inp,
+                &weight,
+                bias.as_deref(),
+                n,
+                c,
+                oc,
+            ))
+            .expect("gpu matmul");
+            // Sums of up to 384 products of values in [-1, 1] in another order (vec4 dots, fused multiply-adds):
+            // 1e-5 absolute + 1e-5 relative holds with margin at these sizes.
+            assert_close(
+                &actual,
+                &expected,
+                1e-5,
+                1e-5,
+                &format!("matmul_forward {kernel:?} N={n} C={c} OC={oc}"),
+            );
+        }
+
+        #[test]
+        fn kernels_by_name_and_repeated_runs() {
+            assert_eq!(
+                matmul_kernel_by_name("small").expect("a row"),
+                MatmulKernel::Tiled(MatmulTiling::SMALL)
+            );
+            assert_eq!(
+                matmul_kernel_by_name("direct").expect("a row"),
+                MatmulKernel::Tiled(MatmulTiling::DIRECT)
+            );
+            let err = matmul_kernel_by_name("huge").unwrap_err();
+            assert!(err.to_string().contains("no matmul kernel named"), "{err}");
+            let Some(gpu) = gpu_or_skip("matmul_forward_repeat") else {
+                return;
+            };
+            for name in ["readable", "large", "small", "direct", "model"] {
+                let kernel = matmul_kernel_by_name(name).expect("a kernel");
+                pollster::block_on(matmul_forward_repeat(gpu, kernel, 33, 20, 70, 3))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_awkward_shapes() {
+            let Some(gpu) = gpu_or_skip("matmul_forward awkward shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(1);
+            // B=2, T=7 -> N=14 rows; C=12 in, V=37 out: nothing divides the tile.
+            check(gpu, &mut rng, 2 * 7, 12, 37, true);
+            check(gpu, &mut rng, 2 * 7, 12, 37, false);
+            check(gpu, &mut rng, 1, 1, 1, true);
+            // Exactly one tile, one past a tile and a K slice, and a tall thin one for the tiled kernel.
+            check(gpu, &mut rng, 64, 16, 64, true);
+            check(gpu, &mut rng, 65, 17, 65, false);
+            check(gpu, &mut rng, 130, 33, 3, true);
+        }
+
+        #[test]
+        fn subgroup_kernel_matches_cpu() {
+            let Some(gpu) = gpu_or_skip("matmul_forward subgroup kernel") else {
+                return;
+            };
+            if !gpu.subgroups {
+                // A missing feature is not a failure (CI=true only insists on an adapter): say it did not run.
+                eprintln!(
+                    "\n!!! NOT RUN: matmul_forward subgroup kernel: {} offers no subgroups (sizes {:?})\n",
+                    gpu.summary.name, gpu.summary.subgroup_sizes
+                );
+                return;
+            }
+            let mut rng = TestRng::new(11);
+            // Awkward shapes (C % 4 != 0 takes the scalar loads), tile edges, a C shorter than one team slice,
+            // and random shapes; each against the CPU.
+            for &(n, c, oc, with_bias) in &[
+                (14, 12, 37, true),
+                (14, 13, 37, false),
+                (1, 1, 1, true),
+                (32, 64, 64, true),
+                (33, 65, 65, false),
+                (130, 3, 7, true),
+                (64, 128, 384, true),
+            ] {
+                check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
+            }
+            for _ in 0..8 {
+                let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
+                let with_bias = rng.next_u64().is_multiple_of(2);
+                check_one(gpu, &mut rng, MatmulKernel::Subgroup, n, c, oc, with_bias);
+            }
+            // And it is what the model runs on this device, unless the tiling is `direct` (software adapters).
+            assert_eq!(gpu.summary.subgroup_matmul, gpu.subgroup_matmul());
+        }
+
+        #[test]
+        fn gpu_matches_cpu_on_random_shapes() {
+            let Some(gpu) = gpu_or_skip("matmul_forward random shapes") else {
+                return;
+            };
+            let mut rng = TestRng::new(7);
+            for _ in 0..12 {
+                let (n, c, oc) = (rng.range(1, 128), rng.range(1, 128), rng.range(1, 128));
+                let with_bias = rng.next_u64().is_multiple_of(2);
+                check(gpu, &mut rng, n, c, oc, with_bias);
+            }
+        }
+
+        #[test]
+        fn direct_kernel_matches_cpu_on_aligned_and_ragged_shapes() {
+            let Some(gpu) = gpu_or_skip("matmul_forward direct kernel") else {
+                return;
+            };
+            let mut rng = TestRng::new(13);
+            // C % 4 == 0 takes the vec4 path; ragged N and OC are clamped on load and masked on store.
+            let direct = MatmulKernel::Tiled(MatmulTiling::DIRECT);
+            for &(n, c, oc, with_bias) in &[
+                (64, 128, 64, true),
+                (33, 128, 65, false),
+                (14, 12, 37, true),
+                (14, 13, 37, false),
+                (1, 4, 1, true),
+                (130, 3, 7, true),
+            ] {
+                check_one(gpu, &mut rng, direct, n, c, oc, with_bias);
+            }
         }
     }
 }

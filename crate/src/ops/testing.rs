@@ -35,7 +35,8 @@ impl TestRng {
         (0..len).map(|_| self.uniform_f64()).collect()
     }
 
-    /// Uniform in lo..=hi.
+    /// Uniform in lo..=hi (random shapes; only the GPU tests draw them).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
     }

@@ -8,7 +8,9 @@ use wasm_bindgen::prelude::*;
 
 pub mod corpus;
 pub mod display;
+#[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "gpu")]
 pub mod gpu_model;
 pub mod model;
 pub mod size;
