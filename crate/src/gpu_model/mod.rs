@@ -608,40 +608,12 @@ impl GpuGpt {
         Some(plans.micro.iter().map(Plan::len).sum::<usize>() + plans.optimizer.len())
     }
 
-    /// Times every dispatch of the (B, T, micro-batches) training step that has run, one at a time (each
-    /// submitted alone `repeats` times, waiting for the GPU), and sums the seconds per kernel label.
-    /// For benchmarks: the sum exceeds a real step's time, which overlaps nothing but also pays no per-submit cost.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile_step(
-        &self,
-        gpu: &GpuContext,
-        b: usize,
-        t: usize,
-        micro: usize,
-        repeats: usize,
-    ) -> Vec<(String, f64)> {
-        let Some(plans) = self.train_plans.get(&(b, t, micro)) else {
-            return Vec::new();
-        };
-        let mut totals: Vec<(String, f64)> = Vec::new();
-        for plan in plans.micro.iter().chain([&plans.optimizer]) {
-            for (index, label) in plan.labels().into_iter().enumerate() {
-                let start = std::time::Instant::now();
-                for _ in 0..repeats {
-                    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-                    plan.encode_one(&mut encoder, index);
-                    gpu.queue.submit([encoder.finish()]);
-                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                }
-                let seconds = start.elapsed().as_secs_f64() / repeats as f64;
-                match totals.iter_mut().find(|(name, _)| name == label) {
-                    Some((_, total)) => *total += seconds,
-                    None => totals.push((label.to_string(), seconds)),
-                }
-            }
-        }
-        totals.sort_by(|a, b| b.1.total_cmp(&a.1));
-        totals
+    /// The plans of one optimizer step for a (B, T, micro-batches) shape that has run, in submit order: each
+    /// micro-batch's forward and backward, then the optimizer's. Benchmarks time their kernels one at a time
+    /// from these (`Plan::labels`, `Plan::encode_one`; `examples/gpu_bench.rs`).
+    pub fn step_plans(&self, b: usize, t: usize, micro: usize) -> Option<Vec<&Plan>> {
+        let plans = self.train_plans.get(&(b, t, micro))?;
+        Some(plans.micro.iter().chain([&plans.optimizer]).collect())
     }
 }
 
