@@ -4,7 +4,7 @@
 // Both print tokens per second of wall-clock time (the page's from the call's start to its last token, as the
 // Generate panel shows it), medians of --runs runs.
 //
-//   bash scripts/build.sh && node js/build.mjs && node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
+//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
 import { parseArgs } from 'node:util';
 import { openPage, openPlayground, setUpTinyModel, openPanel, waitReady } from '../../tests/browser/harness.mjs';
 
@@ -30,13 +30,15 @@ try {
   await page.fill('#g-prompt', 'abcab');
   await page.fill('#g-max', String(tokens));
   await page.fill('#g-temp', '0.8');
+  // NO_DRAW=1: the Generate panel does not draw the tokens (to see what drawing costs beside the worker).
+  if (process.env.NO_DRAW) await page.evaluate(() => (document.querySelector('#gen-output').append = () => undefined));
   for (let run = 0; run < runs; run++) {
     await page.evaluate(() => (window.tpGenerated = null));
     await page.click('#generate');
     await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 300_000 });
     const result = await page.evaluate(() => window.tpGenerated);
     if (result.tokens.length !== tokens) throw new Error(`the page made ${result.tokens.length} tokens`);
-    pageSpeeds.push({ tokensPerSec: result.tokensPerSec, firstTokenMs: result.firstTokenMs });
+    pageSpeeds.push({ tokensPerSec: result.tokensPerSec, firstTokenMs: result.firstTokenMs, modelMs: result.totalMs, wallMs: (result.tokens.length * 1000) / result.tokensPerSec });
   }
   // The model as the page keeps it (Save & load: the same bytes a download gives).
   bytes = await page.evaluate(async () => {
@@ -80,6 +82,7 @@ const packageTps = median(packageSpeeds.generate);
 const streamTps = median(packageSpeeds.stream);
 console.log(`${tokens} tokens, median of ${runs} runs, CPU (wasm), headless Chromium:`);
 console.log(`  page (worker, streamed token by token, KV cache): ${pageTps.toFixed(0)} tokens/s, first token after ${median(pageSpeeds.map((s) => s.firstTokenMs)).toFixed(1)} ms`);
+console.log(`  page: the model's own time ${median(pageSpeeds.map((s) => s.modelMs)).toFixed(0)} ms of ${median(pageSpeeds.map((s) => s.wallMs)).toFixed(0)} ms`);
 console.log(`  package model.generate() (one call):              ${packageTps.toFixed(0)} tokens/s`);
 console.log(`  package model.generateTokens() (streamed):        ${streamTps.toFixed(0)} tokens/s`);
 console.log(`  page / package generate: ${(pageTps / packageTps).toFixed(2)}`);

@@ -119,16 +119,18 @@ export const generatePanel: Panel = {
       go.disabled = true;
       stop.disabled = false;
       replace(output, h('span', { class: 'prompt' }, prompt.value));
+      // A screen reader reads the text once it is complete, not token by token.
+      output.setAttribute('aria-busy', 'true');
       stats.textContent = 'Generating…';
       const streamed: GeneratedToken[] = [];
       try {
         const result = await ctx.core.callWithProgress(
           'generate',
           (value) => {
-            for (const p of value as GenerateProgress[]) {
-              streamed.push(p.token);
-              output.append(tokenSpan(p.token, p.index));
-            }
+            const batch = value as GenerateProgress[];
+            for (const p of batch) streamed.push(p.token);
+            // One change to the page per batch (about one a frame), so drawing stays cheap beside the worker.
+            output.append(...batch.map((p) => tokenSpan(p.token, p.index)));
             stats.textContent = `${streamed.length} tokens…`;
           },
           prompt.value,
@@ -141,6 +143,7 @@ export const generatePanel: Panel = {
       } catch (err) {
         stats.textContent = `Generation stopped: ${errorMessage(err)}`;
       } finally {
+        output.setAttribute('aria-busy', 'false');
         go.disabled = false;
         stop.disabled = true;
       }
