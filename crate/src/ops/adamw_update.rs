@@ -137,7 +137,7 @@ mod gpu {
     #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
     pub struct AdamwStep {
         pub lr: f32,
-        /// 1 / (1 - beta1^step), computed in f64 as in [`adamw_update_cpu`].
+        /// 1 / (1 - beta1^step), computed in f64 as in [`adamw_update_cpu`](super::adamw_update_cpu).
         pub bias_correction1: f32,
         /// 1 / (1 - beta2^step).
         pub bias_correction2: f32,
@@ -167,7 +167,7 @@ mod gpu {
         }
     }
 
-    /// Adds one AdamW step to `plan`, as [`adamw_update_cpu`]: params, m, v (N) updated in place from grads (N).
+    /// Adds one AdamW step to `plan`, as [`adamw_update_cpu`](super::adamw_update_cpu): params, m, v (N) updated in place from grads (N).
     ///
     /// `lr` and `step` of the CPU function are replaced by `step`, a view of an [`AdamwStep`] buffer that the
     /// trainer rewrites with `queue.write_buffer` every step (see [`AdamwStep`]): the plan is built once, the

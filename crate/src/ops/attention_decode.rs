@@ -111,7 +111,7 @@ mod gpu {
         _pad: [u32; 2],
     }
 
-    /// Adds the kernel to `plan`, as [`attention_decode_cpu`]: one workgroup per head, an online softmax over
+    /// Adds the kernel to `plan`, as [`attention_decode_cpu`](super::attention_decode_cpu): one workgroup per head, an online softmax over
     /// tiles of the cache (no array of `len` scores anywhere). `att` (NH, Tmax), when given, receives the weights
     /// for inspection (recomputed after the pass); generation leaves it out.
     #[allow(clippy::too_many_arguments)]

@@ -81,7 +81,7 @@ mod gpu {
     pub const CROSSENTROPY_BACKWARD_SHADER: &str = shader!("crossentropy_backward");
 
     /// Adds the kernel to `plan`: dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T),
-    /// assigned, as [`crossentropy_backward_cpu`]; targets is a view of a buffer of u32 token ids.
+    /// assigned, as [`crossentropy_backward_cpu`](super::crossentropy_backward_cpu); targets is a view of a buffer of u32 token ids.
     /// Check the lengths and ids with [`crate::ops::crossentropy_forward::check_shapes`].
     #[allow(clippy::too_many_arguments)]
     pub fn crossentropy_backward_gpu(

@@ -96,7 +96,7 @@ mod gpu {
     }
 
     /// Adds the kernel to `plan`: losses (B, T) and probs (B, T, V) from logits (B, T, V) and targets (B, T)
-    /// (a view of a buffer of u32 token ids), as [`crossentropy_forward_cpu`]. One workgroup per position.
+    /// (a view of a buffer of u32 token ids), as [`crossentropy_forward_cpu`](super::crossentropy_forward_cpu). One workgroup per position.
     #[allow(clippy::too_many_arguments)]
     pub fn crossentropy_forward_gpu(
         gpu: &GpuContext,

@@ -77,7 +77,7 @@ mod gpu {
     const WG: u32 = 64;
 
     /// Adds the kernel to `plan`: mask (N) = 0 or 1/(1-p) from (p, seed), the same mask as
-    /// [`dropout_mask_cpu`] bit for bit;  out (N) = inp (N) * mask. Returns the dispatch's index in `plan`.
+    /// [`dropout_mask_cpu`](super::dropout_mask_cpu) bit for bit;  out (N) = inp (N) * mask. Returns the dispatch's index in `plan`.
     #[allow(clippy::too_many_arguments)]
     pub fn dropout_forward_gpu(
         gpu: &GpuContext,

@@ -73,7 +73,7 @@ mod gpu {
 
     /// Adds the kernel to `plan`: out (B, T, C) = wte[inp[b, t]] (V, C) + pos[t] (T, C).
     /// `inp` views a buffer of u32 token ids (`GpuContext::upload_u32`); `pos` is the learned table, the
-    /// sinusoidal one ([`sinusoidal_table`] uploaded), or `None` for rotary positions.
+    /// sinusoidal one ([`sinusoidal_table`](super::sinusoidal_table) uploaded), or `None` for rotary positions.
     #[allow(clippy::too_many_arguments)]
     pub fn encoder_forward_gpu(
         gpu: &GpuContext,

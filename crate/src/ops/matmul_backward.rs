@@ -241,7 +241,7 @@ mod gpu {
         _pad: [u32; 2],
     }
 
-    /// Adds the backward pass to `plan`, same contract as [`matmul_backward_cpu`]: three race-free dispatches,
+    /// Adds the backward pass to `plan`, same contract as [`matmul_backward_cpu`](super::matmul_backward_cpu): three race-free dispatches,
     /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
     /// dbias (OC) += sum over rows of dout (when given).
     /// dinp is assigned and may hold anything before; dweight and dbias accumulate into what they hold.
