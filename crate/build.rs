@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 fn main() {
-    let shaders = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");
+    // Read at run time, not with env!(): one compiled build script can serve checkouts at other paths (a
+    // clone built into this target folder), and a baked-in path would read the other checkout's shaders.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let shaders = Path::new(&manifest_dir).join("../shaders");
     // A folder here means every file below it, included pieces and newly added files too.
     println!("cargo:rerun-if-changed={}", shaders.display());
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shaders");
