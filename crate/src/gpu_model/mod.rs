@@ -252,8 +252,6 @@ impl GpuGpt {
             global_norm_gpu(gpu, plan, norm, partials, grads, self.padded_total);
         }
         for (id, spec) in self.layout.specs.iter().enumerate() {
-            let is_embedding = spec.name.contains(".wte.") || spec.name.contains(".wpe.");
-            let decay = spec.decay || (is_embedding && options.decay_embeddings);
             adamw_update_gpu(
                 gpu,
                 plan,
@@ -266,7 +264,7 @@ impl GpuGpt {
                 options.beta1,
                 options.beta2,
                 options.eps,
-                if decay { options.weight_decay } else { 0.0 },
+                options.weight_decay_of(spec),
                 spec.len,
             );
         }
@@ -355,7 +353,7 @@ impl GpuGpt {
         let plans = &self.train_plans[&key];
         // New dropout masks every step and micro-batch, seeded exactly as the CPU trainer seeds them.
         for (micro, (plan, sites)) in plans.micro.iter().zip(&plans.dropout_sites).enumerate() {
-            let seed = options.seed ^ (u64::from(step) << 20) ^ micro as u64;
+            let seed = options.dropout_seed(step, micro);
             for site in sites {
                 site.reseed(gpu, plan, seed);
             }

@@ -10,9 +10,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::batches::Batches;
+use super::config::ModelConfig;
 use super::gpt::Gpt;
+use super::params::ParamSpec;
 use crate::ops::adamw_update::adamw_update_cpu;
-use crate::ops::global_norm::clip_by_global_norm_cpu;
+use crate::ops::global_norm::{clip_by_global_norm_cpu, global_norm_cpu};
 use crate::{Error, Result, invalid_input};
 
 /// Options of a training run (JSON from the page and the CLI; every field has a default).
@@ -93,6 +95,22 @@ impl TrainOptions {
         let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
         (f64::from(self.min_lr) + cosine * f64::from(self.lr - self.min_lr)) as f32
     }
+
+    /// AdamW's weight decay of a parameter tensor: the matrices of linear layers, and the embeddings when
+    /// `decay_embeddings` asks for it; 0 for the rest.
+    pub fn weight_decay_of(&self, spec: &ParamSpec) -> f32 {
+        let is_embedding = spec.name.contains(".wte.") || spec.name.contains(".wpe.");
+        if spec.decay || (is_embedding && self.decay_embeddings) {
+            self.weight_decay
+        } else {
+            0.0
+        }
+    }
+
+    /// The dropout seed of micro-batch `micro` of optimizer step `step` (the same on every device).
+    pub fn dropout_seed(&self, step: u32, micro: usize) -> u64 {
+        self.seed ^ (u64::from(step) << 20) ^ micro as u64
+    }
 }
 
 /// What one optimiser step reports.
@@ -116,46 +134,180 @@ pub struct EvalStats {
     pub val_ppl: f64,
 }
 
-/// Runs the optimisation of one model over token streams, one step per call.
-pub struct Trainer {
-    pub model: Gpt<f32>,
-    pub options: TrainOptions,
-    batches: Batches,
+/// A model on a device, as the [`TrainLoop`] drives it. The CPU model ([`Gpt`]) and the GPU model
+/// (`gpu_model::GpuGpt`) implement it; everything around the step (sampling, schedule, divergence, evaluation)
+/// is the trainer's, written once.
+#[allow(async_fn_in_trait)]
+pub trait Trainable {
+    /// What every call needs besides the model: nothing on the CPU (`()`), the device on the GPU.
+    type Device: ?Sized;
+    /// The optimizer's state where the host keeps it: AdamW's moments on the CPU (on the GPU they live on the
+    /// device, beside the weights).
+    type Optimizer;
+    fn config(&self) -> &ModelConfig;
+    /// A fresh optimizer state (step 0).
+    fn optimizer(&self) -> Self::Optimizer;
+    /// One optimizer step `step` (1-based): forward and backward of every micro-batch (inputs, targets), each
+    /// (B, T), with dropout seeded by [`TrainOptions::dropout_seed`], gradients averaged, then clipping and AdamW.
+    /// Returns the mean loss and the global gradient norm before clipping. When either is not finite the
+    /// weights are left as they were.
+    #[allow(clippy::too_many_arguments)]
+    async fn train_step(
+        &mut self,
+        device: &Self::Device,
+        optimizer: &mut Self::Optimizer,
+        batches: &[(Vec<u32>, Vec<u32>)],
+        b: usize,
+        t: usize,
+        step: u32,
+        options: &TrainOptions,
+    ) -> Result<StepResult>;
+    /// The mean loss of `targets` given `inputs`, each (B, T), without dropout.
+    async fn loss(
+        &mut self,
+        device: &Self::Device,
+        inputs: &[u32],
+        targets: &[u32],
+        b: usize,
+        t: usize,
+    ) -> Result<f64>;
+    /// The current weights, flat, in the [`ParamLayout`](super::params::ParamLayout) order.
+    async fn params(&self, device: &Self::Device) -> Result<Vec<f32>>;
+}
+
+/// (mean loss, gradient norm before clipping) of an optimizer step.
+pub type StepResult = (f64, f64);
+
+/// AdamW's first and second moments, flat in the parameter layout.
+pub struct AdamwMoments {
     m: Vec<f32>,
     v: Vec<f32>,
+}
+
+impl Trainable for Gpt<f32> {
+    type Device = ();
+    type Optimizer = AdamwMoments;
+
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn optimizer(&self) -> AdamwMoments {
+        let n = self.params.len();
+        AdamwMoments {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
+    }
+
+    async fn train_step(
+        &mut self,
+        _: &(),
+        adamw: &mut AdamwMoments,
+        batches: &[(Vec<u32>, Vec<u32>)],
+        b: usize,
+        t: usize,
+        step: u32,
+        o: &TrainOptions,
+    ) -> Result<StepResult> {
+        let k = batches.len();
+        self.zero_grad();
+        let mut loss_sum = 0.0;
+        for (micro, (inputs, targets)) in batches.iter().enumerate() {
+            let dropout_seed = o.dropout_seed(step, micro);
+            let loss = self
+                .forward(inputs, Some(targets), b, t, Some(dropout_seed))?
+                .expect("targets were given");
+            if !loss.is_finite() {
+                return Ok((loss, f64::NAN));
+            }
+            loss_sum += loss;
+            self.backward(1.0 / k as f64)?;
+        }
+        let grad_norm = if o.grad_clip > 0.0 {
+            clip_by_global_norm_cpu(&mut self.grads, f64::from(o.grad_clip))
+        } else {
+            global_norm_cpu(&self.grads)
+        };
+        let loss = loss_sum / k as f64;
+        if !grad_norm.is_finite() {
+            return Ok((loss, grad_norm));
+        }
+        let lr = o.lr_at(step);
+        for spec in &self.layout.specs {
+            let range = spec.offset..spec.offset + spec.len;
+            adamw_update_cpu(
+                &mut self.params[range.clone()],
+                &mut adamw.m[range.clone()],
+                &mut adamw.v[range.clone()],
+                &self.grads[range],
+                lr,
+                o.beta1,
+                o.beta2,
+                o.eps,
+                o.weight_decay_of(spec),
+                step,
+            );
+        }
+        Ok((loss, grad_norm))
+    }
+
+    async fn loss(
+        &mut self,
+        _: &(),
+        inputs: &[u32],
+        targets: &[u32],
+        b: usize,
+        t: usize,
+    ) -> Result<f64> {
+        Ok(self
+            .forward(inputs, Some(targets), b, t, None)?
+            .expect("targets were given"))
+    }
+
+    async fn params(&self, _: &()) -> Result<Vec<f32>> {
+        Ok(self.params.clone())
+    }
+}
+
+/// Runs the optimisation of one model over token streams, one step per call, on either device: the one
+/// trainer. [`Trainer`] is it on the CPU, `gpu_model::GpuTrainer` on the GPU.
+pub struct TrainLoop<M: Trainable> {
+    pub model: M,
+    pub options: TrainOptions,
+    optimizer: M::Optimizer,
+    batches: Batches,
     step: u32,
     seq_len: usize,
     diverged: Option<String>,
-    inputs: Vec<u32>,
-    targets: Vec<u32>,
 }
 
-impl Trainer {
-    /// `train` and `val` are token streams (validation may be empty: no evaluation then).
-    pub fn new(
-        model: Gpt<f32>,
+impl<M: Trainable> TrainLoop<M> {
+    /// The checks every trainer makes before touching a device, and the sampler of the run.
+    pub fn batches(
+        config: &ModelConfig,
         train: Vec<u32>,
         val: Vec<u32>,
-        options: TrainOptions,
-    ) -> Result<Self> {
+        options: &TrainOptions,
+    ) -> Result<Batches> {
         if !(options.lr.is_finite() && options.lr >= 0.0 && options.min_lr >= 0.0) {
             invalid_input!("learning rates must be finite and not negative");
         }
-        let batches = Batches::for_training(&model.config, train, val, &options)?;
+        Batches::for_training(config, train, val, options)
+    }
+
+    /// A trainer of `model` over the batches [`TrainLoop::batches`] made.
+    pub fn from_batches(model: M, batches: Batches, options: TrainOptions) -> Self {
         let seq_len = batches.seq_len;
-        let n = model.params.len();
-        Ok(Self {
+        Self {
+            optimizer: model.optimizer(),
             model,
             options,
             batches,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
             step: 0,
             seq_len,
             diverged: None,
-            inputs: Vec::new(),
-            targets: Vec::new(),
-        })
+        }
     }
 
     /// Optimiser steps taken so far.
@@ -173,95 +325,73 @@ impl Trainer {
         self.batches.has_validation()
     }
 
-    /// One optimiser step: grad_accum micro-batches forward and backward, clip, AdamW.
-    pub fn step(&mut self) -> Result<StepStats> {
+    /// Whether `evaluate` is due after the current step.
+    pub fn eval_due(&self) -> bool {
+        self.has_validation()
+            && self.options.eval_interval > 0
+            && (self.step.is_multiple_of(self.options.eval_interval)
+                || self.step == self.options.steps)
+    }
+
+    /// One optimiser step: grad_accum micro-batches forward and backward, clip, AdamW. A step whose loss or
+    /// gradient norm is not finite stops training with an error, keeping the weights of the last good step.
+    pub async fn step_on(&mut self, device: &M::Device) -> Result<StepStats> {
         if let Some(reason) = &self.diverged {
             return Err(Error::Diverged(reason.clone()));
         }
         let step = self.step + 1;
-        let (b, t, k) = (
-            self.options.batch_size,
-            self.seq_len,
-            self.options.grad_accum,
-        );
-        self.model.zero_grad();
-        let mut loss_sum = 0.0;
-        for micro in 0..k {
-            self.batches.sample(&mut self.inputs, &mut self.targets);
-            let dropout_seed = self.options.seed ^ (u64::from(step) << 20) ^ micro as u64;
-            let loss = self
-                .model
-                .forward(&self.inputs, Some(&self.targets), b, t, Some(dropout_seed))?
-                .expect("targets were given");
-            if !loss.is_finite() {
-                return Err(self.diverge(format!("the loss of step {step} is {loss}")));
-            }
-            loss_sum += loss;
-            self.model.backward(1.0 / k as f64)?;
-        }
-        let grad_norm = if self.options.grad_clip > 0.0 {
-            clip_by_global_norm_cpu(&mut self.model.grads, f64::from(self.options.grad_clip))
-        } else {
-            crate::ops::global_norm::global_norm_cpu(&self.model.grads)
-        };
-        if !grad_norm.is_finite() {
-            return Err(self.diverge(format!("the gradient norm of step {step} is {grad_norm}")));
-        }
-        let lr = self.options.lr_at(step);
-        let o = &self.options;
-        for spec in &self.model.layout.specs {
-            let range = spec.offset..spec.offset + spec.len;
-            let is_embedding = spec.name.contains(".wte.") || spec.name.contains(".wpe.");
-            let decay = spec.decay || (is_embedding && o.decay_embeddings);
-            adamw_update_cpu(
-                &mut self.model.params[range.clone()],
-                &mut self.m[range.clone()],
-                &mut self.v[range.clone()],
-                &self.model.grads[range],
-                lr,
-                o.beta1,
-                o.beta2,
-                o.eps,
-                if decay { o.weight_decay } else { 0.0 },
+        let batches: Vec<_> = (0..self.options.grad_accum)
+            .map(|_| {
+                let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+                self.batches.sample(&mut inputs, &mut targets);
+                (inputs, targets)
+            })
+            .collect();
+        let (b, t) = (self.options.batch_size, self.seq_len);
+        let (loss, grad_norm) = self
+            .model
+            .train_step(
+                device,
+                &mut self.optimizer,
+                &batches,
+                b,
+                t,
                 step,
+                &self.options,
+            )
+            .await?;
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            let reason = format!(
+                "training diverged: the loss of step {step} is {loss} and the gradient norm {grad_norm}. The weights of step {} are kept; lower the learning rate (now {}) or clip gradients harder (grad_clip {}).",
+                self.step, self.options.lr, self.options.grad_clip
             );
+            self.diverged = Some(reason.clone());
+            return Err(Error::Diverged(reason));
         }
         self.step = step;
         Ok(StepStats {
             step,
-            loss: loss_sum / k as f64,
-            lr,
+            loss,
+            lr: self.options.lr_at(step),
             grad_norm,
-            tokens: b * t * k,
+            tokens: b * t * batches.len(),
         })
     }
 
-    fn diverge(&mut self, what: String) -> Error {
-        let reason = format!(
-            "training diverged: {what}. The weights of step {} are kept; lower the learning rate (now {}) or clip gradients harder (grad_clip {}).",
-            self.step, self.options.lr, self.options.grad_clip
-        );
-        self.diverged = Some(reason.clone());
-        Error::Diverged(reason)
-    }
-
     /// Mean loss over the fixed validation batches (no dropout).
-    pub fn evaluate(&mut self) -> Result<EvalStats> {
+    pub async fn evaluate_on(&mut self, device: &M::Device) -> Result<EvalStats> {
         if !self.batches.has_validation() {
             invalid_input!(
                 "there is no validation data (the validation split is shorter than one sequence)"
             );
         }
         let (b, t) = (self.options.batch_size, self.seq_len);
-        let mut total = 0.0;
         let batches = self.batches.val_batches();
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        let mut total = 0.0;
         for batch in 0..batches {
-            self.batches
-                .val_batch(batch, &mut self.inputs, &mut self.targets);
-            total += self
-                .model
-                .forward(&self.inputs, Some(&self.targets), b, t, None)?
-                .expect("targets");
+            self.batches.val_batch(batch, &mut inputs, &mut targets);
+            total += self.model.loss(device, &inputs, &targets, b, t).await?;
         }
         let val_loss = total / batches as f64;
         Ok(EvalStats {
@@ -270,13 +400,44 @@ impl Trainer {
             val_ppl: val_loss.exp(),
         })
     }
+}
 
-    /// Whether `evaluate` is due after the current step.
-    pub fn eval_due(&self) -> bool {
-        self.has_validation()
-            && self.options.eval_interval > 0
-            && (self.step.is_multiple_of(self.options.eval_interval)
-                || self.step == self.options.steps)
+/// The trainer of a model on the CPU.
+pub type Trainer = TrainLoop<Gpt<f32>>;
+
+impl TrainLoop<Gpt<f32>> {
+    /// `train` and `val` are token streams (validation may be empty: no evaluation then).
+    pub fn new(
+        model: Gpt<f32>,
+        train: Vec<u32>,
+        val: Vec<u32>,
+        options: TrainOptions,
+    ) -> Result<Self> {
+        let batches = Self::batches(&model.config, train, val, &options)?;
+        Ok(Self::from_batches(model, batches, options))
+    }
+
+    /// [`TrainLoop::step_on`] on the CPU.
+    pub fn step(&mut self) -> Result<StepStats> {
+        ready(self.step_on(&()))
+    }
+
+    /// [`TrainLoop::evaluate_on`] on the CPU.
+    pub fn evaluate(&mut self) -> Result<EvalStats> {
+        ready(self.evaluate_on(&()))
+    }
+}
+
+/// The output of a future that never waits (the CPU's: every call finishes at once), without an executor.
+pub fn ready<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("CPU work finishes without waiting"),
     }
 }
 

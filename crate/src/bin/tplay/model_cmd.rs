@@ -11,6 +11,7 @@ use transformer_playground::corpus::{self, Corpus};
 use transformer_playground::gpu::GpuContext;
 use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
 use transformer_playground::model::generate::SampleOptions;
+use transformer_playground::model::train::{TrainLoop, Trainable};
 use transformer_playground::model::weights::{load_safetensors, save_safetensors};
 use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 use transformer_playground::tokenizer::{self, BpeOptions, ENDOFTEXT, Pattern, Tokenizer};
@@ -39,54 +40,10 @@ fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
     }
 }
 
-/// The trainer of either device, behind the few calls the CLI makes.
-enum AnyTrainer {
-    Cpu(Box<Trainer>),
-    Gpu(Box<(GpuContext, GpuTrainer)>),
-}
-
-impl AnyTrainer {
-    fn step(&mut self) -> Result<transformer_playground::model::StepStats> {
-        match self {
-            AnyTrainer::Cpu(trainer) => trainer.step(),
-            AnyTrainer::Gpu(both) => pollster::block_on(both.1.step(&both.0)),
-        }
-    }
-
-    fn evaluate(&mut self) -> Result<transformer_playground::model::EvalStats> {
-        match self {
-            AnyTrainer::Cpu(trainer) => trainer.evaluate(),
-            AnyTrainer::Gpu(both) => pollster::block_on(both.1.evaluate(&both.0)),
-        }
-    }
-
-    fn eval_due(&self) -> bool {
-        match self {
-            AnyTrainer::Cpu(trainer) => trainer.eval_due(),
-            AnyTrainer::Gpu(both) => both.1.eval_due(),
-        }
-    }
-
-    fn step_count(&self) -> u32 {
-        match self {
-            AnyTrainer::Cpu(trainer) => trainer.step_count(),
-            AnyTrainer::Gpu(both) => both.1.step_count(),
-        }
-    }
-
-    /// The current weights as a CPU model (what gets saved).
-    fn model(&self) -> Result<Gpt<f32>> {
-        match self {
-            AnyTrainer::Cpu(trainer) => {
-                Gpt::from_params(trainer.model.config.clone(), trainer.model.params.clone())
-            }
-            AnyTrainer::Gpu(both) => {
-                let (gpu, trainer) = &**both;
-                let params = pollster::block_on(trainer.model.download_params(gpu))?;
-                Gpt::from_params(trainer.model.config.clone(), params)
-            }
-        }
-    }
+/// The current weights of a trainer's model, as a CPU model (what gets saved).
+fn trained_model<M: Trainable>(trainer: &TrainLoop<M>, device: &M::Device) -> Result<Gpt<f32>> {
+    let params = pollster::block_on(trainer.model.params(device))?;
+    Gpt::from_params(trainer.model.config().clone(), params)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -259,27 +216,45 @@ pub fn train(args: TrainArgs) -> Result<()> {
         val.len()
     );
     let model = Gpt::new(config, args.seed)?;
-    let mut trainer = match gpu {
-        None => AnyTrainer::Cpu(Box::new(Trainer::new(model, train, val, options.clone())?)),
-        Some(gpu) => {
-            let trainer = GpuTrainer::new(&gpu, &model, train, val, options.clone())?;
-            AnyTrainer::Gpu(Box::new((gpu, trainer)))
-        }
-    };
+    match gpu {
+        None => run_training(
+            Trainer::new(model, train, val, options.clone())?,
+            &(),
+            &args.out,
+            &tok,
+        ),
+        Some(gpu) => run_training(
+            GpuTrainer::new(&gpu, &model, train, val, options.clone())?,
+            &gpu,
+            &args.out,
+            &tok,
+        ),
+    }
+}
+
+/// The training loop, the same on either device: one JSON line per step and evaluation, the weights saved at
+/// the end (or the last good ones when training diverges).
+fn run_training<M: Trainable>(
+    mut trainer: TrainLoop<M>,
+    device: &M::Device,
+    out: &Path,
+    tok: &Tokenizer,
+) -> Result<()> {
+    let options = trainer.options.clone();
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     let mut total_tokens = 0usize;
     for _ in 0..options.steps {
         let step_start = std::time::Instant::now();
-        let stats = match trainer.step() {
+        let stats = match pollster::block_on(trainer.step_on(device)) {
             Ok(stats) => stats,
             Err(e @ Error::Diverged(_)) => {
                 // Keep the last good weights on disk, then report.
                 write(
-                    &args.out,
-                    &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
+                    out,
+                    &save_safetensors(&trained_model(&trainer, device)?, Some(&tok.to_json()))?,
                 )?;
-                eprintln!("saved the last good weights to {}", args.out.display());
+                eprintln!("saved the last good weights to {}", out.display());
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -293,7 +268,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": lr, "tokens_per_s": stats.tokens as f64 / seconds})
         );
         if trainer.eval_due() {
-            let eval = trainer.evaluate()?;
+            let eval = pollster::block_on(trainer.evaluate_on(device))?;
             println!(
                 "{}",
                 serde_json::json!({"step": eval.step, "val_loss": eval.val_loss, "val_ppl": eval.val_ppl})
@@ -318,12 +293,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
         eprintln!();
     }
     write(
-        &args.out,
-        &save_safetensors(&trainer.model()?, Some(&tok.to_json()))?,
+        out,
+        &save_safetensors(&trained_model(&trainer, device)?, Some(&tok.to_json()))?,
     )?;
     eprintln!(
         "wrote {} after {} steps in {:.1} s",
-        args.out.display(),
+        out.display(),
         trainer.step_count(),
         start.elapsed().as_secs_f64()
     );
