@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::config::ModelConfig;
 use super::gpt::Gpt;
+use super::train::ready;
 use super::transformer::{DecodeActs, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
 use crate::ops::attention_mask::AttentionMask;
@@ -122,14 +124,67 @@ pub fn sample(logits: &[f32], options: &SampleOptions, rng: &mut Rng) -> u32 {
     probs.last().map_or(0, |p| p.0 as u32)
 }
 
-/// A generation in progress: feed it a prompt, then ask for one token at a time.
-pub struct Generator<'m> {
+/// A model that runs one new position at a time over its KV caches: the CPU model ([`CpuDecoder`]) and the GPU
+/// model (`gpu_model::GpuGpt`). Both run [`Transformer::decode_step`]; the generation around it
+/// ([`Decoding`]: prefill, sampling, the sliding window, stopping) is written once.
+#[allow(async_fn_in_trait)]
+pub trait Decoder {
+    /// What every call needs besides the model: nothing on the CPU (`()`), the device on the GPU.
+    type Device: ?Sized;
+    fn config(&self) -> &ModelConfig;
+    /// Runs `token` at cache position `pos` (the caches hold positions 0..pos) through the decode step, adding
+    /// its keys and values to the caches. Returns the next token's logits (V) when `read`; otherwise they may
+    /// be left unread (a prompt position before the last).
+    async fn decode(
+        &mut self,
+        device: &Self::Device,
+        token: u32,
+        pos: usize,
+        read: bool,
+    ) -> Result<Vec<f32>>;
+}
+
+/// The CPU model with its KV caches and one position's buffers, in a store of their own (the model's
+/// activations stay as they are).
+pub struct CpuDecoder<'m> {
     model: &'m Gpt<f32>,
+    store: CpuStore<f32>,
+    acts: DecodeActs,
+}
+
+impl<'m> CpuDecoder<'m> {
+    pub fn new(model: &'m Gpt<f32>) -> Self {
+        let mut store = CpuStore::default();
+        let acts = DecodeActs::new(&mut executor(model, &mut store), &model.config);
+        Self { model, store, acts }
+    }
+}
+
+impl Decoder for CpuDecoder<'_> {
+    type Device = ();
+
+    fn config(&self) -> &ModelConfig {
+        &self.model.config
+    }
+
+    async fn decode(&mut self, _: &(), token: u32, pos: usize, _read: bool) -> Result<Vec<f32>> {
+        let d = &self.acts;
+        self.store.set_tokens(d.token, &[token]);
+        self.store.set_tokens(d.position, &[pos as u32]);
+        let model = Transformer {
+            config: &self.model.config,
+            layout: &self.model.layout,
+        };
+        model.decode_step(&mut executor(self.model, &mut self.store), d, pos);
+        Ok(self.store.get(d.logits).to_vec())
+    }
+}
+
+/// A generation in progress on either device: feed it a prompt, then ask for one token at a time.
+pub struct Decoding<D: Decoder> {
+    decoder: D,
     options: SampleOptions,
     rng: Rng,
-    /// The KV caches and one position's activations, in their own store.
-    store: CpuStore<f32>,
-    decode: DecodeActs,
     /// Positions in the caches.
     cache_len: usize,
     /// Every token so far (prompt and generated).
@@ -140,72 +195,71 @@ pub struct Generator<'m> {
     done: bool,
 }
 
-impl<'m> Generator<'m> {
-    pub fn new(model: &'m Gpt<f32>, prompt: &[u32], options: SampleOptions) -> Result<Self> {
+/// A generation in progress on the CPU.
+pub type Generator<'m> = Decoding<CpuDecoder<'m>>;
+
+impl<D: Decoder> Decoding<D> {
+    /// Checks the prompt and options, then runs the prompt's window through the caches.
+    pub async fn start(
+        decoder: D,
+        device: &D::Device,
+        prompt: &[u32],
+        options: SampleOptions,
+    ) -> Result<Self> {
         options.validate()?;
-        if model.config.attention_mask != AttentionMask::Causal {
+        let config = decoder.config();
+        if config.attention_mask != AttentionMask::Causal {
             invalid_input!("generation needs a causal model; this one attends both ways");
         }
         if prompt.is_empty() {
             invalid_input!("the prompt is empty: give at least one token");
         }
-        let v = model.config.vocab_size;
+        let v = config.vocab_size;
         if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= v) {
             invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
         }
-        let mut store = CpuStore::default();
-        let decode = DecodeActs::new(&mut executor(model, &mut store), &model.config);
         let rng = Rng::new(options.seed);
-        let mut generator = Self {
-            model,
+        let mut decoding = Self {
+            decoder,
             options,
             rng,
-            store,
-            decode,
             cache_len: 0,
             tokens: prompt.to_vec(),
             logits: Vec::new(),
             generated: 0,
             done: false,
         };
-        generator.prefill();
-        Ok(generator)
+        decoding.prefill(device).await?;
+        Ok(decoding)
     }
 
-    /// Refills the caches from the last min(len, block_size) tokens (half a block once they overflow it), one
-    /// position at a time.
-    fn prefill(&mut self) {
-        let block = self.model.config.block_size;
+    /// Refills the caches from the last min(len, block_size) tokens (half a block once they overflow it: a
+    /// sliding window that moves in half-window jumps), one position at a time.
+    async fn prefill(&mut self, device: &D::Device) -> Result<()> {
+        let block = self.decoder.config().block_size;
         let window = if self.tokens.len() > block {
             block / 2
         } else {
             self.tokens.len()
         }
         .max(1);
-        self.cache_len = 0;
-        for i in self.tokens.len() - window..self.tokens.len() {
-            self.step_one(self.tokens[i]);
+        let start = self.tokens.len() - window;
+        for pos in 0..window {
+            let last = pos == window - 1;
+            let logits = self
+                .decoder
+                .decode(device, self.tokens[start + pos], pos, last)
+                .await?;
+            if last {
+                self.logits = logits;
+            }
         }
-    }
-
-    /// One position through the model: `token` at cache position `cache_len`; sets `self.logits`.
-    fn step_one(&mut self, token: u32) {
-        let pos = self.cache_len;
-        let d = &self.decode;
-        self.store.set_tokens(d.token, &[token]);
-        self.store.set_tokens(d.position, &[pos as u32]);
-        let model = Transformer {
-            config: &self.model.config,
-            layout: &self.model.layout,
-        };
-        model.decode_step(&mut executor(self.model, &mut self.store), d, pos);
-        self.logits.clear();
-        self.logits.extend_from_slice(self.store.get(d.logits));
-        self.cache_len = pos + 1;
+        self.cache_len = window;
+        Ok(())
     }
 
     /// The next token, or `None` when `max_tokens` or the end token was reached.
-    pub fn next_token(&mut self) -> Result<Option<u32>> {
+    pub async fn next_token_on(&mut self, device: &D::Device) -> Result<Option<u32>> {
         if self.done || self.generated >= self.options.max_tokens {
             return Ok(None);
         }
@@ -215,10 +269,12 @@ impl<'m> Generator<'m> {
         if Some(token) == self.options.end_token {
             self.done = true;
         } else if self.generated < self.options.max_tokens {
-            if self.cache_len >= self.model.config.block_size {
-                self.prefill();
+            if self.cache_len >= self.decoder.config().block_size {
+                self.prefill(device).await?;
             } else {
-                self.step_one(token);
+                let pos = self.cache_len;
+                self.logits = self.decoder.decode(device, token, pos, true).await?;
+                self.cache_len = pos + 1;
             }
         }
         Ok(Some(token))
@@ -228,17 +284,33 @@ impl<'m> Generator<'m> {
     pub fn logits(&self) -> &[f32] {
         &self.logits
     }
+
+    /// Every token after the prompt, until `max_tokens` or the end token.
+    pub async fn run(mut self, device: &D::Device) -> Result<Vec<u32>> {
+        let mut out = Vec::new();
+        while let Some(token) = self.next_token_on(device).await? {
+            out.push(token);
+        }
+        Ok(out)
+    }
+}
+
+impl<'m> Decoding<CpuDecoder<'m>> {
+    /// A generation on the CPU from `model`'s current weights.
+    pub fn new(model: &'m Gpt<f32>, prompt: &[u32], options: SampleOptions) -> Result<Self> {
+        ready(Self::start(CpuDecoder::new(model), &(), prompt, options))
+    }
+
+    /// [`Decoding::next_token_on`] on the CPU.
+    pub fn next_token(&mut self) -> Result<Option<u32>> {
+        ready(self.next_token_on(&()))
+    }
 }
 
 impl Gpt<f32> {
     /// Generates up to `options.max_tokens` tokens after `prompt` (the prompt is not repeated).
     pub fn generate(&mut self, prompt: &[u32], options: &SampleOptions) -> Result<Vec<u32>> {
-        let mut generator = Generator::new(self, prompt, options.clone())?;
-        let mut out = Vec::new();
-        while let Some(token) = generator.next_token()? {
-            out.push(token);
-        }
-        Ok(out)
+        ready(Generator::new(self, prompt, options.clone())?.run(&()))
     }
 
     /// Generation without a cache: the whole (cropped) context through the batched forward pass for every
