@@ -1,7 +1,7 @@
 //! Generation on the GPU with a KV cache: the one [`Decoding`] (prefill, sampling, the sliding window) over the
 //! decode step of the one model description ([`Transformer::decode_step`]), recorded once per position (sizes
-//! and the RoPE angles differ) and replayed; each position is one submit, and only the positions whose logits
-//! are sampled read them back.
+//! and the RoPE angles differ) and replayed, one submit per token. The prompt's window fills the caches from one
+//! batched forward pass.
 
 use std::collections::HashMap;
 
@@ -35,19 +35,8 @@ impl GpuGpt {
             .await
     }
 
-    /// One position through the model: `token` at cache position `pos`. Returns the next token's logits (V)
-    /// when `read`; otherwise only submits (the prompt's positions before the last).
-    async fn decode_one(
-        &mut self,
-        gpu: &GpuContext,
-        token: u32,
-        pos: usize,
-        read: bool,
-    ) -> Result<Vec<f32>> {
-        let model = Transformer {
-            config: &self.config,
-            layout: &self.layout,
-        };
+    /// The decode buffers, made on first use.
+    fn ensure_decode(&mut self, gpu: &GpuContext) {
         if self.decode.is_none() {
             let mut ex = GpuExecutor::new(gpu, &mut self.store, false);
             let acts = DecodeActs::new(&mut ex, &self.config);
@@ -57,6 +46,22 @@ impl GpuGpt {
                 logits_readback: gpu.readback_buffer(self.config.vocab_size),
             });
         }
+    }
+
+    /// One position through the model: `token` at cache position `pos`. Returns the next token's logits (V)
+    /// when `read`; otherwise only submits (the prompt's positions before the last).
+    async fn decode_one(
+        &mut self,
+        gpu: &GpuContext,
+        token: u32,
+        pos: usize,
+        read: bool,
+    ) -> Result<Vec<f32>> {
+        self.ensure_decode(gpu);
+        let model = Transformer {
+            config: &self.config,
+            layout: &self.layout,
+        };
         let decode = self.decode.as_mut().expect("decode buffers made above");
         if !decode.plans.contains_key(&pos) {
             let mut ex = GpuExecutor::new(gpu, &mut self.store, false);
@@ -104,5 +109,36 @@ impl Decoder for &mut GpuGpt {
         read: bool,
     ) -> Result<Vec<f32>> {
         self.decode_one(gpu, token, pos, read).await
+    }
+
+    /// The window through the batched forward pass, then each layer's keys and values (its qkv rows, rotated
+    /// with RoPE) copied into the caches: one submit for the whole prompt.
+    async fn prefill(&mut self, gpu: &GpuContext, window: &[u32]) -> Result<Vec<f32>> {
+        let t = window.len();
+        self.forward(gpu, window, None, 1, t).await?;
+        self.ensure_decode(gpu);
+        let c = self.config.n_embd;
+        let (store, x) = (
+            &self.store,
+            self.buffers.as_ref().expect("buffers allocated"),
+        );
+        let d = &self
+            .decode
+            .as_ref()
+            .expect("decode buffers made above")
+            .acts;
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        for l in 0..self.config.n_layer {
+            let qkv = store.buffer(x.acts.attention_qkv(l));
+            let (k_cache, v_cache) = (store.buffer(d.k_cache[l]), store.buffer(d.v_cache[l]));
+            for p in 0..t {
+                let row = (p * 3 * c * 4) as u64;
+                let (bytes, to) = ((c * 4) as u64, (p * c * 4) as u64);
+                encoder.copy_buffer_to_buffer(qkv, row + bytes, k_cache, to, bytes);
+                encoder.copy_buffer_to_buffer(qkv, row + 2 * bytes, v_cache, to, bytes);
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        self.last_logits(gpu).await
     }
 }

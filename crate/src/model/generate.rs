@@ -142,6 +142,18 @@ pub trait Decoder {
         pos: usize,
         read: bool,
     ) -> Result<Vec<f32>>;
+
+    /// Fills the caches with `window` (positions 0..len) and returns the logits (V) after its last token. One
+    /// [`Decoder::decode`] per position unless the device has a faster way (the GPU runs the window through
+    /// the batched forward pass and copies its keys and values).
+    async fn prefill(&mut self, device: &Self::Device, window: &[u32]) -> Result<Vec<f32>> {
+        let mut logits = Vec::new();
+        for (pos, &token) in window.iter().enumerate() {
+            let last = pos + 1 == window.len();
+            logits = self.decode(device, token, pos, last).await?;
+        }
+        Ok(logits)
+    }
 }
 
 /// The CPU model with its KV caches and one position's buffers, in a store of their own (the model's
@@ -244,16 +256,7 @@ impl<D: Decoder> Decoding<D> {
         }
         .max(1);
         let start = self.tokens.len() - window;
-        for pos in 0..window {
-            let last = pos == window - 1;
-            let logits = self
-                .decoder
-                .decode(device, self.tokens[start + pos], pos, last)
-                .await?;
-            if last {
-                self.logits = logits;
-            }
-        }
+        self.logits = self.decoder.prefill(device, &self.tokens[start..]).await?;
         self.cache_len = window;
         Ok(())
     }
