@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use transformer_playground::corpus::{self, Corpus};
+#[cfg(feature = "gpu")]
 use transformer_playground::gpu::GpuContext;
+#[cfg(feature = "gpu")]
 use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
 use transformer_playground::model::generate::SampleOptions;
 use transformer_playground::model::train::{TrainLoop, Trainable};
@@ -26,6 +28,7 @@ pub enum Device {
 }
 
 /// Opens the GPU for `--device gpu` (None for the CPU), saying which adapter runs the work.
+#[cfg(feature = "gpu")]
 fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
     match device {
         Device::Cpu => Ok(None),
@@ -37,6 +40,18 @@ fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
             );
             Ok(Some(gpu))
         }
+    }
+}
+
+/// Without the feature `gpu` this tplay has no GPU code: `--device gpu` is an error that says so, and the
+/// `Some` arms below, which would hold a GPU, do not exist (`Infallible` has no values).
+#[cfg(not(feature = "gpu"))]
+fn open_gpu(device: Device) -> Result<Option<std::convert::Infallible>> {
+    match device {
+        Device::Cpu => Ok(None),
+        Device::Gpu => Err(Error::InvalidInput(
+            "this tplay was built without the `gpu` feature: use --device cpu, or build it with the feature".into(),
+        )),
     }
 }
 
@@ -223,6 +238,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             &args.out,
             &tok,
         ),
+        #[cfg(feature = "gpu")]
         Some(gpu) => run_training(
             GpuTrainer::new(&gpu, &model, train, val, options.clone())?,
             &gpu,
@@ -338,10 +354,11 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         end_token: tok.eot_id(),
     };
     let start = std::time::Instant::now();
-    let out = match &gpu {
+    let out = match gpu {
         None => model.generate(&prompt, &options)?,
+        #[cfg(feature = "gpu")]
         Some(gpu) => {
-            pollster::block_on(GpuGpt::from_cpu(gpu, &model)?.generate(gpu, &prompt, &options))?
+            pollster::block_on(GpuGpt::from_cpu(&gpu, &model)?.generate(&gpu, &prompt, &options))?
         }
     };
     let seconds = start.elapsed().as_secs_f64();
