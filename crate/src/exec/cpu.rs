@@ -5,7 +5,7 @@
 //! [`CpuStore`] of activation and token buffers. A call takes its output buffers out of the store (or splits
 //! them off the gradients), reads its inputs in place, and puts the outputs back.
 
-use super::{DropoutSite, Executor, Store, Tensor, site_seed};
+use super::{Allocator, DropoutSite, Executor, Store, Tensor, site_seed};
 use crate::model::params::ParamLayout;
 use crate::ops::attention_backward::attention_backward_cpu;
 use crate::ops::attention_backward_fused::attention_backward_fused_cpu;
@@ -187,8 +187,7 @@ impl<R: Float> CpuExecutor<'_, R> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-impl<R: Float> Executor for CpuExecutor<'_, R> {
+impl<R: Float> Allocator for CpuExecutor<'_, R> {
     fn alloc(&mut self, _label: &'static str, len: usize) -> Tensor {
         self.store.bufs.push(vec![R::ZERO; len]);
         Tensor {
@@ -216,7 +215,10 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
             sinusoidal_table(req(out), pos0, t, c)
         });
     }
+}
 
+#[allow(clippy::too_many_arguments)]
+impl<R: Float> Executor for CpuExecutor<'_, R> {
     fn encoder_forward(
         &mut self,
         out: Tensor,

@@ -69,20 +69,59 @@ pub fn site_seed(seed: u64, layer: usize, site: u32) -> u32 {
     pcg_hash(seed as u32 ^ pcg_hash((seed >> 32) as u32 ^ pcg_hash(layer as u32 * 4 + site)))
 }
 
-/// The ops the model calls, one method per op and pass, each with the argument order and shapes of its
-/// `<op>_cpu` reference in [`crate::ops`]. Optional tensors (a bias when `bias` is off, the position table with
-/// RoPE) are `Option`s.
-#[allow(clippy::too_many_arguments)]
-pub trait Executor {
+/// Where the model's buffers come from: [`crate::model::buffers`] allocates through it, so an executor holds
+/// exactly what the description asks for, and [`Counter`] counts it without allocating anything.
+pub trait Allocator {
     /// A zeroed buffer of `len` numbers for activations or gradients.
     fn alloc(&mut self, label: &'static str, len: usize) -> Tensor;
     /// A buffer of `len` token ids.
     fn alloc_tokens(&mut self, label: &'static str, len: usize) -> Tensor;
     /// Whether attention runs fused (online softmax: an lse (B, NH, T) kept instead of the (B, NH, T, T) maps).
     fn fused_attention(&self) -> bool;
-
-    /// out (T, C) = the sinusoidal position table for positions pos0.. (a constant: runs at once everywhere).
+    /// out (T, C) = the sinusoidal position table for positions pos0.. (a constant: written at once).
     fn sinusoidal_table(&mut self, out: Tensor, pos0: usize, t: usize, c: usize);
+}
+
+/// An allocator that only counts: the numbers and token ids a set of buffers would take.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counter {
+    /// Count as for the fused attention (lse rows instead of maps).
+    pub fused: bool,
+    pub numbers: usize,
+    pub tokens: usize,
+}
+
+impl Allocator for Counter {
+    fn alloc(&mut self, _label: &'static str, len: usize) -> Tensor {
+        self.numbers += len;
+        Tensor {
+            store: Store::Act(0),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn alloc_tokens(&mut self, _label: &'static str, len: usize) -> Tensor {
+        self.tokens += len;
+        Tensor {
+            store: Store::Tokens(0),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn fused_attention(&self) -> bool {
+        self.fused
+    }
+
+    fn sinusoidal_table(&mut self, _out: Tensor, _pos0: usize, _t: usize, _c: usize) {}
+}
+
+/// The ops the model calls, one method per op and pass, each with the argument order and shapes of its
+/// `<op>_cpu` reference in [`crate::ops`]. Optional tensors (a bias when `bias` is off, the position table with
+/// RoPE) are `Option`s.
+#[allow(clippy::too_many_arguments)]
+pub trait Executor: Allocator {
     /// out (B, T, C) = wte[inp] + pos[t].
     fn encoder_forward(
         &mut self,

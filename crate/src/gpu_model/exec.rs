@@ -2,7 +2,7 @@
 //! (bind groups and uniforms made once), which the model replays every step. Dropout sites are remembered
 //! with their dispatch, so that a plan built once draws new masks every step ([`RecordedSite::reseed`]).
 
-use crate::exec::{DropoutSite, Executor, Store, Tensor, site_seed};
+use crate::exec::{Allocator, DropoutSite, Executor, Store, Tensor, site_seed};
 use crate::gpu::{GpuContext, Plan, View};
 use crate::ops::attention_backward::attention_backward_gpu;
 use crate::ops::attention_backward_fused::attention_backward_fused_gpu;
@@ -148,8 +148,7 @@ fn attention_dropout(site: Option<DropoutSite>) -> Option<AttentionDropout> {
     site.map(|site| AttentionDropout { p: site.p, seed: 0 })
 }
 
-#[allow(clippy::too_many_arguments)]
-impl Executor for GpuExecutor<'_> {
+impl Allocator for GpuExecutor<'_> {
     fn alloc(&mut self, label: &'static str, len: usize) -> Tensor {
         self.store.acts.push(Some(self.gpu.zeros(label, len)));
         Tensor {
@@ -183,7 +182,10 @@ impl Executor for GpuExecutor<'_> {
             .queue
             .write_buffer(view.buffer, view.offset * 4, bytemuck::cast_slice(&table));
     }
+}
 
+#[allow(clippy::too_many_arguments)]
+impl Executor for GpuExecutor<'_> {
     fn encoder_forward(
         &mut self,
         out: Tensor,

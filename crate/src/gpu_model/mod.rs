@@ -25,7 +25,7 @@ pub use exec::{GpuExecutor, GpuStore, RecordedSite};
 pub use limits::{check_batch_limits, check_limits};
 pub use trainer::GpuTrainer;
 
-use crate::exec::{Executor, Tensor};
+use crate::exec::{Allocator, Tensor};
 use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
 use crate::model::params::ParamLayout;

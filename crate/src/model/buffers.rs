@@ -1,10 +1,10 @@
 //! The model's buffers, described once: [`Acts`] (what the forward keeps for the backward and the page),
 //! [`Grads`] (the backward's scratch) and [`DecodeActs`] (the KV caches and one position's activations), each a
-//! struct of [`Tensor`] handles allocated through an [`Executor`]. What a device holds is what these allocate:
+//! struct of [`Tensor`] handles allocated through an [`Allocator`] (every executor is one). What a device holds is what these allocate:
 //! memory accounting counts them ([`Acts::tensors`]), and a new layer adds its buffers here once.
 
 use super::config::{ModelConfig, Positional};
-use crate::exec::{Executor, Tensor};
+use crate::exec::{Allocator, Tensor};
 
 /// What one block keeps from its forward pass.
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ pub struct DecodeActs {
 }
 
 /// The sinusoidal position table (block_size, C), for that positional option.
-fn sinusoidal_table<E: Executor>(ex: &mut E, cfg: &ModelConfig) -> Option<Tensor> {
+fn sinusoidal_table<E: Allocator>(ex: &mut E, cfg: &ModelConfig) -> Option<Tensor> {
     (cfg.positional == Positional::Sinusoidal).then(|| {
         let table = ex.alloc("sinusoidal table", cfg.block_size * cfg.n_embd);
         ex.sinusoidal_table(table, 0, cfg.block_size, cfg.n_embd);
@@ -135,7 +135,7 @@ fn flatten<'a>(
 impl Acts {
     /// Allocates the activations of up to `bt` positions whose attention maps hold `att` numbers each (ignored
     /// when the executor fuses attention); with `dropout`, the masks of training with dropout.
-    pub fn new<E: Executor>(
+    pub fn new<E: Allocator>(
         ex: &mut E,
         cfg: &ModelConfig,
         bt: usize,
@@ -247,7 +247,7 @@ impl Acts {
 
 impl Grads {
     /// Allocates the backward's scratch for the activations `acts`.
-    pub fn new<E: Executor>(ex: &mut E, cfg: &ModelConfig, acts: &Acts) -> Self {
+    pub fn new<E: Allocator>(ex: &mut E, cfg: &ModelConfig, acts: &Acts) -> Self {
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let (bt, att) = (acts.bt, acts.att);
         let fused = ex.fused_attention();
@@ -298,7 +298,7 @@ impl Grads {
 }
 
 impl DecodeActs {
-    pub fn new<E: Executor>(ex: &mut E, cfg: &ModelConfig) -> Self {
+    pub fn new<E: Allocator>(ex: &mut E, cfg: &ModelConfig) -> Self {
         let (c, f, t, v, l) = (
             cfg.n_embd,
             cfg.ffn_width(),

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::buffers::{Acts, Grads};
+use crate::exec::Counter;
 use crate::ops::attention_mask::AttentionMask;
 use crate::{Result, invalid_input};
 
@@ -264,32 +266,24 @@ impl ModelConfig {
         v * c + wpe + self.n_layer * per_layer + (c + b * c)
     }
 
-    /// Floats of activations kept for the backward pass of one batch of (B, T) in training.
+    /// Floats of activations kept for the backward pass of one batch of (B, T) in training (the readable
+    /// attention's maps, dropout masks when the config drops out): the buffers the model description allocates
+    /// ([`Acts`](super::buffers::Acts)), counted, not a second formula.
     pub fn activation_count(&self, b: usize, t: usize) -> usize {
-        let (c, f, nh, v) = (self.n_embd, self.ffn_width(), self.n_head, self.vocab_size);
-        let bt = b * t;
-        let att = b * nh * t * t;
-        let rope = if self.positional == Positional::Rope {
-            3 * c
-        } else {
-            0
-        };
-        let drop = if self.dropout > 0.0 {
-            3 * bt * c + att + bt * c
-        } else {
-            0
-        };
-        let per_layer = bt * (c + 2 + 3 * c + rope + c + c + c + c + 2 + f + f + c + c) + 2 * att;
-        bt * c + self.n_layer * per_layer + drop * self.n_layer + bt * (c + 2) + 2 * bt * v + bt
+        let mut counter = Counter::default();
+        let (bt, att) = (b * t, b * self.n_head * t * t);
+        Acts::new(&mut counter, self, bt, att, self.dropout > 0.0);
+        counter.numbers
     }
 
-    /// Bytes for training a batch of (B, T): parameters, gradients, AdamW's two moments (f32 each),
-    /// the saved activations and the largest gradient scratch buffers.
+    /// Bytes for training a batch of (B, T): parameters, gradients, AdamW's two moments (f32 each), the saved
+    /// activations and the backward's scratch ([`Grads`](super::buffers::Grads)), as the description allocates them.
     pub fn training_bytes(&self, b: usize, t: usize) -> usize {
-        let p = self.param_count();
-        let scratch = b * t * (2 * self.ffn_width() + 6 * self.n_embd + self.vocab_size)
-            + 2 * b * self.n_head * t * t;
-        4 * (4 * p + self.activation_count(b, t) + scratch)
+        let mut counter = Counter::default();
+        let (bt, att) = (b * t, b * self.n_head * t * t);
+        let acts = Acts::new(&mut counter, self, bt, att, self.dropout > 0.0);
+        Grads::new(&mut counter, self, &acts);
+        4 * (4 * self.param_count() + counter.numbers)
     }
 }
 

@@ -18,7 +18,7 @@ use super::config::ModelConfig;
 use super::params::ParamLayout;
 use super::transformer::{Acts, Grads, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
-use crate::exec::{Executor, Tensor};
+use crate::exec::{Allocator, Tensor};
 use crate::ops::float::Float;
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
