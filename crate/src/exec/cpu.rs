@@ -218,250 +218,78 @@ impl<R: Float> Allocator for CpuExecutor<'_, R> {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[rustfmt::skip]
 impl<R: Float> Executor for CpuExecutor<'_, R> {
-    fn encoder_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        wte: Tensor,
-        pos: Option<Tensor>,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn encoder_forward(&mut self, out: Tensor, inp: Tensor, wte: Tensor, pos: Option<Tensor>, b: usize, t: usize, c: usize) {
         self.with_outputs([Some(out)], |[out], r| {
             encoder_forward_cpu(req(out), r.ids(inp), r.get(wte), r.opt(pos), b, t, c)
         });
     }
 
-    fn encoder_backward(
-        &mut self,
-        dwte: Tensor,
-        dpos: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn encoder_backward(&mut self, dwte: Tensor, dpos: Option<Tensor>, dout: Tensor, inp: Tensor, b: usize, t: usize, c: usize) {
         self.with_outputs([Some(dwte), dpos], |[dwte, dpos], r| {
             encoder_backward_cpu(req(dwte), dpos, r.get(dout), r.ids(inp), b, t, c)
         });
     }
 
-    fn layernorm_forward(
-        &mut self,
-        out: Tensor,
-        mean: Tensor,
-        rstd: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bias: Option<Tensor>,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn layernorm_forward(&mut self, out: Tensor, mean: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, bias: Option<Tensor>, b: usize, t: usize, c: usize) {
         self.with_outputs(
             [Some(out), Some(mean), Some(rstd)],
             |[out, mean, rstd], r| {
-                layernorm_forward_cpu(
-                    req(out),
-                    req(mean),
-                    req(rstd),
-                    r.get(inp),
-                    r.get(w),
-                    r.opt(bias),
-                    b,
-                    t,
-                    c,
-                )
+                layernorm_forward_cpu(req(out), req(mean), req(rstd), r.get(inp), r.get(w), r.opt(bias), b, t, c)
             },
         );
     }
 
-    fn layernorm_backward(
-        &mut self,
-        dinp: Tensor,
-        dw: Tensor,
-        dbias: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        mean: Tensor,
-        rstd: Tensor,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn layernorm_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, mean: Tensor, rstd: Tensor, b: usize, t: usize, c: usize) {
         self.with_outputs([Some(dinp), Some(dw), dbias], |[dinp, dw, dbias], r| {
-            layernorm_backward_cpu(
-                req(dinp),
-                req(dw),
-                dbias,
-                r.get(dout),
-                r.get(inp),
-                r.get(w),
-                r.get(mean),
-                r.get(rstd),
-                b,
-                t,
-                c,
-            )
+            layernorm_backward_cpu(req(dinp), req(dw), dbias, r.get(dout), r.get(inp), r.get(w), r.get(mean), r.get(rstd), b, t, c)
         });
     }
 
-    fn matmul_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bias: Option<Tensor>,
-        bt: usize,
-        c: usize,
-        oc: usize,
-    ) {
+    fn matmul_forward(&mut self, out: Tensor, inp: Tensor, w: Tensor, bias: Option<Tensor>, bt: usize, c: usize, oc: usize) {
         self.with_outputs([Some(out)], |[out], r| {
             matmul_forward_fast_cpu(req(out), r.get(inp), r.get(w), r.opt(bias), bt, c, oc)
         });
     }
 
-    fn matmul_backward(
-        &mut self,
-        dinp: Tensor,
-        dw: Tensor,
-        dbias: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bt: usize,
-        c: usize,
-        oc: usize,
-    ) {
+    fn matmul_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
         self.with_outputs([Some(dinp), Some(dw), dbias], |[dinp, dw, dbias], r| {
-            matmul_backward_fast_cpu(
-                req(dinp),
-                req(dw),
-                dbias,
-                r.get(dout),
-                r.get(inp),
-                r.get(w),
-                bt,
-                c,
-                oc,
-            )
+            matmul_backward_fast_cpu(req(dinp), req(dw), dbias, r.get(dout), r.get(inp), r.get(w), bt, c, oc)
         });
     }
 
-    fn rope_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        pos0: usize,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn rope_forward(&mut self, out: Tensor, inp: Tensor, pos0: usize, b: usize, t: usize, c: usize, nh: usize) {
         self.with_outputs([Some(out)], |[out], r| {
             rope_forward_cpu(req(out), r.get(inp), pos0, b, t, c, nh)
         });
     }
 
-    fn rope_backward(
-        &mut self,
-        dinp: Tensor,
-        dout: Tensor,
-        pos0: usize,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn rope_backward(&mut self, dinp: Tensor, dout: Tensor, pos0: usize, b: usize, t: usize, c: usize, nh: usize) {
         self.with_outputs([Some(dinp)], |[dinp], r| {
             rope_backward_cpu(req(dinp), r.get(dout), pos0, b, t, c, nh)
         });
     }
 
-    fn attention_forward(
-        &mut self,
-        out: Tensor,
-        preatt: Tensor,
-        att: Tensor,
-        qkv: Tensor,
-        att_mask: Option<Tensor>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_forward(&mut self, out: Tensor, preatt: Tensor, att: Tensor, qkv: Tensor, att_mask: Option<Tensor>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         self.with_outputs(
             [Some(out), Some(preatt), Some(att)],
             |[out, preatt, att], r| {
-                attention_forward_cpu(
-                    req(out),
-                    req(preatt),
-                    req(att),
-                    r.get(qkv),
-                    r.opt(att_mask),
-                    mask,
-                    b,
-                    t,
-                    c,
-                    nh,
-                )
+                attention_forward_cpu(req(out), req(preatt), req(att), r.get(qkv), r.opt(att_mask), mask, b, t, c, nh)
             },
         );
     }
 
-    fn attention_backward(
-        &mut self,
-        dqkv: Tensor,
-        dpreatt: Tensor,
-        datt: Tensor,
-        dout: Tensor,
-        qkv: Tensor,
-        att: Tensor,
-        att_mask: Option<Tensor>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_backward(&mut self, dqkv: Tensor, dpreatt: Tensor, datt: Tensor, dout: Tensor, qkv: Tensor, att: Tensor, att_mask: Option<Tensor>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         self.with_outputs(
             [Some(dqkv), Some(dpreatt), Some(datt)],
             |[dqkv, dpreatt, datt], r| {
-                attention_backward_cpu(
-                    req(dqkv),
-                    req(dpreatt),
-                    req(datt),
-                    r.get(dout),
-                    r.get(qkv),
-                    r.get(att),
-                    r.opt(att_mask),
-                    mask,
-                    b,
-                    t,
-                    c,
-                    nh,
-                )
+                attention_backward_cpu(req(dqkv), req(dpreatt), req(datt), r.get(dout), r.get(qkv), r.get(att), r.opt(att_mask), mask, b, t, c, nh)
             },
         );
     }
 
-    fn attention_forward_fused(
-        &mut self,
-        out: Tensor,
-        lse: Tensor,
-        qkv: Tensor,
-        dropout: Option<DropoutSite>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_forward_fused(&mut self, out: Tensor, lse: Tensor, qkv: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         let dropout = dropout.map(|site| AttentionDropout {
             p: site.p,
             seed: self.seed(site),
@@ -471,68 +299,24 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
     }
 
-    fn attention_backward_fused(
-        &mut self,
-        dqkv: Tensor,
-        _delta: Tensor,
-        dout: Tensor,
-        qkv: Tensor,
-        _out: Tensor,
-        _lse: Tensor,
-        dropout: Option<DropoutSite>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_backward_fused(&mut self, dqkv: Tensor, _delta: Tensor, dout: Tensor, qkv: Tensor, _out: Tensor, _lse: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         // The reference recomputes the maps from qkv; out and lse are what the GPU kernels read instead.
         let dropout = dropout.map(|site| AttentionDropout {
             p: site.p,
             seed: self.seed(site),
         });
         self.with_outputs([Some(dqkv)], |[dqkv], r| {
-            attention_backward_fused_cpu(
-                req(dqkv),
-                r.get(dout),
-                r.get(qkv),
-                dropout,
-                mask,
-                b,
-                t,
-                c,
-                nh,
-            )
+            attention_backward_fused_cpu(req(dqkv), r.get(dout), r.get(qkv), dropout, mask, b, t, c, nh)
         });
     }
 
-    fn attention_decode(
-        &mut self,
-        out: Tensor,
-        k_cache: Tensor,
-        v_cache: Tensor,
-        qkv: Tensor,
-        len: usize,
-        t_max: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_decode(&mut self, out: Tensor, k_cache: Tensor, v_cache: Tensor, qkv: Tensor, len: usize, t_max: usize, c: usize, nh: usize) {
         // The weights (NH, Tmax) are only for inspection: a scratch row here.
         let mut att = vec![R::ZERO; nh * t_max];
         self.with_outputs(
             [Some(out), Some(k_cache), Some(v_cache)],
             |[out, k, v], r| {
-                attention_decode_cpu(
-                    req(out),
-                    &mut att,
-                    req(k),
-                    req(v),
-                    r.get(qkv),
-                    len,
-                    t_max,
-                    c,
-                    nh,
-                )
+                attention_decode_cpu(req(out), &mut att, req(k), req(v), r.get(qkv), len, t_max, c, nh)
             },
         );
     }
@@ -567,14 +351,7 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
     }
 
-    fn dropout_forward(
-        &mut self,
-        out: Tensor,
-        mask: Tensor,
-        inp: Tensor,
-        site: DropoutSite,
-        n: usize,
-    ) {
+    fn dropout_forward(&mut self, out: Tensor, mask: Tensor, inp: Tensor, site: DropoutSite, n: usize) {
         let seed = self.seed(site);
         self.with_outputs([Some(out), Some(mask)], |[out, mask], r| {
             dropout_forward_cpu(req(out), req(mask), r.get(inp), site.p, seed, n)
@@ -594,49 +371,15 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
     }
 
-    fn crossentropy_forward(
-        &mut self,
-        losses: Tensor,
-        probs: Tensor,
-        logits: Tensor,
-        targets: Tensor,
-        b: usize,
-        t: usize,
-        v: usize,
-    ) {
+    fn crossentropy_forward(&mut self, losses: Tensor, probs: Tensor, logits: Tensor, targets: Tensor, b: usize, t: usize, v: usize) {
         self.with_outputs([Some(losses), Some(probs)], |[losses, probs], r| {
-            crossentropy_forward_cpu(
-                req(losses),
-                req(probs),
-                r.get(logits),
-                r.ids(targets),
-                b,
-                t,
-                v,
-            )
+            crossentropy_forward_cpu(req(losses), req(probs), r.get(logits), r.ids(targets), b, t, v)
         });
     }
 
-    fn crossentropy_backward(
-        &mut self,
-        dlogits: Tensor,
-        dlosses: Tensor,
-        probs: Tensor,
-        targets: Tensor,
-        b: usize,
-        t: usize,
-        v: usize,
-    ) {
+    fn crossentropy_backward(&mut self, dlogits: Tensor, dlosses: Tensor, probs: Tensor, targets: Tensor, b: usize, t: usize, v: usize) {
         self.with_outputs([Some(dlogits)], |[dlogits], r| {
-            crossentropy_backward_cpu(
-                req(dlogits),
-                r.get(dlosses),
-                r.get(probs),
-                r.ids(targets),
-                b,
-                t,
-                v,
-            )
+            crossentropy_backward_cpu(req(dlogits), r.get(dlosses), r.get(probs), r.ids(targets), b, t, v)
         });
     }
 }

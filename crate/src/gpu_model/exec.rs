@@ -185,343 +185,70 @@ impl Allocator for GpuExecutor<'_> {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[rustfmt::skip]
 impl Executor for GpuExecutor<'_> {
-    fn encoder_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        wte: Tensor,
-        pos: Option<Tensor>,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn encoder_forward(&mut self, out: Tensor, inp: Tensor, wte: Tensor, pos: Option<Tensor>, b: usize, t: usize, c: usize) {
         let s = &*self.store;
-        encoder_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(inp),
-            s.view(wte),
-            pos.map(|x| s.view(x)),
-            b,
-            t,
-            c,
-        );
+        encoder_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), s.view(wte), pos.map(|x| s.view(x)), b, t, c);
     }
 
-    fn encoder_backward(
-        &mut self,
-        dwte: Tensor,
-        dpos: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn encoder_backward(&mut self, dwte: Tensor, dpos: Option<Tensor>, dout: Tensor, inp: Tensor, b: usize, t: usize, c: usize) {
         let s = &*self.store;
-        encoder_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dwte),
-            dpos.map(|x| s.view(x)),
-            s.view(dout),
-            s.view(inp),
-            b,
-            t,
-            c,
-        );
+        encoder_backward_gpu(self.gpu, &mut self.plan, s.view(dwte), dpos.map(|x| s.view(x)), s.view(dout), s.view(inp), b, t, c);
     }
 
-    fn layernorm_forward(
-        &mut self,
-        out: Tensor,
-        mean: Tensor,
-        rstd: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bias: Option<Tensor>,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn layernorm_forward(&mut self, out: Tensor, mean: Tensor, rstd: Tensor, inp: Tensor, w: Tensor, bias: Option<Tensor>, b: usize, t: usize, c: usize) {
         let s = &*self.store;
-        layernorm_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(mean),
-            s.view(rstd),
-            s.view(inp),
-            s.view(w),
-            bias.map(|x| s.view(x)),
-            b,
-            t,
-            c,
-        );
+        layernorm_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(mean), s.view(rstd), s.view(inp), s.view(w), bias.map(|x| s.view(x)), b, t, c);
     }
 
-    fn layernorm_backward(
-        &mut self,
-        dinp: Tensor,
-        dw: Tensor,
-        dbias: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        mean: Tensor,
-        rstd: Tensor,
-        b: usize,
-        t: usize,
-        c: usize,
-    ) {
+    fn layernorm_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, mean: Tensor, rstd: Tensor, b: usize, t: usize, c: usize) {
         let s = &*self.store;
-        layernorm_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(dw),
-            dbias.map(|x| s.view(x)),
-            s.view(dout),
-            s.view(inp),
-            s.view(w),
-            s.view(mean),
-            s.view(rstd),
-            b,
-            t,
-            c,
-        );
+        layernorm_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dw), dbias.map(|x| s.view(x)), s.view(dout), s.view(inp), s.view(w), s.view(mean), s.view(rstd), b, t, c);
     }
 
-    fn matmul_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bias: Option<Tensor>,
-        bt: usize,
-        c: usize,
-        oc: usize,
-    ) {
+    fn matmul_forward(&mut self, out: Tensor, inp: Tensor, w: Tensor, bias: Option<Tensor>, bt: usize, c: usize, oc: usize) {
         // The dispatcher picks the direct, subgroup or tiled kernel for the shape and the adapter.
         let s = &*self.store;
-        matmul_forward_fast_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(inp),
-            s.view(w),
-            bias.map(|x| s.view(x)),
-            bt,
-            c,
-            oc,
-        );
+        matmul_forward_fast_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), s.view(w), bias.map(|x| s.view(x)), bt, c, oc);
     }
 
-    fn matmul_backward(
-        &mut self,
-        dinp: Tensor,
-        dw: Tensor,
-        dbias: Option<Tensor>,
-        dout: Tensor,
-        inp: Tensor,
-        w: Tensor,
-        bt: usize,
-        c: usize,
-        oc: usize,
-    ) {
+    fn matmul_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
         let s = &*self.store;
-        matmul_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(dw),
-            dbias.map(|x| s.view(x)),
-            s.view(dout),
-            s.view(inp),
-            s.view(w),
-            bt,
-            c,
-            oc,
-        );
+        matmul_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dw), dbias.map(|x| s.view(x)), s.view(dout), s.view(inp), s.view(w), bt, c, oc);
     }
 
-    fn rope_forward(
-        &mut self,
-        out: Tensor,
-        inp: Tensor,
-        pos0: usize,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn rope_forward(&mut self, out: Tensor, inp: Tensor, pos0: usize, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        rope_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(inp),
-            pos0,
-            b,
-            t,
-            c,
-            nh,
-        );
+        rope_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), pos0, b, t, c, nh);
     }
 
-    fn rope_backward(
-        &mut self,
-        dinp: Tensor,
-        dout: Tensor,
-        pos0: usize,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn rope_backward(&mut self, dinp: Tensor, dout: Tensor, pos0: usize, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        rope_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(dout),
-            pos0,
-            b,
-            t,
-            c,
-            nh,
-        );
+        rope_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dout), pos0, b, t, c, nh);
     }
 
-    fn attention_forward(
-        &mut self,
-        out: Tensor,
-        preatt: Tensor,
-        att: Tensor,
-        qkv: Tensor,
-        att_mask: Option<Tensor>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_forward(&mut self, out: Tensor, preatt: Tensor, att: Tensor, qkv: Tensor, att_mask: Option<Tensor>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        attention_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(preatt),
-            s.view(att),
-            s.view(qkv),
-            att_mask.map(|x| s.view(x)),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
+        attention_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(preatt), s.view(att), s.view(qkv), att_mask.map(|x| s.view(x)), mask, b, t, c, nh);
     }
 
-    fn attention_backward(
-        &mut self,
-        dqkv: Tensor,
-        dpreatt: Tensor,
-        datt: Tensor,
-        dout: Tensor,
-        qkv: Tensor,
-        att: Tensor,
-        att_mask: Option<Tensor>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_backward(&mut self, dqkv: Tensor, dpreatt: Tensor, datt: Tensor, dout: Tensor, qkv: Tensor, att: Tensor, att_mask: Option<Tensor>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        attention_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dqkv),
-            s.view(dpreatt),
-            s.view(datt),
-            s.view(dout),
-            s.view(qkv),
-            s.view(att),
-            att_mask.map(|x| s.view(x)),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
+        attention_backward_gpu(self.gpu, &mut self.plan, s.view(dqkv), s.view(dpreatt), s.view(datt), s.view(dout), s.view(qkv), s.view(att), att_mask.map(|x| s.view(x)), mask, b, t, c, nh);
     }
 
-    fn attention_forward_fused(
-        &mut self,
-        out: Tensor,
-        lse: Tensor,
-        qkv: Tensor,
-        dropout: Option<DropoutSite>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_forward_fused(&mut self, out: Tensor, lse: Tensor, qkv: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        let (index, params) = attention_forward_fused_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(lse),
-            s.view(qkv),
-            attention_dropout(dropout),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
+        let (index, params) = attention_forward_fused_gpu(self.gpu, &mut self.plan, s.view(out), s.view(lse), s.view(qkv), attention_dropout(dropout), mask, b, t, c, nh);
         if let Some(site) = dropout {
             self.record_site(index, site, b * nh * t * t, Some(params));
         }
     }
 
-    fn attention_backward_fused(
-        &mut self,
-        dqkv: Tensor,
-        delta: Tensor,
-        dout: Tensor,
-        qkv: Tensor,
-        out: Tensor,
-        lse: Tensor,
-        dropout: Option<DropoutSite>,
-        mask: AttentionMask,
-        b: usize,
-        t: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_backward_fused(&mut self, dqkv: Tensor, delta: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        let (indices, params) = attention_backward_fused_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dqkv),
-            s.view(delta),
-            s.view(dout),
-            s.view(qkv),
-            s.view(out),
-            s.view(lse),
-            attention_dropout(dropout),
-            mask,
-            b,
-            t,
-            c,
-            nh,
-        );
+        let (indices, params) = attention_backward_fused_gpu(self.gpu, &mut self.plan, s.view(dqkv), s.view(delta), s.view(dout), s.view(qkv), s.view(out), s.view(lse), attention_dropout(dropout), mask, b, t, c, nh);
         if let Some(site) = dropout {
             for index in indices {
                 self.record_site(index, site, b * nh * t * t, Some(params));
@@ -529,31 +256,9 @@ impl Executor for GpuExecutor<'_> {
         }
     }
 
-    fn attention_decode(
-        &mut self,
-        out: Tensor,
-        k_cache: Tensor,
-        v_cache: Tensor,
-        qkv: Tensor,
-        len: usize,
-        t_max: usize,
-        c: usize,
-        nh: usize,
-    ) {
+    fn attention_decode(&mut self, out: Tensor, k_cache: Tensor, v_cache: Tensor, qkv: Tensor, len: usize, t_max: usize, c: usize, nh: usize) {
         let s = &*self.store;
-        attention_decode_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            None,
-            s.view(k_cache),
-            s.view(v_cache),
-            s.view(qkv),
-            len,
-            t_max,
-            c,
-            nh,
-        );
+        attention_decode_gpu(self.gpu, &mut self.plan, s.view(out), None, s.view(k_cache), s.view(v_cache), s.view(qkv), len, t_max, c, nh);
     }
 
     fn gelu_forward(&mut self, out: Tensor, inp: Tensor, n: usize) {
@@ -563,14 +268,7 @@ impl Executor for GpuExecutor<'_> {
 
     fn gelu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         let s = &*self.store;
-        gelu_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(inp),
-            s.view(dout),
-            n,
-        );
+        gelu_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(inp), s.view(dout), n);
     }
 
     fn relu_forward(&mut self, out: Tensor, inp: Tensor, n: usize) {
@@ -580,47 +278,17 @@ impl Executor for GpuExecutor<'_> {
 
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         let s = &*self.store;
-        relu_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(inp),
-            s.view(dout),
-            n,
-        );
+        relu_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(inp), s.view(dout), n);
     }
 
     fn residual_forward(&mut self, out: Tensor, inp1: Tensor, inp2: Tensor, n: usize) {
         let s = &*self.store;
-        residual_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(inp1),
-            s.view(inp2),
-            n,
-        );
+        residual_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp1), s.view(inp2), n);
     }
 
-    fn dropout_forward(
-        &mut self,
-        out: Tensor,
-        mask: Tensor,
-        inp: Tensor,
-        site: DropoutSite,
-        n: usize,
-    ) {
+    fn dropout_forward(&mut self, out: Tensor, mask: Tensor, inp: Tensor, site: DropoutSite, n: usize) {
         let s = &*self.store;
-        let index = dropout_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(out),
-            s.view(mask),
-            s.view(inp),
-            site.p,
-            0,
-            n,
-        );
+        let index = dropout_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(mask), s.view(inp), site.p, 0, n);
         self.record_site(index, site, n, None);
     }
 
@@ -632,61 +300,16 @@ impl Executor for GpuExecutor<'_> {
 
     fn dropout_backward(&mut self, dinp: Tensor, dout: Tensor, mask: Tensor, n: usize) {
         let s = &*self.store;
-        dropout_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dinp),
-            s.view(dout),
-            s.view(mask),
-            n,
-        );
+        dropout_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dout), s.view(mask), n);
     }
 
-    fn crossentropy_forward(
-        &mut self,
-        losses: Tensor,
-        probs: Tensor,
-        logits: Tensor,
-        targets: Tensor,
-        b: usize,
-        t: usize,
-        v: usize,
-    ) {
+    fn crossentropy_forward(&mut self, losses: Tensor, probs: Tensor, logits: Tensor, targets: Tensor, b: usize, t: usize, v: usize) {
         let s = &*self.store;
-        crossentropy_forward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(losses),
-            s.view(probs),
-            s.view(logits),
-            s.view(targets),
-            b,
-            t,
-            v,
-        );
+        crossentropy_forward_gpu(self.gpu, &mut self.plan, s.view(losses), s.view(probs), s.view(logits), s.view(targets), b, t, v);
     }
 
-    fn crossentropy_backward(
-        &mut self,
-        dlogits: Tensor,
-        dlosses: Tensor,
-        probs: Tensor,
-        targets: Tensor,
-        b: usize,
-        t: usize,
-        v: usize,
-    ) {
+    fn crossentropy_backward(&mut self, dlogits: Tensor, dlosses: Tensor, probs: Tensor, targets: Tensor, b: usize, t: usize, v: usize) {
         let s = &*self.store;
-        crossentropy_backward_gpu(
-            self.gpu,
-            &mut self.plan,
-            s.view(dlogits),
-            s.view(dlosses),
-            s.view(probs),
-            s.view(targets),
-            b,
-            t,
-            v,
-        );
+        crossentropy_backward_gpu(self.gpu, &mut self.plan, s.view(dlogits), s.view(dlosses), s.view(probs), s.view(targets), b, t, v);
     }
 }
