@@ -54,6 +54,14 @@ impl<R: Float> CpuStore<R> {
         }
     }
 
+    /// The numbers of activation tensor `t`, to write.
+    pub fn get_mut(&mut self, t: Tensor) -> &mut [R] {
+        match t.store {
+            Store::Act(i) => &mut self.bufs[i][t.offset..t.offset + t.len],
+            other => panic!("{other:?} is not an activation buffer"),
+        }
+    }
+
     /// Sets every number of activation tensor `t` to `value`.
     pub fn fill(&mut self, t: Tensor, value: R) {
         match t.store {

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::config::ModelConfig;
 use super::gpt::Gpt;
 use super::train::ready;
-use super::transformer::{DecodeActs, Transformer};
+use super::transformer::{Acts, DecodeActs, Transformer};
+use crate::exec::Allocator;
 use crate::exec::cpu::{CpuExecutor, CpuStore};
 use crate::ops::attention_mask::AttentionMask;
 use crate::rng::Rng;
@@ -189,6 +190,34 @@ impl Decoder for CpuDecoder<'_> {
         };
         model.decode_step(&mut executor(self.model, &mut self.store), d, pos);
         Ok(self.store.get(d.logits).to_vec())
+    }
+
+    /// The window through the batched forward pass (in a store made for it), then each layer's keys and values
+    /// (its qkv rows, rotated with RoPE) copied into the caches.
+    async fn prefill(&mut self, _: &(), window: &[u32]) -> Result<Vec<f32>> {
+        let cfg = &self.model.config;
+        let (t, c, v) = (window.len(), cfg.n_embd, cfg.vocab_size);
+        let model = Transformer {
+            config: cfg,
+            layout: &self.model.layout,
+        };
+        let mut store = CpuStore::default();
+        let mut ex = executor(self.model, &mut store);
+        let acts = Acts::new(&mut ex, cfg, t, cfg.n_head * t * t, false);
+        let inputs = ex.alloc_tokens("inputs", t);
+        ex.store.set_tokens(inputs, window);
+        model.forward(&mut ex, &acts, inputs, None, 1, t, false);
+        for l in 0..cfg.n_layer {
+            let qkv = store.get(acts.attention_qkv(l)); // (T, 3C): q, k, v per position
+            for (cache, part) in [(self.acts.k_cache[l], 1), (self.acts.v_cache[l], 2)] {
+                let cache = self.store.get_mut(cache); // (block_size, C)
+                for p in 0..t {
+                    let row = &qkv[p * 3 * c + part * c..][..c];
+                    cache[p * c..(p + 1) * c].copy_from_slice(row);
+                }
+            }
+        }
+        Ok(store.get(acts.logits)[(t - 1) * v..t * v].to_vec())
     }
 }
 

@@ -43,10 +43,14 @@ pub fn attention_decode_cpu<R: Float>(
         for w in weights.iter_mut() {
             *w /= sum;
         }
-        for i in 0..hs {
-            out[h * hs + i] = (0..len)
-                .map(|t| weights[t] * v_cache[t * c + h * hs + i])
-                .sum();
+        // Row by row of the cache (contiguous reads); each output still sums over t in order.
+        let out_h = &mut out[h * hs..(h + 1) * hs];
+        out_h.fill(R::ZERO);
+        for (t, &w) in weights.iter().enumerate() {
+            let v = &v_cache[t * c + h * hs..t * c + (h + 1) * hs];
+            for (o, &x) in out_h.iter_mut().zip(v) {
+                *o += w * x;
+            }
         }
     }
 }
