@@ -113,7 +113,7 @@ pub struct DecodeActs {
 }
 
 /// The sinusoidal position table (block_size, C), for that positional option.
-fn sinusoidal_table<E: Allocator>(ex: &mut E, cfg: &ModelConfig) -> Option<Tensor> {
+fn sinusoidal_table(ex: &mut dyn Allocator, cfg: &ModelConfig) -> Option<Tensor> {
     (cfg.positional == Positional::Sinusoidal).then(|| {
         let table = ex.alloc("sinusoidal table", cfg.block_size * cfg.n_embd);
         ex.sinusoidal_table(table, 0, cfg.block_size, cfg.n_embd);
@@ -135,8 +135,8 @@ fn flatten<'a>(
 impl Acts {
     /// Allocates the activations of up to `bt` positions whose attention maps hold `att` numbers each (ignored
     /// when the executor fuses attention); with `dropout`, the masks of training with dropout.
-    pub fn new<E: Allocator>(
-        ex: &mut E,
+    pub fn new(
+        ex: &mut dyn Allocator,
         cfg: &ModelConfig,
         bt: usize,
         att: usize,
@@ -247,7 +247,7 @@ impl Acts {
 
 impl Grads {
     /// Allocates the backward's scratch for the activations `acts`.
-    pub fn new<E: Allocator>(ex: &mut E, cfg: &ModelConfig, acts: &Acts) -> Self {
+    pub fn new(ex: &mut dyn Allocator, cfg: &ModelConfig, acts: &Acts) -> Self {
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let (bt, att) = (acts.bt, acts.att);
         let fused = ex.fused_attention();
@@ -298,7 +298,7 @@ impl Grads {
 }
 
 impl DecodeActs {
-    pub fn new<E: Allocator>(ex: &mut E, cfg: &ModelConfig) -> Self {
+    pub fn new(ex: &mut dyn Allocator, cfg: &ModelConfig) -> Self {
         let (c, f, t, v, l) = (
             cfg.n_embd,
             cfg.ffn_width(),

@@ -32,9 +32,9 @@ impl Transformer<'_> {
     /// The forward pass over `b` sequences of `t` tokens, `inputs` (B, T); with `targets` (B, T) also the losses
     /// and probabilities. `training` applies dropout (when `acts` has masks), drawn from the executor's seed.
     #[allow(clippy::too_many_arguments)]
-    pub fn forward<E: Executor>(
+    pub fn forward(
         &self,
-        ex: &mut E,
+        ex: &mut dyn Executor,
         a: &Acts,
         inputs: Tensor,
         targets: Option<Tensor>,
@@ -212,9 +212,9 @@ impl Transformer<'_> {
     /// The backward pass of the forward pass just run (training, with targets): adds the parameter gradients
     /// into the executor's gradients. `g.dlosses` holds d loss / d losses and `g.dresidual` is zero.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward<E: Executor>(
+    pub fn backward(
         &self,
-        ex: &mut E,
+        ex: &mut dyn Executor,
         a: &Acts,
         g: &Grads,
         inputs: Tensor,
@@ -234,7 +234,7 @@ impl Transformer<'_> {
             site,
         };
         // The gradient of a residual branch's output: through its dropout mask when there is one.
-        let through_dropout = |ex: &mut E, mask: Option<Tensor>| match (mask, g.dproj) {
+        let through_dropout = |ex: &mut dyn Executor, mask: Option<Tensor>| match (mask, g.dproj) {
             (Some(mask), Some(dproj)) => {
                 ex.dropout_backward(dproj, g.dresidual, mask, bt * c);
                 dproj
@@ -413,7 +413,7 @@ impl Transformer<'_> {
 
     /// One new token through the model with a KV cache: `d.token` at position `pos` (both written before),
     /// attending over the `pos` cached positions and itself; the next token's logits land in `d.logits` (V).
-    pub fn decode_step<E: Executor>(&self, ex: &mut E, d: &DecodeActs, pos: usize) {
+    pub fn decode_step(&self, ex: &mut dyn Executor, d: &DecodeActs, pos: usize) {
         let (cfg, lay) = (self.config, self.layout);
         let (c, f, nh, v, t_max) = (
             cfg.n_embd,
