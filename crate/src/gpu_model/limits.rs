@@ -1,7 +1,9 @@
 //! Device limits: what the adapter can bind, checked before anything is allocated.
 
+use crate::exec::{Allocator, Store, Tensor};
 use crate::gpu::GpuContext;
 use crate::model::ModelConfig;
+use crate::model::buffers::{Acts, Grads};
 use crate::{Result, invalid_input};
 
 use super::ALIGN;
@@ -67,24 +69,32 @@ pub fn check_batch_limits(
     t: usize,
     attention_maps: bool,
 ) -> Result<()> {
-    let (c, nh, v, f) = (
-        config.n_embd as u64,
-        config.n_head as u64,
-        config.vocab_size as u64,
-        config.ffn_width() as u64,
-    );
-    let t = t as u64;
-    // Floats per sequence of the largest activations.
-    let mut largest = vec![
-        ("logits (B x T x V)", t * v),
-        ("FFN activations (B x T x FFN width)", t * f),
-        ("q, k and v (B x T x 3C)", t * 3 * c),
-    ];
-    if attention_maps {
-        largest.push(("attention maps (B x NH x T x T)", nh * t * t));
-    }
+    // Numbers per sequence of each buffer the description allocates (activations and gradient scratch): the
+    // sizes for two sequences less those for one (what does not grow with the batch drops out).
+    let sizes = |sequences: usize| {
+        let mut sizes = Sizes {
+            buffers: Vec::new(),
+            fused: !attention_maps,
+        };
+        let att = sequences * config.n_head * t * t;
+        let acts = Acts::new(&mut sizes, config, sequences * t, att, config.dropout > 0.0);
+        Grads::new(&mut sizes, config, &acts);
+        sizes.buffers
+    };
+    let (one, two) = (sizes(1), sizes(2));
+    // The largest, the first of equals (the logits before their gradient).
+    let largest = one
+        .iter()
+        .zip(&two)
+        .fold(None, |largest, (&(what, one), &(_, two))| {
+            let per_sequence = (two - one) as u64;
+            match largest {
+                Some((_, most)) if most >= per_sequence => largest,
+                _ => Some((what, per_sequence)),
+            }
+        });
     let limit = gpu.summary.max_storage_buffer_binding_size;
-    for (what, per_sequence) in largest {
+    if let Some((what, per_sequence)) = largest {
         let bytes = per_sequence * 4 * b as u64;
         if bytes > limit {
             let fits = limit / (per_sequence * 4).max(1);
@@ -96,6 +106,37 @@ pub fn check_batch_limits(
         }
     }
     Ok(())
+}
+
+/// An allocator that writes down each buffer's label and length (allocating nothing).
+struct Sizes {
+    buffers: Vec<(&'static str, usize)>,
+    fused: bool,
+}
+
+impl Allocator for Sizes {
+    fn alloc(&mut self, label: &'static str, len: usize) -> Tensor {
+        self.buffers.push((label, len));
+        Tensor {
+            store: Store::Act(self.buffers.len() - 1),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn alloc_tokens(&mut self, _label: &'static str, len: usize) -> Tensor {
+        Tensor {
+            store: Store::Tokens(0),
+            offset: 0,
+            len,
+        }
+    }
+
+    fn fused_attention(&self) -> bool {
+        self.fused
+    }
+
+    fn sinusoidal_table(&mut self, _out: Tensor, _pos0: usize, _t: usize, _c: usize) {}
 }
 
 /// `what` (`bytes`) against the adapter's largest storage binding.
