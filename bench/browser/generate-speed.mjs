@@ -4,7 +4,8 @@
 // Both print tokens per second of wall-clock time (the page's from the call's start to its last token, as the
 // Generate panel shows it), medians of --runs runs.
 //
-//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
+//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] [TOPP=p] node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
+// (TOPP: the Generate panel's top-p, 0.9 by default; the package calls use top-p 1.)
 import { parseArgs } from 'node:util';
 import { openPage, openPlayground, setUpTinyModel, openPanel, waitReady } from '../../tests/browser/harness.mjs';
 
@@ -30,6 +31,7 @@ try {
   await page.fill('#g-prompt', 'abcab');
   await page.fill('#g-max', String(tokens));
   await page.fill('#g-temp', '0.8');
+  if (process.env.TOPP) await page.fill('#g-topp', process.env.TOPP);
   // NO_DRAW=1: the Generate panel does not draw the tokens (to see what drawing costs beside the worker).
   if (process.env.NO_DRAW) await page.evaluate(() => (document.querySelector('#gen-output').append = () => undefined));
   for (let run = 0; run < runs; run++) {
@@ -59,15 +61,16 @@ try {
     async ({ bytes, tokens, runs }) => {
       const tp = await import('/lib/index.js');
       const model = await tp.loadModel(Uint8Array.from(bytes), { backend: 'cpu' });
-      const out = { generate: [], stream: [] };
+      const out = { generate: [], stream: [], streamModelMs: [] };
       for (let run = 0; run < runs; run++) {
         let start = performance.now();
         const ids = await model.generateIds('abcab', { maxTokens: tokens, temperature: 0.8, seed: run + 1 });
         out.generate.push((ids.length * 1000) / (performance.now() - start));
         start = performance.now();
-        let n = 0;
-        for await (const token of model.generateTokens('abcab', { maxTokens: tokens, temperature: 0.8, seed: run + 1 })) n += token.id >= 0 ? 1 : 0;
+        let [n, modelMs] = [0, 0];
+        for await (const token of model.generateTokens('abcab', { maxTokens: tokens, temperature: 0.8, seed: run + 1 })) [n, modelMs] = [n + 1, modelMs + token.ms];
         out.stream.push((n * 1000) / (performance.now() - start));
+        out.streamModelMs.push(modelMs);
       }
       model.dispose();
       return out;
@@ -85,4 +88,5 @@ console.log(`  page (worker, streamed token by token, KV cache): ${pageTps.toFix
 console.log(`  page: the model's own time ${median(pageSpeeds.map((s) => s.modelMs)).toFixed(0)} ms of ${median(pageSpeeds.map((s) => s.wallMs)).toFixed(0)} ms`);
 console.log(`  package model.generate() (one call):              ${packageTps.toFixed(0)} tokens/s`);
 console.log(`  package model.generateTokens() (streamed):        ${streamTps.toFixed(0)} tokens/s`);
+console.log(`  package generateTokens: the model's own time ${median(packageSpeeds.streamModelMs).toFixed(0)} ms of ${((tokens * 1000) / streamTps).toFixed(0)} ms`);
 console.log(`  page / package generate: ${(pageTps / packageTps).toFixed(2)}`);
