@@ -1,6 +1,7 @@
 //! Golden runs: the CPU path must reproduce, bit for bit, the per-step losses and final weights of three fixed-seed
 //! training runs recorded before the model was rewritten over an executor (issue 14). Any change to the order of
-//! floating-point operations in the CPU forward, backward or optimizer shows up here.
+//! floating-point operations in the CPU forward, backward or optimizer shows up here. The bits were recorded on an
+//! x86-64 CPU with AVX2 and FMA; on another CPU the matmul kernel differs and the runs are compared to a tolerance.
 //!
 //! To re-record after an intended numerical change: `GOLDEN_PRINT=1 cargo test --test golden -- --nocapture`,
 //! and paste the printed tables below (and say why in the commit).
@@ -86,10 +87,53 @@ fn check(name: &str, got: Golden, want: Golden) {
         println!("{name}: {got:#x?}");
         return;
     }
-    assert_eq!(
-        got, want,
-        "{name}: the CPU run no longer reproduces its recorded losses and weights bit for bit"
+    if recorded_kernels() {
+        assert_eq!(
+            got, want,
+            "{name}: the CPU run no longer reproduces its recorded losses and weights bit for bit"
+        );
+        return;
+    }
+    // Another CPU picks another matmul kernel (ops::gemm chooses AVX2+FMA, SSE2 or WASM SIMD at run time), which
+    // rounds differently: the run must still match closely, but bit for bit is not defined there.
+    println!(
+        "{name}: not an AVX2+FMA CPU, so the recorded bits cannot apply; compared to a tolerance instead"
     );
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "{name}: {what} is {a}, the recorded run has {b}"
+        );
+    };
+    for (step, (&a, &b)) in got.loss_bits.iter().zip(&want.loss_bits).enumerate() {
+        close(
+            f64::from_bits(a),
+            f64::from_bits(b),
+            &format!("the loss of step {step}"),
+        );
+    }
+    close(
+        f64::from_bits(got.sum_bits),
+        f64::from_bits(want.sum_bits),
+        "the weights' sum",
+    );
+    close(
+        f64::from_bits(got.abs_sum_bits),
+        f64::from_bits(want.abs_sum_bits),
+        "the sum of |weight|",
+    );
+}
+
+/// Whether this CPU runs the matmul kernel the golden runs were recorded with (AVX2 + FMA on x86-64).
+fn recorded_kernels() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[test]
