@@ -89,24 +89,10 @@ pub use gpu::*;
 // The WGSL kernels' dispatch and the GPU-against-CPU tests (feature "gpu").
 #[cfg(feature = "gpu")]
 mod gpu {
-    use super::*;
-    use crate::gpu::{Access, GpuContext, Plan, View};
+    use crate::gpu::{GpuContext, Plan, View};
 
     /// The WGSL source, `shaders/rope_backward.wgsl`.
     pub const ROPE_BACKWARD_SHADER: &str = shader!("rope_backward");
-
-    /// Sizes for the shader; field for field the WGSL `Params` struct.
-    #[repr(C)]
-    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-    struct Params {
-        b: u32,
-        t: u32,
-        c: u32,
-        nh: u32,
-    }
-
-    /// Invocations per workgroup (the `WG` override of the shader).
-    const WG: u32 = 64;
 
     /// Adds the kernel to `plan`: dinp (B, T, 3C) = the inverse rotation of dout (B, T, 3C) (assigned).
     ///
@@ -125,44 +111,14 @@ mod gpu {
         c: usize,
         nh: usize,
     ) {
-        let hs = c / nh.max(1);
-        let (cos, sin) = rope_tables::<f32>(pos0, t, hs);
-        let table: Vec<f32> = cos
-            .iter()
-            .zip(&sin)
-            .flat_map(|(&co, &si)| [co, si])
-            .collect();
-        let table = gpu.upload("rope_table", &table);
-        let kernel = gpu.kernel(
-            "rope_backward",
-            ROPE_BACKWARD_SHADER,
-            &[
-                Access::Uniform,   // params: B, T, C, NH
-                Access::ReadWrite, // dinp (B, T, 3C)
-                Access::Read,      // dout (B, T, 3C)
-                Access::Read,      // table (T, hs/2, 2): cos, sin
-            ],
-            &[("WG", f64::from(WG))],
-        );
-        let params = Params {
-            b: b as u32,
-            t: t as u32,
-            c: c as u32,
-            nh: nh as u32,
-        };
-        let pairs = (b * t * 3 * c / 2) as u32;
-        let workgroups = gpu.grid_1d(pairs.div_ceil(WG));
-        plan.push(
-            gpu,
-            kernel,
-            Some(&params),
-            &[dinp, dout, View::all(&table)],
-            workgroups,
-        );
+        // The same bindings, sizes and table as the forward kernel: only the rotation's sign differs.
+        let kernel = ("rope_backward", ROPE_BACKWARD_SHADER);
+        crate::ops::rope_forward::record_rope(gpu, plan, kernel, dinp, dout, pos0, b, t, c, nh);
     }
 
     #[cfg(all(test, not(target_arch = "wasm32")))]
     mod tests {
+        use super::super::*; // the CPU reference
         use super::*;
         use crate::gpu::testing::gpu_or_skip;
         use crate::ops::testing::{TestRng, assert_close};

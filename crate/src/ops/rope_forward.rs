@@ -100,6 +100,25 @@ mod gpu {
         c: usize,
         nh: usize,
     ) {
+        let kernel = ("rope_forward", ROPE_FORWARD_SHADER);
+        record_rope(gpu, plan, kernel, out, inp, pos0, b, t, c, nh);
+    }
+
+    /// Records a rotation kernel (`rope_forward` or `rope_backward`, which share bindings, sizes and the
+    /// (cos, sin) table): out (B, T, 3C) from inp (B, T, 3C), one invocation per rotated pair.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_rope(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        (name, shader): (&'static str, &'static str),
+        out: View,
+        inp: View,
+        pos0: usize,
+        b: usize,
+        t: usize,
+        c: usize,
+        nh: usize,
+    ) {
         let hs = c / nh.max(1);
         let (cos, sin) = rope_tables::<f32>(pos0, t, hs);
         let table: Vec<f32> = cos
@@ -109,8 +128,8 @@ mod gpu {
             .collect();
         let table = gpu.upload("rope_table", &table);
         let kernel = gpu.kernel(
-            "rope_forward",
-            ROPE_FORWARD_SHADER,
+            name,
+            shader,
             &[
                 Access::Uniform,   // params: B, T, C, NH
                 Access::ReadWrite, // out (B, T, 3C)
