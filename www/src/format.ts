@@ -22,3 +22,16 @@ export function errorSentence(error: unknown): string {
   const message = errorMessage(error).trim();
   return /[.!?]$/.test(message) ? message : `${message}.`;
 }
+
+/** The number of characters of `text` as the page counts them everywhere: Unicode code points (what the core's
+ *  Rust `chars()` and the character tokenizer count), not UTF-16 units (`text.length` counts an emoji as 2). */
+export function countChars(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** The size of `text` in UTF-8 bytes (what a file of it takes, and what the size limits count). */
+export function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).length;
+}

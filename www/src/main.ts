@@ -4,6 +4,7 @@ import { CoreClient } from './client';
 import { byId, h } from './dom';
 import type { Ctx, Panel } from './ctx';
 import { errorMessage } from './format';
+import { mountNextStep, mountQuickStart, panelShown } from './guide';
 import { Store } from './state';
 import * as db from './db';
 import type { Backend } from './protocol';
@@ -58,7 +59,7 @@ function applyTheme(theme: Theme): void {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
   const button = byId('theme-toggle');
-  button.setAttribute('aria-label', `Colour theme: ${THEME_LABEL[theme]}. Press to change.`);
+  button.setAttribute('aria-label', `Colour theme: ${THEME_LABEL[theme]}. Press to change (Auto, then dark or light, then back to Auto).`);
   button.textContent = theme === 'dark' ? '☾ Dark' : theme === 'light' ? '☀ Light' : '◐ Auto';
 }
 
@@ -67,9 +68,12 @@ function setupTheme(): void {
   applyTheme(theme);
   byId('theme-toggle').addEventListener('click', () => {
     const systemDark = matchMedia('(prefers-color-scheme: dark)').matches;
-    // From "system", go to the opposite of what the system shows, so the first press always changes something.
-    theme = theme === 'system' ? (systemDark ? 'light' : 'dark') : theme === 'dark' ? 'light' : 'dark';
-    localStorage.setItem('tp-theme', theme);
+    // A cycle of three: Auto, then the opposite of what the system shows (so the first press always changes
+    // something), then the system's own scheme, then back to Auto.
+    const opposite: Theme = systemDark ? 'light' : 'dark';
+    theme = theme === 'system' ? opposite : theme === opposite ? (systemDark ? 'dark' : 'light') : 'system';
+    if (theme === 'system') localStorage.removeItem('tp-theme');
+    else localStorage.setItem('tp-theme', theme);
     applyTheme(theme);
   });
 }
@@ -89,7 +93,21 @@ function showPanel(id: string, focus = false): void {
   }
   if (focus) tabs.get(id)!.focus();
   if (location.hash !== `#${id}`) history.replaceState(null, '', `#${id}`);
+  shownPanel = id;
+  panelShown(id, store);
   sections.get(id)!.dispatchEvent(new Event('panel-shown'));
+}
+let shownPanel = PANELS[0].id;
+
+/** Opens a panel from a next-step button or the quick start, and moves the focus to its heading. */
+function openFromGuide(id: string): void {
+  showPanel(id);
+  const heading = sections.get(id)?.querySelector('h2');
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+  sections.get(id)?.scrollIntoView({ block: 'start' });
 }
 
 function setupPanels(): void {
@@ -108,7 +126,9 @@ function setupPanels(): void {
     main.append(section);
     sections.set(panel.id, section);
     panel.mount(section, ctx);
+    mountNextStep(section, panel.id, store, openFromGuide);
   }
+  mountQuickStart(main, store, new Map(PANELS.map((p) => [p.id, p.title])), openFromGuide, () => shownPanel);
   tablist.addEventListener('keydown', (event) => {
     const ids = PANELS.map((p) => p.id);
     const current = ids.findIndex((id) => tabs.get(id) === document.activeElement);

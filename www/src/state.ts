@@ -32,6 +32,9 @@ export interface TokenizerState {
   summary: TokenizerSummary;
   /** tokenizer.json, so the session can restore it. */
   json: string;
+  /** A character tokenizer made by the Training panel's Start because there was none (not chosen by the person),
+   *  and the text it was made from: Start makes it again for another text. */
+  auto?: { corpus: string; characters: number };
 }
 
 /** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */

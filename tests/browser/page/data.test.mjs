@@ -103,34 +103,78 @@ test('own text: paste, pick and drop files; bad files are refused with a reason 
   }
 });
 
-test('built-in corpora are generated from a seed', { skip: skipReason() }, async () => {
+test('built-in corpora are generated from a seed, as soon as they are chosen', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
     await waitReady(page);
     await openPanel(page, 'data');
     const names = await page.$$eval('#corpus-name option', (l) => l.map((o) => o.value));
     for (const expected of ['stories', 'copy', 'reverse', 'sort', 'addition', 'brackets']) assert.ok(names.includes(expected), `${expected} in ${names}`);
-    const generate = async (name, seed) => {
-      await page.selectOption('#corpus-name', name);
-      await page.fill('#corpus-seed', String(seed));
-      await page.selectOption('#corpus-size', '16384');
-      const before = await page.evaluate(() => window.tp.store.corpus);
-      await page.click('#generate-corpus');
-      await page.waitForFunction((old) => window.tp.store.corpus && window.tp.store.corpus !== null && JSON.stringify(window.tp.store.corpus).length !== old, JSON.stringify(before ?? '').length);
-      await page.waitForFunction(() => !document.querySelector('#generate-corpus').disabled);
+    // The form shows the corpus in use (the first visit's stories, seed 1, 64 KB).
+    assert.deepEqual(
+      [await page.inputValue('#corpus-name'), await page.inputValue('#corpus-seed'), await page.inputValue('#corpus-size')],
+      ['stories', '1', '65536'],
+    );
+    // Choosing takes effect at once: no Generate press.
+    const chosen = async (name, seed) => {
+      await page.waitForFunction(
+        ([n, s]) => {
+          const c = window.tp.store.corpus;
+          return c?.name === n && c.seed === s && c.approxBytes === 16384 && !document.querySelector('#generate-corpus').disabled;
+        },
+        [name, seed],
+      );
+      assert.match(await page.textContent('#data-message'), new RegExp(`Generated "${name}" with seed ${seed}`));
       return corpusText(page);
     };
-    const a = await generate('stories', 7);
+    await page.selectOption('#corpus-size', '16384');
+    await page.fill('#corpus-seed', '7');
+    await page.press('#corpus-seed', 'Enter');
+    const a = await chosen('stories', 7);
     assert.ok(a.length > 8000 && a.length < 40000, `about 16 KB of stories, got ${a.length}`);
-    const b = await generate('reverse', 7);
+    await page.selectOption('#corpus-name', 'reverse');
+    const b = await chosen('reverse', 7);
     assert.notEqual(a, b);
-    const again = await generate('stories', 7);
-    assert.equal(again, a, 'the same seed gives the same text');
-    const other = await generate('stories', 8);
+    assert.match(await page.textContent('#corpus-source'), /built-in "reverse", seed 7/);
+    await page.selectOption('#corpus-name', 'stories');
+    assert.equal(await chosen('stories', 7), a, 'the same seed gives the same text');
+    await page.fill('#corpus-seed', '8');
+    await page.press('#corpus-seed', 'Tab');
+    const other = await chosen('stories', 8);
     assert.notEqual(other, a, 'another seed gives another text');
     assert.match(await page.textContent('#corpus-source'), /built-in "stories", seed 8/);
+    // Quick choices: the last one wins, whatever order the answers come in.
+    await page.selectOption('#corpus-name', 'copy');
+    await page.selectOption('#corpus-name', 'sort');
+    await chosen('sort', 8);
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => window.tp.store.corpus.name), 'sort');
+    // Generate makes the chosen text again.
+    await page.evaluate(() => window.tp.store.set('corpus', null));
+    await page.click('#generate-corpus');
+    await chosen('sort', 8);
     assert.ok((await page.textContent('#corpus-description')).length > 10);
     await screenshot(page, 'panel-data');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('characters are counted as Unicode code points everywhere (an emoji is one)', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, path: '#data' });
+  try {
+    await waitReady(page);
+    const text = 'Emoji 😀 and café: 👍🏽.\n'.repeat(12);
+    const points = [...text].length;
+    assert.notEqual(points, text.length, 'the text has characters outside the BMP (two UTF-16 units each)');
+    await page.fill('#user-text', text);
+    await page.click('#use-text');
+    assert.equal(await page.textContent('#data-message'), `Using your text (${points} characters).`);
+    assert.equal(await page.getAttribute('#corpus-chars', 'data-chars'), String(points));
+    assert.match(await page.textContent('#corpus-chars'), new RegExp(`^${points} \\(\\d+ distinct; Unicode code points\\)$`));
+    await openPanel(page, 'session');
+    assert.equal(await page.textContent('#session-text'), `pasted text (${Buffer.byteLength(text)} B, ${points} characters)`);
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

@@ -188,7 +188,8 @@ test('a batch beyond the GPU binding limit is refused before training, saying wh
     assert.equal(await page.textContent('#model-status'), '', 'the model itself fits');
     await openPanel(page, 'training');
     for (const [id, v] of Object.entries({ '#t-steps': 3, '#t-warmup': 1, '#t-batch': 512, '#t-eval': 100 })) await page.fill(id, String(v));
-    await page.click('#train-start');
+    // Start is disabled with the reason beside it (not enabled and then refusing).
+    assert.equal(await page.$eval('#train-start', (b) => b.disabled), true);
     const limit = await page.evaluate(() => window.tpAdapter.limits.maxStorageBufferBindingSize / 2 ** 20);
     const status = await page.textContent('#train-status');
     assert.equal(

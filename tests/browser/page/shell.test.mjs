@@ -99,25 +99,59 @@ test('dark mode follows the system and the toggle overrides it, remembered acros
     assert.equal(await page.getAttribute('html', 'data-theme'), 'light', 'the choice survives a reload');
     await page.click('#theme-toggle');
     assert.equal(await background(), 'rgb(22, 23, 26)');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
+    // A third press returns to Auto: the system decides again, and a reload keeps Auto.
+    await page.click('#theme-toggle');
+    assert.equal(await page.getAttribute('html', 'data-theme'), null);
+    assert.equal(await page.textContent('#theme-toggle'), '◐ Auto');
+    assert.match(await page.getAttribute('#theme-toggle', 'aria-label'), /follows the system/);
+    await page.reload();
+    await waitReady(page);
+    assert.equal(await page.getAttribute('html', 'data-theme'), null);
+    assert.equal(await background(), 'rgb(22, 23, 26)');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();
   }
 });
 
+const PANELS = ['data', 'tokenizer', 'model', 'training', 'generate', 'attention', 'positions', 'embeddings', 'session', 'backend'];
+
+/** Opens every panel at a phone's `width`: nothing wider than the screen, no formula cut off (it wraps instead of
+ *  hiding its end behind a scroll bar), the quick start inside the screen. Screenshots the panels in `shots`. */
+async function everyPanelFits(page, width, shots = [], prefix = '') {
+  for (const id of PANELS) {
+    await openPanel(page, id);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the ${id} panel is ${overflow}px wider than the phone screen`);
+    const clipped = await page.$$eval(`#panel-${id} .formula`, (list) => list.filter((f) => f.scrollWidth > f.clientWidth + 1).map((f) => f.textContent));
+    assert.deepEqual(clipped, [], `formulas cut off in ${id}`);
+    const guide = await page.$eval('#quick-start', (el) => el.getBoundingClientRect().right);
+    assert.ok(guide <= width, `the quick start fits (${guide})`);
+    if (shots.includes(id)) await screenshot(page, `${prefix}${id}`);
+  }
+}
+
 test('at phone width the tabs scroll in a row and nothing overflows the screen', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false, viewport: { width: 375, height: 740 } });
   try {
     await waitReady(page);
-    for (const id of ['data', 'tokenizer', 'model', 'training', 'generate', 'attention', 'positions', 'embeddings', 'session', 'backend']) {
-      await openPanel(page, id);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `the ${id} panel is ${overflow}px wider than the phone screen`);
-    }
+    await everyPanelFits(page, 375);
     const direction = await page.$eval('[role=tablist]', (el) => getComputedStyle(el).flexDirection);
     assert.equal(direction, 'row');
     await openPanel(page, 'model');
     await screenshot(page, 'shell-phone');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('at 390 px in dark mode every panel fits: no overflow, no clipped formula, the quick start wraps', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+  try {
+    await waitReady(page);
+    await everyPanelFits(page, 390, ['data', 'model', 'training', 'session'], 'phone-dark-');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

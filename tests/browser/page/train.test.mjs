@@ -241,6 +241,7 @@ test('the model survives a reload; safetensors download, bad files refused, uplo
     assert.deepEqual(await greedy(page, 'abcab'), before, 'the model is unchanged after the refusals');
     await openPanel(page, 'training');
     await page.click('#train-reset');
+    await page.click('#confirm-reset-confirm');
     await page.waitForFunction(() => window.tp.store.modelInfo === null);
     await openPanel(page, 'session');
     await page.setInputFiles('#load-model', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: bytes });
@@ -376,6 +377,7 @@ test('pause stops between steps, resume continues at the next step, reset forget
     const steps = await page.evaluate(() => window.tpTraining.phases[0].steps.map((s) => s.step));
     assert.deepEqual(steps, Array.from({ length: 400 }, (_, i) => i + 1), 'resume continued at the next step, none lost or repeated');
     await page.click('#train-reset');
+    await page.click('#confirm-reset-confirm');
     await page.waitForFunction(() => window.tp.store.modelInfo === null && window.tpTraining.phases.length === 0);
     assert.equal(await page.$eval('#train-reset', (b) => b.disabled), true);
     assert.deepEqual(consoleErrors, []);

@@ -2,7 +2,7 @@
 // person's own text (paste, file picker, drag and drop), with its size, characters, a preview and the split.
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, intro, numberField, selectField } from '../ctx';
-import { errorMessage, formatBytes, formatCount } from '../format';
+import { countChars, errorMessage, formatBytes, formatCount, utf8Bytes } from '../format';
 import type { CorpusState } from '../state';
 import { VAL_FRACTION } from '../protocol';
 
@@ -40,7 +40,8 @@ export function decodeTextFile(name: string, bytes: Uint8Array): string {
 
 function summaryView(corpus: CorpusState, ctx: Ctx): HTMLElement {
   const text = corpus.text;
-  const bytes = new TextEncoder().encode(text).length;
+  const bytes = utf8Bytes(text);
+  // Characters are Unicode code points everywhere in the page (an emoji is one), as the core counts them.
   const chars = [...text];
   const distinct = new Set(chars).size;
   // The characters as tokens show them (␣ for a space, \n for a newline), in the core's words.
@@ -48,14 +49,14 @@ function summaryView(corpus: CorpusState, ctx: Ctx): HTMLElement {
   void ctx.core.call('displayTexts', [...new Set(chars)].slice(0, 120).sort()).then((shown) => (charset.textContent = shown.join(' ')), () => undefined);
   const lines = text.length === 0 ? 0 : text.split('\n').length;
   // The worker cuts the validation part at the line start nearest to this share (the core's split).
-  const val = Math.round(text.length * VAL_FRACTION);
+  const val = Math.round(chars.length * VAL_FRACTION);
   const source =
     corpus.source === 'builtin' ? `built-in "${corpus.name}", seed ${corpus.seed}` : corpus.name;
   const trainShare = `${Math.round((1 - VAL_FRACTION) * 100)}%`;
   const bar = h(
     'div',
     { class: 'split-bar', role: 'img', 'aria-label': `train ${trainShare}, validation ${Math.round(VAL_FRACTION * 100)}%` },
-    h('span', { class: 'split-train' }, `train ≈${formatCount(text.length - val)} chars`),
+    h('span', { class: 'split-train' }, `train ≈${formatCount(chars.length - val)} chars`),
     h('span', { class: 'split-val' }, `val ≈${formatCount(val)} (from a line start)`),
   );
   (bar.firstChild as HTMLElement).style.flexBasis = trainShare;
@@ -67,7 +68,12 @@ function summaryView(corpus: CorpusState, ctx: Ctx): HTMLElement {
       { class: 'facts' },
       h('tr', {}, h('th', { scope: 'row' }, 'Source'), h('td', { id: 'corpus-source' }, source)),
       h('tr', {}, h('th', { scope: 'row' }, 'Size'), h('td', { id: 'corpus-bytes', 'data-bytes': bytes }, formatBytes(bytes))),
-      h('tr', {}, h('th', { scope: 'row' }, 'Characters'), h('td', { id: 'corpus-chars', 'data-chars': chars.length }, `${formatCount(chars.length)} (${distinct} distinct)`)),
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'row', title: 'Unicode code points: an emoji or an accented letter is one character' }, 'Characters'),
+        h('td', { id: 'corpus-chars', 'data-chars': chars.length }, `${formatCount(chars.length)} (${distinct} distinct; Unicode code points)`),
+      ),
       h('tr', {}, h('th', { scope: 'row' }, 'Lines'), h('td', {}, formatCount(lines))),
     ),
     h('h3', {}, 'Train / validation split'),
@@ -144,8 +150,8 @@ export const dataPanel: Panel = {
     useText.addEventListener('click', () => {
       const text = textarea.value;
       if (text.length === 0) return say('The text box is empty: paste or type some text first.', 'error');
-      if (text.length > MAX_TEXT_BYTES) return say(`That is more than ${formatBytes(MAX_TEXT_BYTES)} of text: use a part of it.`, 'error');
-      setCorpus({ source: 'user', name: 'pasted text', text }, `Using your text (${formatCount(text.length)} characters).`);
+      if (utf8Bytes(text) > MAX_TEXT_BYTES) return say(`That is more than ${formatBytes(MAX_TEXT_BYTES)} of text: use a part of it.`, 'error');
+      setCorpus({ source: 'user', name: 'pasted text', text }, `Using your text (${formatCount(countChars(text))} characters).`);
     });
 
     const readFile = async (picked: File) => {
@@ -193,23 +199,41 @@ export const dataPanel: Panel = {
         const seed = numberField('corpus-seed', 'Seed', 1, { min: 0, step: 1 });
         const size = selectField('corpus-size', 'Size', SIZES, '65536');
         const generate = h('button', { type: 'button', id: 'generate-corpus' }, 'Generate');
-        generate.addEventListener('click', async () => {
+        // Choosing a corpus, a seed or a size takes effect at once; the button makes the same text again.
+        // Only the latest request is used (choices made quickly overtake one another).
+        let latest = 0;
+        const generateChosen = async () => {
+          const corpusName = name.select.value;
           const seedValue = Number(seed.input.value);
           const approxBytes = Number(size.select.value);
+          if (!Number.isInteger(seedValue) || seedValue < 0) return say('The seed must be a whole number, 0 or more. The current text is unchanged.', 'error');
+          const request = ++latest;
           generate.disabled = true;
-          say('Generating…');
+          say(`Generating "${corpusName}"…`);
           try {
-            const text = await ctx.core.call('generateCorpus', name.select.value, seedValue, approxBytes);
-            setCorpus(
-              { source: 'builtin', name: name.select.value, seed: seedValue, approxBytes, text },
-              `Generated "${name.select.value}" with seed ${seedValue}.`,
-            );
+            const text = await ctx.core.call('generateCorpus', corpusName, seedValue, approxBytes);
+            if (request !== latest) return;
+            setCorpus({ source: 'builtin', name: corpusName, seed: seedValue, approxBytes, text }, `Generated "${corpusName}" with seed ${seedValue}.`);
           } catch (error) {
-            say(`${errorMessage(error)} The current text is unchanged.`, 'error');
+            if (request === latest) say(`${errorMessage(error)} The current text is unchanged.`, 'error');
           } finally {
-            generate.disabled = false;
+            if (request === latest) generate.disabled = false;
           }
-        });
+        };
+        generate.addEventListener('click', () => void generateChosen());
+        name.select.addEventListener('change', () => void generateChosen());
+        size.select.addEventListener('change', () => void generateChosen());
+        seed.input.addEventListener('change', () => void generateChosen());
+        // The form shows the built-in corpus in use (a restored session's, or one generated here).
+        const showChosen = (corpus: CorpusState | null) => {
+          if (corpus?.source !== 'builtin' || !list.some((c) => c.name === corpus.name)) return;
+          name.select.value = corpus.name;
+          if (corpus.seed !== undefined) seed.input.value = String(corpus.seed);
+          if (corpus.approxBytes !== undefined && SIZES.some(([v]) => Number(v) === corpus.approxBytes)) size.select.value = String(corpus.approxBytes);
+          showDescription();
+        };
+        showChosen(ctx.store.corpus);
+        ctx.store.on('corpus', showChosen);
         replace(builtin, name.wrap, description, h('div', { class: 'row' }, seed.wrap, size.wrap), h('div', { class: 'row' }, generate));
       } catch (error) {
         replace(builtin, h('p', { class: 'notice', role: 'alert' }, `The corpora did not load: ${errorMessage(error)}`));

@@ -1,11 +1,13 @@
 // The Save & load panel and the session in IndexedDB: the corpus, the tokenizer and the model settings come
 // back after a reload. Models (safetensors) join them once the core has a model.
-import { h, replace } from '../dom';
+import { confirmAction, h, replace } from '../dom';
 import { type Ctx, type Panel, download, intro } from '../ctx';
 import * as db from '../db';
-import { errorMessage, errorSentence, formatBytes } from '../format';
+import { countChars, errorMessage, errorSentence, formatBytes, utf8Bytes } from '../format';
 import type { CorpusState, ModelSettings, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
+
+const layers = (n: number) => `${n} layer${n === 1 ? '' : 's'}`;
 
 async function keepModel(ctx: Ctx, info: ModelInfo | null): Promise<void> {
   if (!info || !info.inspectable) {
@@ -98,22 +100,53 @@ export const sessionPanel: Panel = {
       h('h3', {}, 'Models'),
       models,
     );
+    /** What the browser keeps, as it is now: redrawn whenever any of it changes (a reload's restore included),
+     *  so it is true whichever panel is open. */
     const show = () => {
       const corpus = ctx.store.corpus;
       const tokenizer = ctx.store.tokenizer;
+      const info = ctx.store.modelInfo;
+      const steps = ctx.store.phases.reduce((total, p) => total + p.steps.length, 0);
+      const kind = tokenizer ? (tokenizer.summary.kind === 'bpe' ? 'byte-level BPE' : tokenizer.auto ? 'characters (made by Start)' : 'characters') : '';
       replace(
         stored,
         h(
           'table',
           { class: 'facts' },
-          h('tr', {}, h('th', { scope: 'row' }, 'Text'), h('td', {}, corpus ? `${corpus.name} (${formatBytes(corpus.text.length)})` : 'none')),
-          h('tr', {}, h('th', { scope: 'row' }, 'Tokenizer'), h('td', { id: 'session-tokenizer' }, tokenizer ? `${tokenizer.summary.kind}, ${tokenizer.summary.vocabSize} tokens` : 'none')),
-          h('tr', {}, h('th', { scope: 'row' }, 'Model settings'), h('td', {}, `${ctx.store.model.nLayer} layers, d_model ${ctx.store.model.nEmbd}`)),
+          h('tr', {}, h('th', { scope: 'row' }, 'Text'), h('td', { id: 'session-text' }, corpus ? `${corpus.name} (${formatBytes(utf8Bytes(corpus.text))}, ${countChars(corpus.text).toLocaleString('en-US')} characters)` : 'none')),
+          h('tr', {}, h('th', { scope: 'row' }, 'Tokenizer'), h('td', { id: 'session-tokenizer' }, tokenizer ? `${kind}, ${tokenizer.summary.vocabSize} tokens` : 'none')),
+          h('tr', {}, h('th', { scope: 'row' }, 'Model settings'), h('td', { id: 'session-settings' }, `${layers(ctx.store.model.nLayer)}, d_model ${ctx.store.model.nEmbd}`)),
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, 'Trained model'),
+            h(
+              'td',
+              { id: 'session-weights' },
+              info
+                ? `${info.paramCount.toLocaleString('en-US')} parameters (${layers(info.config.nLayer)}, d_model ${info.config.nEmbd})` +
+                    (steps > 0 ? `, ${steps} training steps with their loss chart` : ', loaded from a file')
+                : 'none',
+            ),
+          ),
         ),
       );
     };
     section.addEventListener('panel-shown', show);
+    for (const event of ['corpus', 'tokenizer', 'model', 'modelInfo', 'phases'] as const) ctx.store.on(event, show);
+    show();
     clear.addEventListener('click', async () => {
+      const info = ctx.store.modelInfo;
+      const forget = await confirmAction({
+        id: 'confirm-forget',
+        title: 'Forget this session?',
+        text:
+          'This deletes what this browser keeps: the text, the tokenizer, the settings' +
+          (info ? `, and the trained model (${info.paramCount.toLocaleString('en-US')} parameters) with its loss chart` : '') +
+          '. It cannot be brought back. What is on screen stays until you reload; to keep the model, download it below first.',
+        confirm: 'Forget everything',
+      });
+      if (!forget) return;
       await db.clear();
       message.textContent = 'Forgotten: a reload starts from scratch (what is on screen stays until then).';
     });

@@ -1,12 +1,12 @@
 // The Training panel: the optimiser's settings (checked as you type), the learning-rate schedule they give,
 // how many tokens a run sees, and the live charts. The training loop itself needs the model in the core; until
 // it is there, the buttons say so.
-import { h } from '../dom';
+import { confirmAction, h } from '../dom';
 import { type Ctx, type Panel, intro, numberField } from '../ctx';
 import { chartFigure, drawChart } from '../chart';
-import { errorMessage, formatCount } from '../format';
-import type { Phase } from '../state';
-import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TrainProgress } from '../protocol';
+import { countChars, errorMessage, formatCount } from '../format';
+import type { CorpusState, Phase } from '../state';
+import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TokenizerOptions, type TrainProgress } from '../protocol';
 import { checkConfig, largestBuffer } from '../model-size';
 import * as db from '../db';
 
@@ -143,6 +143,8 @@ export const trainingPanel: Panel = {
     const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
     const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText));
     const where = h('p', { class: 'hint', id: 'train-where' });
+    /** Which tokenizer a run will use; before there is one, that Start makes a character tokenizer. */
+    const tokenizerNote = h('p', { class: 'hint', id: 'train-tokenizer-note' });
     const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
     const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
     const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
@@ -162,6 +164,7 @@ export const trainingPanel: Panel = {
       notice,
       budget,
       controls,
+      tokenizerNote,
       where,
       phaseNote,
       h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
@@ -173,14 +176,12 @@ export const trainingPanel: Panel = {
       const error = checkTraining(s);
       const tokensPerStep = s.batch * s.accumulation * ctx.store.model.blockSize;
       window.tpTrainCheck = { error, tokensPerStep };
-      if (error) {
-        status.textContent = `Cannot train with these settings: ${error}`;
-        status.dataset.kind = 'error';
-        return;
-      }
-      status.textContent = '';
-      delete status.dataset.kind;
-      const corpusTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens * (1 - VAL_FRACTION) : null;
+      checkStart();
+      if (error) return;
+      // Without a tokenizer, Start makes a character one: a token per character.
+      const corpusText = ctx.store.corpus?.text;
+      const allTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens : corpusText ? countChars(corpusText) : 0;
+      const corpusTokens = allTokens > 0 ? allTokens * (1 - VAL_FRACTION) : null;
       const total = tokensPerStep * s.steps;
       budget.textContent =
         `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.blockSize}); ` +
@@ -197,15 +198,56 @@ export const trainingPanel: Panel = {
     let state: 'idle' | 'running' | 'paused' | 'done' = 'idle';
     let hasModel = false;
     let lastSettings: TrainSettings | null = null;
+    /** Start is making the character tokenizer a run needs. */
+    let preparing = false;
+    /** The status shows why Start is disabled (cleared when the reason goes away; a run's own messages stay). */
+    let blockShown = false;
     /** Runs started on this page (tests wait for the next one). */
     let runs = 0;
     const publish = () => (window.tpTraining = { state, phases, runs });
     /** Where a new run trains: the backend chosen in “Run on”. */
     const trainingBackend = (): 'webgpu' | 'cpu' => ctx.store.backend;
+    /** Why Start cannot train now, as the status says it, or null. Checked before the click, so Start is disabled
+     *  with the reason beside it rather than enabled and then refusing. (A text too short for the context is
+     *  found by the core, which counts its tokens.) */
+    const blocker = (): string | null => {
+      const s = read();
+      const error = checkTraining(s);
+      if (error) return `Cannot train with these settings: ${error}`;
+      if (!ctx.store.corpus || ctx.store.corpus.text.length === 0) return 'Cannot train: there is no text: choose one in the Data panel.';
+      // The vocabulary is the tokenizer's; before there is one, about a byte's worth of characters.
+      const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
+      const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.maxBinding() : null;
+      const modelError = checkConfig(ctx.store.model, maxBinding, largestBuffer(ctx.store.model, vocab, s.batch));
+      return modelError ? `Cannot train: the model settings: ${modelError}` : null;
+    };
+    const setStatus = (text: string, kind?: 'error') => {
+      status.textContent = text;
+      if (kind) status.dataset.kind = kind;
+      else delete status.dataset.kind;
+      blockShown = false;
+    };
+    const checkStart = () => {
+      const busy = state === 'running' || state === 'paused' || preparing;
+      const problem = busy ? null : blocker();
+      startButton.disabled = busy || problem !== null;
+      if (problem) {
+        setStatus(problem, 'error');
+        blockShown = true;
+      } else if (blockShown) {
+        setStatus('');
+      }
+      const tokenizer = ctx.store.tokenizer;
+      tokenizerNote.textContent = !tokenizer
+        ? 'No tokenizer yet: Start makes a character tokenizer from the text (one token per character). For a BPE tokenizer, train one in the Tokenizer panel first.'
+        : tokenizer.auto
+          ? `The tokenizer is the character tokenizer Start made (${tokenizer.summary.vocabSize} tokens, one per character). The Tokenizer panel trains a BPE one instead.`
+          : '';
+    };
     const setState = (next: typeof state) => {
       state = next;
       if (ctx.store.training !== (state === 'running')) ctx.store.set('training', state === 'running');
-      startButton.disabled = state === 'running' || state === 'paused';
+      checkStart();
       pauseButton.disabled = state !== 'running';
       resumeButton.disabled = state !== 'paused';
       resetButton.disabled = !hasModel || state === 'running';
@@ -247,8 +289,48 @@ export const trainingPanel: Panel = {
     };
     const drawEmpty = () => drawRun();
 
+    /** Makes (or, for a changed text, remakes) the character tokenizer of a run started without one. */
+    const makeCharTokenizer = async (corpus: CorpusState) => {
+      const options: TokenizerOptions = { kind: 'char', vocabSize: 0, pattern: 'none' };
+      const summary = await ctx.core.call('trainTokenizer', corpus.text, options);
+      const json = await ctx.core.call('tokenizerJson');
+      ctx.store.set('tokenizer', { options, summary, json, auto: { corpus: corpus.name, characters: summary.stats.characters } });
+    };
+    /** A fresh run needs a tokenizer: made from the text when the person has not chosen one. */
+    const needsCharTokenizer = (corpus: CorpusState | null): boolean => {
+      const tokenizer = ctx.store.tokenizer;
+      if (!corpus) return false;
+      if (!tokenizer) return true;
+      // The automatic one follows the text: another text may have characters it lacks.
+      return !!tokenizer.auto && (tokenizer.auto.corpus !== corpus.name || tokenizer.auto.characters !== countChars(corpus.text));
+    };
+
     const run = async (resume: boolean) => {
       const settings = resume && lastSettings ? lastSettings : read();
+      const refused = resume ? null : blocker();
+      if (refused) return setStatus(refused, 'error');
+      // The previous run's progress line goes at once, not when the first step arrives.
+      if (!resume) {
+        progressBar.max = settings.steps;
+        progressBar.value = 0;
+        progressText.textContent = `starting: step 0 / ${settings.steps}`;
+      }
+      let madeTokenizer = false;
+      if (!resume && !(keep.checked && hasModel) && needsCharTokenizer(ctx.store.corpus)) {
+        preparing = true;
+        checkStart();
+        setStatus('No tokenizer was chosen: making a character tokenizer from the text…');
+        try {
+          await makeCharTokenizer(ctx.store.corpus!);
+          madeTokenizer = true;
+        } catch (error) {
+          progressText.textContent = '';
+          return setStatus(`Cannot train: a character tokenizer could not be made from the text: ${errorMessage(error)}`, 'error');
+        } finally {
+          preparing = false;
+          checkStart();
+        }
+      }
       const error = checkTraining(settings);
       const model = ctx.store.model;
       const tokenizer = ctx.store.tokenizer;
@@ -260,9 +342,8 @@ export const trainingPanel: Panel = {
       const problem = error ?? (modelError ? `the model settings: ${modelError}` : null) ??
         (!corpus ? 'there is no text: choose one in the Data panel.' : !tokenizer ? 'there is no tokenizer: train one in the Tokenizer panel.' : null);
       if (problem) {
-        status.textContent = `Cannot train: ${problem}`;
-        status.dataset.kind = 'error';
-        return;
+        progressText.textContent = '';
+        return setStatus(`Cannot train: ${problem}`, 'error');
       }
       lastSettings = settings;
       runs += 1;
@@ -288,10 +369,12 @@ export const trainingPanel: Panel = {
       };
       const backend = trainingBackend();
       const on = backend === 'webgpu' ? 'on WebGPU' : 'on the CPU';
-      status.textContent = resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…`;
-      delete status.dataset.kind;
+      const made = madeTokenizer ? ` No tokenizer was chosen, so a character tokenizer (${tokenizer!.summary.vocabSize} tokens, one per character) was made from the text.` : '';
+      setStatus(resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…${made}`);
       hasModel = true;
       setState('running');
+      // A fresh run's charts start empty at once.
+      drawRun();
       const started = performance.now();
       const firstStep = phase.steps.at(-1)?.step ?? 0;
       try {
@@ -342,8 +425,7 @@ export const trainingPanel: Panel = {
         if (summary.stopped === 'device-lost') {
           const restored = summary.restoredStep;
           const reason = (summary.reason ?? 'no reason given').replace(/\.$/, '');
-          status.textContent = `Training stopped: the GPU device was lost at step ${summary.steps}.`;
-          status.dataset.kind = 'error';
+          setStatus(`Training stopped: the GPU device was lost at step ${summary.steps}.`, 'error');
           if (restored !== undefined) {
             showNotice(
               `The GPU device was lost at step ${summary.steps} (${reason}). The model was restored from its snapshot of step ${restored} ` +
@@ -352,19 +434,19 @@ export const trainingPanel: Panel = {
             );
             hasModel = true;
             setState('done');
-            keep.checked = true;
+            setKeep(true);
           } else {
             showNotice(`The GPU device was lost at step ${summary.steps} (${reason}), before the first snapshot (every ${settings.snapshotEvery} steps): start again.`);
             hasModel = false;
             setState('idle');
           }
         } else if (summary.stopped === 'paused') {
-          status.textContent = `Paused at step ${summary.steps}.`;
+          setStatus(`Paused at step ${summary.steps}.`);
           setState('paused');
         } else if (summary.stopped === 'reset') {
           setState('idle');
         } else {
-          status.textContent = `Done: ${summary.steps} steps ${on}.`;
+          setStatus(`Done: ${summary.steps} steps ${on}.`);
           setState('done');
         }
       } catch (error) {
@@ -381,8 +463,7 @@ export const trainingPanel: Panel = {
           ctx.store.set('modelInfo', await ctx.core.call('modelInfo').catch(() => null));
           ctx.store.set('phases', phases.map((p) => ({ ...p, steps: [...p.steps], evals: [...p.evals] })));
         }
-        status.textContent = `Training stopped: ${errorMessage(error)}`;
-        status.dataset.kind = 'error';
+        setStatus(`Training stopped: ${errorMessage(error)}`, 'error');
         if (phase.steps.length === 0) {
           // Nothing ran (bad data or settings): forget the empty phase; a model exists only if one did before.
           phases.pop();
@@ -390,14 +471,41 @@ export const trainingPanel: Panel = {
         }
         setState(phase.steps.length > 0 ? 'done' : hasModel ? 'done' : 'idle');
         // Back from a snapshot: going on means keeping its weights.
-        if (crashed && phase.steps.length > 0) keep.checked = true;
+        if (crashed && phase.steps.length > 0) setKeep(true);
       }
       drawRun();
     };
-    startButton.addEventListener('click', () => void run(false));
+    /** What a fresh start or a reset would lose, in words. */
+    const trainedModel = () => {
+      const params = ctx.store.modelInfo ? `${ctx.store.modelInfo.paramCount.toLocaleString('en-US')} parameters` : 'its weights';
+      const steps = phases.reduce((total, p) => total + p.steps.length, 0);
+      return steps > 0 ? `${params}, trained for ${steps} steps` : params;
+    };
+    startButton.addEventListener('click', async () => {
+      // Without “Keep the trained weights” a start replaces the model: ask first (Cancel keeps it).
+      if (hasModel && !keep.checked) {
+        const replace = await confirmAction({
+          id: 'confirm-fresh-start',
+          title: 'Start over from fresh weights?',
+          text:
+            `Start without “Keep the trained weights” replaces the model you have (${trainedModel()}) with fresh weights, and it cannot be brought back. ` +
+            'To train it further instead, cancel and check “Keep the trained weights”; to keep a copy, download it in Save & load first.',
+          confirm: 'Start from fresh weights',
+        });
+        if (!replace || state === 'running') return;
+      }
+      void run(false);
+    });
     resumeButton.addEventListener('click', () => void run(true));
     pauseButton.addEventListener('click', () => void ctx.core.call('pauseTraining'));
     resetButton.addEventListener('click', async () => {
+      const forget = await confirmAction({
+        id: 'confirm-reset',
+        title: 'Forget the trained model?',
+        text: `Reset deletes the model (${trainedModel()}) and its loss chart, here and in this browser's storage; it cannot be brought back. To keep a copy, download it in Save & load first.`,
+        confirm: 'Reset the model',
+      });
+      if (!forget || state === 'running') return;
       await ctx.core.call('resetModel');
       phases.length = 0;
       ctx.store.set('modelInfo', null);
@@ -405,13 +513,27 @@ export const trainingPanel: Panel = {
       hasModel = false;
       progressBar.value = 0;
       progressText.textContent = '';
-      status.textContent = 'The model was reset: the next start begins from fresh weights.';
+      setStatus('The model was reset: the next start begins from fresh weights.');
       setState('idle');
       drawRun();
     });
+    /** “Keep the trained weights” is remembered with the session: a reload that brings the model back keeps it. */
+    function setKeep(value: boolean): void {
+      keep.checked = value;
+      void db.save('training-keep', value);
+    }
+    keep.addEventListener('change', () => setKeep(keep.checked));
+    const restoreKeep = () =>
+      void db.load<boolean>('training-keep').then((saved) => {
+        if (saved && hasModel && state === 'done') keep.checked = true;
+      });
+    if (document.documentElement.dataset.restored) restoreKeep();
+    else document.addEventListener('tp-restored', restoreKeep, { once: true });
     let touched = false;
     section.querySelector('form')!.addEventListener('input', () => {
       touched = true;
+      // New settings: the last run's message (say, why it stopped) gives way to what these settings allow.
+      if (state === 'idle' || state === 'done') setStatus('');
       update();
       if (!checkTraining(read())) void db.save('training-settings', read());
     });
@@ -425,7 +547,7 @@ export const trainingPanel: Panel = {
         const last = phases.at(-1);
         const step = last ? last.offset + (last.steps.at(-1)?.step ?? 0) : run.step;
         showNotice(`The page was closed or reloaded during training. The model came back from its snapshot of step ${step}; press Start with “Keep the trained weights” checked to continue.`);
-        keep.checked = true;
+        setKeep(true);
       };
       if (document.documentElement.dataset.restored) explain();
       else document.addEventListener('tp-restored', explain, { once: true });
@@ -438,13 +560,18 @@ export const trainingPanel: Panel = {
         if (typeof value === 'number' && Number.isFinite(value)) field.input.value = String(value);
       }
       if (!section.hidden) update();
+      else checkStart();
     });
     section.querySelector('form')!.addEventListener('submit', (event) => event.preventDefault());
     section.addEventListener('panel-shown', () => {
       update();
       drawEmpty();
     });
-    ctx.store.on('model', () => !section.hidden && update());
+    // Start's availability follows everything it needs, whether or not the panel is shown.
+    const refresh = () => (section.hidden ? checkStart() : update());
+    ctx.store.on('model', refresh);
+    ctx.store.on('corpus', refresh);
+    ctx.store.on('tokenizer', refresh);
     // A model loaded from a file or restored from the browser: the run can continue (fine-tune) from it.
     ctx.store.on('modelInfo', (info) => {
       if (state === 'running') return;
