@@ -56,6 +56,8 @@ type Events = {
   corpus: CorpusState | null;
   tokenizer: TokenizerState | null;
   model: ModelSettings;
+  /** Why the Model panel's form cannot be built (then `model` keeps the last settings that could), or null. */
+  modelError: string | null;
   backend: Backend;
 };
 
@@ -63,6 +65,7 @@ export class Store {
   corpus: CorpusState | null = null;
   tokenizer: TokenizerState | null = null;
   model: ModelSettings = { ...DEFAULT_MODEL };
+  modelError: string | null = null;
   modelInfo: ModelInfo | null = null;
   phases: Phase[] = [];
   training = false;

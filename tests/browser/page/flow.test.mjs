@@ -106,6 +106,16 @@ test('Start is disabled with the reason instead of enabled and then refusing', {
     await page.fill('#t-warmup', '30');
     assert.equal(await page.$eval('#train-start', (b) => b.disabled), false);
     assert.equal(await page.textContent('#train-status'), '');
+    // A model the Model panel cannot build (heads not dividing d_model): not the last good one in secret.
+    await openPanel(page, 'model');
+    await page.fill('#m-heads', '5');
+    await openPanel(page, 'training');
+    assert.equal(await page.$eval('#train-start', (b) => b.disabled), true);
+    assert.match(await page.textContent('#train-status'), /the Model panel's settings cannot be built: .*head/);
+    await openPanel(page, 'model');
+    await page.fill('#m-heads', '4');
+    await openPanel(page, 'training');
+    assert.equal(await page.$eval('#train-start', (b) => b.disabled), false);
     // No text at all.
     await page.evaluate(() => window.tp.store.set('corpus', null));
     assert.equal(await page.$eval('#train-start', (b) => b.disabled), true);
@@ -221,6 +231,21 @@ test('after a reload Save & load shows the text, tokenizer and weights at once, 
     await waitReady(page);
     await openPanel(page, 'training');
     assert.equal(await page.isChecked('#t-keep'), false);
+    // Keep with a tokenizer of another vocabulary cannot fine-tune: Start says so before it is pressed.
+    await page.check('#t-keep');
+    await openPanel(page, 'data');
+    await page.fill('#user-text', 'xyz '.repeat(100));
+    await page.click('#use-text');
+    await openPanel(page, 'tokenizer');
+    await page.selectOption('#tok-kind', 'char');
+    await page.click('#train-tokenizer');
+    await page.waitForFunction(() => window.tp.store.tokenizer?.summary.vocabSize === 5);
+    await openPanel(page, 'training');
+    assert.equal(await page.$eval('#train-start', (b) => b.disabled), true);
+    assert.match(await page.textContent('#train-status'), /Cannot fine-tune: the model's vocabulary has 8 tokens but the current tokenizer has 5/);
+    await page.uncheck('#t-keep');
+    assert.equal(await page.$eval('#train-start', (b) => b.disabled), false);
+    assert.equal(await page.textContent('#train-status'), '');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

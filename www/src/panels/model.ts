@@ -81,6 +81,7 @@ export const modelPanel: Panel = {
       for (const input of inputs) input.removeAttribute('aria-invalid');
       if (error) {
         window.tpModelCheck = { params: 0, error };
+        ctx.store.set('modelError', error);
         status.textContent = `Cannot build this model: ${error}`;
         status.dataset.kind = 'error';
         replace(size);
@@ -88,6 +89,7 @@ export const modelPanel: Panel = {
       }
       status.textContent = '';
       delete status.dataset.kind;
+      if (ctx.store.modelError !== null) ctx.store.set('modelError', null);
       ctx.store.set('model', config);
       let report;
       try {
@@ -111,7 +113,15 @@ export const modelPanel: Panel = {
           h('tr', {}, h('th', { scope: 'row' }, `Activations and scratch (batch ${DEFAULT_BATCH}, full context)`), h('td', {}, `≈ ${formatBytes(report.activationBytes)}`)),
           h('tr', {}, h('th', { scope: 'row' }, 'Largest buffer'), h('td', {}, `${largest[0]}: ${formatBytes(largest[1])}`)),
         ),
-        h('p', { class: 'explain' }, `Vocabulary ${vocab}${ctx.store.tokenizer ? ' (from the tokenizer)' : ' (bytes; train a tokenizer to set it)'}. Counted by the core (ModelConfig::param_count and training_bytes).`),
+        h(
+          'p',
+          { class: 'explain', id: 'model-vocab' },
+          `Vocabulary ${vocab}` +
+            (ctx.store.tokenizer
+              ? ` (from the ${ctx.store.tokenizer.auto ? 'character tokenizer Start made' : 'tokenizer'})`
+              : ' (the 256 bytes, until there is a tokenizer: train one, or Start in Training makes a character tokenizer)') +
+            '. Counted by the core (ModelConfig::param_count and training_bytes).',
+        ),
       );
     };
     section.querySelector('form')!.addEventListener('input', () => void update());

@@ -84,13 +84,13 @@ export const sessionPanel: Panel = {
   mount(section: HTMLElement, ctx: Ctx) {
     const stored = h('div', { id: 'session-body' });
     const models = h('div', {});
-    const clear = h('button', { type: 'button', id: 'clear-session' }, 'Forget this session');
+    const clear = h('button', { type: 'button', id: 'clear-session', class: 'ghost' }, 'Forget this session');
     const message = h('p', { class: 'message', role: 'status', 'aria-live': 'polite' });
     section.append(
       ...intro(
         'Save & load',
-        'Your work stays in this browser (IndexedDB): the text, the tokenizer and the model settings come back ' +
-          'when you reload. Nothing is sent anywhere. Tokenizers download as tokenizer.json (Tokenizer panel); ' +
+        'Your work stays in this browser (IndexedDB): the text, the tokenizer, the model settings and the trained ' +
+          'model come back when you reload. Nothing is sent anywhere. Tokenizers download as tokenizer.json (Tokenizer panel); ' +
           'models download as safetensors, the format most libraries read.',
       ),
       h('h3', {}, 'In this browser'),
@@ -168,7 +168,7 @@ export const sessionPanel: Panel = {
               'table',
               { class: 'facts' },
               h('tr', {}, h('th', { scope: 'row' }, 'Parameters'), h('td', { id: 'model-params', 'data-value': info.paramCount }, info.paramCount.toLocaleString('en-US'))),
-              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${info.config.nLayer} layers, ${info.config.nHead} heads, d_model ${info.config.nEmbd}, context ${info.config.blockSize}, vocabulary ${info.config.vocabSize}, ${info.config.positional} positions, ${info.config.activation}`)),
+              h('tr', {}, h('th', { scope: 'row' }, 'Shape'), h('td', {}, `${layers(info.config.nLayer)}, ${info.config.nHead} heads, d_model ${info.config.nEmbd}, context ${info.config.blockSize}, vocabulary ${info.config.vocabSize}, ${info.config.positional} positions, ${info.config.activation}`)),
             )
           : h('p', { class: 'explain' }, 'No model yet: train one (Training panel) or load a file.'),
       );

@@ -215,6 +215,16 @@ export const trainingPanel: Panel = {
       const error = checkTraining(s);
       if (error) return `Cannot train with these settings: ${error}`;
       if (!ctx.store.corpus || ctx.store.corpus.text.length === 0) return 'Cannot train: there is no text: choose one in the Data panel.';
+      if (ctx.store.modelError) return `Cannot train: the Model panel's settings cannot be built: ${ctx.store.modelError}`;
+      // Fine-tuning needs the tokenizer the model was trained with (the same vocabulary).
+      const info = ctx.store.modelInfo;
+      const current = ctx.store.tokenizer?.summary.vocabSize;
+      if (keep.checked && hasModel && info && current !== undefined && info.config.vocabSize !== current) {
+        return (
+          `Cannot fine-tune: the model's vocabulary has ${info.config.vocabSize} tokens but the current tokenizer has ${current}. ` +
+          'Uncheck “Keep the trained weights” to train a new model with this tokenizer, or load the tokenizer the model was trained with.'
+        );
+      }
       // The vocabulary is the tokenizer's; before there is one, about a byte's worth of characters.
       const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
       const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.maxBinding() : null;
@@ -522,10 +532,14 @@ export const trainingPanel: Panel = {
       keep.checked = value;
       void db.save('training-keep', value);
     }
-    keep.addEventListener('change', () => setKeep(keep.checked));
+    keep.addEventListener('change', () => {
+      setKeep(keep.checked);
+      checkStart();
+    });
     const restoreKeep = () =>
       void db.load<boolean>('training-keep').then((saved) => {
         if (saved && hasModel && state === 'done') keep.checked = true;
+        checkStart();
       });
     if (document.documentElement.dataset.restored) restoreKeep();
     else document.addEventListener('tp-restored', restoreKeep, { once: true });
@@ -572,6 +586,7 @@ export const trainingPanel: Panel = {
     ctx.store.on('model', refresh);
     ctx.store.on('corpus', refresh);
     ctx.store.on('tokenizer', refresh);
+    ctx.store.on('modelError', refresh);
     // A model loaded from a file or restored from the browser: the run can continue (fine-tune) from it.
     ctx.store.on('modelInfo', (info) => {
       if (state === 'running') return;
