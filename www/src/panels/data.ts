@@ -234,7 +234,7 @@ export const dataPanel: Panel = {
         };
         showChosen(ctx.store.corpus);
         ctx.store.on('corpus', showChosen);
-        replace(builtin, name.wrap, description, h('div', { class: 'row' }, seed.wrap, size.wrap), h('div', { class: 'row' }, generate));
+        replace(builtin, name.wrap, description, h('div', { class: 'row' }, seed.wrap, size.wrap), h('div', { class: 'row' }, generate, h('small', { class: 'hint' }, 'A choice above takes effect at once; Generate makes the text again.')));
       } catch (error) {
         replace(builtin, h('p', { class: 'notice', role: 'alert' }, `The corpora did not load: ${errorMessage(error)}`));
       }
