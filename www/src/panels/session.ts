@@ -143,7 +143,8 @@ export const sessionPanel: Panel = {
         text:
           'This deletes what this browser keeps: the text, the tokenizer, the settings' +
           (info ? `, and the trained model (${info.paramCount.toLocaleString('en-US')} parameters) with its loss chart` : '') +
-          '. It cannot be brought back. What is on screen stays until you reload; to keep the model, download it below first.',
+          '. It cannot be brought back. What is on screen stays until you reload' +
+          (info ? '; to keep the model, download it below first.' : '.'),
         confirm: 'Forget everything',
       });
       if (!forget) return;
