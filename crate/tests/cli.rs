@@ -127,3 +127,33 @@ fn train_and_generate_on_the_gpu_match_the_cpu() {
     assert!(on_gpu.starts_with("The") && on_gpu.trim_end().len() > 3);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn tokenizer_train_says_why_bpe_stopped_early() {
+    let dir = std::env::temp_dir().join(format!("tplay-cli-tok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("small.txt");
+    let out = dir.join("tokenizer.json");
+    std::fs::write(&input, "the cat sat on the mat. the cat ate.\n".repeat(20)).unwrap();
+    let output = tplay(&[
+        "tokenizer",
+        "train",
+        "--vocab-size",
+        "4096",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for part in [
+        "of the 4096 tokens asked for",
+        "every word of the text is already one token, so no pair is left to merge",
+        "merges were all this text allows",
+        "too small for this vocabulary",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -11,6 +11,9 @@ export { resourceCount } from './resources.js';
 export type { ResourceKind } from './resources.js';
 export { Tokenizer, trainTokenizer, createTokenizer, loadTokenizer } from './tokenizer.js';
 export type {
+  BpeStopReason,
+  BpeTraining,
+  Merge,
   SplitPattern,
   Token,
   TokenizerKind,

@@ -24,6 +24,42 @@ export interface TokenizerProgress {
   parts: [string, string];
 }
 
+/**
+ * Why BPE training ended: 'vocabularyFull' (the vocabulary reached the size asked for) or 'noPairLeft'
+ * (every word of the text, or with the pattern 'none' the whole text, became a single token, so no pair of
+ * neighbouring tokens was left to merge: the text is too small for the vocabulary asked for).
+ */
+export type BpeStopReason = 'vocabularyFull' | 'noPairLeft';
+
+/** How BPE training ended (`tokenizer.training`), as the core reports it. */
+export interface BpeTraining {
+  stop: BpeStopReason;
+  /** stop === 'noPairLeft': the vocabulary is smaller than asked for. */
+  stoppedEarly: boolean;
+  /** The vocabulary asked for and the one trained; both count the 256 bytes and the special tokens. */
+  vocabAsked: number;
+  vocabSize: number;
+  /** Merges learned (a merge that rebuilds an existing token adds none, so this can exceed the new tokens). */
+  merges: number;
+  /** With 'noPairLeft': the most merges this text allows with this pattern (all were made); else undefined. */
+  mergesPossible: number | undefined;
+  /** The number (1-based) of the first merge whose pair occurred only once: from then on no pair occurs
+   *  twice, and each merge memorises one piece of the text. Undefined when every pair occurred twice or more. */
+  firstSingleMerge: number | undefined;
+  /** How often each merge's pair occurred when it was merged, in rank order (never growing). */
+  mergeCounts: number[];
+  /** The core's sentence for people: how training ended, why, and what to change. */
+  message: string;
+}
+
+/** One learned merge: the tokens `left` and `right` became `token` (ids). `rank` counts from 0. */
+export interface Merge {
+  rank: number;
+  left: number;
+  right: number;
+  token: number;
+}
+
 export interface TrainTokenizerOptions {
   /** 'char' (one token per distinct character, plus an unknown token) or 'bpe' (default 'bpe'). */
   kind?: TokenizerKind;
@@ -152,6 +188,42 @@ export class Tokenizer {
   /** The number of token ids, special tokens included. */
   get vocabSize(): number {
     return this.#core().vocabSize;
+  }
+
+  /** BPE's split pattern; undefined for the char tokenizer. */
+  get pattern(): SplitPattern | undefined {
+    return (this.#core().pattern as SplitPattern | undefined) ?? undefined;
+  }
+
+  /** How BPE training ended (why it stopped, how many merges the text allowed); undefined for a tokenizer that
+   *  was loaded from tokenizer.json or is a char tokenizer. */
+  get training(): BpeTraining | undefined {
+    const raw = this.#core().training as
+      | { stop: BpeStopReason; vocabAsked: number; vocabSize: number; merges: number; mergesPossible: number | null; firstSingleMerge: number | null; mergeCounts: number[]; message: string }
+      | undefined;
+    if (!raw) return undefined;
+    return {
+      stop: raw.stop,
+      stoppedEarly: raw.stop === 'noPairLeft',
+      vocabAsked: raw.vocabAsked,
+      vocabSize: raw.vocabSize,
+      merges: raw.merges,
+      mergesPossible: raw.mergesPossible ?? undefined,
+      firstSingleMerge: raw.firstSingleMerge ?? undefined,
+      mergeCounts: raw.mergeCounts.map(Number),
+      message: raw.message,
+    };
+  }
+
+  /** The learned merges in rank order (the last `limit` of them when given); empty for the char tokenizer. */
+  merges(limit?: number): Merge[] {
+    const flat = this.#core().merges();
+    const n = flat.length / 3;
+    const from = limit === undefined ? 0 : Math.max(0, n - Math.max(0, Math.floor(limit)));
+    return Array.from({ length: n - from }, (_, i) => {
+      const rank = from + i;
+      return { rank, left: flat[3 * rank]!, right: flat[3 * rank + 1]!, token: flat[3 * rank + 2]! };
+    });
   }
 
   get disposed(): boolean {

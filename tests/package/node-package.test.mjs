@@ -37,6 +37,11 @@ out.tokens = bpe.tokenize(' the the').map((t) => t.text);
 const saved = bpe.save();
 const loaded = await tp.loadTokenizer(new TextEncoder().encode(saved));
 out.loadedSameIds = [...loaded.encode(sample)].join() === [...ids].join();
+// How training ended: the vocabulary full here; a small text for 4096 tokens stops early and says why.
+out.training = { full: bpe.training, loaded: loaded.training ?? null, pattern: bpe.pattern, loadedPattern: loaded.pattern, lastMerges: bpe.merges(2) };
+const tiny = await tp.trainTokenizer('the cat sat on the mat. '.repeat(10), { vocabSize: 4096, pattern: 'gpt2' });
+out.training.early = tiny.training;
+tiny.dispose();
 
 const chars = await tp.createTokenizer('abcabc', { kind: 'char' });
 out.char = { kind: chars.kind, vocabSize: chars.vocabSize, roundTrip: chars.decode(chars.encode('cab')) === 'cab' };
@@ -260,6 +265,20 @@ test('in a new Node project the package trains tokenizers, round-trips text and 
   assert.equal(out.bpe.vocabSize, 400);
   assert.equal(out.bpe.progressCalls, 400 - 256 - 1, 'one progress call per merge');
   assert.equal(typeof out.bpe.endoftext, 'number');
+  const { full, early, loaded, pattern, loadedPattern, lastMerges } = out.training;
+  assert.equal(full.stop, 'vocabularyFull');
+  assert.equal(full.stoppedEarly, false);
+  assert.deepEqual([full.vocabAsked, full.vocabSize, full.mergesPossible ?? null], [400, 400, null]);
+  assert.equal(full.mergeCounts.length, full.merges);
+  assert.match(full.message, /vocabulary is full \(400 tokens\)/);
+  assert.equal(loaded, null, 'a loaded tokenizer has no training report');
+  assert.deepEqual([pattern, loadedPattern], ['gpt4', 'gpt4'], 'the pattern comes back from tokenizer.json');
+  assert.deepEqual(lastMerges.map((m) => m.rank), [full.merges - 2, full.merges - 1]);
+  assert.equal(early.stop, 'noPairLeft');
+  assert.equal(early.stoppedEarly, true);
+  assert.equal(early.mergesPossible, early.merges);
+  assert.ok(early.vocabSize < 4096);
+  assert.match(early.message, /no pair is left to merge .*too small for this vocabulary/);
   assert.equal(out.roundTrip, true);
   assert.ok(out.compression > 2, `BPE compresses the stories (${out.compression} bytes per token)`);
   assert.deepEqual(out.tokens, ['␣the', '␣the'], 'a common word is one token');

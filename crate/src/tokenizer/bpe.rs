@@ -53,6 +53,78 @@ pub struct BpeProgress {
     pub count: u64,
 }
 
+/// Why BPE training ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BpeStop {
+    /// The vocabulary reached the size asked for.
+    VocabularyFull,
+    /// Every chunk of the text (every word, with the GPT-2 and GPT-4 patterns) became a single token, so
+    /// no pair of neighbouring tokens is left to merge: the text is too small for the vocabulary asked for.
+    NoPairLeft,
+}
+
+/// What a training run did besides building the tokenizer: why it stopped, and how far it got.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BpeReport {
+    pub stop: BpeStop,
+    /// The vocabulary asked for and the one trained (smaller when training stopped early); both count the
+    /// 256 bytes and the special tokens.
+    pub vocab_asked: usize,
+    pub vocab_size: usize,
+    /// Merges learned. A merge that rebuilds a byte string already in the vocabulary adds no token, so
+    /// this can exceed `vocab_size - 256 - specials`.
+    pub merges: usize,
+    /// With `NoPairLeft`, the most merges this text allows with this pattern (every one was made, so it
+    /// equals `merges`); `None` when the vocabulary filled up first (the text allowed more).
+    pub merges_possible: Option<usize>,
+    /// The number (1-based) of the first merge whose pair occurred only once in the text. Pair counts
+    /// never grow, so from this merge on no pair occurs twice: the later merges each memorise one piece of
+    /// the text. `None` when every merge's pair occurred at least twice.
+    pub first_single_merge: Option<usize>,
+    /// How often each merge's pair occurred when it was merged, in rank order.
+    pub merge_counts: Vec<u64>,
+}
+
+impl BpeReport {
+    /// Whether training stopped before the vocabulary reached the size asked for.
+    pub fn stopped_early(&self) -> bool {
+        self.stop == BpeStop::NoPairLeft
+    }
+
+    /// One or two sentences for people: how training ended and, when it stopped early, why and what to do.
+    pub fn sentence(&self, pattern: Pattern) -> String {
+        let singles = match self.first_single_merge {
+            Some(k) if k <= 1 => {
+                "; no pair occurred twice, so every merge memorised a piece of the text".to_string()
+            }
+            Some(k) => format!(
+                "; from merge {k} on no pair occurred twice, so the later merges memorise pieces of the text"
+            ),
+            None => String::new(),
+        };
+        match self.stop {
+            BpeStop::VocabularyFull => format!(
+                "Learned {} merges: the vocabulary is full ({} tokens){singles}.",
+                self.merges, self.vocab_size
+            ),
+            BpeStop::NoPairLeft => {
+                let what = match pattern {
+                    Pattern::None => "the whole text (between special tokens) is one token",
+                    _ => "every word of the text is already one token",
+                };
+                format!(
+                    "Stopped at {} of the {} tokens asked for: {what}, so no pair is left to merge \
+                     ({} merges were all this text allows{singles}). The text is too small for this \
+                     vocabulary: use more text, or a vocabulary of at most {}.",
+                    self.vocab_size, self.vocab_asked, self.merges, self.vocab_size
+                )
+            }
+        }
+    }
+}
+
 /// A fast hasher for small integer keys (pairs packed into a u64) and short byte strings.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FastHasher(u64);
@@ -390,12 +462,22 @@ fn check_options(corpus: &str, options: &BpeOptions) -> Result<()> {
 }
 
 /// Learns a byte-level BPE from `corpus`. `progress` is called after every new token; returning false
-/// stops training with `Error::Cancelled`.
+/// stops training with `Error::Cancelled`. [`train_bpe_report`] also says why training stopped.
 pub fn train_bpe(
     corpus: &str,
     options: &BpeOptions,
-    mut progress: impl FnMut(&BpeProgress) -> bool,
+    progress: impl FnMut(&BpeProgress) -> bool,
 ) -> Result<BpeTokenizer> {
+    train_bpe_report(corpus, options, progress).map(|(tokenizer, _)| tokenizer)
+}
+
+/// [`train_bpe`], with the report of how training ended: the vocabulary full, or stopped early because
+/// no pair was left to merge (the text is too small for the vocabulary asked for).
+pub fn train_bpe_report(
+    corpus: &str,
+    options: &BpeOptions,
+    mut progress: impl FnMut(&BpeProgress) -> bool,
+) -> Result<(BpeTokenizer, BpeReport)> {
     check_options(corpus, options)?;
     let specials_in: Vec<(String, u32)> = options
         .special_tokens
@@ -463,6 +545,8 @@ pub fn train_bpe(
         .map(|(i, b)| (b.clone(), i as u32))
         .collect();
     let mut merges: Vec<(u32, u32, u32)> = Vec::new();
+    let mut merge_counts: Vec<u64> = Vec::new();
+    let mut first_single_merge: Option<usize> = None;
     let mut merged: FastMap<u64, ()> = FastMap::default();
     let target = options.vocab_size - options.special_tokens.len();
     let mut changed: Vec<u64> = Vec::new();
@@ -494,6 +578,10 @@ pub fn train_bpe(
         // pair has one rank (as Hugging Face's merge map needs).
         if merged.insert(key, ()).is_none() {
             merges.push((a, b, c));
+            merge_counts.push(count as u64);
+            if count == 1 && first_single_merge.is_none() {
+                first_single_merge = Some(merges.len());
+            }
         }
 
         let mut positions = std::mem::take(&mut entry.1);
@@ -559,6 +647,12 @@ pub fn train_bpe(
         }
     }
 
+    // The loop ends early only when the heap ran dry: every chunk is one token.
+    let stop = if vocab.len() < target {
+        BpeStop::NoPairLeft
+    } else {
+        BpeStop::VocabularyFull
+    };
     // Special tokens come last, after the learned tokens.
     let mut specials = Vec::new();
     for s in &options.special_tokens {
@@ -568,5 +662,14 @@ pub fn train_bpe(
     }
     let tokenizer = BpeTokenizer::from_parts(options.pattern, vocab, merges, specials)?;
     super::json::check_special_names(&tokenizer)?;
-    Ok(tokenizer)
+    let report = BpeReport {
+        stop,
+        vocab_asked: options.vocab_size,
+        vocab_size: tokenizer.vocab_size(),
+        merges: tokenizer.merges.len(),
+        merges_possible: (stop == BpeStop::NoPairLeft).then_some(tokenizer.merges.len()),
+        first_single_merge,
+        merge_counts,
+    };
+    Ok((tokenizer, report))
 }

@@ -5,7 +5,7 @@
 //! highest count recounted from scratch over the current tokens, the smallest `(left id, right id)` among
 //! equally frequent pairs (docs/tokenizers.md), and that the progress callback reported that recount.
 
-use super::bpe::{BpeOptions, BpeTokenizer, FastMap, train_bpe};
+use super::bpe::{BpeOptions, BpeStop, BpeTokenizer, FastMap, train_bpe, train_bpe_report};
 use super::pretokenize::Pattern;
 use super::special::{Piece, SpecialMatcher};
 use crate::Error;
@@ -413,4 +413,96 @@ fn decode_broken_utf8_and_unknown_ids() {
         err.contains("token id 256 is not in the vocabulary"),
         "{err}"
     );
+}
+
+/// The distinct chunks of `text` (as the trainer sees them) that still encode to more than one token.
+fn chunks_left(t: &BpeTokenizer, text: &str, pattern: Pattern) -> Vec<String> {
+    let mut left = Vec::new();
+    pattern.split(text, |chunk| {
+        if t.encode(chunk).len() > 1 && !left.iter().any(|c| c == chunk) {
+            left.push(chunk.to_string());
+        }
+    });
+    left
+}
+
+#[test]
+fn early_stop_says_no_pair_is_left_and_how_many_merges_were_possible() {
+    // The case: 64 KB of stories, 4096 tokens asked for with the GPT-4 pattern.
+    let text = corpus::generate(Corpus::Stories, 1, 65_536);
+    let (t, report) = train_bpe_report(&text, &opts(4096, Pattern::Gpt4, &[]), |_| true).unwrap();
+    assert_eq!(report.stop, BpeStop::NoPairLeft);
+    assert!(report.stopped_early());
+    assert_eq!(report.vocab_asked, 4096);
+    assert_eq!(report.vocab_size, t.vocab_size());
+    assert!(t.vocab_size() < 4096, "{} tokens", t.vocab_size());
+    assert_eq!(report.merges, t.merges.len());
+    assert_eq!(report.merges_possible, Some(t.merges.len()));
+    assert_eq!(report.merge_counts.len(), t.merges.len());
+    // Why it stopped is true: every word of the text is one token now.
+    assert_eq!(chunks_left(&t, &text, Pattern::Gpt4), Vec::<String>::new());
+    let sentence = report.sentence(Pattern::Gpt4);
+    for part in [
+        &format!("Stopped at {} of the 4096 tokens", t.vocab_size()),
+        "every word of the text is already one token",
+        "no pair is left to merge",
+        &format!("{} merges were all this text allows", t.merges.len()),
+        "too small for this vocabulary",
+    ] {
+        assert!(sentence.contains(part), "{part:?} in {sentence:?}");
+    }
+    // Without a split pattern, the whole text becomes one token.
+    let (t, report) =
+        train_bpe_report("abab abab", &opts(400, Pattern::None, &[]), |_| true).unwrap();
+    assert_eq!(report.stop, BpeStop::NoPairLeft);
+    assert_eq!(t.encode("abab abab").len(), 1);
+    assert!(report.sentence(Pattern::None).contains("the whole text"));
+}
+
+#[test]
+fn full_vocabulary_and_the_first_merge_of_a_pair_seen_once() {
+    let text = prose();
+    let mut progress_counts = Vec::new();
+    let (t, report) = train_bpe_report(&text, &opts(600, Pattern::Gpt2, &["<|endoftext|>"]), |p| {
+        progress_counts.push(p.count);
+        true
+    })
+    .unwrap();
+    assert_eq!(report.stop, BpeStop::VocabularyFull);
+    assert_eq!((report.vocab_asked, report.vocab_size), (600, 600));
+    assert_eq!(report.merges_possible, None);
+    assert_eq!(report.merge_counts.len(), t.merges.len());
+    assert!(
+        report.merge_counts.windows(2).all(|w| w[0] >= w[1]),
+        "counts never grow"
+    );
+    assert_eq!(report.merge_counts[0], progress_counts[0]);
+    assert!(report.sentence(Pattern::Gpt2).starts_with(&format!(
+        "Learned {} merges: the vocabulary is full (600 tokens)",
+        t.merges.len()
+    )));
+
+    // A small text: the pairs run out of repeats before the vocabulary fills up.
+    let small = "the cat sat on the mat, the hat";
+    let (t, report) = train_bpe_report(small, &opts(262, Pattern::Gpt2, &[]), |_| true).unwrap();
+    let k = report
+        .first_single_merge
+        .expect("a pair seen once was merged");
+    assert_eq!(report.merge_counts[k - 1], 1);
+    assert!(report.merge_counts[..k - 1].iter().all(|&c| c >= 2));
+    assert!(report.merge_counts[k - 1..].iter().all(|&c| c == 1));
+    assert!(t.vocab_size() == 262 || report.stopped_early());
+    assert!(
+        report
+            .sentence(Pattern::Gpt2)
+            .contains(&format!("from merge {k} on no pair occurred twice"))
+    );
+    // Plenty of repeats: no merge of a pair seen once.
+    let (_, report) =
+        train_bpe_report(&"ab cd ".repeat(50), &opts(258, Pattern::Gpt2, &[]), |_| {
+            true
+        })
+        .unwrap();
+    assert_eq!(report.first_single_merge, None);
+    assert_eq!(report.stop, BpeStop::VocabularyFull);
 }

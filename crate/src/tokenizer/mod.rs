@@ -12,7 +12,7 @@ pub mod json;
 pub mod pretokenize;
 mod special;
 
-pub use bpe::{BpeOptions, BpeProgress, BpeTokenizer, MAX_VOCAB_SIZE};
+pub use bpe::{BpeOptions, BpeProgress, BpeReport, BpeStop, BpeTokenizer, MAX_VOCAB_SIZE};
 pub use char_level::CharTokenizer;
 pub use pretokenize::Pattern;
 
@@ -53,6 +53,15 @@ pub fn train_bpe(
     progress: impl FnMut(&BpeProgress) -> bool,
 ) -> Result<Tokenizer> {
     bpe::train_bpe(corpus, options, progress).map(Tokenizer::Bpe)
+}
+
+/// [`train_bpe`], with the report of how training ended (the vocabulary full, or no pair left to merge).
+pub fn train_bpe_report(
+    corpus: &str,
+    options: &BpeOptions,
+    progress: impl FnMut(&BpeProgress) -> bool,
+) -> Result<(Tokenizer, BpeReport)> {
+    bpe::train_bpe_report(corpus, options, progress).map(|(t, report)| (Tokenizer::Bpe(t), report))
 }
 
 impl Tokenizer {

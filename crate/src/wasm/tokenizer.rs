@@ -4,15 +4,26 @@
 //! Training is a synchronous loop: run it in a Web Worker so the page stays responsive. Progress is
 //! reported after every merge through the optional callback, which can return `false` to cancel.
 
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::to_js;
-use crate::tokenizer::{self as core, BpeOptions, BpeProgress, Pattern};
+use crate::tokenizer::{self as core, BpeOptions, BpeProgress, BpeReport, Pattern};
 
 /// A trained or loaded tokenizer.
 #[wasm_bindgen]
 pub struct Tokenizer {
     inner: core::Tokenizer,
+    /// How BPE training ended, for a tokenizer trained here (not one loaded from tokenizer.json).
+    training: Option<BpeReport>,
+}
+
+/// The training report as JavaScript sees it: the core's report and its sentence.
+#[derive(serde::Serialize)]
+struct TrainingView<'a> {
+    #[serde(flatten)]
+    report: &'a BpeReport,
+    message: String,
 }
 
 #[wasm_bindgen]
@@ -21,7 +32,10 @@ impl Tokenizer {
     #[wasm_bindgen(js_name = trainChar)]
     pub fn train_char(text: &str) -> Result<Tokenizer, JsError> {
         let inner = core::train_char(text).map_err(to_js)?;
-        Ok(Tokenizer { inner })
+        Ok(Tokenizer {
+            inner,
+            training: None,
+        })
     }
 
     /// A byte-level BPE with `vocabSize` tokens (256 bytes + merges + special tokens).
@@ -41,7 +55,7 @@ impl Tokenizer {
             special_tokens,
         };
         let mut callback_error: Option<String> = None;
-        let result = core::train_bpe(text, &options, |p: &BpeProgress| {
+        let result = core::train_bpe_report(text, &options, |p: &BpeProgress| {
             let Some(f) = &on_progress else { return true };
             let arg = match serde_wasm_bindgen::to_value(p) {
                 Ok(v) => v,
@@ -64,9 +78,13 @@ impl Tokenizer {
         });
         match (result, callback_error) {
             (_, Some(message)) => Err(JsError::new(&message)),
-            (r, None) => Ok(Tokenizer {
-                inner: r.map_err(to_js)?,
-            }),
+            (r, None) => {
+                let (inner, report) = r.map_err(to_js)?;
+                Ok(Tokenizer {
+                    inner,
+                    training: Some(report),
+                })
+            }
         }
     }
 
@@ -74,7 +92,10 @@ impl Tokenizer {
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(json: &str) -> Result<Tokenizer, JsError> {
         let inner = core::Tokenizer::from_json(json).map_err(to_js)?;
-        Ok(Tokenizer { inner })
+        Ok(Tokenizer {
+            inner,
+            training: None,
+        })
     }
 
     /// tokenizer.json text.
@@ -131,5 +152,39 @@ impl Tokenizer {
     #[wasm_bindgen(js_name = specialId)]
     pub fn special_id(&self, content: &str) -> Option<u32> {
         self.inner.special_id(content)
+    }
+
+    /// BPE's split pattern ("none", "gpt2" or "gpt4"); `undefined` for the char tokenizer.
+    #[wasm_bindgen(getter)]
+    pub fn pattern(&self) -> Option<String> {
+        match &self.inner {
+            core::Tokenizer::Char(_) => None,
+            core::Tokenizer::Bpe(t) => Some(t.pattern().name().to_string()),
+        }
+    }
+
+    /// The merges in rank order, flat: (left id, right id, merged id) for each; empty for the char tokenizer.
+    pub fn merges(&self) -> Vec<u32> {
+        match &self.inner {
+            core::Tokenizer::Char(_) => Vec::new(),
+            core::Tokenizer::Bpe(t) => t.merges().iter().flat_map(|&(a, b, c)| [a, b, c]).collect(),
+        }
+    }
+
+    /// How BPE training ended: `{stop: 'vocabularyFull' | 'noPairLeft', vocabAsked, vocabSize, merges,
+    /// mergesPossible, firstSingleMerge, mergeCounts, message}`; `undefined` for a tokenizer that was
+    /// loaded or is a char tokenizer.
+    #[wasm_bindgen(getter)]
+    pub fn training(&self) -> Result<JsValue, JsError> {
+        let (Some(report), core::Tokenizer::Bpe(t)) = (&self.training, &self.inner) else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let view = TrainingView {
+            report,
+            message: report.sentence(t.pattern()),
+        };
+        // A plain object (the flattened report would otherwise become a Map), counts as numbers.
+        view.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| JsError::new(&e.to_string()))
     }
 }

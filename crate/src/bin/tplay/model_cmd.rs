@@ -201,7 +201,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 pattern: Pattern::parse("gpt4")?,
                 special_tokens: vec![ENDOFTEXT.to_string()],
             };
-            tokenizer::train_bpe(&text, &options, |_| true)?
+            let (tok, report) = tokenizer::train_bpe_report(&text, &options, |_| true)?;
+            if report.stopped_early() {
+                eprintln!("tokenizer: {}", report.sentence(options.pattern));
+            }
+            tok
         }
     };
     let config = model_config(args.config.as_deref(), tok.vocab_size())?;

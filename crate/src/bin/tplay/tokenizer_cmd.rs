@@ -96,7 +96,7 @@ pub fn run(command: TokenizerCommand) -> Result<()> {
                     };
                     let tty = std::io::stderr().is_terminal();
                     let start = std::time::Instant::now();
-                    let t = tokenizer::train_bpe(&corpus, &options, |p| {
+                    let (t, report) = tokenizer::train_bpe_report(&corpus, &options, |p| {
                         if tty && (p.done % 16 == 0 || p.done == p.total) {
                             let width = 40;
                             let filled = width * p.done / p.total.max(1);
@@ -117,9 +117,10 @@ pub fn run(command: TokenizerCommand) -> Result<()> {
                         eprintln!();
                     }
                     eprintln!(
-                        "trained {} tokens in {:.2} s",
+                        "trained {} tokens in {:.2} s. {}",
                         t.vocab_size(),
-                        start.elapsed().as_secs_f64()
+                        start.elapsed().as_secs_f64(),
+                        report.sentence(options.pattern)
                     );
                     t
                 }
