@@ -85,14 +85,19 @@ export async function openPanel(page, id) {
 export const TINY = { '#m-layers': 1, '#m-heads': 2, '#m-dmodel': 16, '#m-context': 16, '#m-ffn': 64 };
 export const TEXT = 'abcabd abcabd abcabe abcabd. '.repeat(60);
 
-export async function setUpTinyModel(page, text = TEXT) {
+/** `bpe: { vocab, pattern }` trains a byte-level BPE instead of the character tokenizer. */
+export async function setUpTinyModel(page, text = TEXT, { bpe } = {}) {
   await openPanel(page, 'data');
   await page.fill('#user-text', text);
   await page.click('#use-text');
   await openPanel(page, 'tokenizer');
-  await page.selectOption('#tok-kind', 'char');
+  await page.selectOption('#tok-kind', bpe ? 'bpe' : 'char');
+  if (bpe) {
+    await page.fill('#tok-vocab', String(bpe.vocab));
+    await page.selectOption('#tok-pattern', bpe.pattern);
+  }
   await page.click('#train-tokenizer');
-  await page.waitForFunction(() => window.tp.store.tokenizer?.summary.kind === 'char');
+  await page.waitForFunction((kind) => window.tp.store.tokenizer?.summary.kind === kind, bpe ? 'bpe' : 'char');
   await openPanel(page, 'model');
   for (const [id, v] of Object.entries(TINY)) await page.fill(id, String(v));
   await page.selectOption('#m-pos', 'learned');

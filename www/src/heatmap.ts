@@ -75,16 +75,37 @@ export interface FigureOptions {
   id?: string;
   /** Click (or Enter) opens a large copy in a dialog. */
   enlarge?: boolean;
-  /** Names of the rows and columns (tokens), written along the axes when there are few enough. */
+  /** Names of the rows and columns (tokens), for the hover read-out and, when legible, along the axes. */
   rowLabels?: string[];
   colLabels?: string[];
+  /** 'enlarged': write the names along the axes only in the enlarged copy (thumbnails, too small for them). */
+  tickLabels?: 'always' | 'enlarged';
 }
 
 const MAX_TICK_LABELS = 40;
+/** Tick labels are written at most this large, and hidden when a cell leaves less room than the smallest. */
+const TICK_FONT_PX = { max: 12, min: 7 };
 
 function tickLabels(labels: string[] | undefined, count: number, axis: 'x' | 'y'): HTMLElement | null {
   if (!labels || labels.length !== count || count > MAX_TICK_LABELS) return null;
   return h('div', { class: `ticks ticks-${axis}`, 'aria-hidden': 'true' }, ...labels.map((l) => h('span', { title: l }, l)));
+}
+
+/** Sizes the tick labels to the cells they name, so label i stays over column (or beside row) i: one cell's
+ *  width is one line of text (x labels run upwards), and labels too small to read are hidden. */
+function fitTicks(canvas: HTMLCanvasElement, rows: number, cols: number, x: HTMLElement | null, y: HTMLElement | null): void {
+  const fit = () => {
+    const box = canvas.getBoundingClientRect();
+    for (const [ticks, cell] of [[x, box.width / cols], [y, box.height / rows]] as const) {
+      if (!ticks || cell <= 0) continue;
+      const font = Math.min(TICK_FONT_PX.max, cell * 0.85);
+      ticks.style.fontSize = `${font.toFixed(1)}px`;
+      ticks.hidden = font < TICK_FONT_PX.min;
+      ticks.dataset.cell = cell.toFixed(2);
+    }
+  };
+  if (typeof ResizeObserver !== 'undefined') new ResizeObserver(fit).observe(canvas);
+  requestAnimationFrame(fit);
 }
 
 /** Opens a modal dialog with a large copy of a heatmap; Escape or the button closes it. */
@@ -93,7 +114,7 @@ function openEnlarged(values: ArrayLike<number>, rows: number, cols: number, opt
   const dialog = h(
     'dialog',
     { class: 'enlarged', id: 'enlarged', 'aria-label': options.caption },
-    heatmapFigure(values, rows, cols, { ...options, enlarge: false, className: 'huge', id: undefined }),
+    heatmapFigure(values, rows, cols, { ...options, enlarge: false, className: 'huge', id: undefined, tickLabels: 'always' }),
     h('div', { class: 'row' }, close),
   );
   close.addEventListener('click', () => dialog.close());
@@ -131,18 +152,22 @@ export function heatmapFigure(values: ArrayLike<number>, rows: number, cols: num
     const colName = options.colLabels?.[col] ? ` “${options.colLabels[col]}”` : '';
     readout.textContent = `${options.yLabel} ${row}${rowName}, ${options.xLabel} ${col}${colName}: ${values[row * cols + col].toFixed(4)}`;
   });
+  const withTicks = (options.tickLabels ?? 'always') === 'always';
+  const yTicks = withTicks ? tickLabels(options.rowLabels, rows, 'y') : null;
+  const xTicks = withTicks ? tickLabels(options.colLabels, cols, 'x') : null;
+  if (xTicks || yTicks) fitTicks(canvas, rows, cols, xTicks, yTicks);
   return h(
     'figure',
-    { class: 'hm-figure', id: options.id },
+    { class: `hm-figure${options.className ? ` hm-${options.className}` : ''}`, id: options.id },
     h(
       'div',
       { class: 'hm-grid' },
       h('span', { class: 'y-label' }, `${options.yLabel} ↓ (0–${rows - 1})`),
-      tickLabels(options.rowLabels, rows, 'y') ?? h('span', {}),
+      yTicks ?? h('span', {}),
       canvas,
       h('span', {}),
       h('span', {}),
-      tickLabels(options.colLabels, cols, 'x') ?? h('span', {}),
+      xTicks ?? h('span', {}),
       h('span', {}),
       h('span', {}),
       h('span', { class: 'x-label' }, `${options.xLabel} → (0–${cols - 1})`),

@@ -2,7 +2,7 @@
 // answered once with either a value or an error message; a long call (tokenizer training) may also send
 // progress messages with the same id before its answer.
 
-import type { GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
+import type { BpeTraining, GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
 export type AdapterReport = GpuInfo;
@@ -47,8 +47,12 @@ export interface MergeView {
   right: string;
   token: number;
   text: string;
-  count: number;
+  /** How often the pair occurred when it was merged; unknown (undefined) for a loaded tokenizer. */
+  count?: number;
 }
+
+/** How BPE training ended (the package's BpeTraining without the count of every merge). */
+export type BpeTrainingView = Omit<BpeTraining, 'mergeCounts'>;
 
 export interface BpeProgressView {
   done: number;
@@ -72,6 +76,10 @@ export interface TokenizerSummary {
   /** Stats over the corpus it was trained on (or the text given to `tokenizerSummary`). */
   stats: TokenizerStats;
   millis: number;
+  /** BPE's split pattern (read back from the tokenizer, so a loaded one knows it too). */
+  pattern?: SplitPattern;
+  /** How BPE training ended, for a tokenizer trained in this worker. */
+  training?: BpeTrainingView;
 }
 
 /** A text cut into tokens: ids and their readable forms (`␣` for a space, `<0xE2>` for a partial byte). */
@@ -103,6 +111,12 @@ export interface CoreApi {
   tokenizerJson(): string;
   /** Replaces the current tokenizer with one loaded from tokenizer.json (the old one stays on failure). */
   loadTokenizer(json: string, text: string): TokenizerSummary;
+  /** How the current tokenizer cuts `text` (tokens, characters, compression). */
+  tokenizerStats(text: string): TokenizerStats;
+  /** The current tokenizer's last `limit` merges, newest first, with their counts when it was trained here. */
+  tokenizerMerges(limit: number): MergeView[];
+  /** How often each token id occurs in `text` with the current tokenizer (vocabSize entries). */
+  tokenCounts(text: string): number[];
   /** Trains (sending `TrainProgress` messages) until the steps are done or it is paused or reset. */
   train(request: TrainRequest): TrainSummary;
   /** Asks a running `train` to stop after the current step; the model and optimiser state stay. */

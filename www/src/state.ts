@@ -1,6 +1,6 @@
 // The page's state: what the panels share (the corpus, the tokenizer, the model settings, the backend), with
 // a tiny event bus so a panel can redraw when another changes something. Persisted to IndexedDB by session.ts.
-import type { AdapterReport, Backend, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
+import type { AdapterReport, Backend, BpeTrainingView, MergeView, ModelInfo, TokenizerOptions, TokenizerSummary } from './protocol';
 import type { ModelConfig } from '../../js/src/index';
 
 export interface CorpusState {
@@ -35,6 +35,12 @@ export interface TokenizerState {
   /** A character tokenizer made by the Training panel's Start because there was none (not chosen by the person),
    *  and the text it was made from: Start makes it again for another text. */
   auto?: { corpus: string; characters: number };
+  /** The corpus it was trained on (name and characters), and how BPE training ended: kept with the session,
+   *  since a tokenizer loaded back from tokenizer.json no longer knows them. */
+  trainedOn?: { name: string; characters: number };
+  training?: BpeTrainingView;
+  /** The newest merges as the Tokenizer panel lists them (with their counts from training). */
+  recentMerges?: MergeView[];
 }
 
 /** One training phase: a run on one corpus (fine-tuning on another corpus starts a second phase). */

@@ -33,6 +33,7 @@ import type {
   Response,
   Tokenized,
   TokenizerOptions,
+  TokenizerStats,
   TokenizerSummary,
   TrainProgress,
   TrainRequest,
@@ -64,11 +65,33 @@ function needTokenizer(what = 'a tokenizer (train one in the Tokenizer panel fir
   return tokenizer;
 }
 
+function tokenizerStats(text: string): TokenizerStats {
+  const s = needTokenizer().stats(text);
+  return { vocab_size: s.vocabSize, characters: s.characters, bytes: s.bytes, tokens: s.tokens, tokens_per_char: s.tokensPerChar, bytes_per_token: s.bytesPerToken };
+}
+
 function summary(text: string, millis: number): TokenizerSummary {
   const current = needTokenizer();
-  const s = current.stats(text);
-  const stats = { vocab_size: s.vocabSize, characters: s.characters, bytes: s.bytes, tokens: s.tokens, tokens_per_char: s.tokensPerChar, bytes_per_token: s.bytesPerToken };
-  return { kind: current.kind, vocabSize: current.vocabSize, stats, millis };
+  const training = current.training;
+  const view = training ? (({ mergeCounts: _counts, ...rest }) => rest)(training) : undefined;
+  return { kind: current.kind, vocabSize: current.vocabSize, stats: tokenizerStats(text), millis, pattern: current.pattern, training: view };
+}
+
+/** The last `limit` merges, newest first, as the page lists them (counts from training, when known). */
+function tokenizerMerges(limit: number): MergeView[] {
+  const current = needTokenizer();
+  const merges = current.merges(limit).reverse();
+  const counts = current.training?.mergeCounts;
+  const strings = current.tokenStrings(merges.flatMap((m) => [m.left, m.right, m.token]));
+  return merges.map((m, i) => ({ rank: m.rank + 1, left: strings[3 * i]!, right: strings[3 * i + 1]!, token: m.token, text: strings[3 * i + 2]!, count: counts?.[m.rank] }));
+}
+
+/** How often each id occurs in `text` (index = token id). */
+function tokenCounts(text: string): number[] {
+  const current = needTokenizer();
+  const counts = new Array<number>(current.vocabSize).fill(0);
+  for (const id of current.encode(text)) counts[id] = (counts[id] ?? 0) + 1;
+  return counts;
 }
 
 const PROGRESS_INTERVAL_MS = 40;
@@ -81,12 +104,14 @@ async function trainTokenizer(text: string, options: TokenizerOptions, progress:
     return summary(text, performance.now() - start);
   }
   let batch: MergeView[] = [];
+  let latest = { done: 0, total: 0 };
   let last = performance.now();
   const trained = await Tokenizer.train(text, {
     kind: 'bpe',
     vocabSize: options.vocabSize,
     pattern: options.pattern,
     onProgress: (step) => {
+      latest = { done: step.done, total: step.total };
       batch.push({ rank: step.done, left: step.parts[0], right: step.parts[1], token: step.token, text: step.text, count: step.count });
       const now = performance.now();
       if (now - last >= PROGRESS_INTERVAL_MS || step.done === step.total) {
@@ -97,6 +122,8 @@ async function trainTokenizer(text: string, options: TokenizerOptions, progress:
       }
     },
   });
+  // The last merges, also when training stopped before `done` reached `total`.
+  if (batch.length > 0) progress({ ...latest, merges: batch } satisfies BpeProgressView);
   setTokenizer(trained);
   return summary(text, performance.now() - start);
 }
@@ -356,6 +383,9 @@ const api: Handlers = {
   tokenize,
   tokenizerJson: async () => needTokenizer().save(),
   loadTokenizer,
+  tokenizerStats: async (text) => tokenizerStats(text),
+  tokenizerMerges: async (limit) => tokenizerMerges(limit),
+  tokenCounts: async (text) => tokenCounts(text),
   train,
   pauseTraining: async () => run?.controller.abort(),
   resetModel,

@@ -180,3 +180,90 @@ test('a long BPE training can be cancelled; the previous tokenizer stays and sti
     await close();
   }
 });
+
+/** The Result table, the form and the merges list as a person sees them. */
+async function panelState(page) {
+  return page.evaluate(() => ({
+    form: ['#tok-kind', '#tok-vocab', '#tok-pattern'].map((id) => document.querySelector(id).value),
+    corpusTokens: document.querySelector('#corpus-tokens')?.textContent,
+    tokens: Number(document.querySelector('#corpus-tokens')?.dataset.tokens),
+    characters: Number(document.querySelector('#corpus-tokens')?.dataset.characters),
+    vocab: Number(document.querySelector('#vocab-size')?.dataset.value),
+    pattern: document.querySelector('#tok-result-pattern')?.dataset.value,
+    trainedOn: document.querySelector('#tok-trained-on')?.textContent,
+    stop: document.querySelector('#tok-stop')?.hidden === false ? document.querySelector('#tok-stop').textContent : null,
+    merges: [...document.querySelectorAll('#merges li')].map((li) => li.textContent),
+  }));
+}
+
+test('a BPE tokenizer (600, GPT-4) comes back after a reload with its result, settings and merges; a new corpus is counted', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    // A first visit: the default corpus (stories), as a newcomer has it.
+    const corpus = await page.evaluate(() => ({ name: window.tp.store.corpus.name, characters: [...window.tp.store.corpus.text].length }));
+    await train(page, { kind: 'bpe', vocab: 600, pattern: 'gpt4' });
+    assert.match(await page.textContent('#tok-message'), /Trained: 600 tokens/);
+    const before = await panelState(page);
+    assert.deepEqual(before.form, ['bpe', '600', 'gpt4']);
+    assert.equal(before.vocab, 600);
+    assert.equal(before.pattern, 'gpt4');
+    assert.equal(before.characters, corpus.characters);
+    assert.ok(before.tokens > 0 && before.tokens < corpus.characters, `${before.tokens} tokens for ${corpus.characters} characters`);
+    assert.match(before.corpusTokens, new RegExp(`for .* characters of ${corpus.name}`));
+    assert.equal(before.merges.length, 60, 'the newest 60 merges are listed');
+    assert.match(before.merges[0], / \+ .* → .* ×\d+/);
+    assert.match(before.stop, /Learned \d+ merges: the vocabulary is full \(600 tokens\)/);
+
+    await page.reload();
+    await waitReady(page);
+    await openPanel(page, 'tokenizer');
+    await page.waitForFunction(() => Number(document.querySelector('#corpus-tokens')?.dataset.tokens) > 0, null, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#merges li').length > 0);
+    const after = await panelState(page);
+    assert.deepEqual(after.form, ['bpe', '600', 'gpt4'], 'the form shows the settings that made the tokenizer');
+    assert.deepEqual(
+      { ...after, corpusTokens: undefined },
+      { ...before, corpusTokens: undefined },
+      'the result, the stop reason and the merges (with their counts) are as before the reload',
+    );
+    assert.equal(after.corpusTokens, before.corpusTokens);
+
+    // A new corpus: the result counts it (not the old one) and still says what the tokenizer was trained on.
+    const text = 'a new little text about a cat. '.repeat(40);
+    await useText(page, text);
+    await openPanel(page, 'tokenizer');
+    await page.waitForFunction((n) => Number(document.querySelector('#corpus-tokens')?.dataset.characters) === n, text.length);
+    const changed = await panelState(page);
+    assert.match(changed.corpusTokens, /characters of pasted text$/);
+    assert.ok(changed.tokens > 0 && changed.tokens < text.length);
+    assert.match(changed.trainedOn, new RegExp(`^${corpus.name}, `));
+    await page.waitForFunction(() => window.tpTokens.strings.join('').startsWith('a␣new'));
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('BPE that runs out of pairs says why, how many merges were possible, and lists its merges', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
+  try {
+    await waitReady(page);
+    // The issue's case: 4096 tokens asked for on 64 KB of stories.
+    await train(page, { kind: 'bpe', vocab: 4096, pattern: 'gpt4' });
+    const state = await panelState(page);
+    assert.ok(state.vocab > 256 && state.vocab < 4096, `stopped at ${state.vocab}`);
+    assert.match(await page.textContent('#tok-message'), new RegExp(`Trained: ${state.vocab} of the 4,096 tokens asked for`));
+    assert.equal(await page.getAttribute('#tok-stop', 'data-stop'), 'noPairLeft');
+    assert.match(state.stop, new RegExp(`Stopped at ${state.vocab} of the 4096 tokens asked for: every word of the text is already one token, so no pair is left to merge \\(\\d+ merges were all this text allows`));
+    assert.match(state.stop, /too small for this vocabulary/);
+    const merges = Number(await page.getAttribute('#tok-merge-count', 'data-value'));
+    assert.ok(merges >= state.vocab - 256, `${merges} merges`);
+    assert.match(await page.textContent('#tok-merge-count'), /all this text allows/);
+    assert.equal(state.merges.length, 60, 'the merges list is filled when training stops early');
+    assert.match(await page.textContent('#merges-note'), new RegExp(`The newest 60 of ${merges.toLocaleString('en-US')} merges`));
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

@@ -134,14 +134,14 @@ export const attentionPanel: Panel = {
       return Array.from({ length: T }, (_, t) => flat.slice(t * EXAMPLE_DK, (t + 1) * EXAMPLE_DK));
     };
     const [Q, K, V] = [rows(11), rows(12), rows(13)];
-    const source = 'worked example: made-up q, k, v (not from a model)';
+    const exampleSource = 'worked example: made-up q, k, v (not from a model)';
     const querySelect = h(
       'select',
       { id: 'attention-query' },
       ...EXAMPLE_TOKENS.map((t, i) => h('option', { value: String(i), selected: i === T - 1 }, `${i}: ${t}`)),
     );
     const stepBody = h('div', {});
-    const all = EXAMPLE_TOKENS.map((_, i) => attentionStep(source, EXAMPLE_TOKENS, Q[i], K, V, i));
+    const all = EXAMPLE_TOKENS.map((_, i) => attentionStep(exampleSource, EXAMPLE_TOKENS, Q[i], K, V, i));
     const weights = all.map((s) => s.weights);
     const draw = () => {
       const step = all[Number(querySelect.value)];
@@ -149,9 +149,24 @@ export const attentionPanel: Panel = {
       replace(stepBody, stepView(step));
     };
     querySelect.addEventListener('change', draw);
+    // What the example is, and where the model's own numbers are (or how to get a model).
+    const source = h('p', { class: 'notice', id: 'attention-source' });
+    const describeSource = () => {
+      const info = ctx.store.modelInfo;
+      source.dataset.model = String(info !== null);
+      replace(
+        source,
+        'A worked example with small made-up numbers for q, k and v, so every step can be checked by hand. ',
+        info
+          ? 'Your model’s own numbers, for the layer, head and query you pick, are in “Your model’s attention” above.'
+          : 'Train a model (Training panel) or load one (Save & load) to see its own numbers in the same view above.',
+      );
+    };
+    ctx.store.on('modelInfo', describeSource);
+    describeSource();
     replace(
       example,
-      h('p', { class: 'notice', id: 'attention-source' }, 'A worked example with small made-up numbers for q, k and v, so every step can be checked by hand. ', 'With a trained model, this view shows the model’s own numbers for the layer, head and query you pick.'),
+      source,
       attendsOverText(EXAMPLE_TOKENS, weights),
       h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'attention-query' }, 'Query token'), querySelect)),
       stepBody,
@@ -170,13 +185,13 @@ export const attentionPanel: Panel = {
       }),
     );
     draw();
-    mountModelView(model, ctx);
+    mountModelView(model, ctx, section);
   },
 };
 
 /** The model's own attention: a grid of heatmaps (one per layer and head), hover over the text, and the
  *  step-by-step view of a chosen layer, head and query with the model's numbers. */
-function mountModelView(container: HTMLElement, ctx: Ctx): void {
+function mountModelView(container: HTMLElement, ctx: Ctx, section: HTMLElement): void {
   const input = h('textarea', { id: 'att-text', rows: 2 });
   const run = h('button', { type: 'button', id: 'att-run' }, 'Show attention');
   const message = h('p', { class: 'message', id: 'att-message', role: 'status', 'aria-live': 'polite' });
@@ -224,9 +239,28 @@ function mountModelView(container: HTMLElement, ctx: Ctx): void {
     }
   };
   for (const select of [layer, head, query]) select.addEventListener('change', () => void showDetail());
+  const noModel = h('p', { class: 'explain', id: 'att-no-model' }, 'No model yet: train one in the Training panel (or load one in Save & load), then its attention shows here.');
+  container.insertBefore(noModel, input.previousElementSibling);
+  /** The model the maps on screen belong to: another model's maps are cleared, not left looking current. */
+  let drawnFor: unknown = null;
+  const syncModel = () => {
+    const info = ctx.store.modelInfo;
+    noModel.hidden = info !== null;
+    run.disabled = info === null;
+    if (info !== drawnFor) {
+      maps = null;
+      grid.replaceChildren();
+      controls.hidden = true;
+      hover.replaceChildren();
+      step.replaceChildren();
+    }
+  };
+  ctx.store.on('modelInfo', syncModel);
+  section.addEventListener('panel-shown', syncModel);
   run.addEventListener('click', async () => {
     run.disabled = true;
     message.textContent = '';
+    drawnFor = ctx.store.modelInfo;
     try {
       maps = await ctx.core.call('attention', input.value);
       window.tpModelAttention = maps;
@@ -249,6 +283,8 @@ function mountModelView(container: HTMLElement, ctx: Ctx): void {
                 className: 'thumb',
                 id: `att-l${l}-h${hd}`,
                 enlarge: true,
+                // Too small for a label per token: the names are in the hover read-out and the enlarged copy.
+                tickLabels: 'enlarged',
                 rowLabels: tokens,
                 colLabels: tokens,
               }),
@@ -268,9 +304,10 @@ function mountModelView(container: HTMLElement, ctx: Ctx): void {
       message.textContent = errorMessage(error);
       message.dataset.kind = 'error';
     } finally {
-      run.disabled = false;
+      run.disabled = ctx.store.modelInfo === null;
     }
   });
+  syncModel();
   const fill = () => {
     if (!input.value && ctx.store.corpus) input.value = ctx.store.corpus.text.slice(0, 48);
   };

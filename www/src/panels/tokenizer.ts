@@ -3,7 +3,8 @@
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, download, intro, numberField, selectField } from '../ctx';
 import { errorMessage, errorSentence, formatCount } from '../format';
-import type { BpeProgressView, Tokenized, TokenizerOptions, TokenizerSummary } from '../protocol';
+import type { BpeProgressView, MergeView, Tokenized, TokenizerOptions, TokenizerStats } from '../protocol';
+import type { TokenizerState } from '../state';
 import { attachTooltip } from '../tooltip';
 
 declare global {
@@ -15,18 +16,34 @@ declare global {
 
 const SAMPLE_CHARS = 600;
 const MERGES_SHOWN = 60;
+const PATTERN_NAMES = { gpt2: 'GPT-2', gpt4: 'GPT-4', none: 'none' } as const;
 
-function statsView(summary: TokenizerSummary): HTMLElement {
-  const s = summary.stats;
+/** The result: what the tokenizer is, how its training ended, and how it cuts the current corpus. */
+function statsView(state: TokenizerState, corpus: { name: string; stats: TokenizerStats } | null): HTMLElement {
+  const summary = state.summary;
+  const training = state.training;
+  const row = (label: string, value: string, attrs: Record<string, string | number> = {}) =>
+    h('tr', {}, h('th', { scope: 'row' }, label), h('td', attrs, value));
+  const pattern = summary.pattern ?? (summary.kind === 'bpe' ? state.options.pattern : undefined);
+  const vocabText = training?.stoppedEarly
+    ? `${formatCount(summary.vocabSize)} (of ${formatCount(training.vocabAsked)} asked for)`
+    : formatCount(summary.vocabSize);
+  const s = corpus?.stats;
+  const corpusName = corpus?.name ?? '';
   return h(
     'table',
     { class: 'facts', id: 'tokenizer-stats' },
-    h('tr', {}, h('th', { scope: 'row' }, 'Kind'), h('td', {}, summary.kind === 'bpe' ? 'byte-level BPE' : 'characters')),
-    h('tr', {}, h('th', { scope: 'row' }, 'Vocabulary'), h('td', { id: 'vocab-size', 'data-value': summary.vocabSize }, formatCount(summary.vocabSize))),
-    h('tr', {}, h('th', { scope: 'row' }, 'Corpus tokens'), h('td', {}, `${formatCount(s.tokens)} for ${formatCount(s.characters)} characters`)),
-    h('tr', {}, h('th', { scope: 'row' }, 'Tokens per character'), h('td', { id: 'tokens-per-char', 'data-value': s.tokens_per_char }, s.tokens_per_char.toFixed(3))),
-    h('tr', {}, h('th', { scope: 'row' }, 'Bytes per token'), h('td', {}, s.bytes_per_token.toFixed(2))),
-    h('tr', {}, h('th', { scope: 'row' }, 'Trained in'), h('td', {}, `${(summary.millis / 1000).toFixed(2)} s`)),
+    row('Kind', summary.kind === 'bpe' ? 'byte-level BPE' : 'characters'),
+    row('Vocabulary', vocabText, { id: 'vocab-size', 'data-value': summary.vocabSize }),
+    pattern ? row('Split pattern', PATTERN_NAMES[pattern], { id: 'tok-result-pattern', 'data-value': pattern }) : null,
+    training ? row('Merges', `${formatCount(training.merges)}${training.mergesPossible !== undefined ? ' (all this text allows)' : ''}`, { id: 'tok-merge-count', 'data-value': training.merges }) : null,
+    state.trainedOn ? row('Trained on', `${state.trainedOn.name}, ${formatCount(state.trainedOn.characters)} characters`, { id: 'tok-trained-on' }) : null,
+    s
+      ? row('Corpus tokens', `${formatCount(s.tokens)} for ${formatCount(s.characters)} characters of ${corpusName}`, { id: 'corpus-tokens', 'data-tokens': s.tokens, 'data-characters': s.characters })
+      : row('Corpus tokens', 'no corpus (choose one in the Data panel)', { id: 'corpus-tokens' }),
+    s ? row('Tokens per character', s.tokens_per_char.toFixed(3), { id: 'tokens-per-char', 'data-value': s.tokens_per_char }) : null,
+    s ? row('Bytes per token', s.bytes_per_token.toFixed(2)) : null,
+    row('Trained in', `${(summary.millis / 1000).toFixed(2)} s`),
   );
 }
 
@@ -73,7 +90,9 @@ export const tokenizerPanel: Panel = {
     const progress = h('progress', { id: 'tok-progress', max: 1, value: 0, 'aria-label': 'tokenizer training progress' });
     const progressText = h('span', { id: 'tok-progress-text', class: 'hint' });
     const message = h('p', { id: 'tok-message', class: 'message', role: 'status', 'aria-live': 'polite' });
+    const stop = h('p', { id: 'tok-stop', hidden: true });
     const merges = h('ol', { id: 'merges', class: 'merges', 'aria-label': 'latest merges' });
+    const mergesNote = h('p', { class: 'hint', id: 'merges-note' });
     const stats = h('div', {}, h('p', { class: 'explain' }, 'No tokenizer yet.'));
     const sample = h('textarea', { id: 'tok-sample', rows: 3, placeholder: 'The text to cut into tokens (the start of the corpus by default)' });
     const tokens = h('div', { id: 'tokens-body' });
@@ -85,7 +104,7 @@ export const tokenizerPanel: Panel = {
       h('div', { class: 'row' }, kind.wrap, vocab.wrap, pattern.wrap),
       h('div', { class: 'row' }, train, cancel, progress, progressText),
       message,
-      h('div', { class: 'cols' }, h('div', {}, h('h3', {}, 'Result'), stats), h('div', {}, h('h3', {}, 'Merges, as they are learned'), merges)),
+      h('div', { class: 'cols' }, h('div', {}, h('h3', {}, 'Result'), stats, stop), h('div', {}, h('h3', {}, 'Merges, as they are learned'), mergesNote, merges)),
       h('h3', {}, 'Your text as tokens'),
       h('label', { for: 'tok-sample' }, 'Text'),
       sample,
@@ -133,16 +152,75 @@ export const tokenizerPanel: Panel = {
       sampleTimer = window.setTimeout(showTokens, 200);
     });
 
-    ctx.store.on('tokenizer', (state) => {
-      save.disabled = !state;
-      if (state) {
-        replace(stats, statsView(state.summary));
-        void showTokens();
+    // The result always describes the current tokenizer on the current corpus: both can change (a reload, a
+    // new corpus, a model file with its own tokenizer), so the numbers are asked for again each time. A
+    // counter drops answers that a newer change has overtaken.
+    let generation = 0;
+    const showResult = async () => {
+      const state = ctx.store.tokenizer;
+      const mine = ++generation;
+      if (!state) return;
+      const corpus = ctx.store.corpus;
+      let current: { name: string; stats: TokenizerStats } | null = null;
+      if (corpus && corpus.text.length > 0) {
+        try {
+          current = { name: corpus.name, stats: await ctx.core.call('tokenizerStats', corpus.text) };
+        } catch {
+          current = null; // the worker is restarting: the next change redraws
+        }
       }
-    });
+      if (mine !== generation) return;
+      replace(stats, statsView(state, current));
+    };
 
-    const mergeItem = (m: BpeProgressView['merges'][number]) =>
-      h('li', { value: m.rank }, h('code', {}, m.left), ' + ', h('code', {}, m.right), ' → ', h('code', { class: 'new' }, m.text), h('span', { class: 'hint' }, ` ×${m.count}`));
+    const mergeItem = (m: MergeView) =>
+      h(
+        'li',
+        { value: m.rank },
+        h('code', {}, m.left),
+        ' + ',
+        h('code', {}, m.right),
+        ' → ',
+        h('code', { class: 'new' }, m.text),
+        m.count !== undefined ? h('span', { class: 'hint' }, ` ×${m.count}`) : null,
+      );
+    const showMerges = (list: MergeView[], total: number | undefined) => {
+      replace(merges, ...list.map(mergeItem));
+      mergesNote.textContent =
+        list.length === 0
+          ? ctx.store.tokenizer?.summary.kind === 'char'
+            ? 'A character tokenizer learns no merges.'
+            : 'No merges.'
+          : `The newest ${list.length}${total !== undefined ? ` of ${formatCount(total)}` : ''} merges, newest first${list[0]?.count === undefined ? ' (loaded from a file: the counts are not known)' : ''}.`;
+    };
+
+    const showState = async (state: TokenizerState | null) => {
+      save.disabled = !state;
+      if (!state) return;
+      // The form shows the settings that made this tokenizer (what a reload, or a file, brought back).
+      kind.select.value = state.summary.kind;
+      if (state.summary.kind === 'bpe') {
+        vocab.input.value = String(state.training?.vocabAsked ?? state.options.vocabSize ?? state.summary.vocabSize);
+        pattern.select.value = state.summary.pattern ?? state.options.pattern;
+      }
+      syncKind();
+      const training = state.training;
+      stop.hidden = !training;
+      stop.className = training?.stoppedEarly ? 'notice' : 'explain';
+      stop.dataset.stop = training?.stop ?? '';
+      stop.textContent = training?.message ?? '';
+      void showResult();
+      void showTokens();
+      if (state.recentMerges) showMerges(state.recentMerges, training?.merges);
+      else {
+        try {
+          showMerges(await ctx.core.call('tokenizerMerges', MERGES_SHOWN), training?.merges);
+        } catch {
+          // the worker is restarting; the list stays as it was
+        }
+      }
+    };
+    ctx.store.on('tokenizer', (state) => void showState(state));
 
     train.addEventListener('click', async () => {
       const corpus = ctx.store.corpus;
@@ -158,6 +236,7 @@ export const tokenizerPanel: Panel = {
       train.disabled = true;
       cancel.hidden = options.kind !== 'bpe';
       merges.replaceChildren();
+      mergesNote.textContent = '';
       progress.value = 0;
       progressText.textContent = '';
       say(options.kind === 'bpe' ? 'Training BPE in the worker…' : 'Collecting characters…');
@@ -177,11 +256,25 @@ export const tokenizerPanel: Panel = {
         );
         progress.max = 1;
         progress.value = 1;
-        const json = await ctx.core.call('tokenizerJson');
-        ctx.store.set('tokenizer', { options, summary, json });
-        say(`Trained: ${formatCount(summary.vocabSize)} tokens in the vocabulary.`);
+        const [json, recentMerges] = await Promise.all([ctx.core.call('tokenizerJson'), ctx.core.call('tokenizerMerges', MERGES_SHOWN)]);
+        const training = summary.training;
+        ctx.store.set('tokenizer', {
+          options,
+          summary,
+          json,
+          trainedOn: { name: corpus.name, characters: summary.stats.characters },
+          training,
+          recentMerges,
+        });
+        say(
+          training?.stoppedEarly
+            ? `Trained: ${formatCount(summary.vocabSize)} of the ${formatCount(training.vocabAsked)} tokens asked for (see why under Result).`
+            : `Trained: ${formatCount(summary.vocabSize)} tokens in the vocabulary.`,
+        );
       } catch (error) {
         say(`${errorMessage(error)} The previous tokenizer is unchanged.`, 'error');
+        const previous = ctx.store.tokenizer;
+        if (previous) void showState(previous); // the merges list was cleared for the run
       } finally {
         train.disabled = false;
         cancel.hidden = true;
@@ -203,7 +296,7 @@ export const tokenizerPanel: Panel = {
         if (picked.size > 50 * 2 ** 20) throw new Error(`"${picked.name}" is too large for a tokenizer.json.`);
         const json = await picked.text();
         const summary = await ctx.core.call('loadTokenizer', json, ctx.store.corpus?.text ?? '');
-        ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json });
+        ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: summary.pattern ?? 'none' }, summary, json });
         say(`Loaded "${picked.name}": ${formatCount(summary.vocabSize)} tokens.`);
       } catch (error) {
         say(`"${picked.name}" did not load: ${errorSentence(error)} The previous tokenizer is unchanged.`, 'error');
@@ -211,6 +304,7 @@ export const tokenizerPanel: Panel = {
     });
 
     ctx.store.on('corpus', () => {
+      void showResult();
       if (!sample.value) void showTokens();
     });
     syncKind();
