@@ -82,7 +82,7 @@ export interface FigureOptions {
   tickLabels?: 'always' | 'enlarged';
 }
 
-const MAX_TICK_LABELS = 40;
+const MAX_TICK_LABELS = 128;
 /** Tick labels are written at most this large, and hidden when a cell leaves less room than the smallest. */
 const TICK_FONT_PX = { max: 12, min: 7 };
 

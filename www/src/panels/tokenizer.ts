@@ -256,6 +256,10 @@ export const tokenizerPanel: Panel = {
         );
         progress.max = 1;
         progress.value = 1;
+        if (summary.training) {
+          const t = summary.training;
+          progressText.textContent = `${formatCount(t.merges)} merges${t.stoppedEarly ? ': all this text allows' : ''}`;
+        }
         const [json, recentMerges] = await Promise.all([ctx.core.call('tokenizerJson'), ctx.core.call('tokenizerMerges', MERGES_SHOWN)]);
         const training = summary.training;
         ctx.store.set('tokenizer', {
