@@ -1,24 +1,33 @@
 // Generation speed of the page against the npm package, on the same model, in headless Chromium on the CPU
-// (wasm): the page streams token by token from its Web Worker (the package's Model.generateTokens, with the
-// KV cache), the package's Model.generate() makes all tokens in one call on the main thread of another page.
-// Both print tokens per second of wall-clock time (the page's from the call's start to its last token, as the
-// Generate panel shows it), medians of --runs runs.
+// (wasm): the page streams the tokens from its Web Worker (the package's Model.generateBatches, with the KV
+// cache, five alternatives per token) and draws them; the package's Model.generate() makes all tokens in one
+// call on the main thread of another page, and its generateBatches() streams them there. The runs interleave
+// (page, package, page, package, ...) so both see the same load. Tokens per second of wall-clock time: the
+// page's from pressing Generate to the last token on the page (as the Generate panel shows it), the package's
+// around the call. Medians of --runs runs.
 //
-//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] [TOPP=p] node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
-// (TOPP: the Generate panel's top-p, 0.9 by default; the package calls use top-p 1.)
+//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] [TOPP=p] [PROFILE=trace.json] \
+//     node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
+// TOPP: top-p for both (default 0.9, the Generate panel's). NO_DRAW=1: the panel does not draw the tokens.
+// PROFILE=trace.json: a Chromium trace of the page's runs with the V8 sampling profiler on every thread (the
+// worker's included), for the DevTools Performance panel.
 import { parseArgs } from 'node:util';
 import { openPage, openPlayground, setUpTinyModel, openPanel, waitReady } from '../../tests/browser/harness.mjs';
 
 const { values: args } = parseArgs({ options: { tokens: { type: 'string', default: '200' }, runs: { type: 'string', default: '5' } } });
 const [tokens, runs] = [Number(args.tokens), Number(args.runs)];
+const topP = Number(process.env.TOPP ?? 0.9);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The page's default model (Model panel): L=2, NH=4, C=64, T=64, FFN 256, learned positions.
 const MODEL = { '#m-layers': 2, '#m-heads': 4, '#m-dmodel': 64, '#m-context': 64, '#m-ffn': 256 };
+const SAMPLING = { temperature: 0.8, topP };
 
-const { page, close } = await openPlayground({ webgpu: false });
-let bytes;
+const playground = await openPlayground({ webgpu: false });
+let pkg = null;
 const pageSpeeds = [];
+const packageSpeeds = { generate: [], stream: [], streamModelMs: [] };
 try {
+  const { page, browser } = playground;
   await waitReady(page);
   await setUpTinyModel(page);
   await openPanel(page, 'model');
@@ -30,63 +39,64 @@ try {
   await openPanel(page, 'generate');
   await page.fill('#g-prompt', 'abcab');
   await page.fill('#g-max', String(tokens));
-  await page.fill('#g-temp', '0.8');
-  if (process.env.TOPP) await page.fill('#g-topp', process.env.TOPP);
-  // NO_DRAW=1: the Generate panel does not draw the tokens (to see what drawing costs beside the worker).
+  await page.fill('#g-temp', String(SAMPLING.temperature));
+  await page.fill('#g-topp', String(SAMPLING.topP));
   if (process.env.NO_DRAW) await page.evaluate(() => (document.querySelector('#gen-output').append = () => undefined));
-  for (let run = 0; run < runs; run++) {
-    await page.evaluate(() => (window.tpGenerated = null));
-    await page.click('#generate');
-    await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 300_000 });
-    const result = await page.evaluate(() => window.tpGenerated);
-    if (result.tokens.length !== tokens) throw new Error(`the page made ${result.tokens.length} tokens`);
-    pageSpeeds.push({ tokensPerSec: result.tokensPerSec, firstTokenMs: result.firstTokenMs, modelMs: result.totalMs, wallMs: (result.tokens.length * 1000) / result.tokensPerSec });
-  }
   // The model as the page keeps it (Save & load: the same bytes a download gives).
-  bytes = await page.evaluate(async () => {
+  const bytes = await page.evaluate(async () => {
     const request = indexedDB.open('transformer-playground', 1);
     const db = await new Promise((resolve) => (request.onsuccess = () => resolve(request.result)));
     const get = db.transaction('session').objectStore('session').get('model-weights');
     const value = await new Promise((resolve) => (get.onsuccess = () => resolve(get.result)));
     return Array.from(value);
   });
-} finally {
-  await close();
-}
+  pkg = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo', webgpu: false });
+  await pkg.page.evaluate(async (bytes) => {
+    const tp = await import('/lib/index.js');
+    window.benchModel = await tp.loadModel(Uint8Array.from(bytes), { backend: 'cpu' });
+  }, bytes);
 
-const pkg = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo', webgpu: false });
-let packageSpeeds;
-try {
-  packageSpeeds = await pkg.page.evaluate(
-    async ({ bytes, tokens, runs }) => {
-      const tp = await import('/lib/index.js');
-      const model = await tp.loadModel(Uint8Array.from(bytes), { backend: 'cpu' });
-      const out = { generate: [], stream: [], streamModelMs: [] };
-      for (let run = 0; run < runs; run++) {
+  if (process.env.PROFILE) await browser.startTracing(page, { path: process.env.PROFILE, categories: ['v8', 'disabled-by-default-v8.cpu_profiler', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'toplevel'] });
+  for (let run = 0; run < runs; run++) {
+    await page.evaluate(() => (window.tpGenerated = null));
+    await page.click('#generate');
+    await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 300_000 });
+    const result = await page.evaluate(() => window.tpGenerated);
+    if (result.tokens.length !== tokens) throw new Error(`the page made ${result.tokens.length} tokens`);
+    pageSpeeds.push({ tokensPerSec: result.tokensPerSec, firstTokenMs: result.firstTokenMs, modelMs: result.modelMs, wallMs: result.totalMs });
+
+    const one = await pkg.page.evaluate(
+      async ({ tokens, sampling, seed }) => {
+        const model = window.benchModel;
         let start = performance.now();
-        const ids = await model.generateIds('abcab', { maxTokens: tokens, temperature: 0.8, seed: run + 1 });
-        out.generate.push((ids.length * 1000) / (performance.now() - start));
+        const ids = await model.generateIds('abcab', { maxTokens: tokens, ...sampling, seed });
+        const generate = (ids.length * 1000) / (performance.now() - start);
         start = performance.now();
         let [n, modelMs] = [0, 0];
-        for await (const token of model.generateTokens('abcab', { maxTokens: tokens, temperature: 0.8, seed: run + 1 })) [n, modelMs] = [n + 1, modelMs + token.ms];
-        out.stream.push((n * 1000) / (performance.now() - start));
-        out.streamModelMs.push(modelMs);
-      }
-      model.dispose();
-      return out;
-    },
-    { bytes, tokens, runs },
-  );
+        for await (const batch of model.generateBatches('abcab', { maxTokens: tokens, ...sampling, seed })) {
+          n += batch.ids.length;
+          for (const ms of batch.ms) modelMs += ms;
+        }
+        return { generate, stream: (n * 1000) / (performance.now() - start), streamModelMs: modelMs };
+      },
+      { tokens, sampling: SAMPLING, seed: run + 1 },
+    );
+    for (const key of Object.keys(packageSpeeds)) packageSpeeds[key].push(one[key]);
+  }
+  if (process.env.PROFILE) await browser.stopTracing();
 } finally {
-  await pkg.close();
+  await playground.close();
+  await pkg?.close();
 }
+
 const pageTps = median(pageSpeeds.map((s) => s.tokensPerSec));
 const packageTps = median(packageSpeeds.generate);
 const streamTps = median(packageSpeeds.stream);
-console.log(`${tokens} tokens, median of ${runs} runs, CPU (wasm), headless Chromium:`);
-console.log(`  page (worker, streamed token by token, KV cache): ${pageTps.toFixed(0)} tokens/s, first token after ${median(pageSpeeds.map((s) => s.firstTokenMs)).toFixed(1)} ms`);
-console.log(`  page: the model's own time ${median(pageSpeeds.map((s) => s.modelMs)).toFixed(0)} ms of ${median(pageSpeeds.map((s) => s.wallMs)).toFixed(0)} ms`);
-console.log(`  package model.generate() (one call):              ${packageTps.toFixed(0)} tokens/s`);
-console.log(`  package model.generateTokens() (streamed):        ${streamTps.toFixed(0)} tokens/s`);
-console.log(`  package generateTokens: the model's own time ${median(packageSpeeds.streamModelMs).toFixed(0)} ms of ${((tokens * 1000) / streamTps).toFixed(0)} ms`);
+const list = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
+console.log(`${tokens} tokens, median of ${runs} interleaved runs, CPU (wasm), headless Chromium, temperature ${SAMPLING.temperature}, top-p ${SAMPLING.topP}${process.env.NO_DRAW ? ', tokens not drawn' : ''}:`);
+console.log(`  page (worker, streamed, drawn; click to last token): ${pageTps.toFixed(0)} tokens/s (${list(pageSpeeds.map((s) => s.tokensPerSec))}), first token after ${median(pageSpeeds.map((s) => s.firstTokenMs)).toFixed(1)} ms`);
+console.log(`  page: the model's own time ${median(pageSpeeds.map((s) => s.modelMs)).toFixed(1)} ms of ${median(pageSpeeds.map((s) => s.wallMs)).toFixed(1)} ms`);
+console.log(`  package model.generate() (one call):               ${packageTps.toFixed(0)} tokens/s (${list(packageSpeeds.generate)})`);
+console.log(`  package model.generateBatches() (streamed):        ${streamTps.toFixed(0)} tokens/s (${list(packageSpeeds.stream)})`);
+console.log(`  package generateBatches: the model's own time ${median(packageSpeeds.streamModelMs).toFixed(1)} ms of ${((tokens * 1000) / streamTps).toFixed(1)} ms`);
 console.log(`  page / package generate: ${(pageTps / packageTps).toFixed(2)}`);

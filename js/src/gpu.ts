@@ -87,6 +87,10 @@ export interface GpuSelfTest {
   /** Where the kernel ran: 'webgpu', or 'cpu' when asked or when there is no WebGPU (then `reason` says why). */
   backend: 'webgpu' | 'cpu';
   reason?: string;
+  /** The kernel whose output `out` is: 'matmul_forward' (the WGSL kernel) on WebGPU; on the CPU
+   *  'matmul_forward_fast_cpu', the blocked (WebAssembly SIMD) matmul the model runs there. Either way it is
+   *  compared with the readable reference loops ('matmul_forward_cpu'): never a kernel with itself. */
+  kernel: 'matmul_forward' | 'matmul_forward_fast_cpu';
   /** out (n, oc) = inp (n, c) @ weight (oc, c)^T + bias (oc): 14 x 12 by 37 x 12, a shape no tile divides. */
   n: number;
   c: number;
@@ -120,8 +124,8 @@ function testValues(count: number, seed: number): Float32Array {
 
 /**
  * Runs the core's matmul kernel on WebGPU and compares it with the CPU reference: a quick check that this
- * device computes correctly. With `backend: 'cpu'`, or without WebGPU, only the CPU path runs (and `reason`
- * says why).
+ * device computes correctly. With `backend: 'cpu'`, or without WebGPU, no GPU is checked (`reason` says why):
+ * the CPU's fast matmul (the one the model runs there) is compared with the reference instead.
  */
 export async function gpuSelfTest(options: { backend?: 'webgpu' | 'cpu' } = {}): Promise<GpuSelfTest> {
   await init();
@@ -132,9 +136,16 @@ export async function gpuSelfTest(options: { backend?: 'webgpu' | 'cpu' } = {}):
   const bias = testValues(oc, 3);
   const reference = guard('the CPU matmul failed', () => core.matmulForwardCpu(inp, weight, bias, n, c, oc));
   const start = performance.now();
-  const onCpu = (reason: string): GpuSelfTest => ({
-    backend: 'cpu', reason, n, c, oc, inp, weight, bias, out: reference, reference, maxAbsDiff: 0, pass: true, millis: performance.now() - start,
-  });
+  const compare = (out: Float32Array) => {
+    let maxAbsDiff = out.length === reference.length ? 0 : Infinity;
+    for (let i = 0; i < out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i]! - reference[i]!));
+    return { out, maxAbsDiff, pass: maxAbsDiff <= 1e-4, millis: performance.now() - start };
+  };
+  // Without a GPU to check, the CPU's own fast kernel is checked against the reference.
+  const onCpu = (reason: string): GpuSelfTest => {
+    const out = guard('the fast CPU matmul failed', () => core.matmulForwardFastCpu(inp, weight, bias, n, c, oc));
+    return { backend: 'cpu', reason, kernel: 'matmul_forward_fast_cpu', n, c, oc, inp, weight, bias, reference, ...compare(out) };
+  };
   if (options.backend === 'cpu') return onCpu('asked for the CPU');
   if (!hasWebGpu()) return onCpu('this environment has no WebGPU (navigator.gpu is missing)');
   let gpu: core.Gpu;
@@ -148,9 +159,7 @@ export async function gpuSelfTest(options: { backend?: 'webgpu' | 'cpu' } = {}):
     const out = await gpu.matmul_forward(inp, weight, bias, n, c, oc).catch((error: unknown) => {
       throw wrapError('the WebGPU matmul failed', error);
     });
-    let maxAbsDiff = out.length === reference.length ? 0 : Infinity;
-    for (let i = 0; i < out.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(out[i]! - reference[i]!));
-    return { backend: 'webgpu', n, c, oc, inp, weight, bias, out, reference, maxAbsDiff, pass: maxAbsDiff <= 1e-4, millis: performance.now() - start };
+    return { backend: 'webgpu', kernel: 'matmul_forward', n, c, oc, inp, weight, bias, reference, ...compare(out) };
   } finally {
     gpu.free();
     track('gpu', -1);

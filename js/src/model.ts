@@ -168,8 +168,55 @@ export interface GeneratedToken {
   text: string;
   /** Milliseconds the model took for this token (the first includes reading the prompt). */
   ms: number;
+  /** The token's own probability under the model (the softmax of the scores it was drawn from, before
+   *  temperature, top-k and top-p). */
+  prob: number;
   /** The likeliest tokens at this position before sampling, most likely first, with their probabilities. */
   alternatives: (Token & { prob: number })[];
+}
+
+/** The tokens one step of Model.generateBatches made, as flat typed arrays: token `i` is `ids[i]`, its
+ *  alternatives are `alternativeIds[i * k .. (i + 1) * k]`. No object per token, so a stream of thousands of
+ *  tokens a second leaves the garbage collector alone and moves between threads in one copy. */
+export interface GeneratedBatch {
+  /** (n) token ids */
+  ids: Uint32Array;
+  /** (n) milliseconds the model took for each (the first token of a call includes reading the prompt) */
+  ms: Float64Array;
+  /** (n) each token's own probability (see GeneratedToken.prob) */
+  probs: Float32Array;
+  /** alternatives per token */
+  k: number;
+  /** (n, k) the likeliest ids at each position before sampling, most likely first */
+  alternativeIds: Uint32Array;
+  /** (n, k) their probabilities */
+  alternativeProbs: Float32Array;
+  /** Where the tokens were made: 'webgpu' when the model trains there, else 'cpu'. */
+  backend: 'cpu' | 'webgpu';
+}
+
+/** Options of Model.generateBatches and generateTokens. */
+export interface StreamOptions extends GenerateOptions {
+  /** How many of the likeliest tokens to report at each position (default 5). */
+  alternatives?: number;
+  /** About how many milliseconds of tokens each batch holds (default 16, about a frame); the first batch is
+   *  always the first token alone, so its arrival is the time to the first token. */
+  batchMs?: number;
+}
+
+/** The core's streams (crate/src/wasm/stream.rs): TokenStream on the CPU, GpuTokenStream on WebGPU. */
+interface CoreTokenBatch {
+  readonly ids: Uint32Array;
+  readonly ms: Float64Array;
+  readonly probs: Float32Array;
+  readonly alternativeIds: Uint32Array;
+  readonly alternativeProbs: Float32Array;
+  readonly k: number;
+  free(): void;
+}
+interface CoreTokenStream {
+  nextBatch(count: number, budgetMs: number): CoreTokenBatch | undefined | Promise<CoreTokenBatch | undefined>;
+  free(): void;
 }
 
 /** What Model.inspect() found for one input. */
@@ -285,6 +332,9 @@ type RawEval = { step: number; val_loss: number; val_ppl: number };
 /** The GpuModel of the core (crate/src/wasm/gpu_model.rs): training on WebGPU. */
 interface CoreGpuModel {
   setTrainingData(train: Uint32Array, val: Uint32Array, options: unknown): void;
+  generate(prompt: Uint32Array, sampleOptions: unknown): Promise<Uint32Array>;
+  startGeneration(prompt: Uint32Array, sampleOptions: unknown, alternatives: number): Promise<CoreTokenStream>;
+  finishGeneration(stream: CoreTokenStream): void;
   step(): Promise<RawStep>;
   evaluate(): Promise<RawEval>;
   params(): Promise<Float32Array>;
@@ -851,8 +901,12 @@ export class Model extends EventTarget {
       checkSignal(options.signal, what);
       const context = this.#prompt(prompt, what);
       const { maxTokens = 100, seed = 1 } = options;
+      const sample = this.#sampleOptions(options, maxTokens, seed);
+      // On WebGPU (a model that trains there) the GPU copy generates: the same tokens, made where it trains.
+      const gpu = this.#gpu?.hasData ? this.#gpu : null;
+      if (gpu) return gpu.model.generate(context, sample).catch((error: unknown) => Promise.reject(wrapError(what, error)));
       const inner = await this.#sync();
-      return guard(what, () => inner.generate(context, this.#sampleOptions(options, maxTokens, seed)));
+      return guard(what, () => inner.generate(context, sample));
     });
   }
 
@@ -1015,55 +1069,80 @@ export class Model extends EventTarget {
   }
 
   /**
-   * The generated tokens one by one, as they are made, with the KV cache (each token costs one position's
-   * forward pass), and the `alternatives` likeliest tokens the model weighed at each (before sampling):
-   *   for await (const token of model.generateTokens('Once', { maxTokens: 50 })) output.textContent += token.text;
-   * `ms` is the time the model took for the token. Break out of the loop (or abort the signal) to stop.
+   * The generated tokens in batches, as they are made, with the KV cache (each token costs one position's forward
+   * pass), each with the `alternatives` likeliest tokens the model weighed at its position (before sampling):
+   *   for await (const batch of model.generateBatches('Once', { maxTokens: 500 })) draw(batch.ids, batch.probs);
+   * The first batch is the first token alone; then each holds about `batchMs` of tokens, and the event loop gets
+   * a turn between batches. On WebGPU (a model that trains there) the GPU copy of the weights makes them;
+   * `batch.backend` says where. Break out of the loop (or abort the signal) to stop.
    */
-  async *generateTokens(
-    prompt: string | Uint32Array | readonly number[],
-    options: GenerateOptions & { alternatives?: number } = {},
-  ): AsyncGenerator<GeneratedToken, void, undefined> {
+  async *generateBatches(prompt: string | Uint32Array | readonly number[], options: StreamOptions = {}): AsyncGenerator<GeneratedBatch, void, undefined> {
     const what = 'could not generate';
     if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
     this.#busy = 'generating';
-    let stream: core.TokenStream | null = null;
+    let stream: CoreTokenStream | null = null;
+    const gpu = this.#gpu?.hasData ? this.#gpu : null;
     try {
-      const { maxTokens = 100, seed = 1, alternatives = 5, signal } = options;
+      const { maxTokens = 100, seed = 1, alternatives = 5, signal, batchMs = 16 } = options;
       checkSignal(signal, what);
-      const inner = await this.#sync();
       const context = this.#prompt(prompt, what);
-      stream = guard(what, () => new core.TokenStream(inner as unknown as core.CpuModel, context, this.#sampleOptions(options, maxTokens, seed), alternatives));
-      // Each id's readable text, looked up in the tokenizer once per call.
-      const texts = new Map<number, string>();
-      const label = (id: number): Token => {
-        let text = texts.get(id);
-        if (text === undefined) texts.set(id, (text = this.#labels([id])[0]!.text));
-        return { id, text };
-      };
-      let sliceStart = performance.now();
-      for (;;) {
+      const sample = this.#sampleOptions(options, maxTokens, seed);
+      if (gpu) {
+        stream = await gpu.model.startGeneration(context, sample, alternatives).catch((error: unknown) => {
+          throw wrapError(what, error);
+        });
+      } else {
+        const inner = await this.#sync();
+        stream = guard(what, () => new core.TokenStream(inner as unknown as core.CpuModel, context, sample, alternatives)) as CoreTokenStream;
+      }
+      const backend = gpu ? 'webgpu' : 'cpu';
+      for (let first = true; ; first = false) {
         checkSignal(signal, what);
         if (this.#inner === null) throw new PlaygroundError(`${what}: the model was disposed`);
-        const start = performance.now();
-        const next = guard(what, () => stream!.next()) as { id: number; alternatives: number[]; probs: number[] } | undefined;
-        if (next === undefined) break;
-        const ms = performance.now() - start;
-        yield {
-          id: next.id,
-          text: label(next.id).text,
-          ms,
-          alternatives: next.alternatives.map((id, i) => ({ ...label(id), prob: next.probs[i] ?? 0 })),
+        const made = stream!.nextBatch(first ? 1 : maxTokens, batchMs);
+        const raw = made instanceof Promise ? await made.catch((error: unknown) => Promise.reject(wrapError(what, error))) : made;
+        if (raw === undefined) break;
+        const batch: GeneratedBatch = {
+          ids: raw.ids,
+          ms: raw.ms,
+          probs: raw.probs,
+          k: raw.k,
+          alternativeIds: raw.alternativeIds,
+          alternativeProbs: raw.alternativeProbs,
+          backend,
         };
-        // Give the event loop a turn about once a frame, so a page draws the tokens and a stop gets through.
-        if (performance.now() - sliceStart >= 16) {
-          await nextTask();
-          sliceStart = performance.now();
-        }
+        raw.free();
+        yield batch;
+        // A turn for the event loop between batches, so a page draws them and a stop gets through.
+        await nextTask();
       }
     } finally {
-      stream?.free();
+      if (stream && gpu && this.#gpu === gpu) gpu.model.finishGeneration(stream);
+      else stream?.free();
       this.#idle();
+    }
+  }
+
+  /**
+   * The generated tokens one by one, as they are made (generateBatches, one object per token, with readable
+   * texts):
+   *   for await (const token of model.generateTokens('Once', { maxTokens: 50 })) output.textContent += token.text;
+   * `ms` is the time the model took for the token. Break out of the loop (or abort the signal) to stop.
+   */
+  async *generateTokens(prompt: string | Uint32Array | readonly number[], options: StreamOptions = {}): AsyncGenerator<GeneratedToken, void, undefined> {
+    // Each id's readable text, looked up in the tokenizer once per call.
+    const texts = new Map<number, string>();
+    const label = (id: number): Token => {
+      let text = texts.get(id);
+      if (text === undefined) texts.set(id, (text = this.#labels([id])[0]!.text));
+      return { id, text };
+    };
+    for await (const batch of this.generateBatches(prompt, options)) {
+      const k = batch.k;
+      for (let i = 0; i < batch.ids.length; i++) {
+        const alternatives = Array.from(batch.alternativeIds.subarray(i * k, (i + 1) * k), (id, j) => ({ ...label(id), prob: batch.alternativeProbs[i * k + j]! }));
+        yield { ...label(batch.ids[i]!), ms: batch.ms[i]!, prob: batch.probs[i]!, alternatives };
+      }
     }
   }
 

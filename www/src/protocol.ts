@@ -11,6 +11,10 @@ export type Backend = 'webgpu' | 'cpu';
 
 export interface KernelCheck {
   backend: Backend;
+  /** The kernel `out` came from: the WGSL 'matmul_forward' on WebGPU, the fast 'matmul_forward_fast_cpu' on the CPU. */
+  kernel: 'matmul_forward' | 'matmul_forward_fast_cpu';
+  /** Why no GPU kernel was checked (on the CPU). */
+  reason?: string;
   n: number;
   c: number;
   oc: number;
@@ -128,8 +132,8 @@ export interface CoreApi {
   simulateFault(kind: 'device' | 'panic' | 'crash'): void;
   /** The current model, or null. */
   modelInfo(): ModelInfo | null;
-  /** Generates after `prompt`, sending the tokens as they are made (`GenerateProgress[]`, about one batch a frame). */
-  generate(prompt: string, settings: GenerateSettings): GenerateResult;
+  /** Generates after `prompt`, sending the tokens as they are made (a `GenerateProgress` batch about once a frame). */
+  generate(prompt: string, settings: GenerateSettings): GenerateDone;
   stopGeneration(): void;
   /** Attention of every layer and head for `text` (cut to the context). */
   attention(text: string): AttentionMaps;
@@ -225,26 +229,54 @@ export interface GenerateSettings {
   seed: number;
 }
 
-/** Each token as it is made, with the alternatives the model weighed for it (sent in batches, about one a frame). */
-export type GenerateProgress = { kind: 'token'; index: number; token: GeneratedToken };
+/** The tokens of one batch as they are made (the package's GeneratedBatch: flat typed arrays, token `i` is
+ *  `ids[i]`, its alternatives `alternativeIds[i*k..(i+1)*k]`), with the readable text of every id in it the
+ *  page has not been sent yet in this run. About one batch a frame; the first is the first token alone. */
+export interface GenerateProgress {
+  ids: Uint32Array;
+  ms: Float64Array;
+  probs: Float32Array;
+  k: number;
+  alternativeIds: Uint32Array;
+  alternativeProbs: Float32Array;
+  labels: [number, string][];
+}
 
+/** One generated token as the page shows it (built from the batches). */
 export interface GeneratedToken {
   id: number;
   text: string;
+  /** the model's milliseconds for it */
   ms: number;
+  /** its own probability under the model (before temperature, top-k and top-p) */
+  prob: number;
   /** the likeliest tokens at this position (before sampling), with probabilities */
   alternatives: { text: string; prob: number }[];
 }
 
-export interface GenerateResult {
+/** What the worker answers when a generation ends (the tokens themselves came in the batches). */
+export interface GenerateDone {
   promptTokens: number;
-  tokens: GeneratedToken[];
+  count: number;
+  /** the generated text, decoded (the prompt not repeated) */
   text: string;
-  /** Time to the first token (reading the prompt included): the latency a person waits. */
+  /** where the tokens were made: the GPU copy when the model trains on WebGPU */
+  backend: Backend;
+  /** Stop was pressed before max tokens */
+  stopped: boolean;
+  /** the model's own milliseconds for all tokens (reading the prompt included) */
+  modelMs: number;
+}
+
+/** A generation as the page saw it (window.tpGenerated). */
+export interface GenerateResult extends GenerateDone {
+  tokens: GeneratedToken[];
+  maxTokens: number;
+  /** From pressing Generate to the first token on the page (reading the prompt included): the latency. */
   firstTokenMs: number;
-  /** The model's time for all tokens. */
+  /** From pressing Generate to the last token on the page. */
   totalMs: number;
-  /** Tokens per second of wall-clock time, from the call's start to its last token: the throughput. */
+  /** Tokens per second of that whole time: the throughput a person sees. */
   tokensPerSec: number;
 }
 

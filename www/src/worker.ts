@@ -23,8 +23,8 @@ import type {
   Backend,
   BpeProgressView,
   CoreApi,
+  GenerateDone,
   GenerateProgress,
-  GenerateResult,
   GenerateSettings,
   KernelCheck,
   MergeView,
@@ -286,40 +286,38 @@ function encodeFor(text: string, limit: number): Uint32Array {
 
 let stopRequested = false;
 
-async function generate(prompt: string, settings: GenerateSettings, progress: (value: unknown) => void): Promise<GenerateResult> {
+async function generate(prompt: string, settings: GenerateSettings, progress: (value: unknown) => void): Promise<GenerateDone> {
   const current = needModel();
-  const promptIds = needTokenizer().encode(prompt || '\n');
-  const result: GenerateResult = { promptTokens: promptIds.length, tokens: [], text: '', firstTokenMs: 0, totalMs: 0, tokensPerSec: 0 };
+  const tokens = needTokenizer();
+  const promptIds = tokens.encode(prompt || '\n');
   stopRequested = false;
-  const start = performance.now();
-  // The tokens go to the page about once a frame, not one message each (a message costs about what a token does).
-  let pending: GenerateProgress[] = [];
-  let lastPost = start;
-  const flush = () => {
-    if (pending.length > 0) progress(pending);
-    pending = [];
-    lastPost = performance.now();
-  };
-  const stream = current.generateTokens(promptIds, {
+  const generated: number[] = [];
+  const sent = new Set<number>();
+  let [modelMs, backend] = [0, current.backend as Backend];
+  const batches = current.generateBatches(promptIds, {
     maxTokens: settings.maxTokens,
     temperature: settings.temperature,
     topK: settings.topK,
     topP: settings.topP,
     seed: settings.seed,
   });
-  for await (const token of stream) {
-    if (result.tokens.length === 0) result.firstTokenMs = performance.now() - start;
-    pending.push({ kind: 'token', index: result.tokens.length, token });
-    result.tokens.push(token);
-    if (result.tokens.length === 1 || performance.now() - lastPost >= 16) flush();
+  // Batches go to the page as they come (the first token alone, then about one a frame): typed arrays, plus the
+  // texts of the ids the page has not seen in this run.
+  for await (const batch of batches) {
+    const fresh = [...new Set([...batch.ids, ...batch.alternativeIds])].filter((id) => !sent.has(id));
+    const texts = tokens.tokenStrings(fresh);
+    for (const id of fresh) sent.add(id);
+    const { backend: where, ...arrays } = batch;
+    progress({ ...arrays, labels: fresh.map((id, i) => [id, texts[i] ?? String(id)]) } satisfies GenerateProgress);
+    backend = where;
+    for (let i = 0; i < batch.ids.length; i++) {
+      generated.push(batch.ids[i]!);
+      modelMs += batch.ms[i]!;
+    }
     if (stopRequested) break;
   }
-  flush();
-  result.tokensPerSec = (result.tokens.length * 1000) / Math.max(1e-9, performance.now() - start);
-  // The model's time for the tokens, the first one's reading of the prompt included.
-  result.totalMs = result.tokens.reduce((sum, t) => sum + t.ms, 0);
-  result.text = needTokenizer().decode(result.tokens.map((t) => t.id));
-  return result;
+  const stopped = stopRequested && generated.length < settings.maxTokens;
+  return { promptTokens: promptIds.length, count: generated.length, text: tokens.decode(generated), backend, stopped, modelMs };
 }
 
 async function attention(text: string) {

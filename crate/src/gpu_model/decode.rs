@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{GpuExecutor, GpuGpt};
+use super::{GpuExecutor, GpuGpt, GpuTrainer};
 use crate::Result;
 use crate::gpu::{GpuContext, Plan};
 use crate::model::ModelConfig;
@@ -140,5 +140,29 @@ impl Decoder for &mut GpuGpt {
         }
         gpu.queue.submit([encoder.finish()]);
         self.last_logits(gpu).await
+    }
+}
+
+/// A generation that holds the whole trainer while it runs (the wasm binding's stream owns it between calls,
+/// and hands it back with [`Decoding::into_decoder`]); it decodes with the trainer's model.
+impl Decoder for GpuTrainer {
+    type Device = GpuContext;
+
+    fn config(&self) -> &ModelConfig {
+        &self.model.config
+    }
+
+    async fn decode(
+        &mut self,
+        gpu: &GpuContext,
+        token: u32,
+        pos: usize,
+        read: bool,
+    ) -> Result<Vec<f32>> {
+        self.model.decode_one(gpu, token, pos, read).await
+    }
+
+    async fn prefill(&mut self, gpu: &GpuContext, window: &[u32]) -> Result<Vec<f32>> {
+        (&mut self.model).prefill(gpu, window).await
     }
 }

@@ -240,15 +240,10 @@ pub struct Decoding<D: Decoder> {
 pub type Generator<'m> = Decoding<CpuDecoder<'m>>;
 
 impl<D: Decoder> Decoding<D> {
-    /// Checks the prompt and options, then runs the prompt's window through the caches.
-    pub async fn start(
-        decoder: D,
-        device: &D::Device,
-        prompt: &[u32],
-        options: SampleOptions,
-    ) -> Result<Self> {
+    /// Whether `config` can generate after `prompt` with `options`: what [`Decoding::start`] checks before it
+    /// touches the device (so a caller can check before handing over a decoder it wants back on refusal).
+    pub fn check(config: &ModelConfig, prompt: &[u32], options: &SampleOptions) -> Result<()> {
         options.validate()?;
-        let config = decoder.config();
         if config.attention_mask != AttentionMask::Causal {
             invalid_input!("generation needs a causal model; this one attends both ways");
         }
@@ -259,6 +254,17 @@ impl<D: Decoder> Decoding<D> {
         if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= v) {
             invalid_input!("token id {bad} is outside the vocabulary of {v} tokens");
         }
+        Ok(())
+    }
+
+    /// Checks the prompt and options, then runs the prompt's window through the caches.
+    pub async fn start(
+        decoder: D,
+        device: &D::Device,
+        prompt: &[u32],
+        options: SampleOptions,
+    ) -> Result<Self> {
+        Self::check(decoder.config(), prompt, &options)?;
         let rng = Rng::new(options.seed);
         let mut decoding = Self {
             decoder,
@@ -315,6 +321,11 @@ impl<D: Decoder> Decoding<D> {
     /// The logits (V) the next token will be drawn from.
     pub fn logits(&self) -> &[f32] {
         &self.logits
+    }
+
+    /// The decoder back (a generation that owned its model hands it back when it ends).
+    pub fn into_decoder(self) -> D {
+        self.decoder
     }
 
     /// Every token after the prompt, until `max_tokens` or the end token.

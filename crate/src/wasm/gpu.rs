@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 use super::to_js;
 use crate::gpu::GpuContext;
 use crate::ops::matmul_forward::{
-    matmul_forward_cpu, matmul_forward_repeat, matmul_forward_run, matmul_kernel_by_name,
+    matmul_forward_cpu, matmul_forward_fast_cpu, matmul_forward_repeat, matmul_forward_run,
+    matmul_kernel_by_name,
 };
 
 /// An opened WebGPU device. Create it once and keep it: pipelines are cached on it.
@@ -147,7 +148,7 @@ impl Gpu {
     }
 }
 
-/// The CPU reference of the same matmul: the path used where WebGPU is missing.
+/// The CPU reference of the same matmul (readable loops: the spec the kernels are checked against).
 #[wasm_bindgen(js_name = matmulForwardCpu)]
 pub fn matmul_forward_cpu_js(
     inp: Vec<f32>,
@@ -157,17 +158,56 @@ pub fn matmul_forward_cpu_js(
     c: usize,
     oc: usize,
 ) -> Result<Vec<f32>, JsError> {
+    cpu_matmul(
+        matmul_forward_cpu,
+        &inp,
+        &weight,
+        bias.as_deref(),
+        (n, c, oc),
+    )
+}
+
+/// The fast CPU matmul the model runs where WebGPU is missing (blocked, WebAssembly SIMD): the CPU side of the
+/// kernel check compares it with the reference.
+#[wasm_bindgen(js_name = matmulForwardFastCpu)]
+pub fn matmul_forward_fast_cpu_js(
+    inp: Vec<f32>,
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<Vec<f32>, JsError> {
+    cpu_matmul(
+        matmul_forward_fast_cpu,
+        &inp,
+        &weight,
+        bias.as_deref(),
+        (n, c, oc),
+    )
+}
+
+type CpuMatmul = fn(&mut [f32], &[f32], &[f32], Option<&[f32]>, usize, usize, usize);
+
+/// out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias by `matmul`, after checking the lengths fit the sizes.
+fn cpu_matmul(
+    matmul: CpuMatmul,
+    inp: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    (n, c, oc): (usize, usize, usize),
+) -> Result<Vec<f32>, JsError> {
     crate::ops::matmul_forward::check_shapes(
         n * oc,
         inp.len(),
         weight.len(),
-        bias.as_ref().map(Vec::len),
+        bias.map(<[f32]>::len),
         n,
         c,
         oc,
     )
     .map_err(to_js)?;
     let mut out = vec![0.0; n * oc];
-    matmul_forward_cpu(&mut out, &inp, &weight, bias.as_deref(), n, c, oc);
+    matmul(&mut out, inp, weight, bias, n, c, oc);
     Ok(out)
 }

@@ -6,10 +6,11 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::gpu::Gpu;
+use super::stream::GpuTokenStream;
 use super::{options, to_js, to_value};
 use crate::gpu::GpuContext;
 use crate::gpu_model::{GpuTrainer, check_limits};
-use crate::model::generate::SampleOptions;
+use crate::model::generate::{Decoding, SampleOptions};
 use crate::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 
 /// A GPT whose weights, optimizer state and activations live on a WebGPU device.
@@ -114,6 +115,39 @@ impl GpuModel {
             .generate(&self.gpu, &prompt, &sample_options)
             .await
             .map_err(to_js)
+    }
+
+    /// Starts streaming generation on the GPU (as `TokenStream` does on the CPU, with the same tokens for the
+    /// same weights, options and seed): the prompt's window fills the KV caches, then each `nextBatch` makes
+    /// tokens. The stream holds this model's trainer until `finishGeneration(stream)` hands it back. Needs
+    /// training data set; a refused prompt or options change nothing.
+    #[wasm_bindgen(js_name = startGeneration)]
+    pub async fn start_generation(
+        &mut self,
+        prompt: Vec<u32>,
+        #[wasm_bindgen(js_name = sampleOptions)] sample_options: JsValue,
+        alternatives: usize,
+    ) -> Result<GpuTokenStream, JsError> {
+        let sample_options: SampleOptions = options(sample_options, "sampling options")?;
+        let trainer = self.trainer.as_ref().ok_or_else(no_data)?;
+        Decoding::<GpuTrainer>::check(&trainer.model.config, &prompt, &sample_options)
+            .map_err(to_js)?;
+        let trainer = self.trainer.take().ok_or_else(no_data)?;
+        // Only a failure of the device itself can end the start from here (the trainer goes with it).
+        let decoding = Decoding::start(trainer, &self.gpu, &prompt, sample_options)
+            .await
+            .map_err(to_js)?;
+        Ok(GpuTokenStream::new(
+            decoding,
+            self.gpu.clone(),
+            alternatives,
+        ))
+    }
+
+    /// Takes back the trainer a finished (or stopped) `startGeneration` stream held, freeing the stream.
+    #[wasm_bindgen(js_name = finishGeneration)]
+    pub fn finish_generation(&mut self, stream: GpuTokenStream) {
+        self.trainer = Some(stream.into_trainer());
     }
 
     /// Dispatches recorded per optimizer step (after the first step).

@@ -1,5 +1,6 @@
 // The foundation: the page loads, finds WebGPU on SwiftShader, runs the matmul kernel from the wasm build and
-// gets the numbers this test computes itself. With WebGPU disabled, the page says so and uses the CPU path.
+// gets the numbers this test computes itself. With WebGPU disabled, the page says so, uses the CPU path, and
+// its kernel check compares the CPU's fast matmul with the reference (saying that no GPU was checked).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matmulReference, openPlayground, screenshot, skipReason } from '../harness.mjs';
@@ -46,7 +47,19 @@ test('without WebGPU the page says so and runs the CPU path', { skip: skipReason
     const check = await page.evaluate(() => window.tpKernelCheck);
     assert.equal(check.backend, 'cpu');
     assertMatchesReference(check);
+    // On the CPU the check compares two different kernels (the model's fast one against the reference loops),
+    // never the reference with itself, and says that no GPU was checked.
+    assert.equal(check.kernel, 'matmul_forward_fast_cpu');
+    const summary = await page.textContent('#kernel-summary');
+    assert.match(summary, /matmul_forward_fast_cpu/);
+    assert.match(summary, /against the readable CPU reference \(matmul_forward_cpu\)/);
+    assert.match(await page.textContent('#kernel-no-gpu'), /No GPU kernel was checked: there is no WebGPU here/);
     await screenshot(page, 'foundation-cpu');
+    // A phone in dark mode: the panel fits the width.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at 390 px');
+    await screenshot(page, 'panel-backend-390-dark');
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();

@@ -412,9 +412,11 @@ test('training on WebGPU (SwiftShader here): the loss falls, the page says where
     const generated = await page.evaluate(() => window.tpGenerated);
     assert.equal(generated.tokens.length, 8);
     for (const t of generated.tokens) assert.equal(t.text, t.alternatives[0].text);
-    // The CPU copy's loss on the training text matches the last WebGPU losses (same weights): its first
-    // token prediction is at least confident, not uniform.
-    assert.ok(generated.tokens[0].alternatives[0].prob > 1 / 8, 'the copied weights are trained, not uniform');
+    // WebGPU is the chosen backend, so the GPU copy of the weights generates (not silently the CPU copy), and
+    // the page says so; its first token prediction is confident, not uniform (the trained weights).
+    assert.equal(generated.backend, 'webgpu');
+    assert.match(await page.textContent('#gen-stats'), /on WebGPU/);
+    assert.ok(generated.tokens[0].alternatives[0].prob > 1 / 8, 'the weights are trained, not uniform');
     await openPanel(page, 'training');
     await screenshot(page, 'panel-training-webgpu');
     // Fine-tuning a model trained on WebGPU: its weights start a new run on the same device.

@@ -48,29 +48,45 @@ function showAdapter(body: HTMLElement, report: AdapterReport): void {
   );
 }
 
-function showCheck(body: HTMLElement, check: KernelCheck): void {
+function showCheck(body: HTMLElement, check: KernelCheck, adapter: AdapterReport | null): void {
+  const gpu = check.backend === 'webgpu';
   const canvasOut = h('canvas', { class: 'heatmap small', role: 'img', 'aria-label': 'kernel output as a heatmap' });
   const canvasRef = h('canvas', { class: 'heatmap small', role: 'img', 'aria-label': 'CPU reference as a heatmap' });
+  // What was compared with what, in words: on the CPU that is the model's fast kernel against the readable
+  // reference loops, and no GPU was checked.
+  const compared = gpu
+    ? 'the WGSL kernel matmul_forward on WebGPU against the CPU reference (matmul_forward_cpu)'
+    : 'the CPU kernel the model runs here (matmul_forward_fast_cpu: blocked, WebAssembly SIMD) against the readable CPU reference (matmul_forward_cpu)';
+  const noGpu = gpu
+    ? null
+    : h(
+        'p',
+        { class: 'notice', id: 'kernel-no-gpu' },
+        adapter?.available
+          ? 'No GPU kernel was checked: the model runs on the CPU. Choose WebGPU in the menu at the top to check the GPU.'
+          : `No GPU kernel was checked: there is no WebGPU here (${check.reason ?? adapter?.reason ?? 'unavailable'}).`,
+      );
   replace(
     body,
     h(
       'p',
-      {},
+      { id: 'kernel-summary' },
       h(
         'span',
         { class: `pill ${check.pass ? 'pass' : 'fail'}`, id: 'kernel-status', 'data-status': check.pass ? 'pass' : 'fail' },
         check.pass ? 'PASS' : 'FAIL',
       ),
-      ` matmul_forward on ${check.backend === 'webgpu' ? 'WebGPU' : 'the CPU (WebAssembly)'}: `,
-      `(${check.n}×${check.c}) · (${check.oc}×${check.c})ᵀ + b, largest |difference| from the CPU reference `,
+      ` Compared ${compared}: `,
+      `(${check.n}×${check.c}) · (${check.oc}×${check.c})ᵀ + b, largest |difference| `,
       h('strong', { id: 'kernel-diff' }, check.maxAbsDiff.toExponential(2)),
-      ` (tolerance 1e-4), ${check.millis.toFixed(1)} ms including upload and readback.`,
+      ` (tolerance 1e-4; the two add in different orders, so tiny differences are expected), ${check.millis.toFixed(1)} ms${gpu ? ' including upload and readback' : ''}.`,
     ),
+    noGpu,
     h(
       'div',
       { class: 'pair' },
-      h('figure', {}, canvasOut, h('figcaption', {}, `kernel output (${check.n} × ${check.oc})`)),
-      h('figure', {}, canvasRef, h('figcaption', {}, 'CPU reference')),
+      h('figure', {}, canvasOut, h('figcaption', {}, `${check.kernel} output (${check.n} × ${check.oc})`)),
+      h('figure', {}, canvasRef, h('figcaption', {}, 'CPU reference (matmul_forward_cpu)')),
     ),
   );
   drawHeatmap(canvasOut, check.out, check.n, check.oc);
@@ -96,7 +112,7 @@ export const backendPanel: Panel = {
       h(
         'p',
         { class: 'explain' },
-        'A linear layer, computed by the kernel and compared with the CPU reference on an awkward shape that no tile divides.',
+        'A linear layer, computed by the kernel the model runs on (the WGSL kernel on WebGPU, the fast CPU kernel otherwise) and compared with the readable CPU reference, on an awkward shape that no tile divides.',
       ),
       h('p', { class: 'formula' }, 'out = inp · Wᵀ + b'),
       kernelBody,
@@ -106,7 +122,7 @@ export const backendPanel: Panel = {
       try {
         const check = await ctx.core.call('matmulCheck', backend);
         window.tpKernelCheck = check;
-        showCheck(kernelBody, check);
+        showCheck(kernelBody, check, ctx.store.adapter);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         replace(kernelBody, h('p', { class: 'notice', role: 'alert' }, `The kernel check failed on ${backend}: ${message}`));

@@ -1,11 +1,12 @@
 // The Generate panel: the sampling settings (checked as you type) and what they do to a next-token
-// distribution, shown on example scores until the core has a model to generate with.
+// distribution on example scores; with a trained model, the tokens as they are made (chips with their
+// probabilities, or plain text to copy), with time to first token and tokens/s as a person sees them.
 import { h, replace } from '../dom';
 import { type Ctx, type Panel, intro, numberField } from '../ctx';
 import { samplingView, type SamplingSettings, type SamplingView } from '../sampling';
 import { errorMessage } from '../format';
 import type { GenerateProgress, GenerateResult, GeneratedToken } from '../protocol';
-import { attachTooltip } from '../tooltip';
+import { hideTooltip, showTooltip } from '../tooltip';
 
 declare global {
   interface Window {
@@ -59,6 +60,47 @@ function bars(view: SamplingView): HTMLElement {
   );
 }
 
+/** Where the tokens were made, in words. */
+const WHERE = { cpu: 'on the CPU (WebAssembly)', webgpu: 'on WebGPU (the GPU copy of the weights)' } as const;
+
+/** The tokens of a run as they arrive, flat (as the worker sends them), and the texts of their ids. */
+class Run {
+  ids: number[] = [];
+  ms: number[] = [];
+  probs: number[] = [];
+  k = 0;
+  alternativeIds: number[] = [];
+  alternativeProbs: number[] = [];
+  labels = new Map<number, string>();
+
+  add(batch: GenerateProgress): void {
+    for (const [id, text] of batch.labels) this.labels.set(id, text);
+    this.k = batch.k;
+    for (let i = 0; i < batch.ids.length; i++) {
+      this.ids.push(batch.ids[i]!);
+      this.ms.push(batch.ms[i]!);
+      this.probs.push(batch.probs[i]!);
+    }
+    for (let i = 0; i < batch.alternativeIds.length; i++) {
+      this.alternativeIds.push(batch.alternativeIds[i]!);
+      this.alternativeProbs.push(batch.alternativeProbs[i]!);
+    }
+  }
+
+  text(id: number): string {
+    return this.labels.get(id) ?? String(id);
+  }
+
+  token(i: number): GeneratedToken {
+    const id = this.ids[i]!;
+    const alternatives = [];
+    for (let j = i * this.k; j < (i + 1) * this.k; j++) alternatives.push({ text: this.text(this.alternativeIds[j]!), prob: this.alternativeProbs[j]! });
+    return { id, text: this.text(id), ms: this.ms[i]!, prob: this.probs[i]!, alternatives };
+  }
+}
+
+const percent = (p: number) => `${(p * 100).toFixed(p < 0.001 ? 3 : 1)}%`;
+
 export const generatePanel: Panel = {
   id: 'generate',
   title: 'Generate',
@@ -73,10 +115,18 @@ export const generatePanel: Panel = {
       seed: numberField('g-seed', 'Seed', 1, { min: 0 }),
     };
     const status = h('p', { id: 'gen-status', class: 'message', role: 'status', 'aria-live': 'polite' });
+    // Without a model the panel says so where the button is, with the way to get one.
+    const needModel = h('div', { class: 'notice gen-need', id: 'gen-need-model', role: 'status', hidden: true });
     const go = h('button', { type: 'button', id: 'generate' }, 'Generate');
     const stop = h('button', { type: 'button', id: 'generate-stop', class: 'ghost', disabled: true }, 'Stop');
     const output = h('p', { class: 'tokens generated', id: 'gen-output', 'aria-live': 'polite' });
-    const stats = h('p', { class: 'hint', id: 'gen-stats' });
+    const plain = h('pre', { class: 'generated plain', id: 'gen-text', hidden: true });
+    const showTokens = h('button', { type: 'button', class: 'ghost', id: 'gen-view-tokens', 'aria-pressed': 'true' }, 'Tokens');
+    const showText = h('button', { type: 'button', class: 'ghost', id: 'gen-view-text', 'aria-pressed': 'false' }, 'Plain text');
+    const copy = h('button', { type: 'button', class: 'ghost', id: 'gen-copy' }, 'Copy text');
+    const copied = h('span', { class: 'hint', id: 'gen-copied', role: 'status' });
+    const views = h('div', { class: 'row gen-views', id: 'gen-views', hidden: true, role: 'group', 'aria-label': 'Generated text' }, showTokens, showText, copy, copied);
+    const stats = h('p', { class: 'gen-stats', id: 'gen-stats', 'data-state': 'idle' });
     const example = h('div', { id: 'sampling-example' });
     section.append(
       ...intro(
@@ -91,61 +141,176 @@ export const generatePanel: Panel = {
       prompt,
       h('form', { class: 'grid-form', id: 'gen-form' }, ...Object.values(f).map((x) => x.wrap)),
       status,
+      needModel,
       h('div', { class: 'row' }, go, stop),
-      output,
       stats,
+      views,
+      output,
+      plain,
       h('h3', {}, 'What these settings do to the next token'),
       h('p', { class: 'explain' }, 'Example scores for the token after “The cat sat on the” (made up, not from a model). Change the settings above and watch the distribution the token is drawn from.'),
       example,
     );
     const readSettings = () =>
       Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as SamplingSettings & { maxTokens: number; seed: number };
-    const tokenSpan = (token: GeneratedToken, index: number) => {
-      const span = h('span', { class: `tok c${index % 6}`, tabindex: index === 0 ? 0 : -1, 'data-id': token.id }, token.text);
-      attachTooltip(span, () =>
-        token.alternatives.length === 0
-          ? [`id ${token.id} · ${token.ms.toFixed(1)} ms`]
-          : [
-              h('strong', {}, `id ${token.id} · ${token.ms.toFixed(1)} ms`),
-              ...token.alternatives.flatMap((a) => [h('br'), `${a.text}  ${(a.prob * 100).toFixed(1)}%`]),
-            ],
-      );
-      return span;
+
+    let run = new Run();
+    let running = false;
+    // Generate needs a model (and an idle one): otherwise the button waits and the notice says what to do.
+    const blocker = (): (HTMLElement | string)[] | null => {
+      if (!ctx.store.modelInfo) {
+        return [
+          h('strong', {}, 'No model to generate with yet. '),
+          'Generate continues your prompt with a trained model: train one in the Training panel (Start trains the default model on the chosen text), or load a saved one in Save & load. ',
+          h('a', { href: '#training', class: 'button-like', id: 'gen-go-train' }, 'Go to Training'),
+        ];
+      }
+      if (ctx.store.training) return [h('strong', {}, 'Training is running. '), 'Generation starts when it ends: pause it in the Training panel to generate from the weights so far.'];
+      return null;
     };
+    const refresh = () => {
+      const blocked = blocker();
+      needModel.hidden = blocked === null;
+      if (blocked) replace(needModel, ...blocked);
+      const error = checkSampling(readSettings());
+      go.disabled = running || blocked !== null || error !== null;
+    };
+    ctx.store.on('modelInfo', refresh);
+    ctx.store.on('training', refresh);
+
+    // One tooltip for every token (delegated): its own probability and time, then the alternatives.
+    const tokenAt = (target: EventTarget | null): [HTMLElement, number] | null => {
+      const span = target instanceof HTMLElement ? target.closest<HTMLElement>('.tok') : null;
+      return span && output.contains(span) ? [span, Number(span.dataset.i)] : null;
+    };
+    const showTip = (event: Event) => {
+      const hit = tokenAt(event.target);
+      if (!hit) return;
+      const t = run.token(hit[1]);
+      showTooltip(hit[0], [
+        h('strong', {}, `${t.text}  ${percent(t.prob)}`),
+        ` · id ${t.id} · ${t.ms.toFixed(2)} ms`,
+        h('br'),
+        'the likeliest tokens here:',
+        ...t.alternatives.flatMap((a) => [h('br'), `${a.text === t.text ? '▸ ' : '  '}${a.text}  ${percent(a.prob)}`]),
+      ]);
+    };
+    const hideTip = (event: Event) => {
+      const hit = tokenAt(event.target);
+      if (hit) hideTooltip(hit[0]);
+    };
+    output.addEventListener('mouseover', showTip);
+    output.addEventListener('focusin', showTip);
+    output.addEventListener('mouseout', hideTip);
+    output.addEventListener('focusout', hideTip);
+
+    // Tokens are drawn at most once an animation frame, appended (never redrawn), the first one at once.
+    let queue: GenerateProgress[] = [];
+    let frame = 0;
+    let drawn = 0;
+    const draw = () => {
+      frame = 0;
+      const fragment = document.createDocumentFragment();
+      for (const batch of queue) {
+        for (const id of batch.ids) {
+          const span = document.createElement('span');
+          span.className = `tok c${drawn % 6}`;
+          span.dataset.i = String(drawn);
+          span.tabIndex = drawn === 0 ? 0 : -1;
+          span.textContent = run.text(id);
+          fragment.append(span);
+          drawn++;
+        }
+      }
+      queue = [];
+      output.append(fragment);
+      stats.textContent = `${drawn} tokens…`;
+    };
+
+    const setView = (text: boolean) => {
+      plain.hidden = !text;
+      output.hidden = text;
+      showTokens.setAttribute('aria-pressed', String(!text));
+      showText.setAttribute('aria-pressed', String(text));
+    };
+    showTokens.addEventListener('click', () => setView(false));
+    showText.addEventListener('click', () => setView(true));
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(plain.textContent ?? '');
+        copied.textContent = 'Copied.';
+      } catch (error) {
+        // Without clipboard access (an insecure page, a denied permission) the text is selected instead.
+        setView(true);
+        getSelection()?.selectAllChildren(plain);
+        copied.textContent = `Could not copy (${errorMessage(error)}): the text is selected, press Ctrl+C.`;
+      }
+    });
+
     go.addEventListener('click', async () => {
       const s = readSettings();
-      const error = checkSampling(s);
-      if (error) return;
-      go.disabled = true;
+      if (checkSampling(s) || blocker()) return refresh();
+      running = true;
+      refresh();
       stop.disabled = false;
+      run = new Run();
+      [queue, drawn] = [[], 0];
       replace(output, h('span', { class: 'prompt' }, prompt.value));
+      replace(plain);
+      views.hidden = true;
+      copied.textContent = '';
       // A screen reader reads the text once it is complete, not token by token.
       output.setAttribute('aria-busy', 'true');
+      stats.dataset.state = 'running';
       stats.textContent = 'Generating…';
-      const streamed: GeneratedToken[] = [];
+      // The speeds a person sees: from the click to the first and to the last token on the page.
+      const start = performance.now();
+      let firstTokenMs = 0;
       try {
-        const result = await ctx.core.callWithProgress(
+        const done = await ctx.core.callWithProgress(
           'generate',
           (value) => {
-            const batch = value as GenerateProgress[];
-            for (const p of batch) streamed.push(p.token);
-            // One change to the page per batch (about one a frame), so drawing stays cheap beside the worker.
-            output.append(...batch.map((p) => tokenSpan(p.token, p.index)));
-            stats.textContent = `${streamed.length} tokens…`;
+            const batch = value as GenerateProgress;
+            run.add(batch);
+            queue.push(batch);
+            if (drawn === 0) {
+              draw();
+              firstTokenMs = performance.now() - start;
+            } else if (frame === 0) frame = requestAnimationFrame(draw);
           },
           prompt.value,
           { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
         );
-        window.tpGenerated = result;
-        stats.textContent =
-          `${result.tokens.length} tokens after a ${result.promptTokens}-token prompt · first token after ${result.firstTokenMs.toFixed(1)} ms (latency) · ` +
-          `${result.tokensPerSec.toFixed(0)} tokens/s (throughput, with the KV cache). Hover or focus a token for the alternatives the model weighed.`;
+        if (frame !== 0) cancelAnimationFrame(frame);
+        draw();
+        const totalMs = performance.now() - start;
+        const tokensPerSec = (done.count * 1000) / Math.max(1e-9, totalMs);
+        const tokens = run.ids.map((_, i) => run.token(i));
+        window.tpGenerated = { ...done, tokens, maxTokens: s.maxTokens, firstTokenMs, totalMs, tokensPerSec };
+        plain.textContent = prompt.value + done.text;
+        views.hidden = false;
+        output.append(h('span', { class: `gen-end ${done.stopped ? 'stopped' : 'finished'}`, id: 'gen-end' }, done.stopped ? '■ stopped here' : '● end'));
+        stats.dataset.state = done.stopped ? 'stopped' : 'done';
+        replace(
+          stats,
+          h('span', { class: `pill ${done.stopped ? 'stopped' : 'pass'}`, id: 'gen-outcome' }, done.stopped ? 'STOPPED' : 'DONE'),
+          done.stopped
+            ? ` Stopped after ${done.count} of ${s.maxTokens} tokens (you pressed Stop), `
+            : ` ${done.count} tokens (the maximum asked for), `,
+          `after a ${done.promptTokens}-token prompt, ${WHERE[done.backend]} · first token after ${firstTokenMs.toFixed(1)} ms (latency) · `,
+          h('strong', {}, `${tokensPerSec.toFixed(0)} tokens/s`),
+          ` (throughput, with the KV cache), from pressing Generate to the last token on the page (the model's own time: ${done.modelMs.toFixed(1)} of ${totalMs.toFixed(1)} ms). `,
+          'Hover or focus a token for its probability and the alternatives the model weighed.',
+        );
       } catch (err) {
-        stats.textContent = `Generation stopped: ${errorMessage(err)}`;
+        if (frame !== 0) cancelAnimationFrame(frame);
+        stats.dataset.state = 'error';
+        replace(stats, h('span', { class: 'pill fail' }, 'FAILED'), ` Generation stopped: ${errorMessage(err)}`);
       } finally {
         output.setAttribute('aria-busy', 'false');
-        go.disabled = false;
+        running = false;
         stop.disabled = true;
+        refresh();
       }
     });
     stop.addEventListener('click', () => void ctx.core.call('stopGeneration'));
@@ -160,17 +325,16 @@ export const generatePanel: Panel = {
       spans[next].focus();
     });
     const update = () => {
-      const s = Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as SamplingSettings & { maxTokens: number; seed: number };
+      const s = readSettings();
       const error = checkSampling(s);
+      refresh();
       if (error) {
         status.textContent = `Cannot generate with these settings: ${error}`;
         status.dataset.kind = 'error';
-        go.disabled = true;
         return;
       }
       status.textContent = '';
       delete status.dataset.kind;
-      go.disabled = false;
       const logits = EXAMPLE.map(([, l]) => l);
       const view = samplingView(logits, s);
       window.tpSampling = { tokens: EXAMPLE.map(([t]) => t), logits, settings: { temperature: s.temperature, topK: s.topK, topP: s.topP }, ...view };
