@@ -2,7 +2,7 @@
 // answered once with either a value or an error message; a long call (tokenizer training) may also send
 // progress messages with the same id before its answer.
 
-import type { BpeTraining, GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
+import type { BpeTraining, GeneratedBatch, GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
 export type AdapterReport = GpuInfo;
@@ -231,16 +231,8 @@ export interface GenerateSettings {
 
 /** The tokens of one batch as they are made (the package's GeneratedBatch: flat typed arrays, token `i` is
  *  `ids[i]`, its alternatives `alternativeIds[i*k..(i+1)*k]`), with the readable text of every id in it the
- *  page has not been sent yet in this run. About one batch a frame; the first is the first token alone. */
-export interface GenerateProgress {
-  ids: Uint32Array;
-  ms: Float64Array;
-  probs: Float32Array;
-  k: number;
-  alternativeIds: Uint32Array;
-  alternativeProbs: Float32Array;
-  labels: [number, string][];
-}
+ *  page has not been sent yet in this run. The first batch is the first token alone. */
+export type GenerateProgress = Omit<GeneratedBatch, 'backend'> & { labels: [number, string][] };
 
 /** One generated token as the page shows it (built from the batches). */
 export interface GeneratedToken {
