@@ -256,7 +256,13 @@ export class ScatterView {
       { passive: false },
     );
     canvas.addEventListener('pointerdown', (event) => {
-      canvas.setPointerCapture(event.pointerId);
+      // Keep getting this pointer's moves when it leaves the canvas mid-drag (a pointer that is not active,
+      // such as a synthetic one, cannot be captured: then the drag simply ends at the edge).
+      try {
+        canvas.setPointerCapture(event.pointerId);
+      } catch {
+        /* not capturable */
+      }
       this.pointers.set(event.pointerId, this.local(event));
       this.dragged = false;
     });

@@ -124,6 +124,20 @@ async function embeddingsChecks(page) {
   await page.keyboard.press('0');
   assert.deepEqual(await page.evaluate(() => window.tpEmbeddingsMap.view), { zoom: 1, panX: 0, panY: 0 });
   assert.equal((await page.evaluate(() => window.tpEmbeddingsMap.placed)).length, labelsAt1);
+  // A pinch: two fingers moving apart zoom in about their midpoint.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 2 });
+  const [cx, cy] = [canvas.left + canvas.width / 2, canvas.top + canvas.height / 2];
+  const fingers = (d) => [{ x: cx - d, y: cy, id: 1 }, { x: cx + d, y: cy, id: 2 }];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: fingers(20) });
+  for (const d of [30, 45, 60]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: fingers(d) });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  const pinched = await zoom();
+  assert.ok(pinched > 2 && pinched < 4, `a pinch from 40 to 120 px apart zooms about 3x: ${pinched}`);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: false });
+  await cdp.detach();
+  await page.focus('#embeddings-scatter');
+  await page.keyboard.press('0');
 
   // Search: a token is highlighted and, with Enter, zoomed to and described.
   const wanted = view.labels.find((l) => l.length >= 2 && !l.includes('␣')) ?? view.labels[0];
