@@ -155,11 +155,15 @@ export const tokenizerPanel: Panel = {
     // The result always describes the current tokenizer on the current corpus: both can change (a reload, a
     // new corpus, a model file with its own tokenizer), so the numbers are asked for again each time. A
     // counter drops answers that a newer change has overtaken.
+    // Counting encodes the whole corpus in the worker, so a hidden panel only notes that its numbers are stale
+    // and counts when it is shown.
     let generation = 0;
+    let stale = false;
     const showResult = async () => {
       const state = ctx.store.tokenizer;
       const mine = ++generation;
-      if (!state) return;
+      stale = section.hidden;
+      if (!state || stale) return;
       const corpus = ctx.store.corpus;
       let current: { name: string; stats: TokenizerStats } | null = null;
       if (corpus && corpus.text.length > 0) {
@@ -307,6 +311,9 @@ export const tokenizerPanel: Panel = {
       }
     });
 
+    section.addEventListener('panel-shown', () => {
+      if (stale) void showResult();
+    });
     ctx.store.on('corpus', () => {
       void showResult();
       if (!sample.value) void showTokens();
