@@ -64,7 +64,7 @@ function showCheck(body: HTMLElement, check: KernelCheck, adapter: AdapterReport
         { class: 'notice', id: 'kernel-no-gpu' },
         adapter?.available
           ? 'No GPU kernel was checked: the model runs on the CPU. Choose WebGPU in the menu at the top to check the GPU.'
-          : `No GPU kernel was checked: there is no WebGPU here (${check.reason ?? adapter?.reason ?? 'unavailable'}).`,
+          : `No GPU kernel was checked: there is no WebGPU here (${(adapter && !adapter.available ? adapter.reason : check.reason) ?? 'unavailable'}).`,
       );
   replace(
     body,
@@ -79,7 +79,10 @@ function showCheck(body: HTMLElement, check: KernelCheck, adapter: AdapterReport
       ` Compared ${compared}: `,
       `(${check.n}×${check.c}) · (${check.oc}×${check.c})ᵀ + b, largest |difference| `,
       h('strong', { id: 'kernel-diff' }, check.maxAbsDiff.toExponential(2)),
-      ` (tolerance 1e-4; the two add in different orders, so tiny differences are expected), ${check.millis.toFixed(1)} ms${gpu ? ' including upload and readback' : ''}.`,
+      check.maxAbsDiff === 0
+        ? ' (the two agree to the last bit here; tolerance 1e-4, since kernels that add in another order differ in the last bits)'
+        : ' (tolerance 1e-4: the two add in different orders, so differences in the last bits are expected)',
+      `, ${check.millis.toFixed(1)} ms${gpu ? ' including upload and readback' : ''}.`,
     ),
     noGpu,
     h(
