@@ -171,6 +171,10 @@ test('a long BPE training can be cancelled; the previous tokenizer stays and sti
     await page.waitForFunction(() => !document.querySelector('#train-tokenizer').disabled);
     assert.match(await page.textContent('#tok-message'), /Training cancelled\. The previous tokenizer is unchanged\./);
     assert.equal(await page.evaluate(() => window.tp.store.tokenizer.summary.vocabSize), before.vocab);
+    // The panel shows the previous tokenizer again (the run had cleared the merges list).
+    await page.waitForFunction(() => document.querySelector('#merges-note').textContent !== '');
+    assert.equal(await page.textContent('#merges-note'), 'A character tokenizer learns no merges.');
+    assert.equal(Number(await page.getAttribute('#vocab-size', 'data-value')), before.vocab);
     // The fresh worker has the previous tokenizer back: the sample is cut as before.
     await page.fill('#tok-sample', CORPUS.slice(0, 600));
     await page.waitForFunction((ids) => window.tpTokens.ids.join() === ids.join(), before.ids, { timeout: 10_000 });

@@ -168,9 +168,10 @@ export const tokenizerPanel: Panel = {
       let current: { name: string; stats: TokenizerStats } | null = null;
       if (corpus && corpus.text.length > 0) {
         try {
+          await ctx.core.restored; // after a cancel, the fresh worker gets the tokenizer back first
           current = { name: corpus.name, stats: await ctx.core.call('tokenizerStats', corpus.text) };
         } catch {
-          current = null; // the worker is restarting: the next change redraws
+          return; // the worker stopped meanwhile: the table stays until the next change
         }
       }
       if (mine !== generation) return;
@@ -218,6 +219,7 @@ export const tokenizerPanel: Panel = {
       if (state.recentMerges) showMerges(state.recentMerges, training?.merges);
       else {
         try {
+          await ctx.core.restored;
           showMerges(await ctx.core.call('tokenizerMerges', MERGES_SHOWN), training?.merges);
         } catch {
           // the worker is restarting; the list stays as it was
