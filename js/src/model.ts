@@ -846,7 +846,7 @@ export class Model extends EventTarget {
 
   /** When `error` comes from a lost WebGPU device: moves the model to the CPU copy (the latest snapshot) and
    *  returns the DeviceLostError to throw; otherwise null. */
-  async #deviceLoss(error: unknown): Promise<DeviceLostError | null> {
+  async #deviceLoss(error: unknown, doing = 'training'): Promise<DeviceLostError | null> {
     const gpu = this.#gpu;
     // Only a failure of the GPU itself (the core's "GPU error: …") can be a loss: a diverged run or bad data is
     // answered at once, without waiting for a device-lost report.
@@ -863,7 +863,7 @@ export class Model extends EventTarget {
     this.#backend = 'cpu';
     this.#backendReason = `the WebGPU device was lost (${reason})`;
     return new DeviceLostError(
-      `training stopped: the WebGPU device was lost after step ${lostAt} (${reason}). The model now runs on the CPU ` +
+      `${doing} stopped: the WebGPU device was lost after step ${lostAt} (${reason}). The model now runs on the CPU ` +
         `with the weights of step ${restored}, its latest snapshot; call train() with text or tokens to continue. (${messageOf(error)})`,
       lostAt,
       restored,
@@ -1087,10 +1087,12 @@ export class Model extends EventTarget {
       checkSignal(signal, what);
       const context = this.#prompt(prompt, what);
       const sample = this.#sampleOptions(options, maxTokens, seed);
+      // A lost device moves the model to the CPU (its latest snapshot) and ends the call with a DeviceLostError.
+      const onGpuError = async (error: unknown): Promise<never> => {
+        throw (await this.#deviceLoss(error, 'generation')) ?? wrapError(what, error);
+      };
       if (gpu) {
-        stream = await gpu.model.startGeneration(context, sample, alternatives).catch((error: unknown) => {
-          throw wrapError(what, error);
-        });
+        stream = await gpu.model.startGeneration(context, sample, alternatives).catch(onGpuError);
       } else {
         const inner = await this.#sync();
         stream = guard(what, () => new core.TokenStream(inner as unknown as core.CpuModel, context, sample, alternatives)) as CoreTokenStream;
@@ -1100,7 +1102,7 @@ export class Model extends EventTarget {
         checkSignal(signal, what);
         if (this.#inner === null) throw new PlaygroundError(`${what}: the model was disposed`);
         const made = stream!.nextBatch(first ? 1 : maxTokens, batchMs);
-        const raw = made instanceof Promise ? await made.catch((error: unknown) => Promise.reject(wrapError(what, error))) : made;
+        const raw = made instanceof Promise ? await made.catch(onGpuError) : made;
         if (raw === undefined) break;
         const batch: GeneratedBatch = {
           ids: raw.ids,
@@ -1117,6 +1119,7 @@ export class Model extends EventTarget {
         await nextTask();
       }
     } finally {
+      // The GPU stream hands the trainer back to a GPU model that is still there (not after a lost device).
       if (stream && gpu && this.#gpu === gpu) gpu.model.finishGeneration(stream);
       else stream?.free();
       this.#idle();

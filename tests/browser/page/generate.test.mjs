@@ -198,3 +198,33 @@ test('generated tokens: end-to-end speeds and where they ran, own probabilities,
     await close();
   }
 });
+
+test('on WebGPU the GPU copy generates; a device lost while generating moves the model to the CPU, which generates the same', { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: true });
+  try {
+    await waitReady(page);
+    await page.selectOption('#backend-select', 'webgpu');
+    await page.waitForFunction(() => window.tp.store.backend === 'webgpu');
+    await setUpTinyModel(page);
+    await trainSteps(page, 6);
+    assert.equal(await page.evaluate(() => window.tp.store.modelInfo.backend), 'webgpu');
+    await openPanel(page, 'generate');
+    await page.fill('#g-prompt', 'abcab');
+    await page.fill('#g-temp', '0');
+    await page.fill('#g-max', '8');
+    const onGpu = await clickGenerate(page);
+    assert.equal(onGpu.backend, 'webgpu', 'the GPU copy generated');
+    assert.match(await page.textContent('#gen-stats'), /on WebGPU \(the GPU copy of the weights\)/);
+    await page.evaluate(() => window.tp.simulateFault('device'));
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelector('#gen-stats').dataset.state === 'error', null, { timeout: 60_000 });
+    assert.match(await page.textContent('#gen-stats'), /generation stopped: the WebGPU device was lost/);
+    await page.waitForFunction(() => window.tp.store.modelInfo?.backend === 'cpu', null, { timeout: 10_000 });
+    const onCpu = await clickGenerate(page);
+    assert.equal(onCpu.backend, 'cpu');
+    assert.deepEqual(onCpu.tokens.map((t) => t.id), onGpu.tokens.map((t) => t.id), 'the same greedy tokens from the same weights on either device');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});

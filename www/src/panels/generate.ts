@@ -326,6 +326,8 @@ export const generatePanel: Panel = {
         cancelDraw();
         stats.dataset.state = 'error';
         replace(stats, h('span', { class: 'pill fail' }, 'FAILED'), ` Generation stopped: ${errorMessage(err)}`);
+        // A lost WebGPU device moved the model to the CPU: the page's picture of it follows.
+        void ctx.core.call('modelInfo').then((info) => ctx.store.set('modelInfo', info), () => undefined);
       } finally {
         output.setAttribute('aria-busy', 'false');
         running = false;
