@@ -1,5 +1,5 @@
 // The package API the page runs on (its worker hosts exactly this), in Node on the CPU: BPE progress with the
-// merged tokens as shown, token bytes, the core's counts and display, streamed generation with the KV cache and
+// merged tokens as shown, token bytes, the core's counts and display, streamed generation with the KV cache (token by token and in typed-array batches) and
 // the alternatives, inspection, one attention step, embeddings, weights in and out, snapshots while training.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -51,6 +51,27 @@ test('a model streams greedy tokens with the KV cache as generate does, and show
       assert.equal(token.alternatives.length, 3);
       assert.equal(token.alternatives[0].id, token.id, 'greedy takes the likeliest');
       assert.ok(token.alternatives.every((a, i) => i === 0 || a.prob <= token.alternatives[i - 1].prob));
+      assert.equal(token.prob, token.alternatives[0].prob, "greedy: the token's own probability is the top one");
+    }
+    // The same tokens as flat typed arrays, the first batch the first token alone.
+    const batches = [];
+    for await (const batch of model.generateBatches('the c', { ...greedy, alternatives: 3, batchMs: 0 })) batches.push(batch);
+    assert.equal(batches[0].ids.length, 1, 'the first token comes alone (time to first token)');
+    assert.deepEqual(batches.flatMap((b) => [...b.ids]), ids);
+    for (const b of batches) {
+      assert.ok(b.ids instanceof Uint32Array && b.probs instanceof Float32Array && b.alternativeIds instanceof Uint32Array);
+      assert.equal(b.backend, 'cpu');
+      assert.equal(b.k, 3);
+      assert.equal(b.alternativeIds.length, 3 * b.ids.length);
+      b.ids.forEach((id, i) => assert.equal(b.alternativeIds[3 * i], id, 'greedy takes the likeliest'));
+    }
+    // Sampling: each token's own probability is the softmax of its logit, so it appears among the alternatives
+    // with the same value when it is one of them.
+    const wide = { maxTokens: 30, temperature: 1.5, seed: 3, alternatives: 8 };
+    for await (const token of model.generateTokens('the c', wide)) {
+      const same = token.alternatives.find((a) => a.id === token.id);
+      if (same) assert.ok(Math.abs(same.prob - token.prob) < 1e-7);
+      else assert.ok(token.prob <= token.alternatives.at(-1).prob, 'a token outside the top 8 is less likely than all of them');
     }
 
     const inspection = await model.inspect('the cat', { topK: 2 });
