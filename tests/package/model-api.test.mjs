@@ -1,6 +1,7 @@
 // The package API the page runs on (its worker hosts exactly this), in Node on the CPU: BPE progress with the
-// merged tokens as shown, token bytes, the core's counts and display, streamed generation with the KV cache (token by token and in typed-array batches) and
-// the alternatives, inspection, one attention step, embeddings, weights in and out, snapshots while training.
+// merged tokens as shown, token bytes, the core's counts and display, streamed generation with the KV cache
+// (token by token and in typed-array batches) and the alternatives, inspection, one attention step, embeddings,
+// weights in and out, snapshots while training.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
