@@ -87,6 +87,7 @@ test('without a model, Generate says so plainly and shows the way to a model', {
     assert.match(await page.textContent('#gen-need-model'), /No model to generate with yet/);
     assert.equal(await page.isDisabled('#generate'), true, 'Generate waits for a model instead of failing');
     assert.equal(await page.getAttribute('#gen-go-train', 'href'), '#training');
+    assert.equal(await page.isVisible('#gen-views'), false, 'no text to copy before a run');
     // The notice is a block of normal-size text, not a grey hint line.
     const size = await page.$eval('#gen-need-model', (e) => parseFloat(getComputedStyle(e).fontSize));
     assert.ok(size >= 14, `the notice's text is ${size}px`);
