@@ -31,6 +31,7 @@ pub mod exec;
 pub mod gpu;
 #[cfg(feature = "gpu")]
 pub mod gpu_model;
+pub mod io;
 pub mod model;
 pub mod ops;
 pub mod rng;

@@ -31,6 +31,7 @@ use crate::ops::relu_forward::relu_forward_cpu;
 use crate::ops::residual_forward::residual_forward_cpu;
 use crate::ops::rope_backward::rope_backward_cpu;
 use crate::ops::rope_forward::rope_forward_cpu;
+use crate::ops::scale_forward::scale_forward_cpu;
 
 /// The activation and token buffers a CPU model owns (made through [`Executor::alloc`]).
 #[derive(Clone, Debug, Default)]
@@ -83,7 +84,8 @@ impl<R: Float> CpuStore<R> {
 pub struct CpuExecutor<'a, R> {
     pub layout: &'a ParamLayout,
     pub params: &'a [R],
-    /// Empty when no gradient is written (a forward pass).
+    /// The trainable tensors' gradients (all of them, or LoRA's adapters: [`ParamLayout::grad_offset`]); empty
+    /// when no gradient is written (a forward pass).
     pub grads: &'a mut [R],
     pub store: &'a mut CpuStore<R>,
     /// The forward pass's dropout seed: each site draws from `site_seed(dropout_seed, layer, site)`.
@@ -169,7 +171,7 @@ impl<R: Float> CpuExecutor<'_, R> {
                             store: Store::Grad(id),
                             ..
                         },
-                    ) => Some((self.layout.specs[*id].offset + t.offset, t.len, k)),
+                    ) => Some((self.layout.grad_offset(*id) + t.offset, t.len, k)),
                     _ => None,
                 })
                 .collect();
@@ -261,9 +263,9 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
     }
 
-    fn matmul_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
-        self.with_outputs([Some(dinp), Some(dw), dbias], |[dinp, dw, dbias], r| {
-            matmul_backward_fast_cpu(req(dinp), req(dw), dbias, r.get(dout), r.get(inp), r.get(w), bt, c, oc)
+    fn matmul_backward(&mut self, dinp: Tensor, dw: Option<Tensor>, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
+        self.with_outputs([Some(dinp), dw, dbias], |[dinp, dw, dbias], r| {
+            matmul_backward_fast_cpu(req(dinp), dw, dbias, r.get(dout), r.get(inp), r.get(w), bt, c, oc)
         });
     }
 
@@ -350,6 +352,12 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         self.with_outputs([Some(dinp)], |[dinp], r| {
             relu_backward_cpu(req(dinp), r.get(inp), r.get(dout), n)
+        });
+    }
+
+    fn scale_forward(&mut self, out: Tensor, inp: Tensor, scale: f32, n: usize) {
+        self.with_outputs([Some(out)], |[out], r| {
+            scale_forward_cpu(req(out), r.get(inp), scale, n)
         });
     }
 

@@ -183,11 +183,11 @@ pub trait Executor: Allocator {
         c: usize,
         oc: usize,
     );
-    /// dinp (BT, C) =, dw (OC, C) +=, dbias (OC) += from dout (BT, OC).
+    /// dinp (BT, C) =, dw (OC, C) +=, dbias (OC) += from dout (BT, OC); a frozen weight (LoRA's base) has no dw.
     fn matmul_backward(
         &mut self,
         dinp: Tensor,
-        dw: Tensor,
+        dw: Option<Tensor>,
         dbias: Option<Tensor>,
         dout: Tensor,
         inp: Tensor,
@@ -295,6 +295,8 @@ pub trait Executor: Allocator {
     fn gelu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize);
     fn relu_forward(&mut self, out: Tensor, inp: Tensor, n: usize);
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize);
+    /// out (N) = scale * inp (LoRA's alpha / r, forward and backward).
+    fn scale_forward(&mut self, out: Tensor, inp: Tensor, scale: f32, n: usize);
     /// out (N) = inp1 + inp2.
     fn residual_forward(&mut self, out: Tensor, inp1: Tensor, inp2: Tensor, n: usize);
     /// out (N) = inp * mask, mask (N) drawn for `site`.

@@ -29,14 +29,18 @@ use crate::ops::relu_forward::relu_forward_gpu;
 use crate::ops::residual_forward::residual_forward_gpu;
 use crate::ops::rope_backward::rope_backward_gpu;
 use crate::ops::rope_forward::rope_forward_gpu;
+use crate::ops::scale_forward::scale_forward_gpu;
 
 /// The GPU buffers behind tensor handles: the flat parameter and gradient buffers (each tensor at its padded
 /// offset) and the activation and token buffers made through [`Executor::alloc`] (a freed one leaves `None`).
 pub struct GpuStore {
     pub params: wgpu::Buffer,
     pub grads: wgpu::Buffer,
-    /// Offset of each parameter tensor (by spec index) in `params` and `grads`.
+    /// Offset of each parameter tensor (by spec index) in `params`.
     pub offsets: Vec<usize>,
+    /// Where the trainable tensors start in `params`: `grads` (and AdamW's moments) hold those alone, a tensor's
+    /// gradient at its offset less this one (0 for full training; with LoRA the adapters' start).
+    pub grad_base: usize,
     pub acts: Vec<Option<wgpu::Buffer>>,
     pub tokens: Vec<Option<wgpu::Buffer>>,
 }
@@ -47,7 +51,11 @@ impl GpuStore {
         let freed = "a tensor of a freed buffer";
         match t.store {
             Store::Param(id) => View::range(&self.params, self.offsets[id] + t.offset, t.len),
-            Store::Grad(id) => View::range(&self.grads, self.offsets[id] + t.offset, t.len),
+            Store::Grad(id) => View::range(
+                &self.grads,
+                self.offsets[id] - self.grad_base + t.offset,
+                t.len,
+            ),
             Store::Act(i) => View::range(self.acts[i].as_ref().expect(freed), t.offset, t.len),
             Store::Tokens(i) => View::range(self.tokens[i].as_ref().expect(freed), t.offset, t.len),
         }
@@ -213,9 +221,9 @@ impl Executor for GpuExecutor<'_> {
         matmul_forward_fast_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), s.view(w), bias.map(|x| s.view(x)), bt, c, oc);
     }
 
-    fn matmul_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
+    fn matmul_backward(&mut self, dinp: Tensor, dw: Option<Tensor>, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {
         let s = &*self.store;
-        matmul_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dw), dbias.map(|x| s.view(x)), s.view(dout), s.view(inp), s.view(w), bt, c, oc);
+        matmul_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), dw.map(|x| s.view(x)), dbias.map(|x| s.view(x)), s.view(dout), s.view(inp), s.view(w), bt, c, oc);
     }
 
     fn rope_forward(&mut self, out: Tensor, inp: Tensor, pos0: usize, b: usize, t: usize, c: usize, nh: usize) {
@@ -279,6 +287,11 @@ impl Executor for GpuExecutor<'_> {
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         let s = &*self.store;
         relu_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(inp), s.view(dout), n);
+    }
+
+    fn scale_forward(&mut self, out: Tensor, inp: Tensor, scale: f32, n: usize) {
+        let s = &*self.store;
+        scale_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), scale, n);
     }
 
     fn residual_forward(&mut self, out: Tensor, inp1: Tensor, inp2: Tensor, n: usize) {

@@ -77,7 +77,7 @@ pub fn check_batch_limits(
             fused: !attention_maps,
         };
         let att = sequences * config.n_head * t * t;
-        let acts = Acts::new(&mut sizes, config, sequences * t, att, config.dropout > 0.0);
+        let acts = Acts::new(&mut sizes, config, sequences * t, att, config.has_dropout());
         Grads::new(&mut sizes, config, &acts);
         sizes.buffers
     };

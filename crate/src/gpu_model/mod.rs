@@ -114,17 +114,24 @@ impl GpuGpt {
             padded_total += spec.len.div_ceil(ALIGN) * ALIGN;
         }
         let fused_attention = config.n_embd / config.n_head <= ATTENTION_FUSED_MAX_HS;
+        // Gradients and moments for the trainable tensors only (with LoRA the adapters, which come last).
+        let grad_base = offsets
+            .get(layout.first_trainable)
+            .copied()
+            .unwrap_or(padded_total);
+        let trainable = padded_total - grad_base;
         let mut gpu_model = Self {
             fused_attention,
             store: GpuStore {
                 params: gpu.zeros("params", padded_total),
-                grads: gpu.zeros("grads", padded_total),
+                grads: gpu.zeros("grads", trainable),
                 offsets,
+                grad_base,
                 acts: Vec::new(),
                 tokens: Vec::new(),
             },
-            m: gpu.zeros("adamw m", padded_total),
-            v: gpu.zeros("adamw v", padded_total),
+            m: gpu.zeros("adamw m", trainable),
+            v: gpu.zeros("adamw v", trainable),
             norm: gpu.zeros("grad norm", 1),
             partials: gpu.zeros("grad norm partials", GLOBAL_NORM_PARTIALS),
             adamw_step: AdamwStep::new(0.0, 0.9, 0.99, 1).upload(gpu),
@@ -165,9 +172,23 @@ impl GpuGpt {
         Ok(self.unpad(&gpu.read(&self.store.params, self.padded_total).await?))
     }
 
-    /// The gradients of the last step in the CPU layout (after clipping).
+    /// The gradients of the last step in the CPU layout of the trainable tensors (after clipping).
     pub async fn download_grads(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
-        Ok(self.unpad(&gpu.read(&self.store.grads, self.padded_total).await?))
+        let base = self.store.grad_base;
+        let padded = gpu
+            .read(&self.store.grads, self.padded_total - base)
+            .await?;
+        let start = self.layout.trainable_offset();
+        let mut flat = vec![0.0; self.layout.trainable_len()];
+        let trainable = self.layout.first_trainable;
+        for (spec, &offset) in self.layout.specs[trainable..]
+            .iter()
+            .zip(&self.store.offsets[trainable..])
+        {
+            flat[spec.offset - start..spec.offset - start + spec.len]
+                .copy_from_slice(&padded[offset - base..offset - base + spec.len]);
+        }
+        Ok(flat)
     }
 
     fn pad(&self, flat: &[f32]) -> Vec<f32> {
@@ -208,7 +229,7 @@ impl GpuGpt {
                 self.store.free(old.tensors());
             }
             let mut ex = GpuExecutor::new(gpu, &mut self.store, fused);
-            let acts = Acts::new(&mut ex, &self.config, bt, att, self.config.dropout > 0.0);
+            let acts = Acts::new(&mut ex, &self.config, bt, att, self.config.has_dropout());
             let grads = Grads::new(&mut ex, &self.config, &acts);
             self.buffers = Some(Buffers {
                 acts,
@@ -236,7 +257,8 @@ impl GpuGpt {
         plan: &mut Plan,
         options: &crate::model::TrainOptions,
     ) {
-        let grads = View::range(&self.store.grads, 0, self.padded_total);
+        let trainable = self.padded_total - self.store.grad_base;
+        let grads = View::range(&self.store.grads, 0, trainable);
         let (norm, partials) = (View::all(&self.norm), View::all(&self.partials));
         if options.grad_clip > 0.0 {
             clip_by_global_norm_gpu(
@@ -246,19 +268,29 @@ impl GpuGpt {
                 norm,
                 partials,
                 options.grad_clip,
-                self.padded_total,
+                trainable,
             );
         } else {
-            global_norm_gpu(gpu, plan, norm, partials, grads, self.padded_total);
+            global_norm_gpu(gpu, plan, norm, partials, grads, trainable);
         }
-        for (id, spec) in self.layout.specs.iter().enumerate() {
+        let moment = |buffer, id: usize| {
+            let offset = self.store.offsets[id] - self.store.grad_base;
+            View::range(buffer, offset, self.layout.specs[id].len)
+        };
+        for (id, spec) in self
+            .layout
+            .specs
+            .iter()
+            .enumerate()
+            .skip(self.layout.first_trainable)
+        {
             adamw_update_gpu(
                 gpu,
                 plan,
                 self.tensor(&self.store.params, id),
-                self.tensor(&self.m, id),
-                self.tensor(&self.v, id),
-                self.tensor(&self.store.grads, id),
+                moment(&self.m, id),
+                moment(&self.v, id),
+                moment(&self.store.grads, id),
                 View::all(&self.adamw_step),
                 norm,
                 options.beta1,

@@ -20,6 +20,7 @@ fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
         dropout: 0.0,
         bias: true,
         attention_mask: AttentionMask::Causal,
+        lora: None,
     }
 }
 
@@ -410,5 +411,49 @@ fn a_head_beyond_the_fused_limit_falls_back_to_the_readable_path() {
         1e-6,
         1e-4,
         "attention map",
+    );
+}
+
+#[test]
+fn training_with_lora_matches_the_cpu() {
+    let Some(gpu) = gpu_or_skip("whole model with LoRA adapters (dropout 0.1), grad_accum 2")
+    else {
+        return;
+    };
+    // Every adapter, with its own dropout and the model's: the same ten steps as the CPU, the base frozen.
+    let config = ModelConfig {
+        dropout: 0.1,
+        lora: Some(crate::model::lora::LoraConfig {
+            r: 2,
+            alpha: 4.0,
+            dropout: 0.1,
+            targets: crate::model::lora::LoraTarget::ALL.to_vec(),
+        }),
+        ..small_config(Positional::Learned, Activation::Gelu)
+    };
+    compare_training(gpu, config.clone(), 2);
+    let model = Gpt::<f32>::new(config, 3).expect("model");
+    let start = model.layout.trainable_offset();
+    let mut trainer = GpuTrainer::new(
+        gpu,
+        &model,
+        token_stream(400, 37, 1),
+        token_stream(100, 37, 2),
+        options(1),
+    )
+    .expect("gpu trainer");
+    for _ in 0..3 {
+        pollster::block_on(trainer.step(gpu)).expect("gpu step");
+    }
+    let params = pollster::block_on(trainer.model.download_params(gpu)).expect("params");
+    assert_eq!(
+        &params[..start],
+        &model.params[..start],
+        "the base stays frozen on the GPU"
+    );
+    assert_ne!(
+        &params[start..],
+        &model.params[start..],
+        "the adapters train"
     );
 }

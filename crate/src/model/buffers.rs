@@ -4,6 +4,7 @@
 //! memory accounting counts them ([`Acts::tensors`]), and a new layer adds its buffers here once.
 
 use super::config::{ModelConfig, Positional};
+use super::lora::LoraTarget;
 use crate::exec::{Allocator, Tensor};
 
 /// What one block keeps from its forward pass.
@@ -29,6 +30,24 @@ pub struct LayerActs {
     pub residual3: Tensor,        // (B, T, C) the block's output
     /// The block's dropout masks (training with dropout).
     pub masks: Option<LayerMasks>,
+    /// What each LoRA adapter of the block keeps (in [`LoraTarget::ALL`]'s order), when it has one.
+    pub lora: [Option<LoraActs>; 4],
+}
+
+/// What one LoRA adapter keeps for its backward pass.
+#[derive(Clone, Debug)]
+pub struct LoraActs {
+    pub hs: Tensor, // (B, T, r) scaling * x @ A^T
+    /// (B, T, IN) the adapter's input after its dropout, and the mask (training with LoRA dropout).
+    pub dropped: Option<(Tensor, Tensor)>,
+}
+
+/// Scratch every LoRA adapter shares (nothing in it is kept for the backward pass).
+#[derive(Clone, Debug)]
+pub struct LoraScratch {
+    pub base: Tensor,  // (B, T, max OC) the frozen layer's output
+    pub delta: Tensor, // (B, T, max OC) the adapter's update
+    pub h: Tensor,     // (B, T, r) x @ A^T
 }
 
 /// One block's dropout masks.
@@ -64,6 +83,8 @@ pub struct Acts {
     pub probs: Tensor,    // (B, T, V) (written when targets are given)
     pub losses: Tensor,   // (B, T) (written when targets are given)
     pub dropout: Option<DropoutActs>,
+    /// With LoRA: the adapters' shared scratch.
+    pub lora: Option<LoraScratch>,
 }
 
 /// The backward pass's scratch, reused by every block.
@@ -82,6 +103,20 @@ pub struct Grads {
     pub datt: Option<Tensor>, // (B, NH, T, T) readable attention only
     pub delta: Option<Tensor>, // (B, NH, T) fused attention only: dout . out per row
     pub dproj: Option<Tensor>, // (B, T, C) a gradient through a dropout (training with dropout)
+    /// With LoRA: the adapters' backward scratch.
+    pub lora: Option<LoraGrads>,
+}
+
+/// The LoRA backward's scratch, shared by every adapter.
+#[derive(Clone, Debug)]
+pub struct LoraGrads {
+    pub dbase: Tensor,              // (B, T, max IN) the frozen layer's input gradient
+    pub dx: Tensor,                 // (B, T, max IN) the adapter's input gradient
+    pub dx_dropped: Option<Tensor>, // (B, T, max IN) the same before the adapter's dropout (LoRA dropout only)
+    pub dhs: Tensor,                // (B, T, r)
+    pub dh: Tensor,                 // (B, T, r)
+    /// (C) where frozen LayerNorms' weight gradients land, unread: the LayerNorm backward always writes one.
+    pub ln_sink: Tensor,
 }
 
 /// The buffers of generation with a KV cache: the caches and one position's activations.
@@ -110,6 +145,8 @@ pub struct DecodeActs {
     pub fch_act: Tensor,   // (F)
     pub fcproj: Tensor,    // (C)
     pub logits: Tensor,    // (V)
+    /// With LoRA: one position's adapter buffers (hs) and scratch, shared by every adapter.
+    pub lora: Option<(LoraActs, LoraScratch)>,
 }
 
 /// The sinusoidal position table (block_size, C), for that positional option.
@@ -147,6 +184,24 @@ impl Acts {
         let att = if fused { 0 } else { att };
         let rope = cfg.positional == Positional::Rope;
         let pos_table = sinusoidal_table(ex, cfg);
+        // `dropout` is training with some dropout: the model's masks when it drops out, the adapters' when they do.
+        let lora_dropout = dropout && cfg.lora.as_ref().is_some_and(|l| l.dropout > 0.0);
+        let dropout = dropout && cfg.dropout > 0.0;
+        let lora_acts = |ex: &mut dyn Allocator| -> [Option<LoraActs>; 4] {
+            LoraTarget::ALL.map(|target| {
+                let lora = cfg.lora.as_ref().filter(|l| l.has(target))?;
+                let (i, _) = target.shape(cfg);
+                Some(LoraActs {
+                    hs: ex.alloc("LoRA x @ A^T (B x T x r)", bt * lora.r),
+                    dropped: lora_dropout.then(|| {
+                        (
+                            ex.alloc("LoRA dropped input", bt * i),
+                            ex.alloc("LoRA dropout mask", bt * i),
+                        )
+                    }),
+                })
+            })
+        };
         let layers = (0..cfg.n_layer)
             .map(|_| LayerActs {
                 ln1: ex.alloc("ln1", bt * c),
@@ -172,6 +227,7 @@ impl Acts {
                     attproj: ex.alloc("attproj mask", bt * c),
                     fcproj: ex.alloc("fcproj mask", bt * c),
                 }),
+                lora: lora_acts(ex),
             })
             .collect();
         Self {
@@ -189,6 +245,11 @@ impl Acts {
             dropout: dropout.then(|| DropoutActs {
                 tmp: ex.alloc("dropout tmp", bt * c),
                 encoded_mask: ex.alloc("encoded mask", bt * c),
+            }),
+            lora: cfg.lora.as_ref().map(|lora| LoraScratch {
+                base: ex.alloc("LoRA base output", bt * (3 * c).max(f)),
+                delta: ex.alloc("LoRA update", bt * (3 * c).max(f)),
+                h: ex.alloc("LoRA h", bt * lora.r),
             }),
         }
     }
@@ -231,9 +292,16 @@ impl Acts {
             if let Some(m) = &la.masks {
                 all.extend(flatten([&m.attproj, &m.fcproj], [&m.att]));
             }
+            for lora in la.lora.iter().flatten() {
+                all.push(lora.hs);
+                all.extend(lora.dropped.iter().flat_map(|&(x, mask)| [x, mask]));
+            }
         }
         if let Some(d) = &self.dropout {
             all.extend([d.tmp, d.encoded_mask]);
+        }
+        if let Some(l) = &self.lora {
+            all.extend([l.base, l.delta, l.h]);
         }
         all
     }
@@ -269,6 +337,20 @@ impl Grads {
                 .dropout
                 .as_ref()
                 .map(|_| ex.alloc("dropout dproj", bt * c)),
+            lora: cfg.lora.as_ref().map(|lora| {
+                let dropped = acts
+                    .layers
+                    .iter()
+                    .any(|la| la.lora.iter().flatten().any(|x| x.dropped.is_some()));
+                LoraGrads {
+                    dbase: ex.alloc("LoRA dbase", bt * f.max(c)),
+                    dx: ex.alloc("LoRA dx", bt * f.max(c)),
+                    dx_dropped: dropped.then(|| ex.alloc("LoRA dx before dropout", bt * f.max(c))),
+                    dhs: ex.alloc("LoRA dhs", bt * lora.r),
+                    dh: ex.alloc("LoRA dh", bt * lora.r),
+                    ln_sink: ex.alloc("frozen LayerNorm gradient sink", c),
+                }
+            }),
         }
     }
 
@@ -293,6 +375,11 @@ impl Grads {
                 &self.dproj,
             ],
         )
+        .chain(self.lora.iter().flat_map(|l| {
+            [l.dbase, l.dx, l.dhs, l.dh, l.ln_sink]
+                .into_iter()
+                .chain(l.dx_dropped)
+        }))
         .collect()
     }
 }
@@ -326,6 +413,18 @@ impl DecodeActs {
             fch_act: ex.alloc("decode fch act", f),
             fcproj: ex.alloc("decode fcproj", c),
             logits: ex.alloc("decode logits", v),
+            lora: cfg.lora.as_ref().map(|lora| {
+                let acts = LoraActs {
+                    hs: ex.alloc("decode LoRA hs", lora.r),
+                    dropped: None,
+                };
+                let scratch = LoraScratch {
+                    base: ex.alloc("decode LoRA base", (3 * c).max(f)),
+                    delta: ex.alloc("decode LoRA delta", (3 * c).max(f)),
+                    h: ex.alloc("decode LoRA h", lora.r),
+                };
+                (acts, scratch)
+            }),
         }
     }
 
@@ -354,6 +453,9 @@ impl DecodeActs {
             self.fcproj,
             self.logits,
         ]);
+        if let Some((acts, scratch)) = &self.lora {
+            all.extend([acts.hs, scratch.base, scratch.delta, scratch.h]);
+        }
         all
     }
 }

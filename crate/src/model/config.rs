@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::buffers::{Acts, Grads};
+use super::lora::LoraConfig;
 use crate::exec::Counter;
 use crate::ops::attention_mask::AttentionMask;
 use crate::{Result, invalid_input};
@@ -61,6 +62,9 @@ pub struct ModelConfig {
     /// Which keys a query sees. Causal for a GPT; the block code takes it as a parameter.
     #[serde(default)]
     pub attention_mask: AttentionMask,
+    /// Low-rank adapters on the blocks' linear layers (see [`super::lora`]); with them only the adapters train.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
 }
 
 fn default_ffn_mult() -> usize {
@@ -86,6 +90,7 @@ impl ModelConfig {
             dropout: 0.0,
             bias: true,
             attention_mask: AttentionMask::Causal,
+            lora: None,
         }
     }
 
@@ -195,6 +200,9 @@ impl ModelConfig {
                 "{params} parameters is more than this CPU model handles; make the model smaller"
             );
         }
+        if let Some(lora) = &self.lora {
+            lora.validate(self)?;
+        }
         let table = self.block_size.saturating_mul(c);
         if table > 2_000_000_000 {
             invalid_input!(
@@ -232,10 +240,12 @@ impl ModelConfig {
         } else {
             0
         };
+        let lora = self.lora.as_ref().map_or(0, |l| l.param_count(self));
         mul(v, c)
             .saturating_add(wpe)
             .saturating_add(mul(self.n_layer, per_layer))
             .saturating_add(c.saturating_add(b * c))
+            .saturating_add(lora)
     }
 
     /// hs: channels per head.
@@ -263,7 +273,24 @@ impl ModelConfig {
         } else {
             0
         };
-        v * c + wpe + self.n_layer * per_layer + (c + b * c)
+        v * c + wpe + self.n_layer * per_layer + (c + b * c) + self.trainable_lora_count()
+    }
+
+    /// Parameters that train: all of them, or with LoRA the adapters alone.
+    pub fn trainable_count(&self) -> usize {
+        match &self.lora {
+            Some(_) => self.trainable_lora_count(),
+            None => self.param_count(),
+        }
+    }
+
+    fn trainable_lora_count(&self) -> usize {
+        self.lora.as_ref().map_or(0, |l| l.param_count(self))
+    }
+
+    /// Whether training draws dropout masks (the model's dropout or the adapters').
+    pub fn has_dropout(&self) -> bool {
+        self.dropout > 0.0 || self.lora.as_ref().is_some_and(|l| l.dropout > 0.0)
     }
 
     /// Floats of activations kept for the backward pass of one batch of (B, T) in training (the readable
@@ -272,18 +299,19 @@ impl ModelConfig {
     pub fn activation_count(&self, b: usize, t: usize) -> usize {
         let mut counter = Counter::default();
         let (bt, att) = (b * t, b * self.n_head * t * t);
-        Acts::new(&mut counter, self, bt, att, self.dropout > 0.0);
+        Acts::new(&mut counter, self, bt, att, self.has_dropout());
         counter.numbers
     }
 
-    /// Bytes for training a batch of (B, T): parameters, gradients, AdamW's two moments (f32 each), the saved
-    /// activations and the backward's scratch ([`Grads`](super::buffers::Grads)), as the description allocates them.
+    /// Bytes for training a batch of (B, T): parameters, gradients and AdamW's two moments of the trainable ones
+    /// (f32 each), the saved activations and the backward's scratch ([`Grads`](super::buffers::Grads)), as the
+    /// description allocates them.
     pub fn training_bytes(&self, b: usize, t: usize) -> usize {
         let mut counter = Counter::default();
         let (bt, att) = (b * t, b * self.n_head * t * t);
-        let acts = Acts::new(&mut counter, self, bt, att, self.dropout > 0.0);
+        let acts = Acts::new(&mut counter, self, bt, att, self.has_dropout());
         Grads::new(&mut counter, self, &acts);
-        4 * (4 * self.param_count() + counter.numbers)
+        4 * (self.param_count() + 3 * self.trainable_count() + counter.numbers)
     }
 }
 

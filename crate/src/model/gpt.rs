@@ -45,7 +45,8 @@ pub struct Gpt<R: Float = f32> {
     pub layout: ParamLayout,
     /// All parameters, flat, in `layout` order.
     pub params: Vec<R>,
-    /// Their gradients (same layout); empty until the first backward pass.
+    /// The gradients of the trainable tensors (every tensor, or with LoRA the adapters: the layout from
+    /// `trainable_offset()` on); empty until the first backward pass.
     pub grads: Vec<R>,
     store: CpuStore<R>,
     buffers: Option<Buffers>,
@@ -53,14 +54,21 @@ pub struct Gpt<R: Float = f32> {
 
 impl<R: Float> Gpt<R> {
     /// A new model with nanoGPT's initialisation from `seed`: weights normal(0, 0.02), the two residual
-    /// projections (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1.
+    /// projections (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1; LoRA
+    /// adapters as PEFT initialises them (A uniform, B zero).
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let layout = ParamLayout::new(&config);
         let mut params = vec![R::ZERO; layout.total];
         let mut rng = Rng::new(seed);
         let proj_std = 0.02 / (2.0 * config.n_layer as f64).sqrt();
-        for spec in &layout.specs {
+        // The base tensors; LoRA's adapters (last in the layout) get PEFT's initialisation below.
+        let base = if config.lora.is_some() {
+            layout.first_trainable
+        } else {
+            layout.specs.len()
+        };
+        for spec in &layout.specs[..base] {
             let view = &mut params[spec.offset..spec.offset + spec.len];
             let name = spec.name.as_str();
             if name.ends_with(".bias") {
@@ -78,7 +86,9 @@ impl<R: Float> Gpt<R> {
                 }
             }
         }
-        Self::from_params(config, params)
+        let mut model = Self::from_params(config, params)?;
+        super::lora::init_adapters(&mut model, seed);
+        Ok(model)
     }
 
     /// A model around existing parameters (the layout of [`ParamLayout::new`]).
@@ -119,7 +129,7 @@ impl<R: Float> Gpt<R> {
     /// Sets every gradient to 0 (allocating them on first use).
     pub fn zero_grad(&mut self) {
         self.grads.clear();
-        self.grads.resize(self.layout.total, R::ZERO);
+        self.grads.resize(self.layout.trainable_len(), R::ZERO);
     }
 
     /// Checks token ids and sizes before anything runs (see [`ModelConfig::check_batch`]).
@@ -180,7 +190,7 @@ impl<R: Float> Gpt<R> {
         dropout_seed: Option<u64>,
     ) -> Result<Option<f64>> {
         self.check_batch(inputs, targets, b, t)?;
-        let dropout = dropout_seed.is_some() && self.config.dropout > 0.0;
+        let dropout = dropout_seed.is_some() && self.config.has_dropout();
         self.ensure_buffers(b, t, dropout);
         let x = self.buffers.as_mut().expect("buffers made above");
         self.store.set_tokens(x.inputs, inputs);
@@ -218,9 +228,9 @@ impl<R: Float> Gpt<R> {
         let Some(x) = self.buffers.as_mut().filter(|x| x.has_targets) else {
             invalid_input!("backward needs a forward pass with targets first");
         };
-        if self.grads.len() != self.layout.total {
+        if self.grads.len() != self.layout.trainable_len() {
             self.grads.clear();
-            self.grads.resize(self.layout.total, R::ZERO);
+            self.grads.resize(self.layout.trainable_len(), R::ZERO);
         }
         let (b, t) = (x.b, x.t);
         let mut ex = CpuExecutor {

@@ -21,6 +21,7 @@ fn small_config() -> ModelConfig {
         dropout: 0.0,
         bias: true,
         attention_mask: AttentionMask::Causal,
+        lora: None,
     }
 }
 

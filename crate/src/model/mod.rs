@@ -7,6 +7,8 @@ pub mod capture;
 pub mod config;
 pub mod generate;
 pub mod gpt;
+pub mod lora;
+mod lora_linear;
 pub mod params;
 pub mod train;
 pub mod transformer;
@@ -21,3 +23,6 @@ mod gradcheck_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod acceptance_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod lora_tests;

@@ -2,6 +2,7 @@
 //! (PyTorch `nn.Linear` weights are (out, in)). The same layout serves the gradients and AdamW's moments.
 
 use super::config::{ModelConfig, Positional};
+use super::lora::LoraTarget;
 use crate::exec::{Store, Tensor};
 
 /// One named tensor inside the flat buffer.
@@ -31,6 +32,15 @@ pub struct LayerIds {
     pub fc_b: Option<usize>,
     pub fcproj_w: usize,
     pub fcproj_b: Option<usize>,
+    /// The LoRA adapter of each [`LoraTarget`] (in [`LoraTarget::ALL`]'s order), when the config has one.
+    pub lora: [Option<LoraPair>; 4],
+}
+
+/// The two tensors of one LoRA adapter: A (r, IN) and B (OC, r).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraPair {
+    pub a: usize,
+    pub b: usize,
 }
 
 /// Where every tensor lives in the flat buffer.
@@ -43,6 +53,9 @@ pub struct ParamLayout {
     pub lnf_w: usize,
     pub lnf_b: Option<usize>,
     pub total: usize,
+    /// The first tensor that trains: 0 (every tensor) for full training; with LoRA the first adapter tensor, the
+    /// adapters being last. Gradients and AdamW's moments exist for the tensors from here on only.
+    pub first_trainable: usize,
 }
 
 impl ParamLayout {
@@ -99,10 +112,29 @@ impl ParamLayout {
                 fc_b,
                 fcproj_w,
                 fcproj_b,
+                lora: [None; 4],
             });
         }
         let lnf_w = add("transformer.ln_f.weight".into(), vec![c], false);
         let lnf_b = bias.then(|| add("transformer.ln_f.bias".into(), vec![c], false));
+        // LoRA adapters last, so that the trainable tensors are one range of the flat buffer.
+        let first_trainable = lnf_b.unwrap_or(lnf_w) + 1;
+        if let Some(lora) = &config.lora {
+            for (l, ids) in layers.iter_mut().enumerate() {
+                for target in LoraTarget::ALL.into_iter().filter(|t| lora.has(*t)) {
+                    let (i, o) = target.shape(config);
+                    let p = format!("transformer.h.{l}.{}", target.module());
+                    let a = add(format!("{p}.lora_A.weight"), vec![lora.r, i], true);
+                    let b = add(format!("{p}.lora_B.weight"), vec![o, lora.r], true);
+                    ids.lora[target.index()] = Some(LoraPair { a, b });
+                }
+            }
+        }
+        let first_trainable = if config.lora.is_some() {
+            first_trainable
+        } else {
+            0
+        };
         Self {
             specs,
             wte,
@@ -111,7 +143,35 @@ impl ParamLayout {
             lnf_w,
             lnf_b,
             total: offset,
+            first_trainable,
         }
+    }
+
+    /// Where the trainable tensors start in the flat buffer (0 for full training).
+    pub fn trainable_offset(&self) -> usize {
+        self.specs
+            .get(self.first_trainable)
+            .map_or(self.total, |s| s.offset)
+    }
+
+    /// Numbers that train: the length of the gradients and of each AdamW moment.
+    pub fn trainable_len(&self) -> usize {
+        self.total - self.trainable_offset()
+    }
+
+    /// Whether tensor `id` trains (has a gradient).
+    pub fn is_trainable(&self, id: usize) -> bool {
+        id >= self.first_trainable
+    }
+
+    /// Where tensor `id`'s gradient starts in the gradient buffer (which holds the trainable tensors only).
+    pub fn grad_offset(&self, id: usize) -> usize {
+        assert!(
+            self.is_trainable(id),
+            "{} is frozen and has no gradient",
+            self.specs[id].name
+        );
+        self.specs[id].offset - self.trainable_offset()
     }
 
     /// The view of tensor `id` in a flat buffer.
@@ -158,5 +218,10 @@ impl ParamLayout {
             store: Store::Grad(id),
             ..self.param(id)
         }
+    }
+
+    /// The gradient's handle when tensor `id` trains, None when it is frozen.
+    pub fn grad_if_trainable(&self, id: usize) -> Option<Tensor> {
+        self.is_trainable(id).then(|| self.grad(id))
     }
 }

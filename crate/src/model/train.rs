@@ -193,7 +193,8 @@ impl Trainable for Gpt<f32> {
     }
 
     fn optimizer(&self) -> AdamwMoments {
-        let n = self.params.len();
+        // Moments for the trainable tensors only (with LoRA the adapters).
+        let n = self.layout.trainable_len();
         AdamwMoments {
             m: vec![0.0; n],
             v: vec![0.0; n],
@@ -234,10 +235,11 @@ impl Trainable for Gpt<f32> {
             return Ok((loss, grad_norm));
         }
         let lr = o.lr_at(step);
-        for spec in &self.layout.specs {
-            let range = spec.offset..spec.offset + spec.len;
+        let start = self.layout.trainable_offset();
+        for spec in &self.layout.specs[self.layout.first_trainable..] {
+            let range = spec.offset - start..spec.offset - start + spec.len;
             adamw_update_cpu(
-                &mut self.params[range.clone()],
+                &mut self.params[spec.offset..spec.offset + spec.len],
                 &mut adamw.m[range.clone()],
                 &mut adamw.v[range.clone()],
                 &self.grads[range],

@@ -17,6 +17,8 @@
 //! LayerNorm backward adds into (the skip path passes it through as is).
 
 use super::config::{Activation, ModelConfig, Positional};
+use super::lora::LoraTarget;
+use super::lora_linear::AdapterBuffers;
 use super::params::ParamLayout;
 use crate::exec::{DropoutSite, Executor, Tensor};
 
@@ -79,6 +81,11 @@ impl Transformer<'_> {
                 a.layers[l - 1].residual3
             };
             let masks = drop.and(la.masks.as_ref());
+            let adapter = |target: LoraTarget| {
+                let acts = la.lora[target.index()].as_ref()?;
+                let scratch = a.lora.as_ref()?;
+                Some(AdapterBuffers { acts, scratch })
+            };
 
             // Attention: x = x + dropout(c_proj(attention(ln_1(x)))).
             ex.layernorm_forward(
@@ -92,7 +99,17 @@ impl Transformer<'_> {
                 t,
                 c,
             );
-            ex.matmul_forward(la.qkv, la.ln1, p(ids.qkv_w), popt(ids.qkv_b), bt, c, 3 * c);
+            let qkv_adapter = adapter(LoraTarget::Qkv);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::Qkv,
+                la.qkv,
+                la.ln1,
+                qkv_adapter,
+                training,
+                bt,
+            );
             let qkv = match la.qkv_rope {
                 Some(rotated) => {
                     ex.rope_forward(rotated, la.qkv, 0, b, t, c, nh);
@@ -136,14 +153,16 @@ impl Transformer<'_> {
                 }
                 _ => unreachable!("attention keeps either its maps or its lse"),
             }
-            ex.matmul_forward(
+            let attproj_adapter = adapter(LoraTarget::AttnProj);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::AttnProj,
                 la.attproj,
                 la.atty,
-                p(ids.attproj_w),
-                popt(ids.attproj_b),
+                attproj_adapter,
+                training,
                 bt,
-                c,
-                c,
             );
             let attproj = match (masks, drop) {
                 (Some(m), Some(d)) => {
@@ -166,19 +185,31 @@ impl Transformer<'_> {
                 t,
                 c,
             );
-            ex.matmul_forward(la.fch, la.ln2, p(ids.fc_w), popt(ids.fc_b), bt, c, f);
+            let fc_adapter = adapter(LoraTarget::Fc);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::Fc,
+                la.fch,
+                la.ln2,
+                fc_adapter,
+                training,
+                bt,
+            );
             match cfg.activation {
                 Activation::Gelu => ex.gelu_forward(la.fch_act, la.fch, bt * f),
                 Activation::Relu => ex.relu_forward(la.fch_act, la.fch, bt * f),
             }
-            ex.matmul_forward(
+            let fcproj_adapter = adapter(LoraTarget::FcProj);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::FcProj,
                 la.fcproj,
                 la.fch_act,
-                p(ids.fcproj_w),
-                popt(ids.fcproj_b),
+                fcproj_adapter,
+                training,
                 bt,
-                f,
-                c,
             );
             let fcproj = match (masks, drop) {
                 (Some(m), Some(d)) => {
@@ -226,8 +257,13 @@ impl Transformer<'_> {
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let bt = b * t;
         let p = |id| lay.param(id);
-        let dp = |id| lay.grad(id);
-        let dpopt = |id: Option<usize>| id.map(dp);
+        // Frozen tensors (the base model under LoRA) have no gradient: None for matmuls and biases, and the
+        // LayerNorm weights' gradients land in a sink that nothing reads.
+        let dpopt = |id: Option<usize>| id.and_then(|id| lay.grad_if_trainable(id));
+        let ln_dw = |id| {
+            lay.grad_if_trainable(id)
+                .unwrap_or_else(|| g.lora.as_ref().expect("only LoRA freezes weights").ln_sink)
+        };
         let site = |layer, site| DropoutSite {
             p: cfg.dropout,
             layer,
@@ -246,7 +282,7 @@ impl Transformer<'_> {
         ex.crossentropy_backward(g.dlogits, g.dlosses, a.probs, targets.prefix(bt), b, t, v);
         ex.matmul_backward(
             g.dln,
-            dp(lay.wte),
+            lay.grad_if_trainable(lay.wte),
             None,
             g.dlogits,
             a.lnf,
@@ -258,7 +294,7 @@ impl Transformer<'_> {
         let last = a.layers[cfg.n_layer - 1].residual3;
         ex.layernorm_backward(
             g.dresidual,
-            dp(lay.lnf_w),
+            ln_dw(lay.lnf_w),
             dpopt(lay.lnf_b),
             g.dln,
             last,
@@ -281,35 +317,36 @@ impl Transformer<'_> {
 
             // dresidual holds d residual3: the skip path passes it on as is, the MLP branch reads it.
             let dout = through_dropout(ex, masks.map(|m| m.fcproj));
-            ex.matmul_backward(
+            let lora = |target: LoraTarget| la.lora[target.index()].as_ref();
+            self.linear_backward(
+                ex,
+                g,
+                l,
+                LoraTarget::FcProj,
                 g.dfch_act,
-                dp(ids.fcproj_w),
-                dpopt(ids.fcproj_b),
                 dout,
                 la.fch_act,
-                p(ids.fcproj_w),
+                lora(LoraTarget::FcProj),
                 bt,
-                f,
-                c,
             );
             match cfg.activation {
                 Activation::Gelu => ex.gelu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
                 Activation::Relu => ex.relu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
             }
-            ex.matmul_backward(
+            self.linear_backward(
+                ex,
+                g,
+                l,
+                LoraTarget::Fc,
                 g.dln,
-                dp(ids.fc_w),
-                dpopt(ids.fc_b),
                 g.dfch,
                 la.ln2,
-                p(ids.fc_w),
+                lora(LoraTarget::Fc),
                 bt,
-                c,
-                f,
             );
             ex.layernorm_backward(
                 g.dresidual,
-                dp(ids.ln2_w),
+                ln_dw(ids.ln2_w),
                 dpopt(ids.ln2_b),
                 g.dln,
                 la.residual2,
@@ -323,16 +360,16 @@ impl Transformer<'_> {
 
             // dresidual holds d residual2: the attention branch.
             let dout = through_dropout(ex, masks.map(|m| m.attproj));
-            ex.matmul_backward(
+            self.linear_backward(
+                ex,
+                g,
+                l,
+                LoraTarget::AttnProj,
                 g.datty,
-                dp(ids.attproj_w),
-                dpopt(ids.attproj_b),
                 dout,
                 la.atty,
-                p(ids.attproj_w),
+                lora(LoraTarget::AttnProj),
                 bt,
-                c,
-                c,
             );
             // With RoPE the attention saw the rotated qkv: its gradient goes through rope_backward after.
             let (dqkv, qkv) = match (g.dqkv_rope, la.qkv_rope) {
@@ -379,20 +416,20 @@ impl Transformer<'_> {
             if g.dqkv_rope.is_some() {
                 ex.rope_backward(g.dqkv, dqkv, 0, b, t, c, nh);
             }
-            ex.matmul_backward(
+            self.linear_backward(
+                ex,
+                g,
+                l,
+                LoraTarget::Qkv,
                 g.dln,
-                dp(ids.qkv_w),
-                dpopt(ids.qkv_b),
                 g.dqkv,
                 la.ln1,
-                p(ids.qkv_w),
+                lora(LoraTarget::Qkv),
                 bt,
-                c,
-                3 * c,
             );
             ex.layernorm_backward(
                 g.dresidual,
-                dp(ids.ln1_w),
+                ln_dw(ids.ln1_w),
                 dpopt(ids.ln1_b),
                 g.dln,
                 residual,
@@ -405,10 +442,12 @@ impl Transformer<'_> {
             );
         }
 
-        // dresidual holds d encoded: through the embedding dropout into wte and wpe.
-        let dencoded = through_dropout(ex, a.dropout.as_ref().map(|d| d.encoded_mask));
-        let dpos = lay.wpe.map(|id| dp(id).prefix(t * c));
-        ex.encoder_backward(dp(lay.wte), dpos, dencoded, inputs.prefix(bt), b, t, c);
+        // dresidual holds d encoded: through the embedding dropout into wte and wpe (unless they are frozen).
+        if let Some(dwte) = lay.grad_if_trainable(lay.wte) {
+            let dencoded = through_dropout(ex, a.dropout.as_ref().map(|d| d.encoded_mask));
+            let dpos = dpopt(lay.wpe).map(|d| d.prefix(t * c));
+            ex.encoder_backward(dwte, dpos, dencoded, inputs.prefix(bt), b, t, c);
+        }
     }
 
     /// One new token through the model with a KV cache: `d.token` at position `pos` (both written before),
@@ -437,6 +476,11 @@ impl Transformer<'_> {
         let row = positions.map(|_| d.position_row);
         ex.encoder_forward(d.resid[0], d.token, p(lay.wte), row, 1, 1, c);
 
+        // Every adapted layer shares the one position's adapter buffers.
+        let adapter = |_: LoraTarget| {
+            let (acts, scratch) = d.lora.as_ref()?;
+            Some(AdapterBuffers { acts, scratch })
+        };
         for (l, ids) in lay.layers.iter().enumerate() {
             let x = d.resid[l];
             ex.layernorm_forward(
@@ -450,7 +494,16 @@ impl Transformer<'_> {
                 1,
                 c,
             );
-            ex.matmul_forward(d.qkv, d.ln, p(ids.qkv_w), popt(ids.qkv_b), 1, c, 3 * c);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::Qkv,
+                d.qkv,
+                d.ln,
+                adapter(LoraTarget::Qkv),
+                false,
+                1,
+            );
             let qkv = if cfg.positional == Positional::Rope {
                 ex.rope_forward(d.qkv_rope, d.qkv, pos, 1, 1, c, nh);
                 d.qkv_rope
@@ -467,14 +520,15 @@ impl Transformer<'_> {
                 c,
                 nh,
             );
-            ex.matmul_forward(
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::AttnProj,
                 d.attproj,
                 d.atty,
-                p(ids.attproj_w),
-                popt(ids.attproj_b),
+                adapter(LoraTarget::AttnProj),
+                false,
                 1,
-                c,
-                c,
             );
             ex.residual_forward(d.residual2, x, d.attproj, c);
             ex.layernorm_forward(
@@ -488,19 +542,29 @@ impl Transformer<'_> {
                 1,
                 c,
             );
-            ex.matmul_forward(d.fch, d.ln, p(ids.fc_w), popt(ids.fc_b), 1, c, f);
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::Fc,
+                d.fch,
+                d.ln,
+                adapter(LoraTarget::Fc),
+                false,
+                1,
+            );
             match cfg.activation {
                 Activation::Gelu => ex.gelu_forward(d.fch_act, d.fch, f),
                 Activation::Relu => ex.relu_forward(d.fch_act, d.fch, f),
             }
-            ex.matmul_forward(
+            self.linear_forward(
+                ex,
+                l,
+                LoraTarget::FcProj,
                 d.fcproj,
                 d.fch_act,
-                p(ids.fcproj_w),
-                popt(ids.fcproj_b),
+                adapter(LoraTarget::FcProj),
+                false,
                 1,
-                f,
-                c,
             );
             ex.residual_forward(d.resid[l + 1], d.residual2, d.fcproj, c);
         }

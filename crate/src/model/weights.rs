@@ -71,7 +71,7 @@ pub fn save_safetensors(model: &Gpt<f32>, tokenizer: Option<&str>) -> Result<Vec
 /// The same file with its JSON header's keys in sorted order, so that saving the same model twice gives the same
 /// bytes (the safetensors crate writes the metadata from a `HashMap`, whose order changes from map to map).
 /// Reordering keys keeps the header's length, so the tensor data and its offsets stay where they are.
-fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
     let Some(len) = bytes
         .get(..8)
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)

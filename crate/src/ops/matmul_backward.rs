@@ -12,11 +12,11 @@ use super::gemm::{gemm_acc, transpose};
 
 /// CPU reference.
 /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
-/// dbias (OC) += sum over rows of dout.
+/// dbias (OC) += sum over rows of dout. Without dweight (a frozen weight) only dinp and dbias.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward_cpu<R: Float>(
     dinp: &mut [R],
-    dweight: &mut [R],
+    dweight: Option<&mut [R]>,
     dbias: Option<&mut [R]>,
     dout: &[R],
     inp: &[R],
@@ -35,13 +35,15 @@ pub fn matmul_backward_cpu<R: Float>(
             dinp[row * c + i] = sum;
         }
     }
-    for o in 0..oc {
-        for i in 0..c {
-            let mut sum = R::ZERO;
-            for row in 0..n {
-                sum += dout[row * oc + o] * inp[row * c + i];
+    if let Some(dweight) = dweight {
+        for o in 0..oc {
+            for i in 0..c {
+                let mut sum = R::ZERO;
+                for row in 0..n {
+                    sum += dout[row * oc + o] * inp[row * c + i];
+                }
+                dweight[o * c + i] += sum;
             }
-            dweight[o * c + i] += sum;
         }
     }
     if let Some(dbias) = dbias {
@@ -60,7 +62,7 @@ pub fn matmul_backward_cpu<R: Float>(
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward_fast_cpu<R: Float>(
     dinp: &mut [R],
-    dweight: &mut [R],
+    dweight: Option<&mut [R]>,
     dbias: Option<&mut [R]>,
     dout: &[R],
     inp: &[R],
@@ -71,8 +73,10 @@ pub fn matmul_backward_fast_cpu<R: Float>(
 ) {
     dinp[..n * c].fill(R::ZERO);
     gemm_acc(dinp, dout, weight, n, oc, c);
-    let dout_t = transpose(&dout[..n * oc], n, oc); // (OC, N)
-    gemm_acc(dweight, &dout_t, inp, oc, n, c);
+    if let Some(dweight) = dweight {
+        let dout_t = transpose(&dout[..n * oc], n, oc); // (OC, N)
+        gemm_acc(dweight, &dout_t, inp, oc, n, c);
+    }
     if let Some(dbias) = dbias {
         for row in dout[..n * oc].chunks_exact(oc.max(1)) {
             for (db, &d) in dbias[..oc].iter_mut().zip(row) {
@@ -110,7 +114,7 @@ mod tests {
         let mut dbias = vec![0.0; oc];
         matmul_backward_cpu(
             &mut dinp,
-            &mut dweight,
+            Some(&mut dweight),
             Some(&mut dbias),
             &w,
             &inp,
@@ -131,7 +135,7 @@ mod tests {
         let mut dbias2 = dbias.clone();
         matmul_backward_fast_cpu(
             &mut dinp2,
-            &mut dweight2,
+            Some(&mut dweight2),
             Some(&mut dbias2),
             &w,
             &inp,
@@ -166,7 +170,7 @@ mod tests {
             let mut actual = (vec![0.0f32; n * c], vec![0.5f32; oc * c], vec![0.25f32; oc]);
             matmul_backward_cpu(
                 &mut expected.0,
-                &mut expected.1,
+                Some(&mut expected.1),
                 Some(&mut expected.2),
                 &dout,
                 &inp,
@@ -177,7 +181,7 @@ mod tests {
             );
             matmul_backward_fast_cpu(
                 &mut actual.0,
-                &mut actual.1,
+                Some(&mut actual.1),
                 Some(&mut actual.2),
                 &dout,
                 &inp,
@@ -243,7 +247,7 @@ mod gpu {
 
     /// Adds the backward pass to `plan`, same contract as [`matmul_backward_cpu`](super::matmul_backward_cpu): three race-free dispatches,
     /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
-    /// dbias (OC) += sum over rows of dout (when given).
+    /// dbias (OC) += sum over rows of dout (when given); without dweight (a frozen weight) no dweight dispatch.
     /// dinp is assigned and may hold anything before; dweight and dbias accumulate into what they hold.
     /// The dinp and dweight kernels use the adapter's tiling ([`GpuContext::matmul_tiling`]).
     #[allow(clippy::too_many_arguments)]
@@ -251,7 +255,7 @@ mod gpu {
         gpu: &GpuContext,
         plan: &mut Plan,
         dinp: View,
-        dweight: View,
+        dweight: Option<View>,
         dbias: Option<View>,
         dout: View,
         inp: View,
@@ -284,7 +288,7 @@ mod gpu {
         plan: &mut Plan,
         tiling: MatmulTiling,
         dinp: View,
-        dweight: View,
+        dweight: Option<View>,
         dbias: Option<View>,
         dout: View,
         inp: View,
@@ -341,7 +345,7 @@ mod gpu {
         tiling: MatmulTiling,
         params: &Params,
         dinp: View,
-        dweight: View,
+        dweight: Option<View>,
         dout: View,
         inp: View,
         weight: View,
@@ -365,24 +369,27 @@ mod gpu {
             &[dinp, dout, weight],
             tiling.workgroups(n, c),
         );
-        let dweight_kernel = gpu.kernel(
-            "matmul_backward_dweight",
-            MATMUL_BACKWARD_DWEIGHT_SHADER,
-            &[
-                Access::Uniform,   // params: N, C, OC
-                Access::ReadWrite, // dweight (OC, C)
-                Access::Read,      // dout (N, OC)
-                Access::Read,      // inp (N, C)
-            ],
-            &tiling.constants(),
-        );
-        plan.push(
-            gpu,
-            dweight_kernel,
-            Some(params),
-            &[dweight, dout, inp],
-            tiling.workgroups(oc, c),
-        );
+        // A frozen weight (LoRA's base) has no gradient: no dweight dispatch.
+        if let Some(dweight) = dweight {
+            let dweight_kernel = gpu.kernel(
+                "matmul_backward_dweight",
+                MATMUL_BACKWARD_DWEIGHT_SHADER,
+                &[
+                    Access::Uniform,   // params: N, C, OC
+                    Access::ReadWrite, // dweight (OC, C)
+                    Access::Read,      // dout (N, OC)
+                    Access::Read,      // inp (N, C)
+                ],
+                &tiling.constants(),
+            );
+            plan.push(
+                gpu,
+                dweight_kernel,
+                Some(params),
+                &[dweight, dout, inp],
+                tiling.workgroups(oc, c),
+            );
+        }
     }
 
     /// The dinp and dweight dispatches of the direct kernels (no workgroup memory). Each takes its two inputs
@@ -395,7 +402,7 @@ mod gpu {
         tiling: MatmulTiling,
         params: &Params,
         dinp: View,
-        dweight: View,
+        dweight: Option<View>,
         dout: View,
         inp: View,
         weight: View,
@@ -428,26 +435,29 @@ mod gpu {
             &[dinp, dout, weight, dout4, weight4],
             tiling.workgroups(n, c),
         );
-        let dweight_kernel = gpu.kernel(
-            "matmul_backward_dweight_direct",
-            MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER,
-            &[
-                Access::Uniform,   // params: N, C, OC
-                Access::ReadWrite, // dweight (OC, C)
-                Access::Read,      // dout (N, OC)
-                Access::Read,      // inp (N, C)
-                Access::Read,      // dout as vec4s (N, OC/4), or the placeholder
-                Access::Read,      // inp as vec4s (N, C/4), or the placeholder
-            ],
-            &tiling.constants(),
-        );
-        plan.push(
-            gpu,
-            dweight_kernel,
-            Some(params),
-            &[dweight, dout, inp, dout4, inp4],
-            tiling.workgroups(oc, c),
-        );
+        // A frozen weight (LoRA's base) has no gradient: no dweight dispatch.
+        if let Some(dweight) = dweight {
+            let dweight_kernel = gpu.kernel(
+                "matmul_backward_dweight_direct",
+                MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER,
+                &[
+                    Access::Uniform,   // params: N, C, OC
+                    Access::ReadWrite, // dweight (OC, C)
+                    Access::Read,      // dout (N, OC)
+                    Access::Read,      // inp (N, C)
+                    Access::Read,      // dout as vec4s (N, OC/4), or the placeholder
+                    Access::Read,      // inp as vec4s (N, C/4), or the placeholder
+                ],
+                &tiling.constants(),
+            );
+            plan.push(
+                gpu,
+                dweight_kernel,
+                Some(params),
+                &[dweight, dout, inp, dout4, inp4],
+                tiling.workgroups(oc, c),
+            );
+        }
     }
 
     #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -488,7 +498,7 @@ mod gpu {
             let mut expected = (vec![0.0f32; n * c], dweight0.clone(), dbias0.clone());
             matmul_backward_cpu(
                 &mut expected.0,
-                &mut expected.1,
+                Some(&mut expected.1),
                 with_bias.then_some(&mut expected.2[..]),
                 &dout,
                 &inp,
@@ -511,7 +521,7 @@ mod gpu {
                 &mut plan,
                 tiling,
                 (&dinp).into(),
-                (&dweight).into(),
+                Some((&dweight).into()),
                 with_bias.then(|| View::all(&dbias)),
                 (&dout_b).into(),
                 (&inp_b).into(),

@@ -35,5 +35,6 @@ pub mod relu_forward;
 pub mod residual_forward;
 pub mod rope_backward;
 pub mod rope_forward;
+pub mod scale_forward;
 #[cfg(test)]
 pub(crate) mod testing;

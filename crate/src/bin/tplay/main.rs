@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod corpus_cmd;
 #[cfg(feature = "gpu")]
 mod gpu_cmd;
+mod io_cmd;
 mod model_cmd;
 mod tokenizer_cmd;
 
@@ -38,6 +39,10 @@ enum Command {
     Generate(model_cmd::GenerateArgs),
     /// Dump logits, loss and every parameter gradient of one batch (for parity checks).
     Forward(model_cmd::ForwardArgs),
+    /// Write a model as a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json, ..).
+    Export(io_cmd::ExportArgs),
+    /// Read a Hugging Face GPT-2 directory into our safetensors file.
+    Import(io_cmd::ImportArgs),
 }
 
 fn main() {
@@ -52,6 +57,8 @@ fn main() {
         Command::Train(args) => model_cmd::train(args),
         Command::Generate(args) => model_cmd::generate(args),
         Command::Forward(args) => model_cmd::forward(args),
+        Command::Export(args) => io_cmd::export(args),
+        Command::Import(args) => io_cmd::import(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

@@ -12,7 +12,9 @@ use transformer_playground::corpus::{self, Corpus};
 use transformer_playground::gpu::GpuContext;
 #[cfg(feature = "gpu")]
 use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
+use transformer_playground::io::export_peft;
 use transformer_playground::model::generate::SampleOptions;
+use transformer_playground::model::lora::{LoraConfig, LoraTarget};
 use transformer_playground::model::train::{TrainLoop, Trainable};
 use transformer_playground::model::weights::{load_safetensors, save_safetensors};
 use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
@@ -104,10 +106,30 @@ pub struct TrainArgs {
     out: PathBuf,
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
+    /// Fine-tune this model (our .safetensors or a Hugging Face GPT-2 directory) instead of a new one; its
+    /// tokenizer encodes the corpus.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Train LoRA adapters of this rank on the model's frozen weights (PEFT's initialisation).
+    #[arg(long)]
+    lora_rank: Option<usize>,
+    /// LoRA's alpha: the update is scaled by alpha / rank. Default: 2 x rank.
+    #[arg(long)]
+    lora_alpha: Option<f32>,
+    /// Dropout on the adapters' input.
+    #[arg(long, default_value_t = 0.0)]
+    lora_dropout: f32,
+    /// The layers that get adapters: c_attn, attn.c_proj, c_fc, mlp.c_proj (c_proj for both projections).
+    #[arg(long, value_delimiter = ',', default_value = "c_attn")]
+    lora_targets: Vec<String>,
+    /// Also write the adapters alone as a PEFT directory (adapter_config.json, adapter_model.safetensors).
+    #[arg(long)]
+    adapter_out: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct GenerateArgs {
+    /// Our .safetensors file or a Hugging Face GPT-2 directory.
     #[arg(long)]
     model: PathBuf,
     #[arg(long, default_value = "")]
@@ -130,6 +152,7 @@ pub struct GenerateArgs {
 
 #[derive(Args)]
 pub struct ForwardArgs {
+    /// Our .safetensors file or a Hugging Face GPT-2 directory.
     #[arg(long)]
     model: PathBuf,
     /// JSON token ids: one array (B = 1) or an array of equal-length arrays (B rows).
@@ -192,7 +215,26 @@ pub fn train(args: TrainArgs) -> Result<()> {
         Some(path) => read_text(path)?,
         None => corpus::generate(Corpus::Stories, args.seed, args.corpus_bytes),
     };
+    let start_from = match &args.model {
+        Some(path) => {
+            if args.config.is_some() || args.tokenizer.is_some() {
+                return Err(Error::InvalidInput(
+                    "--model brings its own config and tokenizer: leave out --config and --tokenizer".into(),
+                ));
+            }
+            let (model, tok) = load_model(path)?;
+            let tok = tok.ok_or_else(|| {
+                Error::Format(format!(
+                    "{} has no tokenizer to encode the corpus with",
+                    path.display()
+                ))
+            })?;
+            Some((model, tok))
+        }
+        None => None,
+    };
     let tok = match (&args.tokenizer, args.tokenizer_kind) {
+        _ if start_from.is_some() => start_from.as_ref().expect("checked").1.clone(),
         (Some(path), _) => Tokenizer::from_json(&read_text(path)?)?,
         (None, TokenizerKind::Char) => tokenizer::train_char(&text)?,
         (None, TokenizerKind::Bpe) => {
@@ -208,7 +250,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
             tok
         }
     };
-    let config = model_config(args.config.as_deref(), tok.vocab_size())?;
+    let config = match &start_from {
+        Some((model, _)) => model.config.clone(),
+        None => model_config(args.config.as_deref(), tok.vocab_size())?,
+    };
     let mut options = match &args.train_options {
         Some(path) => TrainOptions::from_json(&read_text(path)?)?,
         None => TrainOptions::default(),
@@ -227,6 +272,43 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     let (train_text, val_text) = corpus::train_val_split(&text, 0.1);
     let (train, val) = (tok.encode(train_text), tok.encode(val_text));
+    let model = match start_from {
+        Some((model, _)) => model,
+        None => Gpt::new(config, args.seed)?,
+    };
+    let model = match args.lora_rank {
+        Some(r) => {
+            let lora = LoraConfig {
+                r,
+                alpha: args.lora_alpha.unwrap_or(2.0 * r as f32),
+                dropout: args.lora_dropout,
+                targets: LoraTarget::parse_list(&args.lora_targets)?,
+            };
+            let adapted = model.with_lora(lora, args.seed)?;
+            let (b, t) = (
+                options.batch_size,
+                if options.seq_len == 0 {
+                    adapted.config.block_size
+                } else {
+                    options.seq_len
+                },
+            );
+            let full = ModelConfig {
+                lora: None,
+                ..adapted.config.clone()
+            };
+            eprintln!(
+                "LoRA: {} trainable of {} parameters; training memory {:.1} MB instead of {:.1} MB for full fine-tuning",
+                adapted.config.trainable_count(),
+                adapted.config.param_count(),
+                adapted.config.training_bytes(b, t) as f64 / 1e6,
+                full.training_bytes(b, t) as f64 / 1e6,
+            );
+            adapted
+        }
+        None => model,
+    };
+    let config = model.config.clone();
     eprintln!(
         "model: {} parameters ({} tokens of vocabulary); data: {} training and {} validation tokens",
         config.param_count(),
@@ -234,22 +316,28 @@ pub fn train(args: TrainArgs) -> Result<()> {
         train.len(),
         val.len()
     );
-    let model = Gpt::new(config, args.seed)?;
+    let adapter_out = args.adapter_out.clone();
     match gpu {
         None => run_training(
             Trainer::new(model, train, val, options.clone())?,
             &(),
             &args.out,
             &tok,
-        ),
+        )?,
         #[cfg(feature = "gpu")]
         Some(gpu) => run_training(
             GpuTrainer::new(&gpu, &model, train, val, options.clone())?,
             &gpu,
             &args.out,
             &tok,
-        ),
+        )?,
     }
+    if let Some(dir) = adapter_out {
+        let (model, _) = load_model(&args.out)?;
+        crate::io_cmd::write_dir(&dir, &export_peft(&model)?)?;
+        eprintln!("wrote the adapters to {}", dir.display());
+    }
+    Ok(())
 }
 
 /// The training loop, the same on either device: one JSON line per step and evaluation, the weights saved at
@@ -325,7 +413,12 @@ fn run_training<M: Trainable>(
     Ok(())
 }
 
-fn load_model(path: &Path) -> Result<(Gpt<f32>, Option<Tokenizer>)> {
+/// A model and its tokenizer from our safetensors file or a Hugging Face directory.
+pub fn load_model(path: &Path) -> Result<(Gpt<f32>, Option<Tokenizer>)> {
+    if path.is_dir() {
+        let (model, tok) = crate::io_cmd::load_dir(path)?;
+        return Ok((model, Some(tok)));
+    }
     let loaded = load_safetensors(&read(path)?)
         .map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
     let tok = match loaded.tokenizer {
@@ -429,11 +522,13 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
         ),
         ("loss".into(), vec![], bytes(&[loss])),
     ];
-    for spec in &model.layout.specs {
+    // The trainable tensors' gradients (all, or with LoRA the adapters').
+    let start = model.layout.trainable_offset();
+    for spec in &model.layout.specs[model.layout.first_trainable..] {
         tensors.push((
             format!("grad.{}", spec.name),
             spec.shape.clone(),
-            bytes(&model.grads[spec.offset..spec.offset + spec.len]),
+            bytes(&model.grads[spec.offset - start..spec.offset - start + spec.len]),
         ));
     }
     let views = tensors
