@@ -24,7 +24,10 @@ fn gpt2_small_generates_with_the_kv_cache_and_round_trips_through_hugging_face()
     let start = Instant::now();
     let mut model = Gpt::<f32>::new(gpt2_small(), 124).unwrap();
     assert_eq!(model.params.len(), 124_439_808);
-    eprintln!("built 124 M weights in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "built 124 M weights in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     let prompt = [464u32, 2068, 7586, 21831, 18045, 625, 262]; // any ids below 50257
     let options = SampleOptions {
         max_tokens: 6,
@@ -62,7 +65,13 @@ fn gpt2_small_generates_with_the_kv_cache_and_round_trips_through_hugging_face()
     let files = export_hf(&model, Some(&tok)).unwrap();
     assert!(files["model.safetensors"].len() > 4 * 124_439_808);
     let back = import_hf(&files).unwrap();
-    eprintln!("export + import of 124 M: {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "export + import of 124 M: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     assert_eq!(back.model.config, model.config);
-    assert!(back.model.params == model.params, "weights changed on the way");
+    assert!(
+        back.model.params == model.params,
+        "weights changed on the way"
+    );
 }

@@ -21,8 +21,12 @@ pub fn check_limits(gpu: &GpuContext, config: &ModelConfig) -> Result<()> {
     );
     // The gradient norm, the clip and AdamW bind every parameter (and gradient, and moment) at once, as one
     // buffer of tensors each padded to the binding alignment: at most ALIGN - 1 floats of padding per tensor
-    // (wte, wpe, 12 per block, ln_f's two), counted without building the layout (nothing is allocated here).
-    let tensors = 3 + 12 * config.n_layer as u64;
+    // (wte, wpe, 12 per block and LoRA's two per adapter, ln_f's two), counted without building the layout.
+    let adapters = config
+        .lora
+        .as_ref()
+        .map_or(0, |l| 2 * l.targets.len() as u64);
+    let tensors = 3 + (12 + adapters) * config.n_layer as u64;
     let padded_params = config.param_count() as u64 + tensors * ALIGN as u64;
     // The largest tensors of one sequence of block_size tokens (a batch scales the activations further: see
     // check_batch_limits), then the parameters as a whole. The attention map is what the inspection path draws.
