@@ -65,6 +65,46 @@ export interface LoadModelOptions {
   tokenizer?: Tokenizer;
 }
 
+/** The files of a Hugging Face directory or a PEFT adapter: file name -> bytes, or the File objects a person
+ *  picked or dropped (`<input type="file" multiple>`). Folders in names are ignored. */
+export type ModelFiles =
+  | Readonly<Record<string, ArrayBuffer | ArrayBufferView>>
+  | readonly { readonly name: string; arrayBuffer(): Promise<ArrayBuffer> }[];
+
+/** A layer of GPT-2's blocks that can carry a LoRA adapter (PEFT's `target_modules` names). */
+export type LoraTarget = 'c_attn' | 'attn.c_proj' | 'c_fc' | 'mlp.c_proj';
+
+export interface LoraOptions {
+  /** r: the adapters' rank. */
+  rank: number;
+  /** The update is scaled by alpha / rank. Default: 2 x rank. */
+  alpha?: number;
+  /** Dropout on the adapters' input while training. Default 0. */
+  dropout?: number;
+  /** Default: ['c_attn']. */
+  targets?: readonly LoraTarget[];
+  /** Seed of the adapters' initialisation (PEFT's: A uniform, B zero). Default 1. */
+  seed?: number;
+}
+
+const LORA_ORDER: readonly LoraTarget[] = ['c_attn', 'attn.c_proj', 'c_fc', 'mlp.c_proj'];
+
+/** Files as the core takes them: file name -> Uint8Array. */
+async function fileBytes(files: ModelFiles, what: string): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  if (Array.isArray(files)) {
+    for (const file of files as readonly { name: string; arrayBuffer(): Promise<ArrayBuffer> }[]) out[file.name] = new Uint8Array(await file.arrayBuffer());
+    return out;
+  }
+  if (typeof files !== 'object' || files === null) throw new PlaygroundError(`${what}: give the files as an object of name -> bytes, or File objects`);
+  for (const [name, bytes] of Object.entries(files as Record<string, ArrayBuffer | ArrayBufferView>)) {
+    if (bytes instanceof ArrayBuffer) out[name] = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes)) out[name] = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    else throw new PlaygroundError(`${what}: ${name} must be bytes (ArrayBuffer or Uint8Array)`);
+  }
+  return out;
+}
+
 export interface TrainOptions {
   /** Text to train on, cut by the model's tokenizer; the last `valFraction` of it is kept for validation, cut
    *  at a line start as the CLI cuts it (see splitText). */
@@ -318,6 +358,12 @@ interface CoreModel {
   generate(prompt: Uint32Array, options: unknown): Uint32Array;
   attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
   saveSafetensors(tokenizerJson?: string | null): Uint8Array;
+  readonly trainableCount: number;
+  exportHuggingFace(tokenizerJson?: string | null): Record<string, Uint8Array>;
+  addLora(lora: unknown, seed: number): void;
+  mergeLora(): void;
+  exportAdapter(): Record<string, Uint8Array>;
+  importAdapter(files: Record<string, Uint8Array>): void;
   inspect(tokens: Uint32Array, k: number): RawInspection;
   attentionDetail(tokens: Uint32Array, layer: number, head: number, query: number): RawHeadDetail;
   embeddings(): { vocab_size: number; n_embd: number; wte: number[]; positions?: number[] };
@@ -377,6 +423,7 @@ export class DeviceLostError extends PlaygroundError {
 interface CoreModelClass {
   new (config: unknown, seed: number): CoreModel;
   loadSafetensors(bytes: Uint8Array): CoreModel;
+  importHuggingFace(files: Record<string, Uint8Array>): CoreModel;
 }
 
 const CoreCpuModel = (): CoreModelClass => core.CpuModel as unknown as CoreModelClass;
@@ -564,6 +611,21 @@ export class Model extends EventTarget {
     else if (ArrayBuffer.isView(bytes)) view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     else throw new PlaygroundError(`${what}: give the safetensors file as bytes (ArrayBuffer or Uint8Array)`);
     const inner = guard(what, () => CoreCpuModel().loadSafetensors(view));
+    return Model.#opened(inner, options, what);
+  }
+
+  /** A model from a Hugging Face GPT-2 directory's files (config.json, model.safetensors, tokenizer.json), as
+   *  `save_pretrained` writes them; pickles (pytorch_model.bin) are refused with advice. */
+  static async loadHuggingFace(files: ModelFiles, options: LoadModelOptions = {}): Promise<Model> {
+    const what = 'could not load the Hugging Face model';
+    await init();
+    const bytes = await fileBytes(files, what);
+    const inner = guard(what, () => CoreCpuModel().importHuggingFace(bytes));
+    return Model.#opened(inner, options, what);
+  }
+
+  /** A Model around a loaded core model: its tokenizer, and a GPU copy on WebGPU. */
+  static async #opened(inner: CoreModel, options: LoadModelOptions, what: string): Promise<Model> {
     let gpu: GpuSide | null = null;
     try {
       const vocabSize = camelConfig(inner.configJson()).vocabSize;
@@ -1147,6 +1209,75 @@ export class Model extends EventTarget {
         yield { ...label(batch.ids[i]!), ms: batch.ms[i]!, prob: batch.probs[i]!, alternatives };
       }
     }
+  }
+
+  /** Parameters that train: all of them, or with LoRA adapters only theirs. */
+  get trainableCount(): number {
+    return this.#core().trainableCount;
+  }
+
+  /** The model as a Hugging Face GPT-2 directory (file name -> bytes: config.json, model.safetensors,
+   *  tokenizer.json, ...) that `AutoModelForCausalLM.from_pretrained` loads; LoRA adapters are merged in.
+   *  Throws naming what GPT-2 cannot express (RoPE, sinusoidal positions, no biases). */
+  saveHuggingFace(): Promise<Record<string, Uint8Array>> {
+    return this.#exclusive('saving', async () => {
+      const json = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.save() : null;
+      const inner = await this.#sync();
+      return guard('could not save the model as a Hugging Face directory', () => inner.exportHuggingFace(json));
+    });
+  }
+
+  /** Adds LoRA adapters: from now on only they train (no gradients or optimizer state for the frozen
+   *  weights). The model starts as it was (B = 0); training data is set again by the next train(). */
+  async addLora(options: LoraOptions): Promise<void> {
+    const what = 'could not add LoRA adapters';
+    const rank = options?.rank;
+    if (!Number.isInteger(rank) || rank < 1) throw new PlaygroundError(`${what}: rank must be a whole number of at least 1`);
+    const targets = [...new Set<LoraTarget>(options.targets ?? ['c_attn'])].sort((a, b) => LORA_ORDER.indexOf(a) - LORA_ORDER.indexOf(b));
+    const lora = { r: rank, alpha: options.alpha ?? 2 * rank, dropout: options.dropout ?? 0, targets };
+    return this.#reshape('adding LoRA adapters', what, (inner) => inner.addLora(lora, options.seed ?? 1));
+  }
+
+  /** Merges the adapters into the weights (W += alpha / r B A): a plain model again, every weight trainable. */
+  mergeLora(): Promise<void> {
+    return this.#reshape('merging LoRA adapters', 'could not merge the LoRA adapters', (inner) => inner.mergeLora());
+  }
+
+  /** Attaches a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to this model. */
+  async loadAdapter(files: ModelFiles): Promise<void> {
+    const what = 'could not load the adapter';
+    const bytes = await fileBytes(files, what);
+    return this.#reshape('loading an adapter', what, (inner) => inner.importAdapter(bytes));
+  }
+
+  /** The LoRA adapters alone in PEFT's format (file name -> bytes) that `PeftModel.from_pretrained` loads. */
+  saveAdapter(): Promise<Record<string, Uint8Array>> {
+    return this.#exclusive('saving', async () => {
+      const inner = await this.#sync();
+      return guard('could not save the adapter', () => inner.exportAdapter());
+    });
+  }
+
+  /** Changes the model's config (adapters added or merged) on the CPU copy, and rebuilds the GPU copy from it. */
+  #reshape(doing: string, what: string, change: (inner: CoreModel) => void): Promise<void> {
+    return this.#exclusive(doing, async () => {
+      const inner = await this.#sync();
+      guard(what, () => change(inner));
+      this.#hasData = false;
+      const gpu = this.#gpu;
+      if (gpu) {
+        const device = gpu.device;
+        gpu.model.free();
+        this.#gpu = null;
+        try {
+          this.#gpu = openGpuSide(device, inner.configJson(), 1, inner.params(), what);
+        } catch (error) {
+          // openGpuSide freed the device: the model goes on on the CPU, where the change was made.
+          this.#backend = 'cpu';
+          this.#backendReason = `the GPU copy could not take the new config (${messageOf(error)})`;
+        }
+      }
+    });
   }
 
   /** The model as safetensors bytes, with its tokenizer inside (loadModel() reads both back). */

@@ -12,6 +12,7 @@ pub mod display;
 pub mod gpu;
 #[cfg(feature = "gpu")]
 pub mod gpu_model;
+pub mod hf;
 pub mod model;
 pub mod size;
 pub mod split;

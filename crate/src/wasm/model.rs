@@ -17,14 +17,14 @@ use crate::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 #[wasm_bindgen]
 pub struct CpuModel {
     /// The model while no trainer holds it.
-    model: Option<Gpt<f32>>,
-    trainer: Option<Trainer>,
+    pub(super) model: Option<Gpt<f32>>,
+    pub(super) trainer: Option<Trainer>,
     /// The tokenizer stored with the weights (from `loadSafetensors`), if any.
-    tokenizer: Option<String>,
+    pub(super) tokenizer: Option<String>,
 }
 
 impl CpuModel {
-    fn model(&self) -> &Gpt<f32> {
+    pub(super) fn model(&self) -> &Gpt<f32> {
         match (&self.model, &self.trainer) {
             (Some(model), _) => model,
             (None, Some(trainer)) => &trainer.model,
