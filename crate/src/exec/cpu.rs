@@ -8,10 +8,9 @@
 use super::{Allocator, DropoutSite, Executor, Store, Tensor, site_seed};
 use crate::model::params::ParamLayout;
 use crate::ops::attention_backward::attention_backward_cpu;
-use crate::ops::attention_backward_fused::attention_backward_fused_cpu;
 use crate::ops::attention_decode::attention_decode_cpu;
+use crate::ops::attention_fast::{attention_backward_fast_cpu, attention_forward_fast_cpu};
 use crate::ops::attention_forward::attention_forward_cpu;
-use crate::ops::attention_forward_fused::attention_forward_fused_cpu;
 use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
 use crate::ops::crossentropy_backward::crossentropy_backward_cpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
@@ -22,8 +21,8 @@ use crate::ops::encoder_forward::{encoder_forward_cpu, sinusoidal_table};
 use crate::ops::float::Float;
 use crate::ops::gelu_backward::gelu_backward_fast_cpu;
 use crate::ops::gelu_forward::gelu_forward_fast_cpu;
-use crate::ops::layernorm_backward::layernorm_backward_cpu;
-use crate::ops::layernorm_forward::layernorm_forward_cpu;
+use crate::ops::layernorm_backward::layernorm_backward_fast_cpu;
+use crate::ops::layernorm_forward::layernorm_forward_fast_cpu;
 use crate::ops::matmul_backward::matmul_backward_fast_cpu;
 use crate::ops::matmul_forward::matmul_forward_fast_cpu;
 use crate::ops::relu_backward::relu_backward_cpu;
@@ -90,8 +89,8 @@ pub struct CpuExecutor<'a, R> {
     pub store: &'a mut CpuStore<R>,
     /// The forward pass's dropout seed: each site draws from `site_seed(dropout_seed, layer, site)`.
     pub dropout_seed: u64,
-    /// Run attention with the fused references (lse kept, no maps): for comparing paths. The model uses the
-    /// readable one, the spec.
+    /// Run attention fused (lse kept, no maps) with the fast kernels of [`crate::ops::attention_fast`]: the
+    /// model's training forward and backward. Otherwise the readable kernels, which write the maps.
     pub fused: bool,
 }
 
@@ -246,14 +245,14 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         self.with_outputs(
             [Some(out), Some(mean), Some(rstd)],
             |[out, mean, rstd], r| {
-                layernorm_forward_cpu(req(out), req(mean), req(rstd), r.get(inp), r.get(w), r.opt(bias), b, t, c)
+                layernorm_forward_fast_cpu(req(out), req(mean), req(rstd), r.get(inp), r.get(w), r.opt(bias), b, t, c)
             },
         );
     }
 
     fn layernorm_backward(&mut self, dinp: Tensor, dw: Tensor, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, mean: Tensor, rstd: Tensor, b: usize, t: usize, c: usize) {
         self.with_outputs([Some(dinp), Some(dw), dbias], |[dinp, dw, dbias], r| {
-            layernorm_backward_cpu(req(dinp), req(dw), dbias, r.get(dout), r.get(inp), r.get(w), r.get(mean), r.get(rstd), b, t, c)
+            layernorm_backward_fast_cpu(req(dinp), req(dw), dbias, r.get(dout), r.get(inp), r.get(w), r.get(mean), r.get(rstd), b, t, c)
         });
     }
 
@@ -305,18 +304,18 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
             seed: self.seed(site),
         });
         self.with_outputs([Some(out), Some(lse)], |[out, lse], r| {
-            attention_forward_fused_cpu(req(out), req(lse), r.get(qkv), dropout, mask, b, t, c, nh)
+            attention_forward_fast_cpu(req(out), req(lse), r.get(qkv), dropout, mask, b, t, c, nh)
         });
     }
 
-    fn attention_backward_fused(&mut self, dqkv: Tensor, _delta: Tensor, dout: Tensor, qkv: Tensor, _out: Tensor, _lse: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
-        // The reference recomputes the maps from qkv; out and lse are what the GPU kernels read instead.
+    fn attention_backward_fused(&mut self, dqkv: Tensor, _delta: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, dropout: Option<DropoutSite>, mask: AttentionMask, b: usize, t: usize, c: usize, nh: usize) {
+        // delta (dout . out per row) is computed inline, row by row: no buffer for it here.
         let dropout = dropout.map(|site| AttentionDropout {
             p: site.p,
             seed: self.seed(site),
         });
         self.with_outputs([Some(dqkv)], |[dqkv], r| {
-            attention_backward_fused_cpu(req(dqkv), r.get(dout), r.get(qkv), dropout, mask, b, t, c, nh)
+            attention_backward_fast_cpu(req(dqkv), r.get(dout), r.get(qkv), r.get(out), r.get(lse), dropout, mask, b, t, c, nh)
         });
     }
 

@@ -31,12 +31,17 @@ struct Buffers {
     t: usize,
     /// Whether the activations hold dropout masks (training with dropout > 0).
     dropout: bool,
+    /// Whether attention runs fused (an lse per row, no maps): training forwards do, the others keep the
+    /// (B, NH, T, T) maps that inspection reads.
+    fused: bool,
     acts: Acts,
     grads: Option<Grads>,
     inputs: Tensor,  // (B, T) token ids
     targets: Tensor, // (B, T) token ids
     /// Whether the last forward pass had targets (the backward pass needs them).
     has_targets: bool,
+    /// The last forward pass's dropout seed: the fused attention's backward redraws its dropout from it.
+    dropout_seed: u64,
 }
 
 /// A GPT with its parameters, gradients and the activations of its last forward pass.
@@ -143,12 +148,12 @@ impl<R: Float> Gpt<R> {
         self.config.check_batch(inputs, targets, b, t)
     }
 
-    /// Buffers for (b, t), made anew when the shape or the dropout changes.
-    fn ensure_buffers(&mut self, b: usize, t: usize, dropout: bool) {
+    /// Buffers for (b, t), made anew when the shape, the dropout or the attention path changes.
+    fn ensure_buffers(&mut self, b: usize, t: usize, dropout: bool, fused: bool) {
         if self
             .buffers
             .as_ref()
-            .is_some_and(|x| x.b == b && x.t == t && x.dropout == dropout)
+            .is_some_and(|x| x.b == b && x.t == t && x.dropout == dropout && x.fused == fused)
         {
             return;
         }
@@ -160,7 +165,7 @@ impl<R: Float> Gpt<R> {
             grads: &mut [],
             store: &mut self.store,
             dropout_seed: 0,
-            fused: false,
+            fused,
         };
         let acts = Acts::new(&mut ex, &self.config, b * t, b * nh * t * t, dropout);
         let inputs = ex.alloc_tokens("inputs", b * t);
@@ -169,11 +174,13 @@ impl<R: Float> Gpt<R> {
             b,
             t,
             dropout,
+            fused,
             acts,
             grads: None,
             inputs,
             targets,
             has_targets: false,
+            dropout_seed: 0,
         });
     }
 
@@ -191,20 +198,24 @@ impl<R: Float> Gpt<R> {
     ) -> Result<Option<f64>> {
         self.check_batch(inputs, targets, b, t)?;
         let dropout = dropout_seed.is_some() && self.config.has_dropout();
-        self.ensure_buffers(b, t, dropout);
+        // Training runs the fused attention (the CPU's fast kernels, no maps); evaluation and inspection keep
+        // the readable one, whose maps the captures read.
+        let fused = dropout_seed.is_some();
+        self.ensure_buffers(b, t, dropout, fused);
         let x = self.buffers.as_mut().expect("buffers made above");
         self.store.set_tokens(x.inputs, inputs);
         if let Some(targets) = targets {
             self.store.set_tokens(x.targets, targets);
         }
         x.has_targets = targets.is_some();
+        x.dropout_seed = dropout_seed.unwrap_or(0);
         let mut ex = CpuExecutor {
             layout: &self.layout,
             params: &self.params,
             grads: &mut [],
             store: &mut self.store,
             dropout_seed: dropout_seed.unwrap_or(0),
-            fused: false,
+            fused,
         };
         let model = Transformer {
             config: &self.config,
@@ -238,8 +249,8 @@ impl<R: Float> Gpt<R> {
             params: &self.params,
             grads: &mut self.grads,
             store: &mut self.store,
-            dropout_seed: 0,
-            fused: false,
+            dropout_seed: x.dropout_seed,
+            fused: x.fused,
         };
         let g = x
             .grads

@@ -92,6 +92,12 @@ fn whole_model_learned_gelu_every_parameter() {
 }
 
 #[test]
+fn whole_model_training_forward_runs_the_fused_attention() {
+    // A training forward (a dropout seed, here with dropout 0) takes the CPU's fast fused attention.
+    check_model(small_config(), Some(3), 2);
+}
+
+#[test]
 fn whole_model_sinusoidal_relu() {
     let config = ModelConfig {
         positional: Positional::Sinusoidal,

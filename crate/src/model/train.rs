@@ -13,7 +13,7 @@ use super::batches::Batches;
 use super::config::ModelConfig;
 use super::gpt::Gpt;
 use super::params::ParamSpec;
-use crate::ops::adamw_update::adamw_update_cpu;
+use crate::ops::adamw_update::adamw_update_fast_cpu;
 use crate::ops::global_norm::{clip_by_global_norm_cpu, global_norm_cpu};
 use crate::{Error, Result, invalid_input};
 
@@ -238,7 +238,7 @@ impl Trainable for Gpt<f32> {
         let start = self.layout.trainable_offset();
         for spec in &self.layout.specs[self.layout.first_trainable..] {
             let range = spec.offset - start..spec.offset - start + spec.len;
-            adamw_update_cpu(
+            adamw_update_fast_cpu(
                 &mut self.params[spec.offset..spec.offset + spec.len],
                 &mut adamw.m[range.clone()],
                 &mut adamw.v[range.clone()],

@@ -2,6 +2,7 @@
 
 use super::float::Float;
 use super::gelu_forward::{GELU_CUBE, GELU_SCALE};
+use super::parallel::{multiversion, par_chunks};
 
 /// dinp (N) = gelu'(inp (N)) * dout (N).
 pub fn gelu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
@@ -20,8 +21,19 @@ pub fn gelu_backward_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usi
     }
 }
 
-/// The same derivative with [`Float::tanh_fast`], the version the model uses.
+/// The same derivative with [`Float::tanh_fast`], in parallel pieces: the version the model uses.
 pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n: usize) {
+    const PIECE: usize = 1 << 14;
+    par_chunks(&mut dinp[..n], PIECE, |i, dinp| {
+        let range = i * PIECE..i * PIECE + dinp.len();
+        gelu_backward_piece(dinp, &inp[range.clone()], &dout[range]);
+    });
+}
+
+multiversion! {
+/// dinp (n) = gelu'(inp (n)) * dout (n) with the fast tanh.
+fn gelu_backward_piece<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R]) {
+    let n = dinp.len();
     let (s, k, half) = (
         R::from_f64(GELU_SCALE),
         R::from_f64(GELU_CUBE),
@@ -33,6 +45,7 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
         let sech2 = R::ONE - th * th;
         *d = (half * (R::ONE + th) + half * x * sech2 * s * (R::ONE + three * k * x * x)) * g;
     }
+}
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -1,11 +1,19 @@
-//! gemm: the blocked matrix-multiply kernel under the fast matmuls (`matmul_forward_fast_cpu`,
-//! `matmul_backward_fast_cpu`), and a cache-friendly transpose.
+//! gemm: the matrix products under the fast matmuls (`matmul_forward_fast_cpu`, `matmul_backward_fast_cpu`)
+//! and the fast CPU attention, and a cache-friendly transpose.
 //!
-//! Intuition: a matmul is bound by memory, not arithmetic, unless every value loaded is used many times.
-//! So `b` is copied block by block (KC x NC, about 128 KiB: it stays in L2) into panels NR columns wide
-//! that the inner loop reads front to back, and each MR x NR tile of `c` is held in SIMD registers for
-//! the whole depth of a block: per step of k, one row of a panel (NR values) and MR values of `a` feed
-//! MR x NR multiply-adds.
+//! Natively (not wasm) f32 products go to the [`gemm`](https://docs.rs/gemm) crate: packed blocks sized to the
+//! caches, the widest microkernel the CPU has (AVX-512 here, AVX2+FMA or SSE elsewhere, picked at run time),
+//! and rayon's thread pool (`RAYON_NUM_THREADS`, default every core) over blocks of the output. It reads any
+//! strides, so the transposed operands of the linear layers (`weight^T`, `dout^T`) are never copied. Each
+//! output value is summed by one thread in an order fixed by the sizes and the kernel, so a run is
+//! deterministic on a given machine whatever the thread count.
+//!
+//! The wasm module (and f64, and other targets) uses the blocked kernel written here, which keeps the wasm
+//! build free of the crate and its threads. Intuition: a matmul is bound by memory, not arithmetic, unless
+//! every value loaded is used many times. So `b` is copied block by block (KC x NC, about 128 KiB: it stays
+//! in L2) into panels NR columns wide that the inner loop reads front to back, and each MR x NR tile of `c`
+//! is held in SIMD registers for the whole depth of a block: per step of k, one row of a panel (NR values)
+//! and MR values of `a` feed MR x NR multiply-adds.
 //!
 //! The tile lives in explicit SIMD values (`Lane`): the x86-64 AVX2+FMA version (picked at run time,
 //! 6 x 16 tile in 12 ymm registers), the SSE2 version every x86-64 has (4 x 8), and wasm simd128 (4 x 8,
@@ -39,12 +47,157 @@ pub(crate) fn transpose<R: Float>(inp: &[R], rows: usize, cols: usize) -> Vec<R>
     out
 }
 
+/// How an operand of [`gemm_acc_t`] is stored: as the (rows, cols) matrix the product reads, row-major, or
+/// as its transpose (cols, rows), row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    RowMajor,
+    Transposed,
+}
+
+/// c (M, N) += op(a) (M, K) @ op(b) (K, N), c row-major; op(a) is `a` (M, K) or, `Transposed`, `a` holds
+/// (K, M) row-major (likewise `b`). The natively fast path reads the transposed operands in place; the others
+/// copy them once with [`transpose`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_acc_t<R: Float>(
+    c: &mut [R],
+    a: &[R],
+    a_layout: Layout,
+    b: &[R],
+    b_layout: Layout,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    assert!(
+        c.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
+        "gemm_acc_t: slices shorter than (M, K, N) = ({m}, {k}, {n})"
+    );
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some((c, a, b)) = as_f32(c, a, b) {
+        native::gemm_f32(c, a, a_layout, b, b_layout, m, k, n);
+        return;
+    }
+    let a_t;
+    let a = match a_layout {
+        Layout::RowMajor => a,
+        Layout::Transposed => {
+            a_t = transpose(&a[..m * k], k, m);
+            &a_t[..]
+        }
+    };
+    let b_t;
+    let b = match b_layout {
+        Layout::RowMajor => b,
+        Layout::Transposed => {
+            b_t = transpose(&b[..k * n], n, k);
+            &b_t[..]
+        }
+    };
+    gemm_acc(c, a, b, m, k, n);
+}
+
+/// The slices as f32 slices when R is f32.
+#[cfg(not(target_arch = "wasm32"))]
+fn as_f32<'s, R: Float>(
+    c: &'s mut [R],
+    a: &'s [R],
+    b: &'s [R],
+) -> Option<(&'s mut [f32], &'s [f32], &'s [f32])> {
+    if TypeId::of::<R>() != TypeId::of::<f32>() {
+        return None;
+    }
+    // SAFETY: R is f32 (checked above), so the slices are f32 slices of the same lengths.
+    Some(unsafe {
+        (
+            std::slice::from_raw_parts_mut(c.as_mut_ptr().cast::<f32>(), c.len()),
+            std::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len()),
+            std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len()),
+        )
+    })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod native {
+    use super::Layout;
+
+    /// Element strides (row, column) of an operand stored as `layout` with `cols` columns in the product.
+    fn strides(layout: Layout, rows: usize, cols: usize) -> (isize, isize) {
+        match layout {
+            Layout::RowMajor => (cols as isize, 1),
+            Layout::Transposed => (1, rows as isize),
+        }
+    }
+
+    /// c (M, N) += op(a) @ op(b) through the gemm crate, on rayon's pool when the product is large enough
+    /// to share (the crate's own threshold decides; each thread owns whole blocks of c).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_f32(
+        c: &mut [f32],
+        a: &[f32],
+        a_layout: Layout,
+        b: &[f32],
+        b_layout: Layout,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        if m == 0 || n == 0 || k == 0 {
+            return;
+        }
+        let (a_rs, a_cs) = strides(a_layout, m, k);
+        let (b_rs, b_cs) = strides(b_layout, k, n);
+        let threads = rayon::current_num_threads();
+        let parallelism = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: the caller checked c >= M*N, a >= M*K, b >= K*N; with these strides every index the
+        // crate forms, (i, j) -> i*rs + j*cs for i < rows and j < cols, stays below rows*cols. c is not
+        // aliased by a or b (a &mut and two & slices).
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.as_ptr(),
+                a_cs,
+                a_rs,
+                b.as_ptr(),
+                b_cs,
+                b_rs,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+}
+
 /// c (M, N) += a (M, K) @ b (K, N), all row-major.
 pub(crate) fn gemm_acc<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: usize) {
     assert!(
         c.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
         "gemm_acc: slices shorter than (M, K, N) = ({m}, {k}, {n})"
     );
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some((c, a, b)) = as_f32(c, a, b) {
+        native::gemm_f32(c, a, Layout::RowMajor, b, Layout::RowMajor, m, k, n);
+        return;
+    }
+    gemm_blocked(c, a, b, m, k, n);
+}
+
+/// The blocked kernel written here (the wasm module's, and f64's): c (M, N) += a (M, K) @ b (K, N).
+pub(crate) fn gemm_blocked<R: Float>(c: &mut [R], a: &[R], b: &[R], m: usize, k: usize, n: usize) {
     if TypeId::of::<R>() == TypeId::of::<f32>() {
         // SAFETY: R is f32 (checked on the line above), so the slices are f32 slices.
         let (c, a, b) = unsafe {
@@ -381,6 +534,32 @@ mod tests {
     use super::*;
     use crate::ops::testing::{TestRng, assert_close};
 
+    #[test]
+    fn the_native_product_is_the_same_on_one_and_several_threads() {
+        use crate::ops::testing::on_threads;
+        let mut rng = TestRng::new(10);
+        // Large enough that the crate shares it between threads, with awkward edges.
+        let (m, k, n) = (301, 257, 263);
+        let (a, b, c0) = (rng.vec(m * k), rng.vec(k * n), rng.vec(m * n));
+        let run = |threads| {
+            on_threads(threads, || {
+                let mut c = c0.clone();
+                gemm_acc_t(
+                    &mut c,
+                    &a,
+                    Layout::RowMajor,
+                    &b,
+                    Layout::Transposed,
+                    m,
+                    k,
+                    n,
+                );
+                c
+            })
+        };
+        assert!(run(1) == run(3), "the product depends on the thread count");
+    }
+
     /// c += a @ b by the textbook triple loop.
     fn naive(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
         for i in 0..m {
@@ -405,14 +584,45 @@ mod tests {
             naive(&mut expected, &a, &b, m, k, n);
             let mut dispatched = c0.clone();
             gemm_acc(&mut dispatched, &a, &b, m, k, n);
+            let mut blocked = c0.clone();
+            gemm_blocked(&mut blocked, &a, &b, m, k, n);
             let mut scalar = c0.clone();
             gemm_scalar(&mut scalar, &a, &b, m, k, n);
+            // The same product from operands stored transposed (read in place by the native path).
+            let (a_t, b_t) = (transpose(&a, m, k), transpose(&b, k, n));
+            let mut strided = c0.clone();
+            gemm_acc_t(
+                &mut strided,
+                &a_t,
+                Layout::Transposed,
+                &b_t,
+                Layout::Transposed,
+                m,
+                k,
+                n,
+            );
+            let mut strided_f64: Vec<f64> = c0.iter().map(|&x| f64::from(x)).collect();
+            let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+            gemm_acc_t(
+                &mut strided_f64,
+                &widen(&a),
+                Layout::RowMajor,
+                &widen(&b_t),
+                Layout::Transposed,
+                m,
+                k,
+                n,
+            );
+            let strided_f64: Vec<f32> = strided_f64.iter().map(|&x| x as f32).collect();
             let mut sse = c0.clone();
             // SAFETY: SSE2 is part of x86-64.
             unsafe { gemm_simd::<Sse2, 4, 2>(&mut sse, &a, &b, m, k, n) };
             // Sums of up to 300 products of values in [-1, 1], reordered: 1e-5 relative + 5e-5 absolute.
             for (got, name) in [
                 (&dispatched, "dispatched"),
+                (&blocked, "blocked"),
+                (&strided, "transposed operands"),
+                (&strided_f64, "transposed operands in f64"),
                 (&scalar, "scalar"),
                 (&sse, "sse2"),
             ] {

@@ -7,6 +7,7 @@
 //! contribution of the skip connection. `dweight` and `dbias` accumulate as every parameter gradient.
 
 use super::float::Float;
+use super::parallel::{multiversion, par_chunks, rows_per_piece};
 
 /// dinp (B, T, C) += ...;  dweight (C) += sum dout * norm;  dbias (C) += sum dout,
 /// where norm = (inp - mean) * rstd, from the forward's mean (B, T) and rstd (B, T).
@@ -49,6 +50,163 @@ pub fn layernorm_backward_cpu<R: Float>(
                 dbias[i] += g[i];
             }
             dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+
+/// The fast CPU version, same contract as [`layernorm_backward_cpu`], in two parallel passes: dinp by pieces
+/// of rows (each row's two reductions in interleaved partial sums), then dweight and dbias by pieces of 16
+/// columns, each summing its columns over all rows in order (one writer per value, whatever the threads).
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_backward_fast_cpu<R: Float>(
+    dinp: &mut [R],
+    dweight: &mut [R],
+    dbias: Option<&mut [R]>,
+    dout: &[R],
+    inp: &[R],
+    weight: &[R],
+    mean: &[R],
+    rstd: &[R],
+    b: usize,
+    t: usize,
+    c: usize,
+) {
+    let n = b * t;
+    let rows = rows_per_piece(c, 1 << 14);
+    par_chunks(&mut dinp[..n * c], rows * c, |piece, dx| {
+        let first = piece * rows;
+        let count = dx.len() / c.max(1);
+        let range = first * c..(first + count) * c;
+        layernorm_dinp_rows(
+            dx,
+            &dout[range.clone()],
+            &inp[range],
+            &weight[..c],
+            &mean[first..first + count],
+            &rstd[first..first + count],
+            c,
+        );
+    });
+    const COLS: usize = 16;
+    par_chunks(&mut dweight[..c], COLS, |piece, dw| {
+        let col = piece * COLS;
+        for bt in 0..n {
+            let (m, s) = (mean[bt], rstd[bt]);
+            let x = &inp[bt * c + col..][..dw.len()];
+            let g = &dout[bt * c + col..][..dw.len()];
+            for ((d, &xi), &gi) in dw.iter_mut().zip(x).zip(g) {
+                *d += (xi - m) * s * gi;
+            }
+        }
+    });
+    if let Some(dbias) = dbias {
+        par_chunks(&mut dbias[..c], COLS, |piece, db| {
+            let col = piece * COLS;
+            let cols = db.len();
+            for bt in 0..n {
+                for (d, &gi) in db.iter_mut().zip(&dout[bt * c + col..][..cols]) {
+                    *d += gi;
+                }
+            }
+        });
+    }
+}
+
+multiversion! {
+/// Rows of [`layernorm_backward_fast_cpu`]: dx (rows, C) += the input gradient.
+fn layernorm_dinp_rows<R: Float>(
+    dx: &mut [R],
+    dout: &[R],
+    inp: &[R],
+    weight: &[R],
+    mean: &[R],
+    rstd: &[R],
+    c: usize,
+) {
+    let inv_c = R::ONE / R::from_usize(c);
+    for (row, dx) in dx.chunks_exact_mut(c).enumerate() {
+        let (x, g) = (&inp[row * c..(row + 1) * c], &dout[row * c..(row + 1) * c]);
+        let (m, s) = (mean[row], rstd[row]);
+        let mut dnorm_mean = R::ZERO;
+        let mut dnorm_norm_mean = R::ZERO;
+        // The two reductions, 8 lanes each.
+        let (mut acc1, mut acc2) = ([R::ZERO; 8], [R::ZERO; 8]);
+        let (cx, cg, cw) = (x.chunks_exact(8), g.chunks_exact(8), weight.chunks_exact(8));
+        for ((&xi, &gi), &wi) in cx.remainder().iter().zip(cg.remainder()).zip(cw.remainder()) {
+            let dnorm = wi * gi;
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * ((xi - m) * s);
+        }
+        for ((xs, gs), ws) in cx.zip(cg).zip(cw) {
+            for i in 0..8 {
+                let dnorm = ws[i] * gs[i];
+                acc1[i] += dnorm;
+                acc2[i] += dnorm * ((xs[i] - m) * s);
+            }
+        }
+        for i in 0..8 {
+            dnorm_mean += acc1[i];
+            dnorm_norm_mean += acc2[i];
+        }
+        dnorm_mean *= inv_c;
+        dnorm_norm_mean *= inv_c;
+        for (((d, &xi), &gi), &wi) in dx.iter_mut().zip(x).zip(g).zip(weight) {
+            let norm = (xi - m) * s;
+            *d += (wi * gi - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fast_tests {
+    use super::*;
+    use crate::ops::testing::{TestRng, assert_close, on_threads};
+
+    #[test]
+    fn fast_matches_the_reference_on_one_and_several_threads() {
+        let mut rng = TestRng::new(43);
+        for &(b, t, c) in &[(2, 7, 12), (1, 1, 3), (3, 5, 37), (4, 300, 64)] {
+            for with_bias in [true, false] {
+                let n = b * t;
+                let (inp, dout, w) = (rng.vec(n * c), rng.vec(n * c), rng.vec(c));
+                let mean = rng.vec(n);
+                let rstd: Vec<f32> = rng.vec(n).iter().map(|x| 1.5 + x).collect();
+                // Everything accumulates: start from non-zero gradients.
+                let start = (rng.vec(n * c), rng.vec(c), rng.vec(c));
+                let mut want = start.clone();
+                let db = with_bias.then_some(&mut want.2[..]);
+                layernorm_backward_cpu(
+                    &mut want.0,
+                    &mut want.1,
+                    db,
+                    &dout,
+                    &inp,
+                    &w,
+                    &mean,
+                    &rstd,
+                    b,
+                    t,
+                    c,
+                );
+                let run = |threads| {
+                    on_threads(threads, || {
+                        let mut got = start.clone();
+                        let db = with_bias.then_some(&mut got.2[..]);
+                        layernorm_backward_fast_cpu(
+                            &mut got.0, &mut got.1, db, &dout, &inp, &w, &mean, &rstd, b, t, c,
+                        );
+                        got
+                    })
+                };
+                let got = run(1);
+                let what = format!("layernorm backward B={b} T={t} C={c} bias={with_bias}");
+                // dweight sums up to 1200 products of values in [-2.5, 2.5] in another order.
+                assert_close(&got.0, &want.0, 1e-5, 1e-5, &format!("dinp, {what}"));
+                assert_close(&got.1, &want.1, 1e-4, 1e-5, &format!("dweight, {what}"));
+                assert_close(&got.2, &want.2, 1e-4, 1e-5, &format!("dbias, {what}"));
+                assert!(run(3) == got, "{what}: three threads differ from one");
+            }
         }
     }
 }

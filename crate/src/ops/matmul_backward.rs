@@ -8,7 +8,7 @@
 //! so micro-batches and tied weights add up; activation gradients (`dinp`) are assigned with `=`.
 
 use super::float::Float;
-use super::gemm::{gemm_acc, transpose};
+use super::gemm::{Layout, gemm_acc_t};
 
 /// CPU reference.
 /// dinp (N, C) = dout (N, OC) @ weight (OC, C);  dweight (OC, C) += dout^T @ inp (N, C);
@@ -57,8 +57,9 @@ pub fn matmul_backward_cpu<R: Float>(
     }
 }
 
-/// The fast version of [`matmul_backward_cpu`], same contract, built on the blocked kernel: dout is
-/// transposed once (N*OC work against N*C*OC) so that dweight is also a row-major product.
+/// The fast version of [`matmul_backward_cpu`], same contract: two products through [`gemm_acc_t`], dweight's
+/// with dout read as the transposed operand (in place natively; the wasm kernel copies it once, N*OC work
+/// against N*C*OC).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward_fast_cpu<R: Float>(
     dinp: &mut [R],
@@ -72,10 +73,28 @@ pub fn matmul_backward_fast_cpu<R: Float>(
     oc: usize,
 ) {
     dinp[..n * c].fill(R::ZERO);
-    gemm_acc(dinp, dout, weight, n, oc, c);
+    gemm_acc_t(
+        dinp,
+        dout,
+        Layout::RowMajor,
+        weight,
+        Layout::RowMajor,
+        n,
+        oc,
+        c,
+    );
     if let Some(dweight) = dweight {
-        let dout_t = transpose(&dout[..n * oc], n, oc); // (OC, N)
-        gemm_acc(dweight, &dout_t, inp, oc, n, c);
+        // dout (N, OC) is dout^T (OC, N) stored transposed.
+        gemm_acc_t(
+            dweight,
+            dout,
+            Layout::Transposed,
+            inp,
+            Layout::RowMajor,
+            oc,
+            n,
+            c,
+        );
     }
     if let Some(dbias) = dbias {
         for row in dout[..n * oc].chunks_exact(oc.max(1)) {

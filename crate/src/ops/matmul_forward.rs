@@ -4,7 +4,7 @@
 //! saved model loads into PyTorch without transposes.
 
 use super::float::Float;
-use super::gemm::{gemm_acc, transpose};
+use super::gemm::{Layout, gemm_acc_t};
 use crate::{Result, invalid_input};
 
 /// CPU reference. out (N, OC) = inp (N, C) @ weight^T (OC, C) + bias (OC).
@@ -29,8 +29,9 @@ pub fn matmul_forward_cpu<R: Float>(
 }
 
 /// The fast CPU matmul, same contract as [`matmul_forward_cpu`]: out (N, OC) = inp (N, C) @ weight^T + bias.
-/// Transposes the weight once (OC*C work against N*C*OC) so that the blocked kernel `gemm_acc` can
-/// stream contiguous rows; this is the matmul the model uses.
+/// One product through [`gemm_acc_t`], which reads the weight in place as the transposed operand (the
+/// gemm crate natively; the wasm kernel copies it transposed once, OC*C work against N*C*OC); this is the
+/// matmul the model uses.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_fast_cpu<R: Float>(
     out: &mut [R],
@@ -53,14 +54,23 @@ pub fn matmul_forward_fast_cpu<R: Float>(
         }
         return;
     }
-    let weight_t = transpose(weight, oc, c); // (C, OC)
     for row in out[..n * oc].chunks_exact_mut(oc.max(1)) {
         match bias {
             Some(bias) => row.copy_from_slice(&bias[..oc]),
             None => row.fill(R::ZERO),
         }
     }
-    gemm_acc(out, inp, &weight_t, n, c, oc);
+    // weight (OC, C) is weight^T (C, OC) stored transposed.
+    gemm_acc_t(
+        out,
+        inp,
+        Layout::RowMajor,
+        weight,
+        Layout::Transposed,
+        n,
+        c,
+        oc,
+    );
 }
 
 /// A dot product summed in 16 interleaved partial sums, so the compiler can keep them in SIMD lanes

@@ -73,3 +73,14 @@ pub fn assert_close(actual: &[f32], expected: &[f32], atol: f32, rtol: f32, what
         (actual[i] - expected[i]).abs()
     );
 }
+
+/// Runs `f` on a rayon pool of `threads` threads (natively the fast CPU kernels share work on the current
+/// pool): the tests run a kernel on one and on several threads and compare.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool")
+        .install(f)
+}
