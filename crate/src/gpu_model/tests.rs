@@ -511,3 +511,39 @@ fn lora_holds_less_gpu_memory_than_full_training() {
         "full {full}, LoRA {adapted}"
     );
 }
+
+#[test]
+fn generation_with_lora_matches_the_cpu() {
+    let Some(gpu) = gpu_or_skip("generation with LoRA adapters (KV cache)") else {
+        return;
+    };
+    let base =
+        Gpt::<f32>::new(small_config(Positional::Learned, Activation::Gelu), 5).expect("model");
+    let lora = crate::model::lora::LoraConfig {
+        r: 2,
+        alpha: 4.0,
+        dropout: 0.1, // not applied when generating
+        targets: crate::model::lora::LoraTarget::ALL.to_vec(),
+    };
+    let mut cpu = base.with_lora(lora, 3).expect("adapters");
+    // Trained-looking adapters (B away from zero), so the update shows in every token.
+    let start = cpu.layout.trainable_offset();
+    let mut rng = TestRng::new(4);
+    for x in &mut cpu.params[start..] {
+        *x = 0.5 * (rng.uniform_f64() as f32 - 0.5);
+    }
+    let mut gpu_model = GpuGpt::from_cpu(gpu, &cpu).expect("gpu model");
+    let options = SampleOptions {
+        max_tokens: 12,
+        temperature: 0.8,
+        top_k: 10,
+        seed: 9,
+        ..SampleOptions::default()
+    };
+    let expected = cpu.generate(&[3, 1, 4], &options).expect("cpu");
+    let cached = pollster::block_on(gpu_model.generate(gpu, &[3, 1, 4], &options)).expect("gpu");
+    assert_eq!(
+        cached, expected,
+        "KV-cache generation with adapters on the GPU"
+    );
+}
