@@ -75,3 +75,41 @@ fn gpt2_small_generates_with_the_kv_cache_and_round_trips_through_hugging_face()
         "weights changed on the way"
     );
 }
+
+/// On the GPU: a device that cannot hold GPT-2 small says so before anything is allocated, naming the tensor (on
+/// lavapipe, 128 MiB per storage binding, the 154 MB token embedding); one that can generates what the CPU does.
+#[cfg(feature = "gpu")]
+#[test]
+fn gpt2_small_on_the_gpu_runs_or_is_refused_with_a_reason() {
+    use transformer_playground::gpu::testing::gpu_or_skip;
+    use transformer_playground::gpu_model::{GpuGpt, check_limits};
+    let Some(gpu) = gpu_or_skip("GPT-2 small on the GPU") else {
+        return;
+    };
+    match check_limits(gpu, &gpt2_small()) {
+        Err(e) => {
+            let message = e.to_string();
+            eprintln!("GPT-2 small on {}: {message}", gpu.summary.name);
+            assert!(
+                message.contains("token embedding") && message.contains("shrink"),
+                "{message}"
+            );
+        }
+        Ok(()) => {
+            let mut model = Gpt::<f32>::new(gpt2_small(), 124).unwrap();
+            let options = SampleOptions {
+                max_tokens: 3,
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+                seed: 1,
+                end_token: None,
+            };
+            let expected = model.generate(&[464, 2068, 7586], &options).unwrap();
+            let mut on_gpu = GpuGpt::from_cpu(gpu, &model).unwrap();
+            let got =
+                pollster::block_on(on_gpu.generate(gpu, &[464, 2068, 7586], &options)).unwrap();
+            assert_eq!(got, expected);
+        }
+    }
+}
