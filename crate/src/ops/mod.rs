@@ -16,6 +16,8 @@ pub mod attention_forward_fused;
 pub mod attention_mask;
 pub mod crossentropy_backward;
 pub mod crossentropy_forward;
+pub mod distill_backward;
+pub mod distill_forward;
 pub mod dropout_backward;
 pub mod dropout_forward;
 pub mod encoder_backward;
