@@ -7,8 +7,8 @@
 use super::distill_forward::DistillWeights;
 use super::float::Float;
 
-/// dstudent (B, T, V) = dlosses (B, T) * (alpha * tau * (soft_student - soft_teacher)
-/// + (1 - alpha) * (probs - onehot(targets (B, T)))), with probs, soft_student and soft_teacher (B, T, V)
+/// dstudent (B, T, V) = dlosses (B, T) * (alpha * tau * (soft_student - soft_teacher) +
+/// (1 - alpha) * (probs - onehot(targets (B, T)))), with probs, soft_student and soft_teacher (B, T, V)
 /// from [`distill_forward_cpu`](super::distill_forward::distill_forward_cpu). For the mean loss over the
 /// batch, dlosses = 1 / (B*T) everywhere.
 #[allow(clippy::too_many_arguments)]
