@@ -243,7 +243,11 @@ export const generatePanel: Panel = {
         }
       }
       queue = [];
+      // Follow the end of the text while the reader is there (not when they scrolled back to read).
+      const atEnd = output.scrollTop + output.clientHeight >= output.scrollHeight - 8;
       output.append(fragment);
+      // (In the next frame: reading the new height now would lay the text out here, inside the measured time.)
+      if (atEnd) requestAnimationFrame(() => (output.scrollTop = output.scrollHeight));
       stats.textContent = `${drawn} tokens…`;
     };
 
@@ -270,11 +274,29 @@ export const generatePanel: Panel = {
     go.addEventListener('click', async () => {
       const s = readSettings();
       if (checkSampling(s) || blocker()) return refresh();
+      // The speeds a person sees: from the click to the first and to the last token on the page. The worker starts
+      // first; the page clears the last run meanwhile (its tokens arrive after this handler anyway).
+      const start = performance.now();
+      let firstTokenMs = 0;
+      run = new Run();
+      [queue, drawn] = [[], 0];
+      const generation = ctx.core.callWithProgress(
+        'generate',
+        (value) => {
+          const batch = value as GenerateProgress;
+          run.add(batch);
+          queue.push(batch);
+          if (drawn === 0) {
+            draw();
+            firstTokenMs = performance.now() - start;
+          } else schedule();
+        },
+        prompt.value,
+        { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
+      );
       running = true;
       refresh();
       stop.disabled = false;
-      run = new Run();
-      [queue, drawn] = [[], 0];
       replace(output, h('span', { class: 'prompt' }, prompt.value));
       replace(plain);
       views.hidden = true;
@@ -283,24 +305,8 @@ export const generatePanel: Panel = {
       output.setAttribute('aria-busy', 'true');
       stats.dataset.state = 'running';
       stats.textContent = 'Generating…';
-      // The speeds a person sees: from the click to the first and to the last token on the page.
-      const start = performance.now();
-      let firstTokenMs = 0;
       try {
-        const done = await ctx.core.callWithProgress(
-          'generate',
-          (value) => {
-            const batch = value as GenerateProgress;
-            run.add(batch);
-            queue.push(batch);
-            if (drawn === 0) {
-              draw();
-              firstTokenMs = performance.now() - start;
-            } else schedule();
-          },
-          prompt.value,
-          { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
-        );
+        const done = await generation;
         cancelDraw();
         draw();
         const totalMs = performance.now() - start;
@@ -310,6 +316,7 @@ export const generatePanel: Panel = {
         plain.textContent = prompt.value + done.text;
         views.hidden = false;
         output.append(h('span', { class: `gen-end ${done.stopped ? 'stopped' : 'finished'}`, id: 'gen-end' }, done.stopped ? '■ stopped here' : '● end'));
+        requestAnimationFrame(() => (output.scrollTop = output.scrollHeight));
         stats.dataset.state = done.stopped ? 'stopped' : 'done';
         replace(
           stats,
