@@ -6,11 +6,14 @@
 // page's from pressing Generate to the last token on the page (as the Generate panel shows it), the package's
 // around the call. Medians of --runs runs.
 //
-//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] [TOPP=p] [PROFILE=trace.json] \
+//   bash scripts/build.sh && node js/build.mjs && [NO_DRAW=1] [TOPP=p] [PROFILE=dir] \
 //     node bench/browser/generate-speed.mjs [--tokens N] [--runs N]
 // TOPP: top-p for both (default 0.9, the Generate panel's). NO_DRAW=1: the panel does not draw the tokens.
-// PROFILE=trace.json: a Chromium trace of the page's runs with the V8 sampling profiler on every thread (the
-// worker's included), for the DevTools Performance panel.
+// PROFILE=dir: Chromium traces of the runs (dir/page.json, dir/package.json) with the V8 sampling profiler on every
+// thread (the worker's included), for the DevTools Performance panel; the bench then prints the CPU time each
+// thread used per 1000 tokens (summed from the traces' thread clocks), which a loaded machine does not inflate.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openPage, openPlayground, setUpTinyModel, openPanel, waitReady } from '../../tests/browser/harness.mjs';
 
@@ -56,13 +59,32 @@ try {
     window.benchModel = await tp.loadModel(Uint8Array.from(bytes), { backend: 'cpu' });
   }, bytes);
 
-  if (process.env.PROFILE) await browser.startTracing(page, { path: process.env.PROFILE, categories: ['v8', 'disabled-by-default-v8.cpu_profiler', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'toplevel'] });
+  const categories = ['v8', 'disabled-by-default-v8.cpu_profiler', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'toplevel'];
+  if (process.env.PROFILE) {
+    mkdirSync(process.env.PROFILE, { recursive: true });
+    await browser.startTracing(page, { path: join(process.env.PROFILE, 'page.json'), categories });
+    await pkg.browser.startTracing(pkg.page, { path: join(process.env.PROFILE, 'package.json'), categories });
+  }
   for (let run = 0; run < runs; run++) {
-    await page.evaluate(() => (window.tpGenerated = null));
-    await page.click('#generate');
-    await page.waitForFunction(() => window.tpGenerated && !document.querySelector('#generate').disabled, null, { timeout: 300_000 });
-    const result = await page.evaluate(() => window.tpGenerated);
-    if (result.tokens.length !== tokens) throw new Error(`the page made ${result.tokens.length} tokens`);
+    // Press Generate and wait for the panel's result without polling the page (Playwright's waitForFunction
+    // polls every animation frame, which keeps the page rendering beside the worker the whole run).
+    const result = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          let value = null;
+          Object.defineProperty(window, 'tpGenerated', {
+            configurable: true,
+            get: () => value,
+            set: (v) => {
+              value = v;
+              const summary = { count: v.tokens.length, tokensPerSec: v.tokensPerSec, firstTokenMs: v.firstTokenMs, modelMs: v.modelMs, totalMs: v.totalMs };
+              setTimeout(() => resolve(summary), 0); // after the panel's click handler has finished
+            },
+          });
+          document.querySelector('#generate').click();
+        }),
+    );
+    if (result.count !== tokens) throw new Error(`the page made ${result.count} tokens`);
     pageSpeeds.push({ tokensPerSec: result.tokensPerSec, firstTokenMs: result.firstTokenMs, modelMs: result.modelMs, wallMs: result.totalMs });
 
     const one = await pkg.page.evaluate(
@@ -83,7 +105,10 @@ try {
     );
     for (const key of Object.keys(packageSpeeds)) packageSpeeds[key].push(one[key]);
   }
-  if (process.env.PROFILE) await browser.stopTracing();
+  if (process.env.PROFILE) {
+    await browser.stopTracing();
+    await pkg.browser.stopTracing();
+  }
 } finally {
   await playground.close();
   await pkg?.close();
@@ -106,3 +131,24 @@ console.log(`  best runs: page ${best(pageSpeeds.map((s) => s.tokensPerSec)).toF
 // Each page run against the package run right after it (the same load), then the median of those ratios.
 const ratios = pageSpeeds.map((s, i) => s.tokensPerSec / packageSpeeds.generate[i]);
 console.log(`  page / package generate: ${(pageTps / packageTps).toFixed(2)} (medians); run by run ${median(ratios).toFixed(2)} (median of ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+
+/** CPU milliseconds per thread (name) of a trace: its top-level tasks' thread clock durations, summed. */
+function threadCpuMs(file) {
+  const events = JSON.parse(readFileSync(file, 'utf8')).traceEvents;
+  const names = new Map(events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args.name]));
+  const cpu = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X' || e.name !== 'ThreadControllerImpl::RunTask' || e.tdur === undefined) continue;
+    const name = names.get(`${e.pid}:${e.tid}`) ?? 'other';
+    cpu.set(name, (cpu.get(name) ?? 0) + e.tdur / 1000);
+  }
+  return cpu;
+}
+if (process.env.PROFILE) {
+  const per1000 = (ms, count) => ((ms * 1000) / (tokens * count)).toFixed(1);
+  const show = (label, cpu, count) =>
+    console.log(`  CPU per 1000 tokens, ${label}: ${[...cpu].filter(([, ms]) => ms > 1).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${per1000(ms, count)} ms`).join(', ')}`);
+  show('page', threadCpuMs(join(process.env.PROFILE, 'page.json')), runs);
+  // The package page made 2 x runs generations (generate() and generateBatches()).
+  show('package (generate and generateBatches)', threadCpuMs(join(process.env.PROFILE, 'package.json')), 2 * runs);
+}
