@@ -4,13 +4,13 @@
 //! stay the spec they are tested against): out (B, T, C) and lse (B, NH, T) forward, dinp (B, T, 3C) back,
 //! with no (B, NH, T, T) map anywhere.
 //!
-//! Intuition: one (batch, head) at a time, its keys (and values) copied transposed into a small (hs, T)
-//! scratch, so that a query's scores are `hs` multiply-adds of whole key rows (an axpy over T that
-//! vectorizes) and its output is a sum of value rows (an axpy over hs). The weights of one query row live in
-//! a T-long scratch: only what one row needs is ever held, as in the GPU's online softmax, but with the
-//! row's full max known before the exponentials (the CPU walks the row twice instead of rescaling).
-//! The backward recomputes each weight as exp(score - lse) from the forward's lse, and the softmax's
-//! row term from delta = dout . out.
+//! Intuition: one (batch, head) at a time, as four or five small matrix products on its (T, hs) slices of q,
+//! k, v (gathered into contiguous scratch) through [`gemm_acc_t`]: scores S = q k^T (T, T), the softmax of
+//! each row in place (its lse kept), out = P v; back: dP = dout v^T, dS = P * (dP - delta) (delta = dout .
+//! out per row, the softmax's row term), dq = dS k, dk = dS^T q, dv = P^T dout. The (T, T) block is scratch
+//! of the thread working on that head, reused head after head: no (B, NH, T, T) map is ever stored. With a
+//! causal mask the products still run over the full square (the masked weights are 0): at T <= a few
+//! hundred a dense product is faster than skipping its upper triangle in small pieces.
 //!
 //! Batches run in parallel ([`super::parallel`]), each batch's heads in order on one thread: every output
 //! value has one writer and a fixed order of additions, so the results do not depend on the thread count.
@@ -20,6 +20,7 @@
 use super::attention_mask::{AttentionDropout, AttentionMask};
 use super::dropout_forward::dropout_uniform;
 use super::float::Float;
+use super::gemm::{Layout, gemm_acc_t};
 use super::parallel::{dot_lanes, multiversion, par_chunks, par_chunks2, sum_lanes};
 
 /// Attention dropout's multiplier of weight `index` of the (B, NH, T, T) index space: 0 or 1/(1-p), the
@@ -33,34 +34,37 @@ fn dropout_scale<R: Float>(dropout: Option<(AttentionDropout, R)>, index: usize)
     }
 }
 
-/// scratch (hs, T) = the (T, hs) head slice of `x` (rows `stride` apart, starting at column `col`), transposed.
+/// out (T, hs) = the (T, hs) head slice of `x` starting at column `col` (rows `stride` apart).
 #[inline(always)]
-fn gather_transposed<R: Float>(
-    scratch: &mut [R],
-    x: &[R],
-    stride: usize,
-    col: usize,
-    t: usize,
-    hs: usize,
-) {
-    for j in 0..t {
-        let row = &x[j * stride + col..][..hs];
-        for (d, &value) in row.iter().enumerate() {
-            scratch[d * t + j] = value;
-        }
+fn gather<R: Float>(out: &mut [R], x: &[R], stride: usize, col: usize, hs: usize) {
+    for (j, row) in out.chunks_exact_mut(hs).enumerate() {
+        row.copy_from_slice(&x[j * stride + col..][..hs]);
     }
 }
 
-/// s (n) = sum over d of q[d] * kt[d, 0..n], kt (hs, t) row-major: the scores of one query, as axpys.
+/// The (T, hs) head slice of `x` starting at column `col` (rows `stride` apart) = src (T, hs).
 #[inline(always)]
-fn scores<R: Float>(s: &mut [R], q: &[R], kt: &[R], t: usize) {
-    let n = s.len();
-    s.fill(R::ZERO);
-    for (d, &qd) in q.iter().enumerate() {
-        for (sj, &k) in s.iter_mut().zip(&kt[d * t..d * t + n]) {
-            *sj += qd * k;
-        }
+fn scatter<R: Float>(x: &mut [R], src: &[R], stride: usize, col: usize, hs: usize) {
+    for (j, row) in src.chunks_exact(hs).enumerate() {
+        x[j * stride + col..][..hs].copy_from_slice(row);
     }
+}
+
+/// dst (M, N) = op(a) @ op(b) (overwritten), through the crate's products.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn product<R: Float>(
+    dst: &mut [R],
+    a: &[R],
+    a_layout: Layout,
+    b: &[R],
+    b_layout: Layout,
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    dst[..m * n].fill(R::ZERO);
+    gemm_acc_t(dst, a, a_layout, b, b_layout, m, k, n);
 }
 
 /// The forward, same contract as `attention_forward_fused_cpu`: out (B, T, C), lse (B, NH, T) from inp
@@ -93,8 +97,8 @@ pub fn attention_forward_fast_cpu<R: Float>(
     });
 }
 
-multiversion! {
 /// One batch of [`attention_forward_fast_cpu`]: out_b (T, C), lse_b (NH, T), x (T, 3C).
+#[allow(clippy::too_many_arguments)]
 fn forward_batch<R: Float>(
     out_b: &mut [R],
     lse_b: &mut [R],
@@ -109,37 +113,66 @@ fn forward_batch<R: Float>(
     let (hs, c3) = (c / nh, 3 * c);
     let scale = R::ONE / R::from_usize(hs).sqrt();
     let dropout = dropout.map(|d| (d, R::from_f64(1.0 / (1.0 - f64::from(d.p)))));
-    let mut kt = vec![R::ZERO; hs * t]; // (hs, T) this head's keys
-    let mut w = vec![R::ZERO; t]; // one query row's scores, then weights
+    let head = || vec![R::ZERO; t * hs];
+    let (mut q, mut k, mut v, mut o) = (head(), head(), head(), head()); // (T, hs) each
+    let mut p = vec![R::ZERO; t * t]; // (T, T) scores, then weights
     for h in 0..nh {
-        gather_transposed(&mut kt, x, c3, c + h * hs, t, hs);
-        for i in 0..t {
+        gather(&mut q, x, c3, h * hs, hs);
+        gather(&mut k, x, c3, c + h * hs, hs);
+        gather(&mut v, x, c3, 2 * c + h * hs, hs);
+        // S (T, T) = q (T, hs) @ k^T; k (T, hs) is k^T stored transposed.
+        product(
+            &mut p,
+            &q,
+            Layout::RowMajor,
+            &k,
+            Layout::Transposed,
+            t,
+            hs,
+            t,
+        );
+        for (i, row) in p.chunks_exact_mut(t).enumerate() {
             let visible = mask.visible(i, t);
-            let s = &mut w[..visible];
-            scores(s, &x[i * c3 + h * hs..][..hs], &kt, t);
-            let mut max = R::NEG_INFINITY;
-            for sj in s.iter_mut() {
-                *sj *= scale;
-                max = max.max(*sj);
-            }
-            for sj in s.iter_mut() {
-                *sj = (*sj - max).exp_fast();
-            }
-            let sum = sum_lanes(s, |e| e);
-            lse_b[h * t + i] = max + sum.ln();
-            let inv = R::ONE / sum;
-            let o = &mut out_b[i * c + h * hs..][..hs];
-            o.fill(R::ZERO);
-            let row = ((bb * nh + h) * t + i) * t;
-            for (j, &e) in s.iter().enumerate() {
-                let weight = e * inv * dropout_scale(dropout, row + j);
-                let v = &x[j * c3 + 2 * c + h * hs..][..hs];
-                for (oi, &vi) in o.iter_mut().zip(v) {
-                    *oi += weight * vi;
-                }
+            let base = ((bb * nh + h) * t + i) * t;
+            lse_b[h * t + i] = softmax_row(row, visible, scale, dropout, base);
+        }
+        // out (T, hs) = P (T, T) @ v (T, hs); masked weights are 0.
+        product(&mut o, &p, Layout::RowMajor, &v, Layout::RowMajor, t, t, hs);
+        scatter(out_b, &o, c, h * hs, hs);
+    }
+}
+
+multiversion! {
+/// One row of attention weights in place: row (T) holds q . k_j; on return the first `visible` entries hold
+/// softmax(scale * row) times the dropout multiplier of index base + j, the rest 0. Returns the row's lse.
+fn softmax_row<R: Float>(
+    row: &mut [R],
+    visible: usize,
+    scale: R,
+    dropout: Option<(AttentionDropout, R)>,
+    base: usize,
+) -> R {
+    let (s, masked) = row.split_at_mut(visible);
+    masked.fill(R::ZERO);
+    let mut max = R::NEG_INFINITY;
+    for sj in s.iter_mut() {
+        *sj *= scale;
+        max = max.max(*sj);
+    }
+    for sj in s.iter_mut() {
+        *sj = (*sj - max).exp_fast();
+    }
+    let sum = sum_lanes(s, |e| e);
+    let inv = R::ONE / sum;
+    match dropout {
+        None => s.iter_mut().for_each(|e| *e *= inv),
+        Some(_) => {
+            for (j, e) in s.iter_mut().enumerate() {
+                *e = *e * inv * dropout_scale(dropout, base + j);
             }
         }
     }
+    max + sum.ln()
 }
 }
 
@@ -178,9 +211,9 @@ pub fn attention_backward_fast_cpu<R: Float>(
     });
 }
 
-multiversion! {
 /// One batch of [`attention_backward_fast_cpu`]: dx (T, 3C), dout_b (T, C), x (T, 3C), out_b (T, C),
 /// lse_b (NH, T).
+#[allow(clippy::too_many_arguments)]
 fn backward_batch<R: Float>(
     dx: &mut [R],
     dout_b: &[R],
@@ -197,51 +230,126 @@ fn backward_batch<R: Float>(
     let (hs, c3) = (c / nh, 3 * c);
     let scale = R::ONE / R::from_usize(hs).sqrt();
     let dropout = dropout.map(|d| (d, R::from_f64(1.0 / (1.0 - f64::from(d.p)))));
-    let mut kt = vec![R::ZERO; hs * t]; // (hs, T) keys, transposed
-    let mut vt = vec![R::ZERO; hs * t]; // (hs, T) values, transposed
-    let (mut dk, mut dv) = (vec![R::ZERO; t * hs], vec![R::ZERO; t * hs]); // (T, hs) each
-    let (mut p, mut dp) = (vec![R::ZERO; t], vec![R::ZERO; t]); // one query row
+    let head = || vec![R::ZERO; t * hs];
+    let (mut q, mut k, mut v, mut g, mut o) = (head(), head(), head(), head(), head()); // (T, hs)
+    let (mut dq, mut dk, mut dv) = (head(), head(), head()); // (T, hs)
+    let (mut p, mut dp) = (vec![R::ZERO; t * t], vec![R::ZERO; t * t]); // (T, T)
     for h in 0..nh {
-        gather_transposed(&mut kt, x, c3, c + h * hs, t, hs);
-        gather_transposed(&mut vt, x, c3, 2 * c + h * hs, t, hs);
-        dk.fill(R::ZERO);
-        dv.fill(R::ZERO);
-        for i in 0..t {
+        gather(&mut q, x, c3, h * hs, hs);
+        gather(&mut k, x, c3, c + h * hs, hs);
+        gather(&mut v, x, c3, 2 * c + h * hs, hs);
+        gather(&mut g, dout_b, c, h * hs, hs);
+        gather(&mut o, out_b, c, h * hs, hs);
+        product(
+            &mut p,
+            &q,
+            Layout::RowMajor,
+            &k,
+            Layout::Transposed,
+            t,
+            hs,
+            t,
+        ); // q k^T
+        product(
+            &mut dp,
+            &g,
+            Layout::RowMajor,
+            &v,
+            Layout::Transposed,
+            t,
+            hs,
+            t,
+        ); // dout v^T
+        for (i, (p_row, dp_row)) in p
+            .chunks_exact_mut(t)
+            .zip(dp.chunks_exact_mut(t))
+            .enumerate()
+        {
             let visible = mask.visible(i, t);
-            let q = &x[i * c3 + h * hs..][..hs];
-            let g = &dout_b[i * c + h * hs..][..hs];
+            let base = ((bb * nh + h) * t + i) * t;
             // delta = sum_j att_j * datt_j = dout . out (out is exactly the weighted sum of the values).
-            let delta = dot_lanes(g, &out_b[i * c + h * hs..][..hs]);
-            let row_lse = lse_b[h * t + i];
-            let (p, dp) = (&mut p[..visible], &mut dp[..visible]);
-            scores(p, q, &kt, t);
-            for pj in p.iter_mut() {
-                *pj = (*pj * scale - row_lse).exp_fast();
-            }
-            scores(dp, g, &vt, t); // datt_j (of the dropped weights) = dout . v_j
-            let row = ((bb * nh + h) * t + i) * t;
-            let dq = &mut dx[i * c3 + h * hs..][..hs];
-            dq.fill(R::ZERO);
-            for j in 0..visible {
-                let keep = dropout_scale(dropout, row + j);
-                // dv_j += dropped weight * dout;  dpreatt_j = att_j (datt_j - delta), scaled into q and k.
-                let ds = p[j] * (dp[j] * keep - delta) * scale;
-                let pd = p[j] * keep;
-                let (k, dkj, dvj) = (
-                    &x[j * c3 + c + h * hs..][..hs],
-                    &mut dk[j * hs..(j + 1) * hs],
-                    &mut dv[j * hs..(j + 1) * hs],
-                );
-                for d in 0..hs {
-                    dq[d] += ds * k[d];
-                    dkj[d] += ds * q[d];
-                    dvj[d] += pd * g[d];
-                }
+            let delta = dot_lanes(&g[i * hs..(i + 1) * hs], &o[i * hs..(i + 1) * hs]);
+            backward_row(
+                p_row,
+                dp_row,
+                visible,
+                lse_b[h * t + i],
+                delta,
+                scale,
+                dropout,
+                base,
+            );
+        }
+        // p now holds the dropped weights, dp the score gradients dS (scaled): the three products.
+        product(
+            &mut dv,
+            &p,
+            Layout::Transposed,
+            &g,
+            Layout::RowMajor,
+            t,
+            t,
+            hs,
+        ); // P^T dout
+        product(
+            &mut dq,
+            &dp,
+            Layout::RowMajor,
+            &k,
+            Layout::RowMajor,
+            t,
+            t,
+            hs,
+        ); // dS k
+        product(
+            &mut dk,
+            &dp,
+            Layout::Transposed,
+            &q,
+            Layout::RowMajor,
+            t,
+            t,
+            hs,
+        ); // dS^T q
+        scatter(dx, &dq, c3, h * hs, hs);
+        scatter(dx, &dk, c3, c + h * hs, hs);
+        scatter(dx, &dv, c3, 2 * c + h * hs, hs);
+    }
+}
+
+multiversion! {
+/// One query row of the backward in place: p_row (T) holds q . k_j and becomes the dropped weight
+/// att_j * drop_j; dp_row (T) holds dout . v_j and becomes scale * att_j * (dout . v_j * drop_j - delta), the
+/// gradient of the score before scaling. Entries past `visible` become 0.
+fn backward_row<R: Float>(
+    p_row: &mut [R],
+    dp_row: &mut [R],
+    visible: usize,
+    lse: R,
+    delta: R,
+    scale: R,
+    dropout: Option<(AttentionDropout, R)>,
+    base: usize,
+) {
+    let (p, p_masked) = p_row.split_at_mut(visible);
+    let (dp, dp_masked) = dp_row.split_at_mut(visible);
+    p_masked.fill(R::ZERO);
+    dp_masked.fill(R::ZERO);
+    for pj in p.iter_mut() {
+        *pj = (*pj * scale - lse).exp_fast();
+    }
+    match dropout {
+        None => {
+            for (pj, dpj) in p.iter().zip(dp.iter_mut()) {
+                *dpj = *pj * (*dpj - delta) * scale;
             }
         }
-        for j in 0..t {
-            dx[j * c3 + c + h * hs..][..hs].copy_from_slice(&dk[j * hs..(j + 1) * hs]);
-            dx[j * c3 + 2 * c + h * hs..][..hs].copy_from_slice(&dv[j * hs..(j + 1) * hs]);
+        Some(_) => {
+            for (j, (pj, dpj)) in p.iter_mut().zip(dp.iter_mut()).enumerate() {
+                let keep = dropout_scale(dropout, base + j);
+                *dpj = *pj * (*dpj * keep - delta) * scale;
+                *pj *= keep;
+            }
         }
     }
 }

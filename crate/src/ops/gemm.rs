@@ -147,8 +147,9 @@ pub(crate) mod native {
         }
         let (a_rs, a_cs) = strides(a_layout, m, k);
         let (b_rs, b_cs) = strides(b_layout, k, n);
+        // Inside a parallel piece (the attention's heads) the product runs on its piece's thread.
         let threads = rayon::current_num_threads();
-        let parallelism = if threads > 1 {
+        let parallelism = if threads > 1 && !crate::ops::parallel::in_piece() {
             gemm::Parallelism::Rayon(threads)
         } else {
             gemm::Parallelism::None

@@ -9,6 +9,33 @@
 #[cfg(not(target_arch = "wasm32"))]
 use rayon::prelude::*;
 
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    /// Whether this thread is running a piece of a parallel kernel (whose products then stay on it).
+    static IN_PIECE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the caller runs inside a piece of [`par_chunks`] and friends: the matrix products of a piece run
+/// on its own thread (the pieces already keep every thread busy).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn in_piece() -> bool {
+    IN_PIECE.with(|x| x.get())
+}
+
+/// Runs one piece, marked as such for [`in_piece`].
+#[inline(always)]
+fn piece<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let outer = IN_PIECE.with(|x| x.replace(true));
+        let result = f();
+        IN_PIECE.with(|x| x.set(outer));
+        result
+    }
+    #[cfg(target_arch = "wasm32")]
+    f()
+}
+
 use super::float::Float;
 
 /// Calls `f(i, chunk)` for the i-th `len`-sized chunk of `out` (the last may be shorter), in parallel.
@@ -21,9 +48,11 @@ pub(crate) fn par_chunks<A: Send>(
     #[cfg(not(target_arch = "wasm32"))]
     out.par_chunks_mut(len)
         .enumerate()
-        .for_each(|(i, x)| f(i, x));
+        .for_each(|(i, x)| piece(|| f(i, x)));
     #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(len).enumerate().for_each(|(i, x)| f(i, x));
+    out.chunks_mut(len)
+        .enumerate()
+        .for_each(|(i, x)| piece(|| f(i, x)));
 }
 
 /// Calls `f(i, a_chunk, b_chunk)` for the i-th chunks of `a` (`len_a` long) and `b` (`len_b` long), which
@@ -41,12 +70,12 @@ pub(crate) fn par_chunks2<A: Send, B: Send>(
     a.par_chunks_mut(len_a)
         .zip(b.par_chunks_mut(len_b))
         .enumerate()
-        .for_each(|(i, (x, y))| f(i, x, y));
+        .for_each(|(i, (x, y))| piece(|| f(i, x, y)));
     #[cfg(target_arch = "wasm32")]
     a.chunks_mut(len_a)
         .zip(b.chunks_mut(len_b))
         .enumerate()
-        .for_each(|(i, (x, y))| f(i, x, y));
+        .for_each(|(i, (x, y))| piece(|| f(i, x, y)));
 }
 
 /// Calls `f(i, a_chunk, b_chunk, c_chunk)` for the i-th chunks of three slices, as [`par_chunks2`].
@@ -65,13 +94,13 @@ pub(crate) fn par_chunks3<A: Send, B: Send, C: Send>(
         .zip(b.par_chunks_mut(len_b))
         .zip(c.par_chunks_mut(len_c))
         .enumerate()
-        .for_each(|(i, ((x, y), z))| f(i, x, y, z));
+        .for_each(|(i, ((x, y), z))| piece(|| f(i, x, y, z)));
     #[cfg(target_arch = "wasm32")]
     a.chunks_mut(len_a)
         .zip(b.chunks_mut(len_b))
         .zip(c.chunks_mut(len_c))
         .enumerate()
-        .for_each(|(i, ((x, y), z))| f(i, x, y, z));
+        .for_each(|(i, ((x, y), z))| piece(|| f(i, x, y, z)));
 }
 
 /// The sum of f(x) over `x` in 8 interleaved partial sums, which vectorize (one running sum cannot: its
@@ -121,23 +150,23 @@ pub(crate) fn rows_per_piece(row_len: usize, target: usize) -> usize {
 /// with simd128, other targets) the body is compiled once. The compiler vectorizes without reassociating
 /// (no fast-math), so every version computes the same bits.
 macro_rules! multiversion {
-    ($(#[$meta:meta])* fn $name:ident<R: Float>($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$meta:meta])* fn $name:ident<R: Float>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        fn $name<R: Float>($($arg: $ty),*) {
+        fn $name<R: Float>($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body<R: Float>($($arg: $ty),*) $body
+            fn body<R: Float>($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512<R: Float>($($arg: $ty),*) {
+                unsafe fn avx512<R: Float>($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2<R: Float>($($arg: $ty),*) {
+                unsafe fn avx2<R: Float>($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
