@@ -6,6 +6,8 @@
 //!   the feature `gpu`, the dispatch of its WGSL kernel from `shaders/` and the test that checks one against
 //!   the other.
 //! - [`exec`]: executors, what runs the model's op calls ([`exec::cpu`] with the CPU kernels of [`ops`]).
+//! - [`metrics`]: scores of generated text against references (BLEU, chrF, ROUGE, exact match), as sacreBLEU and
+//!   rouge-score compute them.
 //! - [`model`]: the configuration, the parameter layout, the model described once over an executor, training,
 //!   generation and weights files.
 //! - `gpu` (device, pipeline cache, `Plan`, buffer helpers) and `gpu_model` (the GPU executor and model).
@@ -32,6 +34,7 @@ pub mod gpu;
 #[cfg(feature = "gpu")]
 pub mod gpu_model;
 pub mod io;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod rng;

@@ -6,12 +6,18 @@
 //!   algorithmic tasks, one example per line, whose attention patterns have a known right answer
 //!   (see [`tasks`]); [`Corpus::Mixed`] draws every line from any of them.
 //!
+//! - [`seq2seq`]: (source, target) pairs for an encoder-decoder: the algorithmic tasks and a translation into
+//!   a made-up language ([`translation`]).
+//!
 //! Same corpus, seed and size give the same text on every machine and on wasm32.
 
+pub mod seq2seq;
 pub mod stories;
 pub mod tasks;
+pub mod translation;
 
 use crate::{Error, Result, invalid_input};
+pub use seq2seq::{Pair, Seq2SeqTask, generate_pairs, train_val_pairs};
 pub use tasks::{Lengths, MAX_TASK_LEN, Task};
 
 /// Size used when the caller gives none: a few hundred KB, enough for a tiny char-level model.

@@ -1,10 +1,10 @@
-//! `tplay corpus`: print a built-in corpus, or its statistics.
+//! `tplay corpus`: print a built-in corpus, its statistics, or the (source, target) pairs of a seq2seq task.
 
 use std::io::Write;
 use std::time::Instant;
 
 use transformer_playground::Result;
-use transformer_playground::corpus::{self, Corpus, DEFAULT_BYTES, Lengths};
+use transformer_playground::corpus::{self, Corpus, DEFAULT_BYTES, Lengths, Seq2SeqTask};
 
 #[derive(clap::Args)]
 pub struct CorpusArgs {
@@ -29,6 +29,10 @@ pub struct CorpusArgs {
     /// List the corpora with their descriptions.
     #[arg(long)]
     list: bool,
+    /// Print this many (source, target) pairs of the seq2seq task --name (copy, reverse, sort, addition,
+    /// translate) as JSON lines instead of text.
+    #[arg(long)]
+    pairs: Option<usize>,
 }
 
 pub fn run(args: CorpusArgs) -> Result<()> {
@@ -36,6 +40,18 @@ pub fn run(args: CorpusArgs) -> Result<()> {
     if args.list {
         for c in Corpus::all() {
             writeln_or_pipe(&mut stdout, &format!("{:<9} {}", c.name(), c.description()))?;
+        }
+        return Ok(());
+    }
+    if let Some(count) = args.pairs {
+        let task = Seq2SeqTask::from_name(&args.name)?;
+        let lengths = args
+            .min_len
+            .zip(args.max_len)
+            .map(|(min, max)| Lengths { min, max });
+        for pair in corpus::generate_pairs(task, args.seed, count, lengths)? {
+            let line = serde_json::to_string(&pair).expect("pairs serialise");
+            writeln_or_pipe(&mut stdout, &line)?;
         }
         return Ok(());
     }
