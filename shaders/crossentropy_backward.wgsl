@@ -3,7 +3,8 @@
 //   dlogits (B, T, V)
 //   dlosses (B, T)     e.g. 1 / (B*T) everywhere for the mean loss
 //   probs   (B, T, V)  from crossentropy_forward
-//   targets (B, T)     token ids (u32); an id >= V matches no v, so that row gets probs * dlosses only
+//   targets (B, T)     token ids (u32); IGNORE_INDEX (0xffffffff) gives a row of zeros (the position does not
+//                      count); any other id >= V matches no v, so that row gets probs * dlosses only
 //
 // One invocation owns one element dlogits[b, t, v]; a workgroup owns WG consecutive v of one position.
 // Dispatch: (ceil(V / WG), T, B) workgroups.
@@ -25,6 +26,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let bt = gid.z * params.T + gid.y;
     let at = bt * params.V + v;
+    if (targets[bt] == IGNORE_INDEX) {
+        dlogits[at] = 0.0;
+        return;
+    }
     let d = dlosses[bt];
     var g = probs[at] * d;
     if (v == targets[bt]) {

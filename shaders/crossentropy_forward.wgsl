@@ -3,7 +3,8 @@
 //   losses  (B, T)     -ln probs[b, t, targets[b, t]], from log-sum-exp: ln(sum) + max - logits[target]
 //   probs   (B, T, V)  softmax of each row of logits, the row maximum subtracted first
 //   logits  (B, T, V)
-//   targets (B, T)     token ids (u32); an id >= V gives a NaN loss rather than a read out of bounds
+//   targets (B, T)     token ids (u32); IGNORE_INDEX (0xffffffff) gives loss 0 (a position that does not
+//                      count); any other id >= V gives a NaN loss rather than a read out of bounds
 //
 // One workgroup owns one position (b, t): its invocations split the V logits (v = lid, lid + WG, ...),
 // reduce the row's max and then its sum of exponentials in workgroup memory
@@ -48,7 +49,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     if (lid == 0u) {
         let token = targets[bt];
-        if (token < V) {
+        if (token == IGNORE_INDEX) {
+            losses[bt] = 0.0;
+        } else if (token < V) {
             losses[bt] = log(sum) + row_max - logits[at + token];
         } else {
             // WGSL has no NaN literal: the bit pattern of a quiet NaN, through a `var` because browsers

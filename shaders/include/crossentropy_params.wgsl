@@ -12,3 +12,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+// The target of a position that does not count (crate::ops::crossentropy_forward::IGNORE_INDEX).
+const IGNORE_INDEX: u32 = 0xffffffffu;

@@ -8,7 +8,7 @@
 //! - Each (B, T) shape gets a [`Plan`] per micro-batch (forward + backward) and one optimizer plan, built on
 //!   first use: bind groups and uniforms are made then, never per step.
 //! - One optimizer step is one command encoder and one submit: for each micro-batch clear the residual
-//!   gradient, replay its plan, copy its losses aside; then clip and AdamW; then stage the losses and the
+//!   gradient, copy in its d loss / d losses, replay its plan, copy its losses aside; then clip and AdamW; then stage the losses and the
 //!   gradient norm for the one readback the caller awaits.
 //!
 //! The flat buffers use the CPU's [`ParamLayout`] order with each tensor's offset rounded up to 64 floats:
@@ -34,6 +34,7 @@ use crate::model::{Gpt, ModelConfig};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::ATTENTION_FUSED_MAX_HS;
+use crate::ops::crossentropy_forward::counted_targets;
 use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, global_norm_gpu};
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
@@ -85,6 +86,9 @@ pub struct GpuGpt {
     buffers: Option<Buffers>,
     /// The losses of every micro-batch of a step, side by side: (grad_accum, B, T).
     loss_log: Option<wgpu::Buffer>,
+    /// d loss / d losses of every micro-batch of a step, side by side: (grad_accum, B, T); each micro-batch's
+    /// row is copied into the gradient's dlosses before its plan runs (they differ when targets are ignored).
+    dloss_log: Option<wgpu::Buffer>,
     /// The mappable buffer the losses and the norm of a step are read back through, kept between steps.
     step_readback: Option<wgpu::Buffer>,
     norm: wgpu::Buffer,     // (1) the step's global gradient norm
@@ -140,6 +144,7 @@ impl GpuGpt {
             padded_total,
             buffers: None,
             loss_log: None,
+            dloss_log: None,
             step_readback: None,
             train_plans: HashMap::new(),
             forward_plans: HashMap::new(),
@@ -318,8 +323,15 @@ impl GpuGpt {
         if k == 0 {
             invalid_input!("a training step needs at least one micro-batch");
         }
+        let mut counted = Vec::with_capacity(k);
         for (inputs, targets) in batches {
             self.config.check_batch(inputs, Some(targets), b, t)?;
+            counted.push(counted_targets(targets));
+            if counted.last() == Some(&0) {
+                invalid_input!(
+                    "every target of a micro-batch is ignored: there is nothing to score"
+                );
+            }
         }
         // Any WebGPU validation error (a shader the browser rejects, a binding too large) becomes this step's
         // error instead of silently skipped work.
@@ -332,6 +344,7 @@ impl GpuGpt {
             .is_none_or(|log| log.size() < (k * b * t * 4) as u64)
         {
             self.loss_log = Some(gpu.zeros("loss log", k * b * t));
+            self.dloss_log = Some(gpu.zeros("dloss log", k * b * t));
         }
         let key = (b, t, k);
         if !self.train_plans.contains_key(&key) {
@@ -363,13 +376,15 @@ impl GpuGpt {
         let x = self.buffers.as_ref().expect("buffers allocated");
         let store = &self.store;
         let bt = b * t;
-        // Gradient accumulation averages: each micro-batch's mean loss is scaled by 1/k.
-        let dloss = (1.0 / (k * bt) as f64) as f32;
-        gpu.queue.write_buffer(
-            store.buffer(x.grads.dlosses),
-            0,
-            bytemuck::cast_slice(&vec![dloss; bt]),
-        );
+        // Gradient accumulation averages: each micro-batch's mean loss (over its counted targets) is scaled
+        // by 1/k, as on the CPU.
+        let dlosses: Vec<f32> = counted
+            .iter()
+            .flat_map(|&n| std::iter::repeat_n((1.0 / k as f64 / n as f64) as f32, bt))
+            .collect();
+        let dloss_log = self.dloss_log.as_ref().expect("dloss log allocated");
+        gpu.queue
+            .write_buffer(dloss_log, 0, bytemuck::cast_slice(&dlosses));
         for ((inputs, targets), &(inputs_buffer, targets_buffer)) in batches.iter().zip(&x.tokens) {
             gpu.queue
                 .write_buffer(store.buffer(inputs_buffer), 0, bytemuck::cast_slice(inputs));
@@ -395,6 +410,13 @@ impl GpuGpt {
         encoder.clear_buffer(&store.grads, 0, None);
         for (i, plan) in plans.micro.iter().enumerate() {
             encoder.clear_buffer(store.buffer(x.grads.dresidual), 0, None);
+            encoder.copy_buffer_to_buffer(
+                dloss_log,
+                (i * bt * 4) as u64,
+                store.buffer(x.grads.dlosses),
+                0,
+                (bt * 4) as u64,
+            );
             plan.encode(&mut encoder);
             encoder.copy_buffer_to_buffer(
                 store.buffer(x.acts.losses),
@@ -426,7 +448,12 @@ impl GpuGpt {
         }
         let values = gpu.read_staged(&staging).await?;
         self.step_readback = Some(staging);
-        let loss = values[..k * bt].iter().map(|&x| f64::from(x)).sum::<f64>() / (k * bt) as f64;
+        let loss = values[..k * bt]
+            .chunks(bt)
+            .zip(&counted)
+            .map(|(losses, &n)| losses.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64)
+            .sum::<f64>()
+            / k as f64;
         Ok((loss, f64::from(values[k * bt])))
     }
 
@@ -439,10 +466,27 @@ impl GpuGpt {
         b: usize,
         t: usize,
     ) -> Result<f64> {
+        let counted = counted_targets(targets);
+        if counted == 0 {
+            invalid_input!("every target of the batch is ignored: there is nothing to score");
+        }
         self.forward(gpu, inputs, Some(targets), b, t).await?;
         let x = self.buffers.as_ref().expect("buffers allocated");
         let losses = gpu.read(self.store.buffer(x.acts.losses), b * t).await?;
-        Ok(losses.iter().map(|&x| f64::from(x)).sum::<f64>() / (b * t) as f64)
+        Ok(losses.iter().map(|&x| f64::from(x)).sum::<f64>() / counted as f64)
+    }
+
+    /// The most likely token at each position (B, T) of the last forward pass: the argmax of its logits.
+    pub async fn predictions(&self, gpu: &GpuContext) -> Result<Vec<u32>> {
+        let (b, t) = self.last_shape;
+        let Some(x) = self.buffers.as_ref().filter(|_| b * t > 0) else {
+            invalid_input!("no forward pass has run yet: run one before asking for predictions");
+        };
+        let v = self.config.vocab_size;
+        let logits = gpu
+            .read(self.store.buffer(x.acts.logits), b * t * v)
+            .await?;
+        Ok(crate::model::mlm::argmax_rows(&logits, v))
     }
 
     /// Runs the forward pass (no dropout) and leaves its activations on the GPU for reading.
@@ -628,6 +672,7 @@ impl GpuGpt {
             &self.adamw_step,
         ];
         buffers.extend(&self.loss_log);
+        buffers.extend(&self.dloss_log);
         // Activations, gradient scratch, tokens and generation caches: what the description allocated.
         buffers.iter().map(|buffer| buffer.size()).sum::<u64>() + self.store.bytes()
     }

@@ -21,6 +21,7 @@ fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
         bias: true,
         attention_mask: AttentionMask::Causal,
         lora: None,
+        objective: Default::default(),
     }
 }
 
@@ -65,8 +66,10 @@ fn compare_training(gpu: &GpuContext, config: ModelConfig, grad_accum: usize) {
         "{:?}/{:?}, grad_accum {grad_accum}",
         config.positional, config.activation
     );
-    let train = token_stream(400, config.vocab_size, 1);
-    let val = token_stream(100, config.vocab_size, 2);
+    // A masked-language model's data never holds its [MASK] token (the last id).
+    let data_vocab = config.vocab_size - usize::from(config.mask_token().is_some());
+    let train = token_stream(400, data_vocab, 1);
+    let val = token_stream(100, data_vocab, 2);
     let model = Gpt::<f32>::new(config, 3).expect("model");
     let mut gpu_trainer =
         GpuTrainer::new(gpu, &model, train.clone(), val.clone(), options(grad_accum))
@@ -110,6 +113,12 @@ fn compare_training(gpu: &GpuContext, config: ModelConfig, grad_accum: usize) {
         gpu_eval.val_loss,
         cpu_eval.val_loss
     );
+    // Masked-token accuracy: the same argmax on both devices (up to a near tie or two).
+    match (gpu_eval.val_accuracy, cpu_eval.val_accuracy) {
+        (Some(g), Some(c)) => assert!((g - c).abs() <= 0.05, "{what}: accuracy {g} vs {c}"),
+        (None, None) => assert!(cpu_trainer.model.config.mask_token().is_none()),
+        other => panic!("{what}: accuracy on one device only: {other:?}"),
+    }
 }
 
 #[test]
@@ -130,6 +139,21 @@ fn training_matches_the_cpu_sinusoidal_relu_with_accumulation() {
         small_config(Positional::Sinusoidal, Activation::Relu),
         2,
     );
+}
+
+#[test]
+fn training_matches_the_cpu_masked_language_model_with_accumulation() {
+    let Some(gpu) = gpu_or_skip("whole model, MLM (ignored targets), grad_accum 2") else {
+        return;
+    };
+    // Micro-batches with different numbers of masked positions: each keeps its own mean, as on the CPU.
+    let config = ModelConfig {
+        objective: crate::model::Objective::Mlm,
+        attention_mask: AttentionMask::Bidirectional,
+        dropout: 0.1,
+        ..small_config(Positional::Learned, Activation::Gelu)
+    };
+    compare_training(gpu, config, 2);
 }
 
 #[test]
@@ -329,8 +353,10 @@ fn fused_and_readable_attention_train_alike() {
         dropout: 0.2,
         ..small_config(Positional::Rope, Activation::Gelu)
     };
-    let train = token_stream(400, config.vocab_size, 1);
-    let val = token_stream(100, config.vocab_size, 2);
+    // A masked-language model's data never holds its [MASK] token (the last id).
+    let data_vocab = config.vocab_size - usize::from(config.mask_token().is_some());
+    let train = token_stream(400, data_vocab, 1);
+    let val = token_stream(100, data_vocab, 2);
     let model = Gpt::<f32>::new(config, 3).expect("model");
     let mut fused = GpuTrainer::new(gpu, &model, train.clone(), val.clone(), options(2))
         .expect("fused trainer");

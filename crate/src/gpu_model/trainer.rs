@@ -46,6 +46,10 @@ impl Trainable for GpuGpt {
         GpuGpt::loss(self, gpu, inputs, targets, b, t).await
     }
 
+    async fn predictions(&self, gpu: &GpuContext) -> Result<Vec<u32>> {
+        GpuGpt::predictions(self, gpu).await
+    }
+
     async fn params(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
         self.download_params(gpu).await
     }

@@ -1,6 +1,7 @@
 //! The seeded batch sampler shared by the CPU and GPU trainers, so that both draw the same windows of the
 //! same data from the same seed (the GPU model is checked against the CPU step by step).
 
+use super::mlm::mask_tokens;
 use super::{ModelConfig, TrainOptions};
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
@@ -16,6 +17,13 @@ pub struct Batches {
     pub batch_size: usize,
     /// T: tokens per sequence.
     pub seq_len: usize,
+    /// A masked-language model's `[MASK]` id: windows are masked as BERT does ([`mask_tokens`]) instead of
+    /// shifted by one; None for the next-token objective.
+    mask_id: Option<u32>,
+    /// Draws the training masks (apart from the window starts, so both objectives see the same windows).
+    mask_rng: Rng,
+    /// Seed of the validation masks, fixed per validation batch so evaluations compare.
+    val_mask_seed: u64,
 }
 
 impl Batches {
@@ -52,7 +60,16 @@ impl Batches {
             rng: Rng::new(seed),
             batch_size,
             seq_len,
+            mask_id: None,
+            mask_rng: Rng::new(seed ^ 0x4d41_534b),
+            val_mask_seed: seed ^ 0x5641_4c4d_4153_4b53,
         })
+    }
+
+    /// Masks the windows as BERT does (for a masked-language model whose `[MASK]` is `mask_id`).
+    pub fn with_masks(mut self, mask_id: u32) -> Self {
+        self.mask_id = Some(mask_id);
+        self
     }
 
     /// The sampler of a training run of `config` with `options`, after the checks both trainers make: T (0 means
@@ -77,7 +94,7 @@ impl Batches {
         if options.batch_size == 0 || options.grad_accum == 0 {
             invalid_input!("batch_size and grad_accum must be at least 1");
         }
-        let batches = Self::new(
+        let mut batches = Self::new(
             train,
             val,
             options.batch_size,
@@ -85,6 +102,14 @@ impl Batches {
             options.eval_batches,
             options.seed,
         )?;
+        if let Some(mask_id) = config.mask_token() {
+            if let Some(bad) = batches.tokens().find(|&t| t == mask_id) {
+                invalid_input!(
+                    "token id {bad} in the data is the model's [MASK] token: the data must come from the tokenizer alone (a masked-language model's vocabulary is the tokenizer's plus one)"
+                );
+            }
+            batches = batches.with_masks(mask_id);
+        }
         let v = config.vocab_size;
         if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
             invalid_input!(
@@ -109,15 +134,27 @@ impl Batches {
         self.val_starts.len() / self.batch_size
     }
 
-    /// Fills `inputs` and `targets` (B, T) with `batch_size` random windows of the training stream.
+    /// Fills `inputs` and `targets` (B, T) with `batch_size` random windows of the training stream: the next
+    /// token as target, or (masked-language model) the masked window and the original tokens where masked.
     pub fn sample(&mut self, inputs: &mut Vec<u32>, targets: &mut Vec<u32>) {
         inputs.clear();
         targets.clear();
         let t = self.seq_len;
         for _ in 0..self.batch_size {
             let start = self.rng.below_by_remainder(self.train.len() - t);
-            inputs.extend_from_slice(&self.train[start..start + t]);
-            targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
+            match self.mask_id {
+                Some(mask_id) => mask_tokens(
+                    &self.train[start..start + t],
+                    mask_id,
+                    &mut self.mask_rng,
+                    inputs,
+                    targets,
+                ),
+                None => {
+                    inputs.extend_from_slice(&self.train[start..start + t]);
+                    targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
+                }
+            }
         }
     }
 
@@ -126,9 +163,21 @@ impl Batches {
         inputs.clear();
         targets.clear();
         let (b, t) = (self.batch_size, self.seq_len);
+        let mut mask_rng = Rng::new(self.val_mask_seed ^ index as u64);
         for &start in &self.val_starts[index * b..(index + 1) * b] {
-            inputs.extend_from_slice(&self.val[start..start + t]);
-            targets.extend_from_slice(&self.val[start + 1..start + t + 1]);
+            match self.mask_id {
+                Some(mask_id) => mask_tokens(
+                    &self.val[start..start + t],
+                    mask_id,
+                    &mut mask_rng,
+                    inputs,
+                    targets,
+                ),
+                None => {
+                    inputs.extend_from_slice(&self.val[start..start + t]);
+                    targets.extend_from_slice(&self.val[start + 1..start + t + 1]);
+                }
+            }
         }
     }
 }

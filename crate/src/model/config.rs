@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::buffers::{Acts, Grads};
 use super::lora::LoraConfig;
+use super::mlm::Objective;
 use crate::exec::Counter;
 use crate::ops::attention_mask::AttentionMask;
+use crate::ops::crossentropy_forward::IGNORE_INDEX;
 use crate::{Result, invalid_input};
 
 /// The feed-forward activation.
@@ -65,6 +67,10 @@ pub struct ModelConfig {
     /// Low-rank adapters on the blocks' linear layers (see [`super::lora`]); with them only the adapters train.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora: Option<LoraConfig>,
+    /// What the model learns: the next token (causal, GPT) or masked tokens (mlm, BERT: bidirectional
+    /// attention, `[MASK]` as the last token id). Left out of the JSON for causal models.
+    #[serde(default, skip_serializing_if = "Objective::is_causal")]
+    pub objective: Objective,
 }
 
 fn default_ffn_mult() -> usize {
@@ -91,7 +97,13 @@ impl ModelConfig {
             bias: true,
             attention_mask: AttentionMask::Causal,
             lora: None,
+            objective: Objective::Causal,
         }
+    }
+
+    /// The id of the `[MASK]` token: the last id of a masked-language model, none for a causal one.
+    pub fn mask_token(&self) -> Option<u32> {
+        (self.objective == Objective::Mlm).then(|| self.vocab_size as u32 - 1)
     }
 
     /// Checks a batch of `b` sequences of `t` tokens (`targets` optional) against this model: sizes, the block
@@ -121,9 +133,15 @@ impl ModelConfig {
         {
             invalid_input!("{} target tokens given for B*T = {b}*{t}", targets.len());
         }
-        for &tok in inputs.iter().chain(targets.unwrap_or(&[])) {
+        for &tok in inputs {
             if tok as usize >= v {
                 invalid_input!("token id {tok} is outside the vocabulary of {v} tokens");
+            }
+        }
+        // A target may also be the ignore index: a position that does not count (masked-language models).
+        for &tok in targets.unwrap_or(&[]) {
+            if tok as usize >= v && tok != IGNORE_INDEX {
+                invalid_input!("target token id {tok} is outside the vocabulary of {v} tokens");
             }
         }
         Ok(())
@@ -188,6 +206,18 @@ impl ModelConfig {
         }
         if self.ffn_mult == 0 {
             invalid_input!("ffn_mult is 0: the feed-forward layer needs a width (GPT-2 uses 4)");
+        }
+        if self.objective == Objective::Mlm {
+            if self.attention_mask != AttentionMask::Bidirectional {
+                invalid_input!(
+                    "a masked-language model (objective mlm) reads the whole window: set attention_mask to bidirectional"
+                );
+            }
+            if self.vocab_size < 2 {
+                invalid_input!(
+                    "a masked-language model needs its tokens and the [MASK] token: vocab_size must be at least 2"
+                );
+            }
         }
         if !(0.0..1.0).contains(&self.dropout) {
             invalid_input!("dropout {} must be in [0, 1)", self.dropout);

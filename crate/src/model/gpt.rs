@@ -6,7 +6,7 @@
 //! for each block:  x = x + dropout(c_proj(attention(ln_1(x))))           residual2
 //!                  x = x + dropout(mlp.c_proj(act(mlp.c_fc(ln_2(x)))))   residual3
 //! logits = ln_f(x) @ wte^T                                               (B, T, V), head tied to wte
-//! loss = mean over (b, t) of -ln softmax(logits)[target]
+//! loss = mean over the (b, t) whose target counts of -ln softmax(logits)[target]
 //! ```
 //!
 //! Generic over the number type: `Gpt<f32>` is the model; `Gpt<f64>` is what the whole-model
@@ -19,6 +19,7 @@ use super::params::ParamLayout;
 use super::transformer::{Acts, Grads, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
 use crate::exec::{Allocator, Tensor};
+use crate::ops::crossentropy_forward::counted_targets;
 use crate::ops::float::Float;
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
@@ -42,6 +43,8 @@ struct Buffers {
     has_targets: bool,
     /// The last forward pass's dropout seed: the fused attention's backward redraws its dropout from it.
     dropout_seed: u64,
+    /// How many of those targets count (are not the ignore index): the mean loss divides by it.
+    counted: usize,
 }
 
 /// A GPT with its parameters, gradients and the activations of its last forward pass.
@@ -131,6 +134,15 @@ impl<R: Float> Gpt<R> {
         self.store.get(t)
     }
 
+    /// The most likely next (or, for a masked-language model, masked) token at each position (B, T) of the last
+    /// forward pass: the argmax of its logits.
+    pub fn predictions(&self) -> Vec<u32> {
+        let x = self.buffers.as_ref().expect("a forward pass has run");
+        let v = self.config.vocab_size;
+        let logits = self.store.get(x.acts.logits);
+        super::mlm::argmax_rows(&logits[..x.b * x.t * v], v)
+    }
+
     /// Sets every gradient to 0 (allocating them on first use).
     pub fn zero_grad(&mut self) {
         self.grads.clear();
@@ -181,11 +193,13 @@ impl<R: Float> Gpt<R> {
             targets,
             has_targets: false,
             dropout_seed: 0,
+            counted: 0,
         });
     }
 
     /// The forward pass over a batch of `b` sequences of `t` tokens (`inputs` (B, T), row-major).
-    /// With `targets` (B, T) it also computes the loss and returns its mean. `dropout_seed` turns on
+    /// With `targets` (B, T) it also computes the loss and returns its mean over the targets that count (all but
+    /// [`IGNORE_INDEX`](crate::ops::crossentropy_forward::IGNORE_INDEX); at least one must). `dropout_seed` turns on
     /// training mode: dropout with the config's probability, masks drawn from the seed. `None` is
     /// evaluation (no dropout).
     pub fn forward(
@@ -197,6 +211,10 @@ impl<R: Float> Gpt<R> {
         dropout_seed: Option<u64>,
     ) -> Result<Option<f64>> {
         self.check_batch(inputs, targets, b, t)?;
+        let counted = targets.map_or(0, counted_targets);
+        if targets.is_some() && counted == 0 {
+            invalid_input!("every target of the batch is ignored: there is nothing to score");
+        }
         let dropout = dropout_seed.is_some() && self.config.has_dropout();
         // Training runs the fused attention (the CPU's fast kernels, no maps); evaluation and inspection keep
         // the readable one, whose maps the captures read.
@@ -209,6 +227,7 @@ impl<R: Float> Gpt<R> {
         }
         x.has_targets = targets.is_some();
         x.dropout_seed = dropout_seed.unwrap_or(0);
+        x.counted = counted;
         let mut ex = CpuExecutor {
             layout: &self.layout,
             params: &self.params,
@@ -228,13 +247,13 @@ impl<R: Float> Gpt<R> {
         }
         let losses = self.store.get(x.acts.losses);
         Ok(Some(
-            losses.iter().map(|l| l.to_f64()).sum::<f64>() / (b * t) as f64,
+            losses.iter().map(|l| l.to_f64()).sum::<f64>() / counted as f64,
         ))
     }
 
     /// The backward pass of the last forward pass (which must have had targets): adds the gradient of
     /// `loss_scale * mean loss` to `grads` (allocated and zeroed on first use). Gradient accumulation
-    /// over k micro-batches uses loss_scale = 1/k.
+    /// over k micro-batches uses loss_scale = 1/k (each micro-batch's mean over its own counted targets).
     pub fn backward(&mut self, loss_scale: f64) -> Result<()> {
         let Some(x) = self.buffers.as_mut().filter(|x| x.has_targets) else {
             invalid_input!("backward needs a forward pass with targets first");
@@ -243,7 +262,7 @@ impl<R: Float> Gpt<R> {
             self.grads.clear();
             self.grads.resize(self.layout.trainable_len(), R::ZERO);
         }
-        let (b, t) = (x.b, x.t);
+        let (b, t, counted) = (x.b, x.t, x.counted);
         let mut ex = CpuExecutor {
             layout: &self.layout,
             params: &self.params,
@@ -257,7 +276,7 @@ impl<R: Float> Gpt<R> {
             .get_or_insert_with(|| Grads::new(&mut ex, &self.config, &x.acts))
             .clone();
         ex.store
-            .fill(g.dlosses, R::from_f64(loss_scale / (b * t) as f64));
+            .fill(g.dlosses, R::from_f64(loss_scale / counted as f64));
         ex.store.fill(g.dresidual, R::ZERO);
         let model = Transformer {
             config: &self.config,

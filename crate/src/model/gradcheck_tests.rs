@@ -4,7 +4,9 @@
 
 use super::config::{Activation, ModelConfig, Positional};
 use super::gpt::Gpt;
+use super::mlm::Objective;
 use crate::ops::attention_mask::AttentionMask;
+use crate::ops::crossentropy_forward::IGNORE_INDEX;
 use crate::ops::testing::TestRng;
 
 fn small_config() -> ModelConfig {
@@ -22,6 +24,7 @@ fn small_config() -> ModelConfig {
         bias: true,
         attention_mask: AttentionMask::Causal,
         lora: None,
+        objective: Default::default(),
     }
 }
 
@@ -34,8 +37,18 @@ fn check_model(config: ModelConfig, dropout_seed: Option<u64>, stride: usize) {
     for x in model.params.iter_mut() {
         *x += 0.3 * rng.uniform_f64();
     }
-    let inputs = rng.tokens(b * t, config.vocab_size);
-    let targets = rng.tokens(b * t, config.vocab_size);
+    let mut inputs = rng.tokens(b * t, config.vocab_size);
+    let mut targets = rng.tokens(b * t, config.vocab_size);
+    if let Some(mask_id) = config.mask_token() {
+        // Masked-language modelling: only some positions count (the rest are the ignore index), and some
+        // inputs are [MASK].
+        for i in (0..b * t).step_by(3) {
+            targets[i] = IGNORE_INDEX;
+        }
+        for i in (1..b * t).step_by(4) {
+            inputs[i] = mask_id;
+        }
+    }
     model.zero_grad();
     model
         .forward(&inputs, Some(&targets), b, t, dropout_seed)
@@ -150,4 +163,22 @@ fn whole_model_with_dropout_masks() {
         ..small_config()
     };
     check_model(config, Some(42), 3);
+}
+
+#[test]
+fn whole_model_masked_language_model_with_ignored_targets() {
+    let config = ModelConfig {
+        objective: Objective::Mlm,
+        attention_mask: AttentionMask::Bidirectional,
+        ..small_config()
+    };
+    check_model(config.clone(), None, 3);
+    check_model(
+        ModelConfig {
+            dropout: 0.2,
+            ..config
+        },
+        Some(9),
+        5,
+    );
 }

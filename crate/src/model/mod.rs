@@ -9,6 +9,7 @@ pub mod generate;
 pub mod gpt;
 pub mod lora;
 mod lora_linear;
+pub mod mlm;
 pub mod params;
 pub mod train;
 pub mod transformer;
@@ -16,6 +17,7 @@ pub mod weights;
 
 pub use config::{Activation, ModelConfig, Positional};
 pub use gpt::Gpt;
+pub use mlm::Objective;
 pub use train::{EvalStats, StepStats, TrainOptions, Trainer};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::batches::Batches;
 use super::config::ModelConfig;
 use super::gpt::Gpt;
+use super::mlm::{Objective, masked_accuracy};
 use super::params::ParamSpec;
 use crate::ops::adamw_update::adamw_update_fast_cpu;
 use crate::ops::global_norm::{clip_by_global_norm_cpu, global_norm_cpu};
@@ -132,6 +133,9 @@ pub struct EvalStats {
     pub step: u32,
     pub val_loss: f64,
     pub val_ppl: f64,
+    /// Masked-language models: the share of masked positions whose most likely token is the right one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
 }
 
 /// A model on a device, as the [`TrainLoop`] drives it. The CPU model ([`Gpt`]) and the GPU model
@@ -171,6 +175,8 @@ pub trait Trainable {
         b: usize,
         t: usize,
     ) -> Result<f64>;
+    /// The most likely token at each position (B, T) of the last [`Trainable::loss`] call's batch.
+    async fn predictions(&self, device: &Self::Device) -> Result<Vec<u32>>;
     /// The current weights, flat, in the [`ParamLayout`](super::params::ParamLayout) order.
     async fn params(&self, device: &Self::Device) -> Result<Vec<f32>>;
 }
@@ -265,6 +271,10 @@ impl Trainable for Gpt<f32> {
         Ok(self
             .forward(inputs, Some(targets), b, t, None)?
             .expect("targets were given"))
+    }
+
+    async fn predictions(&self, _: &()) -> Result<Vec<u32>> {
+        Ok(self.predictions())
     }
 
     async fn params(&self, _: &()) -> Result<Vec<f32>> {
@@ -380,7 +390,8 @@ impl<M: Trainable> TrainLoop<M> {
         })
     }
 
-    /// Mean loss over the fixed validation batches (no dropout).
+    /// Mean loss over the fixed validation batches (no dropout); for a masked-language model also the
+    /// masked-token accuracy (perplexity is exp of the loss over the masked positions).
     pub async fn evaluate_on(&mut self, device: &M::Device) -> Result<EvalStats> {
         if !self.batches.has_validation() {
             invalid_input!(
@@ -391,15 +402,24 @@ impl<M: Trainable> TrainLoop<M> {
         let batches = self.batches.val_batches();
         let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         let mut total = 0.0;
+        let masked = self.model.config().objective == Objective::Mlm;
+        let (mut correct, mut counted) = (0, 0);
         for batch in 0..batches {
             self.batches.val_batch(batch, &mut inputs, &mut targets);
             total += self.model.loss(device, &inputs, &targets, b, t).await?;
+            if masked {
+                let predictions = self.model.predictions(device).await?;
+                let (right, scored) = masked_accuracy(&predictions, &targets);
+                correct += right;
+                counted += scored;
+            }
         }
         let val_loss = total / batches as f64;
         Ok(EvalStats {
             step: self.step,
             val_loss,
             val_ppl: val_loss.exp(),
+            val_accuracy: masked.then(|| correct as f64 / counted.max(1) as f64),
         })
     }
 }

@@ -1,11 +1,12 @@
 //! crossentropy_backward: the gradient of -ln softmax(logits)[target] is probs - onehot(target).
 //! Intuition: push the target's logit up and every other logit down by how much it was believed.
-//! dlogits is assigned.
+//! dlogits is assigned; a position whose target is [`IGNORE_INDEX`] gets 0.
 
+use super::crossentropy_forward::IGNORE_INDEX;
 use super::float::Float;
 
-/// dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T).
-/// For the mean loss over the batch, dlosses = 1 / (B*T) everywhere.
+/// dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T), and 0 on the rows whose
+/// target is [`IGNORE_INDEX`]. For the mean loss over the batch, dlosses = 1 / (positions that count).
 #[allow(clippy::too_many_arguments)]
 pub fn crossentropy_backward_cpu<R: Float>(
     dlogits: &mut [R],
@@ -17,9 +18,13 @@ pub fn crossentropy_backward_cpu<R: Float>(
     v: usize,
 ) {
     for bt in 0..b * t {
-        let d = dlosses[bt];
         let p = &probs[bt * v..(bt + 1) * v];
         let dl = &mut dlogits[bt * v..(bt + 1) * v];
+        if targets[bt] == IGNORE_INDEX {
+            dl.fill(R::ZERO);
+            continue;
+        }
+        let d = dlosses[bt];
         for (g, &pi) in dl.iter_mut().zip(p) {
             *g = pi * d;
         }
@@ -39,7 +44,11 @@ mod tests {
         let (b, t, v) = (2, 7, 37);
         let mut rng = TestRng::new(101);
         let logits: Vec<f64> = rng.vec_f64(b * t * v).iter().map(|x| 3.0 * x).collect();
-        let targets = rng.tokens(b * t, v);
+        let mut targets = rng.tokens(b * t, v);
+        // Ignored positions count for nothing: their losses and gradients are 0.
+        for bt in [0, 3, 4, 13] {
+            targets[bt] = IGNORE_INDEX;
+        }
         let w = rng.vec_f64(b * t);
         let forward = |logits: &[f64]| {
             let (mut losses, mut probs) = (vec![0.0; b * t], vec![0.0; b * t * v]);
@@ -52,6 +61,25 @@ mod tests {
         check_gradient("crossentropy dlogits", &logits, &dlogits, |x| {
             dot(&forward(x).0, &w)
         });
+    }
+
+    #[test]
+    fn ignored_positions_have_zero_loss_and_gradient() {
+        let (b, t, v) = (1, 3, 5);
+        let logits: Vec<f32> = (0..b * t * v).map(|i| (i as f32 * 0.37).sin()).collect();
+        let targets = [2, IGNORE_INDEX, 4];
+        let (mut losses, mut probs) = (vec![f32::NAN; 3], vec![0.0f32; 15]);
+        crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
+        assert_eq!(losses[1], 0.0);
+        assert!(losses[0] > 0.0 && losses[2] > 0.0);
+        let mut dlogits = vec![f32::NAN; 15];
+        crossentropy_backward_cpu(&mut dlogits, &[0.5; 3], &probs, &targets, b, t, v);
+        assert!(dlogits[5..10].iter().all(|&g| g == 0.0), "{dlogits:?}");
+        assert!(dlogits[..5].iter().all(|g| g.is_finite() && *g != 0.0));
+        assert_eq!(
+            crate::ops::crossentropy_forward::counted_targets(&targets),
+            2
+        );
     }
 
     #[test]
@@ -127,13 +155,19 @@ mod gpu {
         use super::*;
         use crate::gpu::testing::gpu_or_skip;
         use crate::ops::crossentropy_backward::*;
-        use crate::ops::crossentropy_forward::check_shapes;
-        use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
+        use crate::ops::crossentropy_forward::{
+            IGNORE_INDEX, check_shapes, crossentropy_forward_cpu,
+        };
         use crate::ops::testing::{TestRng, assert_close};
 
         fn check_gpu(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize) {
             let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| 3.0 * x).collect();
-            let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
+            let targets: Vec<u32> = (0..b * t)
+                .map(|_| match rng.range(0, 4) {
+                    0 => IGNORE_INDEX,
+                    _ => rng.range(0, v - 1) as u32,
+                })
+                .collect();
             check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
             let dlosses = rng.vec(b * t);
             let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);

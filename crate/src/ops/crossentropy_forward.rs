@@ -2,12 +2,24 @@
 //!
 //! Intuition: the loss at a position is the surprise, -ln p(target), of the model's next-token
 //! distribution. probs is kept: the backward pass and the page's top-k view read it.
+//!
+//! A target of [`IGNORE_INDEX`] marks a position that does not count (PyTorch's `ignore_index`): its loss is 0
+//! and its gradient 0, so a masked-language model learns only from the positions it masked. The caller
+//! divides by the number of positions that count ([`counted_targets`]).
 
 use super::float::Float;
 use crate::{Result, invalid_input};
 
-/// probs (B, T, V) = softmax(logits (B, T, V));  losses (B, T) = -ln probs[b, t, targets[b, t]].
-/// The softmax subtracts the row maximum first, so large logits do not overflow.
+/// The target id of a position that does not count: loss 0, gradient 0 (u32::MAX, never a token id).
+pub const IGNORE_INDEX: u32 = u32::MAX;
+
+/// The number of targets that count (are not [`IGNORE_INDEX`]): what the mean loss divides by.
+pub fn counted_targets(targets: &[u32]) -> usize {
+    targets.iter().filter(|&&id| id != IGNORE_INDEX).count()
+}
+
+/// probs (B, T, V) = softmax(logits (B, T, V));  losses (B, T) = -ln probs[b, t, targets[b, t]], or 0 where
+/// the target is [`IGNORE_INDEX`]. The softmax subtracts the row maximum first, so large logits do not overflow.
 #[allow(clippy::too_many_arguments)]
 pub fn crossentropy_forward_cpu<R: Float>(
     losses: &mut [R],
@@ -33,13 +45,16 @@ pub fn crossentropy_forward_cpu<R: Float>(
         }
         // -ln softmax computed from the logits (log-sum-exp) rather than ln(p), so a tiny probability does
         // not round to 0 and give an infinite loss.
-        losses[bt] = sum.ln() + max - x[targets[bt] as usize];
+        losses[bt] = match targets[bt] {
+            IGNORE_INDEX => R::ZERO,
+            target => sum.ln() + max - x[target as usize],
+        };
     }
 }
 
 /// Checks lengths and token ids, so a bad call is an error and not a panic (the CPU functions index
 /// `probs` by the target) or a NaN loss (the GPU kernel's answer to an id >= V).
-/// `act` is the length of logits/probs (or dlogits), `pos` of losses (or dlosses).
+/// `act` is the length of logits/probs (or dlogits), `pos` of losses (or dlosses). [`IGNORE_INDEX`] is allowed.
 pub fn check_shapes(
     act: usize,
     pos: usize,
@@ -62,7 +77,7 @@ pub fn check_shapes(
     if let Some((i, &id)) = targets
         .iter()
         .enumerate()
-        .find(|&(_, &id)| id as usize >= v)
+        .find(|&(_, &id)| id != IGNORE_INDEX && id as usize >= v)
     {
         invalid_input!(
             "crossentropy: target {i} is token {id}, outside the vocabulary of V = {v} tokens"
@@ -146,7 +161,13 @@ mod gpu {
         /// Logits spread over [-scale, scale], and random target ids.
         fn check(gpu: &GpuContext, rng: &mut TestRng, b: usize, t: usize, v: usize, scale: f32) {
             let logits: Vec<f32> = rng.vec(b * t * v).iter().map(|x| scale * x).collect();
-            let targets: Vec<u32> = (0..b * t).map(|_| rng.range(0, v - 1) as u32).collect();
+            // About one target in five ignored (loss 0), as a masked-language model's batches are mostly.
+            let targets: Vec<u32> = (0..b * t)
+                .map(|_| match rng.range(0, 4) {
+                    0 => IGNORE_INDEX,
+                    _ => rng.range(0, v - 1) as u32,
+                })
+                .collect();
             check_shapes(logits.len(), b * t, &targets, b, t, v).expect("shapes");
             let (mut losses, mut probs) = (vec![0.0f32; b * t], vec![0.0f32; b * t * v]);
             crossentropy_forward_cpu(&mut losses, &mut probs, &logits, &targets, b, t, v);
@@ -176,13 +197,14 @@ mod gpu {
                 1e-4,
                 &format!("{what} probs"),
             );
-            assert_close(
-                &read(&losses_gpu, b * t),
-                &losses,
-                1e-5,
-                1e-4,
-                &format!("{what} losses"),
-            );
+            let losses_gpu = read(&losses_gpu, b * t);
+            assert_close(&losses_gpu, &losses, 1e-5, 1e-4, &format!("{what} losses"));
+            for (loss, &target) in losses_gpu.iter().zip(&targets) {
+                assert!(
+                    target != IGNORE_INDEX || *loss == 0.0,
+                    "{what}: ignored loss {loss}"
+                );
+            }
         }
 
         #[test]
@@ -246,6 +268,8 @@ mod gpu {
         fn bad_targets_are_an_error() {
             let err = check_shapes(2 * 37, 2, &[5, 37], 1, 2, 37).unwrap_err();
             assert!(err.to_string().contains("target 1 is token 37"), "{err}");
+            check_shapes(2 * 37, 2, &[IGNORE_INDEX, 36], 1, 2, 37)
+                .expect("the ignore index is allowed");
             let err = check_shapes(2 * 37, 2, &[5], 1, 2, 37).unwrap_err();
             assert!(err.to_string().contains("targets 1 ids"), "{err}");
         }

@@ -3,9 +3,11 @@
 use clap::{Parser, Subcommand};
 
 mod corpus_cmd;
+mod eval_cmd;
 #[cfg(feature = "gpu")]
 mod gpu_cmd;
 mod io_cmd;
+mod mlm_cmd;
 mod model_cmd;
 mod tokenizer_cmd;
 
@@ -43,6 +45,10 @@ enum Command {
     Export(io_cmd::ExportArgs),
     /// Read a Hugging Face GPT-2 directory into our safetensors file.
     Import(io_cmd::ImportArgs),
+    /// Score hypotheses against references: BLEU, chrF, ROUGE-1/2/L, exact match (JSON lines).
+    Eval(eval_cmd::EvalArgs),
+    /// A masked-language model's top predictions at each [MASK] of a text (JSON lines).
+    Fill(mlm_cmd::FillArgs),
 }
 
 fn main() {
@@ -59,6 +65,8 @@ fn main() {
         Command::Forward(args) => model_cmd::forward(args),
         Command::Export(args) => io_cmd::export(args),
         Command::Import(args) => io_cmd::import(args),
+        Command::Eval(args) => eval_cmd::run(args),
+        Command::Fill(args) => mlm_cmd::run(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

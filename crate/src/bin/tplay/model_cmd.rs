@@ -1,7 +1,8 @@
 //! `tplay train | generate | forward`: the CPU model on the command line.
 //!
 //! `train` prints one JSON object per step (`step`, `loss`, `lr`, `tokens_per_s`) and per evaluation
-//! (`step`, `val_loss`, `val_ppl`) on stdout, with a progress bar on stderr when it is a terminal.
+//! (`step`, `val_loss`, `val_ppl`, and `val_accuracy` for a masked-language model, whose run first prints the
+//! unigram baseline) on stdout, with a progress bar on stderr when it is a terminal.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -15,9 +16,11 @@ use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
 use transformer_playground::io::export_peft;
 use transformer_playground::model::generate::SampleOptions;
 use transformer_playground::model::lora::{LoraConfig, LoraTarget};
+use transformer_playground::model::mlm::{Objective, encode_with_masks, unigram_baseline};
 use transformer_playground::model::train::{TrainLoop, Trainable};
 use transformer_playground::model::weights::{load_safetensors, save_safetensors};
 use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
+use transformer_playground::ops::attention_mask::AttentionMask;
 use transformer_playground::tokenizer::{self, BpeOptions, ENDOFTEXT, Pattern, Tokenizer};
 use transformer_playground::{Error, Result};
 
@@ -125,6 +128,10 @@ pub struct TrainArgs {
     /// Also write the adapters alone as a PEFT directory (adapter_config.json, adapter_model.safetensors).
     #[arg(long)]
     adapter_out: Option<PathBuf>,
+    /// What the model learns: causal (the next token, GPT) or mlm (masked tokens, BERT: bidirectional
+    /// attention, a [MASK] token after the tokenizer's). Default: the config's, else causal.
+    #[arg(long)]
+    objective: Option<String>,
 }
 
 #[derive(Args)]
@@ -173,7 +180,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
 }
 
-fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     String::from_utf8(read(path)?)
         .map_err(|_| Error::InvalidInput(format!("{} is not UTF-8 text", path.display())))
 }
@@ -250,10 +257,44 @@ pub fn train(args: TrainArgs) -> Result<()> {
             tok
         }
     };
+    let objective = args
+        .objective
+        .as_deref()
+        .map(Objective::from_name)
+        .transpose()?;
     let config = match &start_from {
-        Some((model, _)) => model.config.clone(),
-        None => model_config(args.config.as_deref(), tok.vocab_size())?,
+        Some((model, _)) => {
+            if let Some(objective) = objective.filter(|&o| o != model.config.objective) {
+                return Err(Error::InvalidInput(format!(
+                    "--model was trained with the {} objective, not {}: leave out --objective to keep its own",
+                    model.config.objective.name(),
+                    objective.name()
+                )));
+            }
+            model.config.clone()
+        }
+        None => {
+            // A masked-language model's vocabulary is the tokenizer's plus its [MASK] token.
+            let model_vocab = tok.vocab_size() + usize::from(objective == Some(Objective::Mlm));
+            let mut config = model_config(args.config.as_deref(), model_vocab)?;
+            if let Some(objective) = objective {
+                config.objective = objective;
+                config.attention_mask = match objective {
+                    Objective::Causal => AttentionMask::Causal,
+                    Objective::Mlm => AttentionMask::Bidirectional,
+                };
+                config.validate()?;
+            }
+            config
+        }
     };
+    if config.objective == Objective::Mlm && config.vocab_size <= tok.vocab_size() {
+        return Err(Error::InvalidInput(format!(
+            "a masked-language model needs one token more than its tokenizer's {} for [MASK]: pass --objective mlm, or set vocab_size to at least {}",
+            tok.vocab_size(),
+            tok.vocab_size() + 1
+        )));
+    }
     let mut options = match &args.train_options {
         Some(path) => TrainOptions::from_json(&read_text(path)?)?,
         None => TrainOptions::default(),
@@ -317,6 +358,14 @@ pub fn train(args: TrainArgs) -> Result<()> {
         val.len()
     );
     let adapter_out = args.adapter_out.clone();
+    if config.objective == Objective::Mlm {
+        // What a model that knows only token frequencies scores on the masked positions: the bar to beat.
+        let baseline = unigram_baseline(&val);
+        println!(
+            "{}",
+            serde_json::json!({"baseline": "unigram", "val_loss": baseline.loss, "val_accuracy": baseline.accuracy})
+        );
+    }
     match gpu {
         None => run_training(
             Trainer::new(model, train, val, options.clone())?,
@@ -377,10 +426,7 @@ fn run_training<M: Trainable>(
         );
         if trainer.eval_due() {
             let eval = pollster::block_on(trainer.evaluate_on(device))?;
-            println!(
-                "{}",
-                serde_json::json!({"step": eval.step, "val_loss": eval.val_loss, "val_ppl": eval.val_ppl})
-            );
+            println!("{}", serde_json::to_string(&eval).expect("stats serialise"));
         }
         if tty {
             let width = 40;
@@ -428,16 +474,28 @@ pub fn load_model(path: &Path) -> Result<(Gpt<f32>, Option<Tokenizer>)> {
     Ok((loaded.model, tok))
 }
 
-pub fn generate(args: GenerateArgs) -> Result<()> {
-    let gpu = open_gpu(args.device)?;
-    let (mut model, tok) = load_model(&args.model)?;
+/// A model and the tokenizer in its metadata (an error when it has none: text cannot be encoded then).
+pub(crate) fn load_model_with_tokenizer(path: &Path) -> Result<(Gpt<f32>, Tokenizer)> {
+    let (model, tok) = load_model(path)?;
     let tok = tok.ok_or_else(|| {
         Error::Format(format!(
             "{} has no tokenizer in its metadata, so text cannot be encoded",
-            args.model.display()
+            path.display()
         ))
     })?;
-    let mut prompt = tok.encode(&args.prompt);
+    Ok((model, tok))
+}
+
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let gpu = open_gpu(args.device)?;
+    let (mut model, tok) = load_model_with_tokenizer(&args.model)?;
+    if model.config.objective == Objective::Mlm {
+        return Err(Error::InvalidInput(format!(
+            "{} is a masked-language model (objective mlm): it fills [MASK] positions rather than continuing text; use tplay fill",
+            args.model.display()
+        )));
+    }
+    let mut prompt = encode_with_masks(&tok, &model.config, &args.prompt)?;
     if prompt.is_empty() {
         // Start from the end-of-text token, or from the first token of the vocabulary.
         prompt.push(tok.eot_id().unwrap_or(0));
