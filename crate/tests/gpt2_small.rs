@@ -9,6 +9,11 @@ use transformer_playground::model::generate::SampleOptions;
 use transformer_playground::model::{Gpt, ModelConfig};
 use transformer_playground::tokenizer::{self, BpeOptions, ENDOFTEXT, Pattern};
 
+/// The greedy tokens of the seed-124 model after `prompt` (the wasm test checks the same ids).
+const GREEDY: [u32; 6] = [30897; 6];
+/// The tokens sampled with the test's options (temperature 0.9, top-k 50, top-p 0.95, seed 5).
+const SAMPLED: [u32; 6] = [45675, 2028, 47334, 44325, 29152, 48268];
+
 fn gpt2_small() -> ModelConfig {
     ModelConfig {
         n_layer: 12,
@@ -48,6 +53,17 @@ fn gpt2_small_generates_with_the_kv_cache_and_round_trips_through_hugging_face()
     );
     assert_eq!(cached.len(), 6);
     assert_eq!(cached, uncached);
+    eprintln!("sampled: {cached:?}");
+    assert_eq!(cached, SAMPLED);
+    // Greedy, as tests/package/gpt2-small.test.mjs runs it in wasm: the same 124 M weights from the seed and
+    // the same tokens on both.
+    let greedy = SampleOptions {
+        temperature: 0.0,
+        ..options.clone()
+    };
+    let greedy = model.generate(&prompt, &greedy).unwrap();
+    eprintln!("greedy: {greedy:?}");
+    assert_eq!(greedy, GREEDY);
 
     // Out as a GPT-2 directory (a tokenizer of GPT-2's size: 256 bytes + merges + <|endoftext|> = 50257 would
     // take long to train; a small one is enough to carry the special token) and back.
