@@ -289,6 +289,13 @@ fn configs_gpt2_cannot_express_are_refused_naming_the_difference() {
         ..base.clone()
     });
     assert!(e.contains("no biases"), "{e}");
+    // A masked-language model reads both ways: GPT2LMHeadModel cannot.
+    let e = err(ModelConfig {
+        objective: crate::model::Objective::Mlm,
+        attention_mask: crate::ops::attention_mask::AttentionMask::Bidirectional,
+        ..base.clone()
+    });
+    assert!(e.contains("attention mask") && e.contains("causal"), "{e}");
     let model = Gpt::<f32>::new(small(base), 1).unwrap();
     let big = tokenizer::train_char(&"abcdefghijklmnopqrstuvwxyz".repeat(2)).unwrap();
     let e = export_hf(&model, Some(&big)).unwrap_err().to_string();
