@@ -1,6 +1,7 @@
 // The README's screenshots (docs/images/*.png), taken from the built page (dist/) in headless Chromium:
 // the built-in stories (seed 1), a BPE tokenizer of 512 tokens, the Model panel's default model trained with
-// the Training panel's defaults, then generation, attention, embeddings and the data panel.
+// the Training panel's defaults, then generation, attention, embeddings and the data panel, and the Training panel
+// at phone width (390 px) in dark mode.
 //
 //   bash scripts/build.sh && node scripts/readme-images.mjs
 import { join } from 'node:path';
@@ -51,6 +52,14 @@ try {
   await openPanel(page, 'embeddings');
   await page.waitForFunction(() => window.tpEmbeddings?.draws > 0, null, { timeout: 120_000 });
   await shot(page, 'embeddings');
+
+  // The trained Training panel on a phone (390 px) in dark mode, one screen from its buttons down.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openPanel(page, 'training');
+  await page.evaluate(() => document.querySelector('#train-start').scrollIntoView({ block: 'start' }));
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(images, 'phone-dark.png') });
   if (consoleErrors.length > 0) throw new Error(`console errors: ${consoleErrors.join('; ')}`);
   console.log(`screenshots written to ${images}`);
 } finally {
