@@ -53,11 +53,11 @@ try {
   await page.waitForFunction(() => window.tpEmbeddings?.draws > 0, null, { timeout: 120_000 });
   await shot(page, 'embeddings');
 
-  // The trained Training panel on a phone (390 px) in dark mode, one screen from its buttons down.
+  // The trained Training panel on a phone (390 px) in dark mode, one screen from its status down.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.emulateMedia({ colorScheme: 'dark' });
   await openPanel(page, 'training');
-  await page.evaluate(() => document.querySelector('#train-start').scrollIntoView({ block: 'start' }));
+  await page.evaluate(() => document.querySelector('#train-status').scrollIntoView({ block: 'start' }));
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(images, 'phone-dark.png') });
   if (consoleErrors.length > 0) throw new Error(`console errors: ${consoleErrors.join('; ')}`);
