@@ -225,7 +225,7 @@ pub fn train_val_pairs(
         if val_pairs.len() >= val {
             break;
         }
-        let val_seed = seed ^ 0x5eed_0f_7a11_da7e ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let val_seed = seed ^ 0x005e_ed0f_7a11_da7e ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         for pair in generate_pairs(task, val_seed, 2 * val, lengths)? {
             if val_pairs.len() == val {
                 break;
