@@ -34,6 +34,7 @@ pub mod gpu;
 #[cfg(feature = "gpu")]
 pub mod gpu_model;
 pub mod io;
+pub mod lab;
 pub mod metrics;
 pub mod model;
 pub mod ops;

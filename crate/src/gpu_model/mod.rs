@@ -357,7 +357,7 @@ impl GpuGpt {
             for &(inputs, targets) in &x.tokens[..k] {
                 let mut ex = GpuExecutor::new(gpu, &mut self.store, self.fused_attention);
                 model.forward(&mut ex, &x.acts, inputs, Some(targets), b, t, true);
-                model.backward(&mut ex, &x.acts, &x.grads, inputs, targets, b, t);
+                model.backward(&mut ex, &x.acts, &x.grads, inputs, Some(targets), b, t);
                 let (plan, sites) = ex.finish();
                 micro.push(plan);
                 dropout_sites.push(sites);

@@ -47,6 +47,12 @@ struct Buffers {
     counted: usize,
 }
 
+/// Where a backward pass starts: the mean cross-entropy times a scale, or a gradient of the logits (B, T, V).
+enum LossGradient<'a, R> {
+    MeanLoss(f64),
+    Dlogits(&'a [R]),
+}
+
 /// A GPT with its parameters, gradients and the activations of its last forward pass.
 pub struct Gpt<R: Float = f32> {
     pub config: ModelConfig,
@@ -255,6 +261,17 @@ impl<R: Float> Gpt<R> {
     /// `loss_scale * mean loss` to `grads` (allocated and zeroed on first use). Gradient accumulation
     /// over k micro-batches uses loss_scale = 1/k (each micro-batch's mean over its own counted targets).
     pub fn backward(&mut self, loss_scale: f64) -> Result<()> {
+        self.backward_from(LossGradient::MeanLoss(loss_scale))
+    }
+
+    /// The backward pass of the last forward pass from a gradient of the logits `dlogits` (B, T, V) that the
+    /// caller computed with another objective over `act(acts().logits)` (the lab's distillation): adds the
+    /// parameter gradients to `grads`, as [`Gpt::backward`] does for the cross-entropy.
+    pub fn backward_from_dlogits(&mut self, dlogits: &[R]) -> Result<()> {
+        self.backward_from(LossGradient::Dlogits(dlogits))
+    }
+
+    fn backward_from(&mut self, loss: LossGradient<R>) -> Result<()> {
         let Some(x) = self.buffers.as_mut().filter(|x| x.has_targets) else {
             invalid_input!("backward needs a forward pass with targets first");
         };
@@ -275,14 +292,31 @@ impl<R: Float> Gpt<R> {
             .grads
             .get_or_insert_with(|| Grads::new(&mut ex, &self.config, &x.acts))
             .clone();
-        ex.store
-            .fill(g.dlosses, R::from_f64(loss_scale / counted as f64));
         ex.store.fill(g.dresidual, R::ZERO);
+        let targets = match loss {
+            LossGradient::MeanLoss(scale) => {
+                ex.store
+                    .fill(g.dlosses, R::from_f64(scale / counted as f64));
+                Some(x.targets)
+            }
+            LossGradient::Dlogits(dlogits) => {
+                let into = ex.store.get_mut(g.dlogits);
+                if dlogits.len() != into.len() {
+                    invalid_input!(
+                        "the gradient of the logits has {} values, the last forward pass made {} (B*T*V)",
+                        dlogits.len(),
+                        into.len()
+                    );
+                }
+                into.copy_from_slice(dlogits);
+                None
+            }
+        };
         let model = Transformer {
             config: &self.config,
             layout: &self.layout,
         };
-        model.backward(&mut ex, &x.acts, &g, x.inputs, x.targets, b, t);
+        model.backward(&mut ex, &x.acts, &g, x.inputs, targets, b, t);
         Ok(())
     }
 }

@@ -217,19 +217,75 @@ impl Trainable for Gpt<f32> {
         step: u32,
         o: &TrainOptions,
     ) -> Result<StepResult> {
+        self.train_step_with(
+            adamw,
+            batches,
+            step,
+            o,
+            |model, inputs, targets, dropout_seed, scale| {
+                let loss = model
+                    .forward(inputs, Some(targets), b, t, Some(dropout_seed))?
+                    .expect("targets were given");
+                if loss.is_finite() {
+                    model.backward(scale)?;
+                }
+                Ok(loss)
+            },
+        )
+    }
+
+    async fn loss(
+        &mut self,
+        _: &(),
+        inputs: &[u32],
+        targets: &[u32],
+        b: usize,
+        t: usize,
+    ) -> Result<f64> {
+        Ok(self
+            .forward(inputs, Some(targets), b, t, None)?
+            .expect("targets were given"))
+    }
+
+    async fn predictions(&self, _: &()) -> Result<Vec<u32>> {
+        Ok(self.predictions())
+    }
+
+    async fn params(&self, _: &()) -> Result<Vec<f32>> {
+        Ok(self.params.clone())
+    }
+}
+
+impl Gpt<f32> {
+    /// One optimizer step `step` on the CPU whose loss is `micro_step`'s, the loss hook through which another
+    /// objective (the lab's distillation) reuses this step. `micro_step(model, inputs, targets, dropout_seed,
+    /// scale)` runs forward and backward of `scale * mean loss` of one micro-batch (inputs, targets), each
+    /// (B, T), and returns its mean loss (skipping the backward pass when it is not finite). Gradients are
+    /// averaged over the k micro-batches (scale 1/k), then clipped, then AdamW. A loss or gradient norm that is
+    /// not finite returns before the weights change.
+    pub fn train_step_with(
+        &mut self,
+        adamw: &mut AdamwMoments,
+        batches: &[(Vec<u32>, Vec<u32>)],
+        step: u32,
+        o: &TrainOptions,
+        mut micro_step: impl FnMut(&mut Self, &[u32], &[u32], u64, f64) -> Result<f64>,
+    ) -> Result<StepResult> {
         let k = batches.len();
         self.zero_grad();
         let mut loss_sum = 0.0;
         for (micro, (inputs, targets)) in batches.iter().enumerate() {
-            let dropout_seed = o.dropout_seed(step, micro);
-            let loss = self
-                .forward(inputs, Some(targets), b, t, Some(dropout_seed))?
-                .expect("targets were given");
+            let loss = micro_step(
+                self,
+                inputs,
+                targets,
+                o.dropout_seed(step, micro),
+                1.0 / k as f64,
+            )?;
             if !loss.is_finite() {
                 return Ok((loss, f64::NAN));
             }
             loss_sum += loss;
-            self.backward(1.0 / k as f64)?;
         }
         let grad_norm = if o.grad_clip > 0.0 {
             clip_by_global_norm_cpu(&mut self.grads, f64::from(o.grad_clip))
@@ -258,27 +314,6 @@ impl Trainable for Gpt<f32> {
             );
         }
         Ok((loss, grad_norm))
-    }
-
-    async fn loss(
-        &mut self,
-        _: &(),
-        inputs: &[u32],
-        targets: &[u32],
-        b: usize,
-        t: usize,
-    ) -> Result<f64> {
-        Ok(self
-            .forward(inputs, Some(targets), b, t, None)?
-            .expect("targets were given"))
-    }
-
-    async fn predictions(&self, _: &()) -> Result<Vec<u32>> {
-        Ok(self.predictions())
-    }
-
-    async fn params(&self, _: &()) -> Result<Vec<f32>> {
-        Ok(self.params.clone())
     }
 }
 

@@ -242,6 +242,8 @@ impl Transformer<'_> {
 
     /// The backward pass of the forward pass just run (training, with targets): adds the parameter gradients
     /// into the executor's gradients. `g.dlosses` holds d loss / d losses and `g.dresidual` is zero.
+    /// `targets` None is the loss hook: the caller has written `g.dlogits` itself (another objective, such as
+    /// distillation, over the logits) and the cross-entropy's backward is skipped.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -249,7 +251,7 @@ impl Transformer<'_> {
         a: &Acts,
         g: &Grads,
         inputs: Tensor,
-        targets: Tensor,
+        targets: Option<Tensor>,
         b: usize,
         t: usize,
     ) {
@@ -279,7 +281,9 @@ impl Transformer<'_> {
         };
 
         // Loss and head. The head is tied to wte: its gradient lands in dwte, as the embedding's does later.
-        ex.crossentropy_backward(g.dlogits, g.dlosses, a.probs, targets.prefix(bt), b, t, v);
+        if let Some(targets) = targets {
+            ex.crossentropy_backward(g.dlogits, g.dlosses, a.probs, targets.prefix(bt), b, t, v);
+        }
         ex.matmul_backward(
             g.dln,
             lay.grad_if_trainable(lay.wte),

@@ -7,6 +7,7 @@ mod eval_cmd;
 #[cfg(feature = "gpu")]
 mod gpu_cmd;
 mod io_cmd;
+mod lab_cmd;
 mod mlm_cmd;
 mod model_cmd;
 mod tokenizer_cmd;
@@ -39,6 +40,8 @@ enum Command {
     Train(model_cmd::TrainArgs),
     /// Generate text from a saved model.
     Generate(model_cmd::GenerateArgs),
+    /// Distill a teacher into a smaller student, beside the same student trained without it (CPU).
+    Distill(lab_cmd::DistillArgs),
     /// Dump logits, loss and every parameter gradient of one batch (for parity checks).
     Forward(model_cmd::ForwardArgs),
     /// Write a model as a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json, ..).
@@ -63,6 +66,7 @@ fn main() {
         Command::Train(args) => model_cmd::train(args),
         Command::Generate(args) => model_cmd::generate(args),
         Command::Forward(args) => model_cmd::forward(args),
+        Command::Distill(args) => lab_cmd::distill(args),
         Command::Export(args) => io_cmd::export(args),
         Command::Import(args) => io_cmd::import(args),
         Command::Eval(args) => eval_cmd::run(args),

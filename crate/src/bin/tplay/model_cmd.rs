@@ -191,7 +191,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// The model config from a file (vocab_size filled in from the tokenizer when missing) or the reference.
-fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<ModelConfig> {
+pub(crate) fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<ModelConfig> {
     let Some(path) = path else {
         return Ok(ModelConfig::reference(vocab_size));
     };
