@@ -196,7 +196,7 @@ impl Trainable for Distillation {
     }
 
     async fn predictions(&self, device: &()) -> Result<Vec<u32>> {
-        self.student.predictions(device).await
+        Trainable::predictions(&self.student, device).await
     }
 
     async fn params(&self, device: &()) -> Result<Vec<f32>> {
