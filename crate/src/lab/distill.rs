@@ -237,6 +237,7 @@ pub struct DistillSummary {
 /// Trains a student of `student_config` (initial weights from `student_seed`) twice over the same token
 /// streams and options: with `teacher` and `weights`, then without a teacher. `on_eval` sees each evaluation
 /// as it happens (every `options.eval_interval` steps and at the end).
+#[allow(clippy::too_many_arguments)]
 pub fn distill_against_baseline(
     teacher: Gpt<f32>,
     student_config: ModelConfig,
