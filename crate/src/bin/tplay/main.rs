@@ -42,6 +42,8 @@ enum Command {
     Generate(model_cmd::GenerateArgs),
     /// Distill a teacher into a smaller student, beside the same student trained without it (CPU).
     Distill(lab_cmd::DistillArgs),
+    /// Grid or random hyperparameter search with successive halving; a JSON line per trial (resumable).
+    Search(lab_cmd::SearchArgs),
     /// Dump logits, loss and every parameter gradient of one batch (for parity checks).
     Forward(model_cmd::ForwardArgs),
     /// Write a model as a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json, ..).
@@ -67,6 +69,7 @@ fn main() {
         Command::Generate(args) => model_cmd::generate(args),
         Command::Forward(args) => model_cmd::forward(args),
         Command::Distill(args) => lab_cmd::distill(args),
+        Command::Search(args) => lab_cmd::search(args),
         Command::Export(args) => io_cmd::export(args),
         Command::Import(args) => io_cmd::import(args),
         Command::Eval(args) => eval_cmd::run(args),
