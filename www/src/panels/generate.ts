@@ -277,6 +277,9 @@ export const generatePanel: Panel = {
     go.addEventListener('click', async () => {
       const s = readSettings();
       if (checkSampling(s) || blocker()) return refresh();
+      // After a crash the fresh worker gets the model back asynchronously, and it runs requests side by side:
+      // a generate sent before that ends would find no model.
+      await ctx.core.restored;
       // The speeds a person sees: from the click to the first and to the last token on the page. The worker starts
       // first; the page clears the last run meanwhile (its tokens arrive after this handler anyway).
       const start = performance.now();
