@@ -359,6 +359,7 @@ interface CoreModel {
   attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
   saveSafetensors(tokenizerJson?: string | null): Uint8Array;
   readonly trainableCount: number;
+  trainingBytes(batchSize: number, seqLen: number): number;
   exportHuggingFace(tokenizerJson?: string | null): Record<string, Uint8Array>;
   addLora(lora: unknown, seed: number): void;
   mergeLora(): void;
@@ -1214,6 +1215,22 @@ export class Model extends EventTarget {
   /** Parameters that train: all of them, or with LoRA adapters only theirs. */
   get trainableCount(): number {
     return this.#core().trainableCount;
+  }
+
+  /** Bytes that training this model on batches of `batchSize` x `seqLen` tokens needs (default 16 x blockSize), as
+   *  the core allocates them: weights, gradients, AdamW's moments, activations. With LoRA adapters the frozen
+   *  weights have no gradients or moments; compare with `modelSize(model.config)` (full fine-tuning). */
+  trainingBytes(options: { batchSize?: number; seqLen?: number } = {}): number {
+    const inner = this.#core();
+    const b = options.batchSize ?? 16;
+    const t = options.seqLen ?? this.config.blockSize;
+    for (const [name, v] of [['batchSize', b], ['seqLen', t]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new PlaygroundError(`could not count the training memory: ${name} must be a whole number of at least 1`);
+    }
+    // One sequence in the core (its usize sums stay within 32 bits on wasm32), the batch multiplied here, as
+    // modelSize does: weights, gradients and moments are per model, the rest grows with the batch.
+    const fixed = 4 * (inner.paramCount + 3 * inner.trainableCount);
+    return fixed + b * (inner.trainingBytes(1, t) - fixed);
   }
 
   /** The model as a Hugging Face GPT-2 directory (file name -> bytes: config.json, model.safetensors,

@@ -39,7 +39,13 @@ test('LoRA: only the adapters train, a PEFT adapter goes in and out, merging giv
   const model = await tp.Model.loadHuggingFace(files(join(FIXTURES, 'tiny-gpt2')), { backend: 'cpu' });
   try {
     const all = model.paramCount;
+    const full = model.trainingBytes({ batchSize: 2, seqLen: 16 });
+    assert.equal(full, tp.modelSize(model.config, { batchSize: 2, seqLen: 16 }).trainingBytes, 'a plain model counts as modelSize does');
     await model.addLora({ rank: 2, targets: ['mlp.c_proj', 'c_attn'] });
+    // The frozen weights lose their gradients and two AdamW moments (12 bytes each); the adapters add theirs.
+    const lora = model.trainingBytes({ batchSize: 2, seqLen: 16 });
+    assert.ok(lora < full - 12 * all + 16 * 1152 + 4 * 2 * 16 * 600, `LoRA ${lora} bytes < full ${full} bytes`);
+    assert.ok(lora > full - 12 * all, `${lora} keeps the frozen weights and the activations`);
     // 2 blocks x r=2 x ((32 + 96) + (128 + 32)).
     assert.equal(model.trainableCount, 1152);
     assert.equal(model.paramCount, all + 1152);

@@ -144,6 +144,34 @@ export interface CoreApi {
   saveModel(): Uint8Array;
   /** Replaces the model with one from safetensors bytes (the current one stays on failure). */
   loadModel(bytes: Uint8Array): ModelInfo;
+  /** Replaces the model with a Hugging Face GPT-2 directory's files (name -> bytes); see hf-files.ts. */
+  importHuggingFace(files: Record<string, Uint8Array>): ModelInfo;
+  /** The model as a Hugging Face GPT-2 directory (name -> bytes), LoRA adapters merged in. */
+  exportHuggingFace(): Record<string, Uint8Array>;
+  /** The LoRA adapters alone in PEFT's format (adapter_config.json, adapter_model.safetensors). */
+  exportAdapter(): Record<string, Uint8Array>;
+  /** Trainable parameters and training memory of the current model against full fine-tuning, or null. */
+  loraMemory(batchSize: number, seqLen: number): LoraMemory | null;
+}
+
+/** LoRA's settings in the Training panel (the package's LoraOptions). */
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  targets: ('c_attn' | 'attn.c_proj' | 'c_fc' | 'mlp.c_proj')[];
+}
+
+/** What LoRA saves, counted by the package for the model as it is (Model.trainingBytes, modelSize). */
+export interface LoraMemory {
+  params: number;
+  trainable: number;
+  batchSize: number;
+  seqLen: number;
+  /** Training memory of this model (with adapters: no gradients or moments for the frozen weights). */
+  bytes: number;
+  /** Training memory of full fine-tuning of the same base model. */
+  fullBytes: number;
 }
 
 export type Request = { id: number; method: keyof CoreApi; args: unknown[] };
@@ -188,6 +216,8 @@ export interface TrainRequest {
   backend: Backend;
   /** Send a snapshot of the weights every this many steps (default SNAPSHOT_EVERY); 0 turns them off. */
   snapshotEvery?: number;
+  /** Fine-tune with LoRA adapters (keepWeights): only they train. Adapters already there are merged first. */
+  lora?: LoraSettings;
 }
 
 /** Steps between snapshots of the weights during a run: what a lost device or a reload can cost at most. */
@@ -198,7 +228,9 @@ export type TrainProgress =
   | { kind: 'eval'; step: number; valLoss: number; valPpl: number }
   | { kind: 'paused'; step: number }
   /** The weights after `step` (safetensors, with the tokenizer), kept off the GPU so a fault loses little. */
-  | { kind: 'snapshot'; step: number; bytes: Uint8Array };
+  | { kind: 'snapshot'; step: number; bytes: Uint8Array }
+  /** A LoRA run's adapters are in place: what trains and the memory it needs. */
+  | { kind: 'lora'; memory: LoraMemory };
 
 export interface TrainSummary {
   steps: number;
@@ -219,6 +251,8 @@ export interface ModelInfo {
   config: Required<ModelConfig>;
   /** tokenizer.json stored with loaded weights (the worker has switched to it), if any */
   tokenizerJson?: string;
+  /** Parameters that train: fewer than paramCount when the model carries LoRA adapters. */
+  trainable?: number;
 }
 
 export interface GenerateSettings {

@@ -11,12 +11,12 @@ import {
   init,
   loadModel,
   createModel,
+  Model,
   displayText,
   modelSize,
   simulatePanic,
   Tokenizer,
   version,
-  type Model,
   type TrainOptions,
 } from '../../js/src/index';
 import type {
@@ -27,6 +27,7 @@ import type {
   GenerateProgress,
   GenerateSettings,
   KernelCheck,
+  LoraMemory,
   MergeView,
   ModelInfo,
   Request,
@@ -160,13 +161,15 @@ function needModel(): Model {
 }
 
 function info(current: Model): ModelInfo {
-  return { backend: current.backend, inspectable: true, paramCount: current.paramCount, config: current.config };
+  return { backend: current.backend, inspectable: true, paramCount: current.paramCount, config: current.config, trainable: current.trainableCount };
 }
 
 /** The model a run trains: fresh weights, or (fine-tuning) the current weights moved to the run's backend. */
 async function modelForRun(request: TrainRequest): Promise<Model> {
   const current = needTokenizer('train one in the Tokenizer panel first');
   const previous = request.keepWeights ? model : null;
+  // Adapters of an earlier LoRA run are merged in first: the weights below are then a plain model's.
+  if (previous && previous.trainableCount < previous.paramCount) await previous.mergeLora();
   const weights = previous ? await previous.weights() : null;
   const next = await createModel({
     config: previous ? previous.config : { ...request.config, vocabSize: current.vocabSize },
@@ -176,6 +179,7 @@ async function modelForRun(request: TrainRequest): Promise<Model> {
   });
   try {
     if (weights) await next.setWeights(weights);
+    if (request.lora && weights) await next.addLora(request.lora);
   } catch (error) {
     next.dispose();
     throw error;
@@ -200,6 +204,7 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
   const resume = request.resume && model !== null && configured;
   if (!resume) replaceModel(await modelForRun(request));
   const active = model!;
+  if (!resume && request.lora) progress({ kind: 'lora', memory: loraMemory(active, options.batchSize, options.seqLen) } satisfies TrainProgress);
   const controller = new AbortController();
   const current: Run = { controller, reset: false };
   run = current;
@@ -367,6 +372,25 @@ async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
   return { ...info(loaded), tokenizerJson: stored };
 }
 
+// ---- Hugging Face directories and LoRA adapters (the Save & load panel's hf-files.ts, Training's lora.ts).
+
+async function importHuggingFace(files: Record<string, Uint8Array>): Promise<ModelInfo> {
+  if (run) throw new Error('training is running: pause it before loading a model');
+  const loaded = await Model.loadHuggingFace(files, { backend: 'cpu' });
+  replaceModel(loaded);
+  const stored = loaded.tokenizer?.save();
+  if (stored) setTokenizer(await Tokenizer.load(stored));
+  return { ...info(loaded), tokenizerJson: stored };
+}
+
+/** The package's counts: this model's training memory (adapters: frozen weights without gradients or moments)
+ *  against full fine-tuning of its base (modelSize of the config, which has no adapters). */
+function loraMemory(current: Model, batchSize: number, seqLen: number): LoraMemory {
+  const bytes = current.trainingBytes({ batchSize, seqLen });
+  const fullBytes = modelSize(current.config, { batchSize, seqLen }).trainingBytes;
+  return { params: current.paramCount, trainable: current.trainableCount, batchSize, seqLen, bytes, fullBytes };
+}
+
 type Handlers = { [K in keyof CoreApi]: (...args: [...Parameters<CoreApi[K]>, (value: unknown) => void]) => Promise<ReturnType<CoreApi[K]>> };
 
 const api: Handlers = {
@@ -398,6 +422,10 @@ const api: Handlers = {
   embeddings,
   saveModel: async () => needModel().save(),
   loadModel: loadModelBytes,
+  importHuggingFace,
+  exportHuggingFace: async () => needModel().saveHuggingFace(),
+  exportAdapter: async () => needModel().saveAdapter(),
+  loraMemory: async (batchSize, seqLen) => (model ? loraMemory(model, batchSize, seqLen) : null),
 };
 
 const post = (message: Response) => (self as unknown as Worker).postMessage(message);

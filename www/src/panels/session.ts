@@ -6,6 +6,7 @@ import * as db from '../db';
 import { countChars, errorMessage, errorSentence, formatBytes, utf8Bytes } from '../format';
 import type { CorpusState, ModelSettings, Phase, TokenizerState } from '../state';
 import type { ModelInfo } from '../protocol';
+import { hfSection } from './hf-files';
 
 const layers = (n: number) => `${n} layer${n === 1 ? '' : 's'}`;
 
@@ -194,7 +195,7 @@ export const sessionPanel: Panel = {
           ctx.store.set('tokenizer', { options: { kind: summary.kind, vocabSize: summary.vocabSize, pattern: 'none' }, summary, json: info.tokenizerJson });
         }
         ctx.store.set('phases', []);
-        ctx.store.set('modelInfo', { backend: 'cpu', inspectable: true, paramCount: info.paramCount, config: info.config });
+        ctx.store.set('modelInfo', { backend: 'cpu', inspectable: true, paramCount: info.paramCount, config: info.config, trainable: info.trainable });
         sayModel(`Loaded "${picked.name}": ${info.paramCount.toLocaleString('en-US')} parameters${info.tokenizerJson ? ', with its tokenizer' : ''}. Train on (Training panel, keep the weights) to fine-tune it.`);
       } catch (error) {
         sayModel(`"${picked.name}" did not load: ${errorSentence(error)} The current model is unchanged.`, 'error');
@@ -202,6 +203,7 @@ export const sessionPanel: Panel = {
     });
     ctx.store.on('modelInfo', showModel);
     replace(models, modelFacts, h('div', { class: 'row' }, saveModel, h('label', { for: 'load-model', class: 'button-like' }, 'Load model.safetensors'), loadInput), modelMessage);
+    section.append(hfSection(ctx));
     showModel(ctx.store.modelInfo);
   },
 };

@@ -9,6 +9,7 @@ import type { CorpusState, Phase } from '../state';
 import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TokenizerOptions, type TrainProgress } from '../protocol';
 import { checkConfig, largestBuffer } from '../model-size';
 import * as db from '../db';
+import { loraControls } from './lora';
 
 export interface TrainSettings {
   steps: number;
@@ -147,6 +148,7 @@ export const trainingPanel: Panel = {
     const tokenizerNote = h('p', { class: 'hint', id: 'train-tokenizer-note' });
     const lrChart = chartFigure('lr-chart', 'The learning rate at every step: linear warmup, then cosine decay to the final rate.', [['learning rate', '--accent']]);
     const lossChart = chartFigure('loss-chart', 'Loss while training (appears when a run starts).', [['train loss', '--train'], ['validation loss', '--val', true]]);
+    const lora = loraControls(ctx);
     const speedChart = chartFigure('speed-chart', 'Tokens per second.', [['tokens/s', '--pass']]);
     const pplChart = chartFigure('ppl-chart', 'Perplexity = e^loss: about how many tokens the model hesitates between.', [['train', '--train'], ['validation', '--val', true]]);
     section.append(
@@ -160,6 +162,7 @@ export const trainingPanel: Panel = {
         'loss = −(1/N) Σ log p(next token)    perplexity = e^loss    θ ← θ − lr · AdamW(∇loss)',
       ),
       h('form', { class: 'grid-form', id: 'train-form' }, ...Object.values(f).map((x) => x.wrap)),
+      lora.element,
       status,
       notice,
       budget,
@@ -225,6 +228,8 @@ export const trainingPanel: Panel = {
           'Uncheck “Keep the trained weights” to train a new model with this tokenizer, or load the tokenizer the model was trained with.'
         );
       }
+      const loraProblem = lora.problem(keep.checked && hasModel);
+      if (loraProblem) return `Cannot fine-tune with LoRA: ${loraProblem}`;
       // The vocabulary is the tokenizer's; before there is one, about a byte's worth of characters.
       const vocab = ctx.store.tokenizer?.summary.vocabSize ?? 256;
       const maxBinding = trainingBackend() === 'webgpu' ? ctx.store.maxBinding() : null;
@@ -380,7 +385,7 @@ export const trainingPanel: Panel = {
       const backend = trainingBackend();
       const on = backend === 'webgpu' ? 'on WebGPU' : 'on the CPU';
       const made = madeTokenizer ? ` No tokenizer was chosen, so a character tokenizer (${tokenizer!.summary.vocabSize} tokens, one per character) was made from the text.` : '';
-      setStatus(resume ? 'Resumed.' : fineTune ? `Fine-tuning on “${corpus!.name}”…` : `Training ${on}…${made}`);
+      setStatus(resume ? 'Resumed.' : fineTune ? `Fine-tuning${lora.settings() ? ' with LoRA' : ''} on “${corpus!.name}”…` : `Training ${on}…${made}`);
       hasModel = true;
       setState('running');
       // A fresh run's charts start empty at once.
@@ -400,6 +405,8 @@ export const trainingPanel: Panel = {
               progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
             } else if (p.kind === 'eval') {
               phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
+            } else if (p.kind === 'lora') {
+              lora.show(p.memory);
             } else if (p.kind === 'snapshot') {
               // Kept in the browser as it arrives: a reload or a dead worker loses at most SNAPSHOT_EVERY steps.
               snapshotStep = p.step;
@@ -414,12 +421,14 @@ export const trainingPanel: Panel = {
           },
           {
             config: model,
-            options: runOptions(settings, model.blockSize),
+            // A fine-tuned model (loaded or imported) keeps its own context, whatever the Model panel says.
+            options: runOptions(settings, fineTune && ctx.store.modelInfo ? ctx.store.modelInfo.config.blockSize : model.blockSize),
             text: corpus!.text,
             keepWeights: fineTune,
             resume,
             backend,
             snapshotEvery: settings.snapshotEvery,
+            lora: fineTune ? (lora.settings() ?? undefined) : undefined,
           },
         );
         void db.save('training-run', null);
@@ -532,6 +541,12 @@ export const trainingPanel: Panel = {
       keep.checked = value;
       void db.save('training-keep', value);
     }
+    // LoRA fine-tunes the weights there are: switching it on keeps them.
+    lora.element.addEventListener('input', () => checkStart());
+    lora.toggle.addEventListener('change', () => {
+      if (lora.toggle.checked && !keep.disabled) setKeep(true);
+      checkStart();
+    });
     keep.addEventListener('change', () => {
       setKeep(keep.checked);
       checkStart();
@@ -592,6 +607,8 @@ export const trainingPanel: Panel = {
       if (state === 'running') return;
       hasModel = info !== null;
       setState(hasModel ? 'done' : 'idle');
+      const s = read();
+      lora.refresh(s.batch, info?.config.blockSize ?? ctx.store.model.blockSize);
     });
     ctx.store.on('phases', (restored) => {
       if (state === 'running' || restored === phases) return;
