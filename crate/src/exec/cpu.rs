@@ -12,6 +12,8 @@ use crate::ops::attention_decode::attention_decode_cpu;
 use crate::ops::attention_fast::{attention_backward_fast_cpu, attention_forward_fast_cpu};
 use crate::ops::attention_forward::attention_forward_cpu;
 use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
+use crate::ops::cross_attention_backward::cross_attention_backward_cpu;
+use crate::ops::cross_attention_forward::cross_attention_forward_cpu;
 use crate::ops::crossentropy_backward::crossentropy_backward_cpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_cpu;
 use crate::ops::dropout_backward::dropout_backward_cpu;
@@ -316,6 +318,18 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
         });
         self.with_outputs([Some(dqkv)], |[dqkv], r| {
             attention_backward_fast_cpu(req(dqkv), r.get(dout), r.get(qkv), r.get(out), r.get(lse), dropout, mask, b, t, c, nh)
+        });
+    }
+
+    fn cross_attention_forward(&mut self, out: Tensor, preatt: Tensor, att: Tensor, q: Tensor, kv: Tensor, att_mask: Option<Tensor>, b: usize, tq: usize, tk: usize, c: usize, nh: usize) {
+        self.with_outputs([Some(out), Some(preatt), Some(att)], |[out, preatt, att], r| {
+            cross_attention_forward_cpu(req(out), req(preatt), req(att), r.get(q), r.get(kv), r.opt(att_mask), b, tq, tk, c, nh)
+        });
+    }
+
+    fn cross_attention_backward(&mut self, dq: Tensor, dkv: Tensor, dpreatt: Tensor, datt: Tensor, dout: Tensor, q: Tensor, kv: Tensor, att: Tensor, att_mask: Option<Tensor>, b: usize, tq: usize, tk: usize, c: usize, nh: usize) {
+        self.with_outputs([Some(dq), Some(dkv), Some(dpreatt), Some(datt)], |[dq, dkv, dpreatt, datt], r| {
+            cross_attention_backward_cpu(req(dq), req(dkv), req(dpreatt), req(datt), r.get(dout), r.get(q), r.get(kv), r.get(att), r.opt(att_mask), b, tq, tk, c, nh)
         });
     }
 

@@ -291,6 +291,41 @@ pub trait Executor: Allocator {
         c: usize,
         nh: usize,
     );
+    /// Cross-attention (an encoder-decoder's decoder over the encoder's output): out (B, Tq, C), preatt and att
+    /// (B, NH, Tq, Tk) from q (B, Tq, C) and kv (B, Tk, 2C), with the dropout mask att_mask (B, NH, Tq, Tk) on
+    /// the weights when given. Decoding is the same call with B = Tq = 1 over the source's cached kv.
+    fn cross_attention_forward(
+        &mut self,
+        out: Tensor,
+        preatt: Tensor,
+        att: Tensor,
+        q: Tensor,
+        kv: Tensor,
+        att_mask: Option<Tensor>,
+        b: usize,
+        tq: usize,
+        tk: usize,
+        c: usize,
+        nh: usize,
+    );
+    /// dq (B, Tq, C) =, dkv (B, Tk, 2C) = from dout (B, Tq, C); dpreatt, datt (B, NH, Tq, Tk) are scratch.
+    fn cross_attention_backward(
+        &mut self,
+        dq: Tensor,
+        dkv: Tensor,
+        dpreatt: Tensor,
+        datt: Tensor,
+        dout: Tensor,
+        q: Tensor,
+        kv: Tensor,
+        att: Tensor,
+        att_mask: Option<Tensor>,
+        b: usize,
+        tq: usize,
+        tk: usize,
+        c: usize,
+        nh: usize,
+    );
     fn gelu_forward(&mut self, out: Tensor, inp: Tensor, n: usize);
     fn gelu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize);
     fn relu_forward(&mut self, out: Tensor, inp: Tensor, n: usize);

@@ -12,6 +12,8 @@ use crate::ops::attention_forward_fused::{
     FusedAttentionParams, attention_forward_fused_gpu, attention_fused_reseed,
 };
 use crate::ops::attention_mask::{AttentionDropout, AttentionMask};
+use crate::ops::cross_attention_backward::cross_attention_backward_gpu;
+use crate::ops::cross_attention_forward::cross_attention_forward_gpu;
 use crate::ops::crossentropy_backward::crossentropy_backward_gpu;
 use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
 use crate::ops::dropout_backward::dropout_backward_gpu;
@@ -262,6 +264,16 @@ impl Executor for GpuExecutor<'_> {
                 self.record_site(index, site, b * nh * t * t, Some(params));
             }
         }
+    }
+
+    fn cross_attention_forward(&mut self, out: Tensor, preatt: Tensor, att: Tensor, q: Tensor, kv: Tensor, att_mask: Option<Tensor>, b: usize, tq: usize, tk: usize, c: usize, nh: usize) {
+        let s = &*self.store;
+        cross_attention_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(preatt), s.view(att), s.view(q), s.view(kv), att_mask.map(|x| s.view(x)), b, tq, tk, c, nh);
+    }
+
+    fn cross_attention_backward(&mut self, dq: Tensor, dkv: Tensor, dpreatt: Tensor, datt: Tensor, dout: Tensor, q: Tensor, kv: Tensor, att: Tensor, att_mask: Option<Tensor>, b: usize, tq: usize, tk: usize, c: usize, nh: usize) {
+        let s = &*self.store;
+        cross_attention_backward_gpu(self.gpu, &mut self.plan, s.view(dq), s.view(dkv), s.view(dpreatt), s.view(datt), s.view(dout), s.view(q), s.view(kv), s.view(att), att_mask.map(|x| s.view(x)), b, tq, tk, c, nh);
     }
 
     fn attention_decode(&mut self, out: Tensor, k_cache: Tensor, v_cache: Tensor, qkv: Tensor, len: usize, t_max: usize, c: usize, nh: usize) {
