@@ -7,10 +7,11 @@
 
 pub mod hf;
 pub mod peft;
-mod safetensors_io;
+pub(crate) mod safetensors_io;
 
 pub use hf::{HfModel, export_hf, hf_config, import_hf};
 pub use peft::{export_peft, import_peft};
+pub use safetensors_io::{NamedTensor, write_f32 as write_f32_tensors};
 
 /// A model directory as file name -> bytes (names without folders: `config.json`, `model.safetensors`, ..).
 pub type Files = std::collections::BTreeMap<String, Vec<u8>>;

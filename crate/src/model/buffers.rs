@@ -85,6 +85,8 @@ pub struct Acts {
     pub dropout: Option<DropoutActs>,
     /// With LoRA: the adapters' shared scratch.
     pub lora: Option<LoraScratch>,
+    /// An encoder-decoder's decoder: the encoder's output and each block's cross-attention activations.
+    pub cross: Option<super::cross_block::CrossActs>,
 }
 
 /// The backward pass's scratch, reused by every block.
@@ -105,6 +107,8 @@ pub struct Grads {
     pub dproj: Option<Tensor>, // (B, T, C) a gradient through a dropout (training with dropout)
     /// With LoRA: the adapters' backward scratch.
     pub lora: Option<LoraGrads>,
+    /// An encoder-decoder's decoder: the cross-attention's backward scratch and the encoder output's gradient.
+    pub cross: Option<super::cross_block::CrossGrads>,
 }
 
 /// The LoRA backward's scratch, shared by every adapter.
@@ -147,6 +151,8 @@ pub struct DecodeActs {
     pub logits: Tensor,    // (V)
     /// With LoRA: one position's adapter buffers (hs) and scratch, shared by every adapter.
     pub lora: Option<(LoraActs, LoraScratch)>,
+    /// An encoder-decoder's decoder: the source's cached keys and values and one position's cross-attention.
+    pub cross: Option<super::cross_block::CrossDecode>,
 }
 
 /// The sinusoidal position table (block_size, C), for that positional option.
@@ -251,6 +257,7 @@ impl Acts {
                 delta: ex.alloc("LoRA update", bt * (3 * c).max(f)),
                 h: ex.alloc("LoRA h", bt * lora.r),
             }),
+            cross: None,
         }
     }
 
@@ -351,6 +358,7 @@ impl Grads {
                     ln_sink: ex.alloc("frozen LayerNorm gradient sink", c),
                 }
             }),
+            cross: None,
         }
     }
 
@@ -425,6 +433,7 @@ impl DecodeActs {
                 };
                 (acts, scratch)
             }),
+            cross: None,
         }
     }
 

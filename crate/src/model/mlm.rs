@@ -53,7 +53,7 @@ impl Objective {
             return Ok(objective);
         }
         Err(Error::InvalidInput(format!(
-            "there is no training objective called '{}': choose causal (next token, GPT) or mlm (masked tokens, BERT)",
+            "there is no training objective called '{}': choose causal (next token, GPT), mlm (masked tokens, BERT) or seq2seq (an encoder-decoder on a built-in --task)",
             name.trim()
         )))
     }

@@ -5,12 +5,16 @@ pub mod batches;
 pub mod buffers;
 pub mod capture;
 pub mod config;
+pub mod cross_block;
+pub mod encdec;
+pub mod encdec_io;
 pub mod generate;
 pub mod gpt;
 pub mod lora;
 mod lora_linear;
 pub mod mlm;
 pub mod params;
+pub mod seq2seq_train;
 pub mod train;
 pub mod transformer;
 pub mod weights;
@@ -28,3 +32,6 @@ mod acceptance_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod lora_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod encdec_tests;

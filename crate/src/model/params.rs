@@ -34,6 +34,8 @@ pub struct LayerIds {
     pub fcproj_b: Option<usize>,
     /// The LoRA adapter of each [`LoraTarget`] (in [`LoraTarget::ALL`]'s order), when the config has one.
     pub lora: [Option<LoraPair>; 4],
+    /// A decoder block's cross-attention sub-layer (encoder-decoder models, [`super::encdec`]).
+    pub cross: Option<super::cross_block::CrossIds>,
 }
 
 /// The two tensors of one LoRA adapter: A (r, IN) and B (OC, r).
@@ -113,6 +115,7 @@ impl ParamLayout {
                 fcproj_w,
                 fcproj_b,
                 lora: [None; 4],
+                cross: None,
             });
         }
         let lnf_w = add("transformer.ln_f.weight".into(), vec![c], false);

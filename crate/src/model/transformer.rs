@@ -172,13 +172,15 @@ impl Transformer<'_> {
                 _ => la.attproj,
             };
             ex.residual_forward(la.residual2, residual, attproj, bt * c);
+            // An encoder-decoder's decoder block: x = x + dropout(out_proj(cross_attention(ln(x), memory))).
+            let residual2 = self.cross_forward(ex, a, l, la.residual2, training, b, t);
 
             // MLP: x = x + dropout(mlp.c_proj(act(mlp.c_fc(ln_2(x))))).
             ex.layernorm_forward(
                 la.ln2,
                 la.ln2_mean,
                 la.ln2_rstd,
-                la.residual2,
+                residual2,
                 p(ids.ln2_w),
                 popt(ids.ln2_b),
                 b,
@@ -218,7 +220,7 @@ impl Transformer<'_> {
                 }
                 _ => la.fcproj,
             };
-            ex.residual_forward(la.residual3, la.residual2, fcproj, bt * c);
+            ex.residual_forward(la.residual3, residual2, fcproj, bt * c);
         }
 
         // Head: logits = ln_f(x) @ wte^T, then the loss.
@@ -256,29 +258,9 @@ impl Transformer<'_> {
         t: usize,
     ) {
         let (cfg, lay) = (self.config, self.layout);
-        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let (c, v) = (cfg.n_embd, cfg.vocab_size);
         let bt = b * t;
         let p = |id| lay.param(id);
-        // Frozen tensors (the base model under LoRA) have no gradient: None for matmuls and biases, and the
-        // LayerNorm weights' gradients land in a sink that nothing reads.
-        let dpopt = |id: Option<usize>| id.and_then(|id| lay.grad_if_trainable(id));
-        let ln_dw = |id| {
-            lay.grad_if_trainable(id)
-                .unwrap_or_else(|| g.lora.as_ref().expect("only LoRA freezes weights").ln_sink)
-        };
-        let site = |layer, site| DropoutSite {
-            p: cfg.dropout,
-            layer,
-            site,
-        };
-        // The gradient of a residual branch's output: through its dropout mask when there is one.
-        let through_dropout = |ex: &mut dyn Executor, mask: Option<Tensor>| match (mask, g.dproj) {
-            (Some(mask), Some(dproj)) => {
-                ex.dropout_backward(dproj, g.dresidual, mask, bt * c);
-                dproj
-            }
-            _ => g.dresidual,
-        };
 
         // Loss and head. The head is tied to wte: its gradient lands in dwte, as the embedding's does later.
         if let Some(targets) = targets {
@@ -295,6 +277,45 @@ impl Transformer<'_> {
             c,
             v,
         );
+        self.backward_blocks(ex, a, g, inputs, b, t);
+    }
+
+    /// The backward pass from the final norm's output down: `g.dln` holds d ln_f(x) (B, T, C) (the head's
+    /// input gradient; for an encoder, the gradient of its output that the decoder's cross-attention sent back).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_blocks(
+        &self,
+        ex: &mut dyn Executor,
+        a: &Acts,
+        g: &Grads,
+        inputs: Tensor,
+        b: usize,
+        t: usize,
+    ) {
+        let (cfg, lay) = (self.config, self.layout);
+        let (c, f, nh) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head);
+        let bt = b * t;
+        let p = |id| lay.param(id);
+        let dpopt = |id: Option<usize>| id.and_then(|id| lay.grad_if_trainable(id));
+        let ln_dw = |id| {
+            lay.grad_if_trainable(id)
+                .unwrap_or_else(|| g.lora.as_ref().expect("only LoRA freezes weights").ln_sink)
+        };
+        let site = |layer, site| DropoutSite {
+            p: cfg.dropout,
+            layer,
+            site,
+        };
+        // Frozen tensors (the base model under LoRA) have no gradient: None for matmuls and biases, and the
+        // LayerNorm weights' gradients land in a sink that nothing reads. The gradient of a residual branch's
+        // output goes through its dropout mask when there is one.
+        let through_dropout = |ex: &mut dyn Executor, mask: Option<Tensor>| match (mask, g.dproj) {
+            (Some(mask), Some(dproj)) => {
+                ex.dropout_backward(dproj, g.dresidual, mask, bt * c);
+                dproj
+            }
+            _ => g.dresidual,
+        };
         let last = a.layers[cfg.n_layer - 1].residual3;
         ex.layernorm_backward(
             g.dresidual,
@@ -348,12 +369,17 @@ impl Transformer<'_> {
                 lora(LoraTarget::Fc),
                 bt,
             );
+            let residual2 = a
+                .cross
+                .as_ref()
+                .filter(|_| ids.cross.is_some())
+                .map_or(la.residual2, |x| x.layers[l].residual);
             ex.layernorm_backward(
                 g.dresidual,
                 ln_dw(ids.ln2_w),
                 dpopt(ids.ln2_b),
                 g.dln,
-                la.residual2,
+                residual2,
                 p(ids.ln2_w),
                 la.ln2_mean,
                 la.ln2_rstd,
@@ -361,6 +387,8 @@ impl Transformer<'_> {
                 t,
                 c,
             );
+            // dresidual holds d of the stream after the cross-attention (when the block has one): its branch.
+            self.cross_backward(ex, a, g, l, la.residual2, b, t);
 
             // dresidual holds d residual2: the attention branch.
             let dout = through_dropout(ex, masks.map(|m| m.attproj));
@@ -535,11 +563,12 @@ impl Transformer<'_> {
                 1,
             );
             ex.residual_forward(d.residual2, x, d.attproj, c);
+            let residual2 = self.cross_decode(ex, d, l, d.residual2);
             ex.layernorm_forward(
                 d.ln,
                 d.mean,
                 d.rstd,
-                d.residual2,
+                residual2,
                 p(ids.ln2_w),
                 popt(ids.ln2_b),
                 1,
@@ -570,7 +599,7 @@ impl Transformer<'_> {
                 false,
                 1,
             );
-            ex.residual_forward(d.resid[l + 1], d.residual2, d.fcproj, c);
+            ex.residual_forward(d.resid[l + 1], residual2, d.fcproj, c);
         }
         let last = d.resid[cfg.n_layer];
         ex.layernorm_forward(

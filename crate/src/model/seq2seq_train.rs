@@ -1,0 +1,403 @@
+//! Teacher-forced training of the encoder-decoder on a seq2seq task ([`crate::corpus::seq2seq`]), and its
+//! evaluation by greedy decoding with the metrics of [`crate::metrics`] (exact match, BLEU, chrF, ROUGE).
+//!
+//! Tokens are characters: the vocabulary is `<pad>`, `<bos>`, `<eos>` and the characters of the task's pairs.
+//! A batch pads sources to the longest (the encoder reads the padding, a token it learns to pass over), feeds
+//! the decoder `<bos>` + target and asks for target + `<eos>`; padded target positions are the
+//! cross-entropy's ignore index, so they count for nothing.
+
+use serde::Serialize;
+
+use super::config::ModelConfig;
+use super::encdec::EncDec;
+use super::train::TrainOptions;
+use crate::corpus::seq2seq::{Pair, Seq2SeqTask, train_val_pairs};
+use crate::corpus::tasks::Lengths;
+use crate::metrics::{Scores, evaluate};
+use crate::ops::adamw_update::adamw_update_cpu;
+use crate::ops::crossentropy_forward::IGNORE_INDEX;
+use crate::ops::global_norm::{clip_by_global_norm_cpu, global_norm_cpu};
+use crate::rng::Rng;
+use crate::{Error, Result, invalid_input};
+
+pub const PAD: u32 = 0;
+pub const BOS: u32 = 1;
+pub const EOS: u32 = 2;
+const SPECIALS: usize = 3;
+
+/// Characters to ids and back: `<pad>` 0, `<bos>` 1, `<eos>` 2, then the characters in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CharVocab {
+    pub chars: Vec<char>,
+}
+
+impl CharVocab {
+    /// The characters of every source and target of `pairs`.
+    pub fn from_pairs(pairs: &[Pair]) -> Self {
+        let mut chars: Vec<char> = pairs
+            .iter()
+            .flat_map(|p| p.source.chars().chain(p.target.chars()))
+            .collect();
+        chars.sort_unstable();
+        chars.dedup();
+        Self { chars }
+    }
+
+    /// The characters as one string (kept in the model file).
+    pub fn to_text(&self) -> String {
+        self.chars.iter().collect()
+    }
+
+    pub fn from_text(text: &str) -> Self {
+        Self {
+            chars: text.chars().collect(),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        SPECIALS + self.chars.len()
+    }
+
+    /// The ids of `text`; a character the task never uses is an error naming it.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        text.chars()
+            .map(|ch| {
+                self.chars
+                    .binary_search(&ch)
+                    .map(|i| (i + SPECIALS) as u32)
+                    .map_err(|_| {
+                        Error::InvalidInput(format!(
+                            "'{ch}' is not a character of this model's vocabulary ({})",
+                            self.to_text()
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// The text of `ids`, special tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        ids.iter()
+            .filter_map(|&id| self.chars.get((id as usize).checked_sub(SPECIALS)?))
+            .collect()
+    }
+}
+
+/// One batch, padded: source (B, Ts), decoder inputs and targets (B, Tt).
+pub struct Batch {
+    pub b: usize,
+    pub ts: usize,
+    pub tt: usize,
+    pub source: Vec<u32>,
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+}
+
+/// Pads `pairs` into a batch (see the module docs).
+pub fn make_batch(vocab: &CharVocab, pairs: &[&Pair]) -> Result<Batch> {
+    let encoded: Vec<(Vec<u32>, Vec<u32>)> = pairs
+        .iter()
+        .map(|p| Ok((vocab.encode(&p.source)?, vocab.encode(&p.target)?)))
+        .collect::<Result<_>>()?;
+    let b = pairs.len();
+    let ts = encoded.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let tt = encoded.iter().map(|(_, t)| t.len() + 1).max().unwrap_or(0);
+    let mut batch = Batch {
+        b,
+        ts,
+        tt,
+        source: vec![PAD; b * ts],
+        inputs: vec![PAD; b * tt],
+        targets: vec![IGNORE_INDEX; b * tt],
+    };
+    for (i, (s, t)) in encoded.iter().enumerate() {
+        batch.source[i * ts..i * ts + s.len()].copy_from_slice(s);
+        batch.inputs[i * tt] = BOS;
+        batch.inputs[i * tt + 1..i * tt + 1 + t.len()].copy_from_slice(t);
+        batch.targets[i * tt..i * tt + t.len()].copy_from_slice(t);
+        batch.targets[i * tt + t.len()] = EOS;
+    }
+    Ok(batch)
+}
+
+/// One line of the training log.
+#[derive(Clone, Debug, Serialize)]
+pub struct Seq2SeqStep {
+    pub step: u32,
+    pub loss: f64,
+    pub lr: f32,
+    pub grad_norm: f64,
+}
+
+/// One evaluation on the validation pairs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Seq2SeqEval {
+    pub step: u32,
+    pub val_loss: f64,
+    #[serde(flatten)]
+    pub scores: Scores,
+    /// A few (source, prediction, target) triples.
+    pub examples: Vec<(String, String, String)>,
+}
+
+/// A training run: the model, its task's pairs and AdamW's state.
+pub struct Seq2SeqTrainer {
+    pub model: EncDec<f32>,
+    pub vocab: CharVocab,
+    pub task: Seq2SeqTask,
+    pub train: Vec<Pair>,
+    pub val: Vec<Pair>,
+    pub options: TrainOptions,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    pub step: u32,
+    rng: Rng,
+}
+
+impl Seq2SeqTrainer {
+    /// A new model for `task`: `train` + `val` pairs from the options' seed (`lengths` for the algorithmic
+    /// tasks), the vocabulary from them, `config` with its vocab_size and block_size set to fit.
+    pub fn new(
+        task: Seq2SeqTask,
+        mut config: ModelConfig,
+        options: TrainOptions,
+        train: usize,
+        val: usize,
+        lengths: Option<Lengths>,
+    ) -> Result<Self> {
+        let (train, val) = train_val_pairs(task, options.seed, train, val, lengths)?;
+        if train.is_empty() {
+            invalid_input!("a seq2seq run needs at least one training pair");
+        }
+        let all: Vec<Pair> = train.iter().chain(&val).cloned().collect();
+        let vocab = CharVocab::from_pairs(&all);
+        let longest = all
+            .iter()
+            .map(|p| p.source.chars().count().max(p.target.chars().count() + 1))
+            .max()
+            .unwrap_or(1);
+        config.vocab_size = vocab.size();
+        config.block_size = config.block_size.max(longest);
+        let model = EncDec::new(config, options.seed)?;
+        let n = model.params.len();
+        Ok(Self {
+            model,
+            vocab,
+            task,
+            train,
+            val,
+            rng: Rng::new(options.seed ^ 0x5eed),
+            options,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            step: 0,
+        })
+    }
+
+    /// One optimiser step on a batch of random training pairs.
+    pub fn train_step(&mut self) -> Result<Seq2SeqStep> {
+        let o = &self.options;
+        let picks: Vec<&Pair> = (0..o.batch_size)
+            .map(|_| &self.train[self.rng.below(self.train.len())])
+            .collect();
+        let batch = make_batch(&self.vocab, &picks)?;
+        self.step += 1;
+        let model = &mut self.model;
+        model.zero_grad();
+        let loss = model
+            .forward(
+                &batch.source,
+                &batch.inputs,
+                Some(&batch.targets),
+                batch.b,
+                batch.ts,
+                batch.tt,
+                Some(o.dropout_seed(self.step, 0)),
+            )?
+            .expect("targets given");
+        model.backward(1.0)?;
+        let grad_norm = if o.grad_clip > 0.0 {
+            clip_by_global_norm_cpu(&mut model.grads, f64::from(o.grad_clip))
+        } else {
+            global_norm_cpu(&model.grads)
+        };
+        let lr = o.lr_at(self.step);
+        for spec in model.layout.specs() {
+            let range = spec.offset..spec.offset + spec.len;
+            adamw_update_cpu(
+                &mut model.params[range.clone()],
+                &mut self.m[range.clone()],
+                &mut self.v[range.clone()],
+                &model.grads[range],
+                lr,
+                o.beta1,
+                o.beta2,
+                o.eps,
+                if spec.decay { o.weight_decay } else { 0.0 },
+                self.step,
+            );
+        }
+        Ok(Seq2SeqStep {
+            step: self.step,
+            loss,
+            lr,
+            grad_norm,
+        })
+    }
+
+    /// The validation loss (teacher-forced) and the metrics of greedy decoding over the first `n`
+    /// validation pairs.
+    pub fn evaluate(&mut self, n: usize) -> Result<Seq2SeqEval> {
+        let pairs: Vec<Pair> = self.val.iter().take(n).cloned().collect();
+        if pairs.is_empty() {
+            invalid_input!("there are no validation pairs to evaluate on");
+        }
+        let refs: Vec<&Pair> = pairs.iter().collect();
+        let batch = make_batch(&self.vocab, &refs)?;
+        let val_loss = self
+            .model
+            .forward(
+                &batch.source,
+                &batch.inputs,
+                Some(&batch.targets),
+                batch.b,
+                batch.ts,
+                batch.tt,
+                None,
+            )?
+            .expect("targets given");
+        let mut hypotheses = Vec::with_capacity(pairs.len());
+        for pair in &pairs {
+            hypotheses.push(self.translate(&pair.source)?);
+        }
+        let references: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
+        let scores = evaluate(&hypotheses, &references)?;
+        let examples = pairs
+            .iter()
+            .zip(&hypotheses)
+            .take(3)
+            .map(|(p, h)| (p.source.clone(), h.clone(), p.target.clone()))
+            .collect();
+        Ok(Seq2SeqEval {
+            step: self.step,
+            val_loss,
+            scores,
+            examples,
+        })
+    }
+
+    /// The model's greedy output for `source`.
+    pub fn translate(&mut self, source: &str) -> Result<String> {
+        translate(&mut self.model, &self.vocab, source)
+    }
+}
+
+/// Greedy decoding of `source` (text) into text; an empty source or one longer than the encoder's context
+/// is a clear error.
+pub fn translate(model: &mut EncDec<f32>, vocab: &CharVocab, source: &str) -> Result<String> {
+    if source.is_empty() {
+        invalid_input!("the source is empty: give the encoder some text to read");
+    }
+    let ids = vocab.encode(source)?;
+    if ids.len() > model.config.block_size {
+        invalid_input!(
+            "the source has {} tokens, more than the encoder's context of {} (block_size)",
+            ids.len(),
+            model.config.block_size
+        );
+    }
+    let out = model.generate_greedy(&ids, BOS, EOS, model.config.block_size)?;
+    Ok(vocab.decode(&out))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    fn small() -> (ModelConfig, TrainOptions) {
+        let mut config = ModelConfig::reference(1);
+        config.n_layer = 1;
+        config.n_embd = 32;
+        config.n_head = 2;
+        config.block_size = 8;
+        let options = TrainOptions {
+            batch_size: 16,
+            steps: 300,
+            lr: 3e-3,
+            warmup_steps: 20,
+            min_lr: 3e-4,
+            weight_decay: 0.0,
+            ..TrainOptions::default()
+        };
+        (config, options)
+    }
+
+    #[test]
+    fn batches_pad_and_shift() {
+        let pairs = [
+            Pair {
+                source: "ab".into(),
+                target: "ba".into(),
+            },
+            Pair {
+                source: "abc".into(),
+                target: "c".into(),
+            },
+        ];
+        let vocab = CharVocab::from_pairs(&pairs);
+        assert_eq!(vocab.to_text(), "abc");
+        let batch = make_batch(&vocab, &pairs.iter().collect::<Vec<_>>()).expect("batch");
+        assert_eq!((batch.b, batch.ts, batch.tt), (2, 3, 3));
+        assert_eq!(batch.source, [3, 4, PAD, 3, 4, 5]);
+        assert_eq!(batch.inputs, [BOS, 4, 3, BOS, 5, PAD]);
+        assert_eq!(batch.targets, [4, 3, EOS, 5, EOS, IGNORE_INDEX]);
+        assert_eq!(vocab.decode(&[BOS, 4, 3, EOS]), "ba");
+        let err = vocab.encode("abz").unwrap_err();
+        assert!(err.to_string().contains("'z'"), "{err}");
+    }
+
+    /// CI-sized learning check: a one-block model starts to copy 3-5 characters within 300 steps.
+    #[test]
+    fn learns_to_copy() {
+        let (config, options) = small();
+        let lengths = Lengths::new(3, 5).expect("lengths");
+        let mut trainer =
+            Seq2SeqTrainer::new(Seq2SeqTask::Copy, config, options, 2000, 50, Some(lengths))
+                .expect("trainer");
+        let before = trainer.evaluate(50).expect("eval");
+        let mut last = 0.0;
+        for _ in 0..300 {
+            last = trainer.train_step().expect("step").loss;
+        }
+        let after = trainer.evaluate(50).expect("eval");
+        eprintln!(
+            "copy: loss {:.3} -> {:.3} (last step {last:.3}), exact match {:.2} -> {:.2}",
+            before.val_loss, after.val_loss, before.scores.exact_match, after.scores.exact_match
+        );
+        // Measured: loss 3.66 -> 0.12, exact match 0 -> 0.40 (the full runs are in docs/objectives.md).
+        assert!(
+            after.val_loss < 0.1 * before.val_loss,
+            "{} -> {}",
+            before.val_loss,
+            after.val_loss
+        );
+        assert!(
+            after.scores.exact_match >= 0.3,
+            "exact match {}",
+            after.scores.exact_match
+        );
+    }
+
+    #[test]
+    fn bad_sources_are_clear_errors() {
+        let (config, options) = small();
+        let lengths = Lengths::new(3, 5).expect("lengths");
+        let mut trainer =
+            Seq2SeqTrainer::new(Seq2SeqTask::Reverse, config, options, 50, 5, Some(lengths))
+                .expect("trainer");
+        let err = trainer.translate("").unwrap_err();
+        assert!(err.to_string().contains("source is empty"), "{err}");
+        let err = trainer.translate(&"a".repeat(40)).unwrap_err();
+        assert!(err.to_string().contains("encoder's context"), "{err}");
+    }
+}
