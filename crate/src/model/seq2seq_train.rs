@@ -2,7 +2,10 @@
 //! evaluation by greedy decoding with the metrics of [`crate::metrics`] (exact match, BLEU, chrF, ROUGE).
 //!
 //! Tokens are characters: the vocabulary is `<pad>`, `<bos>`, `<eos>` and the characters of the task's pairs.
-//! A batch pads sources to the longest (the encoder reads the padding, a token it learns to pass over), feeds
+//! Every source is padded to the encoder's whole context (block_size), in training and in decoding alike:
+//! the encoder reads the padding (a token it learns to pass over; there is no key padding mask), so it must
+//! see the same amount of it both times (padding to the longest of each batch made greedy decoding of a
+//! short source, read without padding, fail where the teacher-forced loss was low). The batch feeds
 //! the decoder `<bos>` + target and asks for target + `<eos>`; padded target positions are the
 //! cross-entropy's ignore index, so they count for nothing.
 
@@ -93,14 +96,19 @@ pub struct Batch {
     pub targets: Vec<u32>,
 }
 
-/// Pads `pairs` into a batch (see the module docs).
-pub fn make_batch(vocab: &CharVocab, pairs: &[&Pair]) -> Result<Batch> {
+/// Pads `pairs` into a batch, sources to at least `source_len` (see the module docs).
+pub fn make_batch(vocab: &CharVocab, pairs: &[&Pair], source_len: usize) -> Result<Batch> {
     let encoded: Vec<(Vec<u32>, Vec<u32>)> = pairs
         .iter()
         .map(|p| Ok((vocab.encode(&p.source)?, vocab.encode(&p.target)?)))
         .collect::<Result<_>>()?;
     let b = pairs.len();
-    let ts = encoded.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let ts = encoded
+        .iter()
+        .map(|(s, _)| s.len())
+        .max()
+        .unwrap_or(0)
+        .max(source_len);
     let tt = encoded.iter().map(|(_, t)| t.len() + 1).max().unwrap_or(0);
     let mut batch = Batch {
         b,
@@ -200,7 +208,7 @@ impl Seq2SeqTrainer {
         let picks: Vec<&Pair> = (0..o.batch_size)
             .map(|_| &self.train[self.rng.below(self.train.len())])
             .collect();
-        let batch = make_batch(&self.vocab, &picks)?;
+        let batch = make_batch(&self.vocab, &picks, self.model.config.block_size)?;
         self.step += 1;
         let model = &mut self.model;
         model.zero_grad();
@@ -253,7 +261,7 @@ impl Seq2SeqTrainer {
             invalid_input!("there are no validation pairs to evaluate on");
         }
         let refs: Vec<&Pair> = pairs.iter().collect();
-        let batch = make_batch(&self.vocab, &refs)?;
+        let batch = make_batch(&self.vocab, &refs, self.model.config.block_size)?;
         let val_loss = self
             .model
             .forward(
@@ -306,7 +314,9 @@ pub fn translate(model: &mut EncDec<f32>, vocab: &CharVocab, source: &str) -> Re
             model.config.block_size
         );
     }
-    let out = model.generate_greedy(&ids, BOS, EOS, model.config.block_size)?;
+    let mut padded = ids;
+    padded.resize(model.config.block_size, PAD);
+    let out = model.generate_greedy(&padded, BOS, EOS, model.config.block_size)?;
     Ok(vocab.decode(&out))
 }
 
@@ -346,8 +356,10 @@ mod tests {
         ];
         let vocab = CharVocab::from_pairs(&pairs);
         assert_eq!(vocab.to_text(), "abc");
-        let batch = make_batch(&vocab, &pairs.iter().collect::<Vec<_>>()).expect("batch");
+        let batch = make_batch(&vocab, &pairs.iter().collect::<Vec<_>>(), 0).expect("batch");
         assert_eq!((batch.b, batch.ts, batch.tt), (2, 3, 3));
+        let padded = make_batch(&vocab, &pairs.iter().collect::<Vec<_>>(), 4).expect("batch");
+        assert_eq!(padded.source, [3, 4, PAD, PAD, 3, 4, 5, PAD]);
         assert_eq!(batch.source, [3, 4, PAD, 3, 4, 5]);
         assert_eq!(batch.inputs, [BOS, 4, 3, BOS, 5, PAD]);
         assert_eq!(batch.targets, [4, 3, EOS, 5, EOS, IGNORE_INDEX]);
@@ -374,15 +386,15 @@ mod tests {
             "copy: loss {:.3} -> {:.3} (last step {last:.3}), exact match {:.2} -> {:.2}",
             before.val_loss, after.val_loss, before.scores.exact_match, after.scores.exact_match
         );
-        // Measured: loss 3.66 -> 0.12, exact match 0 -> 0.40 (the full runs are in docs/objectives.md).
+        // Measured: loss 3.66 -> 0.94, exact match 0 -> 0.82 (the full runs are in docs/objectives.md).
         assert!(
-            after.val_loss < 0.1 * before.val_loss,
+            after.val_loss < 0.5 * before.val_loss,
             "{} -> {}",
             before.val_loss,
             after.val_loss
         );
         assert!(
-            after.scores.exact_match >= 0.3,
+            after.scores.exact_match >= 0.5,
             "exact match {}",
             after.scores.exact_match
         );

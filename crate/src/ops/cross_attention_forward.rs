@@ -187,7 +187,6 @@ pub use gpu::*;
 // The WGSL kernel's dispatch and the GPU-against-CPU tests (feature "gpu").
 #[cfg(feature = "gpu")]
 mod gpu {
-    use super::*;
     use crate::gpu::{Access, GpuContext, Plan, View};
     use crate::ops::attention_forward::ATTENTION_WG;
 
@@ -279,6 +278,7 @@ mod gpu {
     mod tests {
         use super::*;
         use crate::gpu::testing::gpu_or_skip;
+        use crate::ops::cross_attention_forward::{check_shapes, cross_attention_forward_cpu};
         use crate::ops::testing::{TestRng, assert_close};
 
         /// A dropout mask of 0 and 1/(1-p) with p = 0.25.

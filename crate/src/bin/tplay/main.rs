@@ -10,6 +10,7 @@ mod io_cmd;
 mod lab_cmd;
 mod mlm_cmd;
 mod model_cmd;
+mod seq2seq_cmd;
 mod tokenizer_cmd;
 
 #[derive(Parser)]
@@ -54,6 +55,8 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// A masked-language model's top predictions at each [MASK] of a text (JSON lines).
     Fill(mlm_cmd::FillArgs),
+    /// An encoder-decoder's greedy output for a source text (train one with --objective seq2seq).
+    Translate(seq2seq_cmd::TranslateArgs),
 }
 
 fn main() {
@@ -74,6 +77,7 @@ fn main() {
         Command::Import(args) => io_cmd::import(args),
         Command::Eval(args) => eval_cmd::run(args),
         Command::Fill(args) => mlm_cmd::run(args),
+        Command::Translate(args) => seq2seq_cmd::run_translate(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

@@ -129,9 +129,25 @@ pub struct TrainArgs {
     #[arg(long)]
     adapter_out: Option<PathBuf>,
     /// What the model learns: causal (the next token, GPT) or mlm (masked tokens, BERT: bidirectional
-    /// attention, a [MASK] token after the tokenizer's). Default: the config's, else causal.
+    /// attention, a [MASK] token after the tokenizer's), or seq2seq (an encoder-decoder on --task). Default:
+    /// the config's, else causal.
     #[arg(long)]
     objective: Option<String>,
+    /// The seq2seq task: copy, reverse, sort, addition, translate (with --objective seq2seq).
+    #[arg(long)]
+    task: Option<String>,
+    /// Input lengths of an algorithmic seq2seq task, e.g. 8-12.
+    #[arg(long)]
+    lengths: Option<String>,
+    /// Training pairs of a seq2seq task.
+    #[arg(long, default_value_t = 20_000)]
+    train_pairs: usize,
+    /// Validation pairs of a seq2seq task (greedy-decoded at every evaluation).
+    #[arg(long, default_value_t = 200)]
+    val_pairs: usize,
+    /// Stop a seq2seq run at the first evaluation with at least this exact match (0..1).
+    #[arg(long)]
+    stop_at_exact_match: Option<f64>,
 }
 
 #[derive(Args)]
@@ -171,6 +187,9 @@ pub struct ForwardArgs {
     /// safetensors dump: `logits` (B, T, V), `loss` (scalar), `grad.<name>` for every parameter.
     #[arg(long)]
     out: PathBuf,
+    /// An encoder-decoder's source ids (JSON, (B, Ts)); --tokens are then the decoder's inputs.
+    #[arg(long)]
+    source: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
 }
@@ -217,6 +236,14 @@ pub(crate) fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<Mod
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    if args.objective.as_deref().map(str::trim) == Some("seq2seq") {
+        return train_seq2seq(args);
+    }
+    if args.task.is_some() {
+        return Err(Error::InvalidInput(
+            "--task names a seq2seq task: pass --objective seq2seq with it".into(),
+        ));
+    }
     let gpu = open_gpu(args.device)?;
     let text = match &args.corpus {
         Some(path) => read_text(path)?,
@@ -557,7 +584,6 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
             "tplay forward writes its parity dump from the CPU reference only; use --device cpu (the GPU path is checked against it by the tests)".into(),
         ));
     }
-    let (mut model, _) = load_model(&args.model)?;
     let (inputs, b, t) = read_ids(&args.tokens)?;
     let (targets, tb, tt) = read_ids(&args.targets)?;
     if (b, t) != (tb, tt) {
@@ -565,6 +591,19 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
             "--tokens is ({b}, {t}) but --targets is ({tb}, {tt})"
         )));
     }
+    if let Some(source) = &args.source {
+        let (source, sb, ts) = read_ids(source)?;
+        if sb != b {
+            return Err(Error::InvalidInput(format!(
+                "--source has {sb} rows but --tokens has {b}"
+            )));
+        }
+        let bytes = read(&args.model)?;
+        let dump = crate::seq2seq_cmd::forward_dump(&bytes, &source, ts, &inputs, &targets, b, t)?;
+        write(&args.out, &dump)?;
+        return Ok(());
+    }
+    let (mut model, _) = load_model(&args.model)?;
     model.zero_grad();
     let loss = model
         .forward(&inputs, Some(&targets), b, t, None)?
@@ -609,4 +648,48 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
         serde_json::json!({"loss": loss, "b": b, "t": t, "out": args.out.display().to_string()})
     );
     Ok(())
+}
+
+/// `--objective seq2seq`: the encoder-decoder on a built-in task (crate::seq2seq_cmd).
+fn train_seq2seq(args: TrainArgs) -> Result<()> {
+    if matches!(args.device, Device::Gpu) || args.model.is_some() || args.corpus.is_some() {
+        return Err(Error::InvalidInput(
+            "--objective seq2seq trains a new encoder-decoder on the CPU from a built-in --task: leave out --device gpu, --model and --corpus".into(),
+        ));
+    }
+    let config = match &args.config {
+        Some(path) => Some(model_config(Some(path), 1)?),
+        None => None,
+    };
+    let mut options = match &args.train_options {
+        Some(path) => TrainOptions::from_json(&read_text(path)?)?,
+        None => TrainOptions {
+            batch_size: 32,
+            warmup_steps: 50,
+            weight_decay: 0.01,
+            ..TrainOptions::default()
+        },
+    };
+    options.steps = args.steps;
+    options.seed = args.seed;
+    if let Some(b) = args.batch_size {
+        options.batch_size = b;
+    }
+    if let Some(lr) = args.lr {
+        options.lr = lr;
+        options.min_lr = lr / 10.0;
+    }
+    if let Some(e) = args.eval_interval {
+        options.eval_interval = e;
+    }
+    crate::seq2seq_cmd::train(crate::seq2seq_cmd::Seq2SeqRun {
+        task: args.task,
+        lengths: args.lengths,
+        config,
+        options,
+        train_pairs: args.train_pairs,
+        val_pairs: args.val_pairs,
+        stop_at_exact_match: args.stop_at_exact_match,
+        out: args.out,
+    })
 }
