@@ -115,6 +115,15 @@ impl Decoder for &mut GpuGpt {
     /// with RoPE) copied into the caches: one submit for the whole prompt.
     async fn prefill(&mut self, gpu: &GpuContext, window: &[u32]) -> Result<Vec<f32>> {
         let t = window.len();
+        if !self.batched_forward_fits(gpu, t) {
+            // wte or the (T, V) logits over one binding: the window position by position (only the one
+            // position's logits, split over the vocabulary, are ever bound).
+            let mut logits = Vec::new();
+            for (pos, &token) in window.iter().enumerate() {
+                logits = self.decode_one(gpu, token, pos, pos + 1 == t).await?;
+            }
+            return Ok(logits);
+        }
         self.forward(gpu, window, None, 1, t).await?;
         self.ensure_decode(gpu);
         let c = self.config.n_embd;

@@ -19,7 +19,7 @@ use crate::ops::crossentropy_forward::crossentropy_forward_gpu;
 use crate::ops::dropout_backward::dropout_backward_gpu;
 use crate::ops::dropout_forward::{dropout_forward_gpu, dropout_forward_reseed};
 use crate::ops::encoder_backward::encoder_backward_gpu;
-use crate::ops::encoder_forward::{encoder_forward_gpu, sinusoidal_table};
+use crate::ops::encoder_forward::{encoder_forward_rows_gpu, sinusoidal_table};
 use crate::ops::gelu_backward::gelu_backward_gpu;
 use crate::ops::gelu_forward::gelu_forward_gpu;
 use crate::ops::layernorm_backward::layernorm_backward_gpu;
@@ -43,6 +43,8 @@ pub struct GpuStore {
     /// Where the trainable tensors start in `params`: `grads` (and AdamW's moments) hold those alone, a tensor's
     /// gradient at its offset less this one (0 for full training; with LoRA the adapters' start).
     pub grad_base: usize,
+    /// The largest storage binding in bytes (the device's, or less in tests): larger weights are bound in chunks.
+    pub binding_limit: u64,
     pub acts: Vec<Option<wgpu::Buffer>>,
     pub tokens: Vec<Option<wgpu::Buffer>>,
 }
@@ -199,7 +201,17 @@ impl Allocator for GpuExecutor<'_> {
 impl Executor for GpuExecutor<'_> {
     fn encoder_forward(&mut self, out: Tensor, inp: Tensor, wte: Tensor, pos: Option<Tensor>, b: usize, t: usize, c: usize) {
         let s = &*self.store;
-        encoder_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), s.view(wte), pos.map(|x| s.view(x)), b, t, c);
+        let (table, v) = (s.view(wte), wte.len / c.max(1));
+        match super::split::chunk_rows(s.binding_limit, v, c) {
+            // Larger than one binding (GPT-2's wte on 128 MiB): each chunk of rows writes its tokens' positions.
+            Some(rows) => {
+                for v0 in (0..v).step_by(rows.max(1)) {
+                    let rows_here = super::split::part(table, v0 * c, rows.min(v - v0) * c);
+                    encoder_forward_rows_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), rows_here, Some(v0), pos.map(|x| s.view(x)), b, t, c);
+                }
+            }
+            None => encoder_forward_rows_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), table, None, pos.map(|x| s.view(x)), b, t, c),
+        }
     }
 
     fn encoder_backward(&mut self, dwte: Tensor, dpos: Option<Tensor>, dout: Tensor, inp: Tensor, b: usize, t: usize, c: usize) {
@@ -220,7 +232,20 @@ impl Executor for GpuExecutor<'_> {
     fn matmul_forward(&mut self, out: Tensor, inp: Tensor, w: Tensor, bias: Option<Tensor>, bt: usize, c: usize, oc: usize) {
         // The dispatcher picks the direct, subgroup or tiled kernel for the shape and the adapter.
         let s = &*self.store;
-        matmul_forward_fast_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), s.view(w), bias.map(|x| s.view(x)), bt, c, oc);
+        let (out, inp, w, bias) = (s.view(out), s.view(inp), s.view(w), bias.map(|x| s.view(x)));
+        match super::split::chunk_rows(s.binding_limit, oc, c) {
+            // One position's logits over a weight larger than one binding (the lm-head's wte): chunks of output
+            // rows, each writing its slice of out (contiguous for one position). Batched passes bind it whole
+            // (GpuGpt::forward refuses first when it does not fit).
+            Some(rows) if bt == 1 => {
+                for o0 in (0..oc).step_by(rows.max(1)) {
+                    let n = rows.min(oc - o0);
+                    let part = super::split::part;
+                    matmul_forward_fast_gpu(self.gpu, &mut self.plan, part(out, o0, n), inp, part(w, o0 * c, n * c), bias.map(|b| part(b, o0, n)), 1, c, n);
+                }
+            }
+            _ => matmul_forward_fast_gpu(self.gpu, &mut self.plan, out, inp, w, bias, bt, c, oc),
+        }
     }
 
     fn matmul_backward(&mut self, dinp: Tensor, dw: Option<Tensor>, dbias: Option<Tensor>, dout: Tensor, inp: Tensor, w: Tensor, bt: usize, c: usize, oc: usize) {

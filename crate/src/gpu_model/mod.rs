@@ -17,12 +17,14 @@
 mod decode;
 pub mod exec;
 mod limits;
+mod split;
 mod trainer;
 
 use std::collections::HashMap;
 
 pub use exec::{GpuExecutor, GpuStore, RecordedSite};
 pub use limits::{check_batch_limits, check_limits};
+pub use split::check_generation_limits;
 pub use trainer::GpuTrainer;
 
 use crate::exec::{Allocator, Tensor};
@@ -103,13 +105,20 @@ pub struct GpuGpt {
     /// Training and evaluation use the fused attention kernels (online softmax, no (T, T) map in memory);
     /// false when the head size exceeds their limit, or when switched off (`set_fused_attention`).
     fused_attention: bool,
+    /// Gradients and optimizer state exist (false: opened for generation only, see split.rs).
+    optimizer: bool,
 }
 
 impl GpuGpt {
     /// Uploads a CPU model's parameters: the GPU model starts where the CPU one is.
     pub fn from_cpu(gpu: &GpuContext, model: &Gpt<f32>) -> Result<Self> {
+        check_limits(gpu, &model.config)?;
+        Self::build(gpu, model, true)
+    }
+
+    /// The GPU model of `model`'s weights, with gradients and AdamW's moments when `optimizer`.
+    fn build(gpu: &GpuContext, model: &Gpt<f32>, optimizer: bool) -> Result<Self> {
         let config = model.config.clone();
-        check_limits(gpu, &config)?;
         let layout = ParamLayout::new(&config);
         let mut offsets = Vec::with_capacity(layout.specs.len());
         let mut padded_total = 0;
@@ -123,14 +132,20 @@ impl GpuGpt {
             .get(layout.first_trainable)
             .copied()
             .unwrap_or(padded_total);
-        let trainable = padded_total - grad_base;
+        let trainable = if optimizer {
+            padded_total - grad_base
+        } else {
+            1
+        };
         let mut gpu_model = Self {
             fused_attention,
+            optimizer,
             store: GpuStore {
                 params: gpu.zeros("params", padded_total),
                 grads: gpu.zeros("grads", trainable),
                 offsets,
                 grad_base,
+                binding_limit: gpu.summary.max_storage_buffer_binding_size,
                 acts: Vec::new(),
                 tokens: Vec::new(),
             },
@@ -319,6 +334,11 @@ impl GpuGpt {
         step: u32,
         options: &crate::model::TrainOptions,
     ) -> Result<(f64, f64)> {
+        if !self.optimizer {
+            invalid_input!(
+                "this GPU model was opened for generation only (the device cannot hold its training buffers): train on the CPU"
+            );
+        }
         let k = batches.len();
         if k == 0 {
             invalid_input!("a training step needs at least one micro-batch");
@@ -499,6 +519,7 @@ impl GpuGpt {
         t: usize,
     ) -> Result<()> {
         self.config.check_batch(inputs, targets, b, t)?;
+        self.check_whole_embedding()?;
         check_batch_limits(gpu, &self.config, b, t, !self.fused_attention)?;
         self.ensure_capacity(gpu, b, t, 1);
         let with_targets = targets.is_some();

@@ -66,6 +66,9 @@ mod gpu {
         t: u32,
         c: u32,
         has_pos: u32,
+        v0: u32,
+        vn: u32,
+        pad: [u32; 2],
     }
 
     /// Invocations per workgroup (the `WG` override of the shader).
@@ -81,6 +84,25 @@ mod gpu {
         out: View,
         inp: View,
         wte: View,
+        pos: Option<View>,
+        b: usize,
+        t: usize,
+        c: usize,
+    ) {
+        encoder_forward_rows_gpu(gpu, plan, out, inp, wte, None, pos, b, t, c);
+    }
+
+    /// The same with `wte` holding only the rows `v0..v0 + wte.len / C` of the embedding (`rows: Some(v0)`): the
+    /// positions whose token is there are written, the others left as they are. One call per chunk covers a
+    /// table too large for one storage binding.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encoder_forward_rows_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        out: View,
+        inp: View,
+        wte: View,
+        rows: Option<usize>,
         pos: Option<View>,
         b: usize,
         t: usize,
@@ -103,6 +125,9 @@ mod gpu {
             t: t as u32,
             c: c as u32,
             has_pos: u32::from(pos.is_some()),
+            v0: rows.unwrap_or(0) as u32,
+            vn: rows.map_or(u32::MAX, |_| (wte.len as usize / c.max(1)) as u32),
+            pad: [0; 2],
         };
         let pos = pos.unwrap_or(View::all(gpu.placeholder()));
         let workgroups = gpu.grid_1d(((b * t * c) as u32).div_ceil(WG));
@@ -193,6 +218,53 @@ mod gpu {
                 check(gpu, &mut rng, 2, 7, 12, 37, pos);
             }
             check(gpu, &mut rng, 1, 1, 1, 1, Pos::Learned);
+        }
+
+        /// wte bound in chunks of rows (as for a table over the binding limit): the same out as bound whole.
+        #[test]
+        fn gpu_matches_cpu_with_the_table_in_chunks() {
+            let Some(gpu) = gpu_or_skip("encoder_forward in chunks") else {
+                return;
+            };
+            let mut rng = TestRng::new(103);
+            let (b, t, c, v) = (2, 7, 12, 37);
+            let inp: Vec<u32> = (0..b * t)
+                .map(|_| (rng.next_u64() % v as u64) as u32)
+                .collect();
+            let (wte, table) = (rng.vec(v * c), rng.vec(t * c));
+            let mut expected = vec![0.0; b * t * c];
+            encoder_forward_cpu(&mut expected, &inp, &wte, Some(&table), b, t, c);
+            let out = gpu.upload("out", &vec![f32::NAN; b * t * c]);
+            let inp = gpu.upload_u32("inp", &inp);
+            let table = gpu.upload("pos", &table);
+            // Chunks of 16, 16 and 5 rows, each in a buffer of its own.
+            let chunks: Vec<(usize, wgpu::Buffer)> = (0..v)
+                .step_by(16)
+                .map(|v0| {
+                    (
+                        v0,
+                        gpu.upload("wte rows", &wte[v0 * c..(v0 + 16).min(v) * c]),
+                    )
+                })
+                .collect();
+            let mut plan = Plan::new();
+            for (v0, rows) in &chunks {
+                encoder_forward_rows_gpu(
+                    gpu,
+                    &mut plan,
+                    (&out).into(),
+                    (&inp).into(),
+                    rows.into(),
+                    Some(*v0),
+                    Some(View::all(&table)),
+                    b,
+                    t,
+                    c,
+                );
+            }
+            pollster::block_on(plan.run(gpu)).expect("encoder_forward dispatch");
+            let actual = pollster::block_on(gpu.read(&out, b * t * c)).expect("readback");
+            assert_close(&actual, &expected, 0.0, 0.0, "encoder_forward in 3 chunks");
         }
 
         #[test]
