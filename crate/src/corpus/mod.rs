@@ -11,12 +11,14 @@
 //!
 //! Same corpus, seed and size give the same text on every machine and on wasm32.
 
+pub mod classify;
 pub mod seq2seq;
 pub mod stories;
 pub mod tasks;
 pub mod translation;
 
 use crate::{Error, Result, invalid_input};
+pub use classify::ClassifyTask;
 pub use seq2seq::{Pair, Seq2SeqTask, generate_pairs, train_val_pairs};
 pub use tasks::{Lengths, MAX_TASK_LEN, Task};
 

@@ -654,24 +654,34 @@ fn story_week(w: &mut Writer) {
     w.the_end();
 }
 
+/// The story templates, in the order [`generate_stories`] draws them: a lost thing, a walk with counting, a gift,
+/// a week of days.
+pub const TEMPLATES: &[&str] = &["lost", "walk", "gift", "week"];
+
+/// Appends one story of template `template` (an index into [`TEMPLATES`]) to `out`, drawn from `rng`.
+pub(crate) fn write_story(template: usize, rng: &mut Rng, out: &mut String) {
+    let mut w = Writer {
+        rng,
+        out,
+        last: None,
+        started: false,
+    };
+    match template {
+        0 => story_lost(&mut w),
+        1 => story_walk(&mut w),
+        2 => story_gift(&mut w),
+        _ => story_week(&mut w),
+    }
+}
+
 /// Stories until the text reaches `approx_bytes` (the last story is finished, so the text runs over by at
 /// most one story, about 1 KB).
 pub fn generate_stories(seed: u64, approx_bytes: usize) -> String {
     let mut rng = Rng::new(seed);
     let mut out = String::with_capacity(approx_bytes + 2048);
     while out.len() < approx_bytes {
-        let mut w = Writer {
-            rng: &mut rng,
-            out: &mut out,
-            last: None,
-            started: false,
-        };
-        match w.rng.below(4) {
-            0 => story_lost(&mut w),
-            1 => story_walk(&mut w),
-            2 => story_gift(&mut w),
-            _ => story_week(&mut w),
-        }
+        let template = rng.below(TEMPLATES.len());
+        write_story(template, &mut rng, &mut out);
     }
     if !out.is_empty() {
         out.push('\n');

@@ -27,6 +27,8 @@ use crate::ops::layernorm_backward::layernorm_backward_fast_cpu;
 use crate::ops::layernorm_forward::layernorm_forward_fast_cpu;
 use crate::ops::matmul_backward::matmul_backward_fast_cpu;
 use crate::ops::matmul_forward::matmul_forward_fast_cpu;
+use crate::ops::meanpool_backward::meanpool_backward_cpu;
+use crate::ops::meanpool_forward::meanpool_forward_cpu;
 use crate::ops::relu_backward::relu_backward_cpu;
 use crate::ops::relu_forward::relu_forward_cpu;
 use crate::ops::residual_forward::residual_forward_cpu;
@@ -365,6 +367,18 @@ impl<R: Float> Executor for CpuExecutor<'_, R> {
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         self.with_outputs([Some(dinp)], |[dinp], r| {
             relu_backward_cpu(req(dinp), r.get(inp), r.get(dout), n)
+        });
+    }
+
+    fn meanpool_forward(&mut self, out: Tensor, inp: Tensor, b: usize, t: usize, c: usize) {
+        self.with_outputs([Some(out)], |[out], r| {
+            meanpool_forward_cpu(req(out), r.get(inp), b, t, c)
+        });
+    }
+
+    fn meanpool_backward(&mut self, dinp: Tensor, dout: Tensor, b: usize, t: usize, c: usize) {
+        self.with_outputs([Some(dinp)], |[dinp], r| {
+            meanpool_backward_cpu(req(dinp), r.get(dout), b, t, c)
         });
     }
 

@@ -330,6 +330,10 @@ pub trait Executor: Allocator {
     fn gelu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize);
     fn relu_forward(&mut self, out: Tensor, inp: Tensor, n: usize);
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize);
+    /// out (B, C) = the mean over t of inp (B, T, C) (a classifier's pooling).
+    fn meanpool_forward(&mut self, out: Tensor, inp: Tensor, b: usize, t: usize, c: usize);
+    /// dinp (B, T, C) = dout (B, C) / T (assigned).
+    fn meanpool_backward(&mut self, dinp: Tensor, dout: Tensor, b: usize, t: usize, c: usize);
     /// out (N) = scale * inp (LoRA's alpha / r, forward and backward).
     fn scale_forward(&mut self, out: Tensor, inp: Tensor, scale: f32, n: usize);
     /// out (N) = inp1 + inp2.

@@ -26,6 +26,8 @@ use crate::ops::layernorm_backward::layernorm_backward_gpu;
 use crate::ops::layernorm_forward::layernorm_forward_gpu;
 use crate::ops::matmul_backward::matmul_backward_gpu;
 use crate::ops::matmul_forward::matmul_forward_fast_gpu;
+use crate::ops::meanpool_backward::meanpool_backward_gpu;
+use crate::ops::meanpool_forward::meanpool_forward_gpu;
 use crate::ops::relu_backward::relu_backward_gpu;
 use crate::ops::relu_forward::relu_forward_gpu;
 use crate::ops::residual_forward::residual_forward_gpu;
@@ -324,6 +326,16 @@ impl Executor for GpuExecutor<'_> {
     fn relu_backward(&mut self, dinp: Tensor, inp: Tensor, dout: Tensor, n: usize) {
         let s = &*self.store;
         relu_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(inp), s.view(dout), n);
+    }
+
+    fn meanpool_forward(&mut self, out: Tensor, inp: Tensor, b: usize, t: usize, c: usize) {
+        let s = &*self.store;
+        meanpool_forward_gpu(self.gpu, &mut self.plan, s.view(out), s.view(inp), b, t, c);
+    }
+
+    fn meanpool_backward(&mut self, dinp: Tensor, dout: Tensor, b: usize, t: usize, c: usize) {
+        let s = &*self.store;
+        meanpool_backward_gpu(self.gpu, &mut self.plan, s.view(dinp), s.view(dout), b, t, c);
     }
 
     fn scale_forward(&mut self, out: Tensor, inp: Tensor, scale: f32, n: usize) {

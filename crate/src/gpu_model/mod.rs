@@ -502,11 +502,9 @@ impl GpuGpt {
         let Some(x) = self.buffers.as_ref().filter(|_| b * t > 0) else {
             invalid_input!("no forward pass has run yet: run one before asking for predictions");
         };
-        let v = self.config.vocab_size;
-        let logits = gpu
-            .read(self.store.buffer(x.acts.logits), b * t * v)
-            .await?;
-        Ok(crate::model::mlm::argmax_rows(&logits, v))
+        let (logits, width) = x.acts.prediction_logits(&self.config, b, t);
+        let logits = gpu.read(self.store.buffer(logits), logits.len).await?;
+        Ok(crate::model::mlm::argmax_rows(&logits, width))
     }
 
     /// Runs the forward pass (no dropout) and leaves its activations on the GPU for reading.
@@ -715,3 +713,6 @@ impl GpuGpt {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod classifier_tests;

@@ -22,6 +22,7 @@ fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
         attention_mask: AttentionMask::Causal,
         lora: None,
         objective: Default::default(),
+        classifier: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::mlm::mask_tokens;
 use super::{ModelConfig, TrainOptions};
+use crate::ops::crossentropy_forward::IGNORE_INDEX;
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
@@ -24,6 +25,16 @@ pub struct Batches {
     mask_rng: Rng,
     /// Seed of the validation masks, fixed per validation batch so evaluations compare.
     val_mask_seed: u64,
+    /// A classifier's labelled sequences (each T tokens and a label) in place of the two streams.
+    labelled: Option<Labelled>,
+}
+
+/// Labelled sequences for a classifier: (T tokens, class).
+pub type Example = (Vec<u32>, u32);
+
+struct Labelled {
+    train: Vec<Example>,
+    val: Vec<Example>,
 }
 
 impl Batches {
@@ -63,7 +74,85 @@ impl Batches {
             mask_id: None,
             mask_rng: Rng::new(seed ^ 0x4d41_534b),
             val_mask_seed: seed ^ 0x5641_4c4d_4153_4b53,
+            labelled: None,
         })
+    }
+
+    /// The sampler of a classifier's training run: B random `train` examples per batch, and the `val` examples
+    /// in order as the validation batches (as many whole batches as `eval_batches` and `val` allow). A batch's
+    /// targets (B, T) are its B labels followed by the ignore index (see `model::classifier`).
+    pub fn labelled(
+        config: &ModelConfig,
+        train: Vec<Example>,
+        val: Vec<Example>,
+        options: &TrainOptions,
+    ) -> Result<Self> {
+        let Some(head) = &config.classifier else {
+            invalid_input!(
+                "labelled examples train a classifier: the model has no classification head"
+            );
+        };
+        let (b, t) = (options.batch_size, train.first().map_or(0, |e| e.0.len()));
+        if b == 0 || options.grad_accum == 0 {
+            invalid_input!("batch_size and grad_accum must be at least 1");
+        }
+        if train.is_empty() || t == 0 {
+            invalid_input!(
+                "a classifier needs at least one labelled training example of one token or more"
+            );
+        }
+        if t > config.block_size {
+            invalid_input!(
+                "the examples are {t} tokens long, more than the model's block_size {}",
+                config.block_size
+            );
+        }
+        for (tokens, label) in train.iter().chain(&val) {
+            if tokens.len() != t {
+                invalid_input!(
+                    "every example must be {t} tokens long (one is {})",
+                    tokens.len()
+                );
+            }
+            if *label as usize >= head.classes {
+                invalid_input!(
+                    "label {label} is not one of the classifier's {} classes",
+                    head.classes
+                );
+            }
+            if let Some(&bad) = tokens.iter().find(|&&x| x as usize >= config.vocab_size) {
+                invalid_input!(
+                    "token id {bad} in the data is outside the model's vocabulary of {}; use the tokenizer the model was trained with",
+                    config.vocab_size
+                );
+            }
+        }
+        let whole = (val.len() / b).min(options.eval_batches) * b;
+        Ok(Self {
+            train: Vec::new(),
+            val: Vec::new(),
+            val_starts: (0..whole).collect(),
+            rng: Rng::new(options.seed),
+            batch_size: b,
+            seq_len: t,
+            mask_id: None,
+            mask_rng: Rng::new(0),
+            val_mask_seed: 0,
+            labelled: Some(Labelled { train, val }),
+        })
+    }
+
+    /// Appends the examples' tokens to `inputs` and their labels, then the ignore index up to B*T, to `targets`.
+    fn push_examples<'a>(
+        examples: impl Iterator<Item = &'a Example>,
+        inputs: &mut Vec<u32>,
+        targets: &mut Vec<u32>,
+    ) {
+        for (tokens, label) in examples {
+            inputs.extend_from_slice(tokens);
+            targets.push(*label);
+        }
+        targets.resize(inputs.len(), IGNORE_INDEX);
     }
 
     /// Masks the windows as BERT does (for a masked-language model whose `[MASK]` is `mask_id`).
@@ -140,6 +229,13 @@ impl Batches {
         inputs.clear();
         targets.clear();
         let t = self.seq_len;
+        if let Some(l) = &self.labelled {
+            let picks: Vec<usize> = (0..self.batch_size)
+                .map(|_| self.rng.below(l.train.len()))
+                .collect();
+            Self::push_examples(picks.iter().map(|&i| &l.train[i]), inputs, targets);
+            return;
+        }
         for _ in 0..self.batch_size {
             let start = self.rng.below_by_remainder(self.train.len() - t);
             match self.mask_id {
@@ -163,6 +259,11 @@ impl Batches {
         inputs.clear();
         targets.clear();
         let (b, t) = (self.batch_size, self.seq_len);
+        if let Some(l) = &self.labelled {
+            let batch = &self.val_starts[index * b..(index + 1) * b];
+            Self::push_examples(batch.iter().map(|&i| &l.val[i]), inputs, targets);
+            return;
+        }
         let mut mask_rng = Rng::new(self.val_mask_seed ^ index as u64);
         for &start in &self.val_starts[index * b..(index + 1) * b] {
             match self.mask_id {

@@ -87,6 +87,23 @@ pub struct Acts {
     pub lora: Option<LoraScratch>,
     /// An encoder-decoder's decoder: the encoder's output and each block's cross-attention activations.
     pub cross: Option<super::cross_block::CrossActs>,
+    /// With a classification head: its activations. Its losses (B) are the first B of `losses` (the rest stay 0).
+    pub classifier: Option<ClassifierActs>,
+}
+
+/// What the classification head keeps (room for up to B*T sequences; a pass uses the first B rows).
+#[derive(Clone, Debug)]
+pub struct ClassifierActs {
+    pub pooled: Tensor, // (B, C) the mean over t of lnf
+    pub logits: Tensor, // (B, K)
+    pub probs: Tensor,  // (B, K) (written when labels are given)
+}
+
+/// The classification head's backward scratch.
+#[derive(Clone, Debug)]
+pub struct ClassifierGrads {
+    pub dlogits: Tensor, // (B, K)
+    pub dpooled: Tensor, // (B, C)
 }
 
 /// The backward pass's scratch, reused by every block.
@@ -109,6 +126,8 @@ pub struct Grads {
     pub lora: Option<LoraGrads>,
     /// An encoder-decoder's decoder: the cross-attention's backward scratch and the encoder output's gradient.
     pub cross: Option<super::cross_block::CrossGrads>,
+    /// With a classification head: its scratch (d loss / d losses is the first B of `dlosses`).
+    pub classifier: Option<ClassifierGrads>,
 }
 
 /// The LoRA backward's scratch, shared by every adapter.
@@ -258,6 +277,20 @@ impl Acts {
                 h: ex.alloc("LoRA h", bt * lora.r),
             }),
             cross: None,
+            classifier: cfg.classifier.as_ref().map(|head| ClassifierActs {
+                pooled: ex.alloc("classifier pooled (B x C)", bt * c),
+                logits: ex.alloc("class logits (B x K)", bt * head.classes),
+                probs: ex.alloc("class probabilities (B x K)", bt * head.classes),
+            }),
+        }
+    }
+
+    /// The logits the predictions of a pass of (b, t) are read from, and the width of a row: the class logits
+    /// (B, K) of a classifier, else the token logits (B, T, V).
+    pub fn prediction_logits(&self, cfg: &ModelConfig, b: usize, t: usize) -> (Tensor, usize) {
+        match (&self.classifier, &cfg.classifier) {
+            (Some(acts), Some(head)) => (acts.logits.prefix(b * head.classes), head.classes),
+            _ => (self.logits.prefix(b * t * cfg.vocab_size), cfg.vocab_size),
         }
     }
 
@@ -310,6 +343,9 @@ impl Acts {
         if let Some(l) = &self.lora {
             all.extend([l.base, l.delta, l.h]);
         }
+        if let Some(h) = &self.classifier {
+            all.extend([h.pooled, h.logits, h.probs]);
+        }
         all
     }
 
@@ -359,6 +395,10 @@ impl Grads {
                 }
             }),
             cross: None,
+            classifier: cfg.classifier.as_ref().map(|head| ClassifierGrads {
+                dlogits: ex.alloc("class logits' gradient (B x K)", bt * head.classes),
+                dpooled: ex.alloc("dpooled (B x C)", bt * c),
+            }),
         }
     }
 
@@ -388,6 +428,7 @@ impl Grads {
                 .into_iter()
                 .chain(l.dx_dropped)
         }))
+        .chain(self.classifier.iter().flat_map(|h| [h.dlogits, h.dpooled]))
         .collect()
     }
 }

@@ -71,6 +71,19 @@ pub struct ModelConfig {
     /// attention, `[MASK]` as the last token id). Left out of the JSON for causal models.
     #[serde(default, skip_serializing_if = "Objective::is_causal")]
     pub objective: Objective,
+    /// A classification head in place of the language-model head (fine-tuning an encoder, see
+    /// [`super::classifier`]): the final LayerNorm's output mean-pooled over the positions, then a linear layer
+    /// to the classes. `objective` then says what the encoder was pre-trained for (mlm keeps its `[MASK]` id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierConfig>,
+}
+
+/// The classification head's options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// K: the number of classes (at least 2).
+    pub classes: usize,
 }
 
 fn default_ffn_mult() -> usize {
@@ -98,6 +111,7 @@ impl ModelConfig {
             attention_mask: AttentionMask::Causal,
             lora: None,
             objective: Objective::Causal,
+            classifier: None,
         }
     }
 
@@ -137,6 +151,23 @@ impl ModelConfig {
             if tok as usize >= v {
                 invalid_input!("token id {tok} is outside the vocabulary of {v} tokens");
             }
+        }
+        if let (Some(head), Some(targets)) = (&self.classifier, targets) {
+            // A classifier's targets: the B labels first, the rest the ignore index (see model::classifier).
+            for (i, &label) in targets.iter().enumerate() {
+                if i < b && label as usize >= head.classes {
+                    invalid_input!(
+                        "label {label} of sequence {i} is not one of the classifier's {} classes",
+                        head.classes
+                    );
+                }
+                if i >= b && label != IGNORE_INDEX {
+                    invalid_input!(
+                        "a classifier's targets are the B = {b} labels followed by the ignore index; target {i} is {label}"
+                    );
+                }
+            }
+            return Ok(());
         }
         // A target may also be the ignore index: a position that does not count (masked-language models).
         for &tok in targets.unwrap_or(&[]) {
@@ -219,6 +250,19 @@ impl ModelConfig {
                 );
             }
         }
+        if let Some(head) = &self.classifier {
+            if head.classes < 2 {
+                invalid_input!(
+                    "a classifier needs at least 2 classes (got {})",
+                    head.classes
+                );
+            }
+            if self.lora.is_some() {
+                invalid_input!(
+                    "a classification head with LoRA adapters is not supported: fine-tune the whole model"
+                );
+            }
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             invalid_input!("dropout {} must be in [0, 1)", self.dropout);
         }
@@ -271,7 +315,12 @@ impl ModelConfig {
             0
         };
         let lora = self.lora.as_ref().map_or(0, |l| l.param_count(self));
+        let head = self
+            .classifier
+            .as_ref()
+            .map_or(0, |h| mul(h.classes, c).saturating_add(h.classes));
         mul(v, c)
+            .saturating_add(head)
             .saturating_add(wpe)
             .saturating_add(mul(self.n_layer, per_layer))
             .saturating_add(c.saturating_add(b * c))
@@ -303,7 +352,11 @@ impl ModelConfig {
         } else {
             0
         };
-        v * c + wpe + self.n_layer * per_layer + (c + b * c) + self.trainable_lora_count()
+        let head = self
+            .classifier
+            .as_ref()
+            .map_or(0, |h| h.classes * c + h.classes);
+        v * c + wpe + self.n_layer * per_layer + (c + b * c) + head + self.trainable_lora_count()
     }
 
     /// Parameters that train: all of them, or with LoRA the adapters alone.

@@ -184,6 +184,7 @@ impl EncDecLayout {
             layers,
             lnf_w,
             lnf_b,
+            classifier: None,
             total: offset,
             first_trainable: 0,
         };

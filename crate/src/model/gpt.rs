@@ -141,12 +141,11 @@ impl<R: Float> Gpt<R> {
     }
 
     /// The most likely next (or, for a masked-language model, masked) token at each position (B, T) of the last
-    /// forward pass: the argmax of its logits.
+    /// forward pass: the argmax of its logits; for a classifier the most likely class of each sequence (B).
     pub fn predictions(&self) -> Vec<u32> {
         let x = self.buffers.as_ref().expect("a forward pass has run");
-        let v = self.config.vocab_size;
-        let logits = self.store.get(x.acts.logits);
-        super::mlm::argmax_rows(&logits[..x.b * x.t * v], v)
+        let (logits, width) = x.acts.prediction_logits(&self.config, x.b, x.t);
+        super::mlm::argmax_rows(self.store.get(logits), width)
     }
 
     /// Sets every gradient to 0 (allocating them on first use).
@@ -298,6 +297,11 @@ impl<R: Float> Gpt<R> {
                 ex.store
                     .fill(g.dlosses, R::from_f64(scale / counted as f64));
                 Some(x.targets)
+            }
+            LossGradient::Dlogits(_) if self.config.classifier.is_some() => {
+                invalid_input!(
+                    "a classifier's backward pass starts from its labels, not from token logits"
+                );
             }
             LossGradient::Dlogits(dlogits) => {
                 let into = ex.store.get_mut(g.dlogits);

@@ -25,6 +25,7 @@ fn small_config() -> ModelConfig {
         attention_mask: AttentionMask::Causal,
         lora: None,
         objective: Default::default(),
+        classifier: None,
     }
 }
 

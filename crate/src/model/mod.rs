@@ -4,6 +4,7 @@
 pub mod batches;
 pub mod buffers;
 pub mod capture;
+pub mod classifier;
 pub mod config;
 pub mod cross_block;
 pub mod encdec;
@@ -19,7 +20,7 @@ pub mod train;
 pub mod transformer;
 pub mod weights;
 
-pub use config::{Activation, ModelConfig, Positional};
+pub use config::{Activation, ClassifierConfig, ModelConfig, Positional};
 pub use gpt::Gpt;
 pub use mlm::Objective;
 pub use train::{EvalStats, StepStats, TrainOptions, Trainer};
@@ -35,3 +36,6 @@ mod lora_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod encdec_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod finetune_tests;

@@ -54,6 +54,8 @@ pub struct ParamLayout {
     pub layers: Vec<LayerIds>,
     pub lnf_w: usize,
     pub lnf_b: Option<usize>,
+    /// The classification head (K, C) and its bias (K), when the config has one.
+    pub classifier: Option<(usize, usize)>,
     pub total: usize,
     /// The first tensor that trains: 0 (every tensor) for full training; with LoRA the first adapter tensor, the
     /// adapters being last. Gradients and AdamW's moments exist for the tensors from here on only.
@@ -120,6 +122,12 @@ impl ParamLayout {
         }
         let lnf_w = add("transformer.ln_f.weight".into(), vec![c], false);
         let lnf_b = bias.then(|| add("transformer.ln_f.bias".into(), vec![c], false));
+        // The classification head (always with a bias: it picks the classes' base rates).
+        let classifier = config.classifier.as_ref().map(|head| {
+            let k = head.classes;
+            let w = add("classifier.weight".into(), vec![k, c], true);
+            (w, add("classifier.bias".into(), vec![k], false))
+        });
         // LoRA adapters last, so that the trainable tensors are one range of the flat buffer.
         let first_trainable = lnf_b.unwrap_or(lnf_w) + 1;
         if let Some(lora) = &config.lora {
@@ -145,6 +153,7 @@ impl ParamLayout {
             layers,
             lnf_w,
             lnf_b,
+            classifier,
             total: offset,
             first_trainable,
         }

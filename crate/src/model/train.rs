@@ -133,7 +133,8 @@ pub struct EvalStats {
     pub step: u32,
     pub val_loss: f64,
     pub val_ppl: f64,
-    /// Masked-language models: the share of masked positions whose most likely token is the right one.
+    /// Masked-language models: the share of masked positions whose most likely token is the right one;
+    /// classifiers: the share of sequences whose most likely class is their label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f64>,
 }
@@ -437,7 +438,9 @@ impl<M: Trainable> TrainLoop<M> {
         let batches = self.batches.val_batches();
         let (mut inputs, mut targets) = (Vec::new(), Vec::new());
         let mut total = 0.0;
-        let masked = self.model.config().objective == Objective::Mlm;
+        let config = self.model.config();
+        // Accuracy over the positions that count: masked tokens, or a classifier's labels.
+        let masked = config.objective == Objective::Mlm || config.classifier.is_some();
         let (mut correct, mut counted) = (0, 0);
         for batch in 0..batches {
             self.batches.val_batch(batch, &mut inputs, &mut targets);

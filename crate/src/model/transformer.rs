@@ -8,6 +8,10 @@
 //!                  x = x + dropout(mlp.c_proj(act(mlp.c_fc(ln_2(x)))))   residual3
 //! logits = ln_f(x) @ wte^T                                               (B, T, V), head tied to wte
 //! loss = mean over (b, t) of -ln softmax(logits)[target]
+//!
+//! or, with a classification head (fine-tuning an encoder):
+//! logits = mean over t of ln_f(x) @ classifier.weight^T + classifier.bias   (B, K)
+//! loss = mean over b of -ln softmax(logits)[label]
 //! ```
 //!
 //! The buffers these passes read and write are described once too, in [`super::buffers`].
@@ -236,6 +240,27 @@ impl Transformer<'_> {
             t,
             c,
         );
+        if let (Some(head), Some((w, bias))) = (&a.classifier, lay.classifier) {
+            // Classification head: pooled = mean over t of ln_f(x) (B, C); class logits = pooled @ W^T + b (B, K);
+            // the labels are the first B targets and the losses the first B of `losses`.
+            let k = lay.specs[bias].len;
+            let (pooled, logits) = (head.pooled.prefix(b * c), head.logits.prefix(b * k));
+            ex.meanpool_forward(pooled, a.lnf, b, t, c);
+            ex.matmul_forward(logits, pooled, p(w), Some(p(bias)), b, c, k);
+            if let Some(targets) = targets {
+                let probs = head.probs.prefix(b * k);
+                ex.crossentropy_forward(
+                    a.losses.prefix(b),
+                    probs,
+                    logits,
+                    targets.prefix(b),
+                    b,
+                    1,
+                    k,
+                );
+            }
+            return;
+        }
         ex.matmul_forward(a.logits, a.lnf, p(lay.wte), None, bt, c, v);
         if let Some(targets) = targets {
             ex.crossentropy_forward(a.losses, a.probs, a.logits, targets.prefix(bt), b, t, v);
@@ -262,21 +287,53 @@ impl Transformer<'_> {
         let bt = b * t;
         let p = |id| lay.param(id);
 
-        // Loss and head. The head is tied to wte: its gradient lands in dwte, as the embedding's does later.
-        if let Some(targets) = targets {
-            ex.crossentropy_backward(g.dlogits, g.dlosses, a.probs, targets.prefix(bt), b, t, v);
+        if let (Some(head), Some(hg), Some((w, bias))) =
+            (&a.classifier, &g.classifier, lay.classifier)
+        {
+            // Classification head: into dpooled (B, C), then an equal share to every position of d ln_f.
+            let k = lay.specs[bias].len;
+            let (pooled, dpooled) = (head.pooled.prefix(b * c), hg.dpooled.prefix(b * c));
+            let dlogits = hg.dlogits.prefix(b * k);
+            if let Some(targets) = targets {
+                let probs = head.probs.prefix(b * k);
+                ex.crossentropy_backward(
+                    dlogits,
+                    g.dlosses.prefix(b),
+                    probs,
+                    targets.prefix(b),
+                    b,
+                    1,
+                    k,
+                );
+            }
+            let (dw, dbias) = (lay.grad_if_trainable(w), lay.grad_if_trainable(bias));
+            ex.matmul_backward(dpooled, dw, dbias, dlogits, pooled, p(w), b, c, k);
+            ex.meanpool_backward(g.dln, dpooled, b, t, c);
+        } else {
+            // Loss and head. The head is tied to wte: its gradient lands in dwte, as the embedding's does later.
+            if let Some(targets) = targets {
+                ex.crossentropy_backward(
+                    g.dlogits,
+                    g.dlosses,
+                    a.probs,
+                    targets.prefix(bt),
+                    b,
+                    t,
+                    v,
+                );
+            }
+            ex.matmul_backward(
+                g.dln,
+                lay.grad_if_trainable(lay.wte),
+                None,
+                g.dlogits,
+                a.lnf,
+                p(lay.wte),
+                bt,
+                c,
+                v,
+            );
         }
-        ex.matmul_backward(
-            g.dln,
-            lay.grad_if_trainable(lay.wte),
-            None,
-            g.dlogits,
-            a.lnf,
-            p(lay.wte),
-            bt,
-            c,
-            v,
-        );
         self.backward_blocks(ex, a, g, inputs, b, t);
     }
 

@@ -35,6 +35,8 @@ pub mod layernorm_backward;
 pub mod layernorm_forward;
 pub mod matmul_backward;
 pub mod matmul_forward;
+pub mod meanpool_backward;
+pub mod meanpool_forward;
 pub(crate) mod parallel;
 pub mod relu_backward;
 pub mod relu_forward;

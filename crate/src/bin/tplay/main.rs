@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod corpus_cmd;
 mod eval_cmd;
+mod finetune_cmd;
 #[cfg(feature = "gpu")]
 mod gpu_cmd;
 mod io_cmd;
@@ -57,6 +58,8 @@ enum Command {
     Fill(mlm_cmd::FillArgs),
     /// An encoder-decoder's greedy output for a source text (train one with --objective seq2seq).
     Translate(seq2seq_cmd::TranslateArgs),
+    /// Fine-tune an encoder with a classification head on a built-in labelled task (JSON lines).
+    Finetune(finetune_cmd::FinetuneArgs),
 }
 
 fn main() {
@@ -78,6 +81,7 @@ fn main() {
         Command::Eval(args) => eval_cmd::run(args),
         Command::Fill(args) => mlm_cmd::run(args),
         Command::Translate(args) => seq2seq_cmd::run_translate(args),
+        Command::Finetune(args) => finetune_cmd::run(args),
     };
     if let Err(error) = result {
         eprintln!("tplay: {error}");

@@ -34,7 +34,7 @@ pub enum Device {
 
 /// Opens the GPU for `--device gpu` (None for the CPU), saying which adapter runs the work.
 #[cfg(feature = "gpu")]
-fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
+pub(crate) fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
     match device {
         Device::Cpu => Ok(None),
         Device::Gpu => {
@@ -51,7 +51,7 @@ fn open_gpu(device: Device) -> Result<Option<GpuContext>> {
 /// Without the feature `gpu` this tplay has no GPU code: `--device gpu` is an error that says so, and the
 /// `Some` arms below, which would hold a GPU, do not exist (`Infallible` has no values).
 #[cfg(not(feature = "gpu"))]
-fn open_gpu(device: Device) -> Result<Option<std::convert::Infallible>> {
+pub(crate) fn open_gpu(device: Device) -> Result<Option<std::convert::Infallible>> {
     match device {
         Device::Cpu => Ok(None),
         Device::Gpu => Err(Error::InvalidInput(
@@ -418,7 +418,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
 /// The training loop, the same on either device: one JSON line per step and evaluation, the weights saved at
 /// the end (or the last good ones when training diverges).
-fn run_training<M: Trainable>(
+pub(crate) fn run_training<M: Trainable>(
     mut trainer: TrainLoop<M>,
     device: &M::Device,
     out: &Path,
