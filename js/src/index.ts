@@ -23,7 +23,7 @@ export type {
 } from './tokenizer.js';
 export { corpora, generateCorpus } from './corpus.js';
 export type { CorpusInfo, GenerateCorpusOptions } from './corpus.js';
-export { createModel, DEFAULT_CONFIG, DeviceLostError, loadModel, Model } from './model.js';
+export { createModel, DEFAULT_CONFIG, DeviceLostError, loadModel, MASK_TOKEN, Model } from './model.js';
 export type {
   AttentionMaps,
   AttentionStep,
@@ -31,6 +31,7 @@ export type {
   CreateModelOptions,
   Embeddings,
   EvalResult,
+  FillMaskResult,
   GeneratedBatch,
   GeneratedToken,
   GenerateOptions,
@@ -39,8 +40,10 @@ export type {
   LoadModelOptions,
   LoraOptions,
   LoraTarget,
+  MaskPrediction,
   ModelConfig,
   ModelFiles,
+  Objective,
   TrainOptions,
   TrainProgress,
   TrainResult,

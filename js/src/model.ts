@@ -34,7 +34,18 @@ export interface ModelConfig {
   dropout?: number;
   bias?: boolean;
   attentionMask?: 'causal' | 'bidirectional';
+  /** What the model learns (default 'causal'): the next token (a decoder, GPT), or masked tokens ('mlm', an
+   *  encoder, BERT: 15% of each window chosen, of those 80% shown as `[MASK]`, 10% a random token, 10% as they
+   *  are). An 'mlm' model reads both ways (attentionMask defaults to 'bidirectional') and has one token id more
+   *  than its tokenizer: the last, `[MASK]` (see Model.fillMask). */
+  objective?: 'causal' | 'mlm';
 }
+
+/** The training objective: 'causal' (next token) or 'mlm' (masked-language model). */
+export type Objective = 'causal' | 'mlm';
+
+/** How `[MASK]` is written in text given to a masked-language model. */
+export const MASK_TOKEN = '[MASK]';
 
 export const DEFAULT_CONFIG: Readonly<Required<Omit<ModelConfig, 'vocabSize'>>> = {
   nLayer: 2,
@@ -47,6 +58,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<ModelConfig, 'vocabSize'>>> 
   dropout: 0,
   bias: true,
   attentionMask: 'causal',
+  objective: 'causal',
 };
 
 export interface CreateModelOptions {
@@ -173,6 +185,26 @@ export interface EvalResult {
   step: number;
   valLoss: number;
   valPerplexity: number;
+  /** A masked-language model's masked-token accuracy: the share of masked positions whose most likely token is
+   *  the original one (loss and perplexity are over those positions too). */
+  valAccuracy?: number;
+}
+
+/** The likeliest tokens at one `[MASK]` of a text (see Model.fillMask). */
+export interface MaskPrediction {
+  /** The position of the `[MASK]` among the text's tokens. */
+  position: number;
+  /** Most likely first, `[MASK]` itself left out. */
+  predictions: (Token & { prob: number })[];
+}
+
+/** What Model.fillMask found. */
+export interface FillMaskResult {
+  /** The text's tokens as the model read them, `[MASK]` included (pass `ids` to attention() for the maps). */
+  tokens: Token[];
+  ids: Uint32Array;
+  /** One entry per `[MASK]`, in order. */
+  masks: MaskPrediction[];
 }
 
 export interface TrainResult {
@@ -353,7 +385,7 @@ interface CoreModel {
   configJson(): string;
   setTrainingData(train: Uint32Array, val: Uint32Array, options: unknown): void;
   step(): { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
-  evaluate(): { step: number; val_loss: number; val_ppl: number };
+  evaluate(): RawEval;
   evalDue(): boolean;
   generate(prompt: Uint32Array, options: unknown): Uint32Array;
   attention(tokens: Uint32Array): { n_layer: number; n_head: number; t: number; att: number[] };
@@ -374,7 +406,7 @@ interface CoreModel {
 }
 
 type RawStep = { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
-type RawEval = { step: number; val_loss: number; val_ppl: number };
+type RawEval = { step: number; val_loss: number; val_ppl: number; val_accuracy?: number };
 
 /** The GpuModel of the core (crate/src/wasm/gpu_model.rs): training on WebGPU. */
 interface CoreGpuModel {
@@ -467,6 +499,8 @@ async function chooseBackend(backend: Backend, what: string): Promise<Choice> {
 /** @internal The core's (serde) form of a config. */
 export function snakeConfig(config: ModelConfig, vocabSize: number): Record<string, unknown> {
   const c = { ...DEFAULT_CONFIG, ...config };
+  // A masked-language model reads both ways unless told otherwise.
+  const attentionMask = config.attentionMask ?? (c.objective === 'mlm' ? 'bidirectional' : c.attentionMask);
   return {
     vocab_size: vocabSize,
     n_layer: c.nLayer,
@@ -478,7 +512,8 @@ export function snakeConfig(config: ModelConfig, vocabSize: number): Record<stri
     positional: c.positional,
     dropout: c.dropout,
     bias: c.bias,
-    attention_mask: c.attentionMask,
+    attention_mask: attentionMask,
+    objective: c.objective,
   };
 }
 
@@ -496,7 +531,13 @@ function camelConfig(json: string): Required<ModelConfig> {
     dropout: c.dropout,
     bias: c.bias,
     attentionMask: c.attention_mask,
+    objective: c.objective ?? 'causal',
   };
+}
+
+/** The extra token ids a model has beyond its tokenizer's: 1 (`[MASK]`) for a masked-language model. */
+function extraIds(objective: Objective | undefined): number {
+  return objective === 'mlm' ? 1 : 0;
 }
 
 function ids(value: Uint32Array | readonly number[], what: string): Uint32Array {
@@ -578,10 +619,15 @@ export class Model extends EventTarget {
     const Core = CoreCpuModel();
     const { config = {}, backend = 'auto', tokenizer, seed = 1 } = options;
     if (tokenizer?.disposed) throw new PlaygroundError(`${what}: the tokenizer was disposed`);
-    const vocabSize = config.vocabSize ?? tokenizer?.vocabSize;
+    if (config.objective !== undefined && config.objective !== 'causal' && config.objective !== 'mlm') {
+      throw new PlaygroundError(`${what}: config.objective must be 'causal' or 'mlm' (got '${String(config.objective)}')`);
+    }
+    const extra = extraIds(config.objective);
+    const vocabSize = config.vocabSize ?? (tokenizer ? tokenizer.vocabSize + extra : undefined);
     if (vocabSize === undefined) throw new PlaygroundError(`${what}: give config.vocabSize or a tokenizer`);
-    if (tokenizer && vocabSize !== tokenizer.vocabSize) {
-      throw new PlaygroundError(`${what}: config.vocabSize ${vocabSize} does not match the tokenizer's ${tokenizer.vocabSize} tokens`);
+    if (tokenizer && vocabSize !== tokenizer.vocabSize + extra) {
+      const mask = extra ? ' plus one for [MASK]' : '';
+      throw new PlaygroundError(`${what}: config.vocabSize ${vocabSize} does not match the tokenizer's ${tokenizer.vocabSize} tokens${mask}`);
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
     const snake = snakeConfig(config, vocabSize);
@@ -629,7 +675,8 @@ export class Model extends EventTarget {
   static async #opened(inner: CoreModel, options: LoadModelOptions, what: string): Promise<Model> {
     let gpu: GpuSide | null = null;
     try {
-      const vocabSize = camelConfig(inner.configJson()).vocabSize;
+      const loaded = camelConfig(inner.configJson());
+      const vocabSize = loaded.vocabSize - extraIds(loaded.objective);
       let tokenizer = options.tokenizer ?? null;
       let owns = false;
       if (!tokenizer && inner.tokenizerJson) {
@@ -881,7 +928,9 @@ export class Model extends EventTarget {
           throw (await this.#deviceLoss(error)) ?? wrapError('evaluation failed', error);
         })
       : guard('evaluation failed', () => inner.evaluate());
-    return { step: e.step, valLoss: e.val_loss, valPerplexity: e.val_ppl };
+    const out: EvalResult = { step: e.step, valLoss: e.val_loss, valPerplexity: e.val_ppl };
+    if (typeof e.val_accuracy === 'number') out.valAccuracy = e.val_accuracy;
+    return out;
   }
 
   /** A GPU model's weights, copied to the CPU copy when it is behind (for generating, inspecting, saving). */
@@ -1037,8 +1086,63 @@ export class Model extends EventTarget {
 
   #labels(tokens: ArrayLike<number>): Token[] {
     const list = Array.from(tokens);
-    const strings = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.tokenStrings(list) : list.map(String);
-    return list.map((id, i) => ({ id, text: strings[i] ?? String(id) }));
+    const mask = this.#maskId();
+    const known = list.map((id) => (id === mask ? 0 : id));
+    const strings = this.#tokenizer && !this.#tokenizer.disposed ? this.#tokenizer.tokenStrings(known) : list.map(String);
+    return list.map((id, i) => ({ id, text: id === mask ? MASK_TOKEN : (strings[i] ?? String(id)) }));
+  }
+
+  /** The id of `[MASK]`: the last id of a masked-language model; null for a causal one. */
+  #maskId(): number | null {
+    const c = this.config;
+    return c.objective === 'mlm' ? c.vocabSize - 1 : null;
+  }
+
+  /** The ids of `text` with each `[MASK]` as the mask token; a causal model has none, so `[MASK]` is an error. */
+  #masked(text: string, what: string): Uint32Array {
+    if (typeof text !== 'string') throw new PlaygroundError(`${what}: give the text as a string`);
+    const mask = this.#maskId();
+    if (mask === null) {
+      throw new PlaygroundError(
+        `${what}: this model was trained with the causal objective (the next token) and has no ${MASK_TOKEN} token: ` +
+          `create it with config.objective 'mlm' to fill in masked tokens`,
+      );
+    }
+    if (!text.includes(MASK_TOKEN)) throw new PlaygroundError(`${what}: the text has no ${MASK_TOKEN}: write ${MASK_TOKEN} where the model should fill in a token`);
+    const tokenizer = this.#text(what);
+    const out: number[] = [];
+    text.split(MASK_TOKEN).forEach((piece, i) => {
+      if (i > 0) out.push(mask);
+      out.push(...tokenizer.encode(piece));
+    });
+    return this.#tokens(Uint32Array.from(out), what);
+  }
+
+  /**
+   * A masked-language model's guesses at each `[MASK]` of `text`: the `topK` likeliest tokens (default 5) with
+   * their probabilities, reading the whole text both ways.
+   *   const { masks } = await model.fillMask('Mira w[MASK]lks to the hill.');
+   *   masks[0].predictions[0]  // { id, text: 'a', prob: 0.93 }
+   * Throws for a causal model, for text without `[MASK]` and for text longer than the context.
+   */
+  fillMask(text: string, options: { topK?: number } = {}): Promise<FillMaskResult> {
+    const what = 'could not fill the mask';
+    const k = options.topK ?? 5;
+    if (!Number.isInteger(k) || k < 1) return Promise.reject(new PlaygroundError(`${what}: topK must be a whole number of at least 1`));
+    return this.#read('filling the mask', async (inner) => {
+      const tokens = this.#masked(text, what);
+      const mask = this.#maskId()!;
+      const raw = guard(what, () => inner.inspect(tokens, k + 1));
+      const masks: MaskPrediction[] = [];
+      tokens.forEach((id, position) => {
+        if (id !== mask) return;
+        const top = raw.top_k[position]!;
+        const keep = top.tokens.map((t, i) => [t, top.probs[i]!] as const).filter(([t]) => t !== mask).slice(0, k);
+        const labels = this.#labels(keep.map(([t]) => t));
+        masks.push({ position, predictions: labels.map((label, i) => ({ ...label, prob: keep[i]![1] })) });
+      });
+      return { tokens: this.#labels(tokens), ids: tokens, masks };
+    });
   }
 
   /**

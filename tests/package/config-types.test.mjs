@@ -16,7 +16,8 @@ const camel = (snake) => snake.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 async function coreConfig() {
   const glue = await import(pathToFileURL(join(ROOT, 'lib', 'wasm', 'transformer_playground.js')).href);
   glue.initSync({ module: readFileSync(join(ROOT, 'lib', 'wasm', 'transformer_playground_bg.wasm')) });
-  const base = { vocab_size: 5, n_layer: 1, n_head: 1, n_embd: 4, block_size: 4 };
+  // A masked-language model: its JSON names the objective (a causal model's leaves it out, as the default).
+  const base = { vocab_size: 5, n_layer: 1, n_head: 1, n_embd: 4, block_size: 4, objective: 'mlm', attention_mask: 'bidirectional' };
   const model = new glue.CpuModel(base, 1);
   const json = JSON.parse(model.configJson());
   model.free();

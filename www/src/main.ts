@@ -17,6 +17,7 @@ import { generatePanel } from './panels/generate';
 import { trainingPanel } from './panels/training';
 import { attentionPanel } from './panels/attention';
 import { positionsPanel } from './panels/positions';
+import { fillMaskPanel } from './panels/fill-mask';
 import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
 
 declare global {
@@ -40,6 +41,7 @@ const PANELS: Panel[] = [
   trainingPanel,
   generatePanel,
   attentionPanel,
+  fillMaskPanel,
   positionsPanel,
   embeddingsPanel,
   sessionPanel,

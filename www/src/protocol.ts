@@ -152,6 +152,8 @@ export interface CoreApi {
   exportAdapter(): Record<string, Uint8Array>;
   /** Trainable parameters and training memory of the current model against full fine-tuning, or null. */
   loraMemory(batchSize: number, seqLen: number): LoraMemory | null;
+  /** A masked-language model's top `topK` guesses at each [MASK] of `text`, and its attention maps. */
+  fillMask(text: string, topK: number): FillMaskView;
 }
 
 /** LoRA's settings in the Training panel (the package's LoraOptions). */
@@ -324,4 +326,16 @@ export interface EmbeddingsView {
   labels: string[];
   /** (T, C) learned position vectors; empty for sinusoidal and RoPE */
   positions: number[];
+}
+
+/** What the Fill the mask panel shows (fill-mask-view.ts makes it in the worker). */
+export interface FillMaskView {
+  /** The tokens as shown (␣ for a space, [MASK] for the mask). */
+  tokens: string[];
+  /** Each token's own text, to write the text back when a token is masked or unmasked. */
+  raw: string[];
+  /** One per [MASK], in order: the likeliest tokens there, most likely first. */
+  masks: { position: number; predictions: { text: string; raw: string; prob: number }[] }[];
+  /** The attention maps of the same tokens, (L, NH, T, T). */
+  attention: { nLayer: number; nHead: number; t: number; att: number[] };
 }

@@ -25,6 +25,7 @@ export const DEFAULT_MODEL: ModelSettings = {
   activation: 'gelu',
   positional: 'learned',
   dropout: 0,
+  objective: 'causal',
 };
 
 export interface TokenizerState {

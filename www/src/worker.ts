@@ -19,6 +19,7 @@ import {
   version,
   type TrainOptions,
 } from '../../js/src/index';
+import { fillMaskView } from './fill-mask-view';
 import type {
   Backend,
   BpeProgressView,
@@ -172,7 +173,8 @@ async function modelForRun(request: TrainRequest): Promise<Model> {
   if (previous && previous.trainableCount < previous.paramCount) await previous.mergeLora();
   const weights = previous ? await previous.weights() : null;
   const next = await createModel({
-    config: previous ? previous.config : { ...request.config, vocabSize: current.vocabSize },
+    // A masked-language model has one id more than its tokenizer: [MASK].
+    config: previous ? previous.config : { ...request.config, vocabSize: current.vocabSize + (request.config.objective === 'mlm' ? 1 : 0) },
     backend: request.backend,
     tokenizer: current,
     seed: request.options.seed,
@@ -360,7 +362,7 @@ async function loadModelBytes(bytes: Uint8Array): Promise<ModelInfo> {
   // With no tokenizer in the file, the current one must fit the model; loadModel checks the vocabulary.
   const loaded = await loadModel(bytes, { backend: 'cpu' });
   const own = loaded.tokenizer;
-  const vocab = loaded.config.vocabSize;
+  const vocab = loaded.config.vocabSize - (loaded.config.objective === 'mlm' ? 1 : 0);
   if (!own && tokenizer && tokenizer.vocabSize !== vocab) {
     loaded.dispose();
     throw new Error(`the model has a vocabulary of ${vocab} tokens but the current tokenizer has ${tokenizer.vocabSize}: load the tokenizer it was trained with first`);
@@ -426,6 +428,7 @@ const api: Handlers = {
   exportHuggingFace: async () => needModel().saveHuggingFace(),
   exportAdapter: async () => needModel().saveAdapter(),
   loraMemory: async (batchSize, seqLen) => (model ? loraMemory(model, batchSize, seqLen) : null),
+  fillMask: async (text, topK) => fillMaskView(needModel(), text, topK),
 };
 
 const post = (message: Response) => (self as unknown as Worker).postMessage(message);

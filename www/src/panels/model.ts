@@ -28,6 +28,8 @@ export const modelPanel: Panel = {
     const activation = selectField('m-act', 'Activation', [['gelu', 'GELU'], ['relu', 'ReLU']], c.activation);
     const positional = selectField('m-pos', 'Positions', [['learned', 'learned'], ['sinusoidal', 'sinusoidal'], ['rope', 'RoPE']], c.positional);
     const dropout = numberField('m-dropout', 'Dropout', c.dropout, { min: 0, max: 0.9, step: 0.05 });
+    // The training objective: a decoder (GPT) or an encoder (BERT, for the Fill the mask panel).
+    const objective = selectField('m-objective', 'Objective', [['causal', 'next token (GPT)'], ['mlm', 'masked tokens (BERT)']], c.objective);
     const inputs = [layers.input, heads.input, dModel.input, context.input, ffn.input, dropout.input];
     const status = h('p', { id: 'model-status', role: 'status', 'aria-live': 'polite', class: 'message' });
     const size = h('div', { id: 'model-size' });
@@ -52,6 +54,7 @@ export const modelPanel: Panel = {
         activation.wrap,
         positional.wrap,
         dropout.wrap,
+        objective.wrap,
       ),
       status,
       size,
@@ -67,6 +70,7 @@ export const modelPanel: Panel = {
       activation: activation.select.value as ModelSettings['activation'],
       positional: positional.select.value as ModelSettings['positional'],
       dropout: Number(dropout.input.value),
+      objective: objective.select.value as ModelSettings['objective'],
     });
 
     /** Counts from the worker arrive out of order when typing is fast: only the latest is shown. */
@@ -93,7 +97,8 @@ export const modelPanel: Panel = {
       ctx.store.set('model', config);
       let report;
       try {
-        report = await ctx.core.call('modelSize', { ...config, vocabSize: vocab }, DEFAULT_BATCH);
+        // A masked-language model has one id more than its tokenizer: [MASK].
+        report = await ctx.core.call('modelSize', { ...config, vocabSize: vocab + (config.objective === 'mlm' ? 1 : 0) }, DEFAULT_BATCH);
       } catch (failure) {
         if (request !== latest) return;
         status.textContent = `Cannot build this model: ${failure instanceof Error ? failure.message : String(failure)}`;

@@ -222,7 +222,9 @@ export const trainingPanel: Panel = {
       // Fine-tuning needs the tokenizer the model was trained with (the same vocabulary).
       const info = ctx.store.modelInfo;
       const current = ctx.store.tokenizer?.summary.vocabSize;
-      if (keep.checked && hasModel && info && current !== undefined && info.config.vocabSize !== current) {
+      // (A masked-language model has one id more than its tokenizer: [MASK].)
+      const modelVocab = info ? info.config.vocabSize - (info.config.objective === 'mlm' ? 1 : 0) : 0;
+      if (keep.checked && hasModel && info && current !== undefined && modelVocab !== current) {
         return (
           `Cannot fine-tune: the model's vocabulary has ${info.config.vocabSize} tokens but the current tokenizer has ${current}. ` +
           'Uncheck “Keep the trained weights” to train a new model with this tokenizer, or load the tokenizer the model was trained with.'
