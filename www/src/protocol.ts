@@ -227,7 +227,8 @@ export const SNAPSHOT_EVERY = 50;
 
 export type TrainProgress =
   | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
-  | { kind: 'eval'; step: number; valLoss: number; valPpl: number }
+  /** `valAccuracy`: a masked-language model's masked-token accuracy. */
+  | { kind: 'eval'; step: number; valLoss: number; valPpl: number; valAccuracy?: number }
   | { kind: 'paused'; step: number }
   /** The weights after `step` (safetensors, with the tokenizer), kept off the GPU so a fault loses little. */
   | { kind: 'snapshot'; step: number; bytes: Uint8Array }

@@ -221,7 +221,7 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
     onSnapshot: snapshotEvery > 0 ? onSnapshot : undefined,
     signal: controller.signal,
     onProgress: (p) => progress({ kind: 'step', step: p.step, loss: p.loss, lr: p.lr, gradNorm: p.gradNorm, tokens: p.tokens, tokensPerSec: p.tokensPerSecond, elapsedMs: p.elapsedMs } satisfies TrainProgress),
-    onEval: (e) => progress({ kind: 'eval', step: e.step, valLoss: e.valLoss, valPpl: e.valPerplexity } satisfies TrainProgress),
+    onEval: (e) => progress({ kind: 'eval', step: e.step, valLoss: e.valLoss, valPpl: e.valPerplexity, valAccuracy: e.valAccuracy } satisfies TrainProgress),
   };
   let last = active.stepCount;
   try {

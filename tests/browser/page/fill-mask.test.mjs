@@ -38,6 +38,7 @@ test('a masked-language model fills the masks with top-k guesses and shows bidir
     await openPanel(page, 'model');
     await page.selectOption('#m-objective', 'mlm');
     await train(page, 30, { replacing: true });
+    assert.match(await page.textContent('#train-accuracy'), /Masked-token accuracy at step 30: \d+\.\d%/);
     await openPanel(page, 'fill-mask');
     assert.equal(await page.isHidden('#fill-no-model'), true);
     await page.fill('#fill-topk', '3');

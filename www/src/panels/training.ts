@@ -142,7 +142,9 @@ export const trainingPanel: Panel = {
     const keepLabel = h('label', { for: 't-keep', class: 'compact' }, keep, 'Keep the trained weights (fine-tune on the current text)');
     const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
     const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
-    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText));
+    // A masked-language model's masked-token accuracy at the latest evaluation (empty for a causal model).
+    const accuracyText = h('p', { id: 'train-accuracy', class: 'hint' });
+    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText), accuracyText);
     const where = h('p', { class: 'hint', id: 'train-where' });
     /** Which tokenizer a run will use; before there is one, that Start makes a character tokenizer. */
     const tokenizerNote = h('p', { class: 'hint', id: 'train-tokenizer-note' });
@@ -407,6 +409,8 @@ export const trainingPanel: Panel = {
               progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
             } else if (p.kind === 'eval') {
               phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
+              accuracyText.textContent =
+                p.valAccuracy === undefined ? '' : `Masked-token accuracy at step ${p.step}: ${(p.valAccuracy * 100).toFixed(1)}% of the masked positions guessed right.`;
             } else if (p.kind === 'lora') {
               lora.show(p.memory);
             } else if (p.kind === 'snapshot') {
