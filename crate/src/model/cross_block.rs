@@ -254,6 +254,7 @@ impl Transformer<'_> {
     /// The backward pass of block `l`'s cross-attention (when it has one): `g.dresidual` holds the gradient of
     /// the stream after it and gets the sub-layer's part added; the memory's gradient gets this block's part.
     /// `residual` is the stream the sub-layer read.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn cross_backward(
         &self,
         ex: &mut dyn Executor,

@@ -561,6 +561,39 @@ impl<R: Float> EncDec<R> {
         Ok(state.store.get(state.acts.logits))
     }
 
+    /// Beam search with the KV caches ([`super::beam::beam_search`]; width 1 is greedy decoding): the
+    /// finished outputs, best first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_beam(
+        &mut self,
+        source: &[u32],
+        bos: u32,
+        eos: u32,
+        width: usize,
+        max_len: usize,
+        length_penalty: f64,
+    ) -> Result<Vec<super::beam::Beam>> {
+        let start = self.start_decoding(source, bos)?;
+        let max_len = max_len.min(self.config.block_size);
+        super::beam::beam_search(
+            start,
+            bos,
+            eos,
+            width,
+            max_len,
+            length_penalty,
+            |state, token| {
+                let logits = self.decode_next(state, token)?;
+                let max = logits
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |m, x| m.max(x.to_f64()));
+                let sum: f64 = logits.iter().map(|x| (x.to_f64() - max).exp()).sum();
+                let lse = max + sum.ln();
+                Ok(logits.iter().map(|x| x.to_f64() - lse).collect())
+            },
+        )
+    }
+
     /// Greedy decoding with the KV caches: from `bos`, the most likely next token until `eos` or
     /// `max_len` tokens (the output without `bos` and `eos`).
     pub fn generate_greedy(
@@ -586,7 +619,9 @@ impl<R: Float> EncDec<R> {
     }
 }
 
-/// One source's decoding state: the decoder's buffers and caches, in a store of their own.
+/// One source's decoding state: the decoder's buffers and caches, in a store of their own (a clone is an
+/// independent copy: one per beam).
+#[derive(Clone)]
 pub struct DecodeState<R> {
     store: CpuStore<R>,
     acts: DecodeActs,

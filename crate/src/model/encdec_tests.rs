@@ -196,3 +196,29 @@ fn decoding_with_the_caches_matches_the_full_forward_pass() {
         .expect("generate");
     assert_eq!(out.len(), config.block_size);
 }
+
+#[test]
+fn beam_of_width_one_is_greedy() {
+    let config = ModelConfig {
+        block_size: 12,
+        ..small_config()
+    };
+    let mut rng = TestRng::new(20);
+    let mut model = EncDec::<f32>::new(config.clone(), 5).expect("valid config");
+    for x in model.params.iter_mut() {
+        *x += 0.3 * rng.uniform();
+    }
+    for _ in 0..3 {
+        let source = rng.tokens(5, config.vocab_size);
+        let greedy = model.generate_greedy(&source, 1, 2, 10).expect("greedy");
+        let beams = model
+            .generate_beam(&source, 1, 2, 1, 10, 0.0)
+            .expect("beam");
+        assert_eq!(beams[0].tokens, greedy);
+        let wide = model
+            .generate_beam(&source, 1, 2, 4, 10, 0.0)
+            .expect("beam");
+        assert!(!wide.is_empty() && wide.len() <= 4);
+        assert!(wide.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+}

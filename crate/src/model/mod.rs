@@ -2,6 +2,7 @@
 //! and pass in [`crate::ops`], explicit activation buffers, explicit backward).
 
 pub mod batches;
+pub mod beam;
 pub mod buffers;
 pub mod capture;
 pub mod classifier;

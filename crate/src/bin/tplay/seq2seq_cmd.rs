@@ -10,7 +10,7 @@ use transformer_playground::corpus::seq2seq::Seq2SeqTask;
 use transformer_playground::corpus::tasks::Lengths;
 use transformer_playground::io::NamedTensor;
 use transformer_playground::model::encdec_io::{load_encdec, save_encdec, torch_named};
-use transformer_playground::model::seq2seq_train::{Seq2SeqTrainer, translate};
+use transformer_playground::model::seq2seq_train::{Seq2SeqTrainer, translate_beam};
 use transformer_playground::model::{ModelConfig, TrainOptions};
 use transformer_playground::{Error, Result};
 
@@ -126,6 +126,12 @@ pub struct TranslateArgs {
     /// The source text; several --source flags translate several.
     #[arg(long, required = true)]
     source: Vec<String>,
+    /// Beam width (1: greedy decoding).
+    #[arg(long, default_value_t = 1)]
+    beam: usize,
+    /// Hugging Face's length_penalty: a finished output scores log-probability / length^this.
+    #[arg(long, default_value_t = 0.0)]
+    length_penalty: f64,
 }
 
 /// Prints the greedy output for each source, one line each.
@@ -134,7 +140,14 @@ pub fn run_translate(args: TranslateArgs) -> Result<()> {
         .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", args.model.display())))?;
     let mut loaded = load_encdec(&bytes)?;
     for source in &args.source {
-        println!("{}", translate(&mut loaded.model, &loaded.vocab, source)?);
+        let out = translate_beam(
+            &mut loaded.model,
+            &loaded.vocab,
+            source,
+            args.beam,
+            args.length_penalty,
+        )?;
+        println!("{out}");
     }
     Ok(())
 }
