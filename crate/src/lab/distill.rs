@@ -304,7 +304,7 @@ fn train_and_evaluate<M: Trainable<Device = ()>>(
 }
 
 /// The mean cross-entropy of `model` over the fixed validation batches of `batches` (forward only).
-fn validation_loss(model: &mut Gpt<f32>, batches: &Batches, b: usize) -> Result<f64> {
+pub(crate) fn validation_loss(model: &mut Gpt<f32>, batches: &Batches, b: usize) -> Result<f64> {
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
     let mut total = 0.0;
     for index in 0..batches.val_batches() {

@@ -4,4 +4,5 @@
 //! the one trainer ([`crate::model::train::TrainLoop`]) on the CPU and hold only the models they train.
 
 pub mod distill;
+pub mod overfit;
 pub mod search;

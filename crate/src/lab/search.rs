@@ -285,27 +285,81 @@ pub fn run_search(
     done: &[TrialRecord],
     mut on_trial: impl FnMut(&TrialRecord) -> Result<()>,
 ) -> Result<Vec<TrialRecord>> {
-    let trials = space.grid_size().map_or(trials, |grid| trials.min(grid));
-    let rungs = space.rung_steps(steps);
-    let mut records: Vec<TrialRecord> = Vec::with_capacity(trials);
-    for index in 0..trials {
-        let trial_seed = trial_seed(seed, index);
-        let params = space.trial_params(index, trial_seed, data);
-        if let Some(old) = done.iter().find(|r| r.trial == index) {
-            if old.seed != trial_seed || !old.params.matches(&params) {
-                invalid_input!(
-                    "trial {index} of the results file was run with another space or seed (its seed {} and parameters differ); use a new results file",
-                    old.seed
-                );
-            }
-            records.push(old.clone());
-            continue;
-        }
-        let record = run_trial(space, data, index, trial_seed, params, &rungs, &records);
+    let mut search = SearchRun::new(space.clone(), trials, steps, seed, done.to_vec());
+    while let Some(record) = search.next_trial(data)? {
         on_trial(&record)?;
-        records.push(record);
     }
-    Ok(records)
+    Ok(search.records)
+}
+
+/// A search run one trial per call (the package steps it from JavaScript, storing each record as it comes).
+pub struct SearchRun {
+    space: SearchSpace,
+    trials: usize,
+    seed: u64,
+    rungs: Vec<u32>,
+    done: Vec<TrialRecord>,
+    /// The records so far, in trial order (resumed ones included).
+    pub records: Vec<TrialRecord>,
+}
+
+impl SearchRun {
+    /// A search of `trials` trials (a grid caps it at its size) of `steps` steps, resuming from `done`.
+    pub fn new(
+        space: SearchSpace,
+        trials: usize,
+        steps: u32,
+        seed: u64,
+        done: Vec<TrialRecord>,
+    ) -> Self {
+        let trials = space.grid_size().map_or(trials, |grid| trials.min(grid));
+        let rungs = space.rung_steps(steps);
+        Self {
+            space,
+            trials,
+            seed,
+            rungs,
+            done,
+            records: Vec::with_capacity(trials),
+        }
+    }
+
+    /// The number of trials of the search.
+    pub fn trials(&self) -> usize {
+        self.trials
+    }
+
+    /// Runs the next trial that `done` does not hold (taking the held ones on the way) and returns its new
+    /// record; None when every trial has one. A held record from another space or seed is an error.
+    pub fn next_trial(&mut self, data: &SearchData) -> Result<Option<TrialRecord>> {
+        while self.records.len() < self.trials {
+            let index = self.records.len();
+            let trial_seed = trial_seed(self.seed, index);
+            let params = self.space.trial_params(index, trial_seed, data);
+            if let Some(old) = self.done.iter().find(|r| r.trial == index) {
+                if old.seed != trial_seed || !old.params.matches(&params) {
+                    invalid_input!(
+                        "trial {index} of the results file was run with another space or seed (its seed {} and parameters differ); use a new results file",
+                        old.seed
+                    );
+                }
+                self.records.push(old.clone());
+                continue;
+            }
+            let record = run_trial(
+                &self.space,
+                data,
+                index,
+                trial_seed,
+                params,
+                &self.rungs,
+                &self.records,
+            );
+            self.records.push(record.clone());
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
 }
 
 /// One trial: train, evaluate at each rung, stop when successive halving says so.

@@ -1,6 +1,7 @@
 //! The seeded batch sampler shared by the CPU and GPU trainers, so that both draw the same windows of the
 //! same data from the same seed (the GPU model is checked against the CPU step by step).
 
+use super::augment::Augment;
 use super::mlm::mask_tokens;
 use super::{ModelConfig, TrainOptions};
 use crate::ops::crossentropy_forward::IGNORE_INDEX;
@@ -27,6 +28,11 @@ pub struct Batches {
     val_mask_seed: u64,
     /// A classifier's labelled sequences (each T tokens and a label) in place of the two streams.
     labelled: Option<Labelled>,
+    /// Augmentation of the training windows (never of validation) and its mask token.
+    augment: Augment,
+    augment_mask_id: u32,
+    /// Draws the augmentation (apart from the window starts, so windows are the same with and without it).
+    augment_rng: Rng,
 }
 
 /// Labelled sequences for a classifier: (T tokens, class).
@@ -75,7 +81,26 @@ impl Batches {
             mask_rng: Rng::new(seed ^ 0x4d41_534b),
             val_mask_seed: seed ^ 0x5641_4c4d_4153_4b53,
             labelled: None,
+            augment: Augment::default(),
+            augment_mask_id: 0,
+            augment_rng: Rng::new(seed ^ 0x4155_474d),
         })
+    }
+
+    /// Augments the training windows (next-token objective) of a model with `vocab_size` tokens.
+    pub fn with_augment(mut self, augment: Augment, vocab_size: usize) -> Result<Self> {
+        if augment.is_off() {
+            return Ok(self);
+        }
+        augment.validate(vocab_size)?;
+        if self.mask_id.is_some() || self.labelled.is_some() {
+            invalid_input!(
+                "augmentation applies to the next-token objective: a masked-language model already masks and replaces its inputs, and a classifier's examples are not windows of a stream"
+            );
+        }
+        self.augment_mask_id = augment.mask_token(vocab_size);
+        self.augment = augment;
+        Ok(self)
     }
 
     /// The sampler of a classifier's training run: B random `train` examples per batch, and the `val` examples
@@ -139,6 +164,9 @@ impl Batches {
             mask_rng: Rng::new(0),
             val_mask_seed: 0,
             labelled: Some(Labelled { train, val }),
+            augment: Augment::default(),
+            augment_mask_id: 0,
+            augment_rng: Rng::new(0),
         })
     }
 
@@ -199,6 +227,7 @@ impl Batches {
             }
             batches = batches.with_masks(mask_id);
         }
+        let batches = batches.with_augment(options.augment.clone(), config.vocab_size)?;
         let v = config.vocab_size;
         if let Some(bad) = batches.tokens().find(|&t| t as usize >= v) {
             invalid_input!(
@@ -228,7 +257,6 @@ impl Batches {
     pub fn sample(&mut self, inputs: &mut Vec<u32>, targets: &mut Vec<u32>) {
         inputs.clear();
         targets.clear();
-        let t = self.seq_len;
         if let Some(l) = &self.labelled {
             let picks: Vec<usize> = (0..self.batch_size)
                 .map(|_| self.rng.below(l.train.len()))
@@ -236,22 +264,74 @@ impl Batches {
             Self::push_examples(picks.iter().map(|&i| &l.train[i]), inputs, targets);
             return;
         }
+        let mut rngs = (
+            self.rng.clone(),
+            self.mask_rng.clone(),
+            self.augment_rng.clone(),
+        );
         for _ in 0..self.batch_size {
-            let start = self.rng.below_by_remainder(self.train.len() - t);
-            match self.mask_id {
-                Some(mask_id) => mask_tokens(
-                    &self.train[start..start + t],
-                    mask_id,
-                    &mut self.mask_rng,
-                    inputs,
-                    targets,
-                ),
-                None => {
-                    inputs.extend_from_slice(&self.train[start..start + t]);
-                    targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
-                }
+            self.row(&mut rngs, inputs, targets);
+        }
+        (self.rng, self.mask_rng, self.augment_rng) = rngs;
+    }
+
+    /// The next training batch as [`Batches::sample`] will draw it, without drawing it: for each of its B rows
+    /// the plain window (T tokens) and the inputs the model will read (augmented when augmentation is on).
+    /// Windows of a token stream only (a classifier's examples are shown as they are).
+    pub fn preview(&self) -> Vec<(Vec<u32>, Vec<u32>)> {
+        let t = self.seq_len;
+        if self.labelled.is_some() {
+            return Vec::new();
+        }
+        let mut rngs = (
+            self.rng.clone(),
+            self.mask_rng.clone(),
+            self.augment_rng.clone(),
+        );
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        (0..self.batch_size)
+            .map(|_| {
+                inputs.clear();
+                targets.clear();
+                let start = self.row(&mut rngs, &mut inputs, &mut targets);
+                (self.train[start..start + t].to_vec(), inputs.clone())
+            })
+            .collect()
+    }
+
+    /// Appends one training row (T inputs, T targets) drawn with `rngs` (window starts, masks, augmentation);
+    /// returns the window's start.
+    fn row(
+        &self,
+        (rng, mask_rng, augment_rng): &mut (Rng, Rng, Rng),
+        inputs: &mut Vec<u32>,
+        targets: &mut Vec<u32>,
+    ) -> usize {
+        let t = self.seq_len;
+        let start = rng.below_by_remainder(self.train.len() - t);
+        match self.mask_id {
+            Some(mask_id) => mask_tokens(
+                &self.train[start..start + t],
+                mask_id,
+                mask_rng,
+                inputs,
+                targets,
+            ),
+            None if !self.augment.is_off() => self.augment.window(
+                &self.train,
+                start,
+                t,
+                self.augment_mask_id,
+                augment_rng,
+                inputs,
+                targets,
+            ),
+            None => {
+                inputs.extend_from_slice(&self.train[start..start + t]);
+                targets.extend_from_slice(&self.train[start + 1..start + t + 1]);
             }
         }
+        start
     }
 
     /// Fills `inputs` and `targets` (B, T) with validation batch `index`.

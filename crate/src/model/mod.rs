@@ -1,6 +1,7 @@
 //! The model on the CPU: a GPT you can read, with exact gradients (llm.c style: one function per layer
 //! and pass in [`crate::ops`], explicit activation buffers, explicit backward).
 
+pub mod augment;
 pub mod batches;
 pub mod beam;
 pub mod buffers;

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::augment::Augment;
 use super::batches::Batches;
 use super::config::ModelConfig;
 use super::gpt::Gpt;
@@ -51,6 +52,9 @@ pub struct TrainOptions {
     pub eval_batches: usize,
     /// Seed of the batch sampler, dropout masks and validation batches.
     pub seed: u64,
+    /// Data augmentation of the training batches (off by default; never applied to validation).
+    #[serde(skip_serializing_if = "Augment::is_off")]
+    pub augment: Augment,
 }
 
 impl Default for TrainOptions {
@@ -72,6 +76,7 @@ impl Default for TrainOptions {
             eval_interval: 100,
             eval_batches: 8,
             seed: 1337,
+            augment: Augment::default(),
         }
     }
 }
@@ -366,6 +371,12 @@ impl<M: Trainable> TrainLoop<M> {
     /// T of the training batches.
     pub fn seq_len(&self) -> usize {
         self.seq_len
+    }
+
+    /// The next training batch as the next step will draw it (its first micro-batch): for each row the plain
+    /// window and the inputs the model reads, augmented when the options ask for it ([`Batches::preview`]).
+    pub fn preview_batch(&self) -> Vec<(Vec<u32>, Vec<u32>)> {
+        self.batches.preview()
     }
 
     /// Whether validation data exists.

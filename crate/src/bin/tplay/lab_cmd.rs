@@ -1,4 +1,4 @@
-//! `tplay distill | search`: the experiments lab on the command line (CPU).
+//! `tplay distill | search | overfit`: the experiments lab on the command line (CPU).
 //!
 //! `search` prints (and appends to its --out file) one JSON line per finished trial, then a summary with the
 //! best config; run again with the same file, it skips the finished trials.
@@ -198,5 +198,128 @@ pub fn search(args: SearchArgs) -> Result<()> {
             "best": best(&records),
         }})
     );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct OverfitArgs {
+    /// Bytes of the deliberately tiny training text (the built-in stories, or the start of --corpus).
+    #[arg(long, default_value_t = 2_000)]
+    train_bytes: usize,
+    /// Bytes of the validation text (unseen stories from another seed, or the rest of --corpus).
+    #[arg(long, default_value_t = 30_000)]
+    val_bytes: usize,
+    /// Training text (UTF-8): its first --train-bytes train, the next --val-bytes validate.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Model config JSON (vocab_size from the tokenizer); default L=2, NH=4, C=64, T=64.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Training options JSON; --steps, --eval-interval and --seed override it.
+    #[arg(long)]
+    train_options: Option<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    steps: u32,
+    #[arg(long, default_value_t = 50)]
+    eval_interval: u32,
+    /// Dropout of the dropout run.
+    #[arg(long, default_value_t = 0.2)]
+    dropout: f32,
+    /// Weight decay of the weight-decay run.
+    #[arg(long, default_value_t = 1.0)]
+    weight_decay: f32,
+    /// Augmentation of the augmentation run (see `tplay train --augment`).
+    #[arg(long, default_value = "replace=0.1,mask=0.05,delete=0.05")]
+    augment: String,
+    /// Runs to make, of none, dropout, weight_decay, augment.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "none,dropout,weight_decay,augment"
+    )]
+    runs: Vec<String>,
+    /// Print the augmentation run's first training batch as text and stop.
+    #[arg(long)]
+    show_batch: bool,
+    #[arg(long, default_value_t = 1337)]
+    seed: u64,
+}
+
+pub fn overfit(args: OverfitArgs) -> Result<()> {
+    use transformer_playground::Error;
+    use transformer_playground::lab::overfit::{run_overfit, variants};
+    use transformer_playground::model::augment::Augment;
+    use transformer_playground::model::{Gpt, ModelConfig, Trainer};
+    let (train_text, val_text) = match &args.corpus {
+        Some(path) => {
+            let text = read_text(path)?;
+            let cut =
+                |n: usize, from: usize| -> String { text.chars().skip(from).take(n).collect() };
+            (
+                cut(args.train_bytes, 0),
+                cut(args.val_bytes, args.train_bytes),
+            )
+        }
+        None => (
+            corpus::generate(Corpus::Stories, args.seed, args.train_bytes),
+            corpus::generate(Corpus::Stories, args.seed ^ 0x7661_6c, args.val_bytes),
+        ),
+    };
+    // One tokenizer over both texts, so unseen validation characters are not unknown tokens.
+    let tok = transformer_playground::tokenizer::train_char(&format!("{train_text}{val_text}"))?;
+    let config = match &args.config {
+        Some(path) => model_config(Some(path), tok.vocab_size())?,
+        None => ModelConfig {
+            n_layer: 2,
+            n_head: 4,
+            n_embd: 64,
+            block_size: 64,
+            ..ModelConfig::reference(tok.vocab_size())
+        },
+    };
+    let mut options = match &args.train_options {
+        Some(path) => TrainOptions::from_json(&read_text(path)?)?,
+        None => TrainOptions {
+            batch_size: 16,
+            lr: 3e-3,
+            min_lr: 3e-4,
+            eval_batches: 4,
+            ..TrainOptions::default()
+        },
+    };
+    options.steps = args.steps;
+    options.eval_interval = args.eval_interval;
+    options.seed = args.seed;
+    let augment = Augment::parse(&args.augment)?;
+    let all = variants(args.dropout, args.weight_decay, augment.clone());
+    let mut chosen = Vec::new();
+    for name in &args.runs {
+        match all.iter().find(|v| v.name == name.trim()) {
+            Some(v) => chosen.push(v.clone()),
+            None => {
+                return Err(Error::InvalidInput(format!(
+                    "there is no run called '{name}': choose among none, dropout, weight_decay, augment"
+                )));
+            }
+        }
+    }
+    let (train, val) = (tok.encode(&train_text), tok.encode(&val_text));
+    if args.show_batch {
+        let options = TrainOptions { augment, ..options };
+        let trainer = Trainer::new(Gpt::new(config, args.seed)?, train, val, options)?;
+        return crate::model_cmd::show_batch(&trainer.preview_batch(), &tok);
+    }
+    eprintln!(
+        "model: {} parameters; data: {} training and {} validation tokens; {} runs of {} steps",
+        config.param_count(),
+        train.len(),
+        val.len(),
+        chosen.len(),
+        options.steps
+    );
+    let summaries = run_overfit(&config, args.seed, &train, &val, &options, &chosen, |p| {
+        println!("{}", serde_json::to_string(p).expect("points serialise"));
+    })?;
+    println!("{}", serde_json::json!({ "summary": summaries }));
     Ok(())
 }

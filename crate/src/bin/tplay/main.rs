@@ -48,6 +48,8 @@ enum Command {
     Distill(lab_cmd::DistillArgs),
     /// Grid or random hyperparameter search with successive halving; a JSON line per trial (resumable).
     Search(lab_cmd::SearchArgs),
+    /// Overfitting and its cures on a tiny text: no regularization vs dropout vs weight decay vs augmentation.
+    Overfit(lab_cmd::OverfitArgs),
     /// Dump logits, loss and every parameter gradient of one batch (for parity checks).
     Forward(model_cmd::ForwardArgs),
     /// Write a model as a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json, ..).
@@ -78,6 +80,7 @@ fn main() {
         Command::Forward(args) => model_cmd::forward(args),
         Command::Distill(args) => lab_cmd::distill(args),
         Command::Search(args) => lab_cmd::search(args),
+        Command::Overfit(args) => lab_cmd::overfit(args),
         Command::Export(args) => io_cmd::export(args),
         Command::Import(args) => io_cmd::import(args),
         Command::Eval(args) => eval_cmd::run(args),

@@ -14,6 +14,7 @@ use transformer_playground::gpu::GpuContext;
 #[cfg(feature = "gpu")]
 use transformer_playground::gpu_model::{GpuGpt, GpuTrainer};
 use transformer_playground::io::export_peft;
+use transformer_playground::model::augment::Augment;
 use transformer_playground::model::generate::SampleOptions;
 use transformer_playground::model::lora::{LoraConfig, LoraTarget};
 use transformer_playground::model::mlm::{Objective, encode_with_masks, unigram_baseline};
@@ -148,6 +149,15 @@ pub struct TrainArgs {
     /// Stop a seq2seq run at the first evaluation with at least this exact match (0..1).
     #[arg(long)]
     stop_at_exact_match: Option<f64>,
+    /// Augment the training batches (never validation), each with its probability:
+    /// replace=P (a random token of the text), mask=P (the mask token: mask_id=ID, default the last id),
+    /// delete=P (a span of 1..=max_span tokens, default 3), e.g. replace=0.1,mask=0.05,delete=0.05.
+    #[arg(long)]
+    augment: Option<String>,
+    /// Print the first training batch as text (each row's window and what the model reads, after
+    /// augmentation) as JSON lines, and stop without training.
+    #[arg(long)]
+    show_batch: bool,
 }
 
 #[derive(Args)]
@@ -237,6 +247,11 @@ pub(crate) fn model_config(path: Option<&Path>, vocab_size: usize) -> Result<Mod
 
 pub fn train(args: TrainArgs) -> Result<()> {
     if args.objective.as_deref().map(str::trim) == Some("seq2seq") {
+        if args.augment.is_some() || args.show_batch {
+            return Err(Error::InvalidInput(
+                "--augment and --show-batch apply to the next-token objective (causal), not seq2seq".into(),
+            ));
+        }
         return train_seq2seq(args);
     }
     if args.task.is_some() {
@@ -338,6 +353,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if let Some(e) = args.eval_interval {
         options.eval_interval = e;
     }
+    if let Some(spec) = &args.augment {
+        options.augment = Augment::parse(spec)?;
+    }
     let (train_text, val_text) = corpus::train_val_split(&text, 0.1);
     let (train, val) = (tok.encode(train_text), tok.encode(val_text));
     let model = match start_from {
@@ -384,6 +402,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         train.len(),
         val.len()
     );
+    if args.show_batch {
+        let trainer = Trainer::new(model, train, val, options)?;
+        return show_batch(&trainer.preview_batch(), &tok);
+    }
     let adapter_out = args.adapter_out.clone();
     if config.objective == Objective::Mlm {
         // What a model that knows only token frequencies scores on the masked positions: the bar to beat.
@@ -412,6 +434,24 @@ pub fn train(args: TrainArgs) -> Result<()> {
         let (model, _) = load_model(&args.out)?;
         crate::io_cmd::write_dir(&dir, &export_peft(&model)?)?;
         eprintln!("wrote the adapters to {}", dir.display());
+    }
+    Ok(())
+}
+
+/// Prints a training batch as text, a JSON line per row: the window of the text and what the model reads.
+pub(crate) fn show_batch(rows: &[(Vec<u32>, Vec<u32>)], tok: &Tokenizer) -> Result<()> {
+    let text = |ids: &[u32]| -> String {
+        ids.iter()
+            .map(|&id| tok.token_display(id))
+            .collect::<Vec<_>>()
+            .concat()
+    };
+    for (row, (window, inputs)) in rows.iter().enumerate() {
+        let changed = window.iter().zip(inputs).filter(|(a, b)| a != b).count();
+        println!(
+            "{}",
+            serde_json::json!({"row": row, "text": text(window), "model_reads": text(inputs), "tokens_differ": changed})
+        );
     }
     Ok(())
 }
