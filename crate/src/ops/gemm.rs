@@ -9,16 +9,19 @@
 //! deterministic on a given machine whatever the thread count.
 //!
 //! The wasm module (and f64, and other targets) uses the blocked kernel written here, which keeps the wasm
-//! build free of the crate and its threads. Intuition: a matmul is bound by memory, not arithmetic, unless
+//! build free of the crate and its threads. In wasm it too reads transposed operands in place (packing `b`
+//! through its strides, the register tile reading `a` through its strides), and keeps its packing buffer
+//! between products. Intuition: a matmul is bound by memory, not arithmetic, unless
 //! every value loaded is used many times. So `b` is copied block by block (KC x NC, about 128 KiB: it stays
 //! in L2) into panels NR columns wide that the inner loop reads front to back, and each MR x NR tile of `c`
 //! is held in SIMD registers for the whole depth of a block: per step of k, one row of a panel (NR values)
 //! and MR values of `a` feed MR x NR multiply-adds.
 //!
-//! The tile lives in explicit SIMD values (`Lane`): the x86-64 AVX2+FMA version (picked at run time,
-//! 6 x 16 tile in 12 ymm registers), the SSE2 version every x86-64 has (4 x 8), and wasm simd128 (4 x 8,
-//! when the module is built with `-C target-feature=+simd128`). Written with plain arrays instead, LLVM
-//! keeps the tile in registers only at opt-level 3 (the test profile uses 2) and runs 10x slower. Other
+//! The tile lives in explicit SIMD values (`Lane`), four rows by two registers, spelled out as eight variables:
+//! the x86-64 AVX2+FMA version (picked at run time, 4 x 16), the SSE2 version every x86-64 has (4 x 8), and
+//! wasm simd128 (4 x 8, when the module is built with `-C target-feature=+simd128`). Written with arrays
+//! looped over instead, LLVM keeps the tile in registers only when it fully unrolls the loops: at opt-level 3,
+//! not at 2 (the test profile) nor at "s" (the wasm module, scripts/build.sh), where it runs 2-10x slower. Other
 //! targets and f64 use the portable scalar loop. The order of additions depends only on the sizes and the
 //! kernel picked, so results are deterministic on a given machine.
 
@@ -55,9 +58,27 @@ pub(crate) enum Layout {
     Transposed,
 }
 
+/// Where element (row, col) of an operand of the product lies in its slice: at `row * rs + col * cs`.
+#[derive(Clone, Copy, Debug)]
+struct Strides {
+    rs: usize,
+    cs: usize,
+}
+
+impl Strides {
+    /// The strides of an operand that is (rows, cols) in the product, stored as `layout`.
+    #[allow(dead_code)] // unused on wasm without simd128
+    fn of(layout: Layout, rows: usize, cols: usize) -> Self {
+        match layout {
+            Layout::RowMajor => Self { rs: cols, cs: 1 },
+            Layout::Transposed => Self { rs: 1, cs: rows },
+        }
+    }
+}
+
 /// c (M, N) += op(a) (M, K) @ op(b) (K, N), c row-major; op(a) is `a` (M, K) or, `Transposed`, `a` holds
-/// (K, M) row-major (likewise `b`). The natively fast path reads the transposed operands in place; the others
-/// copy them once with [`transpose`].
+/// (K, M) row-major (likewise `b`). The native (gemm crate) and wasm (simd128) f32 paths read the transposed
+/// operands in place; the others (f64, other targets) copy them once with [`transpose`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_acc_t<R: Float>(
     c: &mut [R],
@@ -76,6 +97,15 @@ pub(crate) fn gemm_acc_t<R: Float>(
     #[cfg(not(target_arch = "wasm32"))]
     if let Some((c, a, b)) = as_f32(c, a, b) {
         native::gemm_f32(c, a, a_layout, b, b_layout, m, k, n);
+        return;
+    }
+    // The wasm kernel reads the transposed operands in place too: packing `b` reads it by its strides, and the
+    // micro-kernel reads `a` by its strides (a transposed `a` gives it MR neighbouring values per step).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let Some((c, a, b)) = as_f32(c, a, b) {
+        let (a_s, b_s) = (Strides::of(a_layout, m, k), Strides::of(b_layout, k, n));
+        // SAFETY: the module is built with simd128; lengths were checked above.
+        unsafe { gemm_simd::<Wasm128>(c, a, a_s, b, b_s, m, k, n) };
         return;
     }
     let a_t;
@@ -98,7 +128,7 @@ pub(crate) fn gemm_acc_t<R: Float>(
 }
 
 /// The slices as f32 slices when R is f32.
-#[cfg(not(target_arch = "wasm32"))]
+#[allow(dead_code)] // unused on wasm without simd128
 fn as_f32<'s, R: Float>(
     c: &'s mut [R],
     a: &'s [R],
@@ -222,13 +252,13 @@ fn gemm_acc_f32(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
             unsafe { gemm_avx2_fma(c, a, b, m, k, n) };
         } else {
             // SAFETY: SSE2 is part of x86-64; lengths were checked by gemm_acc.
-            unsafe { gemm_simd::<Sse2, 4, 2>(c, a, b, m, k, n) };
+            unsafe { gemm_simd::<Sse2>(c, a, row_major(k), b, row_major(n), m, k, n) };
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         // SAFETY: the module is built with simd128; lengths were checked by gemm_acc.
-        unsafe { gemm_simd::<Wasm128, 4, 2>(c, a, b, m, k, n) };
+        unsafe { gemm_simd::<Wasm128>(c, a, row_major(k), b, row_major(n), m, k, n) };
     }
     #[cfg(not(any(
         target_arch = "x86_64",
@@ -241,7 +271,13 @@ fn gemm_acc_f32(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemm_avx2_fma(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     // SAFETY: forwarded from the caller.
-    unsafe { gemm_simd::<Avx2Fma, 6, 2>(c, a, b, m, k, n) };
+    unsafe { gemm_simd::<Avx2Fma>(c, a, row_major(k), b, row_major(n), m, k, n) };
+}
+
+/// The strides of a row-major operand with `cols` columns.
+#[allow(dead_code)] // unused on targets without a SIMD lane type
+fn row_major(cols: usize) -> Strides {
+    Strides { rs: cols, cs: 1 }
 }
 
 /// Copies b[k0..k0+kc, j0..j0+nc] into `packed` as ceil(nc/nr) panels of (kc, nr), zero-padded on the right.
@@ -399,38 +435,76 @@ impl Lane for Wasm128 {
     }
 }
 
-/// The blocked gemm with an MR x (NV * V::W) register tile.
-/// SAFETY (caller): V's CPU feature is available; c, a, b hold at least M*N, M*K, K*N values.
-#[inline(always)]
+/// Rows of `a` per register tile of [`gemm_simd`]: 4 rows x 2 registers of `c` (8 accumulators, plus 2 of `b`
+/// and 1 of `a`: 11 of the 16 SIMD registers V8 has on x86-64, 15 of them allocatable).
+const MR: usize = 4;
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    /// The packed block of `b`, kept between products (an allocation of 128 KiB, zeroed, per product cost
+    /// 3% of a training step in wasm).
+    static PACKED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+// wasm32 without atomics has one thread: a plain static (thread_local! works there too, but costs a lookup).
+#[cfg(target_arch = "wasm32")]
+struct PackedCell(std::cell::Cell<Vec<f32>>);
+// SAFETY: the wasm module is built without atomics, so it has exactly one thread.
+#[cfg(target_arch = "wasm32")]
+unsafe impl Sync for PackedCell {}
+#[cfg(target_arch = "wasm32")]
+static PACKED_WASM: PackedCell = PackedCell(std::cell::Cell::new(Vec::new()));
+
+/// Runs `f` with a packing buffer of at least `len` values (contents unspecified), reused between calls.
 #[allow(dead_code)] // unused on targets without a SIMD lane type
-unsafe fn gemm_simd<V: Lane, const MR: usize, const NV: usize>(
-    c: &mut [f32],
-    a: &[f32],
+fn with_packed<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
+    #[cfg(not(target_arch = "wasm32"))]
+    let mut packed = PACKED.with(|p| p.take());
+    #[cfg(target_arch = "wasm32")]
+    let mut packed = PACKED_WASM.0.take();
+    if packed.len() < len {
+        packed = vec![0.0; len];
+    }
+    let result = f(&mut packed[..len]);
+    #[cfg(not(target_arch = "wasm32"))]
+    PACKED.with(|p| p.set(packed));
+    #[cfg(target_arch = "wasm32")]
+    PACKED_WASM.0.set(packed);
+    result
+}
+
+/// Copies op(b)[k0..k0+kc, j0..j0+nc] (op(b) read through `b_s`) into `packed` as ceil(nc/nr) panels of
+/// (kc, nr), zero-padded on the right. A transposed `b` is read down its stored rows (contiguous).
+#[allow(clippy::too_many_arguments, dead_code)]
+#[inline(always)]
+fn pack_panels_strided(
+    packed: &mut [f32],
     b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
+    b_s: Strides,
+    (k0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
+    nr: usize,
 ) {
-    let nr = NV * V::W;
-    let mut packed = vec![0.0f32; KC * NC.next_multiple_of(nr)];
-    for j0 in (0..n).step_by(NC) {
-        let nc = NC.min(n - j0);
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
-            pack_panels(&mut packed, b, k0, kc, j0, nc, n, nr);
-            for p in 0..nc.div_ceil(nr) {
-                let panel = &packed[p * kc * nr..(p + 1) * kc * nr];
-                let (j, cols) = (j0 + p * nr, nr.min(nc - p * nr));
-                let mut i = 0;
-                // SAFETY: rows i..i+MR < m, columns j..j+cols <= n, depth k0+kc <= k, panel is kc * nr.
-                unsafe {
-                    while i + MR <= m {
-                        micro_simd::<V, MR, NV>(c, a, panel, i, k0, kc, j, cols, k, n);
-                        i += MR;
+    for p in 0..nc.div_ceil(nr) {
+        let panel = &mut packed[p * kc * nr..(p + 1) * kc * nr];
+        let (jp, cols) = (j0 + p * nr, nr.min(nc - p * nr));
+        if b_s.cs == 1 {
+            for kk in 0..kc {
+                let src = &b[(k0 + kk) * b_s.rs + jp..][..cols];
+                let dst = &mut panel[kk * nr..(kk + 1) * nr];
+                dst[..cols].copy_from_slice(src);
+                dst[cols..].fill(0.0);
+            }
+        } else {
+            for jj in 0..nr {
+                if jj < cols {
+                    let src = &b[(jp + jj) * b_s.cs + k0 * b_s.rs..];
+                    for kk in 0..kc {
+                        panel[kk * nr + jj] = src[kk * b_s.rs];
                     }
-                    while i < m {
-                        micro_simd::<V, 1, NV>(c, a, panel, i, k0, kc, j, cols, k, n);
-                        i += 1;
+                } else {
+                    for kk in 0..kc {
+                        panel[kk * nr + jj] = 0.0;
                     }
                 }
             }
@@ -438,58 +512,148 @@ unsafe fn gemm_simd<V: Lane, const MR: usize, const NV: usize>(
     }
 }
 
-/// c[i..i+ROWS, j..j+cols] += a[i..i+ROWS, k0..k0+kc] @ panel (kc, NV * V::W).
-#[allow(clippy::too_many_arguments, dead_code)]
+/// The blocked gemm with an MR x (2 * V::W) register tile: c (M, N) += op(a) (M, K) @ op(b) (K, N), the
+/// operands read through their strides.
+/// SAFETY (caller): V's CPU feature is available; every index (i, j) < (rows, cols) of op(a) and op(b) maps
+/// inside its slice through its strides, and c holds M*N values.
 #[inline(always)]
-unsafe fn micro_simd<V: Lane, const ROWS: usize, const NV: usize>(
+#[allow(dead_code, clippy::too_many_arguments)] // unused on targets without a SIMD lane type
+unsafe fn gemm_simd<V: Lane>(
     c: &mut [f32],
     a: &[f32],
-    panel: &[f32],
-    i: usize,
-    k0: usize,
-    kc: usize,
-    j: usize,
-    cols: usize,
+    a_s: Strides,
+    b: &[f32],
+    b_s: Strides,
+    m: usize,
     k: usize,
     n: usize,
 ) {
-    let nr = NV * V::W;
-    debug_assert!(panel.len() >= kc * nr && cols <= nr && j + cols <= n);
-    // SAFETY: see gemm_simd; every pointer below stays inside the slices it was taken from.
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let nr = 2 * V::W;
+    with_packed(KC * NC.next_multiple_of(nr), |packed| {
+        for j0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - j0);
+            for k0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - k0);
+                pack_panels_strided(packed, b, b_s, (k0, kc), (j0, nc), nr);
+                for p in 0..nc.div_ceil(nr) {
+                    let panel = &packed[p * kc * nr..(p + 1) * kc * nr];
+                    let (j, cols) = (j0 + p * nr, nr.min(nc - p * nr));
+                    let mut i = 0;
+                    // SAFETY: rows i..i+MR <= m, columns j..j+cols <= n, depth k0+kc <= k, panel is kc * nr.
+                    unsafe {
+                        while i + MR <= m {
+                            micro_4::<V>(c, a, a_s, panel, (i, j, cols), (k0, kc), n);
+                            i += MR;
+                        }
+                        while i < m {
+                            micro_1::<V>(c, a, a_s, panel, (i, j, cols), (k0, kc), n);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// c[i, j..j+cols] += the two registers (lo, hi) of a tile row.
+#[inline(always)]
+#[allow(dead_code)]
+unsafe fn add_row<V: Lane>(c: &mut [f32], at: usize, cols: usize, lo: V, hi: V) {
+    // SAFETY: the caller guarantees c[at..at + cols] is inside c.
     unsafe {
-        let mut acc = [[V::zero(); NV]; ROWS];
-        let a_rows: [*const f32; ROWS] = std::array::from_fn(|r| a.as_ptr().add((i + r) * k + k0));
+        let cp = c.as_mut_ptr().add(at);
+        if cols == 2 * V::W {
+            V::add(V::load(cp), lo).store(cp);
+            let cp = cp.add(V::W);
+            V::add(V::load(cp), hi).store(cp);
+        } else {
+            let mut tile = [0.0f32; 32];
+            lo.store(tile.as_mut_ptr());
+            hi.store(tile.as_mut_ptr().add(V::W));
+            for (jj, &t) in tile[..cols].iter().enumerate() {
+                *cp.add(jj) += t;
+            }
+        }
+    }
+}
+
+/// c[i..i+4, j..j+cols] += op(a)[i..i+4, k0..k0+kc] @ panel (kc, 2 * V::W). The tile is spelled out as eight
+/// variables (not an array looped over), so it stays in registers without relying on the optimizer to unroll
+/// (the wasm build is optimized for size, which unrolls little).
+#[allow(clippy::too_many_arguments, dead_code)]
+#[inline(always)]
+unsafe fn micro_4<V: Lane>(
+    c: &mut [f32],
+    a: &[f32],
+    a_s: Strides,
+    panel: &[f32],
+    (i, j, cols): (usize, usize, usize),
+    (k0, kc): (usize, usize),
+    n: usize,
+) {
+    debug_assert!(panel.len() >= kc * 2 * V::W && cols <= 2 * V::W && j + cols <= n);
+    // SAFETY: see gemm_simd; every pointer below stays inside the slice it was taken from.
+    unsafe {
+        let z = V::zero();
+        let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+        let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+        let mut ap = a.as_ptr().add(i * a_s.rs + k0 * a_s.cs);
+        let rs = a_s.rs;
         let mut bp = panel.as_ptr();
-        for kk in 0..kc {
-            let mut bv = [V::zero(); NV];
-            for (v, lane) in bv.iter_mut().enumerate() {
-                *lane = V::load(bp.add(v * V::W));
-            }
-            for r in 0..ROWS {
-                let x = V::splat(*a_rows[r].add(kk));
-                for v in 0..NV {
-                    acc[r][v] = V::mul_add(x, bv[v], acc[r][v]);
-                }
-            }
-            bp = bp.add(nr);
+        for _ in 0..kc {
+            let (b0, b1) = (V::load(bp), V::load(bp.add(V::W)));
+            let x = V::splat(*ap);
+            c00 = V::mul_add(x, b0, c00);
+            c01 = V::mul_add(x, b1, c01);
+            let x = V::splat(*ap.add(rs));
+            c10 = V::mul_add(x, b0, c10);
+            c11 = V::mul_add(x, b1, c11);
+            let x = V::splat(*ap.add(2 * rs));
+            c20 = V::mul_add(x, b0, c20);
+            c21 = V::mul_add(x, b1, c21);
+            let x = V::splat(*ap.add(3 * rs));
+            c30 = V::mul_add(x, b0, c30);
+            c31 = V::mul_add(x, b1, c31);
+            ap = ap.add(a_s.cs);
+            bp = bp.add(2 * V::W);
         }
-        for (r, acc_row) in acc.iter().enumerate() {
-            let cp = c.as_mut_ptr().add((i + r) * n + j);
-            if cols == nr {
-                for (v, &lane) in acc_row.iter().enumerate() {
-                    let p = cp.add(v * V::W);
-                    V::add(V::load(p), lane).store(p);
-                }
-            } else {
-                let mut tile = [0.0f32; 64];
-                for (v, &lane) in acc_row.iter().enumerate() {
-                    lane.store(tile.as_mut_ptr().add(v * V::W));
-                }
-                for (jj, &t) in tile[..cols].iter().enumerate() {
-                    *cp.add(jj) += t;
-                }
-            }
+        add_row(c, i * n + j, cols, c00, c01);
+        add_row(c, (i + 1) * n + j, cols, c10, c11);
+        add_row(c, (i + 2) * n + j, cols, c20, c21);
+        add_row(c, (i + 3) * n + j, cols, c30, c31);
+    }
+}
+
+/// One row of [`micro_4`], for the rows left over at the bottom.
+#[allow(clippy::too_many_arguments, dead_code)]
+#[inline(always)]
+unsafe fn micro_1<V: Lane>(
+    c: &mut [f32],
+    a: &[f32],
+    a_s: Strides,
+    panel: &[f32],
+    (i, j, cols): (usize, usize, usize),
+    (k0, kc): (usize, usize),
+    n: usize,
+) {
+    debug_assert!(panel.len() >= kc * 2 * V::W && cols <= 2 * V::W && j + cols <= n);
+    // SAFETY: see gemm_simd; every pointer below stays inside the slice it was taken from.
+    unsafe {
+        let (mut c00, mut c01) = (V::zero(), V::zero());
+        let mut ap = a.as_ptr().add(i * a_s.rs + k0 * a_s.cs);
+        let mut bp = panel.as_ptr();
+        for _ in 0..kc {
+            let x = V::splat(*ap);
+            c00 = V::mul_add(x, V::load(bp), c00);
+            c01 = V::mul_add(x, V::load(bp.add(V::W)), c01);
+            ap = ap.add(a_s.cs);
+            bp = bp.add(2 * V::W);
         }
+        add_row(c, i * n + j, cols, c00, c01);
     }
 }
 
@@ -617,7 +781,22 @@ mod tests {
             let strided_f64: Vec<f32> = strided_f64.iter().map(|&x| x as f32).collect();
             let mut sse = c0.clone();
             // SAFETY: SSE2 is part of x86-64.
-            unsafe { gemm_simd::<Sse2, 4, 2>(&mut sse, &a, &b, m, k, n) };
+            unsafe { gemm_simd::<Sse2>(&mut sse, &a, row_major(k), &b, row_major(n), m, k, n) };
+            // The SIMD kernel reading both operands transposed, through their strides (the wasm path).
+            let mut sse_t = c0.clone();
+            let (a_s, b_s) = (
+                Strides::of(Layout::Transposed, m, k),
+                Strides::of(Layout::Transposed, k, n),
+            );
+            // SAFETY: SSE2 is part of x86-64; a_t is (K, M) and b_t (N, K), as the strides say.
+            unsafe { gemm_simd::<Sse2>(&mut sse_t, &a_t, a_s, &b_t, b_s, m, k, n) };
+            let mut avx_t = c0.clone();
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA (checked above); the strides as above.
+                unsafe { gemm_simd::<Avx2Fma>(&mut avx_t, &a, row_major(k), &b_t, b_s, m, k, n) };
+            } else {
+                avx_t.clone_from(&expected);
+            }
             // Sums of up to 300 products of values in [-1, 1], reordered: 1e-5 relative + 5e-5 absolute.
             for (got, name) in [
                 (&dispatched, "dispatched"),
@@ -626,6 +805,8 @@ mod tests {
                 (&strided_f64, "transposed operands in f64"),
                 (&scalar, "scalar"),
                 (&sse, "sse2"),
+                (&sse_t, "sse2, both operands transposed"),
+                (&avx_t, "avx2, b transposed"),
             ] {
                 assert_close(
                     got,

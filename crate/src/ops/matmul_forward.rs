@@ -30,8 +30,7 @@ pub fn matmul_forward_cpu<R: Float>(
 
 /// The fast CPU matmul, same contract as [`matmul_forward_cpu`]: out (N, OC) = inp (N, C) @ weight^T + bias.
 /// One product through [`gemm_acc_t`], which reads the weight in place as the transposed operand (the
-/// gemm crate natively; the wasm kernel copies it transposed once, OC*C work against N*C*OC); this is the
-/// matmul the model uses.
+/// gemm crate natively, the blocked simd128 kernel in wasm); this is the matmul the model uses.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_forward_fast_cpu<R: Float>(
     out: &mut [R],
@@ -78,6 +77,17 @@ pub fn matmul_forward_fast_cpu<R: Float>(
 #[inline]
 fn dot_lanes<R: Float>(a: &[R], b: &[R]) -> R {
     const L: usize = 16;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if std::any::TypeId::of::<R>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: R is f32 (checked on the line above), so the slices are f32 slices of the same lengths.
+        let (a32, b32) = unsafe {
+            (
+                std::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len()),
+                std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len()),
+            )
+        };
+        return R::from_f64(f64::from(dot_lanes_simd128(a32, b32)));
+    }
     let mut acc = [R::ZERO; L];
     let (a_chunks, b_chunks) = (a.chunks_exact(L), b.chunks_exact(L));
     let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
@@ -89,6 +99,45 @@ fn dot_lanes<R: Float>(a: &[R], b: &[R]) -> R {
     let mut sum = a_rest.iter().zip(b_rest).map(|(&x, &y)| x * y).sum::<R>();
     for partial in acc {
         sum += partial;
+    }
+    sum
+}
+
+/// [`dot_lanes`] in wasm simd128, the same sums in the same order (lane i of the four registers is partial
+/// sum i), spelled out so the wasm build, optimized for size, does not leave the partial sums in memory.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn dot_lanes_simd128(a: &[f32], b: &[f32]) -> f32 {
+    use core::arch::wasm32::{
+        f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load,
+    };
+    let n = a.len().min(b.len());
+    let whole = n - n % 16;
+    let z = f32x4_splat(0.0);
+    let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 16 <= whole <= len of a and of b; v128_load has no alignment requirement.
+        unsafe {
+            let ld = |p: *const f32, at: usize| v128_load(p.add(at).cast::<v128>());
+            s0 = f32x4_add(s0, f32x4_mul(ld(pa, i), ld(pb, i)));
+            s1 = f32x4_add(s1, f32x4_mul(ld(pa, i + 4), ld(pb, i + 4)));
+            s2 = f32x4_add(s2, f32x4_mul(ld(pa, i + 8), ld(pb, i + 8)));
+            s3 = f32x4_add(s3, f32x4_mul(ld(pa, i + 12), ld(pb, i + 12)));
+        }
+        i += 16;
+    }
+    let acc = [s0, s1, s2, s3];
+    let mut sum = a[whole..n]
+        .iter()
+        .zip(&b[whole..n])
+        .map(|(&x, &y)| x * y)
+        .sum::<f32>();
+    for v in acc {
+        sum += f32x4_extract_lane::<0>(v);
+        sum += f32x4_extract_lane::<1>(v);
+        sum += f32x4_extract_lane::<2>(v);
+        sum += f32x4_extract_lane::<3>(v);
     }
     sum
 }

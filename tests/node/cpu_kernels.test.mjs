@@ -1,0 +1,47 @@
+// The wasm build's fast CPU matmul (simd128 register tile, the weight read transposed in place; a few rows by
+// simd128 dot products) against the readable reference, on awkward shapes: edges of the 4 x 8 tile and of the
+// 128 x 256 packed block, and the few-row path generation takes. Needs the wasm package (see cpu_model.test.mjs).
+//
+//   node --test tests/node/cpu_kernels.test.mjs
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const pkg = path.resolve(process.env.PKG ?? 'pkg');
+const mod = await import(pathToFileURL(path.join(pkg, 'transformer_playground.js')).href);
+mod.initSync({ module: fs.readFileSync(path.join(pkg, 'transformer_playground_bg.wasm')) });
+
+/** Deterministic values in [-1, 1). */
+function values(count, seed) {
+  let s = seed >>> 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+test('the fast matmul equals the reference on awkward shapes', () => {
+  // (N, C, OC): 1 and 7 rows (dot products), 8 and 13 rows (tile edges), C past one 128-deep block, OC past
+  // one 256-wide block and not a multiple of 8.
+  const shapes = [[1, 5, 3], [7, 129, 37], [8, 1, 1], [13, 129, 17], [65, 300, 270], [33, 128, 512], [9, 257, 263]];
+  for (const [n, c, oc] of shapes) {
+    const inp = values(n * c, n + 3 * c);
+    const weight = values(oc * c, 7 * oc + c);
+    for (const bias of [undefined, values(oc, oc)]) {
+      const reference = mod.matmulForwardCpu(inp, weight, bias, n, c, oc);
+      const fast = mod.matmulForwardFastCpu(inp, weight, bias, n, c, oc);
+      assert.equal(fast.length, n * oc);
+      for (let i = 0; i < n * oc; i++) {
+        // Sums of up to 300 products of values in [-1, 1], reordered: 5e-5 absolute + 1e-5 relative.
+        const tolerance = 5e-5 + 1e-5 * Math.abs(reference[i]);
+        if (!(Math.abs(fast[i] - reference[i]) <= tolerance)) {
+          assert.fail(`(N, C, OC) = (${n}, ${c}, ${oc}), bias ${bias !== undefined}: out[${i}] = ${fast[i]}, reference ${reference[i]}`);
+        }
+      }
+    }
+  }
+});
