@@ -12,13 +12,13 @@ else
   say() { printf '[build] %s\n' "$*" >&2; }
 fi
 
-say "cargo build (wasm32, release, optimized for size)"
-# opt-level "s" for the module (the native CLI keeps the release profile's 3): at 3 the module is 454 KiB gzipped,
-# over the 400 KiB budget (tests/node/wasm_size.test.mjs), at "s" 396 KiB. The hot CPU kernels do not depend on
-# the optimizer unrolling loops (the matmul's register tile and dot product are written out in simd128), so
-# training runs at the same speed; see docs/benchmarks.md.
+say "cargo build (wasm32, release, opt-level z)"
+# opt-level "z" for the module (the native CLI keeps the release profile's 3): at 3 the module is over the 400 KiB
+# gzipped budget (tests/node/wasm_size.test.mjs: 454 KiB at 4747bca), at "z" 369 KiB. The matmul's register tile and
+# dot products are written out in simd128, so they do not depend on the optimizer unrolling or vectorizing; the
+# other CPU kernels run scalar at "z" (docs/benchmarks.md has the cost).
 cargo build -p transformer-playground --lib --target wasm32-unknown-unknown --release \
-  --config 'profile.release.opt-level="s"'
+  --config 'profile.release.opt-level="z"'
 wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/transformer_playground.wasm"
 
 say "wasm-bindgen --target web"
