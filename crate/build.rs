@@ -8,6 +8,13 @@
 //! `shaders/` or a cycle stops the build with the chain of files that led there. Only the files directly in
 //! `shaders/` are kernels; `shaders/include/` holds the pieces.
 //!
+//! Element types: every kernel names its tensor element type `elem`, an alias that `include/prelude.wgsl` sets to
+//! f32. A kernel with the line `#variants f16` is also written out as `<name>_f16.wgsl`: the same text with
+//! `enable f16;` first and the alias set to f16 (the one line `alias elem = f32;` of the prelude replaced), so the
+//! half-precision kernels are generated from the readable f32 source, never copied by hand. Such a kernel keeps
+//! its sums and statistics in explicit f32 and converts at loads and stores (`f32(x)`, `elem(y)`), which are no-ops
+//! in the f32 build. The ops request an `_f16` kernel only on a device opened with `shader-f16`.
+//!
 //! Native builds keep the comments, with a `// begin include/...` and `// end include/...` line around each piece,
 //! so naga's messages point at text a person can find. The wasm build, which carries every kernel inside the module,
 //! gets them without comments and indentation: about half the text, 13 KB less gzipped.
@@ -46,6 +53,7 @@ fn main() {
             stack: Vec::new(),
             pasted: Vec::new(),
             text: String::new(),
+            variants: Vec::new(),
         };
         if let Err(message) = expander.expand(&name) {
             // The build script's stderr is shown when it fails; a panic would bury the sentence in a backtrace.
@@ -57,8 +65,47 @@ fn main() {
         } else {
             expander.text
         };
+        for variant in &expander.variants {
+            match with_element_type(&text, variant) {
+                Ok(variant_text) => {
+                    let stem = name.trim_end_matches(".wgsl");
+                    fs::write(out.join(format!("{stem}_{variant}.wgsl")), variant_text)
+                        .expect("OUT_DIR is writable");
+                }
+                Err(message) => {
+                    eprintln!("error: shaders/{name}: {message}");
+                    std::process::exit(1);
+                }
+            }
+        }
         fs::write(out.join(&name), text).expect("OUT_DIR is writable");
     }
+}
+
+/// The text of a kernel's `variant` (only "f16" so far): `enable f16;` first and the prelude's one
+/// `alias elem = f32;` line set to the variant's type.
+fn with_element_type(text: &str, variant: &str) -> Result<String, String> {
+    if variant != "f16" {
+        return Err(format!("`#variants {variant}`: the only variant is f16"));
+    }
+    let alias = "alias elem = f32;";
+    let count = text.lines().filter(|line| line.trim() == alias).count();
+    if count != 1 {
+        return Err(format!(
+            "an f16 variant needs exactly one `{alias}` line (include/prelude.wgsl); found {count}"
+        ));
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str("enable f16;\n");
+    for line in text.lines() {
+        if line.trim() == alias {
+            out.push_str("alias elem = f16;");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// The expansion of one kernel: the text so far, the chain of files being pasted (for cycles) and the files
@@ -68,6 +115,8 @@ struct Expander<'a> {
     stack: Vec<String>,
     pasted: Vec<String>,
     text: String,
+    /// The element-type variants the kernel asks for with `#variants f16` (the kernel's own file only).
+    variants: Vec<String>,
 }
 
 impl Expander<'_> {
@@ -90,6 +139,17 @@ impl Expander<'_> {
         self.stack.push(name.to_string());
         self.pasted.push(name.to_string());
         for (index, line) in source.lines().enumerate() {
+            if let Some(rest) = line.trim_start().strip_prefix("#variants") {
+                if self.stack.len() != 1 {
+                    return Err(format!(
+                        "{name}:{}: `#variants` belongs in a kernel, not in an included piece",
+                        index + 1
+                    ));
+                }
+                self.variants
+                    .extend(rest.split_whitespace().map(str::to_string));
+                continue;
+            }
             match included_name(line) {
                 Ok(None) => {
                     self.text.push_str(line);

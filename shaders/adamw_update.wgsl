@@ -5,8 +5,10 @@
 //   v      (N)  second moment, updated in place
 //   grads  (N)
 //   step   (4)  AdamwStep {lr, 1/(1 - beta1^t), 1/(1 - beta2^t), t}: the per-step scalars
-//   norm   (1)  the global gradient norm of this step (global_norm); when it is NaN or infinite the step is
-//               skipped entirely, so a diverging run keeps its last good weights and moments
+//   norm   (2)  [the global gradient norm of this step (global_norm), 1 / the loss scale]: when the norm is NaN
+//               or infinite the step is skipped entirely, so a diverging run (or, with loss scaling, a step whose
+//               scaled gradients overflowed) keeps its last good weights and moments; each gradient is unscaled
+//               (times norm[1]) before it is used
 //
 // The constants of the run (beta1, beta2, eps, weight_decay) are in the uniform, built once with the plan.
 // The learning rate follows a schedule and the bias corrections depend on the step count, so they live in a
@@ -41,7 +43,7 @@ struct Step {
 @group(0) @binding(3) var<storage, read_write> v: array<elem>;       // (N)
 @group(0) @binding(4) var<storage, read> grads: array<elem>;         // (N)
 @group(0) @binding(5) var<storage, read> step: Step;
-@group(0) @binding(6) var<storage, read> norm: array<f32>;           // (1)
+@group(0) @binding(6) var<storage, read> norm: array<f32>;           // (2)
 
 override WG: u32 = 256u;
 
@@ -54,7 +56,7 @@ fn element(i: u32) {
     if ((bitcast<u32>(norm[0]) & 0x7f800000u) == 0x7f800000u) {
         return;
     }
-    let g = grads[i];
+    let g = grads[i] * norm[1];
     let m_i = config.beta1 * m[i] + (1.0 - config.beta1) * g;
     let v_i = config.beta2 * v[i] + (1.0 - config.beta2) * g * g;
     m[i] = m_i;

@@ -19,6 +19,8 @@
 // positions in workgroup memory (include/attention_kv_tile.wgsl); causal tiles past the block's last query are
 // skipped. Dispatch: (ceil(T / BQ), NH, B) workgroups.
 
+#variants f16
+
 #include "include/attention_fused.wgsl"
 #include "include/attention_kv_tile.wgsl"
 
@@ -42,17 +44,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kv_end = keys_needed(q_first, BQ); // uniform: the loop below holds barriers
     let visible = keys_visible(tq);
 
-    var q: array<elem, MAX_HS>;
-    var g: array<elem, MAX_HS>;
-    var dq: array<elem, MAX_HS>;
+    var q: array<f32, MAX_HS>;
+    var g: array<f32, MAX_HS>;
+    var dq: array<f32, MAX_HS>;
     let q_at = qkv_at(b, tq, h, 0u);
     let g_at = head_at(b, tq, h);
     var row_lse = 0.0;
     var row_delta = 0.0;
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
-            q[i] = inp[q_at + i];
-            g[i] = dout[g_at + i];
+            q[i] = f32(inp[q_at + i]);
+            g[i] = f32(dout[g_at + i]);
             dq[i] = 0.0;
         }
         row_lse = lse[query_row(b, h, tq)];
@@ -88,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
-            dinp[q_at + i] = dq[i] * params.scale;
+            dinp[q_at + i] = elem(dq[i] * params.scale);
         }
     }
 }

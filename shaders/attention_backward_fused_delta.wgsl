@@ -8,6 +8,8 @@
 // One invocation owns one (b, h, t) and loops over the head's hs channels; a workgroup owns WG consecutive
 // (b, h, t) (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 #include "include/attention_fused.wgsl"
 
@@ -32,7 +34,7 @@ fn element(r: u32) {
     let hs = params.C / NH;
     var d = 0.0;
     for (var i = 0u; i < hs; i++) {
-        d += dout[at + i] * out[at + i];
+        d += f32(dout[at + i]) * f32(out[at + i]);
     }
     delta[r] = d;
 }

@@ -20,6 +20,8 @@
 // first key are skipped (those queries see none of its keys).
 // Dispatch: (ceil(T / BK), NH, B) workgroups.
 
+#variants f16
+
 #include "include/attention_fused.wgsl"
 
 @group(0) @binding(1) var<storage, read_write> dinp: array<elem>; // (B, T, 3C)
@@ -34,8 +36,8 @@ override BK: u32 = 32u;
 const BQT: u32 = 16u;
 const TILE: u32 = 1024u;  // BQT * MAX_HS
 
-var<workgroup> q_tile: array<elem, TILE>;  // (BQT, MAX_HS)
-var<workgroup> g_tile: array<elem, TILE>;  // (BQT, MAX_HS) dout
+var<workgroup> q_tile: array<f32, TILE>;  // (BQT, MAX_HS), f32 in every build
+var<workgroup> g_tile: array<f32, TILE>;  // (BQT, MAX_HS) dout
 var<workgroup> lse_tile: array<f32, BQT>;
 var<workgroup> delta_tile: array<f32, BQT>;
 
@@ -51,15 +53,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // The first query row that sees any key of this block (uniform: the loop below holds barriers).
     let q_start = first_query_seeing(k_first);
 
-    var k: array<elem, MAX_HS>;
-    var v: array<elem, MAX_HS>;
-    var dk: array<elem, MAX_HS>;
-    var dv: array<elem, MAX_HS>;
+    var k: array<f32, MAX_HS>;
+    var v: array<f32, MAX_HS>;
+    var dk: array<f32, MAX_HS>;
+    var dv: array<f32, MAX_HS>;
     let k_at = qkv_at(b, tk, h, 1u);
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
-            k[i] = inp[k_at + i];
-            v[i] = inp[k_at + params.C + i];
+            k[i] = f32(inp[k_at + i]);
+            v[i] = f32(inp[k_at + params.C + i]);
             dk[i] = 0.0;
             dv[i] = 0.0;
         }
@@ -75,8 +77,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let j = e / hs;
             let i = e % hs;
             let tq = q_first + j;
-            q_tile[j * MAX_HS + i] = inp[qkv_at(b, tq, h, 0u) + i];
-            g_tile[j * MAX_HS + i] = dout[head_at(b, tq, h) + i];
+            q_tile[j * MAX_HS + i] = f32(inp[qkv_at(b, tq, h, 0u) + i]);
+            g_tile[j * MAX_HS + i] = f32(dout[head_at(b, tq, h) + i]);
         }
         for (var j = lid; j < n; j += BK) {
             lse_tile[j] = lse[head_rows + q_first + j];
@@ -109,8 +111,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
-            dinp[k_at + i] = dk[i] * params.scale;
-            dinp[k_at + params.C + i] = dv[i];
+            dinp[k_at + i] = elem(dk[i] * params.scale);
+            dinp[k_at + params.C + i] = elem(dv[i]);
         }
     }
 }

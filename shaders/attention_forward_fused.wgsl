@@ -16,6 +16,8 @@
 // (include/online_softmax.wgsl). Causal: tiles past the block's last query are skipped entirely.
 // Dispatch: (ceil(T / BQ), NH, B) workgroups.
 
+#variants f16
+
 #include "include/attention_fused.wgsl"
 #include "include/attention_kv_tile.wgsl"
 #include "include/online_softmax.wgsl"
@@ -40,12 +42,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kv_end = keys_needed(q_first, BQ);
     let visible = keys_visible(tq);
 
-    var q: array<elem, MAX_HS>;
-    var acc: array<elem, MAX_HS>;
+    var q: array<f32, MAX_HS>;
+    var acc: array<f32, MAX_HS>;
     let q_at = qkv_at(b, tq, h, 0u);
     if (in_range) {
         for (var i = 0u; i < hs; i++) {
-            q[i] = inp[q_at + i];
+            q[i] = f32(inp[q_at + i]);
             acc[i] = 0.0;
         }
     }
@@ -99,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let inv = 1.0 / softmax.l;
         let out_at = head_at(b, tq, h);
         for (var i = 0u; i < hs; i++) {
-            out[out_at + i] = acc[i] * inv;
+            out[out_at + i] = elem(acc[i] * inv);
         }
         lse[query_row(b, h, tq)] = online_softmax_lse(softmax);
     }

@@ -4,7 +4,8 @@
 // (as the CPU reference; the trainer reports it).
 //
 //   grads (N)  scaled in place
-//   norm  (1)
+//   norm  (2)  [the norm of the true (unscaled) gradients, 1 / the loss scale] (global_norm.wgsl); the gradients
+//              stay scaled (clipping is linear) and adamw_update unscales them
 //
 // One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
@@ -19,7 +20,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> grads: array<elem>; // (N)
-@group(0) @binding(2) var<storage, read> norm: array<f32>;         // (1)
+@group(0) @binding(2) var<storage, read> norm: array<f32>;         // (2)
 
 override WG: u32 = 256u;
 

@@ -9,6 +9,8 @@
 // One invocation owns one element dlogits[b, t, v]; a workgroup owns WG consecutive v of one position.
 // Dispatch: (ceil(V / WG), T, B) workgroups.
 
+#variants f16
+
 #include "include/crossentropy_params.wgsl"
 
 @group(0) @binding(1) var<storage, read_write> dlogits: array<elem>;  // (B, T, V)
@@ -27,13 +29,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let bt = gid.z * params.T + gid.y;
     let at = bt * params.V + v;
     if (targets[bt] == IGNORE_INDEX) {
-        dlogits[at] = 0.0;
+        dlogits[at] = elem(0.0);
         return;
     }
     let d = dlosses[bt];
-    var g = probs[at] * d;
+    var g = f32(probs[at]) * d;
     if (v == targets[bt]) {
         g -= d;
     }
-    dlogits[at] = g;
+    dlogits[at] = elem(g);
 }

@@ -10,6 +10,9 @@
 // reduce the row's max and then its sum of exponentials in workgroup memory
 // (include/workgroup_reduce.wgsl), and write the probabilities;
 // invocation 0 writes the loss. Dispatch: (T, B) workgroups.
+// The f16 variant reads logits and writes probs as f16; the max, the sum of exponentials and the loss are f32.
+
+#variants f16
 
 #include "include/crossentropy_params.wgsl"
 #include "include/workgroup_reduce.wgsl"
@@ -30,21 +33,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     var local_max = LOWEST;
     for (var v = lid; v < V; v += WG) {
-        local_max = max(local_max, logits[at + v]);
+        local_max = max(local_max, f32(logits[at + v]));
     }
     let row_max = workgroup_max(lid, local_max);
 
-    // Exponentials, stored unnormalised and scaled below by the same invocation that wrote them.
+    // The exponentials are summed, then computed again and normalised as they are stored (one rounding to
+    // the stored type, and no read of probs).
     var local_sum = 0.0;
     for (var v = lid; v < V; v += WG) {
-        let e = exp(logits[at + v] - row_max);
-        probs[at + v] = e;
-        local_sum += e;
+        local_sum += exp(f32(logits[at + v]) - row_max);
     }
     let sum = workgroup_sum(lid, local_sum);
     let inv = 1.0 / sum;
     for (var v = lid; v < V; v += WG) {
-        probs[at + v] *= inv;
+        probs[at + v] = elem(exp(f32(logits[at + v]) - row_max) * inv);
     }
 
     if (lid == 0u) {
@@ -52,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (token == IGNORE_INDEX) {
             losses[bt] = 0.0;
         } else if (token < V) {
-            losses[bt] = log(sum) + row_max - logits[at + token];
+            losses[bt] = log(sum) + row_max - f32(logits[at + token]);
         } else {
             // WGSL has no NaN literal: the bit pattern of a quiet NaN, through a `var` because browsers
             // (Tint) reject a constant expression that evaluates to NaN.

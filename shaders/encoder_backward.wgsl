@@ -16,6 +16,8 @@
 // A workgroup owns WG consecutive channels of one group: x is the channel block, y the group, so the
 // branch on the group is uniform across a workgroup.
 
+#variants f16
+
 #include "include/prelude.wgsl"
 
 struct Params {
@@ -26,7 +28,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dwte: array<elem>; // (V, C)
+@group(0) @binding(1) var<storage, read_write> dwte: array<f32>;  // (V, C) a parameter gradient: f32 in every build
 @group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
 @group(0) @binding(3) var<storage, read> inp: array<u32>;         // (B, T)
 
@@ -44,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     for (var bt = 0u; bt < BT; bt++) {
         let token = inp[bt];
         if (token % params.groups == g) {
-            dwte[token * C + c] += dout[bt * C + c];
+            dwte[token * C + c] += f32(dout[bt * C + c]);
         }
     }
 }

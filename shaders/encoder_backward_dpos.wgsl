@@ -7,6 +7,8 @@
 // (the CPU's order, so the results are equal bit for bit); no two invocations touch the same element.
 // A workgroup owns WG consecutive elements of dpos (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 
 struct Params {
@@ -17,7 +19,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dpos: array<elem>; // (T, C)
+@group(0) @binding(1) var<storage, read_write> dpos: array<f32>;  // (T, C) a parameter gradient: f32 in every build
 @group(0) @binding(2) var<storage, read> dout: array<elem>;       // (B, T, C)
 
 override WG: u32 = 64u;
@@ -31,7 +33,7 @@ fn element(i: u32) {
     let TC = params.T * params.C;
     var acc = dpos[i];
     for (var b = 0u; b < params.B; b++) {
-        acc += dout[b * TC + i];
+        acc += f32(dout[b * TC + i]);
     }
     dpos[i] = acc;
 }

@@ -13,6 +13,8 @@
 // One invocation owns one element out[b, t, c]; a workgroup owns WG consecutive elements
 // (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 
 struct Params {
@@ -46,9 +48,9 @@ fn element(i: u32) {
     if (id < params.v0 || id - params.v0 >= params.vn) {
         return; // another chunk's token
     }
-    var x = wte[(id - params.v0) * C + c];
+    var x = f32(wte[(id - params.v0) * C + c]);
     if (params.has_pos != 0u) {
-        x += pos[(bt % params.T) * C + c];
+        x += f32(pos[(bt % params.T) * C + c]);
     }
-    out[i] = x;
+    out[i] = elem(x);
 }

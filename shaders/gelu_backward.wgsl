@@ -8,6 +8,8 @@
 //
 // One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 #include "include/flat_params.wgsl"
 #include "include/gelu.wgsl"
@@ -19,9 +21,9 @@
 override WG: u32 = 64u;
 
 fn element(i: u32) {
-    let x = inp[i];
+    let x = f32(inp[i]);
     let th = safe_tanh(GELU_SCALE * (x + GELU_CUBE * x * x * x));
     let sech2 = 1.0 - th * th;
     let local = 0.5 * (1.0 + th) + 0.5 * x * sech2 * GELU_SCALE * (1.0 + 3.0 * GELU_CUBE * x * x);
-    dinp[i] = local * dout[i];
+    dinp[i] = elem(local * f32(dout[i]));
 }

@@ -6,6 +6,8 @@
 //
 // One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 #include "include/flat_params.wgsl"
 #include "include/gelu.wgsl"
@@ -16,6 +18,6 @@
 override WG: u32 = 64u;
 
 fn element(i: u32) {
-    let x = inp[i];
-    out[i] = 0.5 * x * (1.0 + safe_tanh(GELU_SCALE * (x + GELU_CUBE * x * x * x)));
+    let x = f32(inp[i]);
+    out[i] = elem(0.5 * x * (1.0 + safe_tanh(GELU_SCALE * (x + GELU_CUBE * x * x * x))));
 }

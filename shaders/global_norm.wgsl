@@ -1,6 +1,10 @@
 // global_norm: norm = sqrt(sum of grads^2) over the flat gradient buffer, in two dispatches of this file.
 //
-//   norm     (1)            the result; it stays on the GPU for clip_by_global_norm.wgsl to read
+//   norm     (2)            norm[0]: the result; it stays on the GPU for clip_by_global_norm.wgsl to read.
+//                           norm[1]: 1 / the loss scale (1 without loss scaling), written by the trainer: the
+//                           gradients are those of the scaled loss, so each is unscaled before it is squared
+//                           and the norm is that of the true gradients; an inf or NaN gradient makes it inf or
+//                           NaN, which is how a step that overflowed is found (and skipped by adamw_update).
 //   partials (num_groups)   scratch: one partial sum of squares per stage-0 workgroup (at most WG of them)
 //   grads    (N)
 //
@@ -23,7 +27,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> norm: array<f32>;      // (1)
+@group(0) @binding(1) var<storage, read_write> norm: array<f32>;      // (2): the norm, 1 / loss scale
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (num_groups)
 @group(0) @binding(3) var<storage, read> grads: array<elem>;          // (N)
 
@@ -38,7 +42,7 @@ fn main(
     var sum = 0.0;
     if (STAGE == 0u) {
         for (var i = wid.x * WG + lid; i < params.N; i += params.num_groups * WG) {
-            let g = grads[i];
+            let g = grads[i] * norm[1];
             sum += g * g;
         }
     } else if (lid < params.num_groups) {

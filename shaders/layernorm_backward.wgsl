@@ -13,6 +13,8 @@
 // and reduce the two row means together (a vec2 per invocation) in workgroup memory by a tree, so WG must
 // be a power of two. Barriers are in uniform control flow: the row depends only on the workgroup id.
 
+#variants f16
+
 #include "include/prelude.wgsl"
 
 struct Params {
@@ -53,8 +55,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     // (sum of dnorm, sum of dnorm * norm) over this invocation's channels.
     var sums = vec2<f32>(0.0, 0.0);
     for (var i = lid; i < n; i += WG) {
-        let norm = (inp[base + i] - m) * s;
-        let dnorm = weight[i] * dout[base + i];
+        let norm = (f32(inp[base + i]) - m) * s;
+        let dnorm = f32(weight[i]) * f32(dout[base + i]);
         sums += vec2<f32>(dnorm, dnorm * norm);
     }
     partial[lid] = sums;
@@ -70,8 +72,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let dnorm_norm_mean = means.y;
 
     for (var i = lid; i < n; i += WG) {
-        let norm = (inp[base + i] - m) * s;
-        let dnorm = weight[i] * dout[base + i];
-        dinp[base + i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        let norm = (f32(inp[base + i]) - m) * s;
+        let dnorm = f32(weight[i]) * f32(dout[base + i]);
+        dinp[base + i] = elem(f32(dinp[base + i]) + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s);
     }
 }

@@ -14,6 +14,8 @@
 // workgroup memory by a tree (RY must be a power of two) and invocation (x, 0) alone adds the total to
 // dweight[c] and dbias[c]. Each output element has exactly one writer.
 
+#variants f16
+
 #include "include/prelude.wgsl"
 
 struct Params {
@@ -24,8 +26,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dweight: array<elem>; // (C)
-@group(0) @binding(2) var<storage, read_write> dbias: array<elem>;   // (C) or a placeholder
+@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;  // (C) parameter gradients: f32 in every build
+@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;    // (C) or a placeholder
 @group(0) @binding(3) var<storage, read> dout: array<elem>;          // (B, T, C)
 @group(0) @binding(4) var<storage, read> inp: array<elem>;           // (B, T, C)
 @group(0) @binding(5) var<storage, read> mean: array<f32>;           // (B, T)
@@ -45,8 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let rows = select(0u, params.rows, c < C);
     var sums = vec2<f32>(0.0, 0.0);
     for (var row = lid.y; row < rows; row += RY) {
-        let g = dout[row * C + c];
-        let norm = (inp[row * C + c] - mean[row]) * rstd[row];
+        let g = f32(dout[row * C + c]);
+        let norm = (f32(inp[row * C + c]) - mean[row]) * rstd[row];
         sums += vec2<f32>(g * norm, g);
     }
     let slot = lid.y * CX + lid.x;

@@ -16,6 +16,9 @@
 // tree (include/workgroup_reduce.wgsl), so WG must be a power of two. The row index depends only on the
 // workgroup id, so every barrier is in uniform control flow (a workgroup past the last row does the same
 // steps with no loads or stores).
+// The f16 variant stores out, and reads inp, weight and bias, as f16; the sums, mean and rstd stay f32.
+
+#variants f16
 
 #include "include/workgroup_reduce.wgsl"
 
@@ -49,13 +52,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 
     var sum = 0.0;
     for (var i = lid; i < n; i += WG) {
-        sum += inp[base + i];
+        sum += f32(inp[base + i]);
     }
     let m = workgroup_sum(lid, sum) * inv_c;
 
     var sq = 0.0;
     for (var i = lid; i < n; i += WG) {
-        let d = inp[base + i] - m;
+        let d = f32(inp[base + i]) - m;
         sq += d * d;
     }
     let variance = workgroup_sum(lid, sq) * inv_c;
@@ -63,11 +66,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let s = 1.0 / sqrt(variance + params.eps);
 
     for (var i = lid; i < n; i += WG) {
-        var y = (inp[base + i] - m) * s * weight[i];
+        var y = (f32(inp[base + i]) - m) * s * f32(weight[i]);
         if (params.has_bias != 0u) {
-            y += bias[i];
+            y += f32(bias[i]);
         }
-        out[base + i] = y;
+        out[base + i] = elem(y);
     }
     if (lid == 0u && n > 0u) {
         mean[row] = m;

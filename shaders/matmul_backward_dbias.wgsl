@@ -9,6 +9,8 @@
 // the WG_Y partial sums of each column are added in workgroup memory and invocation (x, 0) alone
 // read-modify-writes dbias[o0 + x]: no races, no atomics.
 
+#variants f16
+
 #include "include/prelude.wgsl"
 
 struct Params {
@@ -19,7 +21,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dbias: array<elem>;  // (OC)
+@group(0) @binding(1) var<storage, read_write> dbias: array<f32>;   // (OC) a parameter gradient: f32 in every build
 @group(0) @binding(2) var<storage, read> dout: array<elem>;         // (N, OC)
 
 override WG_X: u32 = 64u;  // output channels per workgroup
@@ -38,7 +40,7 @@ fn main(
     var sum = 0.0;
     if (o < params.OC) {
         for (var n = lid.y; n < params.N; n += WG_Y) {
-            sum += dout[n * params.OC + o];
+            sum += f32(dout[n * params.OC + o]);
         }
     }
     partial[lid.y * WG_X + lid.x] = sum;

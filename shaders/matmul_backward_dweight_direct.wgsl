@@ -14,22 +14,24 @@
 // WG_X x WG_Y independent blocks, no barrier (include/matmul_direct.wgsl).
 // Ragged edges: rows and columns past the matrix are read clamped to the last one and not touched.
 
+#variants f16
+
 #include "include/matmul_backward_dweight_io.wgsl"
 #include "include/matmul_direct.wgsl"
 
 @group(0) @binding(4) var<storage, read> dout4: array<vec4<elem>>;  // (N, OC/4): dout again, when C, OC % 4 == 0
 @group(0) @binding(5) var<storage, read> inp4: array<vec4<elem>>;   // (N, C/4): inp again, likewise
 
-fn block_sums(o0: u32, c0: u32) -> array<vec4<elem>, 4> {
-    var acc: array<vec4<elem>, 4>;  // acc[i][j]: the sum for dweight[o0 + i, c0 + j]; zero-initialised
+fn block_sums(o0: u32, c0: u32) -> array<vec4<f32>, 4> {
+    var acc: array<vec4<f32>, 4>;  // acc[i][j]: the sum for dweight[o0 + i, c0 + j]; zero-initialised
     if (params.C % 4u == 0u && params.OC % 4u == 0u) {
         let C4 = params.C / 4u;
         let OC4 = params.OC / 4u;
         let a_col = o0 / 4u;
         let b_col = c0 / 4u;
         for (var r = 0u; r < params.N; r++) {
-            let a = dout4[r * OC4 + a_col];  // dout[r, o0..o0+3]
-            let b = inp4[r * C4 + b_col];    // inp[r, c0..c0+3]
+            let a = vec4<f32>(dout4[r * OC4 + a_col]);  // dout[r, o0..o0+3]
+            let b = vec4<f32>(inp4[r * C4 + b_col]);    // inp[r, c0..c0+3]
             acc[0] += a.x * b;
             acc[1] += a.y * b;
             acc[2] += a.z * b;
@@ -41,9 +43,9 @@ fn block_sums(o0: u32, c0: u32) -> array<vec4<elem>, 4> {
         for (var r = 0u; r < params.N; r++) {
             let a_row = r * params.OC;
             let b_row = r * params.C;
-            let b = vec4<elem>(inp[b_row + c.x], inp[b_row + c.y], inp[b_row + c.z], inp[b_row + c.w]);
+            let b = vec4<f32>(vec4<elem>(inp[b_row + c.x], inp[b_row + c.y], inp[b_row + c.z], inp[b_row + c.w]));
             for (var i = 0u; i < 4u; i++) {
-                acc[i] += dout[a_row + o[i]] * b;
+                acc[i] += f32(dout[a_row + o[i]]) * b;
             }
         }
     }

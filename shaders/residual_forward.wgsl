@@ -6,6 +6,8 @@
 //
 // One invocation owns one element; a workgroup owns WG consecutive elements (include/elementwise.wgsl).
 
+#variants f16
+
 #include "include/elementwise.wgsl"
 #include "include/flat_params.wgsl"
 
@@ -16,5 +18,5 @@
 override WG: u32 = 64u;
 
 fn element(i: u32) {
-    out[i] = inp1[i] + inp2[i];
+    out[i] = elem(f32(inp1[i]) + f32(inp2[i]));
 }

@@ -4,6 +4,10 @@
 //! on whatever adapter wgpu finds.
 //!
 //! cargo run --release --example gpu_bench [-- --large] [--steps N] [--runs N] [--tiling NAME] [--no-profile]
+//!     [--precision f16]
+//!
+//! `--precision f16` trains in mixed precision (f16 activations and weight copy, f32 master weights; needs
+//! shader-f16): the f16 rows of docs/benchmarks.md.
 //!
 //! Step time is the median over `--steps` timed steps (default 5), generation the median of `--runs` (default 3)
 //! generations. Prints a markdown table for docs/benchmarks.md and one `summary:` JSON line (what
@@ -17,7 +21,7 @@ fn main() -> transformer_playground::Result<()> {
     use transformer_playground::gpu::{GpuContext, MatmulTiling};
     use transformer_playground::gpu_model::GpuTrainer;
     use transformer_playground::model::generate::SampleOptions;
-    use transformer_playground::model::{Gpt, ModelConfig, TrainOptions};
+    use transformer_playground::model::{Gpt, ModelConfig, Precision, TrainOptions};
     use transformer_playground::tokenizer;
 
     fn median(mut values: Vec<f64>) -> f64 {
@@ -40,6 +44,15 @@ fn main() -> transformer_playground::Result<()> {
         .max(1);
     let large = std::env::args().any(|a| a == "--large");
     let profile = !std::env::args().any(|a| a == "--no-profile");
+    let precision = match arg("--precision").as_deref() {
+        None | Some("f32") => Precision::F32,
+        Some("f16") => Precision::F16,
+        Some(other) => {
+            return Err(transformer_playground::Error::InvalidInput(format!(
+                "--precision {other}: use f32 or f16"
+            )));
+        }
+    };
     let mut gpu = pollster::block_on(GpuContext::new())?;
     if let Some(name) = arg("--tiling") {
         // Another row of the matmul tiling table than the adapter's, to compare rows in the whole model.
@@ -77,6 +90,7 @@ fn main() -> transformer_playground::Result<()> {
         seq_len: t,
         steps,
         eval_interval: 0,
+        precision,
         ..TrainOptions::default()
     };
     let model = Gpt::new(config.clone(), 1)?;
@@ -119,7 +133,7 @@ fn main() -> transformer_playground::Result<()> {
         }
     );
     println!(
-        "{name} config: {} parameters, B={b}, T={t}; first step (pipelines + plans) {:.2} s",
+        "{name} config, {precision}: {} parameters, B={b}, T={t}; first step (pipelines + plans) {:.2} s",
         config.param_count(),
         first
     );
@@ -158,6 +172,7 @@ fn main() -> transformer_playground::Result<()> {
         serde_json::json!({
             "bench": "gpu_bench",
             "config": name,
+            "precision": precision.to_string(),
             "adapter": s.name,
             "backend": s.backend,
             "device_type": s.device_type,

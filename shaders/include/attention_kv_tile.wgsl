@@ -14,8 +14,9 @@ const BKV: u32 = 16u;
 // BKV * MAX_HS values per staged tile (8 KiB of workgroup memory for k and v together).
 const TILE: u32 = 1024u;
 
-var<workgroup> k_tile: array<elem, TILE>; // (BKV, MAX_HS)
-var<workgroup> v_tile: array<elem, TILE>; // (BKV, MAX_HS)
+// f32 in every build: an f16 kernel converts as it stages, so the dot products and sums stay f32.
+var<workgroup> k_tile: array<f32, TILE>; // (BKV, MAX_HS)
+var<workgroup> v_tile: array<f32, TILE>; // (BKV, MAX_HS)
 
 // Stages positions k_first .. k_first + n (n <= BKV) with the workgroup's `threads` invocations. Called by the
 // whole workgroup in uniform control flow: it waits until everyone is done with the previous tile, and on return
@@ -26,8 +27,8 @@ fn stage_kv_tile(b: u32, h: u32, k_first: u32, n: u32, lid: u32, threads: u32) {
     for (var e = lid; e < n * hs; e += threads) {
         let j = e / hs;
         let i = e % hs;
-        k_tile[j * MAX_HS + i] = inp[qkv_at(b, k_first + j, h, 1u) + i];
-        v_tile[j * MAX_HS + i] = inp[qkv_at(b, k_first + j, h, 2u) + i];
+        k_tile[j * MAX_HS + i] = f32(inp[qkv_at(b, k_first + j, h, 1u) + i]);
+        v_tile[j * MAX_HS + i] = f32(inp[qkv_at(b, k_first + j, h, 2u) + i]);
     }
     workgroupBarrier();
 }

@@ -16,6 +16,6 @@ fn matmul_shape() -> vec3<u32> {
     return vec3<u32>(params.N, params.C, params.OC);
 }
 
-fn store(n: u32, c: u32, sum: elem) {
-    dinp[n * params.C + c] = sum;
+fn store(n: u32, c: u32, sum: f32) {
+    dinp[n * params.C + c] = elem(sum);
 }

@@ -10,7 +10,7 @@
 
 #include "include/matmul_backward_params.wgsl"
 
-@group(0) @binding(1) var<storage, read_write> dweight: array<elem>;  // (OC, C)
+@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;   // (OC, C) a parameter gradient: f32 in every build
 @group(0) @binding(2) var<storage, read> dout: array<elem>;           // (N, OC)
 @group(0) @binding(3) var<storage, read> inp: array<elem>;            // (N, C)
 
@@ -18,6 +18,6 @@ fn matmul_shape() -> vec3<u32> {
     return vec3<u32>(params.OC, params.C, params.N);
 }
 
-fn store(o: u32, c: u32, sum: elem) {
+fn store(o: u32, c: u32, sum: f32) {
     dweight[o * params.C + c] += sum;
 }

@@ -11,7 +11,7 @@
 // the loop: clamped4) and not stored, so M and N need not be multiples of anything.
 //
 // Besides matmul_shape and store (include/matmul_block.wgsl), the kernel declares:
-//   fn block_sums(m0: u32, n0: u32) -> array<vec4<elem>, 4>   acc[i][j] = r[m0 + i, n0 + j] (any value outside r)
+//   fn block_sums(m0: u32, n0: u32) -> array<vec4<f32>, 4>   acc[i][j] = r[m0 + i, n0 + j] (any value outside r)
 
 #include "include/matmul_block.wgsl"
 

@@ -24,12 +24,12 @@ fn matmul_shape() -> vec3<u32> {
     return vec3<u32>(params.N, params.OC, params.C);
 }
 
-fn store(n: u32, o: u32, sum: elem) {
+fn store(n: u32, o: u32, sum: f32) {
     var y = sum;
     if (params.has_bias != 0u) {
-        y += bias[o];
+        y += f32(bias[o]);
     }
-    out[n * params.OC + o] = y;
+    out[n * params.OC + o] = elem(y);
 }
 
 // inp[n, k .. k+4] (k a multiple of 4), zeros outside the matrix: one vec4 load when C % 4 == 0, else four

@@ -48,6 +48,10 @@ pub struct GpuContext {
     /// then the forward matmul uses the subgroup kernel unless the tiling is `direct`
     /// ([`GpuContext::subgroup_matmul`]), else the tiled kernel.
     pub subgroups: bool,
+    /// True when the device was opened with `Features::SHADER_F16` (the adapter offers it): then the `_f16`
+    /// kernels compile and f16 buffers ([`Self::zeros_f16`]) can be bound. False on adapters without it
+    /// (Chromium's SwiftShader, many phones), where training stays f32.
+    pub f16: bool,
     kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     /// Bound in place of an optional buffer that an op does not have (e.g. a matmul without bias):
     /// WebGPU wants every binding of a layout filled.
@@ -86,11 +90,15 @@ impl GpuContext {
         // only used by the matmul when a subgroup holds at least the 4 rows it shares (see the shader).
         let subgroups =
             adapter.features().contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 4;
-        let required_features = if subgroups {
-            wgpu::Features::SUBGROUP
-        } else {
-            wgpu::Features::empty()
-        };
+        let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+        let mut required_features = wgpu::Features::empty();
+        if subgroups {
+            required_features |= wgpu::Features::SUBGROUP;
+        }
+        // Only where offered: a device asked for a feature its adapter lacks is refused.
+        if f16 {
+            required_features |= wgpu::Features::SHADER_F16;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("transformer-playground"),
@@ -144,6 +152,7 @@ impl GpuContext {
             summary,
             matmul_tiling,
             subgroups,
+            f16,
             kernels: Mutex::new(HashMap::new()),
             placeholder,
             buffer_bytes: AtomicU64::new(0),
@@ -231,6 +240,20 @@ impl GpuContext {
         kernel
     }
 
+    /// [`Self::kernel`] for the f32 or the f16 build of a kernel (`(label, source)` each), by the element type
+    /// of `view`, the tensor whose type decides (an activation the kernel reads or writes).
+    pub fn kernel_variant(
+        &self,
+        view: &super::View,
+        f32: (&str, &str),
+        f16: (&str, &str),
+        bindings: &[Access],
+        constants: &[(&str, f64)],
+    ) -> Arc<Kernel> {
+        let (label, source) = super::variant(view, f32, f16);
+        self.kernel(label, source, bindings, constants)
+    }
+
     /// Bytes of all storage and uniform buffers created through this context so far ([`Self::upload`],
     /// [`Self::upload_u32`], [`Self::zeros`], [`Self::uniform`]; plans make their uniforms with the latter).
     /// Readback staging buffers are not counted, and dropped buffers are not subtracted: a model makes its
@@ -314,6 +337,48 @@ impl GpuContext {
             usage: storage_usage(),
             mapped_at_creation: false,
         }))
+    }
+
+    /// A zero-filled storage buffer of `len` f16s (the size rounded up to whole 4-byte words).
+    pub fn zeros_f16(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.count(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 2).next_multiple_of(4) as u64,
+            usage: storage_usage(),
+            mapped_at_creation: false,
+        }))
+    }
+
+    /// A storage buffer holding `data` rounded to f16 (round to nearest even, as `half::f16::from_f32`).
+    pub fn upload_f16(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
+        let mut halves: Vec<u16> = data
+            .iter()
+            .map(|&x| half::f16::from_f32(x).to_bits())
+            .collect();
+        // wgpu rejects zero-sized bindings and storage sizes that are not whole words.
+        halves.resize(halves.len().max(1).next_multiple_of(2), 0);
+        self.count(
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(&halves),
+                    usage: storage_usage(),
+                }),
+        )
+    }
+
+    /// Copies the first `len` f16s of `buffer` back to the CPU as f32s (exact: every f16 is an f32).
+    pub async fn read_f16(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        // The staging copies count f32 words: len halves take ceil(len / 2) of them.
+        let words = self.read(buffer, len.div_ceil(2)).await?;
+        let halves: &[u16] = bytemuck::cast_slice(&words);
+        Ok(halves[..len]
+            .iter()
+            .map(|&bits| half::f16::from_bits(bits).to_f32())
+            .collect())
     }
 
     /// A uniform buffer holding one `#[repr(C)]` struct of sizes (its WGSL twin must match field by field).

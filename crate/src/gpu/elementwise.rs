@@ -15,15 +15,19 @@ pub(crate) const ELEMENTWISE_WG: u32 = 64;
 
 /// Adds an elementwise kernel over N elements to `plan`: one invocation per element, binding 0 the element
 /// count, then each view with how the kernel uses it (outputs first, as the op's arguments). Long launches are
-/// folded into two dimensions (`GpuContext::grid_1d`). Returns the dispatch's index.
+/// folded into two dimensions (`GpuContext::grid_1d`). `(label, shader)` is the f32 or the f16 build of the
+/// kernel ([`super::variant`]), and every view must hold that element type. Returns the dispatch's index.
 pub(crate) fn push_elementwise(
     gpu: &GpuContext,
     plan: &mut Plan,
-    label: &str,
-    shader: &str,
+    (label, shader): (&str, &str),
     bindings: &[(View, Access)],
     n: usize,
 ) -> usize {
+    assert!(
+        bindings.iter().all(|b| b.0.elem == bindings[0].0.elem),
+        "{label}: the views of an elementwise kernel share one element type"
+    );
     let layout: Vec<Access> = std::iter::once(Access::Uniform)
         .chain(bindings.iter().map(|b| b.1))
         .collect();

@@ -11,7 +11,7 @@ mod plan;
 pub use context::{AdapterSummary, GpuContext};
 pub(crate) use elementwise::push_elementwise;
 pub use matmul_tiling::{MATMUL_T, MatmulTiling};
-pub use plan::{Plan, View};
+pub use plan::{Elem, Plan, View, variant};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

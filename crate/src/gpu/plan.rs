@@ -7,25 +7,48 @@ use std::sync::Arc;
 
 use super::{GpuContext, Kernel};
 
-/// A view of `len` f32s starting `offset` f32s into a buffer: how ops name their inputs and outputs, so a tensor
-/// can live inside a larger buffer (e.g. one layer's weights inside the flat parameter buffer).
+/// The element type of a buffer's numbers: what a kernel binds it as (`elem` in WGSL, see `shaders/include/prelude.wgsl`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Elem {
+    #[default]
+    F32,
+    /// IEEE half precision: needs a device opened with `shader-f16` ([`GpuContext::f16`]) and the `_f16` kernels.
+    F16,
+}
+
+impl Elem {
+    /// Bytes per number.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Elem::F32 => 4,
+            Elem::F16 => 2,
+        }
+    }
+}
+
+/// A view of `len` numbers starting `offset` numbers into a buffer: how ops name their inputs and outputs, so a
+/// tensor can live inside a larger buffer (e.g. one layer's weights inside the flat parameter buffer). The numbers
+/// are f32 unless `elem` says otherwise (offsets and lengths count numbers, not bytes).
 ///
 /// WebGPU requires a binding's byte offset to be a multiple of `min_storage_buffer_offset_alignment`
-/// (256 bytes on most adapters), so tensors that are bound on their own start at multiples of 64 floats.
+/// (256 bytes on most adapters), so tensors that are bound on their own start at multiples of 64 floats
+/// (128 halves).
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
     pub buffer: &'a wgpu::Buffer,
     pub offset: u64,
     pub len: u64,
+    pub elem: Elem,
 }
 
 impl<'a> View<'a> {
-    /// The whole buffer.
+    /// The whole buffer, as f32s.
     pub fn all(buffer: &'a wgpu::Buffer) -> Self {
         Self {
             buffer,
             offset: 0,
             len: buffer.size() / 4,
+            elem: Elem::F32,
         }
     }
     /// `len` floats starting at float `offset`.
@@ -34,15 +57,42 @@ impl<'a> View<'a> {
             buffer,
             offset: offset as u64,
             len: len.max(1) as u64,
+            elem: Elem::F32,
         }
     }
+    /// The whole buffer, as f16s (a buffer from [`GpuContext::zeros_f16`] or [`GpuContext::upload_f16`]).
+    pub fn all_f16(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            len: buffer.size() / 2,
+            elem: Elem::F16,
+        }
+    }
+    /// True when the view holds f16s.
+    pub fn is_f16(&self) -> bool {
+        self.elem == Elem::F16
+    }
     fn binding(&self) -> wgpu::BindingResource<'a> {
+        let bytes = self.elem.bytes();
+        // Storage bindings are whole 4-byte words: an odd count of halves takes the buffer's last padding half.
+        let size = (self.len * bytes).next_multiple_of(4);
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
             buffer: self.buffer,
-            offset: self.offset * 4,
-            size: wgpu::BufferSize::new(self.len * 4),
+            offset: self.offset * bytes,
+            size: wgpu::BufferSize::new(size),
         })
     }
+}
+
+/// The f32 or the f16 build of a kernel (`shaders/<name>.wgsl` with `#variants f16`), by the element type of the
+/// views it stores, `out`: `(label, source)`.
+pub fn variant<'s>(
+    out: &View,
+    f32: (&'s str, &'s str),
+    f16: (&'s str, &'s str),
+) -> (&'s str, &'s str) {
+    if out.is_f16() { f16 } else { f32 }
 }
 
 impl<'a> From<&'a wgpu::Buffer> for View<'a> {

@@ -32,3 +32,52 @@ pub fn gpu_or_skip(test_name: &str) -> Option<&'static GpuContext> {
         }
     }
 }
+
+/// The shared context when its device has `shader-f16` (the f16 kernels' tests), else `None` after a loud skip;
+/// with `CI=true` an adapter without it fails the test (CI runs on lavapipe, which offers it).
+pub fn gpu_f16_or_skip(test_name: &str) -> Option<&'static GpuContext> {
+    let context = gpu_or_skip(test_name)?;
+    if context.f16 {
+        return Some(context);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !in_ci,
+        "CI=true but the adapter {} has no shader-f16 for {test_name}",
+        context.summary.name
+    );
+    eprintln!(
+        "\n!!! SKIPPED GPU TEST {test_name}: the adapter {} has no shader-f16\n",
+        context.summary.name
+    );
+    None
+}
+
+/// `values` rounded to the nearest f16 (ties to even) and widened back: what an f16 buffer holds, so a CPU
+/// reference fed these and rounded again is "the CPU reference evaluated with f16 rounding".
+pub fn round_f16(values: &[f32]) -> Vec<f32> {
+    values
+        .iter()
+        .map(|&x| half::f16::from_f32(x).to_f32())
+        .collect()
+}
+
+/// The tolerance of the f16 kernels' tests against the f16-rounded CPU reference: one f16 unit in the last
+/// place (2^-10 relative) for a sum done in another order that lands on the other side of a rounding boundary,
+/// plus `atol` for values near zero.
+pub const F16_RTOL: f32 = 1.0 / 1024.0;
+
+/// An f16 buffer holding `values` rounded to f16, and those rounded values (what the CPU reference is given).
+pub fn upload_f16_rounded(
+    gpu: &GpuContext,
+    label: &str,
+    values: &[f32],
+) -> (wgpu::Buffer, Vec<f32>) {
+    let rounded = round_f16(values);
+    (gpu.upload_f16(label, &rounded), rounded)
+}
+
+/// The first `len` numbers of an f16 buffer (blocking; tests only).
+pub fn read_f16_now(gpu: &GpuContext, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    pollster::block_on(gpu.read_f16(buffer, len)).expect("f16 readback")
+}

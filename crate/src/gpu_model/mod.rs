@@ -11,12 +11,14 @@
 //!   gradient, copy in its d loss / d losses, replay its plan, copy its losses aside; then clip and AdamW; then stage the losses and the
 //!   gradient norm for the one readback the caller awaits.
 //!
-//! The flat buffers use the CPU's [`ParamLayout`] order with each tensor's offset rounded up to 64 floats:
-//! WebGPU binds a buffer range only at offsets that are multiples of 256 bytes.
+//! The flat buffers use the CPU's [`ParamLayout`] order with each tensor's offset rounded up to 128 numbers:
+//! WebGPU binds a buffer range only at offsets that are multiples of 256 bytes, and the f16 copy of the
+//! weights (mixed precision, [`precision`]) uses the same offsets at 2 bytes a number.
 
 mod decode;
 pub mod exec;
 mod limits;
+mod precision;
 mod split;
 mod trainer;
 
@@ -25,14 +27,14 @@ use std::collections::HashMap;
 pub use exec::{GpuExecutor, GpuStore, RecordedSite};
 pub use limits::{check_batch_limits, check_limits};
 pub use split::check_generation_limits;
-pub use trainer::GpuTrainer;
+pub use trainer::{GpuTrainer, LossScaler};
 
 use crate::exec::{Allocator, Tensor};
 use crate::gpu::{GpuContext, Plan, View};
 use crate::model::generate::{SampleOptions, sample};
 use crate::model::params::ParamLayout;
 use crate::model::transformer::{Acts, Grads, Transformer};
-use crate::model::{Gpt, ModelConfig};
+use crate::model::{Gpt, LossScaleReport, ModelConfig, Precision};
 use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::ATTENTION_FUSED_MAX_HS;
@@ -41,8 +43,8 @@ use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, glo
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
-/// Floats per binding-offset alignment unit (256 bytes).
-const ALIGN: usize = 64;
+/// Numbers per binding-offset alignment unit: 256 bytes hold 64 f32s, and 128 f16s in the weights' f16 copy.
+const ALIGN: usize = 128;
 
 /// The activations, gradient scratch and token buffers of the training and evaluation plans, sized for up to
 /// `acts.bt` positions (and maps of `acts.att` numbers with the readable attention).
@@ -93,7 +95,7 @@ pub struct GpuGpt {
     dloss_log: Option<wgpu::Buffer>,
     /// The mappable buffer the losses and the norm of a step are read back through, kept between steps.
     step_readback: Option<wgpu::Buffer>,
-    norm: wgpu::Buffer,     // (1) the step's global gradient norm
+    norm: wgpu::Buffer, // (2) the step's global gradient norm, 1 / the loss scale
     partials: wgpu::Buffer, // (GLOBAL_NORM_PARTIALS) the norm's first-stage sums
     adamw_step: wgpu::Buffer,
     train_plans: HashMap<(usize, usize, usize), TrainPlans>,
@@ -107,6 +109,11 @@ pub struct GpuGpt {
     fused_attention: bool,
     /// Gradients and optimizer state exist (false: opened for generation only, see split.rs).
     optimizer: bool,
+    /// f32, or mixed precision (f16 activations and weight copy, f32 master weights; [`Self::set_precision`]).
+    precision: Precision,
+    /// Mixed precision: dynamic loss scaling, and what it did in the last step.
+    scaler: Option<LossScaler>,
+    last_scaling: Option<LossScaleReport>,
 }
 
 impl GpuGpt {
@@ -147,11 +154,14 @@ impl GpuGpt {
                 grad_base,
                 binding_limit: gpu.summary.max_storage_buffer_binding_size,
                 acts: Vec::new(),
+                act_elems: Vec::new(),
                 tokens: Vec::new(),
+                params_f16: None,
             },
             m: gpu.zeros("adamw m", trainable),
             v: gpu.zeros("adamw v", trainable),
-            norm: gpu.zeros("grad norm", 1),
+            // [norm, 1 / loss scale]: 1 until mixed precision scales the loss.
+            norm: gpu.upload("grad norm", &[0.0, 1.0]),
             partials: gpu.zeros("grad norm partials", GLOBAL_NORM_PARTIALS),
             adamw_step: AdamwStep::new(0.0, 0.9, 0.99, 1).upload(gpu),
             config,
@@ -165,6 +175,9 @@ impl GpuGpt {
             forward_plans: HashMap::new(),
             last_shape: (0, 0),
             decode: None,
+            precision: Precision::F32,
+            scaler: None,
+            last_scaling: None,
         };
         gpu_model.upload_params(gpu, &model.params)?;
         Ok(gpu_model)
@@ -179,11 +192,16 @@ impl GpuGpt {
                 self.layout.total
             );
         }
-        gpu.queue.write_buffer(
-            &self.store.params,
-            0,
-            bytemuck::cast_slice(&self.pad(params)),
-        );
+        let padded = self.pad(params);
+        gpu.queue
+            .write_buffer(&self.store.params, 0, bytemuck::cast_slice(&padded));
+        if let Some(params_f16) = &self.store.params_f16 {
+            gpu.queue.write_buffer(
+                params_f16,
+                0,
+                bytemuck::cast_slice(&precision::halves(&padded)),
+            );
+        }
         Ok(())
     }
 
@@ -192,7 +210,8 @@ impl GpuGpt {
         Ok(self.unpad(&gpu.read(&self.store.params, self.padded_total).await?))
     }
 
-    /// The gradients of the last step in the CPU layout of the trainable tensors (after clipping).
+    /// The gradients of the last step in the CPU layout of the trainable tensors (after clipping; with loss
+    /// scaling unscaled here, as AdamW saw them).
     pub async fn download_grads(&self, gpu: &GpuContext) -> Result<Vec<f32>> {
         let base = self.store.grad_base;
         let padded = gpu
@@ -207,6 +226,10 @@ impl GpuGpt {
         {
             flat[spec.offset - start..spec.offset - start + spec.len]
                 .copy_from_slice(&padded[offset - base..offset - base + spec.len]);
+        }
+        if let Some(report) = self.last_scaling {
+            let inv_scale = (1.0 / report.scale) as f32;
+            flat.iter_mut().for_each(|g| *g *= inv_scale);
         }
         Ok(flat)
     }
@@ -238,6 +261,7 @@ impl GpuGpt {
     /// against the device's limits first (check_batch_limits).
     fn ensure_capacity(&mut self, gpu: &GpuContext, b: usize, t: usize, micro: usize) {
         let fused = self.fused_attention;
+        let f16 = self.precision == Precision::F16;
         let nh = self.config.n_head;
         let (bt, att) = (b * t, if fused { 0 } else { b * nh * t * t });
         let old = self.buffers.as_ref().map(|x| (x.acts.bt, x.acts.att));
@@ -248,7 +272,7 @@ impl GpuGpt {
             if let Some(old) = self.buffers.take() {
                 self.store.free(old.tensors());
             }
-            let mut ex = GpuExecutor::new(gpu, &mut self.store, fused);
+            let mut ex = GpuExecutor::new(gpu, &mut self.store, fused).with_f16(f16);
             let acts = Acts::new(&mut ex, &self.config, bt, att, self.config.has_dropout());
             let grads = Grads::new(&mut ex, &self.config, &acts);
             self.buffers = Some(Buffers {
@@ -320,6 +344,16 @@ impl GpuGpt {
                 spec.len,
             );
         }
+        // Mixed precision: the f16 copy that the next forward reads follows the updated master weights.
+        if let Some(params_f16) = &self.store.params_f16 {
+            crate::ops::cast_forward::cast_forward_gpu(
+                gpu,
+                plan,
+                View::all_f16(params_f16),
+                View::all(&self.store.params),
+                self.padded_total,
+            );
+        }
     }
 
     /// One optimizer step over `batches` micro-batches of (inputs, targets), each (B, T): one submit.
@@ -368,6 +402,7 @@ impl GpuGpt {
         }
         let key = (b, t, k);
         if !self.train_plans.contains_key(&key) {
+            let f16 = self.precision == Precision::F16;
             let (mut micro, mut dropout_sites) = (Vec::with_capacity(k), Vec::with_capacity(k));
             let x = self.buffers.as_ref().expect("buffers allocated");
             let model = Transformer {
@@ -375,7 +410,8 @@ impl GpuGpt {
                 layout: &self.layout,
             };
             for &(inputs, targets) in &x.tokens[..k] {
-                let mut ex = GpuExecutor::new(gpu, &mut self.store, self.fused_attention);
+                let mut ex =
+                    GpuExecutor::new(gpu, &mut self.store, self.fused_attention).with_f16(f16);
                 model.forward(&mut ex, &x.acts, inputs, Some(targets), b, t, true);
                 model.backward(&mut ex, &x.acts, &x.grads, inputs, Some(targets), b, t);
                 let (plan, sites) = ex.finish();
@@ -397,11 +433,15 @@ impl GpuGpt {
         let store = &self.store;
         let bt = b * t;
         // Gradient accumulation averages: each micro-batch's mean loss (over its counted targets) is scaled
-        // by 1/k, as on the CPU.
+        // by 1/k, as on the CPU. With loss scaling, the loss is also multiplied by the scale (exact: a power
+        // of two), and the optimizer divides the gradients by it again (norm[1]).
+        let scale = self.scaler.map_or(1.0, |scaler| scaler.scale);
         let dlosses: Vec<f32> = counted
             .iter()
-            .flat_map(|&n| std::iter::repeat_n((1.0 / k as f64 / n as f64) as f32, bt))
+            .flat_map(|&n| std::iter::repeat_n((scale / k as f64 / n as f64) as f32, bt))
             .collect();
+        gpu.queue
+            .write_buffer(&self.norm, 4, bytemuck::cast_slice(&[(1.0 / scale) as f32]));
         let dloss_log = self.dloss_log.as_ref().expect("dloss log allocated");
         gpu.queue
             .write_buffer(dloss_log, 0, bytemuck::cast_slice(&dlosses));
@@ -468,6 +508,12 @@ impl GpuGpt {
         }
         let values = gpu.read_staged(&staging).await?;
         self.step_readback = Some(staging);
+        // The norm is that of the unscaled gradients, non-finite exactly when one of them is: the overflow
+        // check of loss scaling (the GPU has already skipped the update).
+        let norm = values[k * bt];
+        if let Some(scaler) = &mut self.scaler {
+            self.last_scaling = Some(scaler.update(norm.is_finite()));
+        }
         let loss = values[..k * bt]
             .chunks(bt)
             .zip(&counted)
@@ -503,7 +549,7 @@ impl GpuGpt {
             invalid_input!("no forward pass has run yet: run one before asking for predictions");
         };
         let (logits, width) = x.acts.prediction_logits(&self.config, b, t);
-        let logits = gpu.read(self.store.buffer(logits), logits.len).await?;
+        let logits = precision::read_view(gpu, self.store.view(logits)).await?;
         Ok(crate::model::mlm::argmax_rows(&logits, width))
     }
 
@@ -529,7 +575,8 @@ impl GpuGpt {
                 config: &self.config,
                 layout: &self.layout,
             };
-            let mut ex = GpuExecutor::new(gpu, &mut self.store, self.fused_attention);
+            let mut ex = GpuExecutor::new(gpu, &mut self.store, self.fused_attention)
+                .with_f16(self.precision == Precision::F16);
             let targets = with_targets.then_some(targets_buffer);
             model.forward(&mut ex, &x.acts, inputs_buffer, targets, b, t, false);
             self.forward_plans.insert(key, ex.finish().0);
@@ -554,11 +601,13 @@ impl GpuGpt {
         let (_, t) = self.last_shape;
         let v = self.config.vocab_size;
         let x = self.buffers.as_ref().expect("buffers allocated");
-        let logits = self.store.buffer(x.acts.logits);
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        let staging = gpu.stage(&mut encoder, &[(logits, (t - 1) * v, v)]);
-        gpu.queue.submit([encoder.finish()]);
-        gpu.read_staged(&staging).await
+        let logits = self.store.view(x.acts.logits);
+        let last_row = crate::gpu::View {
+            offset: logits.offset + ((t - 1) * v) as u64,
+            len: v as u64,
+            ..logits
+        };
+        precision::read_view(gpu, last_row).await
     }
 
     /// Generation without a cache, exactly as the CPU model's uncached generation (same context window, same
@@ -627,14 +676,35 @@ impl GpuGpt {
             .map(|_| gpu.zeros("inspection att", len))
             .collect();
         let mut plan = Plan::new();
+        // Mixed precision keeps qkv in f16; the inspection kernel reads f32: widened copies, made for this call.
+        let widened: Vec<Option<wgpu::Buffer>> = (0..atts.len())
+            .map(|l| {
+                let qkv = self.store.view(a.attention_qkv(l));
+                qkv.is_f16().then(|| {
+                    let copy = gpu.zeros("inspection qkv", qkv.len as usize);
+                    crate::ops::cast_forward::cast_forward_gpu(
+                        gpu,
+                        &mut plan,
+                        View::all(&copy),
+                        qkv,
+                        qkv.len as usize,
+                    );
+                    copy
+                })
+            })
+            .collect();
         for (l, att) in atts.iter().enumerate() {
+            let qkv = match &widened[l] {
+                Some(copy) => View::all(copy),
+                None => self.store.view(a.attention_qkv(l)),
+            };
             attention_forward_gpu(
                 gpu,
                 &mut plan,
                 View::all(&out),
                 View::all(&preatt),
                 View::all(att),
-                self.store.view(a.attention_qkv(l)),
+                qkv,
                 None,
                 self.config.attention_mask,
                 b,
@@ -690,6 +760,7 @@ impl GpuGpt {
             &self.partials,
             &self.adamw_step,
         ];
+        buffers.extend(&self.store.params_f16);
         buffers.extend(&self.loss_log);
         buffers.extend(&self.dloss_log);
         // Activations, gradient scratch, tokens and generation caches: what the description allocated.
@@ -716,3 +787,6 @@ mod tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod classifier_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod precision_tests;

@@ -56,7 +56,7 @@ fn options(grad_accum: usize) -> TrainOptions {
 }
 
 /// Relative distance of two parameter vectors: |a - b| / |b|.
-fn relative_distance(a: &[f32], b: &[f32]) -> f64 {
+pub(super) fn relative_distance(a: &[f32], b: &[f32]) -> f64 {
     let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
     let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     (diff / norm).sqrt()

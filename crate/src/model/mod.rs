@@ -25,7 +25,7 @@ pub mod weights;
 pub use config::{Activation, ClassifierConfig, ModelConfig, Positional};
 pub use gpt::Gpt;
 pub use mlm::Objective;
-pub use train::{EvalStats, StepStats, TrainOptions, Trainer};
+pub use train::{EvalStats, LossScaleReport, Precision, StepStats, TrainOptions, Trainer};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod gradcheck_tests;

@@ -55,6 +55,34 @@ pub struct TrainOptions {
     /// Data augmentation of the training batches (off by default; never applied to validation).
     #[serde(skip_serializing_if = "Augment::is_off")]
     pub augment: Augment,
+    /// Number format of the training step: f32 everywhere, or mixed precision (f16 activations and matmul
+    /// inputs, f32 master weights, optimizer state and sums, dynamic loss scaling); f16 needs a GPU with
+    /// `shader-f16` (docs/precision.md).
+    pub precision: Precision,
+    /// Mixed precision: the first loss scale (PyTorch's GradScaler: 2^16).
+    pub loss_scale_init: f64,
+    /// Mixed precision: good steps in a row after which the loss scale doubles (GradScaler: 2000).
+    pub loss_scale_growth_interval: u32,
+}
+
+/// The number format of training (see [`TrainOptions::precision`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Mixed precision: f16 storage for activations and the weights the kernels read, f32 accumulation,
+    /// master weights and AdamW state, dynamic loss scaling. GPU only, where the adapter has `shader-f16`.
+    F16,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        })
+    }
 }
 
 impl Default for TrainOptions {
@@ -77,6 +105,9 @@ impl Default for TrainOptions {
             eval_batches: 8,
             seed: 1337,
             augment: Augment::default(),
+            precision: Precision::F32,
+            loss_scale_init: 65536.0,
+            loss_scale_growth_interval: 2000,
         }
     }
 }
@@ -130,6 +161,33 @@ pub struct StepStats {
     pub grad_norm: f64,
     /// Tokens processed (B * T * grad_accum); the caller divides by its own clock for tokens/s.
     pub tokens: usize,
+    /// Mixed precision: the loss scale this step used (absent in f32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
+    /// Mixed precision: this step's scaled gradients overflowed (inf or NaN), so the weights were left alone
+    /// and the loss scale halved (GradScaler's skipped step).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+    /// Mixed precision: steps skipped so far in the run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_steps: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What dynamic loss scaling reports about the last step ([`Trainable::loss_scaling`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossScaleReport {
+    /// The scale the step's loss was multiplied by.
+    pub scale: f64,
+    /// The step was skipped: a scaled gradient was inf or NaN.
+    pub skipped: bool,
+    /// Steps skipped so far.
+    pub skipped_steps: u64,
+    /// Steps skipped in a row up to this one.
+    pub skipped_in_a_row: u32,
 }
 
 /// A validation result.
@@ -185,7 +243,15 @@ pub trait Trainable {
     async fn predictions(&self, device: &Self::Device) -> Result<Vec<u32>>;
     /// The current weights, flat, in the [`ParamLayout`](super::params::ParamLayout) order.
     async fn params(&self, device: &Self::Device) -> Result<Vec<f32>>;
+    /// With dynamic loss scaling (mixed precision on the GPU), what it did in the last step; `None` without.
+    fn loss_scaling(&self) -> Option<LossScaleReport> {
+        None
+    }
 }
+
+/// Skipped steps in a row (every one halving the loss scale, 2^16 -> 2^-24) after which mixed-precision
+/// training is taken to have diverged rather than overflowed.
+pub const MAX_SKIPPED_IN_A_ROW: u32 = 40;
 
 /// (mean loss, gradient norm before clipping) of an optimizer step.
 pub type StepResult = (f64, f64);
@@ -346,6 +412,13 @@ impl<M: Trainable> TrainLoop<M> {
         if !(options.lr.is_finite() && options.lr >= 0.0 && options.min_lr >= 0.0) {
             invalid_input!("learning rates must be finite and not negative");
         }
+        if !(options.loss_scale_init.is_finite() && options.loss_scale_init > 0.0)
+            || options.loss_scale_growth_interval == 0
+        {
+            invalid_input!(
+                "the loss scale must start positive and finite, and grow after at least one good step"
+            );
+        }
         Batches::for_training(config, train, val, options)
     }
 
@@ -419,6 +492,24 @@ impl<M: Trainable> TrainLoop<M> {
                 &self.options,
             )
             .await?;
+        let scaling = self.model.loss_scaling();
+        // A skipped step of loss scaling is no divergence (GradScaler halves the scale and goes on), unless the
+        // scale has halved so many times in a row that no scale will do.
+        if let Some(report) =
+            scaling.filter(|r| r.skipped && r.skipped_in_a_row < MAX_SKIPPED_IN_A_ROW)
+        {
+            self.step = step;
+            return Ok(StepStats {
+                step,
+                loss,
+                lr: self.options.lr_at(step),
+                grad_norm,
+                tokens: b * t * batches.len(),
+                loss_scale: Some(report.scale),
+                skipped: true,
+                skipped_steps: report.skipped_steps,
+            });
+        }
         if !loss.is_finite() || !grad_norm.is_finite() {
             let reason = format!(
                 "training diverged: the loss of step {step} is {loss} and the gradient norm {grad_norm}. The weights of step {} are kept; lower the learning rate (now {}) or clip gradients harder (grad_clip {}).",
@@ -434,6 +525,9 @@ impl<M: Trainable> TrainLoop<M> {
             lr: self.options.lr_at(step),
             grad_norm,
             tokens: b * t * batches.len(),
+            loss_scale: scaling.map(|r| r.scale),
+            skipped: false,
+            skipped_steps: scaling.map_or(0, |r| r.skipped_steps),
         })
     }
 
@@ -484,6 +578,12 @@ impl TrainLoop<Gpt<f32>> {
         val: Vec<u32>,
         options: TrainOptions,
     ) -> Result<Self> {
+        if options.precision == Precision::F16 {
+            invalid_input!(
+                "f16 (mixed precision) training runs on a GPU with shader-f16; the CPU trains in f32: leave \
+                 precision at f32"
+            );
+        }
         let batches = Self::batches(&model.config, train, val, &options)?;
         Ok(Self::from_batches(model, batches, options))
     }

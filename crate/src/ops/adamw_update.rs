@@ -302,7 +302,7 @@ mod gpu {
                 Access::ReadWrite, // v (N)
                 Access::Read,      // grads (N)
                 Access::Read,      // step (4): AdamwStep, rewritten every step
-                Access::Read,      // norm (1): the step's gradient norm; not finite -> no update
+                Access::Read, // norm (2): the step's gradient norm (not finite -> no update), 1 / loss scale
             ],
             &[("WG", f64::from(WG))],
         );
@@ -349,7 +349,7 @@ mod gpu {
             let v_b = gpu.upload("v", &v);
             let grads_b = gpu.zeros("grads", n);
             let step_b = AdamwStep::new(0.0, beta1, beta2, 1).upload(gpu);
-            let norm_b = gpu.upload("norm", &[1.0]);
+            let norm_b = gpu.upload("norm", &[1.0, 1.0]);
             let mut plan = Plan::new();
             for (offset, len, decay) in [(0, decayed, wd), (decayed, rest, 0.0)] {
                 let view = |b| View::range(b, offset, len);
@@ -420,7 +420,7 @@ mod gpu {
             let grads_b = gpu.upload("grads", &vec![f32::NAN; n]);
             let step_b = AdamwStep::new(1e-2, 0.9, 0.95, 1).upload(gpu);
             for bad_norm in [f32::NAN, f32::INFINITY] {
-                let norm_b = gpu.upload("norm", &[bad_norm]);
+                let norm_b = gpu.upload("norm", &[bad_norm, 1.0]);
                 let mut plan = Plan::new();
                 let all = |b| View::all(b);
                 adamw_update_gpu(

@@ -81,11 +81,22 @@ mod gpu {
     pub const ATTENTION_BACKWARD_FUSED_DELTA_SHADER: &str =
         shader!("attention_backward_fused_delta");
 
+    /// Its f16 build (dout and out f16; delta f32), generated from the same file by `crate/build.rs`.
+    pub const ATTENTION_BACKWARD_FUSED_DELTA_F16_SHADER: &str =
+        shader!("attention_backward_fused_delta_f16");
+
     /// The WGSL source of the per-query-row kernel (dq), `shaders/attention_backward_fused.wgsl`.
     pub const ATTENTION_BACKWARD_FUSED_SHADER: &str = shader!("attention_backward_fused");
 
+    /// Its f16 build (dqkv, dout and qkv f16; sums, lse and delta f32), generated from the same file by `crate/build.rs`.
+    pub const ATTENTION_BACKWARD_FUSED_F16_SHADER: &str = shader!("attention_backward_fused_f16");
+
     /// The WGSL source of the per-key-row kernel (dk, dv), `shaders/attention_backward_fused_dkv.wgsl`.
     pub const ATTENTION_BACKWARD_FUSED_DKV_SHADER: &str = shader!("attention_backward_fused_dkv");
+
+    /// Its f16 build (dqkv, dout and qkv f16; sums, lse and delta f32), generated from the same file by `crate/build.rs`.
+    pub const ATTENTION_BACKWARD_FUSED_DKV_F16_SHADER: &str =
+        shader!("attention_backward_fused_dkv_f16");
 
     /// Invocations per workgroup of the delta kernel.
     const DELTA_WG: u32 = 64;
@@ -113,9 +124,16 @@ mod gpu {
         nh: usize,
     ) -> ([usize; 2], FusedAttentionParams) {
         let params = FusedAttentionParams::new(mask, dropout, b, t, c, nh);
-        let delta_kernel = gpu.kernel(
-            "attention_backward_fused_delta",
-            ATTENTION_BACKWARD_FUSED_DELTA_SHADER,
+        let delta_kernel = gpu.kernel_variant(
+            &dout,
+            (
+                "attention_backward_fused_delta",
+                ATTENTION_BACKWARD_FUSED_DELTA_SHADER,
+            ),
+            (
+                "attention_backward_fused_delta_f16",
+                ATTENTION_BACKWARD_FUSED_DELTA_F16_SHADER,
+            ),
             &[
                 Access::Uniform,   // params: B, T, C, NH (the rest unused)
                 Access::ReadWrite, // delta (B, NH, T)
@@ -140,9 +158,13 @@ mod gpu {
             Access::Read,      // delta (B, NH, T)
         ];
         let blocks = [(t as u32).div_ceil(ATTENTION_FUSED_BQ), nh as u32, b as u32];
-        let dq = gpu.kernel(
-            "attention_backward_fused",
-            ATTENTION_BACKWARD_FUSED_SHADER,
+        let dq = gpu.kernel_variant(
+            &dout,
+            ("attention_backward_fused", ATTENTION_BACKWARD_FUSED_SHADER),
+            (
+                "attention_backward_fused_f16",
+                ATTENTION_BACKWARD_FUSED_F16_SHADER,
+            ),
             &bindings,
             &[("BQ", f64::from(ATTENTION_FUSED_BQ))],
         );
@@ -153,9 +175,16 @@ mod gpu {
             &[dinp, dout, inp, lse, delta],
             blocks,
         );
-        let dkv = gpu.kernel(
-            "attention_backward_fused_dkv",
-            ATTENTION_BACKWARD_FUSED_DKV_SHADER,
+        let dkv = gpu.kernel_variant(
+            &dout,
+            (
+                "attention_backward_fused_dkv",
+                ATTENTION_BACKWARD_FUSED_DKV_SHADER,
+            ),
+            (
+                "attention_backward_fused_dkv_f16",
+                ATTENTION_BACKWARD_FUSED_DKV_F16_SHADER,
+            ),
             &bindings,
             &[("BK", f64::from(ATTENTION_FUSED_BQ))],
         );
@@ -264,6 +293,86 @@ mod gpu {
 
         fn drop(p: f32, seed: u32) -> Option<AttentionDropout> {
             Some(AttentionDropout { p, seed })
+        }
+
+        /// The f16 builds of the fused forward and backward (qkv, out, dout, dqkv f16; scores, softmax, lse,
+        /// delta and every sum f32) against the CPU reference evaluated with f16 rounding (qkv and dout rounded,
+        /// out and dqkv rounded). out within one f16 ulp (F16_RTOL) + 1e-3, lse within the f32 tolerance; dqkv
+        /// within 2e-3 + 1e-2 |x|: the GPU's delta = dout . out uses the f16-stored out (2^-11 relative), the
+        /// reference the exact one.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{
+                F16_RTOL, gpu_f16_or_skip, read_f16_now, round_f16, upload_f16_rounded,
+            };
+            let Some(gpu) = gpu_f16_or_skip("attention fused f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(93);
+            for (mask, b, t, c, nh) in [
+                (AttentionMask::Causal, 2, 7, 12, 3),
+                (AttentionMask::Bidirectional, 1, 19, 16, 2),
+                (AttentionMask::Causal, 2, 40, 64, 2),
+            ] {
+                let (inp_buf, inp) = upload_f16_rounded(gpu, "qkv", &rng.vec(b * t * 3 * c));
+                let (dout_buf, dout) = upload_f16_rounded(gpu, "dout", &rng.vec(b * t * c));
+                let (mut out, mut lse) = (vec![0.0; b * t * c], vec![0.0; b * nh * t]);
+                attention_forward_fused_cpu(&mut out, &mut lse, &inp, None, mask, b, t, c, nh);
+                let mut dinp = vec![0.0f32; inp.len()];
+                attention_backward_fused_cpu(&mut dinp, &dout, &inp, None, mask, b, t, c, nh);
+                let out_buf = gpu.zeros_f16("out", out.len());
+                let dinp_buf = gpu.zeros_f16("dqkv", dinp.len());
+                let (lse_buf, delta_buf) =
+                    (gpu.zeros("lse", lse.len()), gpu.zeros("delta", lse.len()));
+                let mut plan = Plan::new();
+                attention_forward_fused_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&out_buf),
+                    (&lse_buf).into(),
+                    View::all_f16(&inp_buf),
+                    None,
+                    mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+                attention_backward_fused_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&dinp_buf),
+                    (&delta_buf).into(),
+                    View::all_f16(&dout_buf),
+                    View::all_f16(&inp_buf),
+                    View::all_f16(&out_buf),
+                    (&lse_buf).into(),
+                    None,
+                    mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+                pollster::block_on(plan.run(gpu)).expect("attention fused f16 dispatches");
+                let what = format!("attention fused f16 {mask:?} B={b} T={t} C={c} NH={nh}");
+                let lse_gpu = pollster::block_on(gpu.read(&lse_buf, lse.len())).expect("readback");
+                assert_close(
+                    &read_f16_now(gpu, &out_buf, out.len()),
+                    &round_f16(&out),
+                    1e-3,
+                    F16_RTOL,
+                    &format!("{what} out"),
+                );
+                assert_close(&lse_gpu, &lse, 1e-5, 1e-4, &format!("{what} lse"));
+                assert_close(
+                    &read_f16_now(gpu, &dinp_buf, dinp.len()),
+                    &round_f16(&dinp),
+                    2e-3,
+                    1e-2,
+                    &format!("{what} dqkv"),
+                );
+            }
         }
 
         #[test]

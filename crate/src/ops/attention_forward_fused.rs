@@ -161,6 +161,9 @@ mod gpu {
     /// The WGSL source, `shaders/attention_forward_fused.wgsl`.
     pub const ATTENTION_FORWARD_FUSED_SHADER: &str = shader!("attention_forward_fused");
 
+    /// Its f16 build (out and qkv f16; scores, softmax and lse f32), generated from the same file by `crate/build.rs`.
+    pub const ATTENTION_FORWARD_FUSED_F16_SHADER: &str = shader!("attention_forward_fused_f16");
+
     /// Query rows per workgroup of the fused kernels (their `BQ` override; one invocation per row).
     pub(crate) const ATTENTION_FUSED_BQ: u32 = 32;
 
@@ -245,9 +248,13 @@ mod gpu {
         c: usize,
         nh: usize,
     ) -> (usize, FusedAttentionParams) {
-        let kernel = gpu.kernel(
-            "attention_forward_fused",
-            ATTENTION_FORWARD_FUSED_SHADER,
+        let kernel = gpu.kernel_variant(
+            &out,
+            ("attention_forward_fused", ATTENTION_FORWARD_FUSED_SHADER),
+            (
+                "attention_forward_fused_f16",
+                ATTENTION_FORWARD_FUSED_F16_SHADER,
+            ),
             &[
                 Access::Uniform,   // params: B, T, C, NH, causal, has_dropout, scale, seed, p, keep
                 Access::ReadWrite, // out (B, T, C)

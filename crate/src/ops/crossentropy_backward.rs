@@ -108,6 +108,9 @@ mod gpu {
     /// The WGSL source, `shaders/crossentropy_backward.wgsl`.
     pub const CROSSENTROPY_BACKWARD_SHADER: &str = shader!("crossentropy_backward");
 
+    /// Its f16 build (dlogits and probs f16; dlosses f32), generated from the same file by `crate/build.rs`.
+    pub const CROSSENTROPY_BACKWARD_F16_SHADER: &str = shader!("crossentropy_backward_f16");
+
     /// Adds the kernel to `plan`: dlogits (B, T, V) = (probs (B, T, V) - onehot(targets (B, T))) * dlosses (B, T),
     /// assigned, as [`crossentropy_backward_cpu`](super::crossentropy_backward_cpu); targets is a view of a buffer of u32 token ids.
     /// Check the lengths and ids with [`crate::ops::crossentropy_forward::check_shapes`].
@@ -123,9 +126,13 @@ mod gpu {
         t: usize,
         v: usize,
     ) {
-        let kernel = gpu.kernel(
-            "crossentropy_backward",
-            CROSSENTROPY_BACKWARD_SHADER,
+        let kernel = gpu.kernel_variant(
+            &dlogits,
+            ("crossentropy_backward", CROSSENTROPY_BACKWARD_SHADER),
+            (
+                "crossentropy_backward_f16",
+                CROSSENTROPY_BACKWARD_F16_SHADER,
+            ),
             &[
                 Access::Uniform,   // params: B, T, V
                 Access::ReadWrite, // dlogits (B, T, V)
@@ -200,6 +207,57 @@ mod gpu {
                 1e-4,
                 &format!("crossentropy_backward B={b} T={t} V={v}"),
             );
+        }
+
+        /// The f16 build (probs and dlogits f16, dlosses f32) against the CPU reference evaluated with f16
+        /// rounding: within one f16 ulp (F16_RTOL) + 1e-7.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{
+                F16_RTOL, gpu_f16_or_skip, read_f16_now, round_f16, upload_f16_rounded,
+            };
+            use crate::ops::crossentropy_forward::IGNORE_INDEX;
+            let Some(gpu) = gpu_f16_or_skip("crossentropy_backward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(53);
+            for (b, t, v) in [(2, 7, 37), (1, 1, 1), (2, 3, 300)] {
+                let probs: Vec<f32> = rng.vec(b * t * v).iter().map(|x| 0.5 * (x + 1.0)).collect();
+                let (probs_buf, probs) = upload_f16_rounded(gpu, "probs", &probs);
+                let dlosses: Vec<f32> = rng.vec(b * t).iter().map(|x| x / (b * t) as f32).collect();
+                let targets: Vec<u32> = (0..b * t)
+                    .map(|i| {
+                        if i % 4 == 3 {
+                            IGNORE_INDEX
+                        } else {
+                            rng.range(0, v - 1) as u32
+                        }
+                    })
+                    .collect();
+                let mut expected = vec![0.0; b * t * v];
+                crossentropy_backward_cpu(&mut expected, &dlosses, &probs, &targets, b, t, v);
+                let dlogits = gpu.zeros_f16("dlogits", b * t * v);
+                let (dlosses_buf, targets_buf) = (
+                    gpu.upload("dlosses", &dlosses),
+                    gpu.upload_u32("targets", &targets),
+                );
+                let mut plan = Plan::new();
+                crossentropy_backward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&dlogits),
+                    (&dlosses_buf).into(),
+                    View::all_f16(&probs_buf),
+                    (&targets_buf).into(),
+                    b,
+                    t,
+                    v,
+                );
+                pollster::block_on(plan.run(gpu)).expect("crossentropy_backward_f16 dispatch");
+                let actual = read_f16_now(gpu, &dlogits, b * t * v);
+                let what = format!("crossentropy_backward f16 B={b} T={t} V={v}");
+                assert_close(&actual, &round_f16(&expected), 1e-7, F16_RTOL, &what);
+            }
         }
 
         #[test]

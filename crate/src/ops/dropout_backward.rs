@@ -77,8 +77,7 @@ mod gpu {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "dropout_backward",
-            DROPOUT_BACKWARD_SHADER,
+            ("dropout_backward", DROPOUT_BACKWARD_SHADER),
             &[
                 (dinp, Access::ReadWrite), // dinp (N)
                 (dout, Access::Read),      // dout (N)

@@ -94,7 +94,13 @@ mod gpu {
     /// (position rows).
     pub const ENCODER_BACKWARD_SHADER: &str = shader!("encoder_backward");
 
+    /// Its f16 build (dout f16; dwte, a parameter gradient, f32), generated from the same file by `crate/build.rs`.
+    pub const ENCODER_BACKWARD_F16_SHADER: &str = shader!("encoder_backward_f16");
+
     pub const ENCODER_BACKWARD_DPOS_SHADER: &str = shader!("encoder_backward_dpos");
+
+    /// Its f16 build (dout f16; dpos f32), generated from the same file by `crate/build.rs`.
+    pub const ENCODER_BACKWARD_DPOS_F16_SHADER: &str = shader!("encoder_backward_dpos_f16");
 
     /// Sizes for the shaders; field for field their WGSL `Params` structs (`groups` unused by dpos).
     #[repr(C)]
@@ -136,9 +142,10 @@ mod gpu {
             c: c as u32,
             groups,
         };
-        let kernel = gpu.kernel(
-            "encoder_backward",
-            ENCODER_BACKWARD_SHADER,
+        let kernel = gpu.kernel_variant(
+            &dout,
+            ("encoder_backward", ENCODER_BACKWARD_SHADER),
+            ("encoder_backward_f16", ENCODER_BACKWARD_F16_SHADER),
             &[
                 Access::Uniform,   // params: B, T, C, groups
                 Access::ReadWrite, // dwte (V, C), accumulated
@@ -152,9 +159,13 @@ mod gpu {
         plan.push(gpu, kernel, Some(&params), &[dwte, dout, inp], workgroups);
 
         if let Some(dpos) = dpos {
-            let kernel = gpu.kernel(
-                "encoder_backward_dpos",
-                ENCODER_BACKWARD_DPOS_SHADER,
+            let kernel = gpu.kernel_variant(
+                &dout,
+                ("encoder_backward_dpos", ENCODER_BACKWARD_DPOS_SHADER),
+                (
+                    "encoder_backward_dpos_f16",
+                    ENCODER_BACKWARD_DPOS_F16_SHADER,
+                ),
                 &[
                     Access::Uniform,   // params: B, T, C
                     Access::ReadWrite, // dpos (T, C), accumulated
@@ -217,6 +228,54 @@ mod gpu {
             if let (Some(buf), Some(dpos)) = (&dpos_buf, &dpos) {
                 let actual = pollster::block_on(gpu.read(buf, t * c)).expect("readback");
                 assert_close(&actual, dpos, 0.0, 0.0, &format!("{what}: dpos"));
+            }
+        }
+
+        /// The f16 build (dout f16; dwte and dpos, parameter gradients, f32) against the CPU reference given the
+        /// same f16-rounded dout: f32 additions in the CPU's order, so the results are identical.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{gpu_f16_or_skip, upload_f16_rounded};
+            let Some(gpu) = gpu_f16_or_skip("encoder_backward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(113);
+            for (b, t, c, v) in [(2, 7, 12, 37), (1, 3, 5, 2)] {
+                let inp = rng.tokens(b * t, v);
+                let (dout_buf, dout) = upload_f16_rounded(gpu, "dout", &rng.vec(b * t * c));
+                let (mut dwte, mut dpos) = (rng.vec(v * c), rng.vec(t * c));
+                let (dwte_buf, dpos_buf) = (gpu.upload("dwte", &dwte), gpu.upload("dpos", &dpos));
+                encoder_backward_cpu(&mut dwte, Some(&mut dpos), &dout, &inp, b, t, c);
+                let inp_buf = gpu.upload_u32("inp", &inp);
+                let mut plan = Plan::new();
+                encoder_backward_gpu(
+                    gpu,
+                    &mut plan,
+                    (&dwte_buf).into(),
+                    Some((&dpos_buf).into()),
+                    View::all_f16(&dout_buf),
+                    (&inp_buf).into(),
+                    b,
+                    t,
+                    c,
+                );
+                pollster::block_on(plan.run(gpu)).expect("encoder_backward_f16 dispatch");
+                let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("readback");
+                let what = format!("encoder_backward f16 B={b} T={t} C={c} V={v}");
+                assert_close(
+                    &read(&dwte_buf, v * c),
+                    &dwte,
+                    0.0,
+                    0.0,
+                    &format!("{what} dwte"),
+                );
+                assert_close(
+                    &read(&dpos_buf, t * c),
+                    &dpos,
+                    0.0,
+                    0.0,
+                    &format!("{what} dpos"),
+                );
             }
         }
 

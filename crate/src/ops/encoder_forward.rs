@@ -58,6 +58,9 @@ mod gpu {
     /// The WGSL source, `shaders/encoder_forward.wgsl`.
     pub const ENCODER_FORWARD_SHADER: &str = shader!("encoder_forward");
 
+    /// Its f16 build (out, wte and pos f16), generated from the same file by `crate/build.rs`.
+    pub const ENCODER_FORWARD_F16_SHADER: &str = shader!("encoder_forward_f16");
+
     /// Sizes for the shader; field for field the WGSL `Params` struct.
     #[repr(C)]
     #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -108,9 +111,10 @@ mod gpu {
         t: usize,
         c: usize,
     ) {
-        let kernel = gpu.kernel(
-            "encoder_forward",
-            ENCODER_FORWARD_SHADER,
+        let kernel = gpu.kernel_variant(
+            &out,
+            ("encoder_forward", ENCODER_FORWARD_SHADER),
+            ("encoder_forward_f16", ENCODER_FORWARD_F16_SHADER),
             &[
                 Access::Uniform,   // params: B, T, C, has_pos
                 Access::ReadWrite, // out (B, T, C)
@@ -206,6 +210,56 @@ mod gpu {
                 0.0,
                 &format!("encoder_forward B={b} T={t} C={c} V={v} {pos:?}"),
             );
+        }
+
+        /// The f16 build against the CPU reference evaluated with f16 rounding (wte and pos rounded to f16, out
+        /// rounded): one addition in f32 rounded once, so the results are identical.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{
+                gpu_f16_or_skip, read_f16_now, round_f16, upload_f16_rounded,
+            };
+            let Some(gpu) = gpu_f16_or_skip("encoder_forward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(103);
+            for (b, t, c, v, learned) in [
+                (2, 7, 12, 37, true),
+                (2, 7, 12, 37, false),
+                (1, 3, 5, 7, true),
+            ] {
+                let inp = rng.tokens(b * t, v);
+                let (wte_buf, wte) = upload_f16_rounded(gpu, "wte", &rng.vec(v * c));
+                let pos = learned.then(|| upload_f16_rounded(gpu, "pos", &rng.vec(t * c)));
+                let mut expected = vec![0.0; b * t * c];
+                encoder_forward_cpu(
+                    &mut expected,
+                    &inp,
+                    &wte,
+                    pos.as_ref().map(|p| &p.1[..]),
+                    b,
+                    t,
+                    c,
+                );
+                let out = gpu.zeros_f16("out", b * t * c);
+                let inp_buf = gpu.upload_u32("inp", &inp);
+                let mut plan = Plan::new();
+                encoder_forward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&out),
+                    (&inp_buf).into(),
+                    View::all_f16(&wte_buf),
+                    pos.as_ref().map(|p| View::all_f16(&p.0)),
+                    b,
+                    t,
+                    c,
+                );
+                pollster::block_on(plan.run(gpu)).expect("encoder_forward_f16 dispatch");
+                let actual = read_f16_now(gpu, &out, b * t * c);
+                let what = format!("encoder_forward f16 B={b} T={t} C={c} learned={learned}");
+                assert_close(&actual, &round_f16(&expected), 0.0, 0.0, &what);
+            }
         }
 
         #[test]

@@ -118,6 +118,9 @@ mod gpu {
     /// The WGSL source, `shaders/gelu_backward.wgsl`.
     pub const GELU_BACKWARD_SHADER: &str = shader!("gelu_backward");
 
+    /// Its f16 build (f16 storage, f32 arithmetic), generated from the same file by `crate/build.rs`.
+    pub const GELU_BACKWARD_F16_SHADER: &str = shader!("gelu_backward_f16");
+
     /// Adds the kernel to `plan`: dinp (N) = gelu'(inp (N)) * dout (N) (assigned).
     pub fn gelu_backward_gpu(
         gpu: &GpuContext,
@@ -130,8 +133,11 @@ mod gpu {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "gelu_backward",
-            GELU_BACKWARD_SHADER,
+            crate::gpu::variant(
+                &dinp,
+                ("gelu_backward", GELU_BACKWARD_SHADER),
+                ("gelu_backward_f16", GELU_BACKWARD_F16_SHADER),
+            ),
             &[
                 (dinp, Access::ReadWrite), // dinp (N)
                 (inp, Access::Read),       // inp (N)
@@ -190,6 +196,45 @@ mod gpu {
             check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
             check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
             check(gpu, &mut rng, 1);
+        }
+
+        /// The f16 build against the CPU reference evaluated with f16 rounding (inputs and output rounded):
+        /// within one f16 ulp (F16_RTOL) plus 1e-4 for the GPU's tanh.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{F16_RTOL, gpu_f16_or_skip, round_f16};
+            let Some(gpu) = gpu_f16_or_skip("gelu_backward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(43);
+            for n in [2 * 7 * 12, 2 * 7 * 48 + 1, 1] {
+                let inp = round_f16(&rng.vec(n).iter().map(|x| 4.0 * x).collect::<Vec<_>>());
+                let dout = round_f16(&rng.vec(n));
+                let mut dinp = vec![0.0; n];
+                gelu_backward_cpu(&mut dinp, &inp, &dout, n);
+                let dinp = round_f16(&dinp);
+                let dinp_buf = gpu.zeros_f16("dinp", n);
+                let inp_buf = gpu.upload_f16("inp", &inp);
+                let dout_buf = gpu.upload_f16("dout", &dout);
+                let mut plan = Plan::new();
+                gelu_backward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&dinp_buf),
+                    View::all_f16(&inp_buf),
+                    View::all_f16(&dout_buf),
+                    n,
+                );
+                pollster::block_on(plan.run(gpu)).expect("gelu_backward_f16 dispatch");
+                let dinp_gpu = pollster::block_on(gpu.read_f16(&dinp_buf, n)).expect("readback");
+                assert_close(
+                    &dinp_gpu,
+                    &dinp,
+                    1e-4,
+                    F16_RTOL,
+                    &format!("gelu_backward f16 N={n}"),
+                );
+            }
         }
 
         #[test]

@@ -58,13 +58,19 @@ mod gpu {
     /// The WGSL source, `shaders/gelu_forward.wgsl`.
     pub const GELU_FORWARD_SHADER: &str = shader!("gelu_forward");
 
+    /// Its f16 build (f16 storage, f32 arithmetic), generated from the same file by `crate/build.rs`.
+    pub const GELU_FORWARD_F16_SHADER: &str = shader!("gelu_forward_f16");
+
     /// Adds the kernel to `plan`: out (N) = gelu(inp (N)), tanh approximation.
     pub fn gelu_forward_gpu(gpu: &GpuContext, plan: &mut Plan, out: View, inp: View, n: usize) {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "gelu_forward",
-            GELU_FORWARD_SHADER,
+            crate::gpu::variant(
+                &out,
+                ("gelu_forward", GELU_FORWARD_SHADER),
+                ("gelu_forward_f16", GELU_FORWARD_F16_SHADER),
+            ),
             &[
                 (out, Access::ReadWrite), // out (N)
                 (inp, Access::Read),      // inp (N)
@@ -113,6 +119,42 @@ mod gpu {
             check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
             check(gpu, &mut rng, 2 * 7 * 4 * 12); // the MLP's hidden size 4C
             check(gpu, &mut rng, 1);
+        }
+
+        /// The f16 build against the CPU reference evaluated with f16 rounding (inputs and output rounded):
+        /// within one f16 ulp (F16_RTOL) plus 1e-4 for the GPU's tanh.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{F16_RTOL, gpu_f16_or_skip, round_f16};
+            let Some(gpu) = gpu_f16_or_skip("gelu_forward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(33);
+            for n in [2 * 7 * 12, 2 * 7 * 48 + 1, 1] {
+                let inp = round_f16(&rng.vec(n).iter().map(|x| 4.0 * x).collect::<Vec<_>>());
+                let mut out = vec![0.0; n];
+                gelu_forward_cpu(&mut out, &inp, n);
+                let out = round_f16(&out);
+                let out_buf = gpu.zeros_f16("out", n);
+                let inp_buf = gpu.upload_f16("inp", &inp);
+                let mut plan = Plan::new();
+                gelu_forward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&out_buf),
+                    View::all_f16(&inp_buf),
+                    n,
+                );
+                pollster::block_on(plan.run(gpu)).expect("gelu_forward_f16 dispatch");
+                let out_gpu = pollster::block_on(gpu.read_f16(&out_buf, n)).expect("readback");
+                assert_close(
+                    &out_gpu,
+                    &out,
+                    1e-4,
+                    F16_RTOL,
+                    &format!("gelu_forward f16 N={n}"),
+                );
+            }
         }
 
         #[test]

@@ -96,8 +96,10 @@ mod gpu {
         [x, groups.div_ceil(x), 1]
     }
 
-    /// Adds the norm to `plan`: norm (1) = sqrt(sum of grads (N) squared), as [`global_norm_cpu`] but in f32 and
-    /// left on the GPU. `partials` is scratch of [`GLOBAL_NORM_PARTIALS`] floats. Two dispatches: partial sums of
+    /// Adds the norm to `plan`: norm[0] = sqrt(sum of (grads (N) * norm[1]) squared), as [`global_norm_cpu`] but in
+    /// f32 and left on the GPU. `norm` holds 2 floats: the result and 1 / the loss scale (1.0 without loss
+    /// scaling; the trainer writes it each step), by which each gradient is unscaled before it is squared.
+    /// `partials` is scratch of [`GLOBAL_NORM_PARTIALS`] floats. Two dispatches: partial sums of
     /// squares per workgroup, then one workgroup combining them (see the shader).
     pub fn global_norm_gpu(
         gpu: &GpuContext,
@@ -121,7 +123,7 @@ mod gpu {
                 GLOBAL_NORM_SHADER,
                 &[
                     Access::Uniform,   // params: N, num_groups
-                    Access::ReadWrite, // norm (1)
+                    Access::ReadWrite, // norm (2): the result, 1 / loss scale
                     Access::ReadWrite, // partials (GLOBAL_NORM_PARTIALS)
                     Access::Read,      // grads (N)
                 ],
@@ -137,7 +139,7 @@ mod gpu {
         }
     }
 
-    /// Adds clipping to `plan`, as [`clip_by_global_norm_cpu`]: computes norm (1) with [`global_norm_gpu`]
+    /// Adds clipping to `plan`, as [`clip_by_global_norm_cpu`]: computes norm (2) with [`global_norm_gpu`]
     /// (`partials` is its scratch), then scales grads (N) by max_norm / (norm + 1e-6) when norm > max_norm,
     /// reading the norm on the GPU: nothing is read back in the middle of a step. The norm before clipping
     /// stays in `norm` for the trainer to read with the step's other results.
@@ -157,7 +159,7 @@ mod gpu {
             &[
                 Access::Uniform,   // params: N, max_norm
                 Access::ReadWrite, // grads (N)
-                Access::Read,      // norm (1)
+                Access::Read,      // norm (2): the unscaled norm, 1 / loss scale
             ],
             &[("WG", f64::from(WG))],
         );
@@ -184,9 +186,19 @@ mod gpu {
 
         /// Runs clip (or only the norm) on the GPU; returns (norm, grads after).
         fn run_gpu(gpu: &GpuContext, grads: &[f32], max_norm: Option<f32>) -> (f32, Vec<f32>) {
+            run_gpu_scaled(gpu, grads, max_norm, 1.0)
+        }
+
+        /// [`run_gpu`] for gradients of a loss scaled by 1 / `inv_scale`.
+        fn run_gpu_scaled(
+            gpu: &GpuContext,
+            grads: &[f32],
+            max_norm: Option<f32>,
+            inv_scale: f32,
+        ) -> (f32, Vec<f32>) {
             let n = grads.len();
             let grads_b = gpu.upload("grads", grads);
-            let norm = gpu.upload("norm", &[-1.0]);
+            let norm = gpu.upload("norm", &[-1.0, inv_scale]);
             let partials = gpu.zeros("partials", GLOBAL_NORM_PARTIALS);
             let mut plan = Plan::new();
             match max_norm {
@@ -277,6 +289,32 @@ mod gpu {
             let (norm, after) = run_gpu(gpu, &grads, Some(1.0));
             assert!(!norm.is_finite(), "{norm}");
             assert_eq!(after, grads);
+        }
+
+        /// Loss scaling (GradScaler): gradients of a loss scaled by 2^16 give the norm of the true gradients,
+        /// and clipping scales them by the factor the true norm asks for (they stay scaled for adamw_update to
+        /// unscale). One inf or NaN among them makes the norm non-finite: the overflow check of the step.
+        #[test]
+        fn gpu_norm_unscales_the_gradients_of_a_scaled_loss() {
+            let Some(gpu) = gpu_or_skip("global_norm loss scaling") else {
+                return;
+            };
+            let mut rng = TestRng::new(33);
+            let scale = 65536.0f32;
+            let grads = rng.vec(5000);
+            let scaled: Vec<f32> = grads.iter().map(|g| g * scale).collect();
+            let mut expected = grads.clone();
+            let expected_norm = clip_by_global_norm_cpu(&mut expected, 1.0) as f32;
+            let (norm, after) = run_gpu_scaled(gpu, &scaled, Some(1.0), 1.0 / scale);
+            assert_close(&[norm], &[expected_norm], 1e-6, 1e-5, "unscaled norm");
+            let unscaled: Vec<f32> = after.iter().map(|g| g / scale).collect();
+            assert_close(&unscaled, &expected, 1e-6, 1e-5, "clipped, then unscaled");
+            for bad in [f32::INFINITY, f32::NAN] {
+                let mut overflowed = scaled.clone();
+                overflowed[1234] = bad;
+                let (norm, _) = run_gpu_scaled(gpu, &overflowed, None, 1.0 / scale);
+                assert!(!norm.is_finite(), "a gradient {bad} gives the norm {norm}");
+            }
         }
     }
 }

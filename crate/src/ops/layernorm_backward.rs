@@ -314,7 +314,14 @@ mod gpu {
     /// `shaders/layernorm_backward_dweight.wgsl` (dweight and dbias, a reduction over rows per channel).
     pub const LAYERNORM_BACKWARD_SHADER: &str = shader!("layernorm_backward");
 
+    /// Its f16 build (dinp, dout, inp and weight f16; mean, rstd and the sums f32), generated from the same file by `crate/build.rs`.
+    pub const LAYERNORM_BACKWARD_F16_SHADER: &str = shader!("layernorm_backward_f16");
+
     pub const LAYERNORM_BACKWARD_DWEIGHT_SHADER: &str = shader!("layernorm_backward_dweight");
+
+    /// Its f16 build (dout and inp f16; dweight, dbias and the sums f32), generated from the same file by `crate/build.rs`.
+    pub const LAYERNORM_BACKWARD_DWEIGHT_F16_SHADER: &str =
+        shader!("layernorm_backward_dweight_f16");
 
     /// Sizes for the shaders; field for field their WGSL `Params` structs (`has_bias` unused by dinp).
     #[repr(C)]
@@ -359,9 +366,10 @@ mod gpu {
             has_bias: u32::from(dbias.is_some()),
             _pad: 0,
         };
-        let kernel = gpu.kernel(
-            "layernorm_backward",
-            LAYERNORM_BACKWARD_SHADER,
+        let kernel = gpu.kernel_variant(
+            &dout,
+            ("layernorm_backward", LAYERNORM_BACKWARD_SHADER),
+            ("layernorm_backward_f16", LAYERNORM_BACKWARD_F16_SHADER),
             &[
                 Access::Uniform,   // params: rows = B*T, C
                 Access::ReadWrite, // dinp (B, T, C), accumulated
@@ -382,9 +390,16 @@ mod gpu {
             workgroups,
         );
 
-        let kernel = gpu.kernel(
-            "layernorm_backward_dweight",
-            LAYERNORM_BACKWARD_DWEIGHT_SHADER,
+        let kernel = gpu.kernel_variant(
+            &dout,
+            (
+                "layernorm_backward_dweight",
+                LAYERNORM_BACKWARD_DWEIGHT_SHADER,
+            ),
+            (
+                "layernorm_backward_dweight_f16",
+                LAYERNORM_BACKWARD_DWEIGHT_F16_SHADER,
+            ),
             &[
                 Access::Uniform,   // params: rows = B*T, C, has_bias
                 Access::ReadWrite, // dweight (C), accumulated
@@ -482,6 +497,88 @@ mod gpu {
             if let (Some(buf), Some(dbias)) = (&dbias_buf, &dbias) {
                 let actual = pollster::block_on(gpu.read(buf, c)).expect("readback");
                 assert_close(&actual, dbias, 1e-4, 1e-4, &format!("{what}: dbias"));
+            }
+        }
+
+        /// The f16 build (dinp, dout, inp and weight f16; mean, rstd, dweight and dbias f32) against the CPU
+        /// reference evaluated with f16 rounding: dinp (accumulated, then rounded) within one f16 ulp (F16_RTOL)
+        /// + 2e-3; the f32 parameter gradients within the f32 tolerance.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{
+                F16_RTOL, gpu_f16_or_skip, read_f16_now, round_f16, upload_f16_rounded,
+            };
+            use crate::ops::layernorm_forward::layernorm_forward_cpu;
+            let Some(gpu) = gpu_f16_or_skip("layernorm_backward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(133);
+            for (b, t, c) in [(2, 7, 12), (1, 3, 200), (3, 5, 37)] {
+                let n = b * t * c;
+                let (inp_buf, inp) = upload_f16_rounded(gpu, "inp", &rng.vec(n));
+                let (weight_buf, weight) = upload_f16_rounded(gpu, "weight", &rng.vec(c));
+                let (dout_buf, dout) = upload_f16_rounded(gpu, "dout", &rng.vec(n));
+                let (dinp_buf, mut dinp) = upload_f16_rounded(gpu, "dinp", &rng.vec(n));
+                let (mut mean, mut rstd, mut out) =
+                    (vec![0.0; b * t], vec![0.0; b * t], vec![0.0; n]);
+                layernorm_forward_cpu(&mut out, &mut mean, &mut rstd, &inp, &weight, None, b, t, c);
+                let (mut dweight, mut dbias) = (rng.vec(c), rng.vec(c));
+                let (dweight_buf, dbias_buf) =
+                    (gpu.upload("dweight", &dweight), gpu.upload("dbias", &dbias));
+                let (mean_buf, rstd_buf) = (gpu.upload("mean", &mean), gpu.upload("rstd", &rstd));
+                layernorm_backward_cpu(
+                    &mut dinp,
+                    &mut dweight,
+                    Some(&mut dbias),
+                    &dout,
+                    &inp,
+                    &weight,
+                    &mean,
+                    &rstd,
+                    b,
+                    t,
+                    c,
+                );
+                let mut plan = Plan::new();
+                layernorm_backward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&dinp_buf),
+                    (&dweight_buf).into(),
+                    Some((&dbias_buf).into()),
+                    View::all_f16(&dout_buf),
+                    View::all_f16(&inp_buf),
+                    View::all_f16(&weight_buf),
+                    (&mean_buf).into(),
+                    (&rstd_buf).into(),
+                    b,
+                    t,
+                    c,
+                );
+                pollster::block_on(plan.run(gpu)).expect("layernorm_backward_f16 dispatch");
+                let what = format!("layernorm_backward f16 B={b} T={t} C={c}");
+                let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("readback");
+                assert_close(
+                    &read_f16_now(gpu, &dinp_buf, n),
+                    &round_f16(&dinp),
+                    2e-3,
+                    F16_RTOL,
+                    &format!("{what} dinp"),
+                );
+                assert_close(
+                    &read(&dweight_buf, c),
+                    &dweight,
+                    1e-5,
+                    1e-4,
+                    &format!("{what} dweight"),
+                );
+                assert_close(
+                    &read(&dbias_buf, c),
+                    &dbias,
+                    1e-5,
+                    1e-4,
+                    &format!("{what} dbias"),
+                );
             }
         }
 

@@ -234,12 +234,23 @@ mod gpu {
     /// `shaders/matmul_backward_dinp_direct.wgsl`: dinp = dout @ weight without workgroup memory (the `direct` row).
     pub const MATMUL_BACKWARD_DINP_DIRECT_SHADER: &str = shader!("matmul_backward_dinp_direct");
 
+    /// Its f16 build (dinp, dout and weight f16; the sums f32), generated from the same file by `crate/build.rs`.
+    pub const MATMUL_BACKWARD_DINP_DIRECT_F16_SHADER: &str =
+        shader!("matmul_backward_dinp_direct_f16");
+
     /// `shaders/matmul_backward_dweight_direct.wgsl`: dweight += dout^T @ inp without workgroup memory.
     pub const MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER: &str =
         shader!("matmul_backward_dweight_direct");
 
+    /// Its f16 build (dout and inp f16; dweight, a parameter gradient, and the sums f32), generated from the same file by `crate/build.rs`.
+    pub const MATMUL_BACKWARD_DWEIGHT_DIRECT_F16_SHADER: &str =
+        shader!("matmul_backward_dweight_direct_f16");
+
     /// `shaders/matmul_backward_dbias.wgsl`: dbias += column sums of dout, reduced in workgroup memory.
     pub const MATMUL_BACKWARD_DBIAS_SHADER: &str = shader!("matmul_backward_dbias");
+
+    /// Its f16 build (dout f16; dbias and the sums f32), generated from the same file by `crate/build.rs`.
+    pub const MATMUL_BACKWARD_DBIAS_F16_SHADER: &str = shader!("matmul_backward_dbias_f16");
 
     /// Output channels per workgroup of the dbias kernel (its `WG_X`), and invocations sharing one channel's rows.
     const DBIAS_WG_X: u32 = 64;
@@ -322,15 +333,25 @@ mod gpu {
             oc: oc as u32,
             _pad: 0,
         };
+        // The f16 builds of dinp and dweight are the direct kernels'.
+        let tiling = if dout.is_f16() {
+            MatmulTiling::DIRECT
+        } else {
+            tiling
+        };
         if tiling.direct {
             push_direct(gpu, plan, tiling, &params, dinp, dweight, dout, inp, weight);
         } else {
             push_tiled(gpu, plan, tiling, &params, dinp, dweight, dout, inp, weight);
         }
         if let Some(dbias) = dbias {
-            let dbias_kernel = gpu.kernel(
-                "matmul_backward_dbias",
-                MATMUL_BACKWARD_DBIAS_SHADER,
+            let dbias_kernel = gpu.kernel_variant(
+                &dout,
+                ("matmul_backward_dbias", MATMUL_BACKWARD_DBIAS_SHADER),
+                (
+                    "matmul_backward_dbias_f16",
+                    MATMUL_BACKWARD_DBIAS_F16_SHADER,
+                ),
                 &[
                     Access::Uniform,   // params: N, OC
                     Access::ReadWrite, // dbias (OC)
@@ -434,9 +455,16 @@ mod gpu {
         } else {
             (placeholder, placeholder, placeholder)
         };
-        let dinp_kernel = gpu.kernel(
-            "matmul_backward_dinp_direct",
-            MATMUL_BACKWARD_DINP_DIRECT_SHADER,
+        let dinp_kernel = gpu.kernel_variant(
+            &dout,
+            (
+                "matmul_backward_dinp_direct",
+                MATMUL_BACKWARD_DINP_DIRECT_SHADER,
+            ),
+            (
+                "matmul_backward_dinp_direct_f16",
+                MATMUL_BACKWARD_DINP_DIRECT_F16_SHADER,
+            ),
             &[
                 Access::Uniform,   // params: N, C, OC
                 Access::ReadWrite, // dinp (N, C)
@@ -456,9 +484,16 @@ mod gpu {
         );
         // A frozen weight (LoRA's base) has no gradient: no dweight dispatch.
         if let Some(dweight) = dweight {
-            let dweight_kernel = gpu.kernel(
-                "matmul_backward_dweight_direct",
-                MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER,
+            let dweight_kernel = gpu.kernel_variant(
+                &dout,
+                (
+                    "matmul_backward_dweight_direct",
+                    MATMUL_BACKWARD_DWEIGHT_DIRECT_SHADER,
+                ),
+                (
+                    "matmul_backward_dweight_direct_f16",
+                    MATMUL_BACKWARD_DWEIGHT_DIRECT_F16_SHADER,
+                ),
                 &[
                     Access::Uniform,   // params: N, C, OC
                     Access::ReadWrite, // dweight (OC, C)
@@ -577,6 +612,80 @@ mod gpu {
                 1e-4,
                 &format!("dbias {what}"),
             );
+        }
+
+        /// The f16 builds (the direct kernels', which `matmul_backward_gpu` runs for f16 views; dinp, dout, inp
+        /// and weight f16, dweight and dbias f32) against the CPU reference evaluated with f16 rounding: dinp
+        /// rounded, within one f16 ulp (F16_RTOL) + 1e-3; the f32 gradients within the f32 tolerance.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{
+                F16_RTOL, gpu_f16_or_skip, read_f16_now, round_f16, upload_f16_rounded,
+            };
+            let Some(gpu) = gpu_f16_or_skip("matmul_backward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(57);
+            // C, OC multiples of 4 take the vec4 paths; the others the scalar ones.
+            for (n, c, oc) in [(14, 12, 36), (14, 13, 37), (33, 128, 64), (1, 4, 1)] {
+                let (dout_buf, dout) = upload_f16_rounded(gpu, "dout", &rng.vec(n * oc));
+                let (inp_buf, inp) = upload_f16_rounded(gpu, "inp", &rng.vec(n * c));
+                let (weight_buf, weight) = upload_f16_rounded(gpu, "weight", &rng.vec(oc * c));
+                let (mut dweight, mut dbias) = (rng.vec(oc * c), rng.vec(oc));
+                let (dweight_buf, dbias_buf) =
+                    (gpu.upload("dweight", &dweight), gpu.upload("dbias", &dbias));
+                let mut dinp = vec![0.0; n * c];
+                matmul_backward_cpu(
+                    &mut dinp,
+                    Some(&mut dweight),
+                    Some(&mut dbias),
+                    &dout,
+                    &inp,
+                    &weight,
+                    n,
+                    c,
+                    oc,
+                );
+                let dinp_buf = gpu.zeros_f16("dinp", n * c);
+                let mut plan = Plan::new();
+                matmul_backward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&dinp_buf),
+                    Some((&dweight_buf).into()),
+                    Some((&dbias_buf).into()),
+                    View::all_f16(&dout_buf),
+                    View::all_f16(&inp_buf),
+                    View::all_f16(&weight_buf),
+                    n,
+                    c,
+                    oc,
+                );
+                pollster::block_on(plan.run(gpu)).expect("matmul_backward_f16 dispatches");
+                let what = format!("matmul_backward f16 N={n} C={c} OC={oc}");
+                let read = |buf, len| pollster::block_on(gpu.read(buf, len)).expect("readback");
+                assert_close(
+                    &read_f16_now(gpu, &dinp_buf, n * c),
+                    &round_f16(&dinp),
+                    1e-3,
+                    F16_RTOL,
+                    &format!("{what} dinp"),
+                );
+                assert_close(
+                    &read(&dweight_buf, oc * c),
+                    &dweight,
+                    1e-5,
+                    1e-4,
+                    &format!("{what} dweight"),
+                );
+                assert_close(
+                    &read(&dbias_buf, oc),
+                    &dbias,
+                    1e-5,
+                    1e-4,
+                    &format!("{what} dbias"),
+                );
+            }
         }
 
         #[test]

@@ -14,6 +14,7 @@ pub mod attention_fast;
 pub mod attention_forward;
 pub mod attention_forward_fused;
 pub mod attention_mask;
+pub mod cast_forward;
 pub mod cross_attention_backward;
 pub mod cross_attention_forward;
 pub mod crossentropy_backward;

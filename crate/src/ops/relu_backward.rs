@@ -65,8 +65,7 @@ mod gpu {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "relu_backward",
-            RELU_BACKWARD_SHADER,
+            ("relu_backward", RELU_BACKWARD_SHADER),
             &[
                 (dinp, Access::ReadWrite), // dinp (N)
                 (inp, Access::Read),       // inp (N)

@@ -26,8 +26,7 @@ mod gpu {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "relu_forward",
-            RELU_FORWARD_SHADER,
+            ("relu_forward", RELU_FORWARD_SHADER),
             &[
                 (out, Access::ReadWrite), // out (N)
                 (inp, Access::Read),      // inp (N)

@@ -21,6 +21,9 @@ mod gpu {
     /// The WGSL source, `shaders/residual_forward.wgsl`.
     pub const RESIDUAL_FORWARD_SHADER: &str = shader!("residual_forward");
 
+    /// Its f16 build (f16 storage, f32 arithmetic), generated from the same file by `crate/build.rs`.
+    pub const RESIDUAL_FORWARD_F16_SHADER: &str = shader!("residual_forward_f16");
+
     /// Adds the kernel to `plan`: out (N) = inp1 (N) + inp2 (N).
     pub fn residual_forward_gpu(
         gpu: &GpuContext,
@@ -33,8 +36,11 @@ mod gpu {
         crate::gpu::push_elementwise(
             gpu,
             plan,
-            "residual_forward",
-            RESIDUAL_FORWARD_SHADER,
+            crate::gpu::variant(
+                &out,
+                ("residual_forward", RESIDUAL_FORWARD_SHADER),
+                ("residual_forward_f16", RESIDUAL_FORWARD_F16_SHADER),
+            ),
             &[
                 (out, Access::ReadWrite), // out (N)
                 (inp1, Access::Read),     // inp1 (N)
@@ -88,6 +94,43 @@ mod gpu {
             check(gpu, &mut rng, 2 * 7 * 12); // B=2, T=7, C=12
             check(gpu, &mut rng, 1);
             check(gpu, &mut rng, 65);
+        }
+
+        /// The f16 build against the CPU reference evaluated with f16 rounding: one addition of two f16 values
+        /// done in f32 and rounded once is the correctly rounded f16 sum, so the results are identical.
+        #[test]
+        fn f16_matches_cpu_with_f16_rounding() {
+            use crate::gpu::testing::{gpu_f16_or_skip, round_f16};
+            let Some(gpu) = gpu_f16_or_skip("residual_forward f16") else {
+                return;
+            };
+            let mut rng = TestRng::new(13);
+            for n in [2 * 7 * 12, 65, 1] {
+                let (inp1, inp2) = (round_f16(&rng.vec(n)), round_f16(&rng.vec(n)));
+                let mut expected = vec![0.0; n];
+                residual_forward_cpu(&mut expected, &inp1, &inp2, n);
+                let expected = round_f16(&expected);
+                let (inp1, inp2) = (gpu.upload_f16("inp1", &inp1), gpu.upload_f16("inp2", &inp2));
+                let out = gpu.zeros_f16("out", n);
+                let mut plan = Plan::new();
+                residual_forward_gpu(
+                    gpu,
+                    &mut plan,
+                    View::all_f16(&out),
+                    View::all_f16(&inp1),
+                    View::all_f16(&inp2),
+                    n,
+                );
+                pollster::block_on(plan.run(gpu)).expect("residual_forward_f16 dispatch");
+                let actual = pollster::block_on(gpu.read_f16(&out, n)).expect("readback");
+                assert_close(
+                    &actual,
+                    &expected,
+                    0.0,
+                    0.0,
+                    &format!("residual_forward f16 N={n}"),
+                );
+            }
         }
 
         #[test]

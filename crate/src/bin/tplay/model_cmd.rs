@@ -20,7 +20,7 @@ use transformer_playground::model::lora::{LoraConfig, LoraTarget};
 use transformer_playground::model::mlm::{Objective, encode_with_masks, unigram_baseline};
 use transformer_playground::model::train::{TrainLoop, Trainable};
 use transformer_playground::model::weights::{load_safetensors, save_safetensors};
-use transformer_playground::model::{Gpt, ModelConfig, TrainOptions, Trainer};
+use transformer_playground::model::{Gpt, ModelConfig, Precision, TrainOptions, Trainer};
 use transformer_playground::ops::attention_mask::AttentionMask;
 use transformer_playground::tokenizer::{self, BpeOptions, ENDOFTEXT, Pattern, Tokenizer};
 use transformer_playground::{Error, Result};
@@ -158,6 +158,11 @@ pub struct TrainArgs {
     /// augmentation) as JSON lines, and stop without training.
     #[arg(long)]
     show_batch: bool,
+    /// f32, or f16 (mixed precision: f16 activations, f32 master weights and AdamW state, dynamic loss
+    /// scaling; --device gpu on an adapter with shader-f16). Each step's line then carries loss_scale and
+    /// skipped_steps (and skipped: true for a step whose gradients overflowed).
+    #[arg(long)]
+    precision: Option<String>,
 }
 
 #[derive(Args)]
@@ -356,6 +361,23 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if let Some(spec) = &args.augment {
         options.augment = Augment::parse(spec)?;
     }
+    if let Some(precision) = &args.precision {
+        options.precision = match precision.as_str() {
+            "f32" => Precision::F32,
+            "f16" => Precision::F16,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "--precision {other}: the choices are f32 and f16"
+                )));
+            }
+        };
+        if options.precision == Precision::F16 && gpu.is_none() {
+            return Err(Error::InvalidInput(
+                "--precision f16 trains on the GPU: add --device gpu (the CPU trains in f32)"
+                    .into(),
+            ));
+        }
+    }
     let (train_text, val_text) = corpus::train_val_split(&text, 0.1);
     let (train, val) = (tok.encode(train_text), tok.encode(val_text));
     let model = match start_from {
@@ -487,10 +509,16 @@ pub(crate) fn run_training<M: Trainable>(
         total_tokens += stats.tokens;
         // The f32 learning rate as it reads (1e-4, not 0.00009999999747378752).
         let lr: f64 = stats.lr.to_string().parse().unwrap_or(f64::from(stats.lr));
-        println!(
-            "{}",
-            serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": lr, "tokens_per_s": stats.tokens as f64 / seconds})
-        );
+        let mut line = serde_json::json!({"step": stats.step, "loss": stats.loss, "lr": lr, "tokens_per_s": stats.tokens as f64 / seconds});
+        // Mixed precision: the loss scale of the step and the steps skipped so far (GradScaler's skips).
+        if let Some(scale) = stats.loss_scale {
+            line["loss_scale"] = scale.into();
+            line["skipped_steps"] = stats.skipped_steps.into();
+            if stats.skipped {
+                line["skipped"] = true.into();
+            }
+        }
+        println!("{line}");
         if trainer.eval_due() {
             let eval = pollster::block_on(trainer.evaluate_on(device))?;
             println!("{}", serde_json::to_string(&eval).expect("stats serialise"));
