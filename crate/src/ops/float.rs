@@ -115,6 +115,22 @@ macro_rules! impl_float {
 impl_float!(f32, tanh_fast_f32, exp_fast_f32);
 impl_float!(f64, f64::tanh, f64::exp);
 
+/// `x` as an f32 slice when R is f32 (for kernels written for f32 alone, such as the wasm simd128 ones).
+#[allow(dead_code)] // used by the wasm build
+pub(crate) fn as_f32<R: Float>(x: &[R]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<R>() == std::any::TypeId::of::<f32>())
+        // SAFETY: R is f32 (checked on the line above): same layout and length.
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) })
+}
+
+/// [`as_f32`] for a mutable slice.
+#[allow(dead_code)] // used by the wasm build
+pub(crate) fn as_f32_mut<R: Float>(x: &mut [R]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<R>() == std::any::TypeId::of::<f32>())
+        // SAFETY: R is f32 (checked on the line above): same layout and length.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) })
+}
+
 /// e^x for f32 in plain arithmetic (no library call, so the compiler vectorizes loops around it):
 /// x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error below 2e-7),
 /// 2^n by building the float's exponent bits. Inputs are clamped to [-87, 88], the range of normal f32.

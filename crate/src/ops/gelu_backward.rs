@@ -26,7 +26,19 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
     const PIECE: usize = 1 << 14;
     par_chunks(&mut dinp[..n], PIECE, |i, dinp| {
         let range = i * PIECE..i * PIECE + dinp.len();
-        gelu_backward_piece(dinp, &inp[range.clone()], &dout[range]);
+        let (inp, dout) = (&inp[range.clone()], &dout[range]);
+        // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if let (Some(d32), Some(x32), Some(g32)) = (
+            super::float::as_f32_mut(dinp),
+            super::float::as_f32(inp),
+            super::float::as_f32(dout),
+        ) {
+            let done = super::simd128::gelu_backward(d32, x32, g32);
+            gelu_backward_piece(&mut dinp[done..], &inp[done..], &dout[done..]);
+            return;
+        }
+        gelu_backward_piece(dinp, inp, dout);
     });
 }
 

@@ -45,5 +45,7 @@ pub mod residual_forward;
 pub mod rope_backward;
 pub mod rope_forward;
 pub mod scale_forward;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod simd128;
 #[cfg(test)]
 pub(crate) mod testing;
