@@ -1,7 +1,11 @@
 //! Speed of the CPU model, natively: training tokens/s and generation tokens/s of the reference config
 //! (L=4, NH=4, C=128, T=64, B=16, char vocabulary of the built-in stories), plus the fast matmul alone.
 //!
-//!   cargo run -p transformer-playground --release --example cpu_bench
+//!   cargo run -p transformer-playground --release --example cpu_bench [-- --checkpoint-rows]
+//!
+//! `--checkpoint-rows` adds activation checkpointing rows: the reference config at L = 4 and L = 12, trained
+//! without and with checkpointing every block, steps interleaved, with the activation bytes the CPU executor
+//! holds for the backward pass (the memory report's count of the same buffers, less the GPU's padding).
 //!
 //! The wasm numbers come from bench/cpu_model_bench_node.mjs (same config, same corpus).
 
@@ -38,6 +42,9 @@ fn main() -> transformer_playground::Result<()> {
     let gflops = 2.0 * (n * c * oc * reps) as f64 / t0.elapsed().as_secs_f64() / 1e9;
     println!("fast matmul {n}x{c}x{oc}: {gflops:.1} GFLOP/s");
 
+    if std::env::args().any(|a| a == "--checkpoint-rows") {
+        checkpoint_rows(&config, &tokens[..split], &tokens[split..])?;
+    }
     let model = Gpt::new(config, 1)?;
     let options = TrainOptions {
         batch_size: 16,
@@ -83,5 +90,61 @@ fn main() -> transformer_playground::Result<()> {
         out.len() as f64 / seconds,
         out.len()
     );
+    Ok(())
+}
+
+/// Interleaved steps without and with checkpointing at L = 4 and L = 12 (B = 16, T = 64).
+fn checkpoint_rows(
+    config: &ModelConfig,
+    train: &[u32],
+    val: &[u32],
+) -> transformer_playground::Result<()> {
+    use transformer_playground::exec::Counter;
+    use transformer_playground::model::buffers::Acts;
+    println!(
+        "| L | checkpointing | ms per step | tokens/s | activations MiB |\n| ---: | --- | ---: | ---: | ---: |"
+    );
+    for n_layer in [4, 12] {
+        let config = ModelConfig {
+            n_layer,
+            ..config.clone()
+        };
+        let mut runs = Vec::new();
+        for every in [0, 1] {
+            let options = TrainOptions {
+                batch_size: 16,
+                checkpoint_every: every,
+                ..TrainOptions::default()
+            };
+            let model = Gpt::new(config.clone(), 1)?;
+            let mut trainer = Trainer::new(model, train.to_vec(), val.to_vec(), options)?;
+            trainer.step()?; // allocates the activations
+            runs.push((every, trainer, Vec::new()));
+        }
+        for _ in 0..10 {
+            for (_, trainer, times) in &mut runs {
+                let t0 = Instant::now();
+                trainer.step()?;
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        for (every, _, mut times) in runs {
+            times.sort_by(f64::total_cmp);
+            let step = times[times.len() / 2];
+            let mut counter = Counter {
+                fused: true,
+                ..Counter::default()
+            };
+            let (b, t) = (16, config.block_size);
+            Acts::checkpointed(&mut counter, &config, b * t, 0, config.has_dropout(), every);
+            println!(
+                "| {n_layer} | {} | {:.1} | {:.0} | {:.2} |",
+                if every > 0 { "every block" } else { "off" },
+                step * 1e3,
+                (b * t) as f64 / step,
+                (counter.numbers * 4) as f64 / (1 << 20) as f64
+            );
+        }
+    }
     Ok(())
 }

@@ -8,6 +8,11 @@
 //!
 //! `--precision f16` trains in mixed precision (f16 activations and weight copy, f32 master weights; needs
 //! shader-f16): the f16 rows of docs/benchmarks.md.
+//!     [--checkpoint-rows]
+//!
+//! `--checkpoint-rows` adds activation checkpointing rows: the config at L = 4 and L = 12, each trained without
+//! and with checkpointing every block, steps interleaved (A, B, A, B, ..), with the activation bytes of the
+//! memory report and the bytes the GPU context counts.
 //!
 //! Step time is the median over `--steps` timed steps (default 5), generation the median of `--runs` (default 3)
 //! generations. Prints a markdown table for docs/benchmarks.md and one `summary:` JSON line (what
@@ -95,7 +100,8 @@ fn main() -> transformer_playground::Result<()> {
     };
     let model = Gpt::new(config.clone(), 1)?;
     let bytes_before = gpu.buffer_bytes();
-    let mut trainer = GpuTrainer::new(&gpu, &model, tokens, Vec::new(), options.clone())?;
+    let train_options = options.clone();
+    let mut trainer = GpuTrainer::new(&gpu, &model, tokens.clone(), Vec::new(), options.clone())?;
 
     // The first step builds the plans and compiles the pipelines: time it apart.
     let start = Instant::now();
@@ -192,6 +198,62 @@ fn main() -> transformer_playground::Result<()> {
             "bytes_made_per_step": per_step_bytes,
         })
     );
+    if std::env::args().any(|a| a == "--checkpoint-rows") {
+        println!(
+            "\n| L | checkpointing | ms per step | tokens/s | activations MiB | GPU MiB (training) |\n| ---: | --- | ---: | ---: | ---: | ---: |"
+        );
+        for n_layer in [4, 12] {
+            let config = ModelConfig {
+                n_layer,
+                ..config.clone()
+            };
+            let model = Gpt::new(config.clone(), 1)?;
+            let mut runs = Vec::new();
+            for every in [0, 1] {
+                let before = gpu.buffer_bytes();
+                let o = TrainOptions {
+                    checkpoint_every: every,
+                    ..train_options.clone()
+                };
+                let mut trainer = GpuTrainer::new(&gpu, &model, tokens.clone(), Vec::new(), o)?;
+                pollster::block_on(trainer.step(&gpu))?; // plans and pipelines
+                let bytes = gpu.buffer_bytes() - before;
+                runs.push((every, trainer, bytes, Vec::new()));
+            }
+            for _ in 0..steps {
+                for (_, trainer, _, times) in &mut runs {
+                    let start = Instant::now();
+                    pollster::block_on(trainer.step(&gpu))?;
+                    times.push(start.elapsed().as_secs_f64());
+                }
+            }
+            for (every, _, bytes, times) in runs {
+                let step = median(times);
+                let report = transformer_playground::model::memory::footprint(
+                    &config,
+                    b,
+                    t,
+                    1,
+                    every,
+                    true,
+                    transformer_playground::model::memory::Precision::F32,
+                );
+                let mib = |n: u64| n as f64 / (1 << 20) as f64;
+                println!(
+                    "| {n_layer} | {} | {:.1} | {:.0} | {:.2} | {:.2} |",
+                    if every > 0 { "every block" } else { "off" },
+                    step * 1e3,
+                    (b * t) as f64 / step,
+                    mib(report.activations),
+                    mib(bytes)
+                );
+                println!(
+                    "summary: {}",
+                    serde_json::json!({"bench": "gpu_bench_checkpoint", "adapter": s.name, "n_layer": n_layer, "checkpoint_every": every, "step_ms": step * 1e3, "train_tokens_per_s": (b * t) as f64 / step, "activation_bytes": report.activations, "train_bytes": bytes})
+                );
+            }
+        }
+    }
     if !profile {
         return Ok(());
     }

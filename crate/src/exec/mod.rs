@@ -93,10 +93,11 @@ pub struct Counter {
 
 impl Allocator for Counter {
     fn alloc(&mut self, _label: &'static str, len: usize) -> Tensor {
+        // Distinct handles (one store, each buffer at its own offset), so that sets of them can be compared.
         self.numbers += len;
         Tensor {
             store: Store::Act(0),
-            offset: 0,
+            offset: self.numbers - len,
             len,
         }
     }

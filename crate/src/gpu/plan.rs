@@ -125,6 +125,15 @@ impl Plan {
         self.dispatches.len()
     }
 
+    /// Bytes of the uniform buffers the plan made (one per dispatch with params).
+    pub fn uniform_bytes(&self) -> u64 {
+        self.dispatches
+            .iter()
+            .filter_map(|d| d.uniform.as_ref())
+            .map(wgpu::Buffer::size)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.dispatches.is_empty()
     }

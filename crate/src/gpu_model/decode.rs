@@ -114,6 +114,16 @@ impl Decoder for &mut GpuGpt {
     /// The window through the batched forward pass, then each layer's keys and values (its qkv rows, rotated
     /// with RoPE) copied into the caches: one submit for the whole prompt.
     async fn prefill(&mut self, gpu: &GpuContext, window: &[u32]) -> Result<Vec<f32>> {
+        if self.checkpoint_every > 0 {
+            // The batched forward keeps no block's q, k, v under activation checkpointing: one position at a time.
+            let mut logits = Vec::new();
+            for (pos, &token) in window.iter().enumerate() {
+                logits = self
+                    .decode_one(gpu, token, pos, pos + 1 == window.len())
+                    .await?;
+            }
+            return Ok(logits);
+        }
         let t = window.len();
         if !self.batched_forward_fits(gpu, t) {
             // wte or the (T, V) logits over one binding: the window position by position (only the one

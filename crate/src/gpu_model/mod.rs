@@ -44,7 +44,7 @@ use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
 /// Numbers per binding-offset alignment unit: 256 bytes hold 64 f32s, and 128 f16s in the weights' f16 copy.
-const ALIGN: usize = 128;
+const ALIGN: usize = crate::model::memory::GPU_ALIGN;
 
 /// The activations, gradient scratch and token buffers of the training and evaluation plans, sized for up to
 /// `acts.bt` positions (and maps of `acts.att` numbers with the readable attention).
@@ -114,6 +114,9 @@ pub struct GpuGpt {
     /// Mixed precision: dynamic loss scaling, and what it did in the last step.
     scaler: Option<LossScaler>,
     last_scaling: Option<LossScaleReport>,
+    /// Activation checkpointing every this many blocks (0: off), from the training options
+    /// ([`GpuGpt::set_checkpoint_every`]).
+    checkpoint_every: usize,
 }
 
 impl GpuGpt {
@@ -127,12 +130,7 @@ impl GpuGpt {
     fn build(gpu: &GpuContext, model: &Gpt<f32>, optimizer: bool) -> Result<Self> {
         let config = model.config.clone();
         let layout = ParamLayout::new(&config);
-        let mut offsets = Vec::with_capacity(layout.specs.len());
-        let mut padded_total = 0;
-        for spec in &layout.specs {
-            offsets.push(padded_total);
-            padded_total += spec.len.div_ceil(ALIGN) * ALIGN;
-        }
+        let (offsets, padded_total) = crate::model::memory::padded_offsets(&layout);
         let fused_attention = config.n_embd / config.n_head <= ATTENTION_FUSED_MAX_HS;
         // Gradients and moments for the trainable tensors only (with LoRA the adapters, which come last).
         let grad_base = offsets
@@ -147,6 +145,7 @@ impl GpuGpt {
         let mut gpu_model = Self {
             fused_attention,
             optimizer,
+            checkpoint_every: 0,
             store: GpuStore {
                 params: gpu.zeros("params", padded_total),
                 grads: gpu.zeros("grads", trainable),
@@ -266,6 +265,7 @@ impl GpuGpt {
         let (bt, att) = (b * t, if fused { 0 } else { b * nh * t * t });
         let old = self.buffers.as_ref().map(|x| (x.acts.bt, x.acts.att));
         if old.is_none_or(|(old_bt, old_att)| old_bt < bt || old_att < att) {
+            let every = self.checkpoint_every;
             let (bt, att) = old.map_or((bt, att), |(old_bt, old_att)| {
                 (old_bt.max(bt), old_att.max(att))
             });
@@ -273,7 +273,8 @@ impl GpuGpt {
                 self.store.free(old.tensors());
             }
             let mut ex = GpuExecutor::new(gpu, &mut self.store, fused).with_f16(f16);
-            let acts = Acts::new(&mut ex, &self.config, bt, att, self.config.has_dropout());
+            let dropout = self.config.has_dropout();
+            let acts = Acts::checkpointed(&mut ex, &self.config, bt, att, dropout, every);
             let grads = Grads::new(&mut ex, &self.config, &acts);
             self.buffers = Some(Buffers {
                 acts,
@@ -390,6 +391,7 @@ impl GpuGpt {
         // Any WebGPU validation error (a shader the browser rejects, a binding too large) becomes this step's
         // error instead of silently skipped work.
         check_batch_limits(gpu, &self.config, b, t, !self.fused_attention)?;
+        self.set_checkpoint_every(options.checkpoint_every);
         let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.ensure_capacity(gpu, b, t, k);
         if self
@@ -656,6 +658,11 @@ impl GpuGpt {
         let Some(a) = self.buffers.as_ref().map(|x| &x.acts).filter(|_| b * t > 0) else {
             invalid_input!("no forward pass has run yet: run one before asking for attention maps");
         };
+        if a.checkpoint_every > 0 {
+            invalid_input!(
+                "activation checkpointing keeps no block's activations: switch it off to read attention maps"
+            );
+        }
         let (c, nh) = (self.config.n_embd, self.config.n_head);
         let len = b * nh * t * t;
         let mut maps = Vec::with_capacity(a.layers.len());
@@ -748,6 +755,27 @@ impl GpuGpt {
         Ok(())
     }
 
+    /// Activation checkpointing every `every` blocks (0: off): training keeps each group's input and output and
+    /// recomputes the group's activations in the backward pass. The activations and plans are rebuilt on the
+    /// next step when it changes.
+    pub fn set_checkpoint_every(&mut self, every: usize) {
+        let every = every.min(self.config.n_layer);
+        if every != self.checkpoint_every {
+            self.checkpoint_every = every;
+            if let Some(old) = self.buffers.take() {
+                self.store.free(old.tensors());
+            }
+            self.train_plans.clear();
+            self.forward_plans.clear();
+            self.last_shape = (0, 0);
+        }
+    }
+
+    /// Activation checkpointing's blocks per group (0: off).
+    pub fn checkpoint_every(&self) -> usize {
+        self.checkpoint_every
+    }
+
     /// Bytes of GPU storage the model holds: parameters, gradients, optimizer state, activations, gradient
     /// scratch, token buffers and generation caches (not the small uniforms of the plans).
     pub fn memory_bytes(&self) -> u64 {
@@ -765,6 +793,19 @@ impl GpuGpt {
         buffers.extend(&self.dloss_log);
         // Activations, gradient scratch, tokens and generation caches: what the description allocated.
         buffers.iter().map(|buffer| buffer.size()).sum::<u64>() + self.store.bytes()
+    }
+
+    /// Bytes of the uniform buffers of every plan built so far (counted by `GpuContext::buffer_bytes`, not by
+    /// [`GpuGpt::memory_bytes`]).
+    pub fn plan_uniform_bytes(&self) -> u64 {
+        let train = self
+            .train_plans
+            .values()
+            .flat_map(|p| p.micro.iter().chain([&p.optimizer]));
+        train
+            .chain(self.forward_plans.values())
+            .map(Plan::uniform_bytes)
+            .sum()
     }
 
     /// Dispatches per optimizer step for a (B, T, micro-batches) shape that has run (benchmarks report it).
@@ -790,3 +831,6 @@ mod classifier_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod precision_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod checkpoint_tests;

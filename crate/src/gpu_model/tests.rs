@@ -7,7 +7,7 @@ use crate::ops::attention_mask::AttentionMask;
 use crate::ops::testing::TestRng;
 
 /// An awkward small model: C=12, NH=3 (hs=4), V=37, T=7.
-fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
+pub(super) fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
     ModelConfig {
         vocab_size: 37,
         n_layer: 2,
@@ -27,7 +27,7 @@ fn small_config(positional: Positional, activation: Activation) -> ModelConfig {
 }
 
 /// A token stream with some structure (so the loss moves): a noisy repeating ramp over the vocabulary.
-fn token_stream(len: usize, v: usize, seed: u64) -> Vec<u32> {
+pub(super) fn token_stream(len: usize, v: usize, seed: u64) -> Vec<u32> {
     let mut rng = TestRng::new(seed);
     (0..len)
         .map(|i| {
@@ -40,7 +40,7 @@ fn token_stream(len: usize, v: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-fn options(grad_accum: usize) -> TrainOptions {
+pub(super) fn options(grad_accum: usize) -> TrainOptions {
     TrainOptions {
         batch_size: 2,
         seq_len: 7,

@@ -75,7 +75,13 @@ pub struct Acts {
     /// The sinusoidal position table (block_size, C), for that positional option.
     pub pos_table: Option<Tensor>,
     pub encoded: Tensor, // (B, T, C) embeddings after dropout: the input of block 0
+    /// One entry per block. With activation checkpointing every k blocks the entries are handles into one
+    /// working set of k blocks' activations (block l uses set l % k), except each group's last block's
+    /// `residual3`: the group's output, kept (a checkpoint, the next group's input).
     pub layers: Vec<LayerActs>,
+    /// Activation checkpointing: blocks per group whose activations are recomputed in the backward pass (0: off,
+    /// every block keeps its own).
+    pub checkpoint_every: usize,
     pub lnf: Tensor,      // (B, T, C)
     pub lnf_mean: Tensor, // (B, T)
     pub lnf_rstd: Tensor, // (B, T)
@@ -204,6 +210,19 @@ impl Acts {
         att: usize,
         dropout: bool,
     ) -> Self {
+        Self::checkpointed(ex, cfg, bt, att, dropout, 0)
+    }
+
+    /// [`Acts::new`] with activation checkpointing every `every` blocks (0: off): one working set of
+    /// min(every, L) blocks' activations that the blocks share, plus each group's output (B, T, C).
+    pub fn checkpointed(
+        ex: &mut dyn Allocator,
+        cfg: &ModelConfig,
+        bt: usize,
+        att: usize,
+        dropout: bool,
+        every: usize,
+    ) -> Self {
         let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
         let fused = ex.fused_attention();
         let att = if fused { 0 } else { att };
@@ -227,40 +246,58 @@ impl Acts {
                 })
             })
         };
-        let layers = (0..cfg.n_layer)
-            .map(|_| LayerActs {
-                ln1: ex.alloc("ln1", bt * c),
-                ln1_mean: ex.alloc("ln1_mean", bt),
-                ln1_rstd: ex.alloc("ln1_rstd", bt),
-                qkv: ex.alloc("q, k and v (B x T x 3C)", bt * 3 * c),
-                qkv_rope: rope.then(|| ex.alloc("qkv_rope", bt * 3 * c)),
-                preatt: (!fused).then(|| ex.alloc("attention maps (B x NH x T x T)", att)),
-                att: (!fused).then(|| ex.alloc("att", att)),
-                lse: fused.then(|| ex.alloc("lse", bt * nh)),
-                atty: ex.alloc("atty", bt * c),
-                attproj: ex.alloc("attproj", bt * c),
-                residual2: ex.alloc("residual2", bt * c),
-                ln2: ex.alloc("ln2", bt * c),
-                ln2_mean: ex.alloc("ln2_mean", bt),
-                ln2_rstd: ex.alloc("ln2_rstd", bt),
-                fch: ex.alloc("FFN activations (B x T x FFN width)", bt * f),
-                fch_act: ex.alloc("fch_act", bt * f),
-                fcproj: ex.alloc("fcproj", bt * c),
-                residual3: ex.alloc("residual3", bt * c),
-                masks: dropout.then(|| LayerMasks {
-                    att: (!fused).then(|| ex.alloc("att mask", att)),
-                    attproj: ex.alloc("attproj mask", bt * c),
-                    fcproj: ex.alloc("fcproj mask", bt * c),
-                }),
-                lora: lora_acts(ex),
-            })
-            .collect();
+        let every = every.min(cfg.n_layer);
+        let block = |ex: &mut dyn Allocator, residual3: &'static str| LayerActs {
+            ln1: ex.alloc("ln1", bt * c),
+            ln1_mean: ex.alloc("ln1_mean", bt),
+            ln1_rstd: ex.alloc("ln1_rstd", bt),
+            qkv: ex.alloc("q, k and v (B x T x 3C)", bt * 3 * c),
+            qkv_rope: rope.then(|| ex.alloc("qkv_rope", bt * 3 * c)),
+            preatt: (!fused).then(|| ex.alloc("attention maps (B x NH x T x T)", att)),
+            att: (!fused).then(|| ex.alloc("att", att)),
+            lse: fused.then(|| ex.alloc("lse", bt * nh)),
+            atty: ex.alloc("atty", bt * c),
+            attproj: ex.alloc("attproj", bt * c),
+            residual2: ex.alloc("residual2", bt * c),
+            ln2: ex.alloc("ln2", bt * c),
+            ln2_mean: ex.alloc("ln2_mean", bt),
+            ln2_rstd: ex.alloc("ln2_rstd", bt),
+            fch: ex.alloc("FFN activations (B x T x FFN width)", bt * f),
+            fch_act: ex.alloc("fch_act", bt * f),
+            fcproj: ex.alloc("fcproj", bt * c),
+            residual3: ex.alloc(residual3, bt * c),
+            masks: dropout.then(|| LayerMasks {
+                att: (!fused).then(|| ex.alloc("att mask", att)),
+                attproj: ex.alloc("attproj mask", bt * c),
+                fcproj: ex.alloc("fcproj mask", bt * c),
+            }),
+            lora: lora_acts(ex),
+        };
+        let checkpoint = "checkpoint: a block group's output (B x T x C)";
+        let mut layers: Vec<LayerActs> = Vec::with_capacity(cfg.n_layer);
+        for l in 0..cfg.n_layer {
+            let group_end = every > 0 && ((l + 1) % every == 0 || l + 1 == cfg.n_layer);
+            let la = if every == 0 {
+                block(ex, "residual3")
+            } else if l < every {
+                // A block of the working set; a group's last block writes its output to a kept checkpoint.
+                block(ex, if group_end { checkpoint } else { "residual3" })
+            } else {
+                let mut la = layers[l % every].clone();
+                if group_end {
+                    la.residual3 = ex.alloc(checkpoint, bt * c);
+                }
+                la
+            };
+            layers.push(la);
+        }
         Self {
             bt,
             att,
             pos_table,
             encoded: ex.alloc("encoded", bt * c),
             layers,
+            checkpoint_every: every,
             lnf: ex.alloc("lnf", bt * c),
             lnf_mean: ex.alloc("lnf_mean", bt),
             lnf_rstd: ex.alloc("lnf_rstd", bt),
@@ -345,6 +382,16 @@ impl Acts {
         }
         if let Some(h) = &self.classifier {
             all.extend([h.pooled, h.logits, h.probs]);
+        }
+        if self.checkpoint_every > 0 {
+            // Blocks share a working set: each buffer once.
+            let mut unique = Vec::with_capacity(all.len());
+            for t in all {
+                if !unique.contains(&t) {
+                    unique.push(t);
+                }
+            }
+            all = unique;
         }
         all
     }

@@ -35,6 +35,8 @@ struct Buffers {
     /// Whether attention runs fused (an lse per row, no maps): training forwards do, the others keep the
     /// (B, NH, T, T) maps that inspection reads.
     fused: bool,
+    /// Activation checkpointing of the buffers (blocks per group, 0: off; training forwards only).
+    checkpoint_every: usize,
     acts: Acts,
     grads: Option<Grads>,
     inputs: Tensor,  // (B, T) token ids
@@ -62,6 +64,9 @@ pub struct Gpt<R: Float = f32> {
     /// The gradients of the trainable tensors (every tensor, or with LoRA the adapters: the layout from
     /// `trainable_offset()` on); empty until the first backward pass.
     pub grads: Vec<R>,
+    /// Activation checkpointing in training: keep every this many blocks' input and recompute their
+    /// activations in the backward pass (0: off). Evaluation and inspection keep every activation.
+    pub checkpoint_every: usize,
     store: CpuStore<R>,
     buffers: Option<Buffers>,
 }
@@ -121,6 +126,7 @@ impl<R: Float> Gpt<R> {
             layout,
             params,
             grads: Vec::new(),
+            checkpoint_every: 0,
             store: CpuStore::default(),
             buffers: None,
         })
@@ -167,11 +173,12 @@ impl<R: Float> Gpt<R> {
 
     /// Buffers for (b, t), made anew when the shape, the dropout or the attention path changes.
     fn ensure_buffers(&mut self, b: usize, t: usize, dropout: bool, fused: bool) {
-        if self
-            .buffers
-            .as_ref()
-            .is_some_and(|x| x.b == b && x.t == t && x.dropout == dropout && x.fused == fused)
-        {
+        // Checkpointing goes with training (the fused path); inspection reads every block's activations.
+        let checkpoint_every = if fused { self.checkpoint_every } else { 0 };
+        if self.buffers.as_ref().is_some_and(|x| {
+            (x.b, x.t, x.dropout, x.fused, x.checkpoint_every)
+                == (b, t, dropout, fused, checkpoint_every)
+        }) {
             return;
         }
         self.store.clear();
@@ -184,7 +191,8 @@ impl<R: Float> Gpt<R> {
             dropout_seed: 0,
             fused,
         };
-        let acts = Acts::new(&mut ex, &self.config, b * t, b * nh * t * t, dropout);
+        let att = b * nh * t * t;
+        let acts = Acts::checkpointed(&mut ex, &self.config, b * t, att, dropout, checkpoint_every);
         let inputs = ex.alloc_tokens("inputs", b * t);
         let targets = ex.alloc_tokens("targets", b * t);
         self.buffers = Some(Buffers {
@@ -192,6 +200,7 @@ impl<R: Float> Gpt<R> {
             t,
             dropout,
             fused,
+            checkpoint_every,
             acts,
             grads: None,
             inputs,

@@ -15,6 +15,7 @@ pub mod generate;
 pub mod gpt;
 pub mod lora;
 mod lora_linear;
+pub mod memory;
 pub mod mlm;
 pub mod params;
 pub mod seq2seq_train;
@@ -41,3 +42,6 @@ mod encdec_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod finetune_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod checkpoint_tests;

@@ -63,6 +63,10 @@ pub struct TrainOptions {
     pub loss_scale_init: f64,
     /// Mixed precision: good steps in a row after which the loss scale doubles (GradScaler: 2000).
     pub loss_scale_growth_interval: u32,
+    /// Activation checkpointing: keep only every this many blocks' input in the forward pass and recompute
+    /// their activations in the backward pass (0: off; 1: every block). Same gradients, less memory, about
+    /// one more forward pass of time.
+    pub checkpoint_every: usize,
 }
 
 /// The number format of training (see [`TrainOptions::precision`]).
@@ -108,6 +112,7 @@ impl Default for TrainOptions {
             precision: Precision::F32,
             loss_scale_init: 65536.0,
             loss_scale_growth_interval: 2000,
+            checkpoint_every: 0,
         }
     }
 }
@@ -289,6 +294,7 @@ impl Trainable for Gpt<f32> {
         step: u32,
         o: &TrainOptions,
     ) -> Result<StepResult> {
+        self.checkpoint_every = o.checkpoint_every;
         self.train_step_with(
             adamw,
             batches,

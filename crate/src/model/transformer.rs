@@ -49,7 +49,7 @@ impl Transformer<'_> {
         training: bool,
     ) {
         let (cfg, lay) = (self.config, self.layout);
-        let (c, f, nh, v) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head, cfg.vocab_size);
+        let (c, v) = (cfg.n_embd, cfg.vocab_size);
         let bt = b * t;
         let p = |id| lay.param(id);
         let popt = |id: Option<usize>| id.map(p);
@@ -77,154 +77,8 @@ impl Transformer<'_> {
             None => ex.encoder_forward(a.encoded, inputs, p(lay.wte), pos, b, t, c),
         }
 
-        for (l, la) in a.layers.iter().enumerate() {
-            let ids = &lay.layers[l];
-            let residual = if l == 0 {
-                a.encoded
-            } else {
-                a.layers[l - 1].residual3
-            };
-            let masks = drop.and(la.masks.as_ref());
-            let adapter = |target: LoraTarget| {
-                let acts = la.lora[target.index()].as_ref()?;
-                let scratch = a.lora.as_ref()?;
-                Some(AdapterBuffers { acts, scratch })
-            };
-
-            // Attention: x = x + dropout(c_proj(attention(ln_1(x)))).
-            ex.layernorm_forward(
-                la.ln1,
-                la.ln1_mean,
-                la.ln1_rstd,
-                residual,
-                p(ids.ln1_w),
-                popt(ids.ln1_b),
-                b,
-                t,
-                c,
-            );
-            let qkv_adapter = adapter(LoraTarget::Qkv);
-            self.linear_forward(
-                ex,
-                l,
-                LoraTarget::Qkv,
-                la.qkv,
-                la.ln1,
-                qkv_adapter,
-                training,
-                bt,
-            );
-            let qkv = match la.qkv_rope {
-                Some(rotated) => {
-                    ex.rope_forward(rotated, la.qkv, 0, b, t, c, nh);
-                    rotated
-                }
-                None => la.qkv,
-            };
-            match (la.lse, la.preatt, la.att) {
-                // Fused: no map; the attention dropout is drawn inside the kernel.
-                (Some(lse), _, _) => {
-                    let dropout = masks.map(|_| site(l + 1, 0));
-                    ex.attention_forward_fused(
-                        la.atty,
-                        lse,
-                        qkv,
-                        dropout,
-                        cfg.attention_mask,
-                        b,
-                        t,
-                        c,
-                        nh,
-                    );
-                }
-                (None, Some(preatt), Some(att)) => {
-                    let att_mask = masks.and_then(|m| m.att);
-                    if let Some(att_mask) = att_mask {
-                        ex.dropout_mask(att_mask, [att, preatt], site(l + 1, 0), b * nh * t * t);
-                    }
-                    ex.attention_forward(
-                        la.atty,
-                        preatt,
-                        att,
-                        qkv,
-                        att_mask,
-                        cfg.attention_mask,
-                        b,
-                        t,
-                        c,
-                        nh,
-                    );
-                }
-                _ => unreachable!("attention keeps either its maps or its lse"),
-            }
-            let attproj_adapter = adapter(LoraTarget::AttnProj);
-            self.linear_forward(
-                ex,
-                l,
-                LoraTarget::AttnProj,
-                la.attproj,
-                la.atty,
-                attproj_adapter,
-                training,
-                bt,
-            );
-            let attproj = match (masks, drop) {
-                (Some(m), Some(d)) => {
-                    ex.dropout_forward(d.tmp, m.attproj, la.attproj, site(l + 1, 1), bt * c);
-                    d.tmp
-                }
-                _ => la.attproj,
-            };
-            ex.residual_forward(la.residual2, residual, attproj, bt * c);
-            // An encoder-decoder's decoder block: x = x + dropout(out_proj(cross_attention(ln(x), memory))).
-            let residual2 = self.cross_forward(ex, a, l, la.residual2, training, b, t);
-
-            // MLP: x = x + dropout(mlp.c_proj(act(mlp.c_fc(ln_2(x))))).
-            ex.layernorm_forward(
-                la.ln2,
-                la.ln2_mean,
-                la.ln2_rstd,
-                residual2,
-                p(ids.ln2_w),
-                popt(ids.ln2_b),
-                b,
-                t,
-                c,
-            );
-            let fc_adapter = adapter(LoraTarget::Fc);
-            self.linear_forward(
-                ex,
-                l,
-                LoraTarget::Fc,
-                la.fch,
-                la.ln2,
-                fc_adapter,
-                training,
-                bt,
-            );
-            match cfg.activation {
-                Activation::Gelu => ex.gelu_forward(la.fch_act, la.fch, bt * f),
-                Activation::Relu => ex.relu_forward(la.fch_act, la.fch, bt * f),
-            }
-            let fcproj_adapter = adapter(LoraTarget::FcProj);
-            self.linear_forward(
-                ex,
-                l,
-                LoraTarget::FcProj,
-                la.fcproj,
-                la.fch_act,
-                fcproj_adapter,
-                training,
-                bt,
-            );
-            let fcproj = match (masks, drop) {
-                (Some(m), Some(d)) => {
-                    ex.dropout_forward(d.tmp, m.fcproj, la.fcproj, site(l + 1, 2), bt * c);
-                    d.tmp
-                }
-                _ => la.fcproj,
-            };
-            ex.residual_forward(la.residual3, residual2, fcproj, bt * c);
+        for l in 0..cfg.n_layer {
+            self.block_forward(ex, a, l, b, t, training, true);
         }
 
         // Head: logits = ln_f(x) @ wte^T, then the loss.
@@ -264,6 +118,185 @@ impl Transformer<'_> {
         ex.matmul_forward(a.logits, a.lnf, p(lay.wte), None, bt, c, v);
         if let Some(targets) = targets {
             ex.crossentropy_forward(a.losses, a.probs, a.logits, targets.prefix(bt), b, t, v);
+        }
+    }
+
+    /// Block `l`'s forward pass from its input (the embeddings or the previous block's output) into its
+    /// activations in `a`; `write_output` false leaves out the residual add into the block's output (a recomputed
+    /// block whose output is a kept checkpoint). The forward pass runs it for every block; with activation
+    /// checkpointing the backward pass runs it again for each group of blocks before their backward.
+    #[allow(clippy::too_many_arguments)]
+    fn block_forward(
+        &self,
+        ex: &mut dyn Executor,
+        a: &Acts,
+        l: usize,
+        b: usize,
+        t: usize,
+        training: bool,
+        write_output: bool,
+    ) {
+        let (cfg, lay) = (self.config, self.layout);
+        let (c, f, nh) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head);
+        let bt = b * t;
+        let p = |id| lay.param(id);
+        let popt = |id: Option<usize>| id.map(p);
+        let drop = a.dropout.as_ref().filter(|_| training);
+        let site = |layer, site| DropoutSite {
+            p: cfg.dropout,
+            layer,
+            site,
+        };
+        let la = &a.layers[l];
+        let ids = &lay.layers[l];
+        let residual = if l == 0 {
+            a.encoded
+        } else {
+            a.layers[l - 1].residual3
+        };
+        let masks = drop.and(la.masks.as_ref());
+        let adapter = |target: LoraTarget| {
+            let acts = la.lora[target.index()].as_ref()?;
+            let scratch = a.lora.as_ref()?;
+            Some(AdapterBuffers { acts, scratch })
+        };
+
+        // Attention: x = x + dropout(c_proj(attention(ln_1(x)))).
+        ex.layernorm_forward(
+            la.ln1,
+            la.ln1_mean,
+            la.ln1_rstd,
+            residual,
+            p(ids.ln1_w),
+            popt(ids.ln1_b),
+            b,
+            t,
+            c,
+        );
+        let qkv_adapter = adapter(LoraTarget::Qkv);
+        self.linear_forward(
+            ex,
+            l,
+            LoraTarget::Qkv,
+            la.qkv,
+            la.ln1,
+            qkv_adapter,
+            training,
+            bt,
+        );
+        let qkv = match la.qkv_rope {
+            Some(rotated) => {
+                ex.rope_forward(rotated, la.qkv, 0, b, t, c, nh);
+                rotated
+            }
+            None => la.qkv,
+        };
+        match (la.lse, la.preatt, la.att) {
+            // Fused: no map; the attention dropout is drawn inside the kernel.
+            (Some(lse), _, _) => {
+                let dropout = masks.map(|_| site(l + 1, 0));
+                ex.attention_forward_fused(
+                    la.atty,
+                    lse,
+                    qkv,
+                    dropout,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+            }
+            (None, Some(preatt), Some(att)) => {
+                let att_mask = masks.and_then(|m| m.att);
+                if let Some(att_mask) = att_mask {
+                    ex.dropout_mask(att_mask, [att, preatt], site(l + 1, 0), b * nh * t * t);
+                }
+                ex.attention_forward(
+                    la.atty,
+                    preatt,
+                    att,
+                    qkv,
+                    att_mask,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+            }
+            _ => unreachable!("attention keeps either its maps or its lse"),
+        }
+        let attproj_adapter = adapter(LoraTarget::AttnProj);
+        self.linear_forward(
+            ex,
+            l,
+            LoraTarget::AttnProj,
+            la.attproj,
+            la.atty,
+            attproj_adapter,
+            training,
+            bt,
+        );
+        let attproj = match (masks, drop) {
+            (Some(m), Some(d)) => {
+                ex.dropout_forward(d.tmp, m.attproj, la.attproj, site(l + 1, 1), bt * c);
+                d.tmp
+            }
+            _ => la.attproj,
+        };
+        ex.residual_forward(la.residual2, residual, attproj, bt * c);
+        // An encoder-decoder's decoder block: x = x + dropout(out_proj(cross_attention(ln(x), memory))).
+        let residual2 = self.cross_forward(ex, a, l, la.residual2, training, b, t);
+
+        // MLP: x = x + dropout(mlp.c_proj(act(mlp.c_fc(ln_2(x))))).
+        ex.layernorm_forward(
+            la.ln2,
+            la.ln2_mean,
+            la.ln2_rstd,
+            residual2,
+            p(ids.ln2_w),
+            popt(ids.ln2_b),
+            b,
+            t,
+            c,
+        );
+        let fc_adapter = adapter(LoraTarget::Fc);
+        self.linear_forward(
+            ex,
+            l,
+            LoraTarget::Fc,
+            la.fch,
+            la.ln2,
+            fc_adapter,
+            training,
+            bt,
+        );
+        match cfg.activation {
+            Activation::Gelu => ex.gelu_forward(la.fch_act, la.fch, bt * f),
+            Activation::Relu => ex.relu_forward(la.fch_act, la.fch, bt * f),
+        }
+        let fcproj_adapter = adapter(LoraTarget::FcProj);
+        self.linear_forward(
+            ex,
+            l,
+            LoraTarget::FcProj,
+            la.fcproj,
+            la.fch_act,
+            fcproj_adapter,
+            training,
+            bt,
+        );
+        let fcproj = match (masks, drop) {
+            (Some(m), Some(d)) => {
+                ex.dropout_forward(d.tmp, m.fcproj, la.fcproj, site(l + 1, 2), bt * c);
+                d.tmp
+            }
+            _ => la.fcproj,
+        };
+        // A recomputation skips the block's output: it is a kept checkpoint, already there.
+        if write_output {
+            ex.residual_forward(la.residual3, residual2, fcproj, bt * c);
         }
     }
 
@@ -350,28 +383,15 @@ impl Transformer<'_> {
         t: usize,
     ) {
         let (cfg, lay) = (self.config, self.layout);
-        let (c, f, nh) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head);
+        let c = cfg.n_embd;
         let bt = b * t;
         let p = |id| lay.param(id);
+        // Frozen tensors (the base model under LoRA) have no gradient: None for matmuls and biases, and the
+        // LayerNorm weights' gradients land in a sink that nothing reads.
         let dpopt = |id: Option<usize>| id.and_then(|id| lay.grad_if_trainable(id));
         let ln_dw = |id| {
             lay.grad_if_trainable(id)
                 .unwrap_or_else(|| g.lora.as_ref().expect("only LoRA freezes weights").ln_sink)
-        };
-        let site = |layer, site| DropoutSite {
-            p: cfg.dropout,
-            layer,
-            site,
-        };
-        // Frozen tensors (the base model under LoRA) have no gradient: None for matmuls and biases, and the
-        // LayerNorm weights' gradients land in a sink that nothing reads. The gradient of a residual branch's
-        // output goes through its dropout mask when there is one.
-        let through_dropout = |ex: &mut dyn Executor, mask: Option<Tensor>| match (mask, g.dproj) {
-            (Some(mask), Some(dproj)) => {
-                ex.dropout_backward(dproj, g.dresidual, mask, bt * c);
-                dproj
-            }
-            _ => g.dresidual,
         };
         let last = a.layers[cfg.n_layer - 1].residual3;
         ex.layernorm_backward(
@@ -388,154 +408,221 @@ impl Transformer<'_> {
             c,
         );
 
-        for l in (0..cfg.n_layer).rev() {
-            let (ids, la) = (&lay.layers[l], &a.layers[l]);
-            let residual = if l == 0 {
-                a.encoded
+        // The blocks, last first. With activation checkpointing (`a.checkpoint_every` = k > 0) the forward pass
+        // kept only each group of k blocks' input and output, the groups sharing one working set of activations:
+        // each group's forward runs again, with the same dropout masks (drawn from the same sites and seed), just
+        // before its backward; except the last group's, whose activations the forward pass left in the set.
+        let every = a.checkpoint_every;
+        let groups = if every == 0 {
+            1
+        } else {
+            cfg.n_layer.div_ceil(every)
+        };
+        for group in (0..groups).rev() {
+            let blocks = if every == 0 {
+                0..cfg.n_layer
             } else {
-                a.layers[l - 1].residual3
+                group * every..((group + 1) * every).min(cfg.n_layer)
             };
-            let masks = la.masks.as_ref();
-
-            // dresidual holds d residual3: the skip path passes it on as is, the MLP branch reads it.
-            let dout = through_dropout(ex, masks.map(|m| m.fcproj));
-            let lora = |target: LoraTarget| la.lora[target.index()].as_ref();
-            self.linear_backward(
-                ex,
-                g,
-                l,
-                LoraTarget::FcProj,
-                g.dfch_act,
-                dout,
-                la.fch_act,
-                lora(LoraTarget::FcProj),
-                bt,
-            );
-            match cfg.activation {
-                Activation::Gelu => ex.gelu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
-                Activation::Relu => ex.relu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
-            }
-            self.linear_backward(
-                ex,
-                g,
-                l,
-                LoraTarget::Fc,
-                g.dln,
-                g.dfch,
-                la.ln2,
-                lora(LoraTarget::Fc),
-                bt,
-            );
-            let residual2 = a
-                .cross
-                .as_ref()
-                .filter(|_| ids.cross.is_some())
-                .map_or(la.residual2, |x| x.layers[l].residual);
-            ex.layernorm_backward(
-                g.dresidual,
-                ln_dw(ids.ln2_w),
-                dpopt(ids.ln2_b),
-                g.dln,
-                residual2,
-                p(ids.ln2_w),
-                la.ln2_mean,
-                la.ln2_rstd,
-                b,
-                t,
-                c,
-            );
-            // dresidual holds d of the stream after the cross-attention (when the block has one): its branch.
-            self.cross_backward(ex, a, g, l, la.residual2, b, t);
-
-            // dresidual holds d residual2: the attention branch.
-            let dout = through_dropout(ex, masks.map(|m| m.attproj));
-            self.linear_backward(
-                ex,
-                g,
-                l,
-                LoraTarget::AttnProj,
-                g.datty,
-                dout,
-                la.atty,
-                lora(LoraTarget::AttnProj),
-                bt,
-            );
-            // With RoPE the attention saw the rotated qkv: its gradient goes through rope_backward after.
-            let (dqkv, qkv) = match (g.dqkv_rope, la.qkv_rope) {
-                (Some(dqkv_rope), Some(qkv_rope)) => (dqkv_rope, qkv_rope),
-                _ => (g.dqkv, la.qkv),
-            };
-            match (la.lse, g.delta, la.att, g.dpreatt, g.datt) {
-                (Some(lse), Some(delta), ..) => {
-                    let dropout = masks.map(|_| site(l + 1, 0));
-                    ex.attention_backward_fused(
-                        dqkv,
-                        delta,
-                        g.datty,
-                        qkv,
-                        la.atty,
-                        lse,
-                        dropout,
-                        cfg.attention_mask,
-                        b,
-                        t,
-                        c,
-                        nh,
-                    );
+            if every > 0 && group + 1 < groups {
+                for l in blocks.clone() {
+                    let last = l + 1 == blocks.end;
+                    self.block_forward(ex, a, l, b, t, true, !last);
                 }
-                (None, None, Some(att), Some(dpreatt), Some(datt)) => {
-                    let att_mask = masks.and_then(|m| m.att);
-                    ex.attention_backward(
-                        dqkv,
-                        dpreatt,
-                        datt,
-                        g.datty,
-                        qkv,
-                        att,
-                        att_mask,
-                        cfg.attention_mask,
-                        b,
-                        t,
-                        c,
-                        nh,
-                    );
-                }
-                _ => unreachable!("attention keeps either its maps or its lse"),
             }
-            if g.dqkv_rope.is_some() {
-                ex.rope_backward(g.dqkv, dqkv, 0, b, t, c, nh);
+            for l in blocks.rev() {
+                self.block_backward(ex, a, g, l, b, t);
             }
-            self.linear_backward(
-                ex,
-                g,
-                l,
-                LoraTarget::Qkv,
-                g.dln,
-                g.dqkv,
-                la.ln1,
-                lora(LoraTarget::Qkv),
-                bt,
-            );
-            ex.layernorm_backward(
-                g.dresidual,
-                ln_dw(ids.ln1_w),
-                dpopt(ids.ln1_b),
-                g.dln,
-                residual,
-                p(ids.ln1_w),
-                la.ln1_mean,
-                la.ln1_rstd,
-                b,
-                t,
-                c,
-            );
         }
 
         // dresidual holds d encoded: through the embedding dropout into wte and wpe (unless they are frozen).
         if let Some(dwte) = lay.grad_if_trainable(lay.wte) {
-            let dencoded = through_dropout(ex, a.dropout.as_ref().map(|d| d.encoded_mask));
+            let mask = a.dropout.as_ref().map(|d| d.encoded_mask);
+            let dencoded = Self::through_dropout(ex, g, mask, bt * c);
             let dpos = dpopt(lay.wpe).map(|d| d.prefix(t * c));
             ex.encoder_backward(dwte, dpos, dencoded, inputs.prefix(bt), b, t, c);
+        }
+    }
+
+    /// Block `l`'s backward pass: `g.dresidual` holds d (the block's output) and ends holding d (its input); the
+    /// parameter gradients add up.
+    fn block_backward(
+        &self,
+        ex: &mut dyn Executor,
+        a: &Acts,
+        g: &Grads,
+        l: usize,
+        b: usize,
+        t: usize,
+    ) {
+        let (cfg, lay) = (self.config, self.layout);
+        let (c, f, nh) = (cfg.n_embd, cfg.ffn_width(), cfg.n_head);
+        let bt = b * t;
+        let p = |id| lay.param(id);
+        let dpopt = |id: Option<usize>| id.and_then(|id| lay.grad_if_trainable(id));
+        let ln_dw = |id| {
+            lay.grad_if_trainable(id)
+                .unwrap_or_else(|| g.lora.as_ref().expect("only LoRA freezes weights").ln_sink)
+        };
+        let site = |layer, site| DropoutSite {
+            p: cfg.dropout,
+            layer,
+            site,
+        };
+        // The gradient of a residual branch's output goes through its dropout mask when there is one.
+        let through_dropout = |ex: &mut dyn Executor, mask: Option<Tensor>| {
+            Self::through_dropout(ex, g, mask, bt * c)
+        };
+        let (ids, la) = (&lay.layers[l], &a.layers[l]);
+        let residual = if l == 0 {
+            a.encoded
+        } else {
+            a.layers[l - 1].residual3
+        };
+        let masks = la.masks.as_ref();
+
+        // dresidual holds d residual3: the skip path passes it on as is, the MLP branch reads it.
+        let dout = through_dropout(ex, masks.map(|m| m.fcproj));
+        let lora = |target: LoraTarget| la.lora[target.index()].as_ref();
+        self.linear_backward(
+            ex,
+            g,
+            l,
+            LoraTarget::FcProj,
+            g.dfch_act,
+            dout,
+            la.fch_act,
+            lora(LoraTarget::FcProj),
+            bt,
+        );
+        match cfg.activation {
+            Activation::Gelu => ex.gelu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
+            Activation::Relu => ex.relu_backward(g.dfch, la.fch, g.dfch_act, bt * f),
+        }
+        self.linear_backward(
+            ex,
+            g,
+            l,
+            LoraTarget::Fc,
+            g.dln,
+            g.dfch,
+            la.ln2,
+            lora(LoraTarget::Fc),
+            bt,
+        );
+        let residual2 = a
+            .cross
+            .as_ref()
+            .filter(|_| ids.cross.is_some())
+            .map_or(la.residual2, |x| x.layers[l].residual);
+        ex.layernorm_backward(
+            g.dresidual,
+            ln_dw(ids.ln2_w),
+            dpopt(ids.ln2_b),
+            g.dln,
+            residual2,
+            p(ids.ln2_w),
+            la.ln2_mean,
+            la.ln2_rstd,
+            b,
+            t,
+            c,
+        );
+        // dresidual holds d of the stream after the cross-attention (when the block has one): its branch.
+        self.cross_backward(ex, a, g, l, la.residual2, b, t);
+
+        // dresidual holds d residual2: the attention branch.
+        let dout = through_dropout(ex, masks.map(|m| m.attproj));
+        self.linear_backward(
+            ex,
+            g,
+            l,
+            LoraTarget::AttnProj,
+            g.datty,
+            dout,
+            la.atty,
+            lora(LoraTarget::AttnProj),
+            bt,
+        );
+        // With RoPE the attention saw the rotated qkv: its gradient goes through rope_backward after.
+        let (dqkv, qkv) = match (g.dqkv_rope, la.qkv_rope) {
+            (Some(dqkv_rope), Some(qkv_rope)) => (dqkv_rope, qkv_rope),
+            _ => (g.dqkv, la.qkv),
+        };
+        match (la.lse, g.delta, la.att, g.dpreatt, g.datt) {
+            (Some(lse), Some(delta), ..) => {
+                let dropout = masks.map(|_| site(l + 1, 0));
+                ex.attention_backward_fused(
+                    dqkv,
+                    delta,
+                    g.datty,
+                    qkv,
+                    la.atty,
+                    lse,
+                    dropout,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+            }
+            (None, None, Some(att), Some(dpreatt), Some(datt)) => {
+                let att_mask = masks.and_then(|m| m.att);
+                ex.attention_backward(
+                    dqkv,
+                    dpreatt,
+                    datt,
+                    g.datty,
+                    qkv,
+                    att,
+                    att_mask,
+                    cfg.attention_mask,
+                    b,
+                    t,
+                    c,
+                    nh,
+                );
+            }
+            _ => unreachable!("attention keeps either its maps or its lse"),
+        }
+        if g.dqkv_rope.is_some() {
+            ex.rope_backward(g.dqkv, dqkv, 0, b, t, c, nh);
+        }
+        self.linear_backward(
+            ex,
+            g,
+            l,
+            LoraTarget::Qkv,
+            g.dln,
+            g.dqkv,
+            la.ln1,
+            lora(LoraTarget::Qkv),
+            bt,
+        );
+        ex.layernorm_backward(
+            g.dresidual,
+            ln_dw(ids.ln1_w),
+            dpopt(ids.ln1_b),
+            g.dln,
+            residual,
+            p(ids.ln1_w),
+            la.ln1_mean,
+            la.ln1_rstd,
+            b,
+            t,
+            c,
+        );
+    }
+
+    /// The gradient of a residual branch's output: through its dropout mask when there is one.
+    fn through_dropout(ex: &mut dyn Executor, g: &Grads, mask: Option<Tensor>, n: usize) -> Tensor {
+        match (mask, g.dproj) {
+            (Some(mask), Some(dproj)) => {
+                ex.dropout_backward(dproj, g.dresidual, mask, n);
+                dproj
+            }
+            _ => g.dresidual,
         }
     }
 

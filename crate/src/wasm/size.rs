@@ -44,3 +44,52 @@ pub fn model_size(
         training_bytes: weight_bytes + activation_bytes,
     })
 }
+
+/// The training footprint of `config` for `grad_accum` micro-batches of (B, T) (seq_len 0: block_size): the
+/// `model::memory::MemoryReport` (f32 and f16, without and with checkpointing every `checkpoint_every` blocks),
+/// with the adapter's limits marked when `max_binding` (bytes) is above 0.
+#[wasm_bindgen(js_name = memoryReport)]
+#[allow(clippy::too_many_arguments)]
+pub fn memory_report(
+    config: JsValue,
+    #[wasm_bindgen(js_name = batchSize)] batch_size: usize,
+    #[wasm_bindgen(js_name = seqLen)] seq_len: usize,
+    #[wasm_bindgen(js_name = gradAccum)] grad_accum: usize,
+    #[wasm_bindgen(js_name = checkpointEvery)] checkpoint_every: usize,
+    fused: bool,
+    #[wasm_bindgen(js_name = maxBinding)] max_binding: f64,
+    #[wasm_bindgen(js_name = maxBuffer)] max_buffer: f64,
+) -> Result<JsValue, JsError> {
+    use crate::model::memory::{DeviceLimits, MemoryReport};
+    let config: ModelConfig = options(config, "model config")?;
+    config.validate().map_err(to_js)?;
+    let t = if seq_len == 0 {
+        config.block_size
+    } else {
+        seq_len
+    };
+    if batch_size == 0 || t > config.block_size || grad_accum == 0 {
+        return Err(JsError::new(&format!(
+            "a batch needs at least one sequence of at most block_size ({}) tokens and grad_accum >= 1",
+            config.block_size
+        )));
+    }
+    let max_buffer = if max_buffer > 0.0 {
+        max_buffer
+    } else {
+        max_binding
+    };
+    let limits = (max_binding > 0.0).then_some(DeviceLimits {
+        max_storage_buffer_binding_size: max_binding as u64,
+        max_buffer_size: max_buffer as u64,
+    });
+    to_value(&MemoryReport::new(
+        &config,
+        batch_size,
+        t,
+        grad_accum,
+        checkpoint_every,
+        fused,
+        limits,
+    ))
+}

@@ -9,6 +9,7 @@ mod finetune_cmd;
 mod gpu_cmd;
 mod io_cmd;
 mod lab_cmd;
+mod memory_cmd;
 mod mlm_cmd;
 mod model_cmd;
 mod seq2seq_cmd;
@@ -44,6 +45,9 @@ enum Command {
     Train(model_cmd::TrainArgs),
     /// Generate text from a saved model.
     Generate(model_cmd::GenerateArgs),
+    /// The training memory of a config and batch: parameters, gradients, AdamW, activations, scratch; f32 and
+    /// f16, without and with activation checkpointing.
+    Memory(memory_cmd::MemoryArgs),
     /// Distill a teacher into a smaller student, beside the same student trained without it (CPU).
     Distill(lab_cmd::DistillArgs),
     /// Grid or random hyperparameter search with successive halving; a JSON line per trial (resumable).
@@ -77,6 +81,7 @@ fn main() {
         Command::Tokenizer(command) => tokenizer_cmd::run(command),
         Command::Train(args) => model_cmd::train(args),
         Command::Generate(args) => model_cmd::generate(args),
+        Command::Memory(args) => memory_cmd::run(args),
         Command::Forward(args) => model_cmd::forward(args),
         Command::Distill(args) => lab_cmd::distill(args),
         Command::Search(args) => lab_cmd::search(args),

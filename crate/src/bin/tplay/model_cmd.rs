@@ -103,6 +103,16 @@ pub struct TrainArgs {
     eval_interval: Option<u32>,
     #[arg(long, default_value_t = 1337)]
     seed: u64,
+    /// Activation checkpointing: keep only the blocks' inputs in the forward pass and recompute their
+    /// activations in the backward pass (same gradients, less memory, about one more forward pass).
+    #[arg(long)]
+    checkpoint_activations: bool,
+    /// With --checkpoint-activations: blocks per recomputed group (their inputs are kept).
+    #[arg(long, requires = "checkpoint_activations")]
+    checkpoint_every: Option<usize>,
+    /// Print the training memory report (as `tplay memory`) for this model and batch on stderr first.
+    #[arg(long)]
+    memory_report: bool,
     /// Bytes of the built-in corpus to generate when --corpus is not given.
     #[arg(long, default_value_t = 1_000_000)]
     corpus_bytes: usize,
@@ -378,6 +388,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
             ));
         }
     }
+    if args.checkpoint_activations {
+        options.checkpoint_every = args.checkpoint_every.unwrap_or(1).max(1);
+    }
     let (train_text, val_text) = corpus::train_val_split(&text, 0.1);
     let (train, val) = (tok.encode(train_text), tok.encode(val_text));
     let model = match start_from {
@@ -427,6 +440,31 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if args.show_batch {
         let trainer = Trainer::new(model, train, val, options)?;
         return show_batch(&trainer.preview_batch(), &tok);
+    }
+    if args.memory_report {
+        let t = match options.seq_len {
+            0 => config.block_size,
+            t => t,
+        };
+        #[cfg(not(feature = "gpu"))]
+        let limits = None;
+        #[cfg(feature = "gpu")]
+        let limits = gpu
+            .as_ref()
+            .map(|gpu| transformer_playground::model::memory::DeviceLimits {
+                max_storage_buffer_binding_size: gpu.summary.max_storage_buffer_binding_size,
+                max_buffer_size: gpu.summary.max_buffer_size,
+            });
+        let report = crate::memory_cmd::report(
+            &config,
+            options.batch_size,
+            t,
+            options.grad_accum,
+            options.checkpoint_every,
+            true,
+            limits,
+        )?;
+        eprint!("{}", report.to_text());
     }
     let adapter_out = args.adapter_out.clone();
     if config.objective == Objective::Mlm {
