@@ -36,9 +36,15 @@ test('every shader compiles and links in the browser', { skip: skipReason() }, a
   const expanded = expandedShadersDir();
   assert.ok(expanded, 'no expanded shaders from the wasm build: run scripts/build.sh first');
   // Kernels are the files directly in shaders/; shaders/include/ holds the pieces pasted into them.
-  const kernels = readdirSync(shadersDir).filter((name) => name.endsWith('.wgsl')).sort();
+  const ownKernels = readdirSync(shadersDir).filter((name) => name.endsWith('.wgsl'));
+  // A kernel with the line `#variants f16` is also built as `<name>_f16.wgsl` (crate/build.rs).
+  const f16Variants = ownKernels
+    .filter((name) => /^\s*#variants\s+f16\s*$/m.test(readFileSync(join(shadersDir, name), 'utf8')))
+    .map((name) => name.replace(/\.wgsl$/, '_f16.wgsl'));
+  assert.ok(f16Variants.length > 0, 'no kernel asks for an f16 build');
+  const kernels = [...ownKernels, ...f16Variants].sort();
   assert.deepEqual(readdirSync(expanded).filter((name) => name.endsWith('.wgsl')).sort(), kernels,
-    `the wasm build's kernels (${expanded}) differ from shaders/: run scripts/build.sh again`);
+    `the wasm build's kernels (${expanded}) differ from shaders/ and their f16 builds: run scripts/build.sh again`);
   const built = Math.min(...kernels.map((name) => statSync(join(expanded, name)).mtimeMs));
   const edited = sourceFiles(shadersDir).filter((file) => file.mtimeMs > built).map((file) => file.path);
   assert.deepEqual(edited, [], 'shaders changed after the wasm build: run scripts/build.sh again');
@@ -47,7 +53,12 @@ test('every shader compiles and links in the browser', { skip: skipReason() }, a
     .map((name) => ({ name, code: readFileSync(join(expanded, name), 'utf8') }))
     // Shaders using subgroup built-ins (matmul_forward_subgroup.wgsl) carry no `enable subgroups;` (naga rejects
     // it); a browser needs it, and the device needs the 'subgroups' feature.
-    .map((shader) => ({ ...shader, subgroups: /\bsubgroup[A-Z]\w*\(|\bsubgroup_(size|invocation_id)\b/.test(shader.code) }));
+    .map((shader) => ({
+      ...shader,
+      subgroups: /\bsubgroup[A-Z]\w*\(|\bsubgroup_(size|invocation_id)\b/.test(shader.code),
+      f16: /^\s*enable f16;/m.test(shader.code),
+    }));
+  assert.equal(sources.filter((shader) => shader.f16).length, f16Variants.length, 'every f16 build enables f16');
   assert.ok(sources.length >= 20, `found ${sources.length} shaders`);
   assert.ok(sources.every(({ code }) => !code.includes('#include')), 'a kernel still holds an #include line');
   const { page, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
@@ -55,14 +66,20 @@ test('every shader compiles and links in the browser', { skip: skipReason() }, a
     const results = await page.evaluate(async (sources) => {
       const adapter = await navigator.gpu.requestAdapter();
       const hasSubgroups = adapter.features.has('subgroups');
+      const hasF16 = adapter.features.has('shader-f16');
       const device = await adapter.requestDevice({
-        requiredFeatures: hasSubgroups ? ['subgroups'] : [],
+        requiredFeatures: [...(hasSubgroups ? ['subgroups'] : []), ...(hasF16 ? ['shader-f16'] : [])],
         requiredLimits: { maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage },
       });
       const out = [];
-      for (const { name, code, subgroups } of sources) {
+      for (const { name, code, subgroups, f16 } of sources) {
         if (subgroups && !hasSubgroups) {
           out.push({ name, errors: [], skipped: 'the adapter has no subgroups' });
+          continue;
+        }
+        // The f16 builds run only where the adapter offers shader-f16 (not SwiftShader); training stays f32 there.
+        if (f16 && !hasF16) {
+          out.push({ name, errors: [], skipped: 'the adapter has no shader-f16' });
           continue;
         }
         const module = device.createShaderModule({ code: subgroups ? `enable subgroups;\n${code}` : code, label: name });
