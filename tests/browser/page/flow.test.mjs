@@ -29,6 +29,16 @@ function storedWeightsInPage() {
 }
 const storedWeights = (page) => page.evaluate(storedWeightsInPage);
 
+/** Waits until IndexedDB holds “Keep the trained weights” as `value` (saved a moment after the click). */
+const keepSaved = (page, value) =>
+  page.waitForFunction((expected) => new Promise((resolve) => {
+    const open = indexedDB.open('transformer-playground');
+    open.onsuccess = () => {
+      const get = open.result.transaction('session').objectStore('session').get('training-keep');
+      get.onsuccess = () => resolve(get.result === expected);
+    };
+  }), value);
+
 test('a first visit: the quick start, a next step on every panel, and Start trains with a character tokenizer made for it', { skip: skipReason() }, async () => {
   const { page, consoleErrors, close } = await openPlayground({ webgpu: false });
   try {
@@ -212,6 +222,7 @@ test('after a reload Save & load shows the text, tokenizer and weights at once, 
     await page.click('#train-start');
     await waitDone(page, 1);
     await page.check('#t-keep');
+    await keepSaved(page, true);
     const params = await page.evaluate(() => window.tp.store.modelInfo.paramCount);
     await page.waitForFunction(storedWeightsInPage);
     // Reload on the Save & load panel: no other panel is opened first.
@@ -227,6 +238,7 @@ test('after a reload Save & load shows the text, tokenizer and weights at once, 
     assert.equal(await page.isChecked('#t-keep'), true, '“Keep the trained weights” kept its value');
     // Unchecked, it stays unchecked.
     await page.uncheck('#t-keep');
+    await keepSaved(page, false);
     await page.reload();
     await waitReady(page);
     await openPanel(page, 'training');
