@@ -2,38 +2,14 @@
 //! head on the template task (and the same model from new weights with --scratch), JSON lines with the accuracy;
 //! bad input is a clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tplay(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tplay"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tplay runs")
-}
+use common::{assert_refused, json_lines, scratch_with_config, stderr, tplay};
+use std::path::Path;
+use std::process::Output;
 
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tplay-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("m.json"),
-        r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}"#,
-    )
-    .unwrap();
-    dir
-}
+/// The model every test here trains (`--config m.json`).
+const TINY_MODEL: &str = r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}"#;
 
 const FINETUNE: &[&str] = &[
     "finetune",
@@ -65,7 +41,7 @@ fn accuracies(out: &Output) -> (f64, Vec<f64>) {
 
 #[test]
 fn finetune_from_an_mlm_encoder_and_from_scratch_report_accuracy() {
-    let dir = temp_dir("finetune");
+    let dir = scratch_with_config("finetune", TINY_MODEL);
     let out = tplay(
         &dir,
         &[
@@ -108,18 +84,13 @@ fn finetune_from_an_mlm_encoder_and_from_scratch_report_accuracy() {
     let mut args = FINETUNE.to_vec();
     args.extend(["--init", "cls.safetensors"]);
     let out = tplay(&dir, &args);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is a classifier already"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "is a classifier already");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn finetune_refuses_bad_input_with_reasons() {
-    let dir = temp_dir("finetune-errors");
+    let dir = scratch_with_config("finetune-errors", TINY_MODEL);
     let out = tplay(&dir, &["finetune", "--task", "sentiment"]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -128,11 +99,7 @@ fn finetune_refuses_bad_input_with_reasons() {
         "{err}"
     );
     let out = tplay(&dir, &["finetune", "--scratch"]);
-    assert!(
-        stderr(&out).contains("--scratch starts the model of --init"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "--scratch starts the model of --init");
     let out = tplay(
         &dir,
         &[
@@ -145,7 +112,7 @@ fn finetune_refuses_bad_input_with_reasons() {
             "1",
         ],
     );
-    assert!(stderr(&out).contains("--seq-len 99"), "{}", stderr(&out));
+    assert_refused(&out, "--seq-len 99");
     // A new model (no --init) trains too.
     let mut args = FINETUNE.to_vec();
     args.extend(["--config", "m.json", "--out", "new.safetensors"]);

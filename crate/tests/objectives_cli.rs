@@ -1,38 +1,14 @@
 //! `tplay train --objective mlm`, `tplay fill`, `tplay eval` and `tplay corpus --pairs` end to end, with their
 //! errors for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tplay(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tplay"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tplay runs")
-}
+use common::{assert_refused, json_lines, scratch_with_config, stderr, tplay};
+use std::path::Path;
+use std::process::Output;
 
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tplay-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("m.json"),
-        r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}"#,
-    )
-    .unwrap();
-    dir
-}
+/// The model every test here trains (`--config m.json`).
+const TINY_MODEL: &str = r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}"#;
 
 fn train(dir: &Path, objective: &str, out: &str) -> Output {
     tplay(
@@ -59,7 +35,7 @@ fn train(dir: &Path, objective: &str, out: &str) -> Output {
 
 #[test]
 fn mlm_training_reports_accuracy_and_fill_predicts_at_each_mask() {
-    let dir = temp_dir("mlm");
+    let dir = scratch_with_config("mlm", TINY_MODEL);
     let out = train(&dir, "mlm", "mlm.safetensors");
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&out);
@@ -116,32 +92,23 @@ fn mlm_training_reports_accuracy_and_fill_predicts_at_each_mask() {
             "no mask here",
         ],
     );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("has no [MASK]"), "{}", stderr(&out));
+    assert_refused(&out, "has no [MASK]");
     let long = format!("[MASK]{}", "a".repeat(40));
     let out = tplay(
         &dir,
         &["fill", "--model", "mlm.safetensors", "--text", &long],
     );
-    assert!(
-        stderr(&out).contains("longer than the model's context"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "longer than the model's context");
     let out = tplay(
         &dir,
         &["generate", "--model", "mlm.safetensors", "--prompt", "Mira"],
     );
-    assert!(
-        stderr(&out).contains("masked-language model"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "masked-language model");
 }
 
 #[test]
 fn mask_token_and_unknown_objective_are_errors_for_a_causal_model() {
-    let dir = temp_dir("causal-mask");
+    let dir = scratch_with_config("causal-mask", TINY_MODEL);
     let out = train(&dir, "causal", "causal.safetensors");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -159,12 +126,7 @@ fn mask_token_and_unknown_objective_are_errors_for_a_causal_model() {
             "Mira [MASK] home",
         ],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("causal objective"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "causal objective");
     let out = tplay(
         &dir,
         &[
@@ -175,24 +137,15 @@ fn mask_token_and_unknown_objective_are_errors_for_a_causal_model() {
             "a [MASK]",
         ],
     );
-    assert!(
-        stderr(&out).contains("fill needs a model trained with --objective mlm"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "fill needs a model trained with --objective mlm");
     let out = train(&dir, "bert", "x.safetensors");
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no training objective called 'bert'"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "no training objective called 'bert'");
     assert!(!dir.join("x.safetensors").exists());
 }
 
 #[test]
 fn eval_prints_the_metrics_of_the_fixture_corpus() {
-    let dir = temp_dir("eval");
+    let dir = scratch_with_config("eval", TINY_MODEL);
     std::fs::write(dir.join("h.txt"), "the cat sat on the mat\nhello world\n").unwrap();
     std::fs::write(dir.join("r.txt"), "the cat sat on a mat\nhello world\n").unwrap();
     let out = tplay(
@@ -237,7 +190,7 @@ fn eval_prints_the_metrics_of_the_fixture_corpus() {
 
 #[test]
 fn corpus_pairs_are_json_lines_from_a_seed() {
-    let dir = temp_dir("pairs");
+    let dir = scratch_with_config("pairs", TINY_MODEL);
     let run = |seed: &str| {
         let out = tplay(
             &dir,
@@ -264,9 +217,5 @@ fn corpus_pairs_are_json_lines_from_a_seed() {
             .all(|p| p["source"].is_string() && p["target"].is_string())
     );
     let out = tplay(&dir, &["corpus", "--name", "poems", "--pairs", "2"]);
-    assert!(
-        stderr(&out).contains("no seq2seq task called 'poems'"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "no seq2seq task called 'poems'");
 }

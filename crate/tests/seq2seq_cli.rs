@@ -1,34 +1,17 @@
 //! `tplay train --objective seq2seq` and `tplay translate` end to end, with their errors for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tplay(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tplay"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tplay runs")
-}
+use common::{assert_refused, scratch_with_config, stderr, tplay};
+use std::path::Path;
+use std::process::Output;
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tplay-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("m.json"),
-        r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8}"#,
-    )
-    .unwrap();
-    dir
-}
+/// The model every test here trains (`--config m.json`).
+const TINY_MODEL: &str = r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8}"#;
 
 #[test]
 fn trains_evaluates_and_translates() {
-    let dir = temp_dir("seq2seq");
+    let dir = scratch_with_config("seq2seq", TINY_MODEL);
     let out = tplay(
         &dir,
         &[
@@ -82,8 +65,7 @@ fn trains_evaluates_and_translates() {
         &dir,
         &["translate", "--model", "r.safetensors", "--source", ""],
     );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("source is empty"), "{}", stderr(&out));
+    assert_refused(&out, "source is empty");
     let out = tplay(
         &dir,
         &[
@@ -94,12 +76,7 @@ fn trains_evaluates_and_translates() {
             "abcabcabcabc",
         ],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("encoder's context"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "encoder's context");
     let out = tplay(
         &dir,
         &[
@@ -122,7 +99,7 @@ fn trains_evaluates_and_translates() {
         &dir,
         &["train", "--objective", "seq2seq", "--out", "x.safetensors"],
     );
-    assert!(stderr(&out).contains("needs --task"), "{}", stderr(&out));
+    assert_refused(&out, "needs --task");
     let out = tplay(
         &dir,
         &[
@@ -135,10 +112,6 @@ fn trains_evaluates_and_translates() {
             "x.safetensors",
         ],
     );
-    assert!(
-        stderr(&out).contains("--objective seq2seq"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "--objective seq2seq");
     std::fs::remove_dir_all(&dir).ok();
 }
