@@ -44,11 +44,18 @@ export type {
   ModelConfig,
   ModelFiles,
   Objective,
+  AugmentOptions,
+  BatchPreview,
+  BatchPreviewRow,
   TrainOptions,
   TrainProgress,
   TrainResult,
   TrainSnapshot,
 } from './model.js';
+export { distill } from './lab.js';
+export type { DistillEval, DistillOptions, DistillProgress, DistillResult, DistillRun } from './lab.js';
+export { search, trialSeed } from './lab-search.js';
+export type { SearchOptions, SearchResult, SearchSpace, SearchValues, TrialParams, TrialRecord } from './lab-search.js';
 export { splitText } from './split.js';
 export { displayBytes, displayText, modelSize } from './sizes.js';
 export type { ModelSize } from './sizes.js';

@@ -144,6 +144,9 @@ export interface TrainOptions {
   evalBatches?: number;
   /** Seed of the batch sampler and dropout (default 1337). */
   seed?: number;
+  /** Data augmentation of the training batches (never of validation); off by default. Works on the CPU and on
+   *  WebGPU alike (the batches are drawn on the CPU). See previewBatch() to read what the model then sees. */
+  augment?: AugmentOptions;
   /** Take a snapshot of the weights every this many steps (default 50; 0: never). On WebGPU a snapshot copies
    *  the weights to the CPU, so a lost GPU device costs at most this many steps; on the CPU snapshots are only
    *  taken for `onSnapshot`. */
@@ -157,6 +160,39 @@ export interface TrainOptions {
   onEval?: (result: EvalResult) => void;
   /** Stops training after the current step: the promise rejects with an AbortError; the weights stay. */
   signal?: AbortSignal;
+}
+
+/** Augmentation of the training batches, each kind with its probability (all 0: none), drawn from the run's
+ *  seed, so a run stays reproducible. Replacement and masking change what the model reads, never the target
+ *  (the true next token); span deletion removes pieces of the text before the window is cut. Causal models only. */
+export interface AugmentOptions {
+  /** Probability that an input token becomes a random token of the training text. */
+  replace?: number;
+  /** Probability that an input token becomes the mask token. */
+  mask?: number;
+  /** Probability that a span of 1..maxSpan tokens is deleted before each token of the window. */
+  delete?: number;
+  /** Longest deleted span (default 3). */
+  maxSpan?: number;
+  /** The token id that stands for a masked token (default: the vocabulary's last id; for the character
+   *  tokenizer its unknown token, which the data never holds). */
+  maskId?: number;
+}
+
+/** One row of previewBatch(): the window of the training text and what the model reads (T tokens each). */
+export interface BatchPreviewRow {
+  window: Uint32Array;
+  inputs: Uint32Array;
+  /** Each token as text (the tokenizer's display of it; ids as numbers without a tokenizer). */
+  windowTokens: string[];
+  inputTokens: string[];
+  /** Positions where the model reads another token than the text's (replaced, masked, or shifted by deletion). */
+  changed: number;
+}
+
+export interface BatchPreview {
+  rows: BatchPreviewRow[];
+  seqLen: number;
 }
 
 /** The weights after `step`, as safetensors bytes (loadModel() reads them back). */
@@ -540,6 +576,63 @@ function extraIds(objective: Objective | undefined): number {
   return objective === 'mlm' ? 1 : 0;
 }
 
+/** @internal The core's (serde) training options of a train() call of `steps` steps. */
+export function coreTrainOptions(options: TrainOptions, steps: number, what: string): CoreTrainOptions {
+  const trainOptions: CoreTrainOptions = {
+    steps: options.scheduleSteps ?? Math.max(steps, 1),
+    eval_interval: options.evalInterval ?? 50,
+  };
+  const names: [keyof TrainOptions, string][] = [
+    ['batchSize', 'batch_size'],
+    ['seqLen', 'seq_len'],
+    ['gradAccum', 'grad_accum'],
+    ['lr', 'lr'],
+    ['minLr', 'min_lr'],
+    ['warmupSteps', 'warmup_steps'],
+    ['weightDecay', 'weight_decay'],
+    ['gradClip', 'grad_clip'],
+    ['evalBatches', 'eval_batches'],
+    ['seed', 'seed'],
+  ];
+  for (const [name, snake] of names) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new PlaygroundError(`${what}: ${name} must be a finite number (got ${String(value)})`);
+    trainOptions[snake] = value;
+  }
+  if (trainOptions.warmup_steps === undefined) trainOptions.warmup_steps = Math.min(20, Math.floor(trainOptions.steps / 10));
+  if (options.augment !== undefined) trainOptions.augment = augmentJson(options.augment, what);
+  return trainOptions;
+}
+
+/** @internal */
+export type CoreTrainOptions = Record<string, number | Record<string, number>> & { steps: number; eval_interval: number };
+
+/** The core's `augment` training option from the package's camelCase one, checked for finite numbers (the core
+ *  checks the ranges and says what is wrong). */
+export function augmentJson(augment: AugmentOptions, what: string): Record<string, number> {
+  if (typeof augment !== 'object' || augment === null) throw new PlaygroundError(`${what}: augment must be an object such as { replace: 0.1, mask: 0.05 }`);
+  const names: [keyof AugmentOptions, string][] = [
+    ['replace', 'replace'],
+    ['mask', 'mask'],
+    ['delete', 'delete'],
+    ['maxSpan', 'max_span'],
+    ['maskId', 'mask_id'],
+  ];
+  const known = new Set(names.map(([name]) => name as string));
+  for (const key of Object.keys(augment)) {
+    if (!known.has(key)) throw new PlaygroundError(`${what}: there is no augmentation called '${key}': choose replace, mask, delete, maxSpan or maskId`);
+  }
+  const out: Record<string, number> = {};
+  for (const [name, snake] of names) {
+    const value = augment[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new PlaygroundError(`${what}: augment.${name} must be a finite number (got ${String(value)})`);
+    out[snake] = value;
+  }
+  return out;
+}
+
 function ids(value: Uint32Array | readonly number[], what: string): Uint32Array {
   if (value instanceof Uint32Array) return value;
   if (!Array.isArray(value)) throw new PlaygroundError(`${what}: token ids must be a Uint32Array or an array of numbers`);
@@ -886,29 +979,7 @@ export class Model extends EventTarget {
       train = ids(options.tokens!, what);
       val = options.valTokens ? ids(options.valTokens, what) : new Uint32Array();
     }
-    const trainOptions: Record<string, number> = {
-      steps: options.scheduleSteps ?? Math.max(steps, 1),
-      eval_interval: options.evalInterval ?? 50,
-    };
-    const names: [keyof TrainOptions, string][] = [
-      ['batchSize', 'batch_size'],
-      ['seqLen', 'seq_len'],
-      ['gradAccum', 'grad_accum'],
-      ['lr', 'lr'],
-      ['minLr', 'min_lr'],
-      ['warmupSteps', 'warmup_steps'],
-      ['weightDecay', 'weight_decay'],
-      ['gradClip', 'grad_clip'],
-      ['evalBatches', 'eval_batches'],
-      ['seed', 'seed'],
-    ];
-    for (const [name, snake] of names) {
-      const value = options[name];
-      if (value === undefined) continue;
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new PlaygroundError(`${what}: ${name} must be a finite number (got ${String(value)})`);
-      trainOptions[snake] = value;
-    }
-    if (trainOptions.warmup_steps === undefined) trainOptions.warmup_steps = Math.min(20, Math.floor(trainOptions.steps! / 10));
+    const trainOptions = coreTrainOptions(options, steps, what);
     const gpu = this.#gpu;
     if (gpu) {
       if (gpu.hasData) {
@@ -987,6 +1058,38 @@ export class Model extends EventTarget {
     let out: TrainProgress | null = null;
     await this.train({ steps: 1, onProgress: (p) => (out = p) });
     return out!;
+  }
+
+  /**
+   * The first training batch that train() with these options would draw, as text: for each row the window of
+   * the training text and what the model reads after augmentation (options.augment), token by token, so a
+   * learner sees what the model sees. Draws nothing: training afterwards starts with this very batch.
+   */
+  previewBatch(options: Pick<TrainOptions, 'text' | 'tokens' | 'valFraction' | 'batchSize' | 'seqLen' | 'seed' | 'augment'> = {}): BatchPreview {
+    const what = 'could not preview the batch';
+    const config = this.config;
+    let train: Uint32Array;
+    if (options.text !== undefined) {
+      if (typeof options.text !== 'string') throw new PlaygroundError(`${what}: text must be a string`);
+      train = this.#text(what).encode(splitText(options.text, options.valFraction ?? 0.1).train);
+    } else if (options.tokens !== undefined) train = ids(options.tokens, what);
+    else throw new PlaygroundError(`${what}: give text or tokens`);
+    const seqLen = options.seqLen ?? config.blockSize;
+    const batchSize = options.batchSize ?? 16;
+    const trainOptions: Record<string, unknown> = { batch_size: batchSize, seed: options.seed ?? 1337 };
+    if (options.augment !== undefined) trainOptions.augment = augmentJson(options.augment, what);
+    const flat = guard(what, () => core.previewBatch(train, config.vocabSize, seqLen, trainOptions));
+    const tokenizer = this.#tokenizer;
+    const strings = (row: Uint32Array): string[] => (tokenizer ? tokenizer.tokenStrings(row) : Array.from(row, String));
+    const rows: BatchPreviewRow[] = [];
+    for (let r = 0; r < batchSize; r++) {
+      const window = flat.slice(r * seqLen, (r + 1) * seqLen);
+      const inputs = flat.slice((batchSize + r) * seqLen, (batchSize + r + 1) * seqLen);
+      let changed = 0;
+      for (let i = 0; i < seqLen; i++) if (window[i] !== inputs[i]) changed++;
+      rows.push({ window, inputs, windowTokens: strings(window), inputTokens: strings(inputs), changed });
+    }
+    return { rows, seqLen };
   }
 
   /** The validation loss over fixed batches of the held-out data. */

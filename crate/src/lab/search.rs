@@ -255,9 +255,11 @@ impl SearchSpace {
     }
 }
 
-/// The seed of trial `index` of a search seeded `seed` (SplitMix-style mixing, so neighbours differ).
+/// The seed of trial `index` of a search seeded `seed` (SplitMix-style mixing, so neighbours differ). 32 bits:
+/// a model's seed in the package and the page is a 32-bit number, so the package's search (js/src/lab-search.ts,
+/// the same draws in TypeScript) gives a trial the same seed and hyperparameters as this one.
 pub fn trial_seed(seed: u64, index: usize) -> u64 {
-    Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
+    Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64() >> 32
 }
 
 /// Successive halving's rule at one rung: go on when `loss` is among the best `1/eta` of `earlier` (the losses
@@ -490,6 +492,33 @@ mod tests {
         assert!(!keeps_going(&[1.0], f64::NAN, 2));
         // eta 0: no early stopping.
         assert!(keeps_going(&[1.0, 2.0, 3.0], 9.0, 0));
+    }
+
+    #[test]
+    fn trial_seeds_and_draws_are_those_the_package_repeats() {
+        // The same numbers are pinned in tests/package/search.test.mjs (the TypeScript search's draws).
+        let seeds: Vec<u64> = (0..4).map(|i| trial_seed(3, i)).collect();
+        assert_eq!(seeds, [487265508, 3203108257, 942667852, 1872736331]);
+        let space = SearchSpace::from_json(
+            r#"{"lr": {"min": 1e-4, "max": 1e-2, "log": true}, "n_embd": [8, 16, 32]}"#,
+        )
+        .unwrap();
+        let d = data();
+        let drawn: Vec<(f64, usize)> = (0..3)
+            .map(|i| {
+                let p = space.trial_params(i, trial_seed(3, i), &d);
+                (p.lr, p.n_embd)
+            })
+            .collect();
+        let expected = [
+            (0.0008198084309879299, 16),
+            (0.0004345846885996398, 16),
+            (0.008115229523270113, 32),
+        ];
+        for ((lr, c), (want_lr, want_c)) in drawn.iter().zip(expected) {
+            assert!((lr - want_lr).abs() <= 1e-15 * want_lr, "{lr} vs {want_lr}");
+            assert_eq!(*c, want_c);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod gpu;
 #[cfg(feature = "gpu")]
 pub mod gpu_model;
 pub mod hf;
+pub mod lab;
 pub mod model;
 pub mod size;
 pub mod split;
