@@ -18,6 +18,7 @@ import { trainingPanel } from './panels/training';
 import { attentionPanel } from './panels/attention';
 import { positionsPanel } from './panels/positions';
 import { fillMaskPanel } from './panels/fill-mask';
+import { labPanel } from './panels/lab';
 import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
 
 declare global {
@@ -44,6 +45,7 @@ const PANELS: Panel[] = [
   fillMaskPanel,
   positionsPanel,
   embeddingsPanel,
+  labPanel,
   sessionPanel,
   backendPanel,
 ];

@@ -3,6 +3,7 @@
 // progress messages with the same id before its answer.
 
 import type { BpeTraining, GeneratedBatch, GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
+import type { LabApi } from './lab-protocol';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
 export type AdapterReport = GpuInfo;
@@ -97,7 +98,7 @@ export interface Tokenized {
 }
 
 /** What the worker offers; each method is called through `CoreClient.call`. */
-export interface CoreApi {
+export interface CoreApi extends LabApi {
   version(): string;
   adapter(): AdapterReport;
   matmulCheck(backend: Backend): KernelCheck;

@@ -43,6 +43,7 @@ import type {
 } from './protocol';
 import { SNAPSHOT_EVERY, VAL_FRACTION } from './protocol';
 import type { AttentionStep } from './attention-math';
+import { labHandlers } from './lab-worker';
 
 const ready = init();
 
@@ -429,6 +430,7 @@ const api: Handlers = {
   exportAdapter: async () => needModel().saveAdapter(),
   loraMemory: async (batchSize, seqLen) => (model ? loraMemory(model, batchSize, seqLen) : null),
   fillMask: async (text, topK) => fillMaskView(needModel(), text, topK),
+  ...labHandlers({ model: () => model, tokenizer: () => tokenizer, training: () => run !== null }),
 };
 
 const post = (message: Response) => (self as unknown as Worker).postMessage(message);
