@@ -56,6 +56,8 @@ export { distill } from './lab.js';
 export type { DistillEval, DistillOptions, DistillProgress, DistillResult, DistillRun } from './lab.js';
 export { search, trialSeed } from './lab-search.js';
 export type { SearchOptions, SearchResult, SearchSpace, SearchValues, TrialParams, TrialRecord } from './lab-search.js';
+export { overfit, OVERFIT_VARIANTS } from './lab-overfit.js';
+export type { OverfitOptions, OverfitPoint, OverfitResult, OverfitSummary, OverfitVariant } from './lab-overfit.js';
 export { splitText } from './split.js';
 export { displayBytes, displayText, modelSize } from './sizes.js';
 export type { ModelSize } from './sizes.js';
