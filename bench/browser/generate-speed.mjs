@@ -29,6 +29,7 @@ const playground = await openPlayground({ webgpu: false });
 let pkg = null;
 const pageSpeeds = [];
 const packageSpeeds = { generate: [], stream: [], streamModelMs: [] };
+const workerSpeeds = { generate: [], stream: [], streamModelMs: [] };
 try {
   const { page, browser } = playground;
   await waitReady(page);
@@ -57,6 +58,15 @@ try {
   await pkg.page.evaluate(async (bytes) => {
     const tp = await import('/lib/index.js');
     window.benchModel = await tp.loadModel(Uint8Array.from(bytes), { backend: 'cpu' });
+    // The same package calls in a dedicated worker (as the page runs them), to tell a worker's cost from the page's.
+    const worker = new Worker('/bench/browser/generate-worker.js', { type: 'module' });
+    window.benchWorker = (message) =>
+      new Promise((resolve, reject) => {
+        worker.onmessage = ({ data }) => (data.ok ? resolve(data) : reject(new Error(data.error)));
+        worker.onerror = (event) => reject(new Error(event.message));
+        worker.postMessage(message);
+      });
+    await window.benchWorker({ bytes: Uint8Array.from(bytes) });
   }, bytes);
 
   const categories = ['v8', 'disabled-by-default-v8.cpu_profiler', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'toplevel'];
@@ -104,6 +114,8 @@ try {
       { tokens, sampling: SAMPLING, seed: run + 1 },
     );
     for (const key of Object.keys(packageSpeeds)) packageSpeeds[key].push(one[key]);
+    const inWorker = await pkg.page.evaluate((message) => window.benchWorker(message), { tokens, sampling: SAMPLING, seed: run + 1 });
+    for (const key of Object.keys(workerSpeeds)) workerSpeeds[key].push(inWorker[key]);
   }
   if (process.env.PROFILE) {
     await browser.stopTracing();
@@ -124,6 +136,7 @@ console.log(`  page: the model's own time ${median(pageSpeeds.map((s) => s.model
 console.log(`  package model.generate() (one call):               ${packageTps.toFixed(0)} tokens/s (${list(packageSpeeds.generate)})`);
 console.log(`  package model.generateBatches() (streamed):        ${streamTps.toFixed(0)} tokens/s (${list(packageSpeeds.stream)})`);
 console.log(`  package generateBatches: the model's own time ${median(packageSpeeds.streamModelMs).toFixed(1)} ms of ${((tokens * 1000) / streamTps).toFixed(1)} ms`);
+console.log(`  package in a worker: generate() ${median(workerSpeeds.generate).toFixed(0)} tokens/s (${list(workerSpeeds.generate)}), generateBatches() ${median(workerSpeeds.stream).toFixed(0)} (${list(workerSpeeds.stream)}), its model time ${median(workerSpeeds.streamModelMs).toFixed(1)} ms`);
 // On a loaded machine the medians swing with the other jobs; the best run of each is the closest to an idle
 // machine (the run that had the cores to itself).
 const best = (xs) => Math.max(...xs);
@@ -149,6 +162,7 @@ if (process.env.PROFILE) {
   const show = (label, cpu, count) =>
     console.log(`  CPU per 1000 tokens, ${label}: ${[...cpu].filter(([, ms]) => ms > 1).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${per1000(ms, count)} ms`).join(', ')}`);
   show('page', threadCpuMs(join(process.env.PROFILE, 'page.json')), runs);
-  // The package page made 2 x runs generations (generate() and generateBatches()).
-  show('package (generate and generateBatches)', threadCpuMs(join(process.env.PROFILE, 'package.json')), 2 * runs);
+  // The package page made 2 x runs generations (generate() and generateBatches()) on its main thread, and as many in
+  // its worker.
+  show('package (generate and generateBatches; main thread and worker)', threadCpuMs(join(process.env.PROFILE, 'package.json')), 2 * runs);
 }

@@ -294,7 +294,16 @@ function encodeFor(text: string, limit: number): Uint32Array {
 
 let stopRequested = false;
 
-async function generate(prompt: string, settings: GenerateSettings, progress: (value: unknown) => void): Promise<GenerateDone> {
+/** About how many milliseconds of tokens each batch after the first holds: the page draws at most every 100 ms
+ *  (panels/generate.ts), so batches of half that show the same stream with a third of the messages and event-loop
+ *  turns of a frame-sized batch (each costs the worker a message, a structured clone and a wake-up). */
+const GENERATE_BATCH_MS = 50;
+
+async function generate(
+  prompt: string,
+  settings: GenerateSettings,
+  progress: (value: unknown, transfer?: Transferable[]) => void,
+): Promise<GenerateDone> {
   const current = needModel();
   const tokens = needTokenizer();
   const promptIds = tokens.encode(prompt || '\n');
@@ -308,21 +317,35 @@ async function generate(prompt: string, settings: GenerateSettings, progress: (v
     topK: settings.topK,
     topP: settings.topP,
     seed: settings.seed,
+    batchMs: GENERATE_BATCH_MS,
   });
-  // Batches go to the page as they come (the first token alone, then about one a frame): typed arrays, plus the
-  // texts of the ids the page has not seen in this run.
+  // Batches go to the page as they come (the first token alone, then about every GENERATE_BATCH_MS): typed arrays,
+  // moved rather than copied, plus the texts of the ids the page has not seen in this run.
   for await (const batch of batches) {
-    const fresh = [...new Set([...batch.ids, ...batch.alternativeIds])].filter((id) => !sent.has(id));
-    const texts = tokens.tokenStrings(fresh);
-    for (const id of fresh) sent.add(id);
-    const { backend: where, ...arrays } = batch;
-    progress({ ...arrays, labels: fresh.map((id, i) => [id, texts[i] ?? String(id)]) } satisfies GenerateProgress);
-    backend = where;
+    const fresh: number[] = [];
+    for (const list of [batch.ids, batch.alternativeIds]) {
+      for (const id of list) {
+        if (sent.has(id)) continue;
+        sent.add(id);
+        fresh.push(id);
+      }
+    }
+    const texts = fresh.length > 0 ? tokens.tokenStrings(fresh) : [];
     for (let i = 0; i < batch.ids.length; i++) {
       generated.push(batch.ids[i]!);
       modelMs += batch.ms[i]!;
     }
-    if (stopRequested) break;
+    backend = batch.backend;
+    const { ids, ms, probs, k, alternativeIds, alternativeProbs } = batch;
+    progress({ ids, ms, probs, k, alternativeIds, alternativeProbs, labels: fresh.map((id, i) => [id, texts[i] ?? String(id)]) } satisfies GenerateProgress, [
+      ids.buffer,
+      ms.buffer,
+      probs.buffer,
+      alternativeIds.buffer,
+      alternativeProbs.buffer,
+    ]);
+    // Leaving at max tokens ends the stream here, without another turn of the event loop for the empty batch.
+    if (stopRequested || generated.length >= settings.maxTokens) break;
   }
   const stopped = stopRequested && generated.length < settings.maxTokens;
   return { promptTokens: promptIds.length, count: generated.length, text: tokens.decode(generated), backend, stopped, modelMs };
@@ -433,7 +456,7 @@ const api: Handlers = {
   ...labHandlers({ model: () => model, tokenizer: () => tokenizer, training: () => run !== null }),
 };
 
-const post = (message: Response) => (self as unknown as Worker).postMessage(message);
+const post = (message: Response, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
 
 self.onmessage = async (event: MessageEvent<Request>) => {
   const { id, method, args } = event.data;
@@ -442,7 +465,7 @@ self.onmessage = async (event: MessageEvent<Request>) => {
     await ready;
     const handler = api[method] as (...a: unknown[]) => Promise<unknown>;
     if (!handler) throw new Error(`the worker has no method ${String(method)}`);
-    response = { id, ok: true, value: await handler(...args, (progress: unknown) => post({ id, progress })) };
+    response = { id, ok: true, value: await handler(...args, (progress: unknown, transfer?: Transferable[]) => post({ id, progress }, transfer)) };
   } catch (error) {
     response = { id, ok: false, error: error instanceof Error ? error.message : String(error) };
     if (error instanceof CoreCrashedError) {

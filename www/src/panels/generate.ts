@@ -103,6 +103,9 @@ class Run {
  *  each draw styles and lays out the whole text again). */
 const DRAW_EVERY_MS = 100;
 
+/** A chip's classes: its colour cycles through six. */
+const CHIP_CLASSES = [0, 1, 2, 3, 4, 5].map((c) => `tok c${c}`);
+
 const percent = (p: number) => `${(p * 100).toFixed(p < 0.001 ? 3 : 1)}%`;
 
 export const generatePanel: Panel = {
@@ -185,7 +188,8 @@ export const generatePanel: Panel = {
     // One tooltip for every token (delegated): its own probability and time, then the alternatives.
     const tokenAt = (target: EventTarget | null): [HTMLElement, number] | null => {
       const span = target instanceof HTMLElement ? target.closest<HTMLElement>('.tok') : null;
-      return span && output.contains(span) ? [span, Number(span.dataset.i)] : null;
+      // (Until the first token of a new run, the box still shows the last run's, whose numbers are gone.)
+      return span && output.contains(span) && !stale ? [span, Number(span.dataset.i)] : null;
     };
     const showTip = (event: Event) => {
       const hit = tokenAt(event.target);
@@ -208,20 +212,43 @@ export const generatePanel: Panel = {
     output.addEventListener('mouseout', hideTip);
     output.addEventListener('focusout', hideTip);
 
-    // Tokens are appended (never redrawn): the first one at once, then in an animation frame at most every
-    // DRAW_EVERY_MS. Each draw styles and lays out the whole growing text on the page's thread, which shares the
-    // CPU with the worker making the tokens: drawing every frame cost the worker a third of its speed.
-    let queue: GenerateProgress[] = [];
+    // Tokens are appended (never redrawn). Their chips are made as each batch arrives, while the worker makes the
+    // next one (so the end of a run only appends the last batch's), and go into the page in an animation frame at
+    // most every DRAW_EVERY_MS, the first one at once. Each draw styles and lays out the growing text on the page's
+    // thread, which shares the CPU with the worker making the tokens: drawing every frame cost the worker a third of
+    // its speed.
+    let pending = document.createDocumentFragment();
+    // The box keeps the last run's text until the new run's first token replaces it with the prompt and that token:
+    // one change to the box, drawn in one frame, instead of emptying it at the click and filling it a moment later
+    // (two frames that lay out, paint and raster the box while the worker makes the first tokens).
+    let [stale, shownPrompt] = [false, ''];
+    const showRun = () => {
+      if (!stale) return;
+      stale = false;
+      replace(output, h('span', { class: 'prompt' }, shownPrompt));
+      following = true;
+    };
     // Whether the text box shows its end (a reader who scrolled back to read is not pulled down).
     let following = true;
     output.addEventListener('scroll', () => (following = output.scrollTop + output.clientHeight >= output.scrollHeight - 8), { passive: true });
-    let [frame, timer, lastDraw, drawn] = [0, 0, 0, 0];
+    let [frame, timer, lastDraw, made, drawn] = [0, 0, 0, 0, 0];
+    const chips = (ids: Uint32Array) => {
+      for (const id of ids) {
+        const span = document.createElement('span');
+        span.className = CHIP_CLASSES[made % CHIP_CLASSES.length]!;
+        span.dataset.i = String(made);
+        span.tabIndex = made === 0 ? 0 : -1;
+        span.textContent = run.text(id);
+        pending.append(span);
+        made++;
+      }
+    };
     const schedule = () => {
       if (frame !== 0 || timer !== 0) return;
       const wait = lastDraw + DRAW_EVERY_MS - performance.now();
       const later = () => {
         timer = 0;
-        frame = requestAnimationFrame(draw);
+        frame = requestAnimationFrame(drawInFrame);
       };
       if (wait > 0) timer = window.setTimeout(later, wait);
       else later();
@@ -231,27 +258,23 @@ export const generatePanel: Panel = {
       clearTimeout(timer);
       [frame, timer] = [0, 0];
     };
+    // Appends the chips made since the last draw.
     const draw = () => {
       frame = 0;
+      showRun();
+      if (made === drawn) return;
       lastDraw = performance.now();
-      const fragment = document.createDocumentFragment();
-      for (const batch of queue) {
-        for (const id of batch.ids) {
-          const span = document.createElement('span');
-          span.className = `tok c${drawn % 6}`;
-          span.dataset.i = String(drawn);
-          span.tabIndex = drawn === 0 ? 0 : -1;
-          span.textContent = run.text(id);
-          fragment.append(span);
-          drawn++;
-        }
-      }
-      queue = [];
-      output.append(fragment);
-      // Follow the end of the text while the reader is there, in the next frame: reading the new height now would
-      // lay the text out here, in the middle of the stream.
-      if (following) requestAnimationFrame(() => (output.scrollTop = output.scrollHeight));
+      output.append(pending);
+      drawn = made;
       stats.textContent = `${drawn} tokens…`;
+    };
+    // A draw in an animation frame, just before the frame's own layout, follows the end of the text while the reader
+    // is there: reading the new height here lays the text out once, as the frame would, and the frame paints it
+    // scrolled (scrolling in the next frame would paint the box twice). The first and the last draw of a run happen
+    // at once instead (the first into a box just emptied; after the last the panel follows the end in a frame).
+    const drawInFrame = () => {
+      draw();
+      if (following) output.scrollTop = output.scrollHeight;
     };
 
     const setView = (text: boolean) => {
@@ -281,17 +304,18 @@ export const generatePanel: Panel = {
       // a generate sent before that ends would find no model.
       await ctx.core.restored;
       // The speeds a person sees: from the click to the first and to the last token on the page. The worker starts
-      // first; the page clears the last run meanwhile (its tokens arrive after this handler anyway).
+      // first; the last run's tokens stay until the first new one comes (see showRun).
       const start = performance.now();
       let firstTokenMs = 0;
       run = new Run();
-      [queue, drawn] = [[], 0];
+      cancelDraw();
+      [pending, made, drawn, stale, shownPrompt] = [document.createDocumentFragment(), 0, 0, true, prompt.value];
       const generation = ctx.core.callWithProgress(
         'generate',
         (value) => {
           const batch = value as GenerateProgress;
           run.add(batch);
-          queue.push(batch);
+          chips(batch.ids);
           if (drawn === 0) {
             draw();
             firstTokenMs = performance.now() - start;
@@ -303,8 +327,6 @@ export const generatePanel: Panel = {
       running = true;
       refresh();
       stop.disabled = false;
-      replace(output, h('span', { class: 'prompt' }, prompt.value));
-      following = true;
       replace(plain);
       views.hidden = true;
       copied.textContent = '';
@@ -341,6 +363,7 @@ export const generatePanel: Panel = {
         );
       } catch (err) {
         cancelDraw();
+        showRun();
         stats.dataset.state = 'error';
         replace(stats, h('span', { class: 'pill fail' }, 'FAILED'), ` Generation stopped: ${errorMessage(err)}`);
         // A lost WebGPU device moved the model to the CPU: the page's picture of it follows.
