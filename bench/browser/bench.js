@@ -5,7 +5,7 @@
 // TensorFlow.js is loaded as its UMD bundles (global `tf`) by bench.html; the page's CSP allows only same-origin
 // scripts and wasm compilation, which is all tfjs needs (no COOP/COEP, so its wasm backend runs single-threaded
 // with SIMD, as our CPU path does).
-import init, { CpuModel, Gpu, GpuModel } from '/pkg/transformer_playground.js';
+import init, { CpuModel, Gpu, GpuModel, memoryReport } from '/pkg/transformer_playground.js';
 import { adapterName, median, modelConfig, tokenStream, trainOptions, webgpuAdapter } from './common.js';
 
 const tf = window.tf;
@@ -98,15 +98,19 @@ function cpuName() {
 // ---------------------------------------------------------------------------------------------------------------
 // Ours
 
-async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3, tiling }) {
+async function oursGpu(c, { warmup, steps, genTokens, genRuns = 3, tiling, precision = 'f32' }) {
   await ready();
   // `tiling` (run.mjs --tiling) replaces the adapter's row of the matmul tiling table, to compare rows.
   const gpu = tiling ? await Gpu.openWithTiling(tiling) : await Gpu.open();
   const summary = gpu.summary();
+  if (precision === 'f16' && !summary.features.includes('shader-f16')) {
+    gpu.free();
+    return { unavailable: `no shader-f16 (the adapter's features: ${summary.features.join(', ') || 'none'})` };
+  }
   const bytesBefore = gpu.bufferBytes();
   const model = new GpuModel(gpu, modelConfig(c), 1);
   const data = tokenStream(200_000, c.vocab);
-  model.setTrainingData(data, data.subarray(0, 10_000), trainOptions(c));
+  model.setTrainingData(data, data.subarray(0, 10_000), { ...trainOptions(c), precision });
   const result = await timeGpuSteps(async () => (await model.step()).loss, { warmup, steps, tokensPerStep: c.B * c.T });
   result.dispatches_per_step = model.dispatchesPerStep();
   result.submits_per_step = result.counted.submits_per_step;
@@ -292,7 +296,14 @@ window.tpBench = {
     return { webgpu: await webgpuAdapter(), tfjs: tf.version.tfjs, userAgent: navigator.userAgent, isolated: self.crossOriginIsolated };
   },
   oursGpu,
+  // Mixed precision (f16 activations and weight copy, f32 master weights), where the adapter has shader-f16.
+  oursGpuF16: (c, o) => oursGpu(c, { ...o, precision: 'f16' }),
   oursCpu,
+  // The core's memory report of a config's training (f32/f16, without/with checkpointing every block).
+  memory: async (c) => {
+    await ready();
+    return memoryReport(modelConfig(c), c.B, c.T, 1, 1, true, 0, 0);
+  },
   oursMatmul,
   tfjsWebgpu: (c, o) => tfjs('webgpu', c, o),
   tfjsWasm: (c, o) => tfjs('wasm', c, o),

@@ -24,7 +24,7 @@ export function modelConfig(c) {
 
 export function trainOptions(c) {
   // Constant learning rate (no warm-up, no decay) so both libraries take the same steps.
-  return { batch_size: c.B, seq_len: c.T, grad_accum: 1, steps: 100000, lr: c.lr, min_lr: c.lr, warmup_steps: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, grad_clip: 1.0, seed: 1337 };
+  return { batch_size: c.B, seq_len: c.T, grad_accum: 1, steps: 100000, lr: c.lr, min_lr: c.lr, warmup_steps: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, grad_clip: 1.0, seed: 1337, checkpoint_every: c.checkpointEvery ?? 0 };
 }
 
 /** The browser's WebGPU adapter as it describes itself (the one both libraries get by default). */

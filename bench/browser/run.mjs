@@ -8,7 +8,7 @@
 //
 //   node bench/browser/run.mjs [--large] [--large-cpu] [--steps N] [--gpu-steps N] [--warmup N] [--gen N]
 //                              [--gpu-gen N] [--gen-runs N] [--first-step-runs N] [--matmul-runs N]
-//                              [--only oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul] [--tiling NAME] [--no-docs]
+//                              [--only oursGpu,oursGpuF16,oursCpu,tfjsWebgpu,tfjsWasm,matmul,checkpoint] [--tiling NAME] [--no-docs]
 //
 // The large config (L=6, NH=6, C=384, T=256, B=8) runs on WebGPU (ours and TF.js) when the adapter is not a
 // software one (SwiftShader would take tens of minutes per step), or when --large is given; --large-cpu adds the
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     'gpu-gen': { type: 'string', default: '16' }, // generated tokens, GPU (KV cache; one submit per token)
     'gen-runs': { type: 'string', default: '3' },
     'first-step-runs': { type: 'string', default: '3' },
-    only: { type: 'string', default: 'oursGpu,oursCpu,tfjsWebgpu,tfjsWasm,matmul' },
+    only: { type: 'string', default: 'oursGpu,oursGpuF16,oursCpu,tfjsWebgpu,tfjsWasm,matmul,checkpoint' },
     'matmul-runs': { type: 'string', default: '3' },
     'no-docs': { type: 'boolean', default: false },
     tiling: { type: 'string' }, // ours WebGPU with this matmul tiling instead of the adapter's (large, medium, small, direct)
@@ -59,7 +59,7 @@ if (!existsSync(join(root, 'node_modules', '@tensorflow', 'tfjs', 'package.json'
 const reference = { name: 'reference', L: 4, NH: 4, C: 128, T: 64, B: 16, vocab: 65, lr: 1e-3 };
 const large = { name: 'large', L: 6, NH: 6, C: 384, T: 256, B: 8, vocab: 65, lr: 1e-3 };
 const only = new Set(args.only.split(','));
-const names = { oursGpu: 'ours, WebGPU', oursCpu: 'ours, CPU (wasm)', tfjsWebgpu: 'TF.js webgpu', tfjsWasm: 'TF.js wasm' };
+const names = { oursGpu: 'ours, WebGPU', oursGpuF16: 'ours, WebGPU f16', oursCpu: 'ours, CPU (wasm)', tfjsWebgpu: 'TF.js webgpu', tfjsWasm: 'TF.js wasm' };
 const n = (s) => Number.parseInt(s, 10);
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -96,7 +96,7 @@ try {
     results.configs.push(entry);
     for (const name of Object.keys(names)) {
       if (!only.has(name)) continue;
-      const gpu = name === 'oursGpu' || name === 'tfjsWebgpu';
+      const gpu = name === 'oursGpu' || name === 'oursGpuF16' || name === 'tfjsWebgpu';
       if (config === large && !gpu && !args['large-cpu']) continue;
       const options = {
         warmup: n(args.warmup),
@@ -110,6 +110,10 @@ try {
       try {
         const run = await page.evaluate(([fn, c, o]) => window.tpBench[fn](c, o), [name, config, options]);
         entry.runs[name] = run;
+        if (run.unavailable) {
+          console.log(`unavailable: ${run.unavailable}`);
+          continue;
+        }
         const gen = run.generate ? `, generation ${run.generate.tokens_per_s.toFixed(1)} tokens/s` : '';
         const tilingNote = run.matmul_tiling ? `, matmul tiling ${run.matmul_tiling}` : '';
         const counts = run.counted ? `, ${run.counted.dispatches_per_step} dispatches / ${run.counted.submits_per_step} submits per step` : '';
@@ -117,6 +121,22 @@ try {
       } catch (error) {
         entry.runs[name] = { error: String(error.message ?? error) };
         console.log(`FAILED: ${entry.runs[name].error}`);
+      }
+    }
+    // Activation checkpointing rows: ours again with checkpointing every block (no generation), and the core's
+    // memory report of the config (activation bytes without and with).
+    if (only.has('checkpoint') && config === reference) entry.memory = await page.evaluate((c) => window.tpBench.memory(c), config);
+    for (const name of only.has('checkpoint') && config === reference ? ['oursGpu', 'oursCpu'] : []) {
+      const gpu = name === 'oursGpu';
+      const options = { warmup: n(args.warmup), steps: Math.max(gpu ? n(args['gpu-steps']) : n(args.steps), 1), genTokens: 0 };
+      process.stdout.write(`${config.name}: ${names[name]}, activation checkpointing every block ... `);
+      try {
+        const run = await page.evaluate(([fn, c, o]) => window.tpBench[fn](c, o), [name, { ...config, checkpointEvery: 1 }, options]);
+        entry.runs[`${name}Checkpoint`] = run;
+        console.log(`${run.tokens_per_s.toFixed(0)} tokens/s (median ${run.median_ms.toFixed(0)} ms/step)`);
+      } catch (error) {
+        entry.runs[`${name}Checkpoint`] = { error: String(error.message ?? error) };
+        console.log(`FAILED: ${entry.runs[`${name}Checkpoint`].error}`);
       }
     }
   }
@@ -174,7 +194,7 @@ const out = join(resultsDir, `browser-${adapterSlug}.json`);
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 
 // The tables for docs/benchmarks.md.
-const ok = (run) => run && !run.error;
+const ok = (run) => run && !run.error && !run.unavailable;
 const fmt = (run) => (ok(run) ? run.tokens_per_s.toFixed(0) : 'n/a');
 const ratio = (a, b) => (ok(a) && ok(b) ? `**${(a.tokens_per_s / b.tokens_per_s).toFixed(2)}x**` : 'n/a');
 const gen = (run) => (ok(run) && run.generate ? run.generate.tokens_per_s.toFixed(1) : 'n/a');
@@ -193,6 +213,12 @@ for (const { config: c, runs: r } of results.configs) {
   lines.push(`| ${c.name}, median ms per step | ${ms(r.oursGpu)} | ${ms(r.tfjsWebgpu)} | | ${ms(r.oursCpu)} | ${ms(r.tfjsWasm)} | |`);
   lines.push(`| ${c.name}, warm-up step (ms, compiles shaders) | ${warm(r.oursGpu)} | ${warm(r.tfjsWebgpu)} | | ${warm(r.oursCpu)} | ${warm(r.tfjsWasm)} | |`);
 }
+for (const { config: c, runs: r } of results.configs) {
+  const f16 = r.oursGpuF16;
+  if (!f16) continue;
+  const cell = f16.unavailable ? `unavailable: ${f16.unavailable}` : ok(f16) ? `${fmt(f16)} tokens/s, ${mib(f16.train_bytes)} for training (f32: ${fmt(r.oursGpu)} tokens/s, ${ok(r.oursGpu) ? mib(r.oursGpu.train_bytes) : 'n/a'})` : `failed: ${f16.error}`;
+  lines.push(`| ${c.name}, ours WebGPU in f16 (mixed precision) | ${cell} | | | | | |`);
+}
 lines.push('');
 lines.push('| per config | ours WebGPU: dispatches per step (model / counted) | submits per step | buffers made per timed step | GPU memory of the model (training / with generation) | TF.js webgpu: dispatches per step | submits per step | generation, ours WebGPU (KV cache), tokens/s | generation, ours CPU (KV cache), tokens/s |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -204,6 +230,17 @@ for (const { config: c, runs: r } of results.configs) {
   );
 }
 lines.push('');
+for (const { config: c, runs: r, memory } of results.configs) {
+  if (!r.oursGpuCheckpoint && !r.oursCpuCheckpoint) continue;
+  const g = r.oursGpuCheckpoint;
+  lines.push(`| ${c.name}, activation checkpointing every block | ours WebGPU | ours CPU (wasm) |`);
+  lines.push('|---|---:|---:|');
+  lines.push(`| tokens/s, off / on | ${fmt(r.oursGpu)} / ${fmt(g)} | ${fmt(r.oursCpu)} / ${fmt(r.oursCpuCheckpoint)} |`);
+  lines.push(`| GPU memory for training, off / on | ${ok(r.oursGpu) ? mib(r.oursGpu.train_bytes) : 'n/a'} / ${ok(g) ? mib(g.train_bytes) : 'n/a'} | |`);
+  const f32 = (every) => memory?.footprints.find((f) => f.precision === 'f32' && f.checkpoint_every === every);
+  if (f32(0) && f32(1)) lines.push(`| activations (the core's memory report), off / on | ${mib(f32(0).activations)} / ${mib(f32(1).activations)} | same |`);
+  lines.push('');
+}
 const fs = results.first_step;
 const fsCell = (d) => (fs[d]?.median_ms != null ? `${(fs[d].median_ms / 1000).toFixed(1)} s (${fs[d].samples.filter((s) => !s.error).map((s) => (s.first_step_ms / 1000).toFixed(1)).join(', ')})` : 'n/a');
 if (results.matmul && !results.matmul.error) {

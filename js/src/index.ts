@@ -31,6 +31,7 @@ export type {
   CreateModelOptions,
   Embeddings,
   EvalResult,
+  F16Support,
   FillMaskResult,
   GeneratedBatch,
   GeneratedToken,
@@ -59,8 +60,8 @@ export type { SearchOptions, SearchResult, SearchSpace, SearchValues, TrialParam
 export { overfit, OVERFIT_VARIANTS } from './lab-overfit.js';
 export type { OverfitOptions, OverfitPoint, OverfitResult, OverfitSummary, OverfitVariant } from './lab-overfit.js';
 export { splitText } from './split.js';
-export { displayBytes, displayText, modelSize } from './sizes.js';
-export type { ModelSize } from './sizes.js';
+export { displayBytes, displayText, memoryReport, modelSize } from './sizes.js';
+export type { MemoryFootprint, MemoryReport, ModelSize } from './sizes.js';
 export type { TextSplit } from './split.js';
 export { LoopControl } from './loop.js';
 export { gpuInfo, gpuSelfTest, hasWebGpu } from './gpu.js';

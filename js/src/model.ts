@@ -139,6 +139,11 @@ export interface TrainOptions {
   warmupSteps?: number;
   weightDecay?: number;
   gradClip?: number;
+  /** Activation checkpointing: keep only the blocks' inputs in the forward pass and recompute their activations
+   *  in the backward pass (same gradients, less memory, about one more forward pass of time). */
+  checkpointActivations?: boolean;
+  /** With checkpointActivations: blocks per recomputed group (default 1). */
+  checkpointEvery?: number;
   /** Evaluate the validation loss every this many steps (default 50; 0: never). */
   evalInterval?: number;
   evalBatches?: number;
@@ -147,6 +152,10 @@ export interface TrainOptions {
   /** Data augmentation of the training batches (never of validation); off by default. Works on the CPU and on
    *  WebGPU alike (the batches are drawn on the CPU). See previewBatch() to read what the model then sees. */
   augment?: AugmentOptions;
+  /** 'f32' (default), or 'f16': mixed precision on WebGPU (f16 activations and weight copy, f32 master weights
+   *  and AdamW state, dynamic loss scaling; progress then reports lossScale and skippedSteps). Needs an adapter
+   *  with shader-f16: see Model.f16, which says why when it is unavailable. */
+  precision?: 'f32' | 'f16';
   /** Take a snapshot of the weights every this many steps (default 50; 0: never). On WebGPU a snapshot copies
    *  the weights to the CPU, so a lost GPU device costs at most this many steps; on the CPU snapshots are only
    *  taken for `onSnapshot`. */
@@ -215,6 +224,17 @@ export interface TrainProgress {
   tokens: number;
   tokensPerSecond: number;
   elapsedMs: number;
+  /** precision 'f16': the loss scale of this step, whether the step was skipped (its scaled gradients
+   *  overflowed: weights unchanged, scale halved) and the steps skipped so far. */
+  lossScale?: number;
+  skipped?: boolean;
+  skippedSteps?: number;
+}
+
+/** Whether `precision: 'f16'` can train here, and if not, why (a sentence to show). */
+export interface F16Support {
+  available: boolean;
+  reason: string;
 }
 
 export interface EvalResult {
@@ -441,7 +461,16 @@ interface CoreModel {
   free(): void;
 }
 
-type RawStep = { step: number; loss: number; lr: number; grad_norm: number; tokens: number };
+type RawStep = {
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  tokens: number;
+  loss_scale?: number;
+  skipped?: boolean;
+  skipped_steps?: number;
+};
 type RawEval = { step: number; val_loss: number; val_ppl: number; val_accuracy?: number };
 
 /** The GpuModel of the core (crate/src/wasm/gpu_model.rs): training on WebGPU. */
@@ -606,7 +635,7 @@ export function coreTrainOptions(options: TrainOptions, steps: number, what: str
 }
 
 /** @internal */
-export type CoreTrainOptions = Record<string, number | Record<string, number>> & { steps: number; eval_interval: number };
+export type CoreTrainOptions = Record<string, number | string | Record<string, number>> & { steps: number; eval_interval: number };
 
 /** The core's `augment` training option from the package's camelCase one, checked for finite numbers (the core
  *  checks the ranges and says what is wrong). */
@@ -696,6 +725,26 @@ export class Model extends EventTarget {
   /** Why this backend was chosen (for 'auto'), or why the model left WebGPU. */
   get backendReason(): string {
     return this.#backendReason;
+  }
+
+  /** Whether train({ precision: 'f16' }) can run: only on WebGPU, on an adapter with shader-f16 (not Chromium's
+   *  SwiftShader, not many phones). Otherwise `reason` says why, and training stays f32. */
+  get f16(): F16Support {
+    const gpu = this.#gpu;
+    if (!gpu) return { available: false, reason: `f16 training runs on WebGPU, and this model trains on the CPU (${this.#backendReason})` };
+    let summary: { name?: unknown; features?: unknown } = {};
+    try {
+      summary = gpu.device.summary() as typeof summary;
+    } catch {
+      // A lost device: the next train() reports it.
+    }
+    const features = Array.isArray(summary.features) ? summary.features.map(String) : [];
+    if (!features.includes('shader-f16')) {
+      // (wgpu on the web does not see the adapter's name: often empty.)
+      const name = typeof summary.name === 'string' && summary.name ? ` (${summary.name})` : '';
+      return { available: false, reason: `this WebGPU adapter${name} does not offer shader-f16, which f16 training needs` };
+    }
+    return { available: true, reason: 'the WebGPU adapter offers shader-f16' };
   }
 
   /** Destroys this model's WebGPU device at once, as a GPU reset would: a running train() stops with a
@@ -881,6 +930,8 @@ export class Model extends EventTarget {
       checkSignal(signal, 'training');
       if (!Number.isInteger(steps) || steps < 0) throw new PlaygroundError(`${what}: steps must be a whole number >= 0 (got ${steps})`);
       const hasData = options.text !== undefined || options.tokens !== undefined;
+      // Precision and checkpointing go with new training data; refused ones change nothing.
+      if (hasData) this.#memoryOptions(options, 'could not set the training data');
       const gpu = this.#gpu;
       if (hasData && gpu?.hasData) {
         // New data for a model on WebGPU: start a new run from its current weights (fine-tuning).
@@ -929,6 +980,11 @@ export class Model extends EventTarget {
             tokensPerSecond: elapsedMs > 0 ? (tokens * 1000) / elapsedMs : 0,
             elapsedMs,
           };
+          if (s.loss_scale !== undefined) {
+            progress.lossScale = s.loss_scale;
+            progress.skipped = s.skipped === true;
+            progress.skippedSteps = s.skipped_steps ?? 0;
+          }
           last = progress;
           onProgress?.(progress);
           this.dispatchEvent(new CustomEvent('progress', { detail: progress }));
@@ -964,6 +1020,30 @@ export class Model extends EventTarget {
     });
   }
 
+  /** The core's options for precision and activation checkpointing, or a sentence saying what is wrong with them
+   *  (checked before train() changes anything). */
+  #memoryOptions(options: TrainOptions, what: string): { precision?: 'f16'; checkpoint_every?: number } {
+    const out: { precision?: 'f16'; checkpoint_every?: number } = {};
+    if (options.precision !== undefined && options.precision !== 'f32') {
+      if (options.precision !== 'f16') throw new PlaygroundError(`${what}: precision must be 'f32' or 'f16' (got '${String(options.precision)}')`);
+      const f16 = this.f16;
+      if (!f16.available) throw new PlaygroundError(`${what}: f16 training is unavailable: ${f16.reason}; train with precision 'f32'`);
+      out.precision = 'f16';
+    }
+    if (options.checkpointActivations !== undefined && typeof options.checkpointActivations !== 'boolean') {
+      throw new PlaygroundError(`${what}: checkpointActivations must be true or false (got ${String(options.checkpointActivations)})`);
+    }
+    if (!options.checkpointActivations && options.checkpointEvery !== undefined) {
+      throw new PlaygroundError(`${what}: checkpointEvery needs checkpointActivations: true`);
+    }
+    if (options.checkpointActivations) {
+      const every = options.checkpointEvery ?? 1;
+      if (!Number.isInteger(every) || every < 1) throw new PlaygroundError(`${what}: checkpointEvery must be a whole number >= 1 (got ${String(every)})`);
+      out.checkpoint_every = every;
+    }
+    return out;
+  }
+
   #setData(options: TrainOptions, steps: number): void {
     const what = 'could not set the training data';
     let train: Uint32Array;
@@ -979,7 +1059,7 @@ export class Model extends EventTarget {
       train = ids(options.tokens!, what);
       val = options.valTokens ? ids(options.valTokens, what) : new Uint32Array();
     }
-    const trainOptions = coreTrainOptions(options, steps, what);
+    const trainOptions: CoreTrainOptions = { ...coreTrainOptions(options, steps, what), ...this.#memoryOptions(options, what) };
     const gpu = this.#gpu;
     if (gpu) {
       if (gpu.hasData) {

@@ -2,7 +2,7 @@
 // answered once with either a value or an error message; a long call (tokenizer training) may also send
 // progress messages with the same id before its answer.
 
-import type { BpeTraining, GeneratedBatch, GpuInfo, ModelConfig, ModelSize } from '../../js/src/index';
+import type { BpeTraining, GeneratedBatch, GpuInfo, MemoryReport, ModelConfig, ModelSize } from '../../js/src/index';
 import type { LabApi } from './lab-protocol';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
@@ -106,6 +106,8 @@ export interface CoreApi extends LabApi {
   generateCorpus(name: string, seed: number, approxBytes: number): string;
   /** The parameter count and training memory of a config (vocabSize included) for a batch, counted by the core. */
   modelSize(config: ModelConfig, batchSize: number): ModelSize;
+  /** The training memory by part (f32 and f16, without and with checkpointing), counted by the core. */
+  memoryReport(config: ModelConfig, options: Parameters<typeof import('../../js/src/index').memoryReport>[1]): MemoryReport;
   /** Each text in the readable form tokens are shown in (␣ for a space, \n for a newline). */
   displayTexts(texts: string[]): string[];
   /** Trains a tokenizer on `text`; BPE training sends `BpeProgressView` progress messages. */
@@ -199,6 +201,10 @@ export interface RunOptions {
   gradClip: number;
   evalInterval: number;
   seed: number;
+  /** Activation checkpointing (every block). */
+  checkpointActivations: boolean;
+  /** 'f16': mixed precision (WebGPU with shader-f16 only; the panel offers it only there). */
+  precision: 'f32' | 'f16';
 }
 
 /** The share of the corpus held out for validation: the end of the text, cut at a line start by the core
@@ -227,7 +233,8 @@ export interface TrainRequest {
 export const SNAPSHOT_EVERY = 50;
 
 export type TrainProgress =
-  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
+  /** `lossScale`, `skippedSteps`: f16 runs' dynamic loss scaling. */
+  | { kind: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number; lossScale?: number; skippedSteps?: number }
   /** `valAccuracy`: a masked-language model's masked-token accuracy. */
   | { kind: 'eval'; step: number; valLoss: number; valPpl: number; valAccuracy?: number }
   | { kind: 'paused'; step: number }

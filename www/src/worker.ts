@@ -13,6 +13,7 @@ import {
   createModel,
   Model,
   displayText,
+  memoryReport,
   modelSize,
   simulatePanic,
   Tokenizer,
@@ -221,7 +222,19 @@ async function train(request: TrainRequest, progress: (value: unknown) => void):
     snapshotEvery,
     onSnapshot: snapshotEvery > 0 ? onSnapshot : undefined,
     signal: controller.signal,
-    onProgress: (p) => progress({ kind: 'step', step: p.step, loss: p.loss, lr: p.lr, gradNorm: p.gradNorm, tokens: p.tokens, tokensPerSec: p.tokensPerSecond, elapsedMs: p.elapsedMs } satisfies TrainProgress),
+    onProgress: (p) =>
+      progress({
+        kind: 'step',
+        step: p.step,
+        loss: p.loss,
+        lr: p.lr,
+        gradNorm: p.gradNorm,
+        tokens: p.tokens,
+        tokensPerSec: p.tokensPerSecond,
+        elapsedMs: p.elapsedMs,
+        lossScale: p.lossScale,
+        skippedSteps: p.skippedSteps,
+      } satisfies TrainProgress),
     onEval: (e) => progress({ kind: 'eval', step: e.step, valLoss: e.valLoss, valPpl: e.valPerplexity, valAccuracy: e.valAccuracy } satisfies TrainProgress),
   };
   let last = active.stepCount;
@@ -426,6 +439,7 @@ const api: Handlers = {
   corpora,
   generateCorpus: (name, seed, approxBytes) => generateCorpus(name, { seed, bytes: approxBytes }),
   modelSize: async (config, batchSize) => modelSize(config, { batchSize }),
+  memoryReport: async (config, options) => memoryReport(config, options),
   displayTexts: async (texts) => texts.map(displayText),
   trainTokenizer,
   tokenize,

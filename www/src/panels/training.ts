@@ -10,6 +10,7 @@ import { SNAPSHOT_EVERY, VAL_FRACTION, type RunOptions, type TokenizerOptions, t
 import { checkConfig, largestBuffer } from '../model-size';
 import * as db from '../db';
 import { loraControls } from './lora';
+import { type MemoryChoices, memoryControls } from './memory-view';
 
 export interface TrainSettings {
   steps: number;
@@ -79,8 +80,10 @@ declare global {
   }
 }
 
-export function runOptions(s: TrainSettings, context: number): RunOptions {
+export function runOptions(s: TrainSettings, context: number, memory: MemoryChoices = { checkpointActivations: false, precision: 'f32' }): RunOptions {
   return {
+    checkpointActivations: memory.checkpointActivations,
+    precision: memory.precision,
     batchSize: s.batch,
     seqLen: context,
     gradAccum: s.accumulation,
@@ -140,11 +143,13 @@ export const trainingPanel: Panel = {
     const phaseNote = h('p', { id: 'phase-note', class: 'hint' });
     const keep = h('input', { type: 'checkbox', id: 't-keep', disabled: true });
     const keepLabel = h('label', { for: 't-keep', class: 'compact' }, keep, 'Keep the trained weights (fine-tune on the current text)');
+    // Activation checkpointing, the precision and the memory figure (memory-view.ts).
+    const memory = memoryControls(ctx);
     const progressBar = h('progress', { id: 'train-progress', max: 1, value: 0, 'aria-label': 'training progress' });
     const progressText = h('span', { id: 'train-progress-text', class: 'hint', 'aria-live': 'off' });
     // A masked-language model's masked-token accuracy at the latest evaluation (empty for a causal model).
     const accuracyText = h('p', { id: 'train-accuracy', class: 'hint' });
-    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText), accuracyText);
+    const controls = h('div', {}, h('div', { class: 'row' }, ...buttons, keepLabel), h('div', { class: 'row' }, progressBar, progressText), memory.scaling, accuracyText);
     const where = h('p', { class: 'hint', id: 'train-where' });
     /** Which tokenizer a run will use; before there is one, that Start makes a character tokenizer. */
     const tokenizerNote = h('p', { class: 'hint', id: 'train-tokenizer-note' });
@@ -168,11 +173,13 @@ export const trainingPanel: Panel = {
       status,
       notice,
       budget,
+      memory.controls,
       controls,
       tokenizerNote,
       where,
       phaseNote,
       h('div', { class: 'charts' }, lossChart.figure, pplChart.figure, lrChart.figure, speedChart.figure),
+      memory.figure,
     );
     const read = (): TrainSettings =>
       Object.fromEntries(Object.entries(f).map(([k, x]) => [k, Number(x.input.value)])) as unknown as TrainSettings;
@@ -183,6 +190,7 @@ export const trainingPanel: Panel = {
       window.tpTrainCheck = { error, tokensPerStep };
       checkStart();
       if (error) return;
+      void memory.refresh(s.batch, s.accumulation);
       // Without a tokenizer, Start makes a character one: a token per character.
       const corpusText = ctx.store.corpus?.text;
       const allTokens = ctx.store.tokenizer ? ctx.store.tokenizer.summary.stats.tokens : corpusText ? countChars(corpusText) : 0;
@@ -333,6 +341,7 @@ export const trainingPanel: Panel = {
         progressBar.max = settings.steps;
         progressBar.value = 0;
         progressText.textContent = `starting: step 0 / ${settings.steps}`;
+        memory.showScaling(undefined, undefined);
       }
       let madeTokenizer = false;
       if (!resume && !(keep.checked && hasModel) && needsCharTokenizer(ctx.store.corpus)) {
@@ -406,7 +415,9 @@ export const trainingPanel: Panel = {
               progressBar.max = settings.steps;
               progressBar.value = p.step;
               const perStep = (performance.now() - started) / Math.max(1, p.step - firstStep);
-              progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
+              const scaling = p.lossScale !== undefined ? ` · loss scale 2^${Math.round(Math.log2(p.lossScale))}, ${p.skippedSteps ?? 0} skipped` : '';
+              progressText.textContent = `step ${p.step} / ${settings.steps} · loss ${p.loss.toFixed(3)}${scaling} · ${Math.round(p.tokensPerSec)} tokens/s · about ${formatDuration(perStep * (settings.steps - p.step))} left`;
+              memory.showScaling(p.lossScale, p.skippedSteps);
             } else if (p.kind === 'eval') {
               phase.evals.push({ step: p.step, valLoss: p.valLoss, valPpl: p.valPpl });
               accuracyText.textContent =
@@ -428,7 +439,7 @@ export const trainingPanel: Panel = {
           {
             config: model,
             // A fine-tuned model (loaded or imported) keeps its own context, whatever the Model panel says.
-            options: runOptions(settings, fineTune && ctx.store.modelInfo ? ctx.store.modelInfo.config.blockSize : model.blockSize),
+            options: runOptions(settings, fineTune && ctx.store.modelInfo ? ctx.store.modelInfo.config.blockSize : model.blockSize, memory.choices()),
             text: corpus!.text,
             keepWeights: fineTune,
             resume,
@@ -627,6 +638,7 @@ export const trainingPanel: Panel = {
         ctx.store.backend === 'webgpu'
           ? 'Training runs on WebGPU. When a run ends or pauses, the weights are copied to the CPU model, which generates, shows the insides and saves. Snapshots of the weights are kept every few steps, so a lost GPU device costs at most that many.'
           : 'Training runs on the CPU (WebAssembly).';
+      memory.showPrecision();
       setState(state);
     };
     showAvailability();
