@@ -1,8 +1,8 @@
 // The Lab panel's messages to the worker (distillation, hyperparameter search, an augmented batch as text). The
 // worker's CoreApi includes these; the handlers are in lab-worker.ts, the panel in panels/lab.ts.
-import type { AugmentOptions, SearchSpace, TrialRecord } from '../../js/src/index';
+import type { AugmentOptions, OverfitPoint, OverfitSummary, SearchSpace, TrialRecord } from '../../js/src/index';
 
-export type { AugmentOptions, SearchSpace, TrialRecord };
+export type { AugmentOptions, OverfitPoint, OverfitSummary, SearchSpace, TrialRecord };
 
 /** A row of an augmented batch as the page shows it: each token as text. */
 export interface PreviewRow {
@@ -23,11 +23,24 @@ export interface DistillRequest {
   text: string;
 }
 
-/** Progress of a lab run: a step of one of the runs, an evaluation, or (search) a finished trial. */
+/** Progress of a lab run: a step of one of the runs, an evaluation, (search) a finished trial, or (overfitting
+ *  demo) an evaluation of one variant. */
 export type LabProgress =
   | { kind: 'step'; run: string; done: number; total: number }
   | { kind: 'eval'; run: 'distilled' | 'baseline'; step: number; valLoss: number }
-  | { kind: 'trial'; record: TrialRecord; done: number; total: number };
+  | { kind: 'trial'; record: TrialRecord; done: number; total: number }
+  | { kind: 'overfit'; point: OverfitPoint };
+
+/** The overfitting demo: the current model's shape trained on the first `trainChars` characters of the text,
+ *  validated on its last `valChars` (unseen), once per variant. */
+export interface OverfitRequest {
+  text: string;
+  trainChars: number;
+  valChars: number;
+  steps: number;
+  evalInterval: number;
+  config: { nLayer: number; nHead: number; nEmbd: number; blockSize: number };
+}
 
 export interface DistillSummaryView {
   distilled: [number, number][];
@@ -57,6 +70,8 @@ export interface LabApi {
   labDistill(request: DistillRequest): DistillSummaryView;
   /** A search, resumed from `request.done` (progress: a 'trial' per finished trial). */
   labSearch(request: SearchRequest): { records: TrialRecord[]; stopped: boolean };
+  /** The overfitting demo (progress: an 'overfit' point per evaluation): each variant's final losses and gap. */
+  labOverfit(request: OverfitRequest): OverfitSummary[];
   /** Stops the running lab job after its current step (a search's unfinished trial runs again when resumed). */
   labStop(): void;
 }

@@ -1,7 +1,7 @@
 // The Lab panel's work in the worker, through the package's public API (distill, search, previewBatch): never
 // on the page's thread. worker.ts spreads these handlers into its API.
-import { distill, search, type Model, type Tokenizer } from '../../js/src/index';
-import type { DistillRequest, DistillSummaryView, LabProgress, PreviewRow, SearchRequest, TrialRecord } from './lab-protocol';
+import { distill, overfit, search, type Model, type Tokenizer } from '../../js/src/index';
+import type { DistillRequest, DistillSummaryView, LabProgress, OverfitRequest, OverfitSummary, PreviewRow, SearchRequest, TrialRecord } from './lab-protocol';
 import type { AugmentOptions } from './lab-protocol';
 
 /** How the handlers reach the worker's current model and tokenizer. */
@@ -97,6 +97,37 @@ export function labHandlers(state: LabState) {
       } catch (error) {
         if (error instanceof Error && error.name === 'AbortError') return { records: [], stopped: true };
         throw error;
+      } finally {
+        controller = null;
+      }
+    },
+
+    labOverfit: async (request: OverfitRequest, progress: (value: unknown) => void): Promise<OverfitSummary[]> => {
+      const tokenizer = state.tokenizer();
+      if (!tokenizer) throw new Error('there is no tokenizer yet: train one in the Tokenizer panel first');
+      const chars = [...request.text];
+      if (chars.length < request.trainChars + request.valChars) {
+        throw new Error(`the text has ${chars.length} characters: the demo needs ${request.trainChars} to train on and ${request.valChars} other ones to validate on`);
+      }
+      // Token ids now: the tokenizer may be replaced while the runs go on.
+      const tokens = tokenizer.encode(chars.slice(0, request.trainChars).join(''));
+      const valTokens = tokenizer.encode(chars.slice(chars.length - request.valChars).join(''));
+      const own = begin();
+      try {
+        const result = await overfit({
+          tokens,
+          valTokens,
+          config: { ...request.config, vocabSize: tokenizer.vocabSize },
+          steps: request.steps,
+          evalInterval: request.evalInterval,
+          batchSize: 16,
+          lr: 3e-3,
+          warmupSteps: 20,
+          evalBatches: 4,
+          signal: own.signal,
+          onPoint: (point) => progress({ kind: 'overfit', point } satisfies LabProgress),
+        });
+        return result.summaries;
       } finally {
         controller = null;
       }

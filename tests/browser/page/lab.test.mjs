@@ -1,5 +1,6 @@
 // The Lab panel (CPU path, in the page's worker): an augmented batch shown as text (never as HTML), distillation
-// of the trained model into a student beside the same student alone (two curves), and a hyperparameter search
+// of the trained model into a student beside the same student alone (two curves), the overfitting demo (four runs'
+// training and validation curves and their gaps), and a hyperparameter search
 // whose runs table sorts, whose best config applies to the Model and Training panels, and which a reload in the
 // middle resumes from the trials kept in IndexedDB.
 import assert from 'node:assert/strict';
@@ -45,6 +46,22 @@ test('lab: augmented batch as text, distillation curves, a search that sorts, ap
     assert.deepEqual(distilled.points.map((p) => p[0]), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
     assert.deepEqual(baseline.points.map((p) => p[0]), distilled.points.map((p) => p[0]));
     assert.equal(await page.getAttribute('#lab-distill-progress', 'value'), '40');
+
+    // The overfitting demo: four runs, each with its training (dashed) and validation curve, and the gaps.
+    await page.fill('#lab-o-train', '400');
+    await page.fill('#lab-o-val', '1000');
+    await page.fill('#lab-o-steps', '20');
+    await page.fill('#lab-o-every', '10');
+    await page.click('#lab-overfit');
+    await page.waitForFunction(() => /Gap without regularization -?\d/.test(document.querySelector('#lab-overfit-status').textContent), null, { timeout: 120_000 });
+    const overfitSeries = await page.evaluate(() => window.tpCharts['lab-overfit-chart']);
+    assert.equal(overfitSeries.length, 8);
+    for (const s of overfitSeries) assert.deepEqual(s.points.map((p) => p[0]), [10, 20], s.name);
+    assert.deepEqual(overfitSeries.map((s) => Boolean(s.dashed)), [true, false, true, false, true, false, true, false]);
+    const gaps = await page.$$eval('#lab-overfit-table tbody tr', (trs) => trs.map((tr) => [tr.dataset.variant, Number(tr.querySelector('.gap').textContent)]));
+    assert.deepEqual(gaps.map((g) => g[0]), ['none', 'dropout', 'weight_decay', 'augment']);
+    assert.ok(gaps.every((g) => Number.isFinite(g[1])), JSON.stringify(gaps));
+    assert.equal(await page.getAttribute('#lab-overfit-progress', 'value'), '80');
 
     // A search of 6 trials; after 2 have finished the page reloads, and the search goes on from there.
     await page.fill('#lab-trials', '6');

@@ -9,7 +9,7 @@ import { chartFigure, drawChart, type Series } from '../chart';
 import { errorMessage } from '../format';
 import * as db from '../db';
 import '../lab.css';
-import type { DistillSummaryView, LabProgress, SearchRequest, TrialRecord } from '../lab-protocol';
+import type { DistillSummaryView, LabProgress, OverfitPoint, OverfitSummary, SearchRequest, TrialRecord } from '../lab-protocol';
 
 /** The stored search: its request and the records of the finished trials; `running` until it ends or is stopped. */
 interface StoredSearch {
@@ -177,6 +177,132 @@ function mountDistill(ctx: Ctx): HTMLElement {
     h('div', { class: 'row' }, start, stop, bar),
     status,
     chart.figure,
+  );
+}
+
+/** The overfitting demo's runs: their names as the page shows them and their colors. */
+const OVERFIT_RUNS: [string, string, string][] = [
+  ['none', 'no regularization', '--fail'],
+  ['dropout', 'dropout 0.2', '--train'],
+  ['weight_decay', 'weight decay 1.0', '--muted'],
+  ['augment', 'augmentation', '--pass'],
+];
+
+function mountOverfit(ctx: Ctx): HTMLElement {
+  const trainChars = numberField('lab-o-train', 'Training characters', 2000, { min: 100, max: 1000000, hint: 'deliberately tiny' });
+  const valChars = numberField('lab-o-val', 'Validation characters', 20000, { min: 100, max: 10000000, hint: 'from the end of the text' });
+  const steps = numberField('lab-o-steps', 'Steps per run', 200, { min: 2, max: 100000 });
+  const every = numberField('lab-o-every', 'Evaluate every', 25, { min: 1, max: 10000 });
+  const start = h('button', { type: 'button', id: 'lab-overfit' }, 'Run the four trainings');
+  const stop = h('button', { type: 'button', id: 'lab-overfit-stop', disabled: true }, 'Stop');
+  const bar = h('progress', { id: 'lab-overfit-progress', max: 1, value: 0, 'aria-label': 'overfitting demo progress' });
+  const status = h('p', { class: 'hint', id: 'lab-overfit-status', role: 'status' });
+  const chart = chartFigure(
+    'lab-overfit-chart',
+    'Training loss (dashed) and validation loss (solid) of each run',
+    OVERFIT_RUNS.map(([, label, color]): [string, string] => [label, color]),
+  );
+  const table = h('table', { id: 'lab-overfit-table', class: 'lab-table' });
+  let points: OverfitPoint[] = [];
+  const draw = () =>
+    drawChart(
+      chart.canvas,
+      'lab-overfit-chart',
+      OVERFIT_RUNS.flatMap(([name, label, color]): Series[] => {
+        const own = points.filter((p) => p.variant === name);
+        return [
+          { name: `${label}: training`, color, points: own.map((p) => [p.step, p.trainLoss]), dashed: true },
+          { name: `${label}: validation`, color, points: own.map((p) => [p.step, p.valLoss]) },
+        ];
+      }),
+      { xLabel: 'step', yLabel: 'loss' },
+    );
+  const showTable = (summaries: OverfitSummary[]) => {
+    const label = (name: string) => OVERFIT_RUNS.find(([n]) => n === name)?.[1] ?? name;
+    replace(
+      table,
+      h('caption', {}, 'Final losses and the gap (validation minus training: what was memorised rather than learnt)'),
+      h('thead', {}, h('tr', {}, ...['run', 'training loss', 'validation loss', 'gap', 'best validation loss (step)'].map((t) => h('th', { scope: 'col' }, t)))),
+      h(
+        'tbody',
+        {},
+        ...summaries.map((s) =>
+          h(
+            'tr',
+            { 'data-variant': s.variant },
+            h('td', {}, label(s.variant)),
+            h('td', {}, fmt(s.trainLoss)),
+            h('td', {}, fmt(s.valLoss)),
+            h('td', { class: 'gap' }, fmt(s.gap)),
+            h('td', {}, `${fmt(s.bestValLoss)} (${s.bestStep})`),
+          ),
+        ),
+      ),
+    );
+  };
+  start.addEventListener('click', async () => {
+    const text = ctx.store.corpus?.text;
+    if (!text || !ctx.store.tokenizer) {
+      status.textContent = 'Choose a corpus and train a tokenizer first (the Data and Tokenizer panels).';
+      return;
+    }
+    const m = ctx.store.model;
+    const total = num(steps.input);
+    points = [];
+    draw();
+    replace(table);
+    start.disabled = true;
+    stop.disabled = false;
+    bar.max = 4 * total;
+    bar.value = 0;
+    status.textContent = 'Training the four runs…';
+    try {
+      const summaries: OverfitSummary[] = await ctx.core.callWithProgress(
+        'labOverfit',
+        (value) => {
+          const p = value as LabProgress;
+          if (p.kind !== 'overfit') return;
+          points.push(p.point);
+          const run = OVERFIT_RUNS.findIndex(([name]) => name === p.point.variant);
+          bar.value = run * total + p.point.step;
+          status.textContent = `${OVERFIT_RUNS[run]?.[1] ?? p.point.variant}: step ${p.point.step} of ${total}`;
+          draw();
+        },
+        {
+          text,
+          trainChars: num(trainChars.input),
+          valChars: num(valChars.input),
+          steps: total,
+          evalInterval: num(every.input),
+          config: { nLayer: m.nLayer, nHead: m.nHead, nEmbd: m.nEmbd, blockSize: m.blockSize },
+        },
+      );
+      showTable(summaries);
+      const none = summaries.find((s) => s.variant === 'none');
+      const smallest = [...summaries].sort((a, b) => a.gap - b.gap)[0];
+      status.textContent = none && smallest ? `Gap without regularization ${fmt(none.gap)}; the smallest gap: ${OVERFIT_RUNS.find(([n]) => n === smallest.variant)?.[1]} (${fmt(smallest.gap)}).` : 'Done.';
+    } catch (error) {
+      status.textContent = errorMessage(error);
+    } finally {
+      start.disabled = false;
+      stop.disabled = true;
+    }
+  });
+  stop.addEventListener('click', () => void ctx.core.call('labStop'));
+  return h(
+    'section',
+    { class: 'lab-part', 'aria-labelledby': 'lab-overfit-h' },
+    h('h3', { id: 'lab-overfit-h' }, 'Overfitting and its cures'),
+    h(
+      'p',
+      { class: 'explain' },
+      'The model of the Model panel trained four times on a deliberately tiny piece of the text (from the same start, batches and seed): without regularization, with dropout, with weight decay and with augmentation. Both losses are measured the same way, without dropout or augmentation, on the training text and on text from the end of the corpus that no run trains on. A wide gap between them means the model memorised rather than learnt.',
+    ),
+    h('div', { class: 'grid' }, trainChars.wrap, valChars.wrap, steps.wrap, every.wrap),
+    h('div', { class: 'row' }, start, stop, bar),
+    status,
+    chart.figure,
+    h('div', { class: 'table-wrap' }, table),
   );
 }
 
@@ -432,6 +558,7 @@ export const labPanel: Panel = {
       ...intro('Lab', 'Training techniques side by side: each one run against the same model without it, so the difference is measured.'),
       mountAugment(ctx),
       mountDistill(ctx),
+      mountOverfit(ctx),
       mountSearch(ctx),
     );
   },
