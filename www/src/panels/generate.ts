@@ -102,6 +102,8 @@ class Run {
 /** The streamed tokens are drawn at most this often (a text growing 10 times a second still reads as a stream;
  *  each draw styles and lays out the whole text again). */
 const DRAW_EVERY_MS = 100;
+/** How long the panel waits for the first token before it says "Generating…" without it. */
+const SHOW_RUNNING_MS = 50;
 
 /** A chip's classes: its colour cycles through six. */
 const CHIP_CLASSES = [0, 1, 2, 3, 4, 5].map((c) => `tok c${c}`);
@@ -298,6 +300,7 @@ export const generatePanel: Panel = {
     });
 
     go.addEventListener('click', async () => {
+      if (running) return;
       const s = readSettings();
       if (checkSampling(s) || blocker()) return refresh();
       // After a crash the fresh worker gets the model back asynchronously, and it runs requests side by side:
@@ -307,6 +310,7 @@ export const generatePanel: Panel = {
       // first; the last run's tokens stay until the first new one comes (see showRun).
       const start = performance.now();
       let firstTokenMs = 0;
+      running = true;
       run = new Run();
       cancelDraw();
       [pending, made, drawn, stale, shownPrompt] = [document.createDocumentFragment(), 0, 0, true, prompt.value];
@@ -317,6 +321,7 @@ export const generatePanel: Panel = {
           run.add(batch);
           chips(batch.ids);
           if (drawn === 0) {
+            showRunning();
             draw();
             firstTokenMs = performance.now() - start;
           } else schedule();
@@ -324,18 +329,28 @@ export const generatePanel: Panel = {
         prompt.value,
         { temperature: s.temperature, topK: s.topK, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed },
       );
-      running = true;
-      refresh();
-      stop.disabled = false;
-      replace(plain);
-      views.hidden = true;
-      copied.textContent = '';
-      // A screen reader reads the text once it is complete, not token by token.
-      output.setAttribute('aria-busy', 'true');
-      stats.dataset.state = 'running';
-      stats.textContent = 'Generating…';
+      // The panel shows that it is generating with the first token, or after SHOW_RUNNING_MS if that takes longer:
+      // changing the page here would make the browser render a frame just as the first token arrives, which then
+      // waits for that frame (a few milliseconds of the time to the first token).
+      let shown = false;
+      const showRunning = () => {
+        if (shown) return;
+        shown = true;
+        clearTimeout(soon);
+        refresh();
+        stop.disabled = false;
+        replace(plain);
+        views.hidden = true;
+        copied.textContent = '';
+        // A screen reader reads the text once it is complete, not token by token.
+        output.setAttribute('aria-busy', 'true');
+        stats.dataset.state = 'running';
+        stats.textContent = 'Generating…';
+      };
+      const soon = window.setTimeout(showRunning, SHOW_RUNNING_MS);
       try {
         const done = await generation;
+        showRunning();
         cancelDraw();
         draw();
         const totalMs = performance.now() - start;
@@ -362,6 +377,7 @@ export const generatePanel: Panel = {
           'Hover or focus a token for its probability and the alternatives the model weighed.',
         );
       } catch (err) {
+        showRunning();
         cancelDraw();
         showRun();
         stats.dataset.state = 'error';
