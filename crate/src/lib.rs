@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod rng;
+pub mod sort;
 pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]

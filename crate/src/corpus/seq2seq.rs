@@ -137,7 +137,7 @@ impl Seq2SeqTask {
                     "it takes digits",
                 )?;
                 let mut digits: Vec<u8> = source.bytes().collect();
-                digits.sort_unstable();
+                crate::sort::sort_bytes(&mut digits);
                 Ok(digits.into_iter().map(char::from).collect())
             }
             Seq2SeqTask::Addition => {

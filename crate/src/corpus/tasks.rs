@@ -112,7 +112,7 @@ pub fn write_line(task: Task, rng: &mut Rng, lengths: Lengths, out: &mut String)
         Task::Sort => {
             let s = random_string(rng, DIGITS, n);
             let mut sorted: Vec<u8> = s.bytes().collect();
-            sorted.sort_unstable();
+            crate::sort::sort_bytes(&mut sorted);
             out.push_str(&s);
             out.push_str(" > ");
             out.extend(sorted.iter().map(|&b| b as char));
@@ -300,7 +300,7 @@ mod tests {
                     "rev" => input.chars().rev().collect(),
                     _ => {
                         let mut c: Vec<char> = input.chars().collect();
-                        c.sort();
+                        crate::sort::sort_chars(&mut c);
                         c.into_iter().collect()
                     }
                 };

@@ -178,7 +178,7 @@ impl<R: Float> CpuExecutor<'_, R> {
                     _ => None,
                 })
                 .collect();
-            ranges.sort_unstable();
+            crate::sort::sort(&mut ranges);
             let (mut rest, mut at): (&mut [R], usize) = (&mut *self.grads, 0);
             for (start, len, k) in ranges {
                 let (_, tail) = std::mem::take(&mut rest).split_at_mut(start - at);

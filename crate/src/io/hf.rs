@@ -494,7 +494,7 @@ fn read_gpt2_params(bytes: &[u8], config: &ModelConfig, tied: bool) -> Result<Ve
         .map(str::to_string)
         .collect();
     if !unexpected.is_empty() {
-        unexpected.sort();
+        crate::sort::sort(&mut unexpected);
         return Err(format_error(format!(
             "model.safetensors has tensors a GPT2LMHeadModel of this config.json does not have: {}",
             unexpected.join(", ")

@@ -205,7 +205,7 @@ pub fn import_peft(base: &Gpt<f32>, files: &Files) -> Result<Gpt<f32>> {
         .filter(|n| !expected.iter().any(|e| e == *n))
         .collect();
     if !unexpected.is_empty() {
-        unexpected.sort();
+        crate::sort::sort(&mut unexpected);
         return Err(format_error(format!(
             "adapter_model.safetensors has tensors this adapter config does not describe: {}",
             unexpected.join(", ")

@@ -44,7 +44,9 @@ pub fn beam_search<S: Clone>(
             states.push(state);
         }
         // Best first; ties by hypothesis then token, so the result does not depend on sort stability.
-        candidates.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        crate::sort::sort_by(&mut candidates, |a, b| {
+            b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1))
+        });
         let mut next = Vec::with_capacity(width);
         for (i, token, total) in candidates {
             if next.len() == width {
@@ -78,14 +80,14 @@ pub fn beam_search<S: Clone>(
         }
         if length_penalty <= 0.0 && done.len() >= width {
             let mut scores: Vec<f64> = done.iter().map(|b| b.score).collect();
-            scores.sort_by(|a, b| b.total_cmp(a));
+            crate::sort::sort_by(&mut scores, |a, b| b.total_cmp(a));
             let worst_kept = scores[width - 1];
             if live.iter().all(|(_, _, total, _)| *total <= worst_kept) {
                 break;
             }
         }
     }
-    done.sort_by(|a, b| b.score.total_cmp(&a.score));
+    crate::sort::sort_by(&mut done, |a, b| b.score.total_cmp(&a.score));
     done.truncate(width);
     Ok(done)
 }

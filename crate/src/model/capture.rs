@@ -276,8 +276,9 @@ pub fn top_tokens(position: usize, logits: &[f32], k: usize) -> TopTokens {
     let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
     let exps: Vec<f64> = logits.iter().map(|&x| f64::from(x - max).exp()).collect();
     let total: f64 = exps.iter().sum();
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| exps[b].total_cmp(&exps[a]).then(a.cmp(&b)));
+    let mut order = crate::sort::sorted_order(logits.len(), &mut |a, b| {
+        exps[b].total_cmp(&exps[a]).then(a.cmp(&b))
+    });
     order.truncate(k.min(logits.len()));
     TopTokens {
         position,

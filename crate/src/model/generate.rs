@@ -97,7 +97,7 @@ pub fn sample(logits: &[f32], options: &SampleOptions, rng: &mut Rng) -> u32 {
         .map(|(i, &x)| (i, (f64::from(x - max) * inv_t).exp()))
         .collect();
     // Most likely first; equal probabilities keep the lower id first, so top_k = 1 is greedy.
-    probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    crate::sort::sort_by(&mut probs, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     if options.top_k > 0 {
         probs.truncate(options.top_k);
     }

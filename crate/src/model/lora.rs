@@ -93,7 +93,7 @@ impl LoraTarget {
             };
             out.extend_from_slice(found);
         }
-        out.sort();
+        crate::sort::sort(&mut out);
         out.dedup();
         Ok(out)
     }

@@ -41,7 +41,7 @@ impl CharVocab {
             .iter()
             .flat_map(|p| p.source.chars().chain(p.target.chars()))
             .collect();
-        chars.sort_unstable();
+        crate::sort::sort_chars(&mut chars);
         chars.dedup();
         Self { chars }
     }

@@ -134,7 +134,7 @@ fn read_params(bytes: &[u8], config: &ModelConfig) -> Result<Vec<f32>> {
         .map(str::to_string)
         .collect();
     if !unexpected.is_empty() {
-        unexpected.sort();
+        crate::sort::sort(&mut unexpected);
         return Err(format_error(format!(
             "the file has tensors this model does not have: {} (is the config in the file right?)",
             unexpected.join(", ")

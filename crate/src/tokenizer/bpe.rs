@@ -585,7 +585,7 @@ pub fn train_bpe_report(
         }
 
         let mut positions = std::mem::take(&mut entry.1);
-        positions.sort_unstable();
+        crate::sort::sort_u32(&mut positions);
         changed.clear();
         let mut add = |pairs: &mut FastMap<u64, (i64, Vec<u32>)>, k: u64, w: i64, pos: u32| {
             let e = pairs.entry(k).or_default();
@@ -621,7 +621,7 @@ pub fn train_bpe_report(
                 prev[next[q] as usize] = pos;
             }
         }
-        changed.sort_unstable();
+        crate::sort::sort_u64(&mut changed);
         changed.dedup();
         for &k in &changed {
             let e = &pairs[&k];

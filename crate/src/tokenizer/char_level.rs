@@ -24,7 +24,7 @@ impl PartialEq for CharTokenizer {
 impl CharTokenizer {
     /// Builds the tokenizer from its characters (sorted and deduplicated here).
     pub(crate) fn from_chars(mut chars: Vec<char>) -> Result<CharTokenizer> {
-        chars.sort_unstable();
+        crate::sort::sort_chars(&mut chars);
         chars.dedup();
         if chars.len() + 1 > MAX_VOCAB_SIZE {
             return Err(Error::InvalidInput(format!(

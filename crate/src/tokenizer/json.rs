@@ -305,7 +305,7 @@ fn bpe_from_json(obj: &Map<String, Value>, model: &Value) -> Result<BpeTokenizer
             }
         }
     }
-    specials.sort_by_key(|&(_, id)| id);
+    crate::sort::sort_by(&mut specials, |a, b| a.1.cmp(&b.1));
 
     // Vocab: name -> id, every id 0..n exactly once (specials may be only in added_tokens).
     let vocab_obj = model

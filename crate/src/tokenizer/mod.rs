@@ -11,6 +11,7 @@ pub mod char_level;
 pub mod json;
 pub mod pretokenize;
 mod special;
+mod unicode_table;
 
 pub use bpe::{BpeOptions, BpeProgress, BpeReport, BpeStop, BpeTokenizer, MAX_VOCAB_SIZE};
 pub use char_level::CharTokenizer;

@@ -10,7 +10,7 @@
 //! The HF compatibility test in `bench/tests/hf_compat.rs` checks this scanner against `fancy-regex`
 //! through the `tokenizers` crate.
 
-use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+use super::unicode_table::letter_or_number;
 
 /// How text is cut into chunks before BPE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,9 +118,9 @@ fn class(c: char) -> Class {
     if c.is_whitespace() {
         return Class::Space;
     }
-    match c.general_category_group() {
-        GeneralCategoryGroup::Letter => Class::Letter,
-        GeneralCategoryGroup::Number => Class::Number,
+    match letter_or_number(c) {
+        1 => Class::Letter,
+        2 => Class::Number,
         _ => Class::Other,
     }
 }

@@ -24,7 +24,9 @@ impl SpecialMatcher {
             .filter(|(s, _)| !s.is_empty())
             .cloned()
             .collect();
-        sorted.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        crate::sort::sort_by(&mut sorted, |a, b| {
+            b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0))
+        });
         let mut first_bytes = Box::new([false; 256]);
         for (s, _) in &sorted {
             first_bytes[s.as_bytes()[0] as usize] = true;
