@@ -13,6 +13,8 @@
 //   (include/workgroup_reduce.wgsl) and writes partials[w]. One invocation owns a strided set of elements; one workgroup owns one partial.
 // STAGE 1 (one workgroup): invocation lid takes partials[lid] (num_groups <= WG), the workgroup reduces them
 //   and writes norm[0] = sqrt(total).
+// A gradient larger than one storage binding is bound in pieces: stage 0 runs once per piece with the same
+//   num_groups, the first writing the partials and the others adding to them (`accumulate`), then one stage 1.
 // No atomics and no readback: the next dispatch in the same pass sees the result.
 // Sums are in f32 (the CPU reference sums in f64): for a few million values of similar size the relative
 // error stays around 1e-6, well inside the tolerance, and the tree order keeps it from growing with N.
@@ -22,7 +24,7 @@
 struct Params {
     N: u32,
     num_groups: u32,
-    _pad0: u32,
+    accumulate: u32,  // stage 0: 0 writes the partials, 1 adds to them (the later pieces of a gradient bound in pieces)
     _pad1: u32,
 }
 
@@ -50,7 +52,9 @@ fn main(
     }
     let total = workgroup_sum(lid, sum);
     if (lid == 0u) {
-        if (STAGE == 0u) {
+        if (STAGE == 0u && params.accumulate != 0u) {
+            partials[wid.x] += total;
+        } else if (STAGE == 0u) {
             partials[wid.x] = total;
         } else {
             norm[0] = sqrt(total);

@@ -36,6 +36,7 @@ export type {
   GeneratedBatch,
   GeneratedToken,
   GenerateOptions,
+  GpuLimits,
   StreamOptions,
   Inspection,
   LoadModelOptions,

@@ -69,12 +69,22 @@ export interface CreateModelOptions {
   tokenizer?: Tokenizer;
   /** Seed of the initial weights (default 1). */
   seed?: number;
+  /** On WebGPU: 'adapter' (default) asks for the adapter's own limits; 'default' for WebGPU's default limits
+   *  (128 MiB per storage binding, 256 MiB per buffer), what every WebGPU device offers. */
+  gpuLimits?: GpuLimits;
 }
+
+/** Which WebGPU limits a model asks for: the adapter's own, or WebGPU's defaults (what every device offers). */
+export type GpuLimits = 'adapter' | 'default';
 
 export interface LoadModelOptions {
   backend?: Backend;
   /** The tokenizer to use; default: the one saved inside the file, if any. */
   tokenizer?: Tokenizer;
+  /** See CreateModelOptions.gpuLimits. A loaded model the device can run but not train opens on WebGPU for
+   *  generation only (`backendReason` says "generation only on this device: ..."); one it cannot even hold is
+   *  refused with "this GPU cannot hold the model ...". */
+  gpuLimits?: GpuLimits;
 }
 
 /** The files of a Hugging Face directory or a PEFT adapter: file name -> bytes, or the File objects a person
@@ -483,11 +493,13 @@ interface CoreGpuModel {
   evaluate(): Promise<RawEval>;
   params(): Promise<Float32Array>;
   setParams(params: Float32Array): void;
+  /** Why the device runs this model but cannot train it (opened for generation only), or undefined. */
+  readonly generationOnly: string | undefined;
   free(): void;
 }
 
 interface CoreGpuModelClass {
-  new (gpu: core.Gpu, config: unknown, seed: number): CoreGpuModel;
+  new (gpu: core.Gpu, config: unknown, seed: number, params?: Float32Array): CoreGpuModel;
 }
 
 /** The WebGPU side of a model: its device, the GPU copy it trains, and whether the CPU copy is behind. */
@@ -502,6 +514,8 @@ interface GpuSide {
   behind: boolean;
   /** The step whose weights the CPU copy holds (the latest snapshot). */
   syncedStep: number;
+  /** Why this device runs the model but cannot train it (its GPU copy generates; training is refused), or null. */
+  generationOnly: string | null;
 }
 
 /** train() on WebGPU stopped because the device was lost (a GPU reset, a driver update, `simulateDeviceLoss`).
@@ -533,7 +547,7 @@ type Choice = { backend: 'cpu'; reason: string } | { backend: 'webgpu'; reason: 
  * Picks where a new model runs. 'webgpu' needs the browser's WebGPU and the core's GpuModel; 'auto' takes
  * WebGPU only on a hardware adapter: on a software one (SwiftShader, lavapipe) the CPU path is faster.
  */
-async function chooseBackend(backend: Backend, what: string): Promise<Choice> {
+async function chooseBackend(backend: Backend, what: string, limits: GpuLimits = 'adapter'): Promise<Choice> {
   if (backend !== 'auto' && backend !== 'cpu' && backend !== 'webgpu') {
     throw new PlaygroundError(`${what}: backend must be 'auto', 'webgpu' or 'cpu' (got '${String(backend)}')`);
   }
@@ -543,7 +557,7 @@ async function chooseBackend(backend: Backend, what: string): Promise<Choice> {
   if (why === null) {
     let device: core.Gpu | null = null;
     try {
-      device = await core.Gpu.open();
+      device = await (limits === 'default' ? core.Gpu.openWithDefaultLimits() : core.Gpu.open());
     } catch (error) {
       why = messageOf(error);
     }
@@ -671,13 +685,14 @@ function ids(value: Uint32Array | readonly number[], what: string): Uint32Array 
   return Uint32Array.from(value);
 }
 
-/** A GPU model on `device` (which it then owns), with `params` uploaded when given. */
+/** A GPU model on `device` (which it then owns), with the weights `params` when given (then a model the device
+ *  can run but not train opens for generation only). */
 function openGpuSide(device: core.Gpu, config: unknown, seed: number, params: Float32Array | null, what: string): GpuSide {
   let model: CoreGpuModel | null = null;
   try {
-    model = guard(what, () => new (CoreGpuModel())(device, config, seed));
-    if (params) guard(what, () => model!.setParams(params));
-    return { device, model, hasData: false, steps: 0, evalInterval: 0, scheduleSteps: 0, behind: false, syncedStep: 0 };
+    model = guard(what, () => new (CoreGpuModel())(device, config, seed, params ?? undefined));
+    const generationOnly = model.generationOnly ?? null;
+    return { device, model, hasData: false, steps: 0, evalInterval: 0, scheduleSteps: 0, behind: false, syncedStep: 0, generationOnly };
   } catch (error) {
     model?.free();
     device.free();
@@ -773,7 +788,7 @@ export class Model extends EventTarget {
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new PlaygroundError(`${what}: seed must be a whole number from 0 to 4294967295`);
     const snake = snakeConfig(config, vocabSize);
-    const chosen = await chooseBackend(backend, what);
+    const chosen = await chooseBackend(backend, what, options.gpuLimits);
     if (chosen.backend === 'cpu') {
       const inner = guard(what, () => new Core(snake, seed));
       return new Model(inner, tokenizer ?? null, false, 'cpu', chosen.reason, null);
@@ -829,9 +844,10 @@ export class Model extends EventTarget {
         if (owns) tokenizer.dispose();
         throw new PlaygroundError(`${what}: the model has ${vocabSize} token ids but the tokenizer has ${tokenizer.vocabSize}: they do not belong together`);
       }
-      const chosen = await chooseBackend(options.backend ?? 'auto', what);
+      const chosen = await chooseBackend(options.backend ?? 'auto', what, options.gpuLimits);
       if (chosen.backend === 'webgpu') gpu = openGpuSide(chosen.device, inner.configJson(), 1, inner.params(), what);
-      return new Model(inner, tokenizer, owns, chosen.backend, chosen.reason, gpu);
+      const reason = gpu?.generationOnly ? `generation only on this device: ${gpu.generationOnly}` : chosen.reason;
+      return new Model(inner, tokenizer, owns, chosen.backend, reason, gpu);
     } catch (error) {
       inner.free();
       throw wrapError(what, error);
@@ -1197,8 +1213,8 @@ export class Model extends EventTarget {
       const context = this.#prompt(prompt, what);
       const { maxTokens = 100, seed = 1 } = options;
       const sample = this.#sampleOptions(options, maxTokens, seed);
-      // On WebGPU (a model that trains there) the GPU copy generates: the same tokens, made where it trains.
-      const gpu = this.#gpu?.hasData ? this.#gpu : null;
+      // On WebGPU (a model that trains there, or runs there only) the GPU copy generates: the same tokens.
+      const gpu = this.#gpu?.hasData || this.#gpu?.generationOnly ? this.#gpu : null;
       if (gpu) return gpu.model.generate(context, sample).catch((error: unknown) => Promise.reject(wrapError(what, error)));
       const inner = await this.#sync();
       return guard(what, () => inner.generate(context, sample));
@@ -1431,7 +1447,7 @@ export class Model extends EventTarget {
     if (this.#busy) throw new PlaygroundError(`cannot start generating: the model is busy (${this.#busy}); wait for it or cancel it`);
     this.#busy = 'generating';
     let stream: CoreTokenStream | null = null;
-    const gpu = this.#gpu?.hasData ? this.#gpu : null;
+    const gpu = this.#gpu?.hasData || this.#gpu?.generationOnly ? this.#gpu : null;
     try {
       const { maxTokens = 100, seed = 1, alternatives = 5, signal, batchMs = 16 } = options;
       checkSignal(signal, what);

@@ -63,6 +63,13 @@ pub struct GpuContext {
 impl GpuContext {
     /// Opens the best adapter available (high performance first) with all of its limits.
     pub async fn new() -> Result<Self> {
+        Self::with_memory_limits(None).await
+    }
+
+    /// [`Self::new`] with the storage-binding and buffer limits capped at `(max_binding, max_buffer)` bytes
+    /// (never above the adapter's): WebGPU's defaults, 128 MiB and 256 MiB, show what every device can hold;
+    /// tests ask for a few MiB so that a small model takes the paths of a large one.
+    pub async fn with_memory_limits(caps: Option<(u64, u64)>) -> Result<Self> {
         #[cfg(target_arch = "wasm32")]
         if !wgpu::util::is_browser_webgpu_supported().await {
             // `Instance::new` would panic here (outside a window or worker, or without navigator.gpu).
@@ -80,11 +87,22 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::NoAdapter(e.to_string()))?;
-        Self::from_adapter(adapter).await
+        Self::from_adapter_capped(adapter, caps).await
     }
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
-        let limits = adapter.limits();
+        Self::from_adapter_capped(adapter, None).await
+    }
+
+    async fn from_adapter_capped(adapter: wgpu::Adapter, caps: Option<(u64, u64)>) -> Result<Self> {
+        let mut limits = adapter.limits();
+        if let Some((binding, buffer)) = caps {
+            limits.max_buffer_size = limits.max_buffer_size.min(buffer);
+            limits.max_storage_buffer_binding_size = limits
+                .max_storage_buffer_binding_size
+                .min(binding)
+                .min(limits.max_buffer_size);
+        }
         let info = adapter.get_info();
         // Subgroups only where the adapter offers them (asking for a feature it lacks fails the device), and
         // only used by the matmul when a subgroup holds at least the 4 rows it shares (see the shader).

@@ -81,3 +81,17 @@ pub fn upload_f16_rounded(
 pub fn read_f16_now(gpu: &GpuContext, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
     pollster::block_on(gpu.read_f16(buffer, len)).expect("f16 readback")
 }
+
+/// A context of its own on the test adapter, its storage-binding and buffer limits capped at `caps` bytes
+/// ([`GpuContext::with_memory_limits`]): a small model then takes the paths of one larger than the device. `None`
+/// after a loud skip when there is no adapter, as [`gpu_or_skip`] (which fails with `CI=true`).
+pub fn gpu_capped_or_skip(test_name: &str, caps: (u64, u64)) -> Option<GpuContext> {
+    gpu_or_skip(test_name)?;
+    let gpu = pollster::block_on(GpuContext::with_memory_limits(Some(caps)))
+        .expect("the adapter opens a second device with lower limits");
+    eprintln!(
+        "[gpu] {test_name}: a device binding at most {} bytes, buffers of at most {} bytes",
+        gpu.summary.max_storage_buffer_binding_size, gpu.summary.max_buffer_size
+    );
+    Some(gpu)
+}

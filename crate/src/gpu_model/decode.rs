@@ -162,13 +162,31 @@ impl Decoder for &mut GpuGpt {
     }
 }
 
-/// A generation that holds the whole trainer while it runs (the wasm binding's stream owns it between calls,
-/// and hands it back with [`Decoding::into_decoder`]); it decodes with the trainer's model.
-impl Decoder for GpuTrainer {
+/// What a generation that lives between calls holds (the wasm binding's stream owns it, and hands it back with
+/// [`Decoding::into_decoder`]): the whole trainer, or a model opened for generation only
+/// ([`GpuGpt::for_generation`]: a device that cannot train it). Either decodes with its [`GpuGpt`].
+pub enum GpuGenerator {
+    Trainer(GpuTrainer),
+    Model(GpuGpt),
+}
+
+impl GpuGenerator {
+    fn model(&mut self) -> &mut GpuGpt {
+        match self {
+            GpuGenerator::Trainer(trainer) => &mut trainer.model,
+            GpuGenerator::Model(model) => model,
+        }
+    }
+}
+
+impl Decoder for GpuGenerator {
     type Device = GpuContext;
 
     fn config(&self) -> &ModelConfig {
-        &self.model.config
+        match self {
+            GpuGenerator::Trainer(trainer) => &trainer.model.config,
+            GpuGenerator::Model(model) => &model.config,
+        }
     }
 
     async fn decode(
@@ -178,10 +196,11 @@ impl Decoder for GpuTrainer {
         pos: usize,
         read: bool,
     ) -> Result<Vec<f32>> {
-        self.model.decode_one(gpu, token, pos, read).await
+        self.model().decode_one(gpu, token, pos, read).await
     }
 
     async fn prefill(&mut self, gpu: &GpuContext, window: &[u32]) -> Result<Vec<f32>> {
-        (&mut self.model).prefill(gpu, window).await
+        let mut model = self.model();
+        model.prefill(gpu, window).await
     }
 }

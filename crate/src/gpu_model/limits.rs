@@ -4,9 +4,9 @@ use crate::exec::{Allocator, Store, Tensor};
 use crate::gpu::GpuContext;
 use crate::model::ModelConfig;
 use crate::model::buffers::{Acts, Grads};
+use crate::model::memory::padded_offsets;
+use crate::model::params::ParamLayout;
 use crate::{Result, invalid_input};
-
-use super::ALIGN;
 
 /// Refuses a config whose buffers the adapter cannot bind, before anything is allocated, saying what to shrink.
 /// Sizes are counted in u64: on wasm32 a product like NH x T x T can overflow `usize`.
@@ -19,17 +19,28 @@ pub fn check_limits(gpu: &GpuContext, config: &ModelConfig) -> Result<()> {
         config.vocab_size as u64,
         config.ffn_width() as u64,
     );
-    // The gradient norm, the clip and AdamW bind every parameter (and gradient, and moment) at once, as one
-    // buffer of tensors each padded to the binding alignment: at most ALIGN - 1 floats of padding per tensor
-    // (wte, wpe, 12 per block and LoRA's two per adapter, ln_f's two), counted without building the layout.
-    let adapters = config
-        .lora
-        .as_ref()
-        .map_or(0, |l| 2 * l.targets.len() as u64);
-    let tensors = 3 + (12 + adapters) * config.n_layer as u64;
-    let padded_params = config.param_count() as u64 + tensors * ALIGN as u64;
+    // The weights, their gradients and AdamW's two moments are flat buffers (each tensor padded to the binding
+    // alignment; gradients and moments of the trainable tensors only): each must be one buffer of the device.
+    // Kernels bind them one tensor at a time, or in pieces of one binding (the norm, the clip, the f16 copy), so
+    // only the largest weight must fit one binding.
+    let layout = ParamLayout::new(config);
+    let padded = padded_offsets(&layout).1;
+    // The largest single weight (a block's FFN or attention matrix, or the embeddings) is bound whole.
+    let widest = layout
+        .specs
+        .iter()
+        .max_by_key(|spec| spec.len)
+        .map(|spec| {
+            let shape: Vec<String> = spec.shape.iter().map(usize::to_string).collect();
+            (
+                format!("the weight {} ({})", spec.name, shape.join(" x ")),
+                spec.len as u64,
+            )
+        })
+        .unwrap_or_default();
     // The largest tensors of one sequence of block_size tokens (a batch scales the activations further: see
-    // check_batch_limits), then the parameters as a whole. The attention map is what the inspection path draws.
+    // check_batch_limits), then the largest weight, then the flat buffers against the largest buffer. The
+    // attention map is what the inspection path draws.
     let largest = [
         (
             "the attention map of one sequence (NH x T x T)",
@@ -51,14 +62,27 @@ pub fn check_limits(gpu: &GpuContext, config: &ModelConfig) -> Result<()> {
             v * c,
             "shrink the vocabulary or d_model",
         ),
-        (
-            "all the parameters, bound at once by the optimizer",
-            padded_params,
-            "shrink the model: fewer layers, or a smaller d_model, vocabulary or FFN width",
-        ),
     ];
     for (what, floats, shrink) in largest {
         check_binding(gpu, what, floats * 4, shrink)?;
+    }
+    check_binding(
+        gpu,
+        &widest.0,
+        widest.1 * 4,
+        "shrink d_model or the FFN width",
+    )?;
+    // One buffer each: the weights, and as large or smaller their gradients and AdamW's two moments.
+    let (bytes, most) = (4 * padded as u64, gpu.summary.max_buffer_size);
+    if bytes > most {
+        invalid_input!(
+            "the weights of the {} parameters need one buffer of {} (their gradients and AdamW's two moments \
+             one buffer each, as large) but this GPU allows buffers of at most {}: shrink the model: fewer \
+             layers, or a smaller d_model, vocabulary or FFN width",
+            config.param_count(),
+            size(bytes, most),
+            size(most, bytes)
+        );
     }
     Ok(())
 }
@@ -157,7 +181,7 @@ fn check_binding(gpu: &GpuContext, what: &str, bytes: u64, shrink: &str) -> Resu
 }
 
 /// `bytes` in MiB with one decimal, or in bytes where that would look equal to `other`'s.
-fn size(bytes: u64, other: u64) -> String {
+pub(super) fn size(bytes: u64, other: u64) -> String {
     let mib = |n: u64| format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20));
     if mib(bytes) == mib(other) {
         format!("{bytes} bytes")

@@ -24,6 +24,7 @@ mod trainer;
 
 use std::collections::HashMap;
 
+pub use decode::GpuGenerator;
 pub use exec::{GpuExecutor, GpuStore, RecordedSite};
 pub use limits::{check_batch_limits, check_limits};
 pub use split::check_generation_limits;
@@ -39,7 +40,9 @@ use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::ATTENTION_FUSED_MAX_HS;
 use crate::ops::crossentropy_forward::counted_targets;
-use crate::ops::global_norm::{GLOBAL_NORM_PARTIALS, clip_by_global_norm_gpu, global_norm_gpu};
+use crate::ops::global_norm::{
+    GLOBAL_NORM_PARTIALS, clip_by_global_norm_pieces_gpu, global_norm_pieces_gpu,
+};
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
@@ -302,21 +305,18 @@ impl GpuGpt {
         plan: &mut Plan,
         options: &crate::model::TrainOptions,
     ) {
+        // The gradients are bound in pieces of at most one binding each (a model larger than one binding trains
+        // within the per-tensor limit); AdamW binds one tensor at a time.
         let trainable = self.padded_total - self.store.grad_base;
-        let grads = View::range(&self.store.grads, 0, trainable);
+        let grads: Vec<View> = split::binding_pieces(gpu, self.store.binding_limit, trainable)
+            .into_iter()
+            .map(|(start, len)| View::range(&self.store.grads, start, len))
+            .collect();
         let (norm, partials) = (View::all(&self.norm), View::all(&self.partials));
         if options.grad_clip > 0.0 {
-            clip_by_global_norm_gpu(
-                gpu,
-                plan,
-                grads,
-                norm,
-                partials,
-                options.grad_clip,
-                trainable,
-            );
+            clip_by_global_norm_pieces_gpu(gpu, plan, &grads, norm, partials, options.grad_clip);
         } else {
-            global_norm_gpu(gpu, plan, norm, partials, grads, trainable);
+            global_norm_pieces_gpu(gpu, plan, norm, partials, &grads);
         }
         let moment = |buffer, id: usize| {
             let offset = self.store.offsets[id] - self.store.grad_base;
@@ -347,13 +347,7 @@ impl GpuGpt {
         }
         // Mixed precision: the f16 copy that the next forward reads follows the updated master weights.
         if let Some(params_f16) = &self.store.params_f16 {
-            crate::ops::cast_forward::cast_forward_gpu(
-                gpu,
-                plan,
-                View::all_f16(params_f16),
-                View::all(&self.store.params),
-                self.padded_total,
-            );
+            self.record_f16_copy(gpu, plan, params_f16);
         }
     }
 

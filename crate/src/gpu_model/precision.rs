@@ -79,13 +79,7 @@ impl GpuGpt {
             if precision == Precision::F16 {
                 let params_f16 = gpu.zeros_f16("params f16", self.padded_total);
                 let mut plan = Plan::new();
-                crate::ops::cast_forward::cast_forward_gpu(
-                    gpu,
-                    &mut plan,
-                    View::all_f16(&params_f16),
-                    View::all(&self.store.params),
-                    self.padded_total,
-                );
+                self.record_f16_copy(gpu, &mut plan, &params_f16);
                 gpu.queue.submit([{
                     let mut encoder = gpu.device.create_command_encoder(&Default::default());
                     plan.encode(&mut encoder);
@@ -101,6 +95,28 @@ impl GpuGpt {
             ));
         }
         Ok(())
+    }
+}
+
+impl GpuGpt {
+    /// Records `params_f16` = the f32 weights rounded to f16, in pieces of at most one binding each (a model
+    /// larger than one binding; the offsets are the same in both buffers).
+    pub(super) fn record_f16_copy(
+        &self,
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        params_f16: &wgpu::Buffer,
+    ) {
+        let pieces = super::split::binding_pieces(gpu, self.store.binding_limit, self.padded_total);
+        for (start, len) in pieces {
+            let out = View {
+                offset: start as u64,
+                len: len as u64,
+                ..View::all_f16(params_f16)
+            };
+            let inp = View::range(&self.store.params, start, len);
+            crate::ops::cast_forward::cast_forward_gpu(gpu, plan, out, inp, len);
+        }
     }
 }
 

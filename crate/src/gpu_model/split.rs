@@ -27,6 +27,21 @@ pub(crate) fn chunk_rows(limit: u64, rows: usize, c: usize) -> Option<usize> {
     Some((fit as usize / ALIGN) * ALIGN)
 }
 
+/// The pieces (start, len) in which kernels that read or write a whole flat buffer of `len` numbers (the
+/// gradients for the global norm and the clip, the weights for their f16 copy) bind it when it exceeds `limit`
+/// bytes per binding: each piece at most `limit` bytes as f32, each start a multiple of 128 numbers and of the
+/// device's binding-offset alignment both as f32 and as f16. One piece when it fits whole.
+pub(crate) fn binding_pieces(gpu: &GpuContext, limit: u64, len: usize) -> Vec<(usize, usize)> {
+    let align = u64::from(gpu.device.limits().min_storage_buffer_offset_alignment);
+    // Halves are the narrower element: a start aligned for them is aligned for f32s too.
+    let unit = (ALIGN as u64).max(align.div_ceil(2));
+    let per = ((limit / 4) / unit * unit).max(unit) as usize;
+    (0..len.max(1))
+        .step_by(per)
+        .map(|start| (start, per.min(len.max(1) - start)))
+        .collect()
+}
+
 /// `len` floats of `x` from float `at` on.
 pub(crate) fn part(x: View<'_>, at: usize, len: usize) -> View<'_> {
     View {
@@ -46,7 +61,7 @@ pub fn check_generation_limits(gpu: &GpuContext, config: &ModelConfig, limit: u6
         config.vocab_size as u64,
         config.ffn_width() as u64,
     );
-    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20));
+    let size = super::limits::size;
     let bound = [
         (
             "the attention weights of a block (3C x C)",
@@ -74,8 +89,8 @@ pub fn check_generation_limits(gpu: &GpuContext, config: &ModelConfig, limit: u6
         if 4 * floats > limit {
             invalid_input!(
                 "this GPU cannot hold the model for generation: {what} needs {} but it binds at most {} per buffer: {shrink}",
-                mib(4 * floats),
-                mib(limit)
+                size(4 * floats, limit),
+                size(limit, 4 * floats)
             );
         }
     }
@@ -87,8 +102,8 @@ pub fn check_generation_limits(gpu: &GpuContext, config: &ModelConfig, limit: u6
         invalid_input!(
             "this GPU cannot hold the model: its {} parameters need {} in one buffer, but the device allows buffers of at most {}: shrink the model",
             config.param_count(),
-            mib(params),
-            mib(most)
+            size(params, most),
+            size(most, params)
         );
     }
     Ok(())
@@ -206,6 +221,107 @@ mod tests {
         assert!(message.contains("generation only"), "{message}");
     }
 
+    /// Training a model whose weights (1.6 MB) exceed the device's storage-binding limit (1 MiB; every tensor and
+    /// activation within it): the global norm, the clip (and the f16 copy) bind the flat buffers in two pieces,
+    /// AdamW one tensor at a time. The same steps as the CPU (losses, clipped norms, weights) as the whole-model
+    /// tests; it used to be refused ("all the parameters, bound at once by the optimizer").
+    #[test]
+    fn training_a_model_larger_than_one_binding_matches_the_cpu() {
+        use crate::gpu::testing::gpu_capped_or_skip;
+        use crate::gpu_model::tests::{relative_distance, token_stream};
+        use crate::model::{TrainOptions, Trainer};
+        let Some(gpu) =
+            gpu_capped_or_skip("training over a 1 MiB binding limit", (1 << 20, u64::MAX))
+        else {
+            return;
+        };
+        assert_eq!(gpu.device.limits().max_storage_buffer_binding_size, 1 << 20);
+        let config = ModelConfig {
+            n_layer: 2,
+            n_head: 4,
+            n_embd: 128,
+            block_size: 16,
+            ..ModelConfig::reference(65)
+        };
+        let layout = crate::model::params::ParamLayout::new(&config);
+        let padded = crate::model::memory::padded_offsets(&layout).1;
+        assert!(padded * 4 > 1 << 20, "{padded} numbers fit one binding");
+        assert_eq!(binding_pieces(&gpu, 1 << 20, padded).len(), 2);
+        crate::gpu_model::check_limits(&gpu, &config).expect("trains within the per-tensor limit");
+        let options = TrainOptions {
+            batch_size: 2,
+            seq_len: 16,
+            steps: 6,
+            lr: 1e-2,
+            warmup_steps: 1,
+            grad_clip: 0.5,
+            eval_batches: 1,
+            seed: 5,
+            ..TrainOptions::default()
+        };
+        let (train, val) = (token_stream(600, 65, 1), token_stream(200, 65, 2));
+        let model = Gpt::<f32>::new(config, 9).expect("model");
+        let mut on_gpu = super::super::GpuTrainer::new(
+            &gpu,
+            &model,
+            train.clone(),
+            val.clone(),
+            options.clone(),
+        )
+        .expect("gpu trainer");
+        let mut cpu = Trainer::new(model, train, val, options).expect("cpu trainer");
+        for step in 1..=6 {
+            let expected = cpu.step().expect("cpu step");
+            let got = pollster::block_on(on_gpu.step(&gpu)).expect("gpu step");
+            eprintln!(
+                "[gpu] step {step}: loss {:.6} vs cpu {:.6}, norm {:.5} vs {:.5}",
+                got.loss, expected.loss, got.grad_norm, expected.grad_norm
+            );
+            assert!(
+                (got.loss - expected.loss).abs() / expected.loss <= 1e-4,
+                "step {step}"
+            );
+            assert!(expected.grad_norm > 0.5, "step {step} clips");
+            let norm = (got.grad_norm - expected.grad_norm).abs() / expected.grad_norm;
+            assert!(norm <= 1e-3, "step {step}: norm {norm:e} apart");
+        }
+        let params = pollster::block_on(on_gpu.model.download_params(&gpu)).expect("params");
+        let distance = relative_distance(&params, &cpu.model.params);
+        assert!(distance <= 1e-3, "final weights {distance:e} apart");
+    }
+
+    /// The flat weight buffer (and its gradients' and moments', as large) against the device's largest buffer:
+    /// refused before anything is allocated, naming the buffer and both sizes.
+    #[test]
+    fn weights_beyond_the_largest_buffer_are_refused_naming_the_sizes() {
+        use crate::gpu::testing::gpu_capped_or_skip;
+        let Some(gpu) = gpu_capped_or_skip("weights beyond the largest buffer", (1 << 20, 1 << 20))
+        else {
+            return;
+        };
+        let config = ModelConfig {
+            n_layer: 2,
+            n_embd: 128,
+            block_size: 16,
+            ..ModelConfig::reference(65)
+        };
+        let message = crate::gpu_model::check_limits(&gpu, &config)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            format!(
+                "the weights of the {} parameters need one buffer of 1.6 MiB (their gradients and AdamW's two \
+                 moments one buffer each, as large) but this GPU allows buffers of at most 1.0 MiB: shrink the \
+                 model: fewer layers, or a smaller d_model, vocabulary or FFN width",
+                config.param_count()
+            )
+        );
+        let model = Gpt::<f32>::new(config, 1).expect("model");
+        let from_cpu = GpuGpt::from_cpu(&gpu, &model).err().expect("refused");
+        assert_eq!(from_cpu.to_string(), message);
+    }
+
     #[test]
     fn a_device_too_small_for_generation_is_refused_naming_the_tensor() {
         let Some(gpu) = gpu_or_skip("generation limits") else {
@@ -219,7 +335,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            message.starts_with("this GPU cannot hold the model for generation: the attention weights of a block (3C x C) needs 0.0 MiB but it binds at most 0.0 MiB"),
+            message.starts_with("this GPU cannot hold the model for generation: the attention weights of a block (3C x C) needs 49152 bytes but it binds at most 8192 bytes"),
             "{message}"
         );
     }

@@ -59,9 +59,12 @@ pub struct Footprint {
     /// The backward pass's scratch ([`Grads`]), token ids, loss buffers and the optimizer's few scalars.
     pub scratch: u64,
     pub total: u64,
-    /// The largest single buffer a kernel binds and what it is.
+    /// The largest single buffer a kernel binds and what it is (the optimizer binds one weight at a time, and the
+    /// flat gradient buffer in pieces of one binding).
     pub largest_binding: u64,
     pub largest_binding_name: String,
+    /// The largest buffer: the flat f32 weights (each tensor padded), against the device's largest buffer.
+    pub largest_buffer: u64,
 }
 
 /// An adapter's limits, to mark what does not fit.
@@ -184,10 +187,12 @@ pub fn footprint(
         .buffers
         .iter()
         .map(|&(label, len)| (label.to_string(), bytes(len, width(label))))
-        .chain([(
-            "all the parameters (bound at once by the optimizer)".to_string(),
-            bytes(padded, 4),
-        )])
+        .chain(
+            layout
+                .specs
+                .iter()
+                .map(|spec| (spec.name.clone(), bytes(spec.len, 4))),
+        )
         .fold((String::new(), 0), |most, (label, n)| {
             if n > most.1 { (label, n) } else { most }
         });
@@ -202,6 +207,7 @@ pub fn footprint(
         total: parameters + gradients + adamw + activations + scratch,
         largest_binding,
         largest_binding_name,
+        largest_buffer: bytes(padded, 4).max(largest_binding),
     }
 }
 
@@ -229,7 +235,7 @@ impl MemoryReport {
                 .iter()
                 .map(|f| {
                     f.largest_binding <= l.max_storage_buffer_binding_size
-                        && f.largest_binding <= l.max_buffer_size
+                        && f.largest_buffer <= l.max_buffer_size
                 })
                 .collect()
         });
@@ -325,16 +331,17 @@ mod tests {
         assert!(f16_full.activations < f32_full.activations * 6 / 10);
         assert!(f16_ck.total < f16_full.total && f16_ck.total < f32_ck.total);
         assert!(r.to_text().contains("checkpoint 1"));
-        // The limits mark what does not fit.
-        let limits = DeviceLimits {
+        // The limits mark what does not fit: 9.1 MiB of weights train under a 1 MiB binding limit (the optimizer
+        // binds one weight at a time, the flat gradients in pieces), not in buffers of at most 4 MiB.
+        let limits = |max_buffer_size| DeviceLimits {
             max_storage_buffer_binding_size: 1 << 20,
-            max_buffer_size: 1 << 30,
+            max_buffer_size,
         };
-        let r = MemoryReport::new(&config, 8, 64, 1, 1, true, Some(limits));
-        assert_eq!(r.fits.len(), 4);
-        assert!(
-            !r.fits[0],
-            "the logits of 8 x 64 x 65 and the params exceed 1 MiB"
-        );
+        let r = MemoryReport::new(&config, 8, 64, 1, 1, true, Some(limits(1 << 30)));
+        assert!(r.footprints[0].largest_buffer > 9 << 20, "{r:?}"); // 9.1 MiB
+        assert!(r.footprints[0].largest_binding <= 1 << 20, "{r:?}");
+        assert_eq!(r.fits, [true; 4]);
+        let r = MemoryReport::new(&config, 8, 64, 1, 1, true, Some(limits(4 << 20)));
+        assert_eq!(r.fits, [false; 4]);
     }
 }

@@ -77,7 +77,9 @@ mod gpu {
     struct NormParams {
         n: u32,
         num_groups: u32,
-        _pad: [u32; 2],
+        /// 0: stage 0 writes the partials; 1: it adds to them (the pieces after the first).
+        accumulate: u32,
+        _pad: u32,
     }
 
     #[repr(C)]
@@ -109,34 +111,69 @@ mod gpu {
         grads: View,
         n: usize,
     ) {
-        let num_groups = (n as u32)
+        let grads = View {
+            len: n.max(1) as u64,
+            ..grads
+        };
+        global_norm_pieces_gpu(gpu, plan, norm, partials, &[grads]);
+    }
+
+    /// [`global_norm_gpu`] of gradients bound in `pieces` (views of at most one storage binding each, together
+    /// the whole gradient: a model whose parameters exceed one binding): each piece's stage 0 adds its sums of
+    /// squares to the same partials (the first piece writes them), then one stage 1 takes the square root.
+    pub fn global_norm_pieces_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        norm: View,
+        partials: View,
+        pieces: &[View],
+    ) {
+        let longest = pieces.iter().map(|p| p.len).max().unwrap_or(1) as u32;
+        // The same workgroups for every piece, so that each adds to the partials the first one wrote.
+        let num_groups = longest
             .div_ceil(WG * PER_INVOCATION)
             .clamp(1, GLOBAL_NORM_PARTIALS as u32);
-        let params = NormParams {
-            n: n as u32,
-            num_groups,
-            _pad: [0; 2],
-        };
-        for (stage, groups) in [(0u32, num_groups), (1, 1)] {
-            let kernel = gpu.kernel(
+        let kernel = |stage: u32| {
+            gpu.kernel(
                 "global_norm",
                 GLOBAL_NORM_SHADER,
                 &[
-                    Access::Uniform,   // params: N, num_groups
+                    Access::Uniform,   // params: N, num_groups, accumulate
                     Access::ReadWrite, // norm (2): the result, 1 / loss scale
                     Access::ReadWrite, // partials (GLOBAL_NORM_PARTIALS)
                     Access::Read,      // grads (N)
                 ],
                 &[("WG", f64::from(WG)), ("STAGE", f64::from(stage))],
-            );
+            )
+        };
+        for (i, &piece) in pieces.iter().enumerate() {
+            let params = NormParams {
+                n: piece.len as u32,
+                num_groups,
+                accumulate: u32::from(i > 0),
+                _pad: 0,
+            };
             plan.push(
                 gpu,
-                kernel,
+                kernel(0),
                 Some(&params),
-                &[norm, partials, grads],
-                [groups, 1, 1],
+                &[norm, partials, piece],
+                [num_groups, 1, 1],
             );
         }
+        let params = NormParams {
+            n: longest,
+            num_groups,
+            accumulate: 0,
+            _pad: 0,
+        };
+        plan.push(
+            gpu,
+            kernel(1),
+            Some(&params),
+            &[norm, partials, pieces[0]],
+            [1, 1, 1],
+        );
     }
 
     /// Adds clipping to `plan`, as [`clip_by_global_norm_cpu`]: computes norm (2) with [`global_norm_gpu`]
@@ -152,7 +189,24 @@ mod gpu {
         max_norm: f32,
         n: usize,
     ) {
-        global_norm_gpu(gpu, plan, norm, partials, grads, n);
+        let grads = View {
+            len: n.max(1) as u64,
+            ..grads
+        };
+        clip_by_global_norm_pieces_gpu(gpu, plan, &[grads], norm, partials, max_norm);
+    }
+
+    /// [`clip_by_global_norm_gpu`] of gradients bound in `pieces` (see [`global_norm_pieces_gpu`]): the norm
+    /// over all of them, then each piece clipped by it.
+    pub fn clip_by_global_norm_pieces_gpu(
+        gpu: &GpuContext,
+        plan: &mut Plan,
+        pieces: &[View],
+        norm: View,
+        partials: View,
+        max_norm: f32,
+    ) {
+        global_norm_pieces_gpu(gpu, plan, norm, partials, pieces);
         let kernel = gpu.kernel(
             "clip_by_global_norm",
             CLIP_BY_GLOBAL_NORM_SHADER,
@@ -163,18 +217,21 @@ mod gpu {
             ],
             &[("WG", f64::from(WG))],
         );
-        let params = ClipParams {
-            n: n as u32,
-            max_norm,
-            _pad: [0; 2],
-        };
-        plan.push(
-            gpu,
-            kernel,
-            Some(&params),
-            &[grads, norm],
-            flat_workgroups(n, WG),
-        );
+        for &piece in pieces {
+            let n = piece.len as usize;
+            let params = ClipParams {
+                n: n as u32,
+                max_norm,
+                _pad: [0; 2],
+            };
+            plan.push(
+                gpu,
+                kernel.clone(),
+                Some(&params),
+                &[piece, norm],
+                flat_workgroups(n, WG),
+            );
+        }
     }
 
     #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -242,6 +299,52 @@ mod gpu {
                 assert_close(&[norm], &[expected], 1e-6, 1e-5, &format!("norm of {n}"));
                 assert_eq!(after, grads, "global_norm must not change the gradients");
             }
+        }
+
+        /// The norm and the clip of a gradient bound in pieces (as the optimizer binds the gradients of a model
+        /// larger than one binding) equal the CPU's over the whole gradient: the pieces' partial sums add up.
+        #[test]
+        fn gpu_norm_and_clip_over_pieces_match_cpu() {
+            let Some(gpu) = gpu_or_skip("global_norm in pieces") else {
+                return;
+            };
+            let mut rng = TestRng::new(33);
+            let n = 300_001;
+            let grads = rng.vec(n);
+            let buffer = gpu.upload("grads", &grads);
+            // Pieces of 70,016 numbers (a multiple of 128, so each starts at an aligned offset), the last short.
+            let piece = 70_016;
+            let pieces: Vec<View> = (0..n)
+                .step_by(piece)
+                .map(|s| View::range(&buffer, s, piece.min(n - s)))
+                .collect();
+            assert_eq!(pieces.len(), 5);
+            let norm = gpu.upload("norm", &[-1.0, 1.0]);
+            let partials = gpu.zeros("partials", GLOBAL_NORM_PARTIALS);
+            let mut plan = Plan::new();
+            let max_norm = 10.0;
+            clip_by_global_norm_pieces_gpu(
+                gpu,
+                &mut plan,
+                &pieces,
+                (&norm).into(),
+                (&partials).into(),
+                max_norm,
+            );
+            pollster::block_on(plan.run(gpu)).expect("dispatch");
+            let got_norm = pollster::block_on(gpu.read(&norm, 1)).expect("readback")[0];
+            let after = pollster::block_on(gpu.read(&buffer, n)).expect("readback");
+            let mut expected = grads.clone();
+            let expected_norm = clip_by_global_norm_cpu(&mut expected, f64::from(max_norm)) as f32;
+            assert!(expected_norm > max_norm, "the test clips");
+            assert_close(
+                &[got_norm],
+                &[expected_norm],
+                1e-6,
+                1e-5,
+                "norm over pieces",
+            );
+            assert_close(&after, &expected, 1e-6, 1e-5, "clipped in pieces");
         }
 
         #[test]

@@ -52,6 +52,15 @@ impl Gpu {
         Ok(Gpu::watch(GpuContext::new().await.map_err(to_js)?))
     }
 
+    /// [`Gpu::open`] with WebGPU's default limits (128 MiB per storage binding, 256 MiB per buffer) in place of the
+    /// adapter's larger ones: what every WebGPU device can hold, to see how a model fares on any of them.
+    #[wasm_bindgen(js_name = openWithDefaultLimits)]
+    pub async fn open_with_default_limits() -> Result<Gpu, JsError> {
+        let caps = Some((128 << 20, 256 << 20));
+        let context = GpuContext::with_memory_limits(caps).await;
+        Ok(Gpu::watch(context.map_err(to_js)?))
+    }
+
     /// [`Gpu::open`] with the matmul tiling named `tiling` ("large", "medium", "small", "direct") in place of the table's
     /// choice for this adapter: for benchmarks comparing tilings in the whole model.
     #[wasm_bindgen(js_name = openWithTiling)]

@@ -9,7 +9,7 @@ use super::gpu::Gpu;
 use super::stream::GpuTokenStream;
 use super::{options, to_js, to_value};
 use crate::gpu::GpuContext;
-use crate::gpu_model::{GpuTrainer, check_limits};
+use crate::gpu_model::{GpuGenerator, GpuGpt, GpuTrainer, check_generation_limits, check_limits};
 use crate::model::generate::{Decoding, SampleOptions};
 use crate::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 
@@ -17,25 +17,60 @@ use crate::model::{Gpt, ModelConfig, TrainOptions, Trainer};
 #[wasm_bindgen]
 pub struct GpuModel {
     gpu: Rc<GpuContext>,
-    /// The model's starting weights, until training data arrives (the trainer uploads them).
+    /// The model's starting weights, until training data arrives (the trainer uploads them) or, opened for
+    /// generation only, until the first generation uploads them.
     initial: Option<Gpt<f32>>,
     trainer: Option<GpuTrainer>,
+    /// Opened for generation only: its weights on the device, after the first generation.
+    generator: Option<GpuGpt>,
+    /// Why this device cannot train the model (it generates only), or None.
+    generation_only: Option<String>,
 }
 
 #[wasm_bindgen]
 impl GpuModel {
-    /// A new model from a config (as the CPU model's), initialised from `seed` exactly as the CPU model is,
-    /// on the device `gpu`. A config beyond the device's limits is refused with what to shrink.
+    /// A new model from a config (as the CPU model's), initialised from `seed` exactly as the CPU model is, or
+    /// with the weights `params` (flat, as `params()` returns them), on the device `gpu`. A config beyond the
+    /// device's limits is refused with what to shrink; with `params` (a model loaded to run) one the device can
+    /// run but not train opens for generation only (`generationOnly` says why), and only one the device cannot
+    /// even hold for generation is refused ("this GPU cannot hold the model ..."). Checked before anything is
+    /// allocated.
     #[wasm_bindgen(constructor)]
-    pub fn new(gpu: &Gpu, config: JsValue, seed: u32) -> Result<GpuModel, JsError> {
+    pub fn new(
+        gpu: &Gpu,
+        config: JsValue,
+        seed: u32,
+        params: Option<Vec<f32>>,
+    ) -> Result<GpuModel, JsError> {
         let config: ModelConfig = options(config, "model config")?;
-        check_limits(&gpu.context, &config).map_err(to_js)?;
-        let model = Gpt::new(config, u64::from(seed)).map_err(to_js)?;
+        let context = &gpu.context;
+        let generation_only = match check_limits(context, &config) {
+            Ok(()) => None,
+            Err(refusal) if params.is_some() => {
+                let limit = context.summary.max_storage_buffer_binding_size;
+                check_generation_limits(context, &config, limit).map_err(to_js)?;
+                Some(refusal.to_string())
+            }
+            Err(refusal) => return Err(to_js(refusal)),
+        };
+        let model = match params {
+            Some(params) => Gpt::from_params(config, params),
+            None => Gpt::new(config, u64::from(seed)),
+        };
         Ok(GpuModel {
-            gpu: gpu.context.clone(),
-            initial: Some(model),
+            gpu: context.clone(),
+            initial: Some(model.map_err(to_js)?),
             trainer: None,
+            generator: None,
+            generation_only,
         })
+    }
+
+    /// Why this device can run the model but not train it (it was opened for generation only: `generate` and
+    /// `startGeneration` run on the GPU, training is refused), or `undefined`.
+    #[wasm_bindgen(getter, js_name = generationOnly)]
+    pub fn generation_only(&self) -> Option<String> {
+        self.generation_only.clone()
     }
 
     /// Sets the token streams and training options (as the CPU model's) and uploads the weights.
@@ -47,6 +82,11 @@ impl GpuModel {
         train_options: JsValue,
     ) -> Result<(), JsError> {
         let train_options: TrainOptions = options(train_options, "training options")?;
+        if let Some(why) = &self.generation_only {
+            return Err(JsError::new(&format!(
+                "this GPU can run the model but not train it ({why}): load it on the CPU to train it"
+            )));
+        }
         let Some(model) = &self.initial else {
             return Err(JsError::new(
                 "this model already has training data: call setParams(await params()) first to fine-tune it from its current weights",
@@ -64,6 +104,9 @@ impl GpuModel {
     /// fit the config.
     #[wasm_bindgen(js_name = setParams)]
     pub fn set_params(&mut self, params: Vec<f32>) -> Result<(), JsError> {
+        if let Some(generator) = &mut self.generator {
+            return generator.upload_params(&self.gpu, &params).map_err(to_js);
+        }
         let config = match (&self.trainer, &self.initial) {
             (Some(trainer), _) => trainer.model.config.clone(),
             (None, Some(model)) => model.config.clone(),
@@ -89,6 +132,9 @@ impl GpuModel {
 
     /// The current weights, flat, in the CPU model's (nanoGPT) order.
     pub async fn params(&self) -> Result<Vec<f32>, JsError> {
+        if let Some(generator) = &self.generator {
+            return generator.download_params(&self.gpu).await.map_err(to_js);
+        }
         match (&self.trainer, &self.initial) {
             (Some(trainer), _) => trainer
                 .model
@@ -109,10 +155,13 @@ impl GpuModel {
         sample_options: JsValue,
     ) -> Result<Vec<u32>, JsError> {
         let sample_options: SampleOptions = options(sample_options, "sampling options")?;
-        let trainer = self.trainer.as_mut().ok_or_else(no_data)?;
-        trainer
-            .model
-            .generate(&self.gpu, &prompt, &sample_options)
+        let gpu = self.gpu.clone();
+        let model = match self.generation_only {
+            Some(_) => self.generator().await?,
+            None => &mut self.trainer.as_mut().ok_or_else(no_data)?.model,
+        };
+        model
+            .generate(&gpu, &prompt, &sample_options)
             .await
             .map_err(to_js)
     }
@@ -129,12 +178,22 @@ impl GpuModel {
         alternatives: usize,
     ) -> Result<GpuTokenStream, JsError> {
         let sample_options: SampleOptions = options(sample_options, "sampling options")?;
-        let trainer = self.trainer.as_ref().ok_or_else(no_data)?;
-        Decoding::<GpuTrainer>::check(&trainer.model.config, &prompt, &sample_options)
-            .map_err(to_js)?;
-        let trainer = self.trainer.take().ok_or_else(no_data)?;
-        // Only a failure of the device itself can end the start from here (the trainer goes with it).
-        let decoding = Decoding::start(trainer, &self.gpu, &prompt, sample_options)
+        let held = match self.generation_only {
+            Some(_) => {
+                let model = self.generator().await?;
+                Decoding::<GpuGenerator>::check(&model.config, &prompt, &sample_options)
+                    .map_err(to_js)?;
+                GpuGenerator::Model(self.generator.take().ok_or_else(no_data)?)
+            }
+            None => {
+                let trainer = self.trainer.as_ref().ok_or_else(no_data)?;
+                Decoding::<GpuGenerator>::check(&trainer.model.config, &prompt, &sample_options)
+                    .map_err(to_js)?;
+                GpuGenerator::Trainer(self.trainer.take().ok_or_else(no_data)?)
+            }
+        };
+        // Only a failure of the device itself can end the start from here (the model goes with it).
+        let decoding = Decoding::start(held, &self.gpu, &prompt, sample_options)
             .await
             .map_err(to_js)?;
         Ok(GpuTokenStream::new(
@@ -147,7 +206,10 @@ impl GpuModel {
     /// Takes back the trainer a finished (or stopped) `startGeneration` stream held, freeing the stream.
     #[wasm_bindgen(js_name = finishGeneration)]
     pub fn finish_generation(&mut self, stream: GpuTokenStream) {
-        self.trainer = Some(stream.into_trainer());
+        match stream.into_generator() {
+            GpuGenerator::Trainer(trainer) => self.trainer = Some(trainer),
+            GpuGenerator::Model(model) => self.generator = Some(model),
+        }
     }
 
     /// Dispatches recorded per optimizer step (after the first step).
@@ -158,6 +220,38 @@ impl GpuModel {
         trainer
             .model
             .dispatches_per_step(o.batch_size, trainer.seq_len(), o.grad_accum)
+    }
+}
+
+impl GpuModel {
+    /// The model opened for generation only, its weights uploaded on first use. An upload the device refuses
+    /// (out of memory) is this call's error, saying so, and the weights stay for another try.
+    async fn generator(&mut self) -> Result<&mut GpuGpt, JsError> {
+        if self.generator.is_none() {
+            let model = self.initial.take().ok_or_else(no_data)?;
+            let device = &self.gpu.device;
+            let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let uploaded = GpuGpt::for_generation(&self.gpu, &model);
+            let refused = match (validation.pop().await, memory.pop().await) {
+                (Some(error), _) | (None, Some(error)) => Some(error.to_string()),
+                (None, None) => None,
+            };
+            match (uploaded, refused) {
+                (Ok(uploaded), None) => self.generator = Some(uploaded),
+                (Err(error), _) => {
+                    self.initial = Some(model);
+                    return Err(to_js(error));
+                }
+                (Ok(_), Some(error)) => {
+                    self.initial = Some(model);
+                    return Err(JsError::new(&format!(
+                        "this GPU cannot hold the model: uploading its weights failed ({error})"
+                    )));
+                }
+            }
+        }
+        self.generator.as_mut().ok_or_else(no_data)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::model::generate::{Decoder, Decoding, Generator, SampleOptions};
 use crate::model::train::ready;
 use crate::model::{Gpt, ModelConfig};
 #[cfg(feature = "gpu")]
-use crate::{gpu::GpuContext, gpu_model::GpuTrainer};
+use crate::{gpu::GpuContext, gpu_model::GpuGenerator};
 
 #[wasm_bindgen]
 extern "C" {
@@ -234,12 +234,12 @@ fn top_k(logits: &[f32], k: usize, out: &mut Vec<u32>) {
 
 /// A generation on the GPU model: the same batches as `TokenStream`, made by the weights on the device (one
 /// submit and one readback of the logits per token), from `GpuModel.startGeneration`. It holds the model's
-/// trainer while it runs: hand it back with `GpuModel.finishGeneration(stream)` (training, evaluation and
+/// trainer (or its generation-only weights) while it runs: hand it back with `GpuModel.finishGeneration(stream)` (training, evaluation and
 /// reading the weights wait for that).
 #[cfg(feature = "gpu")]
 #[wasm_bindgen]
 pub struct GpuTokenStream {
-    decoding: Decoding<GpuTrainer>,
+    decoding: Decoding<GpuGenerator>,
     gpu: Rc<GpuContext>,
     alternatives: usize,
     logits: Vec<f32>,
@@ -249,7 +249,7 @@ pub struct GpuTokenStream {
 #[cfg(feature = "gpu")]
 impl GpuTokenStream {
     pub(crate) fn new(
-        decoding: Decoding<GpuTrainer>,
+        decoding: Decoding<GpuGenerator>,
         gpu: Rc<GpuContext>,
         alternatives: usize,
     ) -> Self {
@@ -262,8 +262,8 @@ impl GpuTokenStream {
         }
     }
 
-    /// The trainer the stream held.
-    pub(crate) fn into_trainer(self) -> GpuTrainer {
+    /// The trainer (or the generation-only model) the stream held.
+    pub(crate) fn into_generator(self) -> GpuGenerator {
         self.decoding.into_decoder()
     }
 }

@@ -64,6 +64,9 @@ test('a Hugging Face GPT-2 directory imports and gives transformers greedy token
     await page.fill('#t-lora-rank', '4');
     await page.fill('#t-lora-alpha', '8');
     for (const [id, v] of Object.entries({ '#t-steps': 4, '#t-lr': 0.01, '#t-minlr': 0.001, '#t-warmup': 1, '#t-batch': 2, '#t-accum': 1, '#t-eval': 2 })) await page.fill(id, String(v));
+    // The token budget of a fine-tune counts the imported model's own context (32), as the run does.
+    assert.notEqual(await page.evaluate(() => window.tp.store.model.blockSize), 32);
+    assert.match(await page.textContent('#train-budget'), /^Each step sees 64 tokens \(batch 2 × accumulation 1 × context 32\)/);
     await page.click('#train-start');
     await page.waitForFunction(() => window.tpTraining?.state === 'done' && window.tpLora, null, { timeout: 120_000 });
     const status = await page.textContent('#train-status');

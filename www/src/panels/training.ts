@@ -186,7 +186,10 @@ export const trainingPanel: Panel = {
     const update = () => {
       const s = read();
       const error = checkTraining(s);
-      const tokensPerStep = s.batch * s.accumulation * ctx.store.model.blockSize;
+      // A fine-tune keeps the loaded model's own context (as the run does), whatever the Model panel says.
+      const info = ctx.store.modelInfo;
+      const context = keep.checked && hasModel && info ? info.config.blockSize : ctx.store.model.blockSize;
+      const tokensPerStep = s.batch * s.accumulation * context;
       window.tpTrainCheck = { error, tokensPerStep };
       checkStart();
       if (error) return;
@@ -197,7 +200,7 @@ export const trainingPanel: Panel = {
       const corpusTokens = allTokens > 0 ? allTokens * (1 - VAL_FRACTION) : null;
       const total = tokensPerStep * s.steps;
       budget.textContent =
-        `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${ctx.store.model.blockSize}); ` +
+        `Each step sees ${formatCount(tokensPerStep)} tokens (batch ${s.batch} × accumulation ${s.accumulation} × context ${context}); ` +
         `the run sees ${formatCount(total)}` +
         (corpusTokens ? `, about ${(total / corpusTokens).toFixed(1)} passes over the ${formatCount(Math.round(corpusTokens))} training tokens.` : '.');
       const points: [number, number][] = [];
@@ -566,7 +569,8 @@ export const trainingPanel: Panel = {
     });
     keep.addEventListener('change', () => {
       setKeep(keep.checked);
-      checkStart();
+      if (section.hidden) checkStart();
+      else update();
     });
     const restoreKeep = () =>
       void db.load<boolean>('training-keep').then((saved) => {
