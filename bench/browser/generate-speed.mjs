@@ -1,8 +1,9 @@
 // Generation speed of the page against the npm package, on the same model, in headless Chromium on the CPU
 // (wasm): the page streams the tokens from its Web Worker (the package's Model.generateBatches, with the KV
 // cache, five alternatives per token) and draws them; the package's Model.generate() makes all tokens in one
-// call on the main thread of another page, and its generateBatches() streams them there. The runs interleave
-// (page, package, page, package, ...) so both see the same load. Tokens per second of wall-clock time: the
+// call on the main thread of another page, and its generateBatches() streams them there; then both again in a
+// dedicated worker of that page (generate-worker.js: a worker's own cost, told apart from the page's). The runs
+// interleave (page, package, page, package, ...) so both see the same load. Tokens per second of wall-clock time: the
 // page's from pressing Generate to the last token on the page (as the Generate panel shows it), the package's
 // around the call. Medians of --runs runs.
 //
