@@ -213,3 +213,75 @@ fn the_memory_report_is_what_the_gpu_allocates() {
         assert_eq!(full.footprints[usize::from(every > 0)].total, report.total);
     }
 }
+
+/// The report's f16 footprints are what the f16 path allocates: the f16 activations and activation gradients,
+/// the f16 copy of the weights and the f32 statistics, master weights, gradients and moments, without and with
+/// checkpointing. Batch 1 with T = 7 and V = 37 gives f16 buffers of an odd length (the logits: 259 numbers), which
+/// the GPU rounds up to whole 4-byte words.
+#[test]
+fn the_f16_memory_report_is_what_the_gpu_allocates() {
+    if crate::gpu::testing::gpu_f16_or_skip("f16 memory report against GpuContext::buffer_bytes")
+        .is_none()
+    {
+        return;
+    }
+    // A context of its own, so that its byte count is this model's alone.
+    let gpu = pollster::block_on(GpuContext::new()).expect("a second context");
+    let base = || small_config(Positional::Learned, Activation::Gelu);
+    let deeper = |n_layer| ModelConfig { n_layer, ..base() };
+    // (config, checkpoint every, grad_accum, batch)
+    let cases = [
+        (base(), 0, 1, 2),
+        (base(), 0, 2, 1),
+        (deeper(4), 1, 1, 2),
+        (deeper(5), 2, 2, 1),
+    ];
+    for (config, every, grad_accum, batch_size) in cases {
+        let before = gpu.buffer_bytes();
+        let model = Gpt::<f32>::new(config.clone(), 1).expect("model");
+        let o = TrainOptions {
+            batch_size,
+            precision: crate::model::Precision::F16,
+            ..checkpointed(every, grad_accum)
+        };
+        let mut trainer = GpuTrainer::new(
+            &gpu,
+            &model,
+            token_stream(400, 37, 1),
+            token_stream(100, 37, 2),
+            o,
+        )
+        .expect("gpu trainer");
+        pollster::block_on(trainer.step(&gpu)).expect("step");
+        let made = gpu.buffer_bytes() - before;
+        let report = footprint(
+            &config,
+            batch_size,
+            7,
+            grad_accum,
+            every,
+            true,
+            Precision::F16,
+        );
+        let what = format!(
+            "f16 L={} every {every} B={batch_size} accumulating {grad_accum}",
+            config.n_layer
+        );
+        assert_eq!(
+            report.total,
+            trainer.model.memory_bytes(),
+            "{what}: memory_bytes ({report:?})"
+        );
+        // Besides the report's buffers: the plans' uniforms, and the 4-number uniform of the one-dispatch plan that
+        // made the first f16 copy of the weights (`set_precision`; dropped after its submit).
+        let first_cast = 16;
+        assert_eq!(
+            report.total + trainer.model.plan_uniform_bytes() + first_cast,
+            made,
+            "{what}: buffer_bytes ({report:?})"
+        );
+        let full = MemoryReport::new(&config, batch_size, 7, grad_accum, every, true, None);
+        assert_eq!(full.footprints[2 + usize::from(every > 0)], report);
+        drop(trainer);
+    }
+}

@@ -4,10 +4,11 @@
 //! and loss buffers. Not a second estimate: `gpu_model`'s tests check the f32 numbers against the bytes the GPU
 //! context counts, and `GpuGpt::from_cpu` pads with [`padded_offsets`] itself.
 //!
-//! The f16 column is arithmetic on the same buffers, for the usual mixed-precision recipe: activations and
-//! matmul inputs in f16 (so the weights get an f16 copy beside the f32 master weights, and the backward's
-//! activation gradients are f16), while the master weights, their gradients, AdamW's moments and the statistics
-//! kept in f32 (LayerNorm mean and rstd, attention log-sum-exp, the losses) stay f32.
+//! The f16 column counts the same buffers as the mixed-precision path allocates them: activations and matmul
+//! inputs in f16 (so the weights get an f16 copy beside the f32 master weights, and the backward's activation
+//! gradients are f16), while the master weights, their gradients, AdamW's moments and the statistics kept in f32
+//! (LayerNorm mean and rstd, attention log-sum-exp, the losses) stay f32; each f16 buffer in whole 4-byte words.
+//! `gpu_model`'s tests check it against the bytes an f16 training step allocates.
 
 use serde::Serialize;
 
@@ -127,9 +128,10 @@ impl Allocator for Tally {
     fn sinusoidal_table(&mut self, _out: Tensor, _pos0: usize, _t: usize, _c: usize) {}
 }
 
-/// Bytes of a buffer of `len` numbers: the GPU makes every buffer at least one number long.
+/// Bytes of a buffer of `len` numbers of `width` bytes as the GPU makes it: at least one number long, in whole
+/// 4-byte words (an f16 buffer of an odd length holds one half more; `GpuContext::zeros_f16`).
 fn bytes(len: usize, width: u64) -> u64 {
-    len.max(1) as u64 * width
+    (len.max(1) as u64 * width).next_multiple_of(4)
 }
 
 /// Whether an activation (or activation gradient) buffer stays f32 under mixed precision: statistics and losses.
