@@ -5,6 +5,11 @@
 //   RUSTFLAGS="-C target-feature=+simd128" cargo build -p transformer-playground --lib --target wasm32-unknown-unknown --release
 //   wasm-bindgen --target web --out-dir /tmp/tp-pkg target/wasm32-unknown-unknown/release/transformer_playground.wasm
 //   node bench/cpu_model_bench_node.mjs /tmp/tp-pkg
+//
+// Or on the package's build: `bash scripts/build.sh --core && node bench/cpu_model_bench_node.mjs pkg`.
+// SIMD=0 turns the elementwise simd128 kernels off (GELU, LayerNorm, AdamW, softmax: `debugSimdKernels`), so
+// the same module can be measured with and without them, interleaved. The user CPU time per step is printed
+// beside the wall-clock rate: on a shared machine it is the steadier number.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +21,11 @@ if (!pkgDir) {
 }
 const mod = await import(pathToFileURL(path.resolve(pkgDir, 'transformer_playground.js')).href);
 mod.initSync({ module: fs.readFileSync(path.resolve(pkgDir, 'transformer_playground_bg.wasm')) });
+const simd = process.env.SIMD !== '0';
+if (!simd) {
+  if (!mod.debugSimdKernels) throw new Error('SIMD=0: this module has no debugSimdKernels');
+  mod.debugSimdKernels(false);
+}
 
 const text = mod.generateCorpus('stories', 1, 300000);
 const tok = mod.Tokenizer.trainChar(text);
@@ -31,13 +41,15 @@ const steps = 10;
 let tokens = 0;
 let loss = 0;
 let t0 = performance.now();
+const cpu0 = process.cpuUsage();
 for (let i = 0; i < steps; i++) {
   const s = model.step();
   tokens += s.tokens;
   loss = s.loss;
 }
 let seconds = (performance.now() - t0) / 1000;
-console.log(`training: ${(tokens / seconds).toFixed(0)} tokens/s (${((1000 * seconds) / steps).toFixed(1)} ms per step; loss ${loss.toFixed(3)})`);
+const userMs = process.cpuUsage(cpu0).user / 1000 / steps;
+console.log(`training${simd ? '' : ' (SIMD=0)'}: ${(tokens / seconds).toFixed(0)} tokens/s (${((1000 * seconds) / steps).toFixed(1)} ms per step, ${userMs.toFixed(1)} ms user CPU per step; loss ${loss.toFixed(3)})`);
 
 const prompt = tok.encode('Once upon a time');
 t0 = performance.now();

@@ -65,6 +65,23 @@ pub fn adamw_update_fast_cpu<R: Float>(
         (v, PIECE),
         |i, params, m, v| {
             let grads = &grads[i * PIECE..][..params.len()];
+            // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if super::simd128::enabled()
+                && let (Some(p), Some(m), Some(v), Some(g)) = (
+                    super::float::as_f32_mut(params),
+                    super::float::as_f32_mut(m),
+                    super::float::as_f32_mut(v),
+                    super::float::as_f32(grads),
+                )
+            {
+                // The bias corrections as adamw_update_cpu computes them (in f64, then rounded to f32).
+                let (b1, b2) = (f64::from(beta1), f64::from(beta2));
+                let c1 = (1.0 / (1.0 - b1.powi(step as i32))) as f32;
+                let c2 = (1.0 / (1.0 - b2.powi(step as i32))) as f32;
+                super::simd128::adamw(p, m, v, g, lr, beta1, beta2, eps, weight_decay, c1, c2);
+                return;
+            }
             adamw_piece(
                 params,
                 m,

@@ -154,6 +154,17 @@ fn softmax_row<R: Float>(
 ) -> R {
     let (s, masked) = row.split_at_mut(visible);
     masked.fill(R::ZERO);
+    // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if dropout.is_none()
+        && super::simd128::enabled()
+        && let (Some(s32), Some(scale32)) = (
+            super::float::as_f32_mut(s),
+            super::float::as_f32(std::slice::from_ref(&scale)),
+        )
+    {
+        return R::from_f64(f64::from(super::simd128::softmax_row(s32, scale32[0])));
+    }
     let mut max = R::NEG_INFINITY;
     for sj in s.iter_mut() {
         *sj *= scale;
@@ -335,6 +346,18 @@ fn backward_row<R: Float>(
     let (dp, dp_masked) = dp_row.split_at_mut(visible);
     p_masked.fill(R::ZERO);
     dp_masked.fill(R::ZERO);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if dropout.is_none()
+        && super::simd128::enabled()
+        && let (Some(p32), Some(dp32), Some(k)) = (
+            super::float::as_f32_mut(p),
+            super::float::as_f32_mut(dp),
+            super::float::as_f32(&[lse, delta, scale]),
+        )
+    {
+        super::simd128::attention_backward_row(p32, dp32, k[0], k[1], k[2]);
+        return;
+    }
     for pj in p.iter_mut() {
         *pj = (*pj * scale - lse).exp_fast();
     }

@@ -29,11 +29,13 @@ pub fn gelu_backward_fast_cpu<R: Float>(dinp: &mut [R], inp: &[R], dout: &[R], n
         let (inp, dout) = (&inp[range.clone()], &dout[range]);
         // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if let (Some(d32), Some(x32), Some(g32)) = (
-            super::float::as_f32_mut(dinp),
-            super::float::as_f32(inp),
-            super::float::as_f32(dout),
-        ) {
+        if super::simd128::enabled()
+            && let (Some(d32), Some(x32), Some(g32)) = (
+                super::float::as_f32_mut(dinp),
+                super::float::as_f32(inp),
+                super::float::as_f32(dout),
+            )
+        {
             let done = super::simd128::gelu_backward(d32, x32, g32);
             gelu_backward_piece(&mut dinp[done..], &inp[done..], &dout[done..]);
             return;

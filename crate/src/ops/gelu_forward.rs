@@ -32,8 +32,9 @@ pub fn gelu_forward_fast_cpu<R: Float>(out: &mut [R], inp: &[R], n: usize) {
         let inp = &inp[i * PIECE..][..out.len()];
         // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if let (Some(out32), Some(inp32)) =
-            (super::float::as_f32_mut(out), super::float::as_f32(inp))
+        if super::simd128::enabled()
+            && let (Some(out32), Some(inp32)) =
+                (super::float::as_f32_mut(out), super::float::as_f32(inp))
         {
             let done = super::simd128::gelu_forward(out32, inp32);
             gelu_forward_piece(&mut out[done..], &inp[done..]);

@@ -7,6 +7,8 @@
 //! contribution of the skip connection. `dweight` and `dbias` accumulate as every parameter gradient.
 
 use super::float::Float;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use super::float::{as_f32, as_f32_mut};
 use super::parallel::{multiversion, par_chunks, rows_per_piece};
 
 /// dinp (B, T, C) += ...;  dweight (C) += sum dout * norm;  dbias (C) += sum dout,
@@ -77,6 +79,21 @@ pub fn layernorm_backward_fast_cpu<R: Float>(
         let first = piece * rows;
         let count = dx.len() / c.max(1);
         let range = first * c..(first + count) * c;
+        // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if super::simd128::enabled()
+            && let (Some(dx), Some(g), Some(x), Some(w), Some(m), Some(s)) = (
+                as_f32_mut(dx),
+                as_f32(&dout[range.clone()]),
+                as_f32(&inp[range.clone()]),
+                as_f32(&weight[..c]),
+                as_f32(&mean[first..first + count]),
+                as_f32(&rstd[first..first + count]),
+            )
+        {
+            super::simd128::layernorm_dinp_rows(dx, g, x, w, m, s, c);
+            return;
+        }
         layernorm_dinp_rows(
             dx,
             &dout[range.clone()],
@@ -94,6 +111,19 @@ pub fn layernorm_backward_fast_cpu<R: Float>(
             let (m, s) = (mean[bt], rstd[bt]);
             let x = &inp[bt * c + col..][..dw.len()];
             let g = &dout[bt * c + col..][..dw.len()];
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if super::simd128::enabled()
+                && let (Some(dw), Some(x), Some(g), Some(m), Some(s)) = (
+                    as_f32_mut(dw),
+                    as_f32(x),
+                    as_f32(g),
+                    as_f32(std::slice::from_ref(&m)),
+                    as_f32(std::slice::from_ref(&s)),
+                )
+            {
+                super::simd128::layernorm_dweight_row(dw, x, g, m[0], s[0]);
+                continue;
+            }
             for ((d, &xi), &gi) in dw.iter_mut().zip(x).zip(g) {
                 *d += (xi - m) * s * gi;
             }

@@ -62,6 +62,23 @@ pub fn layernorm_forward_fast_cpu<R: Float>(
         |piece, out, mean, rstd| {
             let first = piece * rows;
             let inp = &inp[first * c..(first + mean.len()) * c];
+            // The wasm module (built for size, not vectorized by the compiler) takes the simd128 version, same bits.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if super::simd128::enabled()
+                && let (Some(o), Some(m), Some(s), Some(x), Some(w)) = (
+                    super::float::as_f32_mut(out),
+                    super::float::as_f32_mut(mean),
+                    super::float::as_f32_mut(rstd),
+                    super::float::as_f32(inp),
+                    super::float::as_f32(weight),
+                )
+            {
+                // R is f32 here, so the bias is too.
+                let bias = bias.and_then(super::float::as_f32);
+                let eps = LAYERNORM_EPS as f32;
+                super::simd128::layernorm_rows(o, m, s, x, &w[..c], bias, c, eps);
+                return;
+            }
             layernorm_rows(out, mean, rstd, inp, &weight[..c], bias.map(|x| &x[..c]), c);
         },
     );

@@ -49,6 +49,13 @@ pub fn debug_panic(message: &str) {
     panic!("{message}");
 }
 
+/// Turns the wasm simd128 versions of the elementwise CPU kernels (GELU, LayerNorm, AdamW, attention's
+/// softmax) off or on (on by default), so a test can check they give the scalar code's bits.
+#[wasm_bindgen(js_name = debugSimdKernels)]
+pub fn debug_simd_kernels(on: bool) {
+    crate::ops::simd128::set_enabled(on);
+}
+
 /// The version of the core, from Cargo.toml.
 #[wasm_bindgen]
 pub fn version() -> String {
