@@ -3,25 +3,38 @@
 //   <attention-map corpus="copy" text="copy abc7d > abc7d" steps="200"></attention-map>
 //   <attention-map model-src="/models/copy.safetensors" text="copy abc > abc" layer="1" head="0"></attention-map>
 //
+//   <attention-map task="reverse" text="abcdefgh" steps="300"></attention-map>   (cross-attention)
+//
 // Attributes: text, corpus (default 'copy'), tokenizer ('char' | 'bpe:<n>'), config (JSON ModelConfig),
 // model-src (a safetensors file saved by model.save(); no training then), steps (training steps, default 200),
 // layer, head, seed, corpus-bytes. Events: progress (TrainProgress), trained (TrainResult), error.
 // Properties: model (the Model, read only), maps (the last AttentionMaps).
+// With `task` (a seq2seq task: copy, reverse, sort, addition, translate) it trains an encoder-decoder on the CPU
+// and shows, for the source `text` and the decoder's `target` (default: the model's own output), the
+// cross-attention (`kind="cross"`, the default: rows = target tokens, columns = source tokens), or the
+// encoder's or the decoder's self-attention (`kind="encoder"` / `"decoder"`); `seq2seqModel` and
+// `seq2seqMaps` hold the model and the last Seq2SeqAttention.
 import { drawHeatmap, heatmapStyle } from './heatmap.js';
-import type { AttentionMaps, Model } from './model.js';
+import { createModel, type AttentionMaps, type Model } from './model.js';
+import type { Seq2SeqAttention, Seq2SeqModel, Seq2SeqTaskName } from './seq2seq.js';
 import { define, PlaygroundElement } from './widget-base.js';
 import { buildModel, freeModel, MODEL_CSS, readInteger, readRecipe, type BuiltModel, type ModelRecipe } from './widget-model.js';
+
+/** Training an encoder-decoder for the `task` attribute. */
+type Seq2SeqJob = { key: string; controller: AbortController; done: Promise<Seq2SeqModel>; model: Seq2SeqModel | null };
 
 const CSS = `${MODEL_CSS}
 progress { display: block; margin-block: 0.3em; }
 `;
 
 export class AttentionMap extends PlaygroundElement {
-  static observedAttributes = ['text', 'corpus', 'tokenizer', 'config', 'model-src', 'steps', 'layer', 'head', 'seed', 'corpus-bytes', 'backend'];
+  static observedAttributes = ['text', 'corpus', 'tokenizer', 'config', 'model-src', 'steps', 'layer', 'head', 'seed', 'corpus-bytes', 'backend', 'task', 'target', 'kind'];
 
   #built: BuiltModel | null = null;
   #job: { key: string; controller: AbortController; done: Promise<BuiltModel> } | null = null;
   #maps: AttentionMaps | null = null;
+  #s2s: Seq2SeqJob | null = null;
+  #cross: Seq2SeqAttention | null = null;
   #resize: ResizeObserver | null = null;
   #width = 0;
 
@@ -34,6 +47,12 @@ export class AttentionMap extends PlaygroundElement {
   }
   get maps(): AttentionMaps | null {
     return this.#maps;
+  }
+  get seq2seqModel(): Seq2SeqModel | null {
+    return this.#s2s?.model ?? null;
+  }
+  get seq2seqMaps(): Seq2SeqAttention | null {
+    return this.#cross;
   }
   get text(): string {
     return this.getAttribute('text') ?? '';
@@ -68,6 +87,9 @@ export class AttentionMap extends PlaygroundElement {
   }
 
   protected async update(signal: AbortSignal): Promise<void> {
+    const task = this.getAttribute('task');
+    if (task) return this.#updateSeq2seq(task, signal);
+    this.#stopSeq2seq();
     const recipe = readRecipe(this, 'copy');
     const steps = readInteger(this, 'steps', 200, 0, 100_000);
     const key = JSON.stringify({ recipe, steps });
@@ -80,6 +102,91 @@ export class AttentionMap extends PlaygroundElement {
     const built = await this.#job.done;
     if (signal.aborted) return;
     await this.#show(built.model);
+  }
+
+  async #updateSeq2seq(task: string, signal: AbortSignal): Promise<void> {
+    this.#stopJob();
+    const steps = readInteger(this, 'steps', 200, 0, 100_000);
+    const seed = readInteger(this, 'seed', 1, 0, 0xffffffff);
+    const raw = this.getAttribute('config');
+    const config = raw ? (JSON.parse(raw) as Record<string, unknown>) : { nLayer: 2, nHead: 2, nEmbd: 32 };
+    const key = JSON.stringify({ task, steps, seed, config });
+    if (!this.#s2s || this.#s2s.key !== key) {
+      this.#stopSeq2seq();
+      const controller = new AbortController();
+      const job: Seq2SeqJob = { key, controller, model: null, done: null as unknown as Promise<Seq2SeqModel> };
+      job.done = (async () => {
+        const status = this.#statusLine('preparing the encoder-decoder…');
+        const bar = document.createElement('progress');
+        bar.max = Math.max(steps, 1);
+        this.root.replaceChildren(status, bar);
+        const model = await createModel({ config: { ...config, objective: 'seq2seq' }, task: task as Seq2SeqTaskName, seed, backend: 'cpu' });
+        job.model = model;
+        if (controller.signal.aborted) throw new Error('superseded');
+        const result = await model.train({
+          steps,
+          evalInterval: 0,
+          signal: controller.signal,
+          onProgress: (p) => {
+            bar.value = p.done;
+            status.textContent = `training an encoder-decoder on '${task}': step ${p.done} of ${p.total}, loss ${p.loss.toFixed(3)}`;
+            this.emit('progress', p);
+          },
+        });
+        this.emit('trained', result);
+        return model;
+      })();
+      this.#s2s = job;
+    }
+    const model = await this.#s2s.done;
+    if (signal.aborted) return;
+    const text = this.text;
+    if (!text) {
+      this.#cross = null;
+      this.root.replaceChildren(this.#statusLine('give the text attribute a source to see its cross-attention'));
+      return;
+    }
+    const target = this.getAttribute('target');
+    this.#cross = await model.attention(text, target ?? undefined);
+    const { nLayer, nHead } = this.#cross;
+    const layer = readInteger(this, 'layer', 0, 0, nLayer - 1);
+    const head = readInteger(this, 'head', 0, 0, nHead - 1);
+    const kind = this.#kind();
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    const rows = kind === 'cross' ? 'row = target token, column = source token' : 'row = query, column = key';
+    bar.append(this.#picker('layer', nLayer, layer), this.#picker('head', nHead, head), this.#statusLine(`${kind === 'cross' ? 'cross-attention' : `${kind} self-attention`}; ${rows}`));
+    const canvas = document.createElement('canvas');
+    canvas.part.add('grid');
+    canvas.setAttribute('role', 'img');
+    const [r, c] = this.#seq2seqGrid(this.#cross, kind, layer, head).slice(1) as [string[], string[]];
+    canvas.setAttribute('aria-label', `${kind === 'cross' ? 'cross-attention' : `${kind} self-attention`} of layer ${layer}, head ${head}: ${r.length} by ${c.length}`);
+    this.root.replaceChildren(bar, canvas);
+    this.#draw();
+  }
+
+  #kind(): 'cross' | 'encoder' | 'decoder' {
+    const kind = (this.getAttribute('kind') ?? 'cross').trim() || 'cross';
+    if (kind !== 'cross' && kind !== 'encoder' && kind !== 'decoder') throw new Error(`the kind attribute must be 'cross', 'encoder' or 'decoder' (got '${kind}')`);
+    return kind;
+  }
+
+  #seq2seqGrid(a: Seq2SeqAttention, kind: 'cross' | 'encoder' | 'decoder', layer: number, head: number): [Float32Array, string[], string[]] {
+    if (kind === 'cross') return [a.crossHead(layer, head), a.outputTokens, a.sourceTokens];
+    if (kind === 'encoder') return [a.encoderHead(layer, head), a.sourceTokens.slice(0, a.sourceLength), a.sourceTokens];
+    return [a.decoderHead(layer, head), a.decoderTokens, a.decoderTokens];
+  }
+
+  #stopSeq2seq(): void {
+    if (!this.#s2s) return;
+    const job = this.#s2s;
+    this.#s2s = null;
+    this.#cross = null;
+    job.controller.abort();
+    job.done.then(
+      (m) => m.dispose(),
+      () => job.model?.dispose(),
+    );
   }
 
   async #train(recipe: ModelRecipe, steps: number, signal: AbortSignal): Promise<BuiltModel> {
@@ -161,6 +268,14 @@ export class AttentionMap extends PlaygroundElement {
 
   #draw(): void {
     const canvas = this.root.querySelector('canvas');
+    const cross = this.#cross;
+    if (canvas && cross && this.getAttribute('task')) {
+      const layer = Math.min(Math.max(this.layer | 0, 0), cross.nLayer - 1);
+      const head = Math.min(Math.max(this.head | 0, 0), cross.nHead - 1);
+      const [grid, rows, cols] = this.#seq2seqGrid(cross, this.#kind(), layer, head);
+      drawHeatmap(canvas, grid, rows, Math.min(this.#width || this.clientWidth || 320, 640), heatmapStyle(this), cols);
+      return;
+    }
     const maps = this.#maps;
     if (!canvas || !maps) return;
     const layer = Math.min(Math.max(this.layer | 0, 0), maps.nLayer - 1);
@@ -180,6 +295,7 @@ export class AttentionMap extends PlaygroundElement {
     this.#resize?.disconnect();
     this.#resize = null;
     this.#stopJob();
+    this.#stopSeq2seq();
   }
 }
 

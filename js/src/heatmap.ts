@@ -22,30 +22,33 @@ export function heatmapStyle(element: Element): HeatmapStyle {
 
 /**
  * Draws the (T, T) `grid` into `canvas`, `width` CSS pixels wide (square cells, labels on the left and top).
- * Returns the cell size, for hit-testing.
+ * With `columns`, the grid is (rows, columns): `labels` name the rows (cross-attention: target tokens) and
+ * `columns` the columns (source tokens). Returns the cell size, for hit-testing.
  */
-export function drawHeatmap(canvas: HTMLCanvasElement, grid: Float32Array, labels: string[], width: number, style: HeatmapStyle): number {
+export function drawHeatmap(canvas: HTMLCanvasElement, grid: Float32Array, labels: string[], width: number, style: HeatmapStyle, columns: string[] = labels): number {
   const t = labels.length;
+  const n = columns.length;
   const ratio = globalThis.devicePixelRatio || 1;
   const context = canvas.getContext('2d');
-  if (!context || t === 0) return 0;
+  if (!context || t === 0 || n === 0) return 0;
   context.font = style.font;
   let gutter = 0;
-  for (const label of labels) gutter = Math.max(gutter, context.measureText(label).width);
+  for (const label of [...labels, ...columns]) gutter = Math.max(gutter, context.measureText(label).width);
   gutter = Math.min(Math.ceil(gutter) + 6, width * 0.3);
-  const cell = Math.max(2, Math.floor((width - gutter) / t));
+  const cell = Math.max(2, Math.floor((width - gutter) / Math.max(t, n)));
+  const w = gutter + cell * n;
   const size = gutter + cell * t;
-  canvas.width = Math.round(size * ratio);
+  canvas.width = Math.round(w * ratio);
   canvas.height = Math.round(size * ratio);
-  canvas.style.setProperty('inline-size', `${size}px`); // CSSOM, allowed under a strict CSP
+  canvas.style.setProperty('inline-size', `${w}px`); // CSSOM, allowed under a strict CSP
   canvas.style.setProperty('block-size', `${size}px`);
   context.scale(ratio, ratio);
   context.fillStyle = style.bg;
-  context.fillRect(0, 0, size, size);
+  context.fillRect(0, 0, w, size);
   context.fillStyle = style.color;
   for (let q = 0; q < t; q++) {
-    for (let k = 0; k < t; k++) {
-      const value = grid[q * t + k] ?? 0;
+    for (let k = 0; k < n; k++) {
+      const value = grid[q * n + k] ?? 0;
       if (value <= 0) continue;
       context.globalAlpha = Math.min(1, value);
       context.fillRect(gutter + k * cell, gutter + q * cell, cell, cell);
@@ -61,7 +64,7 @@ export function drawHeatmap(canvas: HTMLCanvasElement, grid: Float32Array, label
     context.save();
     context.textAlign = 'left';
     context.rotate(-Math.PI / 2);
-    labels.forEach((label, i) => context.fillText(label, -gutter + 4, gutter + i * cell + cell / 2, gutter - 4));
+    columns.forEach((label, i) => context.fillText(label, -gutter + 4, gutter + i * cell + cell / 2, gutter - 4));
     context.restore();
   }
   return cell;

@@ -60,6 +60,19 @@ export { search, trialSeed } from './lab-search.js';
 export type { SearchOptions, SearchResult, SearchSpace, SearchValues, TrialParams, TrialRecord } from './lab-search.js';
 export { overfit, OVERFIT_VARIANTS } from './lab-overfit.js';
 export type { OverfitOptions, OverfitPoint, OverfitResult, OverfitSummary, OverfitVariant } from './lab-overfit.js';
+export { Seq2SeqModel, seq2seqAvailable, seq2seqTasks } from './seq2seq.js';
+export type {
+  CreateSeq2SeqOptions,
+  Seq2SeqAttention,
+  Seq2SeqConfig,
+  Seq2SeqEval,
+  Seq2SeqPrediction,
+  Seq2SeqProgress,
+  Seq2SeqTaskName,
+  Seq2SeqTrainOptions,
+  Seq2SeqTrainResult,
+  TranslateOptions,
+} from './seq2seq.js';
 export { splitText } from './split.js';
 export { displayBytes, displayText, memoryReport, modelSize } from './sizes.js';
 export type { MemoryFootprint, MemoryReport, ModelSize } from './sizes.js';

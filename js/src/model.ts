@@ -11,6 +11,7 @@ import { Tokenizer, type Token } from './tokenizer.js';
 import { core, init } from './core.js';
 import { hasWebGpu } from './gpu.js';
 import { splitText } from './split.js';
+import { Seq2SeqModel, type CreateSeq2SeqOptions } from './seq2seq.js';
 
 /** Where a model runs: 'auto' picks the best available, 'webgpu' the GPU, 'cpu' WebAssembly on the CPU. */
 export type Backend = 'auto' | 'webgpu' | 'cpu';
@@ -777,7 +778,8 @@ export class Model extends EventTarget {
     const { config = {}, backend = 'auto', tokenizer, seed = 1 } = options;
     if (tokenizer?.disposed) throw new PlaygroundError(`${what}: the tokenizer was disposed`);
     if (config.objective !== undefined && config.objective !== 'causal' && config.objective !== 'mlm') {
-      throw new PlaygroundError(`${what}: config.objective must be 'causal' or 'mlm' (got '${String(config.objective)}')`);
+      const seq2seq = (config.objective as string) === 'seq2seq' ? ': an encoder-decoder comes from createModel({ config, task })' : '';
+      throw new PlaygroundError(`${what}: config.objective must be 'causal' or 'mlm' (got '${String(config.objective)}')${seq2seq}; 'seq2seq' needs a task`);
     }
     const extra = extraIds(config.objective);
     const vocabSize = config.vocabSize ?? (tokenizer ? tokenizer.vocabSize + extra : undefined);
@@ -1628,9 +1630,13 @@ export class Model extends EventTarget {
   }
 }
 
-/** A new model with random weights (see Model.create). */
-export function createModel(options?: CreateModelOptions): Promise<Model> {
-  return Model.create(options);
+/** A new model with random weights (see Model.create); with `config.objective: 'seq2seq'` and a `task`, an
+ *  encoder-decoder (see Seq2SeqModel.create). */
+export function createModel(options: CreateSeq2SeqOptions): Promise<Seq2SeqModel>;
+export function createModel(options?: CreateModelOptions): Promise<Model>;
+export function createModel(options?: CreateModelOptions | CreateSeq2SeqOptions): Promise<Model | Seq2SeqModel> {
+  if (options?.config?.objective === 'seq2seq') return Seq2SeqModel.create(options as CreateSeq2SeqOptions);
+  return Model.create(options as CreateModelOptions);
 }
 
 /** A model from safetensors bytes (see Model.load). */

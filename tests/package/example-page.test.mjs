@@ -333,3 +333,45 @@ test('an attention map with backend="webgpu" trains on WebGPU and frees its devi
   assert.deepEqual(await resources(), before, 'removed: its model, tokenizer and device are freed');
   assert.deepEqual(consoleErrors, []);
 });
+
+test('an attention map with a seq2seq task shows the cross-attention: target rows x source columns', { skip }, async (t) => {
+  if (!(await page.evaluate(() => import('/lib/index.js').then((m) => m.seq2seqAvailable())))) {
+    console.error('\n!!! SKIPPED: the wasm core was built without the encoder-decoder (SEQ2SEQ=1 bash scripts/build.sh)\n');
+    t.skip('the wasm core was built without the encoder-decoder');
+    return;
+  }
+  const before = await resources();
+  const found = await page.evaluate(async () => {
+    const view = document.createElement('attention-map');
+    view.id = 'attention-cross';
+    view.setAttribute('task', 'reverse');
+    view.setAttribute('config', '{"nLayer": 1, "nHead": 2, "nEmbd": 16}');
+    view.setAttribute('steps', '5');
+    view.setAttribute('text', 'abcd');
+    view.setAttribute('target', 'dcba');
+    document.querySelector('article').append(view);
+    await new Promise((done) => view.addEventListener('trained', done, { once: true }));
+    await view.updateComplete;
+    const maps = view.seq2seqMaps;
+    const label = () => view.shadowRoot.querySelector('canvas').getAttribute('aria-label');
+    const cross = { label: label(), rows: maps.outputTokens, cols: maps.sourceTokens, cells: maps.crossHead(0, 1).length };
+    view.setAttribute('kind', 'encoder');
+    await view.updateComplete;
+    const encoder = label();
+    view.setAttribute('kind', 'decoder');
+    await view.updateComplete;
+    return { state: view.state, steps: view.seq2seqModel.stepCount, cross, encoder, decoder: label() };
+  });
+  assert.deepEqual(found, {
+    state: 'ready',
+    steps: 5,
+    cross: { label: 'cross-attention of layer 0, head 0: 5 by 5', rows: ['d', 'c', 'b', 'a', '<eos>'], cols: ['a', 'b', 'c', 'd', '<pad>'], cells: 25 },
+    encoder: 'encoder self-attention of layer 0, head 0: 4 by 5',
+    decoder: 'decoder self-attention of layer 0, head 0: 5 by 5',
+  });
+  assert.equal((await resources()).model, before.model + 1);
+  await page.evaluate(() => document.getElementById('attention-cross').remove());
+  await page.waitForTimeout(100);
+  assert.deepEqual(await resources(), before, 'removed: its encoder-decoder is freed');
+  assert.deepEqual(consoleErrors, []);
+});

@@ -19,6 +19,7 @@ import { attentionPanel } from './panels/attention';
 import { positionsPanel } from './panels/positions';
 import { fillMaskPanel } from './panels/fill-mask';
 import { labPanel } from './panels/lab';
+import { seq2seqPanel } from './panels/seq2seq';
 import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
 
 declare global {
@@ -43,6 +44,7 @@ const PANELS: Panel[] = [
   generatePanel,
   attentionPanel,
   fillMaskPanel,
+  seq2seqPanel,
   positionsPanel,
   embeddingsPanel,
   labPanel,

@@ -4,6 +4,7 @@
 
 import type { BpeTraining, GeneratedBatch, GpuInfo, MemoryReport, ModelConfig, ModelSize } from '../../js/src/index';
 import type { LabApi } from './lab-protocol';
+import type { Seq2SeqApi } from './seq2seq-protocol';
 
 /** The WebGPU adapter the core would use, or why there is none (the package's gpuInfo()). */
 export type AdapterReport = GpuInfo;
@@ -98,7 +99,7 @@ export interface Tokenized {
 }
 
 /** What the worker offers; each method is called through `CoreClient.call`. */
-export interface CoreApi extends LabApi {
+export interface CoreApi extends LabApi, Seq2SeqApi {
   version(): string;
   adapter(): AdapterReport;
   matmulCheck(backend: Backend): KernelCheck;

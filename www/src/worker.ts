@@ -21,6 +21,7 @@ import {
   type TrainOptions,
 } from '../../js/src/index';
 import { fillMaskView } from './fill-mask-view';
+import { seq2seqHandlers } from './seq2seq-worker';
 import type {
   Backend,
   BpeProgressView,
@@ -468,6 +469,7 @@ const api: Handlers = {
   loraMemory: async (batchSize, seqLen) => (model ? loraMemory(model, batchSize, seqLen) : null),
   fillMask: async (text, topK) => fillMaskView(needModel(), text, topK),
   ...labHandlers({ model: () => model, tokenizer: () => tokenizer, training: () => run !== null }),
+  ...seq2seqHandlers,
 };
 
 const post = (message: Response, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);

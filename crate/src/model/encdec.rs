@@ -491,6 +491,14 @@ impl<R: Float> EncDec<R> {
         self.store.get(cross.layers[l].att)
     }
 
+    /// The self-attention maps of block `l` of the encoder (B, NH, Ts, Ts) or the decoder (B, NH, Tt, Tt) in
+    /// the last forward pass; None after a training pass (its attention is fused, no maps are kept).
+    pub fn self_attention(&self, decoder: bool, l: usize) -> Option<&[R]> {
+        let x = self.buffers.as_ref()?;
+        let acts = if decoder { &x.dec } else { &x.enc };
+        Some(self.store.get(acts.layers.get(l)?.att?))
+    }
+
     /// The logits (B, Tt, V) of the last forward pass.
     pub fn logits(&self) -> &[R] {
         let x = self.buffers.as_ref().expect("a forward pass has run");

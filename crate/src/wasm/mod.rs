@@ -15,6 +15,8 @@ pub mod gpu_model;
 pub mod hf;
 pub mod lab;
 pub mod model;
+#[cfg(feature = "seq2seq-wasm")]
+pub mod seq2seq;
 pub mod size;
 pub mod split;
 pub mod stream;
