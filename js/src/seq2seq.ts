@@ -9,7 +9,7 @@
 //
 // It runs on the CPU (WebAssembly): the WebGPU driver of the encoder-decoder is not in the package yet. The
 // bindings are in the WebAssembly core only when it was built with them (`SEQ2SEQ=1 bash scripts/build.sh`: they
-// cost about 35 KB gzipped, over the module's size budget for now); seq2seqAvailable() says whether they are.
+// cost about 38 KB gzipped, over the module's size budget for now); seq2seqAvailable() says whether they are.
 // Tokens are characters: `<pad>`, `<bos>`, `<eos>` and the characters of the task's pairs.
 import { checkSignal, guard, PlaygroundError } from './errors.js';
 import { LoopControl, runLoop } from './loop.js';
@@ -195,7 +195,7 @@ async function seq2seqCore(what: string): Promise<Required<Seq2SeqCore>> {
   const c = bindings();
   if (!c.Seq2SeqModel || !c.seq2seqTasks) {
     throw new PlaygroundError(
-      `${what}: this build of the WebAssembly core has no encoder-decoder (its bindings cost about 35 KB gzipped, over the ` +
+      `${what}: this build of the WebAssembly core has no encoder-decoder (its bindings cost about 38 KB gzipped, over the ` +
         `module's size budget, so they are built in only with SEQ2SEQ=1 bash scripts/build.sh)`,
     );
   }
