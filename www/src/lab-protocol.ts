@@ -12,7 +12,9 @@ export interface PreviewRow {
 }
 
 export interface DistillRequest {
-  /** The student's shape; its context and vocabulary are the teacher's (the current model). */
+  /** A saved model (safetensors, as Save & load downloads it) as the teacher; without it the current model. */
+  teacherBytes?: Uint8Array;
+  /** The student's shape; its context and vocabulary are the teacher's. */
   student: { nLayer: number; nHead: number; nEmbd: number };
   alpha: number;
   temperature: number;

@@ -1,6 +1,6 @@
 // The Lab panel's work in the worker, through the package's public API (distill, search, previewBatch): never
 // on the page's thread. worker.ts spreads these handlers into its API.
-import { distill, overfit, search, type Model, type Tokenizer } from '../../js/src/index';
+import { distill, loadModel, overfit, search, type Model, type Tokenizer } from '../../js/src/index';
 import type { DistillRequest, DistillSummaryView, LabProgress, OverfitRequest, OverfitSummary, PreviewRow, SearchRequest, TrialRecord } from './lab-protocol';
 import type { AugmentOptions } from './lab-protocol';
 
@@ -35,8 +35,25 @@ export function labHandlers(state: LabState) {
     },
 
     labDistill: async (request: DistillRequest, progress: (value: unknown) => void): Promise<DistillSummaryView> => {
-      const teacher = needModel();
-      const own = begin();
+      // A saved model as the teacher (its own tokenizer, or the current one when the file has none), held only
+      // while the distillation runs; otherwise the current model.
+      let loaded: Model | null = null;
+      if (request.teacherBytes) {
+        const current = state.tokenizer();
+        loaded = await loadModel(request.teacherBytes, { backend: 'cpu' });
+        if (!loaded.tokenizer && current) {
+          loaded.dispose();
+          loaded = await loadModel(request.teacherBytes, { backend: 'cpu', tokenizer: current });
+        }
+      }
+      const teacher = loaded ?? needModel();
+      let own: AbortController;
+      try {
+        own = begin();
+      } catch (error) {
+        loaded?.dispose();
+        throw error;
+      }
       try {
         const evalInterval = Math.max(1, Math.floor(request.steps / 10));
         let last = 0;
@@ -71,6 +88,7 @@ export function labHandlers(state: LabState) {
         };
       } finally {
         controller = null;
+        loaded?.dispose();
       }
     },
 

@@ -1,11 +1,15 @@
 // The Lab panel (CPU path, in the page's worker): an augmented batch shown as text (never as HTML), distillation
-// of the trained model into a student beside the same student alone (two curves), the overfitting demo (four runs'
-// training and validation curves and their gaps), and a hyperparameter search
-// whose runs table sorts, whose best config applies to the Model and Training panels, and which a reload in the
-// middle resumes from the trials kept in IndexedDB.
+// of the trained model (and of a saved model picked as a file) into a student beside the same student alone (two
+// curves), the overfitting demo (four runs' training and validation curves and their gaps), and a hyperparameter
+// search whose runs table sorts, whose best config applies to the Model and Training panels, and which a reload in
+// the middle resumes from the trials kept in IndexedDB.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openPanel, openPlayground, screenshot, setUpTinyModel, skipReason, waitReady } from '../harness.mjs';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
 async function trainSteps(page, steps) {
   await openPanel(page, 'training');
@@ -46,6 +50,24 @@ test('lab: augmented batch as text, distillation curves, a search that sorts, ap
     assert.deepEqual(distilled.points.map((p) => p[0]), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
     assert.deepEqual(baseline.points.map((p) => p[0]), distilled.points.map((p) => p[0]));
     assert.equal(await page.getAttribute('#lab-distill-progress', 'value'), '40');
+
+    // A saved model as the teacher: a file made by the package in Node with the same character tokenizer.
+    const tp = await import(pathToFileURL(join(ROOT, 'lib', 'index.js')).href);
+    await tp.init();
+    const tokenizer = await tp.trainTokenizer(TEXT, { kind: 'char' });
+    const saved = await tp.createModel({ tokenizer, config: { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, backend: 'cpu', seed: 3 });
+    await saved.train({ text: TEXT, steps: 10, batchSize: 4, evalInterval: 0 });
+    const teacherBytes = Buffer.from(await saved.save());
+    saved.dispose();
+    await page.setInputFiles('#lab-teacher-file', { name: 'teacher.safetensors', mimeType: 'application/octet-stream', buffer: teacherBytes });
+    await page.fill('#lab-d-steps', '10');
+    await page.evaluate(() => (document.querySelector('#lab-distill-status').textContent = ''));
+    await page.click('#lab-distill');
+    await page.waitForFunction(() => /with the teacher [\d.]+, without [\d.]+|rror|could not/.test(document.querySelector('#lab-distill-status').textContent), null, { timeout: 120_000 });
+    assert.match(await page.textContent('#lab-distill-status'), /with the teacher [\d.]+, without [\d.]+/);
+    const [fromFile] = await page.evaluate(() => window.tpCharts['lab-distill-chart']);
+    assert.deepEqual(fromFile.points.map((p) => p[0]), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await page.setInputFiles('#lab-teacher-file', []);
 
     // The overfitting demo: four runs, each with its training (dashed) and validation curve, and the gaps.
     await page.fill('#lab-o-train', '400');

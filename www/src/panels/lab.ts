@@ -102,7 +102,15 @@ function mountDistill(ctx: Ctx): HTMLElement {
   const alpha = numberField('lab-alpha', 'alpha', 0.5, { min: 0, max: 1, step: 0.1, hint: 'weight of the teacher' });
   const temperature = numberField('lab-temp', 'Temperature', 2, { min: 0.5, max: 20, step: 0.5 });
   const steps = numberField('lab-d-steps', 'Steps', 100, { min: 1, max: 100000 });
-  const start = h('button', { type: 'button', id: 'lab-distill' }, 'Distil the current model');
+  const teacherFile = h('input', { type: 'file', id: 'lab-teacher-file', accept: '.safetensors' }) as HTMLInputElement;
+  const teacherPick = h(
+    'div',
+    { class: 'field' },
+    h('label', { for: 'lab-teacher-file' }, 'Teacher: the current model, or a saved one'),
+    teacherFile,
+    h('span', { class: 'hint' }, 'a .safetensors file, as Save & load downloads it (clear it to use the current model)'),
+  );
+  const start = h('button', { type: 'button', id: 'lab-distill' }, 'Distil the teacher');
   const stop = h('button', { type: 'button', id: 'lab-distill-stop', disabled: true }, 'Stop');
   const bar = h('progress', { id: 'lab-distill-progress', max: 1, value: 0, 'aria-label': 'distillation progress' });
   const status = h('p', { class: 'hint', id: 'lab-distill-status', role: 'status' });
@@ -118,9 +126,19 @@ function mountDistill(ctx: Ctx): HTMLElement {
     ], { xLabel: 'step', yLabel: 'validation loss' });
   start.addEventListener('click', async () => {
     const text = ctx.store.corpus?.text;
-    if (!text || !ctx.store.modelInfo) {
-      status.textContent = 'Train a model first (the Training panel): it is the teacher.';
+    const file = teacherFile.files?.[0];
+    if (!text || (!ctx.store.modelInfo && !file)) {
+      status.textContent = 'Train a model first (the Training panel), or pick a saved one: it is the teacher.';
       return;
+    }
+    let teacherBytes: Uint8Array | undefined;
+    if (file) {
+      try {
+        teacherBytes = new Uint8Array(await file.arrayBuffer());
+      } catch (error) {
+        status.textContent = `could not read ${file.name}: ${errorMessage(error)}`;
+        return;
+      }
     }
     series.distilled = [];
     series.baseline = [];
@@ -144,6 +162,7 @@ function mountDistill(ctx: Ctx): HTMLElement {
           }
         },
         {
+          teacherBytes,
           student: { nLayer: num(layers.input), nHead: num(heads.input), nEmbd: num(width.input) },
           alpha: num(alpha.input),
           temperature: num(temperature.input),
@@ -171,8 +190,9 @@ function mountDistill(ctx: Ctx): HTMLElement {
     'section',
     { class: 'lab-part', 'aria-labelledby': 'lab-distill-h' },
     h('h3', { id: 'lab-distill-h' }, 'Knowledge distillation'),
-    h('p', { class: 'explain' }, 'The current model teaches a smaller student with its softened predictions; the same student (same start, data and steps) also trains alone, so you see whether the teacher helps.'),
+    h('p', { class: 'explain' }, 'The current model (or a saved one) teaches a smaller student with its softened predictions; the same student (same start, data and steps) also trains alone, so you see whether the teacher helps.'),
     h('p', { class: 'formula' }, 'loss = α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)) + (1 − α)·CE'),
+    teacherPick,
     h('div', { class: 'grid' }, layers.wrap, heads.wrap, width.wrap, alpha.wrap, temperature.wrap, steps.wrap),
     h('div', { class: 'row' }, start, stop, bar),
     status,
