@@ -123,6 +123,7 @@ impl Augment {
     /// One augmented training example from `stream` at `start`: appends T inputs and T targets. Reads the
     /// stream from `start` skipping deleted spans until T + 1 tokens are gathered (wrapping to the stream's
     /// start at its end), then replaces or masks inputs. `mask_id` is [`Augment::mask_token`]'s.
+    #[allow(clippy::too_many_arguments)]
     pub fn window(
         &self,
         stream: &[u32],
