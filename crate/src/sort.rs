@@ -155,7 +155,7 @@ mod tests {
 
             let mut pairs: Vec<(u32, usize)> = keys.iter().copied().zip(0..).collect();
             let mut want = pairs.clone();
-            want.sort_by(|a, b| b.0.cmp(&a.0));
+            want.sort_by_key(|p| std::cmp::Reverse(p.0));
             sort_by(&mut pairs, |a, b| b.0.cmp(&a.0));
             assert_eq!(pairs, want, "sort_by (stable), n = {n}");
 

@@ -162,6 +162,7 @@ fn sum_lanes(x: &[f32], f: impl Fn(v128) -> v128, f1: impl Fn(f32) -> f32) -> f3
 
 /// `layernorm_forward::layernorm_rows` for f32: out (rows, C), mean (rows), rstd (rows) from inp (rows, C),
 /// the same arithmetic per value.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn layernorm_rows(
     out: &mut [f32],
     mean: &mut [f32],
