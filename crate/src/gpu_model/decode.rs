@@ -165,6 +165,8 @@ impl Decoder for &mut GpuGpt {
 /// What a generation that lives between calls holds (the wasm binding's stream owns it, and hands it back with
 /// [`Decoding::into_decoder`]): the whole trainer, or a model opened for generation only
 /// ([`GpuGpt::for_generation`]: a device that cannot train it). Either decodes with its [`GpuGpt`].
+// One per stream, moved in and out of it once: boxing the larger trainer would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum GpuGenerator {
     Trainer(GpuTrainer),
     Model(GpuGpt),
