@@ -16,17 +16,23 @@
 //! weights (mixed precision, [`precision`]) uses the same offsets at 2 bytes a number.
 
 mod decode;
+pub mod encdec;
 pub mod exec;
 mod limits;
+mod optimizer;
 mod precision;
+pub mod seq2seq;
 mod split;
 mod trainer;
 
 use std::collections::HashMap;
 
 pub use decode::GpuGenerator;
+pub use encdec::GpuEncDec;
 pub use exec::{GpuExecutor, GpuStore, RecordedSite};
 pub use limits::{check_batch_limits, check_limits};
+pub(crate) use optimizer::{OptimizerState, record_optimizer};
+pub use seq2seq::GpuSeq2SeqTrainer;
 pub use split::check_generation_limits;
 pub use trainer::{GpuTrainer, LossScaler};
 
@@ -36,13 +42,11 @@ use crate::model::generate::{SampleOptions, sample};
 use crate::model::params::ParamLayout;
 use crate::model::transformer::{Acts, Grads, Transformer};
 use crate::model::{Gpt, LossScaleReport, ModelConfig, Precision};
-use crate::ops::adamw_update::{AdamwStep, adamw_update_gpu};
+use crate::ops::adamw_update::AdamwStep;
 use crate::ops::attention_forward::attention_forward_gpu;
 use crate::ops::attention_forward_fused::ATTENTION_FUSED_MAX_HS;
 use crate::ops::crossentropy_forward::counted_targets;
-use crate::ops::global_norm::{
-    GLOBAL_NORM_PARTIALS, clip_by_global_norm_pieces_gpu, global_norm_pieces_gpu,
-};
+use crate::ops::global_norm::GLOBAL_NORM_PARTIALS;
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
@@ -254,11 +258,6 @@ impl GpuGpt {
         flat
     }
 
-    /// Parameter tensor `id` of a flat buffer.
-    fn tensor<'a>(&self, buffer: &'a wgpu::Buffer, id: usize) -> View<'a> {
-        View::range(buffer, self.store.offsets[id], self.layout.specs[id].len)
-    }
-
     /// Makes sure activations exist for (b, t) and `micro` token buffers of B*T ids. Callers check the batch
     /// against the device's limits first (check_batch_limits).
     fn ensure_capacity(&mut self, gpu: &GpuContext, b: usize, t: usize, micro: usize) {
@@ -305,46 +304,23 @@ impl GpuGpt {
         plan: &mut Plan,
         options: &crate::model::TrainOptions,
     ) {
-        // The gradients are bound in pieces of at most one binding each (a model larger than one binding trains
-        // within the per-tensor limit); AdamW binds one tensor at a time.
-        let trainable = self.padded_total - self.store.grad_base;
-        let grads: Vec<View> = split::binding_pieces(gpu, self.store.binding_limit, trainable)
-            .into_iter()
-            .map(|(start, len)| View::range(&self.store.grads, start, len))
-            .collect();
-        let (norm, partials) = (View::all(&self.norm), View::all(&self.partials));
-        if options.grad_clip > 0.0 {
-            clip_by_global_norm_pieces_gpu(gpu, plan, &grads, norm, partials, options.grad_clip);
-        } else {
-            global_norm_pieces_gpu(gpu, plan, norm, partials, &grads);
-        }
-        let moment = |buffer, id: usize| {
-            let offset = self.store.offsets[id] - self.store.grad_base;
-            View::range(buffer, offset, self.layout.specs[id].len)
+        let state = OptimizerState {
+            m: &self.m,
+            v: &self.v,
+            norm: &self.norm,
+            partials: &self.partials,
+            adamw_step: &self.adamw_step,
         };
-        for (id, spec) in self
-            .layout
-            .specs
-            .iter()
-            .enumerate()
-            .skip(self.layout.first_trainable)
-        {
-            adamw_update_gpu(
-                gpu,
-                plan,
-                self.tensor(&self.store.params, id),
-                moment(&self.m, id),
-                moment(&self.v, id),
-                moment(&self.store.grads, id),
-                View::all(&self.adamw_step),
-                norm,
-                options.beta1,
-                options.beta2,
-                options.eps,
-                options.weight_decay_of(spec),
-                spec.len,
-            );
-        }
+        record_optimizer(
+            gpu,
+            plan,
+            &self.store,
+            &self.layout.specs,
+            self.layout.first_trainable,
+            self.padded_total,
+            &state,
+            options,
+        );
         // Mixed precision: the f16 copy that the next forward reads follows the updated master weights.
         if let Some(params_f16) = &self.store.params_f16 {
             self.record_f16_copy(gpu, plan, params_f16);
@@ -828,3 +804,6 @@ mod precision_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod checkpoint_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod encdec_tests;

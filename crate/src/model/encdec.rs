@@ -23,7 +23,7 @@ use super::cross_block::{CrossActs, CrossDecode, CrossGrads, CrossIds};
 use super::params::{LayerIds, ParamLayout, ParamSpec};
 use super::transformer::{Acts, DecodeActs, Grads, Transformer};
 use crate::exec::cpu::{CpuExecutor, CpuStore};
-use crate::exec::{Allocator, Tensor};
+use crate::exec::{Allocator, Executor, Tensor};
 use crate::ops::attention_mask::AttentionMask;
 use crate::ops::crossentropy_forward::counted_targets;
 use crate::ops::float::Float;
@@ -212,6 +212,115 @@ impl EncDecLayout {
         self.decoder.total
     }
 
+    /// The activations of both stacks for `b` pairs of `ts` source and `tt` target positions (attention maps
+    /// unless the allocator fuses attention; dropout masks with `dropout`). The decoder's cross-attention reads
+    /// the encoder's output (its final norm) as its memory.
+    pub fn acts(
+        &self,
+        ex: &mut dyn Allocator,
+        b: usize,
+        ts: usize,
+        tt: usize,
+        dropout: bool,
+    ) -> EncDecActs {
+        let (c, nh, l) = (
+            self.decoder_config.n_embd,
+            self.decoder_config.n_head,
+            self.decoder_config.n_layer,
+        );
+        let enc = Acts::new(ex, &self.encoder_config, b * ts, b * nh * ts * ts, dropout);
+        let mut dec = Acts::new(ex, &self.decoder_config, b * tt, b * nh * tt * tt, dropout);
+        dec.cross = Some(CrossActs::new(ex, enc.lnf, l, b, tt, ts, c, nh, dropout));
+        EncDecActs { enc, dec }
+    }
+
+    /// The backward's scratch for `a` (made by [`Self::acts`] with the same sizes).
+    pub fn grads(
+        &self,
+        ex: &mut dyn Allocator,
+        a: &EncDecActs,
+        b: usize,
+        ts: usize,
+        tt: usize,
+    ) -> EncDecGrads {
+        let (c, nh) = (self.decoder_config.n_embd, self.decoder_config.n_head);
+        let enc = Grads::new(ex, &self.encoder_config, &a.enc);
+        let mut dec = Grads::new(ex, &self.decoder_config, &a.dec);
+        dec.cross = Some(CrossGrads::new(ex, b, tt, ts, c, nh));
+        EncDecGrads { enc, dec }
+    }
+
+    /// The encoder's forward pass over `source` (B, Ts): its output (the memory) lands in `a.enc.lnf`.
+    /// Dropout (when `training`) draws from the executor's seed: the encoder's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode(
+        &self,
+        ex: &mut dyn Executor,
+        a: &EncDecActs,
+        source: Tensor,
+        b: usize,
+        ts: usize,
+        training: bool,
+    ) {
+        self.encoder()
+            .forward(ex, &a.enc, source, None, b, ts, training);
+    }
+
+    /// The decoder's forward pass over `inputs` (B, Tt) and the memory of [`Self::encode`]; with `targets` the
+    /// losses. Dropout draws from the executor's seed: the decoder's ([`decoder_seed`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decode(
+        &self,
+        ex: &mut dyn Executor,
+        a: &EncDecActs,
+        inputs: Tensor,
+        targets: Option<Tensor>,
+        b: usize,
+        tt: usize,
+        training: bool,
+    ) {
+        self.decoder()
+            .forward(ex, &a.dec, inputs, targets, b, tt, training);
+    }
+
+    /// The decoder's backward pass (`g.dec.dlosses` holds d loss / d losses, both `dresidual`s are zero): its
+    /// parameter gradients, and the gradient of the memory, summed over the blocks, for [`Self::encode_backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn decode_backward(
+        &self,
+        ex: &mut dyn Executor,
+        a: &EncDecActs,
+        g: &EncDecGrads,
+        inputs: Tensor,
+        targets: Tensor,
+        b: usize,
+        tt: usize,
+    ) {
+        self.decoder()
+            .backward(ex, &a.dec, &g.dec, inputs, Some(targets), b, tt);
+    }
+
+    /// The encoder's backward pass from the memory's gradient that [`Self::decode_backward`] left.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_backward(
+        &self,
+        ex: &mut dyn Executor,
+        a: &EncDecActs,
+        g: &EncDecGrads,
+        source: Tensor,
+        b: usize,
+        ts: usize,
+    ) {
+        let l = self.decoder_config.n_layer;
+        let dmemory = g.dec.cross.as_ref().expect("made by grads").dmemory(l);
+        let ge = Grads {
+            dln: dmemory,
+            ..g.enc.clone()
+        };
+        self.encoder()
+            .backward_blocks(ex, &a.enc, &ge, source, b, ts);
+    }
+
     fn encoder(&self) -> Transformer<'_> {
         Transformer {
             config: &self.encoder_config,
@@ -227,6 +336,79 @@ impl EncDecLayout {
     }
 }
 
+/// The decoder's dropout seed of a pass whose encoder draws from `seed` (the two stacks' sites share layer
+/// numbers, so their masks must come from different seeds).
+pub fn decoder_seed(seed: u64) -> u64 {
+    seed ^ DECODER_SEED
+}
+
+/// Checks a batch of `b` pairs, `source` (B, Ts), `inputs` and `targets` (B, Tt), against `config`: returns the
+/// number of counted targets (0 without targets). Empty or too long sources, ids outside the vocabulary and a
+/// batch whose every target is ignored are errors that say so.
+#[allow(clippy::too_many_arguments)]
+pub fn check_pairs(
+    config: &ModelConfig,
+    source: &[u32],
+    inputs: &[u32],
+    targets: Option<&[u32]>,
+    b: usize,
+    ts: usize,
+    tt: usize,
+) -> Result<usize> {
+    if ts == 0 {
+        invalid_input!("the source is empty: the encoder needs at least one token to read");
+    }
+    if ts > config.block_size {
+        invalid_input!(
+            "the source has {ts} tokens, more than the encoder's context of {} (block_size)",
+            config.block_size
+        );
+    }
+    config.check_batch(source, None, b, ts)?;
+    config.check_batch(inputs, targets, b, tt)?;
+    let counted = targets.map_or(0, counted_targets);
+    if targets.is_some() && counted == 0 {
+        invalid_input!("every target of the batch is ignored: there is nothing to score");
+    }
+    Ok(counted)
+}
+
+/// The activations of both stacks ([`EncDecLayout::acts`]).
+#[derive(Clone, Debug)]
+pub struct EncDecActs {
+    pub enc: Acts,
+    /// With the cross-attention's activations in `dec.cross`.
+    pub dec: Acts,
+}
+
+impl EncDecActs {
+    /// Every buffer.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        let mut all = self.enc.tensors();
+        all.extend(self.dec.tensors());
+        all.extend(self.dec.cross.iter().flat_map(CrossActs::tensors));
+        all
+    }
+}
+
+/// The backward's scratch of both stacks ([`EncDecLayout::grads`]).
+#[derive(Clone, Debug)]
+pub struct EncDecGrads {
+    pub enc: Grads,
+    /// With the cross-attention's scratch (and the memory's gradient) in `dec.cross`.
+    pub dec: Grads,
+}
+
+impl EncDecGrads {
+    /// Every buffer.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        let mut all = self.enc.tensors();
+        all.extend(self.dec.tensors());
+        all.extend(self.dec.cross.iter().flat_map(CrossGrads::tensors));
+        all
+    }
+}
+
 /// The buffers of one batch shape.
 struct Buffers {
     b: usize,
@@ -234,9 +416,8 @@ struct Buffers {
     tt: usize,
     dropout: bool,
     fused: bool,
-    enc: Acts,
-    dec: Acts,
-    grads: Option<(Grads, Grads)>,
+    acts: EncDecActs,
+    grads: Option<EncDecGrads>,
     source: Tensor,  // (B, Ts)
     inputs: Tensor,  // (B, Tt) the decoder's input (the target shifted right)
     targets: Tensor, // (B, Tt)
@@ -321,7 +502,6 @@ impl<R: Float> EncDec<R> {
             return;
         }
         self.store.clear();
-        let (nh, c, l) = (self.config.n_head, self.config.n_embd, self.config.n_layer);
         let mut ex = CpuExecutor {
             layout: &self.layout.decoder,
             params: &self.params,
@@ -330,23 +510,7 @@ impl<R: Float> EncDec<R> {
             dropout_seed: 0,
             fused,
         };
-        let enc = Acts::new(
-            &mut ex,
-            &self.layout.encoder_config,
-            b * ts,
-            b * nh * ts * ts,
-            dropout,
-        );
-        let mut dec = Acts::new(
-            &mut ex,
-            &self.layout.decoder_config,
-            b * tt,
-            b * nh * tt * tt,
-            dropout,
-        );
-        dec.cross = Some(CrossActs::new(
-            &mut ex, enc.lnf, l, b, tt, ts, c, nh, dropout,
-        ));
+        let acts = self.layout.acts(&mut ex, b, ts, tt, dropout);
         let source = ex.alloc_tokens("source", b * ts);
         let inputs = ex.alloc_tokens("decoder inputs", b * tt);
         let targets = ex.alloc_tokens("targets", b * tt);
@@ -356,8 +520,7 @@ impl<R: Float> EncDec<R> {
             tt,
             dropout,
             fused,
-            enc,
-            dec,
+            acts,
             grads: None,
             source,
             inputs,
@@ -382,21 +545,7 @@ impl<R: Float> EncDec<R> {
         tt: usize,
         dropout_seed: Option<u64>,
     ) -> Result<Option<f64>> {
-        if ts == 0 {
-            invalid_input!("the source is empty: the encoder needs at least one token to read");
-        }
-        if ts > self.config.block_size {
-            invalid_input!(
-                "the source has {ts} tokens, more than the encoder's context of {} (block_size)",
-                self.config.block_size
-            );
-        }
-        self.config.check_batch(source, None, b, ts)?;
-        self.config.check_batch(inputs, targets, b, tt)?;
-        let counted = targets.map_or(0, counted_targets);
-        if targets.is_some() && counted == 0 {
-            invalid_input!("every target of the batch is ignored: there is nothing to score");
-        }
+        let counted = check_pairs(&self.config, source, inputs, targets, b, ts, tt)?;
         let dropout = dropout_seed.is_some() && self.config.dropout > 0.0;
         let fused = dropout_seed.is_some();
         self.ensure_buffers(b, ts, tt, dropout, fused);
@@ -418,17 +567,15 @@ impl<R: Float> EncDec<R> {
             fused,
         };
         self.layout
-            .encoder()
-            .forward(&mut ex, &x.enc, x.source, None, b, ts, dropout);
-        ex.dropout_seed = x.dropout_seed ^ DECODER_SEED;
+            .encode(&mut ex, &x.acts, x.source, b, ts, dropout);
+        ex.dropout_seed = decoder_seed(x.dropout_seed);
         let targets = targets.map(|_| x.targets);
         self.layout
-            .decoder()
-            .forward(&mut ex, &x.dec, x.inputs, targets, b, tt, dropout);
+            .decode(&mut ex, &x.acts, x.inputs, targets, b, tt, dropout);
         if targets.is_none() {
             return Ok(None);
         }
-        let losses = self.store.get(x.dec.losses);
+        let losses = self.store.get(x.acts.dec.losses);
         Ok(Some(
             losses.iter().map(|l| l.to_f64()).sum::<f64>() / counted as f64,
         ))
@@ -446,37 +593,27 @@ impl<R: Float> EncDec<R> {
             self.grads.resize(self.layout.total(), R::ZERO);
         }
         let (b, ts, tt, counted) = (x.b, x.ts, x.tt, x.counted);
-        let (c, nh, l) = (self.config.n_embd, self.config.n_head, self.config.n_layer);
         let mut ex = CpuExecutor {
             layout: &self.layout.decoder,
             params: &self.params,
             grads: &mut self.grads,
             store: &mut self.store,
-            dropout_seed: x.dropout_seed ^ DECODER_SEED,
+            dropout_seed: decoder_seed(x.dropout_seed),
             fused: x.fused,
         };
-        let (ge, gd) = x
+        let g = x
             .grads
-            .get_or_insert_with(|| {
-                let ge = Grads::new(&mut ex, &self.layout.encoder_config, &x.enc);
-                let mut gd = Grads::new(&mut ex, &self.layout.decoder_config, &x.dec);
-                gd.cross = Some(CrossGrads::new(&mut ex, b, tt, ts, c, nh));
-                (ge, gd)
-            })
+            .get_or_insert_with(|| self.layout.grads(&mut ex, &x.acts, b, ts, tt))
             .clone();
-        ex.store.fill(gd.dresidual, R::ZERO);
-        ex.store.fill(ge.dresidual, R::ZERO);
+        ex.store.fill(g.dec.dresidual, R::ZERO);
+        ex.store.fill(g.enc.dresidual, R::ZERO);
         ex.store
-            .fill(gd.dlosses, R::from_f64(loss_scale / counted as f64));
+            .fill(g.dec.dlosses, R::from_f64(loss_scale / counted as f64));
         self.layout
-            .decoder()
-            .backward(&mut ex, &x.dec, &gd, x.inputs, Some(x.targets), b, tt);
+            .decode_backward(&mut ex, &x.acts, &g, x.inputs, x.targets, b, tt);
         ex.dropout_seed = x.dropout_seed;
-        let dmemory = gd.cross.as_ref().expect("made above").dmemory(l);
-        let ge = Grads { dln: dmemory, ..ge };
         self.layout
-            .encoder()
-            .backward_blocks(&mut ex, &x.enc, &ge, x.source, b, ts);
+            .encode_backward(&mut ex, &x.acts, &g, x.source, b, ts);
         Ok(())
     }
 
@@ -484,6 +621,7 @@ impl<R: Float> EncDec<R> {
     pub fn cross_attention(&self, l: usize) -> &[R] {
         let x = self.buffers.as_ref().expect("a forward pass has run");
         let cross = x
+            .acts
             .dec
             .cross
             .as_ref()
@@ -495,14 +633,14 @@ impl<R: Float> EncDec<R> {
     /// the last forward pass; None after a training pass (its attention is fused, no maps are kept).
     pub fn self_attention(&self, decoder: bool, l: usize) -> Option<&[R]> {
         let x = self.buffers.as_ref()?;
-        let acts = if decoder { &x.dec } else { &x.enc };
+        let acts = if decoder { &x.acts.dec } else { &x.acts.enc };
         Some(self.store.get(acts.layers.get(l)?.att?))
     }
 
     /// The logits (B, Tt, V) of the last forward pass.
     pub fn logits(&self) -> &[R] {
         let x = self.buffers.as_ref().expect("a forward pass has run");
-        self.store.get(x.dec.logits)
+        self.store.get(x.acts.dec.logits)
     }
 
     /// The encoder's output (Ts, C) for one source, and a decoding state over it: the KV caches of the
@@ -512,7 +650,7 @@ impl<R: Float> EncDec<R> {
         self.forward(source, &[bos], None, 1, ts, 1, None)?;
         let memory = {
             let x = self.buffers.as_ref().expect("a forward pass has run");
-            self.store.get(x.enc.lnf).to_vec()
+            self.store.get(x.acts.enc.lnf).to_vec()
         };
         let (c, nh, l) = (self.config.n_embd, self.config.n_head, self.config.n_layer);
         let mut store = CpuStore::default();

@@ -202,13 +202,30 @@ impl Seq2SeqTrainer {
         })
     }
 
-    /// One optimiser step on a batch of random training pairs.
-    pub fn train_step(&mut self) -> Result<Seq2SeqStep> {
-        let o = &self.options;
-        let picks: Vec<&Pair> = (0..o.batch_size)
+    /// The next training batch: `batch_size` random training pairs (the sampler every device's trainer draws
+    /// from, so a CPU and a GPU run from one seed see the same batches).
+    pub fn next_batch(&mut self) -> Result<Batch> {
+        let picks: Vec<&Pair> = (0..self.options.batch_size)
             .map(|_| &self.train[self.rng.below(self.train.len())])
             .collect();
-        let batch = make_batch(&self.vocab, &picks, self.model.config.block_size)?;
+        make_batch(&self.vocab, &picks, self.model.config.block_size)
+    }
+
+    /// The first `n` validation pairs and their batch (what [`Self::evaluate`] scores).
+    pub fn eval_batch(&self, n: usize) -> Result<(Vec<Pair>, Batch)> {
+        let pairs: Vec<Pair> = self.val.iter().take(n).cloned().collect();
+        if pairs.is_empty() {
+            invalid_input!("there are no validation pairs to evaluate on");
+        }
+        let refs: Vec<&Pair> = pairs.iter().collect();
+        let batch = make_batch(&self.vocab, &refs, self.model.config.block_size)?;
+        Ok((pairs, batch))
+    }
+
+    /// One optimiser step on a batch of random training pairs.
+    pub fn train_step(&mut self) -> Result<Seq2SeqStep> {
+        let batch = self.next_batch()?;
+        let o = &self.options;
         self.step += 1;
         let model = &mut self.model;
         model.zero_grad();
@@ -241,7 +258,7 @@ impl Seq2SeqTrainer {
                 o.beta1,
                 o.beta2,
                 o.eps,
-                if spec.decay { o.weight_decay } else { 0.0 },
+                o.weight_decay_of(spec),
                 self.step,
             );
         }
@@ -256,12 +273,7 @@ impl Seq2SeqTrainer {
     /// The validation loss (teacher-forced) and the metrics of greedy decoding over the first `n`
     /// validation pairs.
     pub fn evaluate(&mut self, n: usize) -> Result<Seq2SeqEval> {
-        let pairs: Vec<Pair> = self.val.iter().take(n).cloned().collect();
-        if pairs.is_empty() {
-            invalid_input!("there are no validation pairs to evaluate on");
-        }
-        let refs: Vec<&Pair> = pairs.iter().collect();
-        let batch = make_batch(&self.vocab, &refs, self.model.config.block_size)?;
+        let (pairs, batch) = self.eval_batch(n)?;
         let val_loss = self
             .model
             .forward(
@@ -278,26 +290,37 @@ impl Seq2SeqTrainer {
         for pair in &pairs {
             hypotheses.push(self.translate(&pair.source)?);
         }
-        let references: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
-        let scores = evaluate(&hypotheses, &references)?;
-        let examples = pairs
-            .iter()
-            .zip(&hypotheses)
-            .take(3)
-            .map(|(p, h)| (p.source.clone(), h.clone(), p.target.clone()))
-            .collect();
-        Ok(Seq2SeqEval {
-            step: self.step,
-            val_loss,
-            scores,
-            examples,
-        })
+        scored_eval(self.step, val_loss, &pairs, &hypotheses)
     }
 
     /// The model's greedy output for `source`.
     pub fn translate(&mut self, source: &str) -> Result<String> {
         translate(&mut self.model, &self.vocab, source)
     }
+}
+
+/// An evaluation from the validation loss and the outputs (`hypotheses`) for `pairs`: the metrics and the
+/// first three (source, prediction, target) triples.
+pub fn scored_eval(
+    step: u32,
+    val_loss: f64,
+    pairs: &[Pair],
+    hypotheses: &[String],
+) -> Result<Seq2SeqEval> {
+    let references: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
+    let scores = evaluate(hypotheses, &references)?;
+    let examples = pairs
+        .iter()
+        .zip(hypotheses)
+        .take(3)
+        .map(|(p, h)| (p.source.clone(), h.clone(), p.target.clone()))
+        .collect();
+    Ok(Seq2SeqEval {
+        step,
+        val_loss,
+        scores,
+        examples,
+    })
 }
 
 /// Greedy decoding of `source` (text) into text; an empty source or one longer than the encoder's context

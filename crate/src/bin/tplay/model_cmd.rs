@@ -758,9 +758,9 @@ pub fn forward(args: ForwardArgs) -> Result<()> {
 
 /// `--objective seq2seq`: the encoder-decoder on a built-in task (crate::seq2seq_cmd).
 fn train_seq2seq(args: TrainArgs) -> Result<()> {
-    if matches!(args.device, Device::Gpu) || args.model.is_some() || args.corpus.is_some() {
+    if args.model.is_some() || args.corpus.is_some() {
         return Err(Error::InvalidInput(
-            "--objective seq2seq trains a new encoder-decoder on the CPU from a built-in --task: leave out --device gpu, --model and --corpus".into(),
+            "--objective seq2seq trains a new encoder-decoder from a built-in --task: leave out --model and --corpus".into(),
         ));
     }
     let config = match &args.config {
@@ -797,5 +797,6 @@ fn train_seq2seq(args: TrainArgs) -> Result<()> {
         val_pairs: args.val_pairs,
         stop_at_exact_match: args.stop_at_exact_match,
         out: args.out,
+        device: args.device,
     })
 }

@@ -9,8 +9,11 @@ use clap::Args;
 use transformer_playground::corpus::seq2seq::Seq2SeqTask;
 use transformer_playground::corpus::tasks::Lengths;
 use transformer_playground::io::NamedTensor;
+use transformer_playground::model::encdec::EncDec;
 use transformer_playground::model::encdec_io::{load_encdec, save_encdec, torch_named};
-use transformer_playground::model::seq2seq_train::{Seq2SeqTrainer, translate_beam};
+use transformer_playground::model::seq2seq_train::{
+    CharVocab, Seq2SeqEval, Seq2SeqStep, Seq2SeqTrainer, translate_beam,
+};
 use transformer_playground::model::{ModelConfig, TrainOptions};
 use transformer_playground::{Error, Result};
 
@@ -24,6 +27,7 @@ pub struct Seq2SeqRun {
     pub val_pairs: usize,
     pub stop_at_exact_match: Option<f64>,
     pub out: PathBuf,
+    pub device: crate::model_cmd::Device,
 }
 
 /// The encoder-decoder's default shape: 2 + 2 blocks, C = 64, 4 heads.
@@ -63,7 +67,7 @@ pub fn train(run: Seq2SeqRun) -> Result<()> {
     let options = run.options;
     let steps = options.steps;
     let eval_interval = options.eval_interval;
-    let mut trainer = Seq2SeqTrainer::new(
+    let trainer = Seq2SeqTrainer::new(
         task,
         config,
         options,
@@ -79,16 +83,33 @@ pub fn train(run: Seq2SeqRun) -> Result<()> {
         trainer.train.len(),
         trainer.val.len()
     );
+    let gpu = crate::model_cmd::open_gpu(run.device)?;
+    let mut runner = match gpu {
+        None => Runner::Cpu(Box::new(trainer)),
+        #[cfg(feature = "gpu")]
+        Some(gpu) => Runner::Gpu(Box::new((
+            transformer_playground::gpu_model::GpuSeq2SeqTrainer::new(&gpu, trainer)?,
+            gpu,
+        ))),
+        #[cfg(not(feature = "gpu"))]
+        Some(never) => match never {},
+    };
     let start = std::time::Instant::now();
-    let eval = |trainer: &mut Seq2SeqTrainer| -> Result<f64> {
-        let e = trainer.evaluate(run.val_pairs)?;
+    // Time spent in training steps alone (evaluation decodes the validation pairs: not counted), and the pairs
+    // they trained on.
+    let (mut train_time, mut pairs) = (0.0f64, 0usize);
+    let eval = |runner: &mut Runner| -> Result<f64> {
+        let e = runner.evaluate(run.val_pairs)?;
         let mut line = serde_json::to_value(&e).expect("serialisable");
         line["elapsed_s"] = start.elapsed().as_secs_f64().into();
         println!("{line}");
         Ok(e.scores.exact_match)
     };
     for _ in 0..steps {
-        let stats = trainer.train_step()?;
+        let t0 = std::time::Instant::now();
+        let stats = runner.step()?;
+        train_time += t0.elapsed().as_secs_f64();
+        pairs += runner.data().options.batch_size;
         if !stats.loss.is_finite() {
             return Err(Error::InvalidInput(format!(
                 "training diverged at step {} (loss {}): lower --lr",
@@ -97,7 +118,7 @@ pub fn train(run: Seq2SeqRun) -> Result<()> {
         }
         println!("{}", serde_json::to_string(&stats).expect("serialisable"));
         if eval_interval > 0 && stats.step % eval_interval == 0 {
-            let exact = eval(&mut trainer)?;
+            let exact = eval(&mut runner)?;
             if run.stop_at_exact_match.is_some_and(|goal| exact >= goal) {
                 eprintln!(
                     "reached exact match {exact:.3} at step {} after {:.1} s",
@@ -108,14 +129,75 @@ pub fn train(run: Seq2SeqRun) -> Result<()> {
             }
         }
     }
-    if eval_interval == 0 || trainer.step % eval_interval != 0 {
-        eval(&mut trainer)?;
+    let step = runner.step_count();
+    if eval_interval == 0 || step % eval_interval != 0 {
+        eval(&mut runner)?;
     }
-    let bytes = save_encdec(&trainer.model, &trainer.vocab, task.name())?;
+    eprintln!(
+        "{step} steps in {train_time:.1} s of training ({:.2} steps/s, {:.0} pairs/s)",
+        f64::from(step) / train_time.max(1e-9),
+        pairs as f64 / train_time.max(1e-9)
+    );
+    let (model, vocab) = runner.finish()?;
+    let bytes = save_encdec(model, vocab, task.name())?;
     std::fs::write(&run.out, bytes)
         .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", run.out.display())))?;
     eprintln!("saved the encoder-decoder to {}", run.out.display());
     Ok(())
+}
+
+/// A seq2seq run on either device: the CPU trainer, or the GPU one over the same data.
+enum Runner {
+    Cpu(Box<Seq2SeqTrainer>),
+    #[cfg(feature = "gpu")]
+    Gpu(
+        Box<(
+            transformer_playground::gpu_model::GpuSeq2SeqTrainer,
+            transformer_playground::gpu::GpuContext,
+        )>,
+    ),
+}
+
+impl Runner {
+    /// One optimizer step.
+    fn step(&mut self) -> Result<Seq2SeqStep> {
+        match self {
+            Runner::Cpu(t) => t.train_step(),
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(x) => pollster::block_on(x.0.train_step(&x.1)),
+        }
+    }
+
+    fn data(&self) -> &Seq2SeqTrainer {
+        match self {
+            Runner::Cpu(t) => &**t,
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(x) => &x.0.data,
+        }
+    }
+
+    fn step_count(&self) -> u32 {
+        self.data().step
+    }
+
+    fn evaluate(&mut self, n: usize) -> Result<Seq2SeqEval> {
+        match self {
+            Runner::Cpu(t) => t.evaluate(n),
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(x) => pollster::block_on(x.0.evaluate(&x.1, n)),
+        }
+    }
+
+    /// The trained model (on the CPU, to save) and its vocabulary.
+    fn finish(&mut self) -> Result<(&EncDec<f32>, &CharVocab)> {
+        #[cfg(feature = "gpu")]
+        if let Runner::Gpu(x) = self {
+            let (trainer, gpu) = &mut **x;
+            pollster::block_on(trainer.download(gpu))?;
+        }
+        let data = self.data();
+        Ok((&data.model, &data.vocab))
+    }
 }
 
 #[derive(Args)]
