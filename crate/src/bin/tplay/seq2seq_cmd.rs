@@ -170,7 +170,7 @@ impl Runner {
 
     fn data(&self) -> &Seq2SeqTrainer {
         match self {
-            Runner::Cpu(t) => &**t,
+            Runner::Cpu(t) => t,
             #[cfg(feature = "gpu")]
             Runner::Gpu(x) => &x.0.data,
         }
