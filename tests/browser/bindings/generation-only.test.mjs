@@ -6,6 +6,8 @@
 // of rows), whole and streamed. A model the device cannot even hold for generation (a KV cache over one binding)
 // is refused with "this GPU cannot hold the model ...". Never a raw WebGPU validation error (the console stays
 // clean). One layer keeps it fast: SwiftShader computes the 768 x 50,257 logits of each token.
+// GPT-2 small itself (124 M parameters, built here from a seed) is then loaded the same way: its 498 MB of weights
+// are over WebGPU's default 256 MiB largest buffer, so the load says the GPU cannot hold it, before allocating.
 //
 // Needs lib/ (bash scripts/build.sh && node js/build.mjs) and Chromium:
 //   node --test tests/browser/bindings/generation-only.test.mjs
@@ -95,6 +97,46 @@ test('a model over the default binding limit opens on WebGPU for generation only
       report.refused.message,
       "could not load the model: this GPU cannot hold the model for generation: a block's KV cache (T x C) needs 131.8 MiB but it binds at most 128.0 MiB per buffer: shrink the context or d_model",
     );
+    assert.deepEqual(report.resources, { tokenizer: 0, model: 0, gpu: 0 }, 'nothing is left alive');
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('GPT-2 small (124 M parameters) on WebGPU with the default limits: "cannot hold it", never a WebGPU error', { skip: skip(), timeout: 600_000 }, async () => {
+  const { page, consoleErrors, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
+  try {
+    const report = await page.evaluate(async () => {
+      const tp = await import('/lib/index.js');
+      const ms = (t0) => Math.round(performance.now() - t0);
+      // GPT-2 small's shape: vocabulary 50,257, context 1024, 12 blocks of 12 heads, d_model 768.
+      const config = { vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768 };
+      let t0 = performance.now();
+      const cpu = await tp.createModel({ config, backend: 'cpu', seed: 3 });
+      const paramCount = cpu.paramCount;
+      let bytes = await cpu.save();
+      cpu.dispose();
+      const built = ms(t0);
+      const out = { paramCount, built, fileBytes: bytes.length };
+      t0 = performance.now();
+      try {
+        (await tp.loadModel(bytes, { backend: 'webgpu', gpuLimits: 'default' })).dispose();
+        out.refused = null;
+      } catch (error) {
+        out.refused = { name: error.name, message: error.message };
+      }
+      out.refusedIn = ms(t0);
+      bytes = null;
+      out.resources = tp.resourceCount();
+      return out;
+    });
+    console.log(`${report.paramCount} parameters built and saved (${report.fileBytes} bytes) in ${report.built} ms; refused in ${report.refusedIn} ms`);
+    console.log(`refused: ${JSON.stringify(report.refused)}`);
+    assert.equal(report.paramCount, 124439808, "GPT-2 small's parameter count");
+    assert.equal(report.refused?.name, 'PlaygroundError');
+    assert.match(report.refused.message, /^could not load the model: this GPU cannot hold the model/);
+    assert.match(report.refused.message, /256\.0 MiB/, 'names the largest buffer the device allows');
     assert.deepEqual(report.resources, { tokenizer: 0, model: 0, gpu: 0 }, 'nothing is left alive');
     assert.deepEqual(consoleErrors, []);
   } finally {
