@@ -24,6 +24,17 @@ export function skipReason() {
   return reason;
 }
 
+/** skipReason(), and also the package's lib/ (for the tests that import '/lib/index.js' in a blank page). */
+export function skipReasonWithLib() {
+  const reason = skipReason();
+  if (reason) return reason;
+  if (existsSync(join(root, 'lib', 'index.js'))) return undefined;
+  const missing = 'lib/ is not built (node js/build.mjs)';
+  if (IN_CI) throw new Error(`CI=true but the browser test cannot run: ${missing}`);
+  console.error(`\n!!! SKIPPED BROWSER TEST: ${missing}\n`);
+  return missing;
+}
+
 /**
  * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
  * Returns { url, browser, page, consoleErrors, close }.

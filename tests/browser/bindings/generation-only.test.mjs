@@ -12,25 +12,11 @@
 // Needs lib/ (bash scripts/build.sh && node js/build.mjs) and Chromium:
 //   node --test tests/browser/bindings/generation-only.test.mjs
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { openPage, skipReason } from '../harness.mjs';
+import { openPage, skipReasonWithLib } from '../harness.mjs';
 
-const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
-function skip() {
-  const reason = skipReason();
-  if (reason) return reason;
-  if (existsSync(join(ROOT, 'lib', 'index.js'))) return undefined;
-  if (IN_CI) throw new Error('CI=true but lib/ is not built (node js/build.mjs)');
-  console.error('\n!!! SKIPPED BROWSER TEST: lib/ is not built (node js/build.mjs)\n');
-  return 'lib/ is not built';
-}
-
-test('a model over the default binding limit opens on WebGPU for generation only and generates the CPU tokens', { skip: skip(), timeout: 600_000 }, async () => {
+test('a model over the default binding limit opens on WebGPU for generation only and generates the CPU tokens', { skip: skipReasonWithLib(), timeout: 600_000 }, async () => {
   const { page, consoleErrors, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
   try {
     const report = await page.evaluate(async () => {
@@ -104,7 +90,7 @@ test('a model over the default binding limit opens on WebGPU for generation only
   }
 });
 
-test('GPT-2 small (124 M parameters) on WebGPU with the default limits: "cannot hold it", never a WebGPU error', { skip: skip(), timeout: 600_000 }, async () => {
+test('GPT-2 small (124 M parameters) on WebGPU with the default limits: "cannot hold it", never a WebGPU error', { skip: skipReasonWithLib(), timeout: 600_000 }, async () => {
   const { page, consoleErrors, close } = await openPage('tests/browser/bindings/fixtures/blank.html', { root: 'repo' });
   try {
     const report = await page.evaluate(async () => {
