@@ -5,7 +5,6 @@
 mod common;
 
 use common::{assert_refused, json_lines, scratch_with_config, stderr, tplay};
-use std::path::Path;
 use std::process::Output;
 
 /// The model every test here trains (`--config m.json`).
