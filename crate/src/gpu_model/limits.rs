@@ -1,10 +1,9 @@
 //! Device limits: what the adapter can bind, checked before anything is allocated.
 
-use crate::exec::{Allocator, Store, Tensor};
 use crate::gpu::GpuContext;
 use crate::model::ModelConfig;
 use crate::model::buffers::{Acts, Grads};
-use crate::model::memory::padded_offsets;
+use crate::model::memory::{Tally, padded_offsets};
 use crate::model::params::ParamLayout;
 use crate::{Result, invalid_input};
 
@@ -100,7 +99,7 @@ pub fn check_batch_limits(
     // Numbers per sequence of each buffer the description allocates (activations and gradient scratch): the
     // sizes for two sequences less those for one (what does not grow with the batch drops out).
     let sizes = |sequences: usize| {
-        let mut sizes = Sizes {
+        let mut sizes = Tally {
             buffers: Vec::new(),
             fused: !attention_maps,
         };
@@ -134,37 +133,6 @@ pub fn check_batch_limits(
         }
     }
     Ok(())
-}
-
-/// An allocator that writes down each buffer's label and length (allocating nothing).
-struct Sizes {
-    buffers: Vec<(&'static str, usize)>,
-    fused: bool,
-}
-
-impl Allocator for Sizes {
-    fn alloc(&mut self, label: &'static str, len: usize) -> Tensor {
-        self.buffers.push((label, len));
-        Tensor {
-            store: Store::Act(self.buffers.len() - 1),
-            offset: 0,
-            len,
-        }
-    }
-
-    fn alloc_tokens(&mut self, _label: &'static str, len: usize) -> Tensor {
-        Tensor {
-            store: Store::Tokens(0),
-            offset: 0,
-            len,
-        }
-    }
-
-    fn fused_attention(&self) -> bool {
-        self.fused
-    }
-
-    fn sinusoidal_table(&mut self, _out: Tensor, _pos0: usize, _t: usize, _c: usize) {}
 }
 
 /// `what` (`bytes`) against the adapter's largest storage binding.

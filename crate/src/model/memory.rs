@@ -97,10 +97,11 @@ pub const F16_ASSUMES: &str = "activations, matmul inputs (an f16 copy of the we
      gradients in f16; master weights, their gradients, AdamW's moments, LayerNorm statistics, attention \
      log-sum-exp and the losses in f32";
 
-/// An allocator that writes down each buffer's label and length.
-struct Tally {
-    fused: bool,
-    buffers: Vec<(&'static str, usize)>,
+/// An allocator that writes down each buffer's label and length: the description's buffers counted without
+/// allocating them (this report, and the GPU's limit checks before a batch is allocated).
+pub(crate) struct Tally {
+    pub(crate) fused: bool,
+    pub(crate) buffers: Vec<(&'static str, usize)>,
 }
 
 impl Allocator for Tally {
