@@ -37,10 +37,11 @@ export function skipReasonWithLib() {
 
 /**
  * Starts the server and a browser. `webgpu: false` launches Chromium with WebGPU disabled, to test the CPU path.
+ * `initScript` (a function) runs in the page before its own scripts (Playwright's addInitScript).
  * Returns { url, browser, page, consoleErrors, close }.
  */
-export async function openPlayground({ webgpu = true, path = '', viewport, colorScheme } = {}) {
-  return openPage(path, { webgpu, viewport, colorScheme });
+export async function openPlayground({ webgpu = true, path = '', viewport, colorScheme, initScript } = {}) {
+  return openPage(path, { webgpu, viewport, colorScheme, initScript });
 }
 
 /**
@@ -49,10 +50,11 @@ export async function openPlayground({ webgpu = true, path = '', viewport, color
  */
 export async function openPage(
   path,
-  { webgpu = true, root: which = 'dist', viewport = { width: 1280, height: 900 }, colorScheme = 'light' } = {},
+  { webgpu = true, root: which = 'dist', viewport = { width: 1280, height: 900 }, colorScheme = 'light', initScript } = {},
 ) {
   const { server, url } = await startServer(which === 'repo' ? root : join(root, 'dist'));
   const { browser, page, consoleErrors, requests } = await launchChromium({ webgpu, viewport, colorScheme });
+  if (initScript) await page.addInitScript(initScript);
   await page.goto(url + path);
   const close = async () => {
     await browser.close();

@@ -107,3 +107,55 @@ test('the memory figure, the checkpointing switch and the precision control', { 
     await close();
   }
 });
+
+// An f16 run's dynamic loss scaling, as the page shows it. SwiftShader has no shader-f16, so no real f16 run can
+// happen in this browser (the core's scaling itself is tested natively on lavapipe: gpu_model::precision_tests).
+// Here the worker's step messages of an ordinary run get the two fields an f16 run sends (`lossScale`,
+// `skippedSteps`, as www/src/worker.ts forwards them from the package's progress), a GradScaler story: 2^16,
+// one overflow at step 3 (backoff to 2^15, the step skipped), then good steps. The page must show the scale and the
+// skipped count as they arrive, in the progress line and under the memory figure.
+function scriptedLossScaling() {
+  const story = (step) => (step < 3 ? { lossScale: 65536, skippedSteps: 0 } : { lossScale: 32768, skippedSteps: 1 });
+  const Original = window.Worker;
+  window.Worker = class extends Original {
+    set onmessage(handler) {
+      super.onmessage = (event) => {
+        const progress = event.data?.progress;
+        if (progress?.kind !== 'step') return handler.call(this, event);
+        const seen = (window.tpScalingSeen ??= []);
+        const scaled = { ...progress, ...story(progress.step) };
+        seen.push(scaled);
+        return handler.call(this, { data: { ...event.data, progress: scaled } });
+      };
+    }
+    get onmessage() {
+      return super.onmessage;
+    }
+  };
+}
+
+test("an f16 run's loss scale and skipped steps are shown as they arrive", { skip: skipReason() }, async () => {
+  const { page, consoleErrors, close } = await openPlayground({ webgpu: false, initScript: scriptedLossScaling });
+  try {
+    await waitReady(page);
+    await setUpTinyModel(page, TEXT);
+    await openPanel(page, 'training');
+    assert.equal(await page.$eval('#train-scaling', (e) => e.hidden), true, 'no scale before a run');
+    await page.fill('#t-steps', '5');
+    await page.fill('#t-warmup', '1');
+    await page.click('#train-start');
+    await page.waitForFunction(() => ['done', 'idle'].includes(window.tpTraining?.state) || document.querySelector('#train-status')?.dataset.kind === 'error', null, { timeout: 120_000 });
+    assert.match(await page.textContent('#train-status'), /Done: 5 steps/);
+    const seen = await page.evaluate(() => window.tpScalingSeen.map((p) => [p.step, p.lossScale, p.skippedSteps]));
+    assert.deepEqual(seen.at(-1), [5, 32768, 1], `the page received the scripted steps: ${JSON.stringify(seen)}`);
+    const scaling = await page.$eval('#train-scaling', (e) => ({ hidden: e.hidden, text: e.textContent, scale: e.dataset.lossScale, skipped: e.dataset.skippedSteps }));
+    assert.equal(scaling.hidden, false, 'an f16 run shows its loss scale');
+    assert.equal(scaling.scale, '32768');
+    assert.equal(scaling.skipped, '1');
+    assert.match(scaling.text, /loss scale 2\^15 \(32768\), 1 steps skipped/);
+    assert.match(await page.textContent('#train-progress-text'), /step 5 \/ 5 · loss \d+\.\d{3} · loss scale 2\^15, 1 skipped/);
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    await close();
+  }
+});
