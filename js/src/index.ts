@@ -54,6 +54,18 @@ export type {
   TrainResult,
   TrainSnapshot,
 } from './model.js';
+export { Classifier, classifyTasks, finetune } from './finetune.js';
+export type {
+  Classification,
+  ClassifyTaskInfo,
+  ClassProbability,
+  FinetuneEval,
+  FinetuneOptions,
+  FinetuneProgress,
+  FinetuneResult,
+  FinetuneRun,
+  FinetuneRunName,
+} from './finetune.js';
 export { distill } from './lab.js';
 export type { DistillEval, DistillOptions, DistillProgress, DistillResult, DistillRun } from './lab.js';
 export { search, trialSeed } from './lab-search.js';

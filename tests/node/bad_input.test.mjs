@@ -184,3 +184,33 @@ test('a learning rate that diverges: step throws "diverged" and keeps the last g
   assert.equal(s.step, 1);
   assert.ok(Number.isFinite(s.loss));
 });
+
+test('fine-tuning bindings: a causal model, an unknown task, no tokenizer, no head, bad passages', () => {
+  const tok = mod.Tokenizer.trainChar(text);
+  const mlm = { ...config(tok.vocabSize + 1), objective: 'mlm', attention_mask: 'bidirectional' };
+  const causal = new mod.CpuModel(config(tok.vocabSize), 1);
+  throwsClean(() => causal.withClassifier('template', false, 1), /attention is causal.*masked-language/);
+  const encoder = mod.CpuModel.loadSafetensors(new mod.CpuModel(mlm, 1).saveSafetensors(tok.toJson()));
+  throwsClean(() => encoder.withClassifier('sentiment', false, 1), /no classification task called 'sentiment'/);
+  throwsClean(() => encoder.setClassifyData('template', 16, 16, { batch_size: 8 }), /no classification head/);
+  throwsClean(() => encoder.classProbabilities(tok.encode('Mira')), /no classification head/);
+  const classifier = encoder.withClassifier('template', false, 1);
+  throwsClean(() => classifier.classProbabilities(new Uint32Array()), /empty/);
+  throwsClean(() => classifier.classProbabilities(new Uint32Array(17)), /17 tokens, more than the classifier's context of 16/);
+  throwsClean(() => classifier.setClassifyData('template', 16, 16, { batch_size: 8, seq_len: 17 }), /block_size 16/);
+  throwsClean(() => classifier.setClassifyData('template', 16, 16, { batch_size: 8, lr: -1 }), /learning rates/);
+  throwsClean(() => classifier.setClassifyData('template', 16, 16, { bach_size: 8 }), /bach_size/);
+  throwsClean(() => classifier.step(), /no training data yet/);
+  // A classifier made without a tokenizer cannot encode the passages.
+  const bare = new mod.CpuModel(mlm, 1).withClassifier('template', true, 1);
+  throwsClean(() => bare.setClassifyData('template', 16, 16, { batch_size: 8 }), /no tokenizer/);
+  // After all that, the classifier still trains and classifies.
+  classifier.setClassifyData('template', 16, 16, { batch_size: 8, eval_batches: 2, steps: 1, eval_interval: 1 });
+  classifier.step();
+  assert.ok(classifier.evalDue());
+  assert.ok(classifier.evaluate().val_accuracy >= 0);
+  const probs = classifier.classProbabilities(tok.encode('a gift for Tom'));
+  assert.equal(probs.length, 4);
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  assert.deepEqual(JSON.parse(mod.classifyTasks()).map((t) => t.classes), [['lost', 'walk', 'gift', 'week']]);
+});

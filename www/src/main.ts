@@ -18,6 +18,7 @@ import { trainingPanel } from './panels/training';
 import { attentionPanel } from './panels/attention';
 import { positionsPanel } from './panels/positions';
 import { fillMaskPanel } from './panels/fill-mask';
+import { finetunePanel } from './panels/finetune';
 import { labPanel } from './panels/lab';
 import { seq2seqPanel } from './panels/seq2seq';
 import { sessionPanel, restoreModelConfig, restoreSession } from './panels/session';
@@ -44,6 +45,7 @@ const PANELS: Panel[] = [
   generatePanel,
   attentionPanel,
   fillMaskPanel,
+  finetunePanel,
   seq2seqPanel,
   positionsPanel,
   embeddingsPanel,

@@ -3,6 +3,7 @@
 // progress messages with the same id before its answer.
 
 import type { BpeTraining, GeneratedBatch, GpuInfo, MemoryReport, ModelConfig, ModelSize } from '../../js/src/index';
+import type { FinetuneApi } from './finetune-protocol';
 import type { LabApi } from './lab-protocol';
 import type { Seq2SeqApi } from './seq2seq-protocol';
 
@@ -99,7 +100,7 @@ export interface Tokenized {
 }
 
 /** What the worker offers; each method is called through `CoreClient.call`. */
-export interface CoreApi extends LabApi, Seq2SeqApi {
+export interface CoreApi extends LabApi, Seq2SeqApi, FinetuneApi {
   version(): string;
   adapter(): AdapterReport;
   matmulCheck(backend: Backend): KernelCheck;

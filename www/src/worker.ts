@@ -21,6 +21,7 @@ import {
   type TrainOptions,
 } from '../../js/src/index';
 import { fillMaskView } from './fill-mask-view';
+import { finetuneHandlers } from './finetune-worker';
 import { seq2seqHandlers } from './seq2seq-worker';
 import type {
   Backend,
@@ -469,6 +470,7 @@ const api: Handlers = {
   loraMemory: async (batchSize, seqLen) => (model ? loraMemory(model, batchSize, seqLen) : null),
   fillMask: async (text, topK) => fillMaskView(needModel(), text, topK),
   ...labHandlers({ model: () => model, tokenizer: () => tokenizer, training: () => run !== null }),
+  ...finetuneHandlers({ model: () => model, training: () => run !== null }),
   ...seq2seqHandlers,
 };
 

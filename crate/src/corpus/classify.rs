@@ -132,6 +132,29 @@ pub fn generate_examples(
     out
 }
 
+/// The labelled passages of a fine-tuning run: `n_train` training examples of `task` from `seed` and `n_val`
+/// validation examples from a seed of their own, each the first `t` tokens of a passage ([`generate_examples`]).
+/// Drawn from the seed alone, so a run from new weights sees the same passages as the fine-tuned one. An error when
+/// the tokenizer makes fewer than `t` tokens of too many passages.
+#[allow(clippy::type_complexity)] // (train, val), each (tokens, label) pairs
+pub fn train_val_examples(
+    task: ClassifyTask,
+    seed: u64,
+    n_train: usize,
+    n_val: usize,
+    t: usize,
+    encode: impl Fn(&str) -> Vec<u32>,
+) -> Result<(Vec<(Vec<u32>, u32)>, Vec<(Vec<u32>, u32)>)> {
+    let train = generate_examples(task, seed, n_train, t, &encode);
+    let val = generate_examples(task, seed ^ 0x7a1d, n_val, t, &encode);
+    if train.len() < n_train || val.len() < n_val {
+        return Err(Error::InvalidInput(format!(
+            "the tokenizer makes fewer than {t} tokens of too many of the task's passages: read fewer tokens per passage (seq_len)"
+        )));
+    }
+    Ok((train, val))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +212,27 @@ mod tests {
             ClassifyTask::from_name(" Template ").unwrap(),
             ClassifyTask::Template
         );
+    }
+
+    #[test]
+    fn train_and_validation_examples_come_from_their_own_seeds() {
+        let encode = |s: &str| s.bytes().map(u32::from).collect::<Vec<u32>>();
+        let (train, val) =
+            train_val_examples(ClassifyTask::Template, 3, 40, 20, 16, encode).unwrap();
+        assert_eq!((train.len(), val.len()), (40, 20));
+        assert_eq!(
+            train,
+            generate_examples(ClassifyTask::Template, 3, 40, 16, encode)
+        );
+        assert_ne!(&train[..20], &val[..]);
+        assert_eq!(
+            (train.clone(), val),
+            train_val_examples(ClassifyTask::Template, 3, 40, 20, 16, encode).unwrap()
+        );
+        // A tokenizer that makes one token of a whole passage never reaches 16.
+        let err = train_val_examples(ClassifyTask::Template, 3, 4, 4, 16, |_| vec![1])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fewer than 16 tokens"), "{err}");
     }
 }

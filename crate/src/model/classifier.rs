@@ -19,6 +19,7 @@
 use super::config::{ClassifierConfig, ModelConfig};
 use super::gpt::Gpt;
 use super::params::ParamLayout;
+use crate::ops::attention_mask::AttentionMask;
 use crate::rng::Rng;
 use crate::{Result, invalid_input};
 
@@ -27,6 +28,13 @@ impl Gpt<f32> {
     /// head: every other weight is kept, the head is initialised as [`Gpt::new`] would (weights normal(0, 0.02)
     /// from `seed`, bias 0).
     pub fn with_classifier(&self, classes: usize, seed: u64) -> Result<Gpt<f32>> {
+        if self.config.attention_mask == AttentionMask::Causal {
+            invalid_input!(
+                "a classification head goes on an encoder, which reads the whole passage: this model's attention is \
+                 causal (a decoder, trained on the next token). Pre-train an encoder with the masked-language \
+                 objective (mlm) and fine-tune that"
+            );
+        }
         if self.config.lora.is_some() {
             invalid_input!(
                 "the model has LoRA adapters: merge them before adding a classification head"
@@ -53,6 +61,36 @@ impl Gpt<f32> {
         }
         Gpt::from_params(config, params)
     }
+
+    /// The class probabilities (K, in label order) of one passage of 1 to block_size tokens: softmax of the class
+    /// logits of a forward pass without dropout.
+    pub fn class_probabilities(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let Some(head) = &self.config.classifier else {
+            invalid_input!(
+                "the model has no classification head: fine-tune it for a task first (Gpt::with_classifier)"
+            );
+        };
+        let k = head.classes;
+        if tokens.is_empty() {
+            invalid_input!("the passage is empty: a classifier reads at least one token");
+        }
+        let t = tokens.len();
+        if t > self.config.block_size {
+            invalid_input!(
+                "the passage is {t} tokens, more than the classifier's context of {}: give it fewer",
+                self.config.block_size
+            );
+        }
+        self.forward(tokens, None, 1, t, None)?;
+        let Some(acts) = &self.acts().classifier else {
+            invalid_input!("the forward pass made no class logits");
+        };
+        let logits = &self.act(acts.logits)[..k];
+        let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let exps: Vec<f64> = logits.iter().map(|&x| f64::from(x - max).exp()).collect();
+        let sum: f64 = exps.iter().sum();
+        Ok(exps.iter().map(|&e| (e / sum) as f32).collect())
+    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -61,8 +99,8 @@ mod tests {
     use crate::corpus::{ClassifyTask, classify};
     use crate::model::Objective;
     use crate::model::batches::Batches;
+    use crate::model::Trainer;
     use crate::model::train::{TrainLoop, TrainOptions};
-    use crate::ops::attention_mask::AttentionMask;
     use crate::ops::crossentropy_forward::IGNORE_INDEX;
     use crate::ops::testing::TestRng;
 
@@ -189,6 +227,96 @@ mod tests {
             .to_string();
         assert!(err.contains("ignore index"), "{err}");
         assert!(base.with_classifier(1, 0).is_err());
+    }
+
+    #[test]
+    fn class_probabilities_are_the_softmax_of_the_head_and_a_causal_model_gets_none() {
+        let mut model = Gpt::<f32>::new(small_classifier(), 5).unwrap();
+        let tokens = [3, 1, 4, 1, 5];
+        let probs = model.class_probabilities(&tokens).unwrap();
+        assert_eq!(probs.len(), 5);
+        assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{probs:?}");
+        assert!(probs.iter().all(|&p| p > 0.0 && p < 1.0), "{probs:?}");
+        // The same pass as predictions() reads: the likeliest class is its prediction.
+        let best = (0..5).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap() as u32;
+        assert_eq!(model.predictions(), vec![best]);
+        // Against the logits themselves, in f64.
+        let logits = model.act(model.acts().classifier.as_ref().unwrap().logits)[..5].to_vec();
+        let z: f64 = logits.iter().map(|&x| f64::from(x).exp()).sum();
+        for (p, x) in probs.iter().zip(&logits) {
+            assert!((f64::from(*p) - f64::from(*x).exp() / z).abs() < 1e-6);
+        }
+        // A passage of one token reads too; none, one past the context, or a model without a head: errors.
+        assert_eq!(model.class_probabilities(&[7]).unwrap().len(), 5);
+        let err = model.class_probabilities(&[]).unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+        let err = model.class_probabilities(&[1; 9]).unwrap_err().to_string();
+        assert!(err.contains("9 tokens") && err.contains("context of 8"), "{err}");
+        let plain = ModelConfig {
+            classifier: None,
+            ..small_classifier()
+        };
+        let err = Gpt::<f32>::new(plain.clone(), 1)
+            .unwrap()
+            .class_probabilities(&tokens)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no classification head"), "{err}");
+        // A decoder is refused a head, with the way out.
+        let causal = ModelConfig {
+            attention_mask: AttentionMask::Causal,
+            objective: Objective::Causal,
+            ..plain
+        };
+        let err = Gpt::<f32>::new(causal, 1)
+            .unwrap()
+            .with_classifier(4, 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("causal") && err.contains("masked-language"), "{err}");
+    }
+
+    #[test]
+    fn a_labelled_trainer_checks_its_options_and_data() {
+        let config = small_classifier();
+        let examples = vec![(vec![1u32; 6], 2u32); 8];
+        let options = TrainOptions {
+            batch_size: 4,
+            eval_batches: 2,
+            ..TrainOptions::default()
+        };
+        let model = || Gpt::new(config.clone(), 1).unwrap();
+        let mut trainer =
+            Trainer::labelled(model(), examples.clone(), examples.clone(), options.clone())
+                .unwrap();
+        assert_eq!(trainer.seq_len(), 6);
+        trainer.step().unwrap();
+        let eval = trainer.evaluate().unwrap();
+        assert!(eval.val_accuracy.is_some_and(|a| (0.0..=1.0).contains(&a)));
+        let bad_lr = TrainOptions {
+            lr: f32::NAN,
+            ..options.clone()
+        };
+        let err = Trainer::labelled(model(), examples.clone(), examples.clone(), bad_lr)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("learning rates"), "{err}");
+        let f16 = TrainOptions {
+            precision: crate::model::Precision::F16,
+            ..options.clone()
+        };
+        let err = Trainer::labelled(model(), examples.clone(), examples.clone(), f16)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("f16"), "{err}");
+        let err = Trainer::labelled(model(), vec![(vec![1; 6], 5)], examples, options)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("label 5"), "{err}");
     }
 
     /// A tiny classifier learns the template task from the labels (CPU; the GPU test checks the same steps).

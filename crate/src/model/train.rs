@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::augment::Augment;
-use super::batches::Batches;
+use super::batches::{Batches, Example};
 use super::config::ModelConfig;
 use super::gpt::Gpt;
 use super::mlm::{Objective, masked_accuracy};
@@ -415,6 +415,12 @@ impl<M: Trainable> TrainLoop<M> {
         val: Vec<u32>,
         options: &TrainOptions,
     ) -> Result<Batches> {
+        Self::check_options(options)?;
+        Batches::for_training(config, train, val, options)
+    }
+
+    /// The checks of the options that do not depend on the data (the sampler checks the rest).
+    fn check_options(options: &TrainOptions) -> Result<()> {
         if !(options.lr.is_finite() && options.lr >= 0.0 && options.min_lr >= 0.0) {
             invalid_input!("learning rates must be finite and not negative");
         }
@@ -425,7 +431,7 @@ impl<M: Trainable> TrainLoop<M> {
                 "the loss scale must start positive and finite, and grow after at least one good step"
             );
         }
-        Batches::for_training(config, train, val, options)
+        Ok(())
     }
 
     /// A trainer of `model` over the batches [`TrainLoop::batches`] made.
@@ -584,14 +590,33 @@ impl TrainLoop<Gpt<f32>> {
         val: Vec<u32>,
         options: TrainOptions,
     ) -> Result<Self> {
+        Self::check_cpu_precision(&options)?;
+        let batches = Self::batches(&model.config, train, val, &options)?;
+        Ok(Self::from_batches(model, batches, options))
+    }
+
+    /// The trainer of a classifier over labelled examples (T tokens and a class each; see [`Batches::labelled`]),
+    /// after the checks [`TrainLoop::new`] makes of the options.
+    pub fn labelled(
+        model: Gpt<f32>,
+        train: Vec<Example>,
+        val: Vec<Example>,
+        options: TrainOptions,
+    ) -> Result<Self> {
+        Self::check_cpu_precision(&options)?;
+        Self::check_options(&options)?;
+        let batches = Batches::labelled(&model.config, train, val, &options)?;
+        Ok(Self::from_batches(model, batches, options))
+    }
+
+    fn check_cpu_precision(options: &TrainOptions) -> Result<()> {
         if options.precision == Precision::F16 {
             invalid_input!(
                 "f16 (mixed precision) training runs on a GPU with shader-f16; the CPU trains in f32: leave \
                  precision at f32"
             );
         }
-        let batches = Self::batches(&model.config, train, val, &options)?;
-        Ok(Self::from_batches(model, batches, options))
+        Ok(())
     }
 
     /// [`TrainLoop::step_on`] on the CPU.

@@ -6,6 +6,7 @@
 
 use wasm_bindgen::prelude::*;
 
+pub mod classify;
 pub mod corpus;
 pub mod display;
 #[cfg(feature = "gpu")]

@@ -32,11 +32,36 @@ impl CpuModel {
         }
     }
 
-    fn model_mut(&mut self) -> &mut Gpt<f32> {
+    pub(super) fn model_mut(&mut self) -> &mut Gpt<f32> {
         match (&mut self.model, &mut self.trainer) {
             (Some(model), _) => model,
             (None, Some(trainer)) => &mut trainer.model,
             (None, None) => unreachable!("a CpuModel always holds a model"),
+        }
+    }
+
+    /// A new trainer of the model, made by `make` (which validates before it trains); on error the model stays
+    /// as it was, without a trainer.
+    pub(super) fn set_trainer(
+        &mut self,
+        make: impl FnOnce(Gpt<f32>) -> crate::Result<Trainer>,
+    ) -> Result<(), JsError> {
+        let model = match (self.model.take(), self.trainer.take()) {
+            (Some(model), _) => model,
+            (None, Some(trainer)) => trainer.model,
+            (None, None) => unreachable!("a CpuModel always holds a model"),
+        };
+        // The trainers validate before taking the model; keep a copy of the weights to restore on error.
+        let backup = (model.config.clone(), model.params.clone());
+        match make(model) {
+            Ok(trainer) => {
+                self.trainer = Some(trainer);
+                Ok(())
+            }
+            Err(e) => {
+                self.model = Some(Gpt::from_params(backup.0, backup.1).map_err(to_js)?);
+                Err(to_js(e))
+            }
         }
     }
 
@@ -91,23 +116,7 @@ impl CpuModel {
         train_options: JsValue,
     ) -> Result<(), JsError> {
         let train_options: TrainOptions = options(train_options, "training options")?;
-        let model = match (self.model.take(), self.trainer.take()) {
-            (Some(model), _) => model,
-            (None, Some(trainer)) => trainer.model,
-            (None, None) => unreachable!("a CpuModel always holds a model"),
-        };
-        // Trainer::new validates before taking the model; keep a copy of the weights to restore on error.
-        let backup = (model.config.clone(), model.params.clone());
-        match Trainer::new(model, train, val, train_options) {
-            Ok(trainer) => {
-                self.trainer = Some(trainer);
-                Ok(())
-            }
-            Err(e) => {
-                self.model = Some(Gpt::from_params(backup.0, backup.1).map_err(to_js)?);
-                Err(to_js(e))
-            }
-        }
+        self.set_trainer(|model| Trainer::new(model, train, val, train_options))
     }
 
     /// One optimiser step: `{step, loss, lr, grad_norm, tokens}`. Throws when training diverged (NaN or

@@ -115,7 +115,7 @@ test('dark mode follows the system and the toggle overrides it, remembered acros
   }
 });
 
-const PANELS = ['data', 'tokenizer', 'model', 'training', 'generate', 'attention', 'fill-mask', 'seq2seq', 'positions', 'embeddings', 'session', 'backend'];
+const PANELS = ['data', 'tokenizer', 'model', 'training', 'generate', 'attention', 'fill-mask', 'finetune', 'seq2seq', 'positions', 'embeddings', 'session', 'backend'];
 
 /** Opens every panel at a phone's `width`: nothing wider than the screen, no formula cut off (it wraps instead of
  *  hiding its end behind a scroll bar), the quick start inside the screen. Screenshots the panels in `shots`. */

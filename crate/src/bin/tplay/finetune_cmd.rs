@@ -118,14 +118,14 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         )));
     }
     // The same passages whatever the model's weights: drawn from the seed alone.
-    let encode = |s: &str| tok.encode(s);
-    let train = classify::generate_examples(task, args.seed, args.train_examples, t, encode);
-    let val = classify::generate_examples(task, args.seed ^ 0x7a1d, args.val_examples, t, encode);
-    if train.len() < args.train_examples || val.len() < args.val_examples {
-        return Err(Error::InvalidInput(format!(
-            "the tokenizer makes fewer than {t} tokens of too many passages: use a smaller --seq-len"
-        )));
-    }
+    let (train, val) = classify::train_val_examples(
+        task,
+        args.seed,
+        args.train_examples,
+        args.val_examples,
+        t,
+        |s| tok.encode(s),
+    )?;
     let options = TrainOptions {
         batch_size: args.batch_size,
         seq_len: t,
