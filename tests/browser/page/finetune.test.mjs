@@ -2,7 +2,7 @@
 // classification head and is fine-tuned on the template task in the worker, beside the same model from new weights;
 // both accuracy curves share one chart with the same evaluation steps, the progress bar fills, the final accuracies
 // show as numbers, and "classify this text" gives every class's probability, treating the text as text. The panel
-// is used from the keyboard; a causal model gets a sentence instead of a Start button.
+// is used from the keyboard; a causal model gets a sentence instead of a Start button; Stop ends a long run.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openPanel, openPlayground, screenshot, skipReason, TINY, waitReady } from '../harness.mjs';
@@ -88,6 +88,22 @@ test('an encoder fine-tuned on the template task beside the same model from new 
     await page.click('#ft-classify');
     await page.waitForFunction(() => document.querySelector('#ft-classify-message').dataset.kind === 'error');
     assert.match(await page.textContent('#ft-classify-message'), /the text is empty/);
+
+    // Stop during a long run: the status says nothing was kept, Fine-tune is back, and the classifier of the last
+    // finished run still answers.
+    await page.fill('#ft-steps', '5000');
+    await page.click('#ft-start');
+    await page.waitForFunction(() => document.querySelector('#ft-progress').value > 0, null, { timeout: 60_000 });
+    assert.equal(await page.isDisabled('#ft-start'), true);
+    assert.equal(await page.isDisabled('#ft-classify'), true, 'no classifying while the worker fine-tunes');
+    await page.click('#ft-stop');
+    await page.waitForFunction(() => /^Stopped/.test(document.querySelector('#ft-status').textContent), null, { timeout: 60_000 });
+    assert.equal(await page.isDisabled('#ft-start'), false);
+    await page.fill('#ft-text', 'Mira walks up the hill.');
+    await page.evaluate(() => (window.tpClassify = null));
+    await page.click('#ft-classify');
+    await page.waitForFunction(() => window.tpClassify, null, { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => window.tpClassify.truncated), false);
     assert.deepEqual(consoleErrors, []);
   } finally {
     await close();
