@@ -167,7 +167,7 @@ console.log(JSON.stringify(out));
 `;
 
 const CONSUMER_TS = `
-import { createModel, generateCorpus, gpuInfo, loadModel, loadTokenizer, PlaygroundError, trainTokenizer, type Model, type Tokenizer, type TokenizerProgress, type TrainResult } from 'transformer-playground';
+import { createModel, finetune, generateCorpus, gpuInfo, loadModel, loadTokenizer, PlaygroundError, trainTokenizer, type Classification, type FinetuneResult, type FinetuneRunName, type Model, type Tokenizer, type TokenizerProgress, type TrainResult } from 'transformer-playground';
 import { AttentionMap, TokenView, TransformerPlaygroundElement } from 'transformer-playground/widgets';
 
 async function main(): Promise<string> {
@@ -190,6 +190,13 @@ async function main(): Promise<string> {
   // @ts-expect-error: there is no 'tpu' backend
   await createModel({ backend: 'tpu' });
   console.log(result.loss, grid.length, loaded.paramCount);
+  const tuned: FinetuneResult = await finetune({ encoder: loaded, task: 'template', steps: 2, scratch: true, onEval: (e) => console.log(e.run, e.valAccuracy) });
+  const sorted: Classification = await tuned.pretrained.classifier.classify('Mira');
+  console.log(sorted.probs[0]?.label, tuned.scratch?.accuracy);
+  // @ts-expect-error: the two runs are 'pretrained' and 'scratch'
+  const run: FinetuneRunName = 'baseline';
+  // @ts-expect-error: the encoder is a Model
+  await finetune({ encoder: tokenizer });
   const view: TokenView = document.createElement('token-view');
   view.tokenizer = 'bpe:512';
   view.tokenizerObject = again;
