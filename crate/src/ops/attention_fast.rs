@@ -19,7 +19,7 @@
 
 use super::attention_mask::{AttentionDropout, AttentionMask};
 use super::dropout_forward::dropout_uniform;
-use super::float::Float;
+use super::float::{Float, copy_row};
 use super::gemm::{Layout, gemm_acc_t};
 use super::parallel::{dot_lanes, multiversion, par_chunks, par_chunks2, sum_lanes};
 
@@ -38,7 +38,7 @@ fn dropout_scale<R: Float>(dropout: Option<(AttentionDropout, R)>, index: usize)
 #[inline(always)]
 fn gather<R: Float>(out: &mut [R], x: &[R], stride: usize, col: usize, hs: usize) {
     for (j, row) in out.chunks_exact_mut(hs).enumerate() {
-        row.copy_from_slice(&x[j * stride + col..][..hs]);
+        copy_row(row, &x[j * stride + col..][..hs]);
     }
 }
 
@@ -46,7 +46,7 @@ fn gather<R: Float>(out: &mut [R], x: &[R], stride: usize, col: usize, hs: usize
 #[inline(always)]
 fn scatter<R: Float>(x: &mut [R], src: &[R], stride: usize, col: usize, hs: usize) {
     for (j, row) in src.chunks_exact(hs).enumerate() {
-        x[j * stride + col..][..hs].copy_from_slice(row);
+        copy_row(&mut x[j * stride + col..][..hs], row);
     }
 }
 

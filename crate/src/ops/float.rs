@@ -131,6 +131,19 @@ pub(crate) fn as_f32_mut<R: Float>(x: &mut [R]) -> Option<&mut [f32]> {
         .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len()) })
 }
 
+/// dst = src (same lengths), as `copy_from_slice`. In the wasm module an f32 row is copied four lanes at a time:
+/// there `copy_from_slice` is a `memory.copy`, which V8 runs out of line, slow for the rows of a few dozen
+/// floats that the attention's head slices and the matmul's bias rows are (3% of a training step).
+#[inline(always)]
+pub(crate) fn copy_row<R: Float>(dst: &mut [R], src: &[R]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let (Some(d), Some(s)) = (as_f32_mut(dst), as_f32(src)) {
+        super::simd128::copy(d, s);
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
 /// e^x for f32 in plain arithmetic (no library call, so the compiler vectorizes loops around it):
 /// x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error below 2e-7),
 /// 2^n by building the float's exponent bits. Inputs are clamped to [-87, 88], the range of normal f32.

@@ -310,8 +310,9 @@ fn pack_panels<R: Float>(
 trait Lane: Copy {
     const W: usize;
     unsafe fn zero() -> Self;
-    unsafe fn splat(x: f32) -> Self;
     unsafe fn load(p: *const f32) -> Self;
+    /// The float at p in every lane, by one broadcasting load.
+    unsafe fn load_splat(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// acc + a * b (fused into one rounding where the lane type has FMA).
     unsafe fn mul_add(a: Self, b: Self, acc: Self) -> Self;
@@ -332,14 +333,15 @@ impl Lane for Avx2Fma {
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn splat(x: f32) -> Self {
-        Self(std::arch::x86_64::_mm256_set1_ps(x))
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 8 readable floats at p.
         Self(unsafe { std::arch::x86_64::_mm256_loadu_ps(p) })
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_splat(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees a readable float at p.
+        Self(unsafe { std::arch::x86_64::_mm256_broadcast_ss(&*p) })
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -372,14 +374,14 @@ impl Lane for Sse2 {
         Self(unsafe { std::arch::x86_64::_mm_setzero_ps() })
     }
     #[inline(always)]
-    unsafe fn splat(x: f32) -> Self {
-        // SAFETY: SSE is part of x86-64.
-        Self(unsafe { std::arch::x86_64::_mm_set1_ps(x) })
-    }
-    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 4 readable floats at p.
         Self(unsafe { std::arch::x86_64::_mm_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn load_splat(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees a readable float at p.
+        Self(unsafe { std::arch::x86_64::_mm_load1_ps(p) })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
@@ -411,13 +413,15 @@ impl Lane for Wasm128 {
         Self(core::arch::wasm32::f32x4_splat(0.0))
     }
     #[inline(always)]
-    unsafe fn splat(x: f32) -> Self {
-        Self(core::arch::wasm32::f32x4_splat(x))
-    }
-    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: the caller guarantees 4 readable floats at p.
         Self(unsafe { core::arch::wasm32::v128_load(p.cast()) })
+    }
+    #[inline(always)]
+    unsafe fn load_splat(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees a readable float at p. One `v128.load32_splat` (a broadcasting load in
+        // V8, no shuffle) instead of `f32.load` + `f32x4.splat`.
+        Self(unsafe { core::arch::wasm32::v128_load32_splat(p.cast()) })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
@@ -474,21 +478,33 @@ fn with_packed<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
 }
 
 /// Copies op(b)[k0..k0+kc, j0..j0+nc] (op(b) read through `b_s`) into `packed` as ceil(nc/nr) panels of
-/// (kc, nr), zero-padded on the right. A transposed `b` is read down its stored rows (contiguous).
+/// (kc, nr), nr = 2 * V::W, zero-padded on the right. SAFETY (caller): V's CPU feature is available. A transposed `b` is read down its stored rows (contiguous).
 #[allow(clippy::too_many_arguments, dead_code)]
 #[inline(always)]
-fn pack_panels_strided(
+unsafe fn pack_panels_strided<V: Lane>(
     packed: &mut [f32],
     b: &[f32],
     b_s: Strides,
     (k0, kc): (usize, usize),
     (j0, nc): (usize, usize),
-    nr: usize,
 ) {
+    let nr = 2 * V::W;
     for p in 0..nc.div_ceil(nr) {
         let panel = &mut packed[p * kc * nr..(p + 1) * kc * nr];
         let (jp, cols) = (j0 + p * nr, nr.min(nc - p * nr));
-        if b_s.cs == 1 {
+        if b_s.cs == 1 && cols == nr {
+            // Two registers per row: `copy_from_slice` of 8 floats is a call to `memory.copy` in wasm, which
+            // V8 runs out of line (it was 7% of a training step).
+            for kk in 0..kc {
+                let src = b[(k0 + kk) * b_s.rs + jp..][..nr].as_ptr();
+                let dst = panel[kk * nr..(kk + 1) * nr].as_mut_ptr();
+                // SAFETY: src and dst each hold nr = 2 * V::W floats (the slices above); V's feature is there.
+                unsafe {
+                    V::load(src).store(dst);
+                    V::load(src.add(V::W)).store(dst.add(V::W));
+                }
+            }
+        } else if b_s.cs == 1 {
             for kk in 0..kc {
                 let src = &b[(k0 + kk) * b_s.rs + jp..][..cols];
                 let dst = &mut panel[kk * nr..(kk + 1) * nr];
@@ -537,7 +553,8 @@ unsafe fn gemm_simd<V: Lane>(
             let nc = NC.min(n - j0);
             for k0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - k0);
-                pack_panels_strided(packed, b, b_s, (k0, kc), (j0, nc), nr);
+                // SAFETY: V's feature is available (the caller's contract).
+                unsafe { pack_panels_strided::<V>(packed, b, b_s, (k0, kc), (j0, nc)) };
                 for p in 0..nc.div_ceil(nr) {
                     let panel = &packed[p * kc * nr..(p + 1) * kc * nr];
                     let (j, cols) = (j0 + p * nr, nr.min(nc - p * nr));
@@ -606,16 +623,16 @@ unsafe fn micro_4<V: Lane>(
         let mut bp = panel.as_ptr();
         for _ in 0..kc {
             let (b0, b1) = (V::load(bp), V::load(bp.add(V::W)));
-            let x = V::splat(*ap);
+            let x = V::load_splat(ap);
             c00 = V::mul_add(x, b0, c00);
             c01 = V::mul_add(x, b1, c01);
-            let x = V::splat(*ap.add(rs));
+            let x = V::load_splat(ap.add(rs));
             c10 = V::mul_add(x, b0, c10);
             c11 = V::mul_add(x, b1, c11);
-            let x = V::splat(*ap.add(2 * rs));
+            let x = V::load_splat(ap.add(2 * rs));
             c20 = V::mul_add(x, b0, c20);
             c21 = V::mul_add(x, b1, c21);
-            let x = V::splat(*ap.add(3 * rs));
+            let x = V::load_splat(ap.add(3 * rs));
             c30 = V::mul_add(x, b0, c30);
             c31 = V::mul_add(x, b1, c31);
             ap = ap.add(a_s.cs);
@@ -647,7 +664,7 @@ unsafe fn micro_1<V: Lane>(
         let mut ap = a.as_ptr().add(i * a_s.rs + k0 * a_s.cs);
         let mut bp = panel.as_ptr();
         for _ in 0..kc {
-            let x = V::splat(*ap);
+            let x = V::load_splat(ap);
             c00 = V::mul_add(x, V::load(bp), c00);
             c01 = V::mul_add(x, V::load(bp.add(V::W)), c01);
             ap = ap.add(a_s.cs);

@@ -3,7 +3,7 @@
 //! Layouts follow PyTorch's `nn.Linear` (and llm.c): `weight` is (OC, C), one row per output channel, so a
 //! saved model loads into PyTorch without transposes.
 
-use super::float::Float;
+use super::float::{Float, copy_row};
 use super::gemm::{Layout, gemm_acc_t};
 use crate::{Result, invalid_input};
 
@@ -55,7 +55,7 @@ pub fn matmul_forward_fast_cpu<R: Float>(
     }
     for row in out[..n * oc].chunks_exact_mut(oc.max(1)) {
         match bias {
-            Some(bias) => row.copy_from_slice(&bias[..oc]),
+            Some(bias) => copy_row(row, &bias[..oc]),
             None => row.fill(R::ZERO),
         }
     }

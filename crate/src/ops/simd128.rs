@@ -408,3 +408,15 @@ pub(crate) fn attention_backward_row(
         dp[i] = p[i] * (dp[i] - delta) * scale;
     }
 }
+
+/// dst = src (same lengths, checked), four lanes at a time (see `float::copy_row`).
+pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths differ");
+    let whole = dst.len() & !3;
+    for i in (0..whole).step_by(4) {
+        store(dst, i, load(src, i));
+    }
+    for (d, &s) in dst[whole..].iter_mut().zip(&src[whole..]) {
+        *d = s;
+    }
+}
